@@ -1,0 +1,90 @@
+/**
+ * Stead's own errors. Errors whose text Cloudflare defines (storage argument checks, id parsing)
+ * are thrown as the standard `TypeError`/`RangeError` with Cloudflare's exact message instead,
+ * because apps match on them.
+ */
+
+/** Every stable error code. Each is listed in docs/errors.md (enforced by a test). */
+export type SteadErrorCode =
+  /** The object has too many queued events, or its oldest queued event waited too long. */
+  | "OBJECT_OVERLOADED"
+  /** The object was reset (abort, failed write, blockConcurrencyWhile throw or timeout, code update). */
+  | "OBJECT_RESET"
+  /** A storage write could not be made durable; the object was reset. */
+  | "STORAGE_FLUSH_FAILED"
+  /** An instance that was already replaced touched storage. */
+  | "STALE_INSTANCE"
+  /** The stub was broken by an earlier infrastructure error; make a new stub. */
+  | "STUB_BROKEN"
+  /** The stub was used after being disposed. */
+  | "STUB_DISPOSED"
+  /** A value cannot cross the RPC boundary. */
+  | "RPC_UNSERIALIZABLE"
+  /** The object's class has no handler for the delivered event (fetch, alarm). */
+  | "HANDLER_MISSING"
+  /** The runtime options are invalid. */
+  | "INVALID_CONFIG"
+  /** The entry module could not be loaded or does not export what the config names. */
+  | "MODULE_LOAD_FAILED"
+  /** The runtime was disposed. */
+  | "RUNTIME_DISPOSED";
+
+/** HTTP status a code maps to when it reaches an HTTP client. */
+export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
+  OBJECT_OVERLOADED: 503,
+  OBJECT_RESET: 503,
+  STORAGE_FLUSH_FAILED: 503,
+  STALE_INSTANCE: 503,
+  STUB_BROKEN: 503,
+  STUB_DISPOSED: 500,
+  RPC_UNSERIALIZABLE: 500,
+  HANDLER_MISSING: 500,
+  INVALID_CONFIG: 500,
+  MODULE_LOAD_FAILED: 500,
+  RUNTIME_DISPOSED: 503,
+};
+
+export interface SteadErrorOptions {
+  cause?: unknown;
+  /** Safe to retry with a fresh stub if the operation is idempotent. */
+  retryable?: boolean;
+  /** Do not retry: the object is overloaded. */
+  overloaded?: boolean;
+  /** Attributed to the object rather than to the caller. */
+  remote?: boolean;
+}
+
+/** Base class of every error Stead itself raises. */
+export class SteadError extends Error {
+  readonly code: SteadErrorCode;
+  retryable: boolean;
+  overloaded: boolean;
+  remote: boolean;
+
+  constructor(code: SteadErrorCode, message: string, options: SteadErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "SteadError";
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.overloaded = options.overloaded ?? false;
+    this.remote = options.remote ?? false;
+  }
+}
+
+/** Makes the error an object reset raises for its held outputs and in-flight events. */
+export function resetError(reason: string, cause?: unknown): SteadError {
+  return new SteadError("OBJECT_RESET", reason, { cause, retryable: true, remote: true });
+}
+
+/** Makes the fast error an overloaded object gives instead of queueing. */
+export function overloadedError(detail: string): SteadError {
+  return new SteadError("OBJECT_OVERLOADED", `Durable Object is overloaded. ${detail}`, {
+    overloaded: true,
+    remote: true,
+  });
+}
+
+/** True when the error came from Stead (not user code). */
+export function isSteadError(error: unknown): error is SteadError {
+  return error instanceof SteadError;
+}

@@ -1,0 +1,42 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { InputGate } from "./input-gate.ts";
+import type { OutputGate } from "./output-gate.ts";
+
+/** What code running inside an object's event can reach of its object. */
+export interface ObjectContext {
+  readonly inputGate: InputGate;
+  readonly outputGate: OutputGate;
+}
+
+const storage = new AsyncLocalStorage<ObjectContext>();
+
+/** Call this to run an object's event handler, so I/O it starts knows whose gates to respect. */
+export function runInObject<T>(context: ObjectContext, fn: () => T): T {
+  return storage.run(context, fn);
+}
+
+/** Call this to run code that must not be attributed to the current object (runtime internals). */
+export function runOutsideObject<T>(fn: () => T): T {
+  return storage.exit(fn);
+}
+
+/** The object whose event is running, or undefined in a Worker or in runtime code. */
+export function currentObject(): ObjectContext | undefined {
+  return storage.getStore();
+}
+
+/**
+ * Call this before an outgoing message leaves the current object (an RPC call or fetch to
+ * elsewhere): it waits for the writes made so far to be durable. Undefined when nothing is held.
+ */
+export function beforeOutput(): Promise<void> | undefined {
+  return storage.getStore()?.outputGate.wait();
+}
+
+/**
+ * Call this before handing the result of non-storage I/O back to the current object's code:
+ * it waits while the object's input gate is closed. Undefined when the gate is open.
+ */
+export function beforeInput(): Promise<void> | undefined {
+  return storage.getStore()?.inputGate.waitForOpen();
+}

@@ -1,0 +1,90 @@
+import { createHash, createHmac, randomBytes } from "node:crypto";
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/**
+ * A Durable Object id: 32 bytes shown as 64 lowercase hex digits. The first 16 bytes are either
+ * an HMAC of the name or random; the last 16 are a MAC binding the id to its namespace.
+ */
+export class DurableObjectId {
+  readonly #hex: string;
+  /** The name given to `idFromName`, or undefined for unique and parsed ids. */
+  readonly name: string | undefined;
+
+  /** @internal Ids are made by a namespace, never by user code. */
+  constructor(hex: string, name: string | undefined) {
+    this.#hex = hex;
+    this.name = name;
+  }
+
+  /** The 64-hex-digit string form, accepted by `idFromString`. */
+  toString(): string {
+    return this.#hex;
+  }
+
+  /** True when both ids name the same object. */
+  equals(other: DurableObjectId): boolean {
+    return other instanceof DurableObjectId && other.#hex === this.#hex;
+  }
+
+  toJSON(): string {
+    return this.#hex;
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.name === undefined ? `DurableObjectId(${this.#hex})` : `DurableObjectId(${this.#hex}, name=${JSON.stringify(this.name)})`;
+  }
+}
+
+/** Mints and checks the ids of one namespace, keyed by the namespace's unique key. */
+export class IdFactory {
+  readonly #key: Buffer;
+
+  constructor(uniqueKey: string) {
+    this.#key = createHash("sha256").update(uniqueKey).digest();
+  }
+
+  /** The same name always gives the same id in this namespace. */
+  fromName(name: string): DurableObjectId {
+    if (typeof name !== "string") {
+      throw new TypeError(`idFromName() requires a string name, got ${describe(name)}.`);
+    }
+    const head = createHmac("sha256", this.#key).update(name, "utf8").digest().subarray(0, 16);
+    return new DurableObjectId(this.#seal(head), name);
+  }
+
+  /** A random id that never repeats. */
+  unique(): DurableObjectId {
+    return new DurableObjectId(this.#seal(randomBytes(16)), undefined);
+  }
+
+  /** Parses `toString()` output, rejecting malformed ids and ids of other namespaces. */
+  fromString(hex: string): DurableObjectId {
+    if (typeof hex !== "string" || !HEX64.test(hex)) {
+      throw new TypeError("Invalid Durable Object ID: must be 64 hex digits");
+    }
+    if (!this.owns(hex)) {
+      throw new TypeError("Durable Object ID is not valid for this namespace.");
+    }
+    return new DurableObjectId(hex, undefined);
+  }
+
+  /** True when `hex` is a well-formed id minted by this namespace. */
+  owns(hex: string): boolean {
+    if (!HEX64.test(hex)) return false;
+    const head = Buffer.from(hex.slice(0, 32), "hex");
+    return this.#mac(head) === hex.slice(32);
+  }
+
+  #seal(head: Buffer): string {
+    return head.toString("hex") + this.#mac(head);
+  }
+
+  #mac(head: Buffer): string {
+    return createHmac("sha256", this.#key).update(head).digest().subarray(0, 16).toString("hex");
+  }
+}
+
+function describe(value: unknown): string {
+  return value === null ? "null" : typeof value;
+}

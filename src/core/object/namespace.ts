@@ -1,0 +1,251 @@
+import type { Clock } from "../clock.ts";
+import { SteadError } from "../errors.ts";
+import { currentObject, runOutsideObject } from "../gates/context.ts";
+import { DurableObjectId, IdFactory } from "../ids/object-id.ts";
+import { cloneForRpc } from "../rpc/serialize.ts";
+import { makeStub, references, remoteError } from "../rpc/stub.ts";
+import type { AlarmRecord, StorageDriver } from "../storage/driver.ts";
+import type { StorageBackend } from "../storage/kv-limits.ts";
+import { type AlarmOutcome, type ObjectClass, type ObjectEvent, ObjectHost, type ObjectLimits } from "./object-host.ts";
+import type { DurableObjectState } from "./object-state.ts";
+
+/** Everything a namespace is made from. */
+export interface NamespaceOptions {
+  /** The class's storage namespace (its directory under the data dir). */
+  namespace: string;
+  /** The namespace's id key; ids minted with another key are rejected. */
+  uniqueKey: string;
+  ctor: new (ctx: DurableObjectState, env: any) => object;
+  env: object;
+  backend: StorageBackend;
+  driver: StorageDriver;
+  clock: Clock;
+  limits: ObjectLimits;
+  deleteAllDeletesAlarm: boolean;
+  alarmIndexChanged(): void;
+}
+
+/** Internal handle on a namespace, for the runtime and `stead/testing`. */
+export const CONTROLLER = Symbol("stead.namespace");
+/** Internal handle on an object stub: its namespace controller and id. */
+export const STUB_TARGET = Symbol("stead.stub");
+
+/** The runtime side of a namespace: its live objects and how events reach them. */
+export class NamespaceController implements ObjectClass {
+  readonly namespace: string;
+  readonly ids: IdFactory;
+  readonly ctor: NamespaceOptions["ctor"];
+  readonly env: object;
+  readonly backend: StorageBackend;
+  readonly driver: StorageDriver;
+  readonly clock: Clock;
+  readonly limits: ObjectLimits;
+  readonly deleteAllDeletesAlarm: boolean;
+  readonly #alarmIndexChanged: () => void;
+  readonly #hosts = new Map<string, ObjectHost>();
+
+  constructor(options: NamespaceOptions) {
+    this.namespace = options.namespace;
+    this.ids = new IdFactory(options.uniqueKey);
+    this.ctor = options.ctor;
+    this.env = options.env;
+    this.backend = options.backend;
+    this.driver = options.driver;
+    this.clock = options.clock;
+    this.limits = options.limits;
+    this.deleteAllDeletesAlarm = options.deleteAllDeletesAlarm;
+    this.#alarmIndexChanged = options.alarmIndexChanged;
+  }
+
+  alarmIndexChanged(): void {
+    this.#alarmIndexChanged();
+  }
+
+  evicted(host: ObjectHost): void {
+    const key = host.id.toString();
+    if (this.#hosts.get(key) === host) this.#hosts.delete(key);
+  }
+
+  /** Objects currently in memory. */
+  get activeCount(): number {
+    return this.#hosts.size;
+  }
+
+  /** The host of `id`, made on first use; the only one for that id while it lives. */
+  host(id: DurableObjectId): ObjectHost {
+    const key = id.toString();
+    let host = this.#hosts.get(key);
+    if (host === undefined || host.evicted) {
+      host = new ObjectHost(this, id);
+      this.#hosts.set(key, host);
+    }
+    return host;
+  }
+
+  /** Delivers an event outside the caller's context. */
+  deliver(id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
+    return runOutsideObject(() => this.host(id).deliver(event));
+  }
+
+  /**
+   * Sends an event on behalf of the current code: an object calling out waits for its own
+   * output gate first, and gets the result back only when its input gate is open.
+   */
+  send(id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
+    const caller = currentObject();
+    const held = caller?.outputGate.wait();
+    const sent = held ? held.then(() => this.deliver(id, event)) : this.deliver(id, event);
+    if (caller === undefined) return sent;
+    const reenter = <T>(settle: () => T) => {
+      const wait = caller.inputGate.waitForOpen();
+      return wait ? wait.then(settle) : settle();
+    };
+    return sent.then(
+      (value) => reenter(() => value),
+      (error: unknown) =>
+        reenter(() => {
+          throw error;
+        }),
+    );
+  }
+
+  /** Delivers a due alarm, waking the object. */
+  deliverAlarm(record: AlarmRecord): Promise<AlarmOutcome> {
+    const id = new DurableObjectId(record.id, record.name);
+    return this.deliver(id, { kind: "alarm", record }) as Promise<AlarmOutcome>;
+  }
+
+  /** Evicts every idle object and closes their databases (shutdown). */
+  closeAll(): void {
+    for (const host of this.#hosts.values()) host.close();
+    this.#hosts.clear();
+  }
+
+  /** Checks that `id` belongs here, as `get()` requires. */
+  checkId(id: unknown): DurableObjectId {
+    if (!(id instanceof DurableObjectId)) {
+      throw new TypeError(
+        "get() requires a DurableObjectId made by idFromName(), newUniqueId() or idFromString() of this namespace.",
+      );
+    }
+    if (!this.ids.owns(id.toString())) {
+      throw new TypeError("Durable Object ID is not valid for this namespace.");
+    }
+    return id;
+  }
+}
+
+/** Errors that mean the stub's object connection is gone, so the stub is broken for good. */
+function breaksStub(error: unknown): boolean {
+  return error instanceof SteadError && (error.code === "OBJECT_RESET" || error.code === "STORAGE_FLUSH_FAILED");
+}
+
+/** Makes the stub of one object. Creating it does not create or wake the object. */
+export function objectStub(controller: NamespaceController, id: DurableObjectId): DurableObjectStub {
+  let broken: unknown;
+  const call = (event: ObjectEvent): Promise<unknown> => {
+    if (broken !== undefined) return Promise.reject(broken);
+    return controller.send(id, event).then(undefined, (error: unknown) => {
+      const seen = remoteError(error);
+      if (breaksStub(seen)) broken = seen;
+      throw seen;
+    });
+  };
+  const invoke = (member: string, args: unknown[] | undefined): Promise<unknown> => {
+    let cloned: unknown[] | undefined;
+    try {
+      cloned = args === undefined ? undefined : (cloneForRpc(args, references) as unknown[]);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return call({ kind: "rpc", member, args: cloned });
+  };
+  const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const request = new Request(input, init);
+    const response = await call({ kind: "fetch", request });
+    if (!(response instanceof Response)) {
+      throw new TypeError(
+        "Incorrect type for Promise: the Promise did not resolve to 'Response'. The Durable Object's fetch() must return a Response.",
+      );
+    }
+    return response;
+  };
+  return makeStub(invoke, {
+    id,
+    name: id.name,
+    fetch,
+    connect: () => {
+      throw new TypeError("connect() is not supported on Durable Object stubs in Stead.");
+    },
+    dup: () => objectStub(controller, id),
+    [Symbol.dispose]: () => {},
+    [STUB_TARGET]: { controller, id },
+  });
+}
+
+/** A stub: `fetch`, `id`, `name`, plus every public method of the class as RPC. */
+export type DurableObjectStub<T = any> = {
+  readonly id: DurableObjectId;
+  readonly name: string | undefined;
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+} & { [K in keyof T]: any };
+
+/** Options of `get`/`getByName`; accepted for compatibility, placement is local. */
+export interface DurableObjectNamespaceGetDurableObjectOptions {
+  locationHint?: string;
+  routingMode?: string;
+}
+
+/**
+ * A binding to a Durable Object class (`env.COUNTER`): makes ids and stubs.
+ *
+ * @example
+ * const stub = env.COUNTER.getByName("room-1");
+ * const n = await stub.increment();
+ */
+export class DurableObjectNamespace<T = any> {
+  readonly [CONTROLLER]: NamespaceController;
+
+  /** @internal */
+  constructor(controller: NamespaceController) {
+    this[CONTROLLER] = controller;
+  }
+
+  /** A new random id that never repeats. */
+  newUniqueId(options?: { jurisdiction?: string }): DurableObjectId {
+    if (options?.jurisdiction !== undefined) throw jurisdictionError();
+    return this[CONTROLLER].ids.unique();
+  }
+
+  /** The id for `name`; the same name always gives the same id in this namespace. */
+  idFromName(name: string): DurableObjectId {
+    return this[CONTROLLER].ids.fromName(name);
+  }
+
+  /** Parses an id's `toString()`; throws for malformed ids and ids of other namespaces. */
+  idFromString(id: string): DurableObjectId {
+    return this[CONTROLLER].ids.fromString(id);
+  }
+
+  /** The stub of `id`. Does not create or wake the object. */
+  get(id: DurableObjectId, _options?: DurableObjectNamespaceGetDurableObjectOptions): DurableObjectStub<T> {
+    const controller = this[CONTROLLER];
+    return objectStub(controller, controller.checkId(id)) as DurableObjectStub<T>;
+  }
+
+  /** Shorthand for `get(idFromName(name))`. */
+  getByName(name: string, options?: DurableObjectNamespaceGetDurableObjectOptions): DurableObjectStub<T> {
+    return this.get(this.idFromName(name), options);
+  }
+
+  /** Jurisdictions are a placement feature of Cloudflare's network; a single node has none. */
+  jurisdiction(_jurisdiction: string): DurableObjectNamespace<T> {
+    throw jurisdictionError();
+  }
+}
+
+function jurisdictionError(): Error {
+  return new Error(
+    "Jurisdiction restrictions are not implemented in Stead: all objects live where the runtime runs. Remove the jurisdiction option.",
+  );
+}

@@ -1,0 +1,398 @@
+import { MAX_ALARM_RETRIES } from "../alarms/retry-policy.ts";
+import type { Clock, TimerHandle } from "../clock.ts";
+import { overloadedError, resetError, SteadError } from "../errors.ts";
+import { type ObjectContext, runInObject } from "../gates/context.ts";
+import { InputGate } from "../gates/input-gate.ts";
+import { OutputGate } from "../gates/output-gate.ts";
+import type { DurableObjectId } from "../ids/object-id.ts";
+import { callMember, references } from "../rpc/stub.ts";
+import { cloneForRpc } from "../rpc/serialize.ts";
+import type { AlarmRecord, StorageDriver } from "../storage/driver.ts";
+import { DurableObjectStorage } from "../storage/durable-object-storage.ts";
+import type { StorageBackend } from "../storage/kv-limits.ts";
+import { ObjectDatabase } from "../storage/object-database.ts";
+import { Transactions } from "../storage/transactions.ts";
+import { DurableObjectState } from "./object-state.ts";
+
+/** Per-object limits. */
+export interface ObjectLimits {
+  /** Evict an object after this long with nothing to do (ms). */
+  idleTimeoutMs: number;
+  /** Fail new events fast once this many wait for the object. */
+  maxQueuedEvents: number;
+  /** Fail queued events that waited longer than this (ms). */
+  maxQueueAgeMs: number;
+  /** `blockConcurrencyWhile` callbacks running longer than this reset the object (ms). */
+  blockConcurrencyTimeoutMs: number;
+}
+
+/** What an object needs from its namespace. */
+export interface ObjectClass {
+  /** The storage namespace (directory) of the class. */
+  readonly namespace: string;
+  readonly ctor: new (ctx: DurableObjectState, env: any) => object;
+  readonly env: object;
+  readonly backend: StorageBackend;
+  readonly driver: StorageDriver;
+  readonly clock: Clock;
+  readonly limits: ObjectLimits;
+  readonly deleteAllDeletesAlarm: boolean;
+  /** The alarm index changed; the scheduler should re-arm. */
+  alarmIndexChanged(): void;
+  /** The object left memory; forget the host. */
+  evicted(host: ObjectHost): void;
+}
+
+/** An event delivered to an object. */
+export type ObjectEvent =
+  | { kind: "rpc"; member: string; args: unknown[] | undefined }
+  | { kind: "fetch"; request: Request }
+  | { kind: "alarm"; record: AlarmRecord }
+  | { kind: "run"; fn: (instance: any, ctx: DurableObjectState) => unknown };
+
+/** How an alarm delivery ended, for the scheduler. */
+export type AlarmOutcome =
+  | { kind: "ran" }
+  | { kind: "not-due"; time: number | null }
+  | { kind: "failed"; error: unknown };
+
+interface QueuedEvent {
+  readonly event: ObjectEvent;
+  readonly enqueuedAt: number;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** One instance of the user's class and everything that lives and dies with it. */
+interface Generation {
+  readonly instance: any;
+  readonly state: DurableObjectState;
+  readonly storage: DurableObjectStorage;
+  readonly tx: Transactions;
+  readonly context: ObjectContext;
+  broken: Error | undefined;
+}
+
+/**
+ * Hosts one object id: delivers its events one at a time through the gates, constructs the
+ * instance lazily, evicts it when idle and resets it on failure. At most one host exists per id
+ * (the namespace guarantees it), so at most one instance lives.
+ *
+ * New events start only from a fresh macrotask (`setImmediate`), never from inside another
+ * event's microtasks; with storage calls completing synchronously, that is what keeps a
+ * `get`-then-`put` sequence free of interleaving without locking the input gate per call.
+ */
+export class ObjectHost {
+  readonly id: DurableObjectId;
+  readonly #class: ObjectClass;
+  readonly #db: ObjectDatabase;
+  #generation: Generation | undefined;
+  #constructing = false;
+  readonly #queue: QueuedEvent[] = [];
+  #running = 0;
+  #keepAlive = 0;
+  #pumpScheduled = false;
+  #idleTimer: TimerHandle | undefined;
+  #evicted = false;
+
+  constructor(objectClass: ObjectClass, id: DurableObjectId) {
+    this.#class = objectClass;
+    this.id = id;
+    this.#db = new ObjectDatabase(objectClass.driver, objectClass.namespace, id.toString(), id.name);
+  }
+
+  /** True once the host evicted its object; the namespace makes a new host for new events. */
+  get evicted(): boolean {
+    return this.#evicted;
+  }
+
+  /** True while an instance of the class is in memory. */
+  get active(): boolean {
+    return this.#generation !== undefined;
+  }
+
+  /** Queues an event; settles with its result once the writes before the result are durable. */
+  deliver(event: ObjectEvent): Promise<unknown> {
+    if (this.#evicted) throw new Error("internal: event delivered to an evicted host");
+    if (this.#queue.length >= this.#class.limits.maxQueuedEvents) {
+      return Promise.reject(overloadedError("Too many requests queued."));
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    this.#queue.push({ event, enqueuedAt: this.#class.clock.now(), resolve, reject });
+    this.#cancelIdle();
+    this.#schedulePump();
+    return promise;
+  }
+
+  /** Evicts the object now if it is idle (used on shutdown). */
+  evictIfIdle(): boolean {
+    if (!this.#isIdle()) return false;
+    this.#evict();
+    return true;
+  }
+
+  /** Closes the object's database (runtime shutdown). */
+  close(): void {
+    this.#cancelIdle();
+    this.#generation = undefined;
+    this.#db.close();
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    setImmediate(this.#pump);
+  }
+
+  readonly #pump = (): void => {
+    this.#pumpScheduled = false;
+    const item = this.#queue[0];
+    if (item === undefined || !this.#gateOpen()) return;
+    this.#queue.shift();
+    const waited = this.#class.clock.now() - item.enqueuedAt;
+    if (waited > this.#class.limits.maxQueueAgeMs) {
+      item.reject(overloadedError("Requests queued for too long."));
+    } else {
+      this.#start(item);
+    }
+    if (this.#queue.length > 0) this.#schedulePump();
+    else this.#maybeIdle();
+  };
+
+  #gateOpen(): boolean {
+    return !this.#constructing && (this.#generation?.context.inputGate.isOpen ?? true);
+  }
+
+  #start(item: QueuedEvent): void {
+    let generation: Generation;
+    try {
+      generation = this.#ensureInstance();
+    } catch (error) {
+      item.reject(error);
+      return;
+    }
+    if (!generation.context.inputGate.isOpen) {
+      // The constructor called blockConcurrencyWhile: the event waits for it.
+      this.#queue.unshift(item);
+      return;
+    }
+    this.#running++;
+    let result: unknown;
+    try {
+      result = runInObject(generation.context, () => this.#dispatch(generation, item.event));
+    } catch (error) {
+      this.#finish(generation, item, undefined, error, true);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (value) => this.#finish(generation, item, value, undefined, false),
+        (error: unknown) => this.#finish(generation, item, undefined, error, true),
+      );
+    } else {
+      this.#finish(generation, item, result, undefined, false);
+    }
+  }
+
+  #dispatch(generation: Generation, event: ObjectEvent): unknown {
+    const instance = generation.instance;
+    switch (event.kind) {
+      case "rpc": {
+        const result = callMember(instance, event.member, event.args);
+        // Clone as soon as the value exists, so later mutations by the object cannot leak.
+        return result instanceof Promise
+          ? result.then((value) => cloneForRpc(value, references))
+          : cloneForRpc(result, references);
+      }
+      case "fetch": {
+        if (typeof instance.fetch !== "function") {
+          throw new SteadError(
+            "HANDLER_MISSING",
+            `The Durable Object class "${this.#class.ctor.name}" has no fetch() handler, so stub.fetch() cannot reach it. Define fetch(request) on the class, or call its methods over RPC.`,
+          );
+        }
+        return instance.fetch(event.request);
+      }
+      case "alarm":
+        return this.#runAlarm(generation, event.record);
+      case "run":
+        return event.fn(instance, generation.state);
+    }
+  }
+
+  async #runAlarm(generation: Generation, record: AlarmRecord): Promise<AlarmOutcome> {
+    const { storage, instance } = generation;
+    const stored = storage.readAlarm();
+    const now = this.#class.clock.now();
+    if (stored === null || stored > now) return { kind: "not-due", time: stored };
+    if (typeof instance.alarm !== "function") return { kind: "not-due", time: null };
+    const scheduledTime = stored;
+    const retryCount = stored === record.scheduledTime ? record.retryCount : 0;
+    storage.alarmRunning(scheduledTime);
+    let failure: { error: unknown } | undefined;
+    try {
+      await instance.alarm({ retryCount, isRetry: retryCount > 0, scheduledTime });
+    } catch (error) {
+      failure = { error };
+    } finally {
+      storage.alarmRunning(undefined);
+    }
+    if (generation.broken !== undefined) throw generation.broken;
+    // A handler that set a new alarm has superseded this one, even if it then threw.
+    if (storage.readAlarm() !== scheduledTime) return { kind: "ran" };
+    if (failure === undefined || retryCount >= MAX_ALARM_RETRIES) {
+      storage.completeAlarm(scheduledTime);
+    }
+    return failure === undefined ? { kind: "ran" } : { kind: "failed", error: failure.error };
+  }
+
+  #finish(generation: Generation, item: QueuedEvent, value: unknown, error: unknown, failed: boolean): void {
+    const settle = (gateError?: unknown) => {
+      this.#running--;
+      const broken = generation.broken ?? gateError;
+      if (broken !== undefined) item.reject(broken);
+      else if (failed) item.reject(error);
+      else item.resolve(value);
+      this.#maybeIdle();
+    };
+    const held = generation.context.outputGate.wait();
+    if (held === undefined) settle();
+    else held.then(() => settle(), settle);
+  }
+
+  #ensureInstance(): Generation {
+    if (this.#generation) return this.#generation;
+    const cls = this.#class;
+    const outputGate = new OutputGate();
+    const inputGate = new InputGate(() => this.#schedulePump());
+    const context: ObjectContext = { inputGate, outputGate };
+    let generation!: Generation;
+    const tx = new Transactions(
+      this.#db,
+      outputGate,
+      { beforeCommit: () => storage.beforeCommit() },
+      (error) => this.#reset(generation, error),
+    );
+    const storage: DurableObjectStorage = new DurableObjectStorage(this.#db, tx, {
+      namespace: cls.namespace,
+      id: this.id.toString(),
+      name: this.id.name,
+      backend: cls.backend,
+      hasAlarmHandler: typeof cls.ctor.prototype?.alarm === "function",
+      deleteAllDeletesAlarm: cls.deleteAllDeletesAlarm,
+      alarmIndex: cls.driver.alarms,
+      alarmIndexChanged: () => cls.alarmIndexChanged(),
+      blockConcurrencyWhile: (fn) => this.#blockConcurrencyWhile(generation, fn),
+    });
+    const state = new DurableObjectState(this.id, storage, {
+      blockConcurrencyWhile: (fn) => this.#blockConcurrencyWhile(generation, fn),
+      waitUntil: (promise) => this.#waitUntil(promise),
+      abort: (reason) => {
+        const error = resetError(reason ?? "Durable Object was aborted by ctx.abort().");
+        this.#reset(generation, error);
+        throw error;
+      },
+    });
+    generation = { instance: undefined, state, storage, tx, context, broken: undefined };
+    this.#generation = generation;
+    this.#constructing = true;
+    try {
+      const instance = runInObject(context, () => new cls.ctor(state, cls.env));
+      (generation as { instance: unknown }).instance = instance;
+    } catch (error) {
+      this.#generation = undefined;
+      throw error;
+    } finally {
+      this.#constructing = false;
+    }
+    return generation;
+  }
+
+  #blockConcurrencyWhile<T>(generation: Generation, fn: () => Promise<T>): Promise<T> {
+    const release = generation.context.inputGate.lock();
+    const cls = this.#class;
+    const timer = cls.clock.setTimer(() => {
+      this.#reset(
+        generation,
+        resetError(
+          "A call to blockConcurrencyWhile() in a Durable Object waited for too long. The call was canceled and the Durable Object was reset.",
+        ),
+      );
+    }, cls.limits.blockConcurrencyTimeoutMs);
+    // I/O that the callback itself starts must not wait for the gate it holds: give it its own.
+    const inner: ObjectContext = { ...generation.context, inputGate: new InputGate(() => {}) };
+    const run = (async () => {
+      try {
+        return await runInObject(inner, fn);
+      } catch (error) {
+        this.#reset(generation, resetError(`blockConcurrencyWhile() callback threw, so the Durable Object was reset: ${messageOf(error)}`, error));
+        throw error;
+      } finally {
+        cls.clock.clearTimer(timer);
+        release();
+      }
+    })();
+    // Constructors often do not await it; its failure resets the object either way.
+    run.catch(() => {});
+    return run;
+  }
+
+  #waitUntil(promise: Promise<unknown>): void {
+    this.#keepAlive++;
+    this.#cancelIdle();
+    const done = () => {
+      this.#keepAlive--;
+      this.#maybeIdle();
+    };
+    Promise.resolve(promise).then(done, done);
+  }
+
+  /** Discards the instance; its in-flight and held outputs fail with `error`. Data is untouched. */
+  #reset(generation: Generation, error: Error): void {
+    if (generation.broken !== undefined) return;
+    generation.broken = error;
+    generation.tx.break(error);
+    if (this.#generation === generation) {
+      this.#generation = undefined;
+      this.#db.reopen();
+    }
+    this.#schedulePump();
+  }
+
+  #isIdle(): boolean {
+    return (
+      !this.#evicted &&
+      this.#running === 0 &&
+      this.#keepAlive === 0 &&
+      this.#queue.length === 0 &&
+      (this.#generation === undefined ||
+        (this.#generation.context.inputGate.isOpen && this.#generation.context.outputGate.wait() === undefined))
+    );
+  }
+
+  #maybeIdle(): void {
+    if (!this.#isIdle() || this.#idleTimer !== undefined) return;
+    this.#idleTimer = this.#class.clock.setTimer(() => {
+      this.#idleTimer = undefined;
+      if (this.#isIdle()) this.#evict();
+    }, this.#class.limits.idleTimeoutMs);
+  }
+
+  #cancelIdle(): void {
+    if (this.#idleTimer === undefined) return;
+    this.#class.clock.clearTimer(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+
+  #evict(): void {
+    this.#cancelIdle();
+    this.#evicted = true;
+    this.#generation = undefined;
+    this.#db.close();
+    this.#class.evicted(this);
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,163 @@
+import { DurableObject, RpcTarget, WorkerEntrypoint } from "../base-classes.ts";
+import { SteadError } from "../errors.ts";
+import { cloneError, cloneForRpc, type ReferenceFactory } from "./serialize.ts";
+
+/** Calls a member (`args` given) or reads a property (`args` undefined) on the far side. */
+export type Invoke = (member: string, args: unknown[] | undefined) => Promise<unknown>;
+
+/** Names never callable over RPC on a Durable Object or WorkerEntrypoint. */
+const RESERVED = new Set([
+  "fetch",
+  "connect",
+  "alarm",
+  "webSocketMessage",
+  "webSocketClose",
+  "webSocketError",
+  "constructor",
+  "dup",
+]);
+/** On an RpcTarget only these are off limits. */
+const RESERVED_ON_TARGET = new Set(["constructor", "dup"]);
+
+const stubs = new WeakSet<object>();
+
+/** True for every stub Stead made (object stubs, target stubs, function stubs). */
+export function isStub(value: object): boolean {
+  return stubs.has(value);
+}
+
+/**
+ * Builds a stub: a Proxy whose every string member is callable (`stub.m(...)`) and awaitable
+ * (`await stub.prop`). `fixed` members (id, name, fetch, dup, dispose) are returned as they are.
+ * `then` is undefined so that a stub is never mistaken for a promise.
+ */
+export function makeStub(invoke: Invoke, fixed: Record<PropertyKey, unknown>): any {
+  const stub = new Proxy(Object.create(null) as object, {
+    get(_target, prop) {
+      if (Object.hasOwn(fixed, prop)) return fixed[prop];
+      if (typeof prop === "symbol" || prop === "then") return undefined;
+      const call = (...args: unknown[]) => invoke(prop, args);
+      call.then = (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) =>
+        invoke(prop, undefined).then(onFulfilled, onRejected);
+      return call;
+    },
+    has(_target, prop) {
+      return Object.hasOwn(fixed, prop);
+    },
+  });
+  stubs.add(stub);
+  return stub;
+}
+
+/**
+ * Runs an RPC call or property read on a local receiver: a Durable Object, a WorkerEntrypoint
+ * or an RpcTarget. Only members of the class's prototype chain are exposed (not instance
+ * fields, so `ctx` and `env` stay private); reserved names are refused.
+ */
+export function callMember(receiver: object, member: string, args: unknown[] | undefined): unknown {
+  const isTarget = receiver instanceof RpcTarget;
+  const reserved = isTarget ? RESERVED_ON_TARGET : RESERVED;
+  const descriptor = reserved.has(member) ? undefined : findOnPrototype(receiver, member);
+  if (descriptor === undefined) {
+    throw new TypeError(`The RPC receiver does not implement the method "${member}".`);
+  }
+  if (descriptor.get) {
+    const value = descriptor.get.call(receiver);
+    return args === undefined ? value : callValue(value, receiver, member, args);
+  }
+  const value = descriptor.value;
+  if (args === undefined) {
+    return typeof value === "function" ? value.bind(receiver) : value;
+  }
+  return callValue(value, receiver, member, args);
+}
+
+function callValue(value: unknown, receiver: object, member: string, args: unknown[]): unknown {
+  if (typeof value !== "function") {
+    throw new TypeError(`"${member}" is a property, not a method: read it with \`await stub.${member}\`.`);
+  }
+  return value.apply(receiver, args);
+}
+
+const STOP = new Set<object>([
+  Object.prototype,
+  DurableObject.prototype,
+  WorkerEntrypoint.prototype,
+  RpcTarget.prototype,
+]);
+
+function findOnPrototype(receiver: object, member: string): PropertyDescriptor | undefined {
+  for (let proto = Object.getPrototypeOf(receiver); proto !== null && !STOP.has(proto); proto = Object.getPrototypeOf(proto)) {
+    const descriptor = Object.getOwnPropertyDescriptor(proto, member);
+    if (descriptor) return descriptor;
+  }
+  return undefined;
+}
+
+/** The error a caller sees for an error thrown on the far side: a copy marked `remote`. */
+export function remoteError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const copy = cloneError(error) as Error & { remote?: boolean };
+  if (!(copy instanceof SteadError)) copy.remote = true;
+  return copy;
+}
+
+/** Calls local code as if it were remote: asynchronously, with a cloned result and error. */
+function callLocal(fn: () => unknown): Promise<unknown> {
+  return Promise.resolve()
+    .then(fn)
+    .then(
+      (result) => cloneForRpc(result, references),
+      (error: unknown) => {
+        throw remoteError(error);
+      },
+    );
+}
+
+function disposedError(): SteadError {
+  return new SteadError("STUB_DISPOSED", "Attempted to use RPC stub after it has been disposed.");
+}
+
+function targetStub(target: RpcTarget, shared = { refs: 1 }): any {
+  let disposed = false;
+  const invoke: Invoke = (member, args) => {
+    if (disposed) return Promise.reject(disposedError());
+    let cloned: unknown[] | undefined;
+    try {
+      cloned = args === undefined ? undefined : (cloneForRpc(args, references) as unknown[]);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return callLocal(() => callMember(target, member, cloned));
+  };
+  return makeStub(invoke, {
+    dup: () => {
+      shared.refs++;
+      return targetStub(target, shared);
+    },
+    [Symbol.dispose]: () => {
+      if (disposed) return;
+      disposed = true;
+      if (--shared.refs === 0) (target as Partial<Disposable>)[Symbol.dispose]?.();
+    },
+  });
+}
+
+/** How functions and RpcTargets cross the boundary in-process. */
+export const references: ReferenceFactory = {
+  isStub,
+  functionStub(fn) {
+    const stub = (...args: unknown[]) => {
+      let cloned: unknown[];
+      try {
+        cloned = cloneForRpc(args, references) as unknown[];
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return callLocal(() => fn(...cloned));
+    };
+    stubs.add(stub);
+    return stub;
+  },
+  targetStub: (target) => targetStub(target),
+};

@@ -1,0 +1,84 @@
+import type { DatabaseSync } from "node:sqlite";
+
+/**
+ * The storage seam. `core` reaches disk only through these interfaces; `drivers/<name>/`
+ * implement them and the conformance suite in `testing/storage-driver.case.ts` checks them.
+ */
+export interface StorageDriver {
+  /** Opens, creating if absent, the database of one object. The handle is valid until `close`. */
+  openObject(namespace: string, id: string): DatabaseHandle;
+  /** Ids (64 hex) of the objects of `namespace` that have a database, in no particular order. */
+  listObjects(namespace: string): string[];
+  /** Deletes every object database of `namespace` (a `deleted_classes` migration). */
+  deleteNamespace(namespace: string): void;
+  /** The node-level alarm index, so the scheduler can wake objects that are not in memory. */
+  readonly alarms: AlarmIndex;
+  /** Flushes and closes everything. Handles must not be used afterwards. */
+  close(): Promise<void>;
+}
+
+/** One object's SQLite database. */
+export interface DatabaseHandle {
+  /**
+   * The open connection. The runtime issues every BEGIN/COMMIT itself; the driver may close and
+   * reopen the connection between transactions (an LRU of open files), so callers read this
+   * property for each use instead of keeping the connection.
+   */
+  readonly sqlite: DatabaseSync;
+  /**
+   * Resolves once every transaction committed before the call is durable. Calls resolve in call
+   * order. A rejection means durability is unknown: the caller must reset the object.
+   */
+  flush(): Promise<void>;
+  /** Closes the connection; the next `sqlite` read after `reopen` opens it again. */
+  close(): void;
+  /** Closes and reopens the connection, letting SQLite roll back anything not committed. */
+  reopen(): void;
+}
+
+/** An object's pending alarm, as the node-level index records it. */
+export interface AlarmRecord {
+  namespace: string;
+  id: string;
+  /** The object's name when it was addressed by name, so `ctx.id.name` survives a cold wake. */
+  name: string | undefined;
+  /** When the alarm (or its next retry) is due, epoch ms. */
+  time: number;
+  /** The time the app asked for; differs from `time` while retrying. */
+  scheduledTime: number;
+  /** Failed attempts so far. */
+  retryCount: number;
+}
+
+/** An alarm that failed every retry. */
+export interface DeadLetterRecord {
+  namespace: string;
+  id: string;
+  name: string | undefined;
+  scheduledTime: number;
+  retryCount: number;
+  /** The last error's message and stack. */
+  error: string;
+  /** When it was given up, epoch ms. */
+  failedAt: number;
+}
+
+/**
+ * The node-level alarm index. Writes are synchronous and made durable by the next `flush` of any
+ * object handle of the same driver (so an index write made before an object's commit is durable
+ * no later than that commit).
+ */
+export interface AlarmIndex {
+  /** Records (replacing) the alarm of one object. */
+  set(record: AlarmRecord): void;
+  /** Removes the alarm of one object, if any. */
+  delete(namespace: string, id: string): void;
+  /** The recorded alarm of one object, or undefined. */
+  get(namespace: string, id: string): AlarmRecord | undefined;
+  /** The `limit` records with the earliest `time`, earliest first. Never loads the whole index. */
+  earliest(limit: number): AlarmRecord[];
+  /** Moves an alarm to the dead-letter list, removing it from the index. */
+  deadLetter(record: DeadLetterRecord): void;
+  /** The dead-letter list, newest first. */
+  deadLetters(): DeadLetterRecord[];
+}

@@ -1,0 +1,402 @@
+import type { AlarmIndex } from "./driver.ts";
+import { KvStore, type KvListOptions } from "./kv.ts";
+import type { StorageBackend } from "./kv-limits.ts";
+import type { ObjectDatabase } from "./object-database.ts";
+import { SqlStorage } from "./sql.ts";
+import type { Transactions } from "./transactions.ts";
+
+export interface DurableObjectGetOptions {
+  allowConcurrency?: boolean;
+  noCache?: boolean;
+}
+export interface DurableObjectPutOptions {
+  allowConcurrency?: boolean;
+  allowUnconfirmed?: boolean;
+  noCache?: boolean;
+}
+export interface DurableObjectListOptions extends KvListOptions, DurableObjectGetOptions {}
+export interface DurableObjectSetAlarmOptions {
+  allowConcurrency?: boolean;
+  allowUnconfirmed?: boolean;
+}
+
+/** What the storage API needs from the object that owns it. */
+export interface StorageOwner {
+  readonly namespace: string;
+  readonly id: string;
+  readonly name: string | undefined;
+  readonly backend: StorageBackend;
+  /** The class defines `alarm()`. */
+  readonly hasAlarmHandler: boolean;
+  /** `deleteAll()` also deletes the alarm (compatibility date 2026-02-24 or later). */
+  readonly deleteAllDeletesAlarm: boolean;
+  /** The node-level alarm index. */
+  readonly alarmIndex: AlarmIndex;
+  /** Called after the alarm index changed, so the scheduler can re-arm. */
+  alarmIndexChanged(): void;
+  /** Runs `fn` with other events held back (for `transaction()`). */
+  blockConcurrencyWhile<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+const ALARM_KEY = "alarm";
+
+/**
+ * `ctx.storage`: the async KV API, the sync KV API (`kv`), SQL (`sql`), transactions and the
+ * alarm, all over one SQLite database and one transaction per turn.
+ */
+export class DurableObjectStorage {
+  readonly #db: ObjectDatabase;
+  readonly #tx: Transactions;
+  readonly #owner: StorageOwner;
+  readonly #kv: KvStore;
+  readonly #sql: SqlStorage | undefined;
+  readonly #syncKv: SyncKvStorage;
+  #alarmDirty = false;
+  /** The scheduled time of the alarm whose handler is running, if one is. */
+  #runningAlarm: number | undefined;
+  #alarmSetWhileRunning = false;
+
+  /** @internal */
+  constructor(db: ObjectDatabase, tx: Transactions, owner: StorageOwner) {
+    this.#db = db;
+    this.#tx = tx;
+    this.#owner = owner;
+    this.#kv = new KvStore(db, tx, owner.backend);
+    this.#sql = owner.backend === "sqlite" ? new SqlStorage(db, tx) : undefined;
+    this.#syncKv = new SyncKvStorage(this.#kv);
+  }
+
+  /** Reads one key (a fresh copy of the value), or several keys into a Map in key order. */
+  get<T = unknown>(key: string, options?: DurableObjectGetOptions): Promise<T | undefined>;
+  get<T = unknown>(keys: string[], options?: DurableObjectGetOptions): Promise<Map<string, T>>;
+  get(keyOrKeys: string | string[], _options?: DurableObjectGetOptions): Promise<unknown> {
+    return attempt(() =>
+      Array.isArray(keyOrKeys) ? this.#kv.getMany(keyOrKeys) : this.#kv.get(keyOrKeys),
+    );
+  }
+
+  /** Entries in UTF-8 key order, bounded by start/startAfter/end/prefix, reverse, limit. */
+  list<T = unknown>(options: DurableObjectListOptions = {}): Promise<Map<string, T>> {
+    return attempt(() => this.#kv.list(options) as Map<string, T>);
+  }
+
+  /** Stores one value, or up to 128 entries atomically. Durable before any later output. */
+  put<T>(key: string, value: T, options?: DurableObjectPutOptions): Promise<void>;
+  put<T>(entries: Record<string, T>, options?: DurableObjectPutOptions): Promise<void>;
+  put(keyOrEntries: unknown, valueOrOptions?: unknown, maybeOptions?: unknown): Promise<void> {
+    return attempt(() => {
+      if (typeof keyOrEntries === "string") {
+        const options = maybeOptions as DurableObjectPutOptions | undefined;
+        this.#kv.put(keyOrEntries, valueOrOptions, options?.allowUnconfirmed === true);
+      } else if (keyOrEntries !== null && typeof keyOrEntries === "object" && !Array.isArray(keyOrEntries)) {
+        const options = valueOrOptions as DurableObjectPutOptions | undefined;
+        this.#kv.putMany(keyOrEntries as Record<string, unknown>, options?.allowUnconfirmed === true);
+      } else {
+        throw new TypeError(
+          "put() may only be called with a single key-value pair and optional options as put(key, value, options) or with multiple key-value pairs and optional options as put(entries, options)",
+        );
+      }
+    });
+  }
+
+  /** Deletes one key (true if it existed) or up to 128 keys (how many existed). */
+  delete(key: string, options?: DurableObjectPutOptions): Promise<boolean>;
+  delete(keys: string[], options?: DurableObjectPutOptions): Promise<number>;
+  delete(keyOrKeys: string | string[], options?: DurableObjectPutOptions): Promise<unknown> {
+    const unconfirmed = options?.allowUnconfirmed === true;
+    return attempt(() =>
+      Array.isArray(keyOrKeys)
+        ? this.#kv.deleteMany(keyOrKeys, unconfirmed)
+        : this.#kv.delete(keyOrKeys, unconfirmed),
+    );
+  }
+
+  /** Deletes all data atomically: KV, SQL tables and (by compatibility date) the alarm. */
+  deleteAll(_options?: DurableObjectPutOptions): Promise<void> {
+    return attempt(() => {
+      if (this.#tx.inExplicitTransaction) {
+        throw new Error("Cannot call deleteAll() within a transaction");
+      }
+      this.#tx.beforeWrite();
+      this.#tx.savepoint(() => {
+        this.#kv.clear();
+        if (this.#owner.backend === "sqlite") this.#dropUserSchema();
+        if (this.#owner.deleteAllDeletesAlarm) this.#writeAlarm(null);
+      });
+    });
+  }
+
+  /**
+   * Runs `closure` atomically with other events held back; a throw or `txn.rollback()` undoes
+   * its writes without resetting the object.
+   */
+  transaction<T>(closure: (txn: DurableObjectTransaction) => Promise<T>): Promise<T> {
+    return this.#owner.blockConcurrencyWhile(async () => {
+      const savepoint = this.#tx.begin();
+      const txn = new DurableObjectTransaction(this);
+      let commit = false;
+      try {
+        const result = await closure(txn);
+        commit = !txn[ROLLED_BACK];
+        return result;
+      } finally {
+        txn[FINISH]();
+        this.#tx.end(savepoint, commit);
+      }
+    });
+  }
+
+  /** Runs a synchronous closure in a (nestable) savepoint: kept on return, undone on throw. */
+  transactionSync<T>(closure: () => T): T {
+    this.#requireSql();
+    return this.#tx.savepoint(() => {
+      const result = closure();
+      if (result instanceof Promise) {
+        throw new TypeError("transactionSync() closure must be synchronous; it returned a Promise.");
+      }
+      return result;
+    });
+  }
+
+  /** Resolves once every write made so far, including unconfirmed ones, is durable. */
+  sync(): Promise<void> {
+    return attempt(() => this.#tx.sync()).then((p) => p);
+  }
+
+  /** The alarm's scheduled time in epoch ms, or null. */
+  getAlarm(_options?: { allowConcurrency?: boolean }): Promise<number | null> {
+    return attempt(() => {
+      this.#tx.check();
+      if (!this.#owner.hasAlarmHandler) return null;
+      const stored = this.readAlarm();
+      if (this.#runningAlarm !== undefined && !this.#alarmSetWhileRunning && stored === this.#runningAlarm) {
+        return null;
+      }
+      return stored;
+    });
+  }
+
+  /** Sets (replacing) the object's one alarm. Times in the past fire at once. */
+  setAlarm(scheduledTime: number | Date, options?: DurableObjectSetAlarmOptions): Promise<void> {
+    return attempt(() => {
+      const time = scheduledTime instanceof Date ? scheduledTime.getTime() : scheduledTime;
+      if (typeof time !== "number" || !Number.isFinite(time)) {
+        throw new TypeError(
+          `setAlarm() requires a Date or a number of milliseconds since the epoch, got ${String(scheduledTime)}.`,
+        );
+      }
+      if (time <= 0) throw new TypeError("setAlarm() cannot be called with an alarm time <= 0");
+      if (!this.#owner.hasAlarmHandler) {
+        throw new TypeError(
+          "Your Durable Object class must have an alarm() handler in order to call setAlarm()",
+        );
+      }
+      this.#tx.beforeWrite(options?.allowUnconfirmed === true);
+      this.#writeAlarm(Math.floor(time));
+      if (this.#runningAlarm !== undefined) this.#alarmSetWhileRunning = true;
+    });
+  }
+
+  /** Deletes the alarm; a running handler is not cancelled. */
+  deleteAlarm(options?: DurableObjectSetAlarmOptions): Promise<void> {
+    return attempt(() => {
+      this.#tx.beforeWrite(options?.allowUnconfirmed === true);
+      this.#writeAlarm(null);
+    });
+  }
+
+  /** SQL over this object's database (SQLite-backed classes only). */
+  get sql(): SqlStorage {
+    return this.#requireSql();
+  }
+
+  /** The synchronous KV API (SQLite-backed classes only). */
+  get kv(): SyncKvStorage {
+    this.#requireSql();
+    return this.#syncKv;
+  }
+
+  /** @internal The stored alarm time, ignoring a running handler. */
+  readAlarm(): number | null {
+    if (!this.#db.isOpen && !this.#alarmDirty) {
+      // Opening the database just to learn there is no alarm would create it.
+      const indexed = this.#owner.alarmIndex.get(this.#owner.namespace, this.#owner.id);
+      if (indexed === undefined) return null;
+    }
+    const row = this.#db.statement("SELECT value FROM _cf_METADATA WHERE key = ?").get(ALARM_KEY);
+    return row === undefined ? null : Number(row.value);
+  }
+
+  /** @internal Marks the start and end of an alarm handler run. */
+  alarmRunning(scheduledTime: number | undefined): void {
+    this.#runningAlarm = scheduledTime;
+    this.#alarmSetWhileRunning = false;
+  }
+
+  /** @internal After a successful handler: clears the alarm unless the handler set a new one. */
+  completeAlarm(scheduledTime: number): void {
+    if (this.readAlarm() === scheduledTime) {
+      this.#tx.beforeWrite();
+      this.#writeAlarm(null);
+    }
+  }
+
+  /**
+   * @internal Keeps the node-level alarm index in step with this commit. An earlier (or new)
+   * alarm is indexed before COMMIT, a later or removed one only once the commit is durable, so
+   * the index is never later than the stored alarm: a crash can cause an early wake-up (which
+   * finds nothing due and re-arms) but never a missed alarm.
+   */
+  beforeCommit(): (() => void) | undefined {
+    if (!this.#alarmDirty) return undefined;
+    this.#alarmDirty = false;
+    const { namespace, id, name, alarmIndex } = this.#owner;
+    const stored = this.readAlarm();
+    const indexed = alarmIndex.get(namespace, id);
+    if (stored !== null && (indexed === undefined || stored < indexed.time)) {
+      alarmIndex.set({ namespace, id, name, time: stored, scheduledTime: stored, retryCount: 0 });
+      this.#owner.alarmIndexChanged();
+      return undefined;
+    }
+    if (stored === indexed?.scheduledTime) return undefined;
+    return () => {
+      if (stored === null) alarmIndex.delete(namespace, id);
+      else alarmIndex.set({ namespace, id, name, time: stored, scheduledTime: stored, retryCount: 0 });
+      this.#owner.alarmIndexChanged();
+    };
+  }
+
+  #writeAlarm(time: number | null): void {
+    this.#alarmDirty = true;
+    if (time === null) {
+      this.#db.statement("DELETE FROM _cf_METADATA WHERE key = ?").run(ALARM_KEY);
+    } else {
+      this.#db
+        .statement(
+          "INSERT INTO _cf_METADATA (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .run(ALARM_KEY, time);
+    }
+  }
+
+  #dropUserSchema(): void {
+    const rows = this.#db
+      .statement(
+        "SELECT type, name FROM sqlite_master WHERE name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND type IN ('table', 'view', 'trigger') AND sql IS NOT NULL",
+      )
+      .all() as Array<{ type: string; name: string }>;
+    const order = ["trigger", "view", "table"];
+    rows.sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type));
+    const dropped = new Set<string>();
+    for (const { type, name } of rows) {
+      if (dropped.has(name)) continue;
+      const exists = this.#db.statement("SELECT 1 FROM sqlite_master WHERE name = ?").get(name);
+      if (!exists) continue;
+      this.#db.exec(`DROP ${type.toUpperCase()} IF EXISTS "${name.replaceAll('"', '""')}"`);
+      dropped.add(name);
+    }
+  }
+
+  #requireSql(): SqlStorage {
+    if (this.#sql === undefined) {
+      throw new Error(
+        "This Durable Object is not backed by SQLite storage, so the SQL API is not available. SQL can be enabled on a new Durable Object class by using the `new_sqlite_classes` instead of `new_classes` under `migrations` in your Wrangler configuration.",
+      );
+    }
+    return this.#sql;
+  }
+}
+
+/** `ctx.storage.kv`: the KV API, synchronous. */
+export class SyncKvStorage {
+  readonly #kv: KvStore;
+
+  /** @internal */
+  constructor(kv: KvStore) {
+    this.#kv = kv;
+  }
+
+  /** The value under `key`, or undefined. */
+  get<T = unknown>(key: string): T | undefined {
+    return this.#kv.get(key) as T | undefined;
+  }
+
+  /** Entries in key order as `[key, value]` pairs. */
+  list<T = unknown>(options?: KvListOptions): Iterable<[string, T]> {
+    return (this.#kv.list(options) as Map<string, T>).entries();
+  }
+
+  /** Stores a value. */
+  put<T>(key: string, value: T): void {
+    this.#kv.put(key, value);
+  }
+
+  /** Deletes a key; true if it existed. */
+  delete(key: string): boolean {
+    return this.#kv.delete(key);
+  }
+}
+
+const ROLLED_BACK = Symbol("rolledBack");
+const FINISH = Symbol("finish");
+
+/** The `txn` of `storage.transaction()`: the storage methods, plus `rollback()`. */
+export class DurableObjectTransaction {
+  readonly #storage: DurableObjectStorage;
+  #finished = false;
+  [ROLLED_BACK] = false;
+
+  /** @internal */
+  constructor(storage: DurableObjectStorage) {
+    this.#storage = storage;
+  }
+
+  get: DurableObjectStorage["get"] = ((keys: any, options?: any) =>
+    this.#use("get").get(keys, options)) as DurableObjectStorage["get"];
+  put: DurableObjectStorage["put"] = ((a: any, b?: any, c?: any) =>
+    this.#use("put").put(a, b, c)) as DurableObjectStorage["put"];
+  delete: DurableObjectStorage["delete"] = ((keys: any, options?: any) =>
+    this.#use("delete").delete(keys, options)) as DurableObjectStorage["delete"];
+
+  list<T = unknown>(options?: DurableObjectListOptions): Promise<Map<string, T>> {
+    return this.#use("list").list(options);
+  }
+  getAlarm(options?: { allowConcurrency?: boolean }): Promise<number | null> {
+    return this.#use("getAlarm").getAlarm(options);
+  }
+  setAlarm(time: number | Date, options?: DurableObjectSetAlarmOptions): Promise<void> {
+    return this.#use("setAlarm").setAlarm(time, options);
+  }
+  deleteAlarm(options?: DurableObjectSetAlarmOptions): Promise<void> {
+    return this.#use("deleteAlarm").deleteAlarm(options);
+  }
+
+  /** Discards the transaction's writes when the closure ends. */
+  rollback(): void {
+    if (this.#finished) this.#use("rollback");
+    this[ROLLED_BACK] = true;
+  }
+
+  /** @internal */
+  [FINISH](): void {
+    this.#finished = true;
+  }
+
+  #use(op: string): DurableObjectStorage {
+    if (this.#finished) {
+      throw new Error(
+        `Cannot call ${op} on transaction that has already committed: did you move \`txn\` outside of the closure?`,
+      );
+    }
+    return this.#storage;
+  }
+}
+
+/** Runs a synchronous storage step, turning a throw into a rejected promise. */
+function attempt<T>(fn: () => T): Promise<Awaited<T>> {
+  try {
+    return Promise.resolve(fn()) as Promise<Awaited<T>>;
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}

@@ -1,0 +1,70 @@
+import { deserialize, serialize } from "node:v8";
+
+/** Keys per batched get/put/delete. */
+export const MAX_BATCH = 128;
+/** SQLite-backed classes: a key and its serialized value together (SQLite's length limit). */
+export const MAX_SQLITE_ENTRY_BYTES = 2 * 1024 * 1024;
+/** KV-backed (legacy `new_classes`) classes: key bytes. */
+export const MAX_LEGACY_KEY_BYTES = 2048;
+/** KV-backed classes: serialized value bytes, plus the 34 B of slack Cloudflare allows. */
+export const MAX_LEGACY_VALUE_BYTES = 128 * 1024;
+const LEGACY_VALUE_SLACK = 34;
+
+/** Which storage backend's limits apply. */
+export type StorageBackend = "sqlite" | "kv";
+
+/** Checks a key's type and size, throwing Cloudflare's errors. */
+export function checkKey(key: unknown, backend: StorageBackend): asserts key is string {
+  if (typeof key !== "string") {
+    throw new TypeError(
+      `Storage keys must be strings, got ${key === null ? "null" : typeof key}. Convert the key with String(key) first.`,
+    );
+  }
+  if (backend === "kv" && Buffer.byteLength(key) > MAX_LEGACY_KEY_BYTES) {
+    throw new RangeError(`Keys cannot be larger than ${MAX_LEGACY_KEY_BYTES} bytes.`);
+  }
+}
+
+/** Checks the length of a key batch. */
+export function checkKeyBatch(keys: readonly unknown[], backend: StorageBackend): asserts keys is string[] {
+  if (keys.length > MAX_BATCH) throw new RangeError(`Maximum number of keys is ${MAX_BATCH}.`);
+  for (const key of keys) checkKey(key, backend);
+}
+
+/** Serializes a value (structured clone, V8 format), enforcing the backend's size limit. */
+export function encodeValue(key: string, value: unknown, backend: StorageBackend): Uint8Array {
+  let bytes: Buffer;
+  try {
+    bytes = serialize(value);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new DOMExceptionLike(`Could not serialize the value of key "${truncate(key)}": ${detail}`);
+  }
+  if (backend === "kv") {
+    if (bytes.byteLength > MAX_LEGACY_VALUE_BYTES + LEGACY_VALUE_SLACK) {
+      throw new RangeError(`Values cannot be larger than ${MAX_LEGACY_VALUE_BYTES} bytes.`);
+    }
+  } else if (bytes.byteLength + Buffer.byteLength(key) > MAX_SQLITE_ENTRY_BYTES) {
+    throw new RangeError(
+      `string or blob too big: SQLITE_TOOBIG. A key and its value together may be at most ${MAX_SQLITE_ENTRY_BYTES} bytes (key "${truncate(key)}" with a ${bytes.byteLength}-byte value); split the value across several keys.`,
+    );
+  }
+  return bytes;
+}
+
+/** Turns stored bytes back into a value (a fresh copy each time). */
+export function decodeValue(bytes: Uint8Array): unknown {
+  return deserialize(bytes);
+}
+
+/** A `DataCloneError`, the error structured clone raises. */
+class DOMExceptionLike extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DataCloneError";
+  }
+}
+
+function truncate(key: string): string {
+  return key.length > 40 ? `${key.slice(0, 40)}…` : key;
+}

@@ -1,0 +1,107 @@
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseHandle, StorageDriver } from "./driver.ts";
+import { createSqlAuthorizer, type SqlAuthorizer } from "./sql-authorizer.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _cf_METADATA (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+`;
+
+interface Connection {
+  readonly authorizer: SqlAuthorizer;
+  readonly statements: Map<string, StatementSync>;
+}
+
+/**
+ * One object's database as the runtime uses it: opened lazily through the driver, with the
+ * hidden tables created, the user-SQL authorizer installed and prepared statements cached per
+ * connection (a reopened connection starts a fresh cache).
+ */
+export class ObjectDatabase {
+  readonly #driver: StorageDriver;
+  readonly #namespace: string;
+  readonly #id: string;
+  readonly #name: string | undefined;
+  #handle: DatabaseHandle | undefined;
+  readonly #connections = new WeakMap<DatabaseSync, Connection>();
+
+  constructor(driver: StorageDriver, namespace: string, id: string, name: string | undefined) {
+    this.#driver = driver;
+    this.#namespace = namespace;
+    this.#id = id;
+    this.#name = name;
+  }
+
+  /** True once the database was opened (the object has touched storage). */
+  get isOpen(): boolean {
+    return this.#handle !== undefined;
+  }
+
+  /** The driver handle, opening the database on first use. */
+  get handle(): DatabaseHandle {
+    this.#handle ??= this.#driver.openObject(this.#namespace, this.#id);
+    return this.#handle;
+  }
+
+  /** The live connection, set up for the runtime. */
+  get sqlite(): DatabaseSync {
+    const db = this.handle.sqlite;
+    if (!this.#connections.has(db)) this.#setUp(db);
+    return db;
+  }
+
+  /** The authorizer of the live connection. */
+  get authorizer(): SqlAuthorizer {
+    const db = this.sqlite;
+    return this.#connections.get(db)!.authorizer;
+  }
+
+  /** A cached prepared statement for runtime-internal SQL. */
+  statement(sql: string): StatementSync {
+    const db = this.sqlite;
+    const connection = this.#connections.get(db)!;
+    let statement = connection.statements.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      connection.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Runs runtime-internal SQL with no result. */
+  exec(sql: string): void {
+    this.sqlite.exec(sql);
+  }
+
+  /** Makes committed transactions durable (see `DatabaseHandle.flush`). */
+  flush(): Promise<void> {
+    return this.handle.flush();
+  }
+
+  /** Drops the connection so SQLite rolls back anything uncommitted; used when resetting. */
+  reopen(): void {
+    this.#handle?.reopen();
+  }
+
+  /** Releases the connection (the object left memory). */
+  close(): void {
+    this.#handle?.close();
+    this.#handle = undefined;
+  }
+
+  /** The object's name as stored with its data, for cold wakes by id. */
+  storedName(): string | undefined {
+    const row = this.statement("SELECT value FROM _cf_METADATA WHERE key = 'name'").get();
+    return typeof row?.value === "string" ? row.value : undefined;
+  }
+
+  #setUp(db: DatabaseSync): void {
+    const authorizer = createSqlAuthorizer();
+    db.setAuthorizer(authorizer.callback);
+    db.exec(SCHEMA);
+    if (this.#name !== undefined) {
+      db.prepare("INSERT OR IGNORE INTO _cf_METADATA (key, value) VALUES ('name', ?)").run(this.#name);
+    }
+    this.#connections.set(db, { authorizer, statements: new Map() });
+  }
+}

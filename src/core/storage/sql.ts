@@ -1,0 +1,274 @@
+import type { SQLInputValue, StatementSync } from "node:sqlite";
+import type { ObjectDatabase } from "./object-database.ts";
+import { SQL_LIMITS } from "./sql-authorizer.ts";
+import { splitStatements } from "./sql-statements.ts";
+import type { Transactions } from "./transactions.ts";
+
+/** A value SQL returns: INTEGER and REAL as number, TEXT as string, BLOB as ArrayBuffer. */
+export type SqlStorageValue = ArrayBuffer | string | number | null;
+
+interface PreparedUserStatement {
+  readonly statement: StatementSync;
+  readonly writes: boolean;
+  readonly columns: string[];
+  active: SqlStorageCursor<any> | undefined;
+}
+
+/** `ctx.storage.sql`: synchronous SQL on the object's own database. */
+export class SqlStorage {
+  readonly #db: ObjectDatabase;
+  readonly #tx: Transactions;
+  readonly #prepared = new WeakMap<object, Map<string, PreparedUserStatement>>();
+
+  /** @internal */
+  constructor(db: ObjectDatabase, tx: Transactions) {
+    this.#db = db;
+    this.#tx = tx;
+  }
+
+  /**
+   * Runs one or more `;`-separated statements; earlier ones run at once and their rows are
+   * discarded, the cursor reads the last one's. Only the last statement may take bindings.
+   *
+   * @example
+   * const { n } = ctx.storage.sql.exec("SELECT count(*) AS n FROM messages").one();
+   */
+  exec<T extends Record<string, SqlStorageValue> = Record<string, SqlStorageValue>>(
+    query: string,
+    ...bindings: unknown[]
+  ): SqlStorageCursor<T> {
+    this.#tx.check();
+    if (typeof query !== "string") {
+      throw new TypeError(`sql.exec() expects the query as a string, got ${typeof query}.`);
+    }
+    if (query.length > SQL_LIMITS.maxStatementLength) {
+      throw new Error(
+        `SQL statement too long: ${query.length} characters, the limit is ${SQL_LIMITS.maxStatementLength}. Split it into several exec() calls.`,
+      );
+    }
+    if (bindings.length > SQL_LIMITS.maxBindings) {
+      throw new RangeError(
+        `Too many SQL bindings: ${bindings.length}, the limit is ${SQL_LIMITS.maxBindings}.`,
+      );
+    }
+    const params = bindings.map(toSqlParam);
+    const statements = splitStatements(query);
+    const last = statements.pop();
+    if (last === undefined) throw new Error("SQL code did not contain a statement.");
+    if (statements.length > 0 && params.length > 0) {
+      throw new Error(
+        "When executing multiple SQL statements in a single call, only the last statement can have parameters.",
+      );
+    }
+    for (const sql of statements) this.#run(this.#prepare(sql), []);
+    return this.#run(this.#prepare(last), params) as SqlStorageCursor<T>;
+  }
+
+  /** The database's size in bytes (pages in use × page size). */
+  get databaseSize(): number {
+    this.#tx.check();
+    const row = this.#db
+      .statement(
+        "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()) AS pages, (SELECT page_size FROM pragma_page_size()) AS size",
+      )
+      .get()!;
+    return Number(row.pages) * Number(row.size);
+  }
+
+  #prepare(sql: string): PreparedUserStatement {
+    const db = this.#db.sqlite;
+    let cache = this.#prepared.get(db);
+    if (!cache) {
+      cache = new Map();
+      this.#prepared.set(db, cache);
+    }
+    const cached = cache.get(sql);
+    if (cached) return cached;
+    const authorizer = this.#db.authorizer;
+    authorizer.userMode = true;
+    authorizer.wrote = false;
+    authorizer.lastDenial = undefined;
+    let statement: StatementSync;
+    try {
+      statement = db.prepare(sql);
+    } catch (error) {
+      throw sqlError(error, authorizer.lastDenial);
+    } finally {
+      authorizer.userMode = false;
+    }
+    statement.setReturnArrays(true);
+    const prepared: PreparedUserStatement = {
+      statement,
+      writes: authorizer.wrote,
+      columns: statement.columns().map((c) => c.name),
+      active: undefined,
+    };
+    cache.set(sql, prepared);
+    return prepared;
+  }
+
+  #run(prepared: PreparedUserStatement, params: SQLInputValue[]): SqlStorageCursor<any> {
+    prepared.active?.[CLOSE](
+      "SQL cursor was closed because the same statement was executed again. To read two cursors of one query at once, make their query texts differ (for example with a comment).",
+    );
+    if (prepared.writes) this.#tx.beforeWrite();
+    const authorizer = this.#db.authorizer;
+    authorizer.userMode = true;
+    try {
+      let cursor: SqlStorageCursor<any>;
+      if (prepared.columns.length === 0) {
+        const { changes } = prepared.statement.run(...params);
+        cursor = new SqlStorageCursor(prepared.columns, [][Symbol.iterator](), Number(changes));
+      } else if (prepared.writes) {
+        // Writes run to completion now, so they belong to this turn's transaction.
+        const rows = prepared.statement.all(...params) as unknown as SqlStorageValue[][];
+        cursor = new SqlStorageCursor(prepared.columns, rows[Symbol.iterator](), rows.length);
+      } else {
+        const rows = prepared.statement.iterate(...params) as unknown as Iterator<unknown[]>;
+        cursor = new SqlStorageCursor(prepared.columns, rows, 0);
+        prepared.active = cursor;
+      }
+      return cursor;
+    } catch (error) {
+      throw sqlError(error, authorizer.lastDenial);
+    } finally {
+      authorizer.userMode = false;
+    }
+  }
+}
+
+const CLOSE = Symbol("close");
+
+/** The rows of the last statement of an `exec`, read lazily. */
+export class SqlStorageCursor<T extends Record<string, SqlStorageValue>> {
+  /** Column names of the result, in order; may repeat (joins). */
+  readonly columnNames: string[];
+  readonly #rows: Iterator<unknown[]>;
+  #rowsRead = 0;
+  readonly #rowsWritten: number;
+  #closed: string | undefined;
+  #done = false;
+
+  /** @internal */
+  constructor(columnNames: string[], rows: Iterator<unknown[]>, rowsWritten: number) {
+    this.columnNames = columnNames;
+    this.#rows = rows;
+    this.#rowsWritten = rowsWritten;
+    this.#rowsRead = rowsWritten;
+  }
+
+  /** Rows read so far (rows returned, and rows written by a write). */
+  get rowsRead(): number {
+    return this.#rowsRead;
+  }
+
+  /** Rows written by the statement. */
+  get rowsWritten(): number {
+    return this.#rowsWritten;
+  }
+
+  /** The next row as an object, iterator-protocol style. */
+  next(): { done?: false; value: T } | { done: true; value?: never } {
+    const raw = this.#nextRaw();
+    if (raw === undefined) return { done: true };
+    return { done: false, value: this.#toObject(raw) };
+  }
+
+  /** Every remaining row as objects. */
+  toArray(): T[] {
+    const rows: T[] = [];
+    for (let raw = this.#nextRaw(); raw !== undefined; raw = this.#nextRaw()) {
+      rows.push(this.#toObject(raw));
+    }
+    return rows;
+  }
+
+  /** The only row; throws if there are none or several. */
+  one(): T {
+    const first = this.#nextRaw();
+    if (first === undefined) {
+      throw new Error("Expected exactly one result from SQL query, but got no results.");
+    }
+    const second = this.#nextRaw();
+    this[CLOSE]();
+    if (second !== undefined) {
+      throw new Error("Expected exactly one result from SQL query, but got multiple results.");
+    }
+    return this.#toObject(first);
+  }
+
+  /** The remaining rows as arrays of values, sharing this cursor's position. */
+  *raw<U extends SqlStorageValue[] = SqlStorageValue[]>(): IterableIterator<U> {
+    for (let raw = this.#nextRaw(); raw !== undefined; raw = this.#nextRaw()) yield raw as U;
+  }
+
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let raw = this.#nextRaw(); raw !== undefined; raw = this.#nextRaw()) {
+      yield this.#toObject(raw);
+    }
+  }
+
+  /** @internal Ends the cursor because its statement ran again. */
+  [CLOSE](reason?: string): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#closed = reason;
+    this.#rows.return?.();
+  }
+
+  #nextRaw(): SqlStorageValue[] | undefined {
+    if (this.#closed) throw new Error(this.#closed);
+    if (this.#done) return undefined;
+    const step = this.#rows.next();
+    if (step.done) {
+      this.#done = true;
+      return undefined;
+    }
+    this.#rowsRead++;
+    const row = step.value as unknown[];
+    for (let i = 0; i < row.length; i++) {
+      const value = row[i];
+      if (value instanceof Uint8Array) {
+        row[i] = value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength);
+      } else if (typeof value === "bigint") {
+        row[i] = Number(value);
+      }
+    }
+    return row as SqlStorageValue[];
+  }
+
+  #toObject(raw: SqlStorageValue[]): T {
+    const row: Record<string, SqlStorageValue> = {};
+    const names = this.columnNames;
+    for (let i = 0; i < names.length; i++) row[names[i]!] = raw[i]!;
+    return row as T;
+  }
+}
+
+/** Converts an `exec` binding to what node:sqlite binds, with Cloudflare's accepted types. */
+function toSqlParam(value: unknown, index: number): SQLInputValue {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case "number":
+    case "string":
+      return value;
+    case "bigint":
+      return Number(value);
+    case "boolean":
+      return value ? 1 : 0;
+    default:
+      if (value instanceof ArrayBuffer) return new Uint8Array(value);
+      if (ArrayBuffer.isView(value)) {
+        return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+      }
+      throw new TypeError(
+        `Unsupported type for SQL binding ${index + 1}: ${value === null ? "null" : typeof value}. Bind a number, string, null or ArrayBuffer (serialize objects with JSON.stringify).`,
+      );
+  }
+}
+
+/** Turns a node:sqlite error into the error apps see, with Cloudflare's authorizer text. */
+function sqlError(error: unknown, denial: string | undefined): Error {
+  if (denial !== undefined) return new Error(`${denial}: SQLITE_AUTH`);
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,184 @@
+import { deferred, type Deferred } from "../deferred.ts";
+import { SteadError } from "../errors.ts";
+import type { OutputGate } from "../gates/output-gate.ts";
+import type { ObjectDatabase } from "./object-database.ts";
+
+interface OpenTransaction {
+  readonly durable: Deferred<void>;
+  /** Some write in it must hold outputs (not every write was `allowUnconfirmed`). */
+  gated: boolean;
+}
+
+/** Work the storage layer does around a commit (keeping the alarm index in step). */
+export interface CommitHooks {
+  /** Runs just before COMMIT; what it returns runs once the commit is durable. */
+  beforeCommit(): (() => void) | undefined;
+}
+
+/**
+ * Owns every BEGIN, SAVEPOINT and COMMIT of one object's database (one per object generation).
+ *
+ * Write coalescing: the first write opens a transaction and schedules its COMMIT for the end of
+ * the current turn (`setImmediate`, after the microtask queue drained), so writes made with no
+ * intervening await — and the rest of the turn — commit atomically. Explicit transactions are
+ * savepoints inside it and postpone the commit until they end. Once committed, the driver makes
+ * it durable; the output gate waits for that, and a failure breaks this generation.
+ */
+export class Transactions {
+  readonly #db: ObjectDatabase;
+  readonly #outputGate: OutputGate;
+  readonly #hooks: CommitHooks;
+  readonly #onFailure: (error: SteadError) => void;
+  #open: OpenTransaction | undefined;
+  #depth = 0;
+  #scheduled = false;
+  #lastDurable: Promise<void> | undefined;
+  #broken: Error | undefined;
+
+  constructor(
+    db: ObjectDatabase,
+    outputGate: OutputGate,
+    hooks: CommitHooks,
+    onFailure: (error: SteadError) => void,
+  ) {
+    this.#db = db;
+    this.#outputGate = outputGate;
+    this.#hooks = hooks;
+    this.#onFailure = onFailure;
+  }
+
+  /** Throws if this generation was reset; call before every storage operation. */
+  check(): void {
+    if (this.#broken) throw this.#broken;
+  }
+
+  /** Call before every write: joins (or opens) the turn's transaction. */
+  beforeWrite(unconfirmed = false): void {
+    this.check();
+    const tx = this.#ensureOpen();
+    if (!unconfirmed && !tx.gated) {
+      tx.gated = true;
+      this.#outputGate.hold(tx.durable.promise);
+    }
+  }
+
+  /** Runs `fn` in a nested savepoint: released on return, rolled back (and rethrown) on throw. */
+  savepoint<T>(fn: () => T): T {
+    const name = this.begin();
+    try {
+      const result = fn();
+      this.end(name, true);
+      return result;
+    } catch (error) {
+      this.end(name, false);
+      throw error;
+    }
+  }
+
+  /** Opens a savepoint for an explicit transaction; the turn's commit waits until `end`. */
+  begin(): string {
+    this.check();
+    this.#ensureOpen();
+    const name = `_cf_savepoint_${this.#depth++}`;
+    this.#db.exec(`SAVEPOINT ${name}`);
+    return name;
+  }
+
+  /** Ends the savepoint `begin` returned, keeping (`commit`) or discarding its writes. */
+  end(name: string, commit: boolean): void {
+    if (this.#broken) return;
+    if (!commit) this.#db.exec(`ROLLBACK TO ${name}`);
+    this.#db.exec(`RELEASE ${name}`);
+    this.#depth--;
+    if (this.#depth === 0) this.#schedule();
+  }
+
+  /** True while an explicit transaction or savepoint is open. */
+  get inExplicitTransaction(): boolean {
+    return this.#depth > 0;
+  }
+
+  /** Resolves when every write made so far (including unconfirmed ones) is durable. */
+  sync(): Promise<void> {
+    this.check();
+    return this.#open?.durable.promise ?? this.#lastDurable ?? Promise.resolve();
+  }
+
+  /** Breaks this generation: rolls back the open transaction and fails whoever waits on it. */
+  break(error: Error): void {
+    if (this.#broken) return;
+    this.#broken = error;
+    const tx = this.#open;
+    this.#open = undefined;
+    if (tx) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // The connection is reopened by the reset, which rolls back as well.
+      }
+      tx.durable.reject(error);
+    }
+  }
+
+  #ensureOpen(): OpenTransaction {
+    let tx = this.#open;
+    if (!tx) {
+      this.#db.exec("BEGIN");
+      tx = { durable: deferred(), gated: false };
+      this.#open = tx;
+      this.#lastDurable = tx.durable.promise;
+      this.#schedule();
+    }
+    return tx;
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // setImmediate, not a microtask: the commit must come after the current turn's microtasks,
+    // which may still be issuing writes that belong to the same atomic batch.
+    setImmediate(this.#commit);
+  }
+
+  readonly #commit = (): void => {
+    this.#scheduled = false;
+    const tx = this.#open;
+    if (!tx || this.#depth > 0 || this.#broken) return;
+    this.#open = undefined;
+    let afterDurable: (() => void) | undefined;
+    try {
+      afterDurable = this.#hooks.beforeCommit();
+      this.#db.exec("COMMIT");
+    } catch (cause) {
+      const error = new SteadError(
+        "STORAGE_FLUSH_FAILED",
+        `Durable Object storage commit failed, so the object was reset: ${messageOf(cause)}`,
+        { cause, retryable: true, remote: true },
+      );
+      this.#open = tx;
+      this.break(error);
+      this.#onFailure(error);
+      return;
+    }
+    this.#db.flush().then(
+      () => {
+        afterDurable?.();
+        tx.durable.resolve();
+      },
+      (cause: unknown) => {
+        const error = new SteadError(
+          "STORAGE_FLUSH_FAILED",
+          `Durable Object storage write could not be made durable, so the object was reset: ${messageOf(cause)}`,
+          { cause, retryable: true, remote: true },
+        );
+        tx.durable.reject(error);
+        this.break(error);
+        this.#onFailure(error);
+      },
+    );
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,103 @@
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { AlarmIndex, AlarmRecord, DeadLetterRecord } from "../../core/storage/driver.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS alarms (
+  namespace TEXT NOT NULL,
+  id TEXT NOT NULL,
+  name TEXT,
+  time INTEGER NOT NULL,
+  scheduled_time INTEGER NOT NULL,
+  retry_count INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (namespace, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS alarms_by_time ON alarms (time);
+CREATE TABLE IF NOT EXISTS alarm_dead_letters (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  namespace TEXT NOT NULL,
+  id TEXT NOT NULL,
+  name TEXT,
+  scheduled_time INTEGER NOT NULL,
+  retry_count INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  failed_at INTEGER NOT NULL
+);
+`;
+
+/** The alarm index in the node's control database. `onWrite` marks it for the next flush. */
+export class LocalAlarmIndex implements AlarmIndex {
+  readonly #upsert: StatementSync;
+  readonly #delete: StatementSync;
+  readonly #get: StatementSync;
+  readonly #earliest: StatementSync;
+  readonly #addDeadLetter: StatementSync;
+  readonly #deadLetters: StatementSync;
+  readonly #onWrite: () => void;
+
+  constructor(db: DatabaseSync, onWrite: () => void) {
+    db.exec(SCHEMA);
+    this.#upsert = db.prepare(
+      `INSERT INTO alarms (namespace, id, name, time, scheduled_time, retry_count) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (namespace, id) DO UPDATE SET name = excluded.name, time = excluded.time,
+         scheduled_time = excluded.scheduled_time, retry_count = excluded.retry_count`,
+    );
+    this.#delete = db.prepare("DELETE FROM alarms WHERE namespace = ? AND id = ?");
+    this.#get = db.prepare("SELECT * FROM alarms WHERE namespace = ? AND id = ?");
+    this.#earliest = db.prepare("SELECT * FROM alarms ORDER BY time, namespace, id LIMIT ?");
+    this.#addDeadLetter = db.prepare(
+      `INSERT INTO alarm_dead_letters (namespace, id, name, scheduled_time, retry_count, error, failed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#deadLetters = db.prepare("SELECT * FROM alarm_dead_letters ORDER BY seq DESC");
+    this.#onWrite = onWrite;
+  }
+
+  set(record: AlarmRecord): void {
+    const { namespace, id, name, time, scheduledTime, retryCount } = record;
+    this.#upsert.run(namespace, id, name ?? null, time, scheduledTime, retryCount);
+    this.#onWrite();
+  }
+
+  delete(namespace: string, id: string): void {
+    if (this.#delete.run(namespace, id).changes > 0) this.#onWrite();
+  }
+
+  get(namespace: string, id: string): AlarmRecord | undefined {
+    const row = this.#get.get(namespace, id);
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  earliest(limit: number): AlarmRecord[] {
+    return this.#earliest.all(limit).map(toRecord);
+  }
+
+  deadLetter(record: DeadLetterRecord): void {
+    const { namespace, id, name, scheduledTime, retryCount, error, failedAt } = record;
+    this.#addDeadLetter.run(namespace, id, name ?? null, scheduledTime, retryCount, error, failedAt);
+    this.#delete.run(namespace, id);
+    this.#onWrite();
+  }
+
+  deadLetters(): DeadLetterRecord[] {
+    return this.#deadLetters.all().map((row) => ({
+      namespace: row.namespace as string,
+      id: row.id as string,
+      name: (row.name as string | null) ?? undefined,
+      scheduledTime: Number(row.scheduled_time),
+      retryCount: Number(row.retry_count),
+      error: row.error as string,
+      failedAt: Number(row.failed_at),
+    }));
+  }
+}
+
+function toRecord(row: Record<string, unknown>): AlarmRecord {
+  return {
+    namespace: row.namespace as string,
+    id: row.id as string,
+    name: (row.name as string | null) ?? undefined,
+    time: Number(row.time),
+    scheduledTime: Number(row.scheduled_time),
+    retryCount: Number(row.retry_count),
+  };
+}

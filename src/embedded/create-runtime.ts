@@ -1,0 +1,159 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AlarmScheduler } from "../core/alarms/alarm-scheduler.ts";
+import { WorkerEntrypoint } from "../core/base-classes.ts";
+import type { ExecutionContext } from "../core/base-classes.ts";
+import { systemClock } from "../core/clock.ts";
+import { SteadError } from "../core/errors.ts";
+import { DurableObjectNamespace, NamespaceController } from "../core/object/namespace.ts";
+import type { DeadLetterRecord, StorageDriver } from "../core/storage/driver.ts";
+import { LocalDriver } from "../drivers/local/local-driver.ts";
+import { loadEntryModule } from "./module-loader.ts";
+import { DEFAULT_LIMITS, parseRuntimeOptions, type RuntimeOptions } from "./runtime-options.ts";
+
+/** A running Stead runtime, embedded in this process. */
+export interface Runtime extends AsyncDisposable {
+  /** Calls the entry module's default `fetch` handler. */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** The bindings, as the Worker sees them: vars and Durable Object namespaces. */
+  readonly env: Record<string, any>;
+  /** Where object databases live. */
+  readonly dataDir: string | undefined;
+  /** Alarms that failed every retry, newest first. */
+  alarmDeadLetters(): DeadLetterRecord[];
+  /** Stops alarms, lets in-flight writes finish, closes every database. */
+  dispose(): Promise<void>;
+}
+
+/** Behaviour changes keyed by compatibility date. */
+const DELETE_ALL_DELETES_ALARM = "2026-02-24";
+
+/**
+ * Starts a runtime in this process.
+ *
+ * @example
+ * await using rt = await createRuntime({
+ *   main: "./worker.js",
+ *   durableObjects: { COUNTER: "Counter" },
+ * });
+ * const n = await rt.env.COUNTER.getByName("a").increment();
+ */
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const config = parseRuntimeOptions(options);
+  const cwd = config.cwd ?? process.cwd();
+  const module =
+    typeof config.main === "string" || config.main instanceof URL
+      ? await loadEntryModule(config.main, cwd)
+      : config.main;
+
+  const temporaryDir = config.dataDir === undefined && config.driver === undefined ? mkdtempSync(join(tmpdir(), "stead-")) : undefined;
+  const dataDir = config.dataDir ?? temporaryDir;
+  const driver: StorageDriver = config.driver ?? new LocalDriver({ dataDir: dataDir! });
+  const clock = config.clock ?? systemClock;
+  const limits = { ...DEFAULT_LIMITS, ...config.objects };
+  const onError = config.onError ?? defaultOnError;
+  const compatibilityDate = config.compatibilityDate ?? new Date().toISOString().slice(0, 10);
+
+  const env: Record<string, any> = { ...config.vars };
+  const controllers = new Map<string, NamespaceController>();
+  let scheduler: AlarmScheduler | undefined;
+  for (const [binding, spec] of Object.entries(config.durableObjects ?? {})) {
+    const className = typeof spec === "string" ? spec : spec.className;
+    const ctor = module[className];
+    if (typeof ctor !== "function") {
+      const exported = Object.keys(module).filter((k) => typeof module[k] === "function");
+      throw new SteadError(
+        "INVALID_CONFIG",
+        `Durable Object binding ${binding} names class "${className}", but the entry module does not export it. Exported classes: ${exported.join(", ") || "(none)"}. Export the class, or fix the class name.`,
+      );
+    }
+    let controller = controllers.get(className);
+    if (controller === undefined) {
+      controller = new NamespaceController({
+        namespace: className,
+        uniqueKey: `stead:${className}`,
+        ctor: ctor as never,
+        env,
+        backend: typeof spec === "object" && spec.storage === "kv" ? "kv" : "sqlite",
+        driver,
+        clock,
+        limits,
+        deleteAllDeletesAlarm: compatibilityDate >= DELETE_ALL_DELETES_ALARM,
+        alarmIndexChanged: () => scheduler?.changed(),
+      });
+      controllers.set(className, controller);
+    }
+    env[binding] = new DurableObjectNamespace(controller);
+  }
+
+  scheduler = new AlarmScheduler(
+    driver.alarms,
+    clock,
+    async (record) => {
+      const controller = controllers.get(record.namespace);
+      if (controller === undefined) return { kind: "not-due", time: null };
+      return controller.deliverAlarm(record);
+    },
+    (error, record) => onError(error, `alarm of ${record.namespace} ${record.id}`),
+  );
+  scheduler.start();
+
+  const pending = new Set<Promise<unknown>>();
+  const track = (promise: Promise<unknown>) => {
+    const tracked = Promise.resolve(promise).then(
+      () => {},
+      (error: unknown) => onError(error, "waitUntil"),
+    );
+    pending.add(tracked);
+    tracked.finally(() => pending.delete(tracked));
+  };
+  const handler = module.default as any;
+  let disposed = false;
+
+  const runtime: Runtime = {
+    env,
+    dataDir,
+    async fetch(input, init) {
+      if (disposed) throw new SteadError("RUNTIME_DISPOSED", "The runtime was disposed; create a new one.");
+      const request = new Request(input, init);
+      const ctx: ExecutionContext = { waitUntil: track, passThroughOnException() {}, props: {} };
+      if (typeof handler === "function" && handler.prototype instanceof WorkerEntrypoint) {
+        const worker = new handler(ctx, env);
+        if (typeof worker.fetch !== "function") throw missingFetch();
+        return worker.fetch(request);
+      }
+      if (handler === null || typeof handler !== "object" || typeof handler.fetch !== "function") {
+        throw missingFetch();
+      }
+      return handler.fetch(request, env, ctx);
+    },
+    alarmDeadLetters: () => driver.alarms.deadLetters(),
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      scheduler?.stop();
+      await Promise.allSettled(pending);
+      // Let commits scheduled for the end of this turn run before closing.
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const controller of controllers.values()) controller.closeAll();
+      await driver.close();
+      if (temporaryDir !== undefined) rmSync(temporaryDir, { recursive: true, force: true });
+    },
+    [Symbol.asyncDispose]() {
+      return runtime.dispose();
+    },
+  };
+  return runtime;
+}
+
+function missingFetch(): SteadError {
+  return new SteadError(
+    "HANDLER_MISSING",
+    "The entry module has no fetch handler: export default { fetch(request, env, ctx) { ... } } or a class extending WorkerEntrypoint with a fetch() method.",
+  );
+}
+
+function defaultOnError(error: unknown, context: string): void {
+  console.error(`[stead] ${context}:`, error);
+}

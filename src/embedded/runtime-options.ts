@@ -1,0 +1,92 @@
+import { z } from "zod";
+import type { Clock } from "../core/clock.ts";
+import { SteadError } from "../core/errors.ts";
+import type { ObjectLimits } from "../core/object/object-host.ts";
+import type { StorageDriver } from "../core/storage/driver.ts";
+
+/** A Durable Object binding: the class name, or the class name and its storage backend. */
+export type DurableObjectBinding =
+  | string
+  | {
+      className: string;
+      /** SQLite-backed (default) or legacy KV-backed (`new_classes`): no SQL API. */
+      storage?: "sqlite" | "kv";
+    };
+
+/** Options of `createRuntime`. */
+export interface RuntimeOptions {
+  /** The entry module: a path (resolved from `cwd`), a URL, or an imported module namespace. */
+  main: string | URL | Record<string, unknown>;
+  /** Binding name -> exported class name, e.g. `{ COUNTER: "Counter" }`. */
+  durableObjects?: Record<string, DurableObjectBinding>;
+  /** Plain bindings (strings, numbers, JSON values) visible in `env`. */
+  vars?: Record<string, unknown>;
+  /** Where object databases live. Omitted: a temporary directory removed on dispose. */
+  dataDir?: string;
+  /** Cloudflare compatibility date (YYYY-MM-DD); selects dated behaviour changes. */
+  compatibilityDate?: string;
+  /** Directory relative paths are resolved from (default: the process's cwd). */
+  cwd?: string;
+  /** Per-object limits. */
+  objects?: Partial<ObjectLimits>;
+  /** Time source; tests pass a `ManualClock`. */
+  clock?: Clock;
+  /** Storage driver; default is the local driver on `dataDir`. */
+  driver?: StorageDriver;
+  /** Receives errors nobody else sees (failed alarms, rejected `waitUntil` promises). */
+  onError?: (error: unknown, context: string) => void;
+}
+
+/** Defaults for `objects`. */
+export const DEFAULT_LIMITS: ObjectLimits = {
+  idleTimeoutMs: 70_000,
+  maxQueuedEvents: 10_000,
+  maxQueueAgeMs: 30_000,
+  blockConcurrencyTimeoutMs: 30_000,
+};
+
+const bindingName = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript identifier");
+const className = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript class name");
+const positiveMs = z.number().int().positive();
+
+const schema = z.object({
+  main: z.union([z.string().min(1), z.instanceof(URL), z.record(z.string(), z.unknown())]),
+  durableObjects: z
+    .record(
+      bindingName,
+      z.union([className, z.object({ className, storage: z.enum(["sqlite", "kv"]).optional() }).strict()]),
+    )
+    .optional(),
+  vars: z.record(z.string(), z.unknown()).optional(),
+  dataDir: z.string().min(1).optional(),
+  compatibilityDate: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date like 2026-02-24")
+    .optional(),
+  cwd: z.string().min(1).optional(),
+  objects: z
+    .object({
+      idleTimeoutMs: positiveMs,
+      maxQueuedEvents: positiveMs,
+      maxQueueAgeMs: positiveMs,
+      blockConcurrencyTimeoutMs: positiveMs,
+    })
+    .partial()
+    .strict()
+    .optional(),
+  clock: z.custom<Clock>((v) => typeof v === "object" && v !== null && "now" in v && "setTimer" in v).optional(),
+  driver: z.custom<StorageDriver>((v) => typeof v === "object" && v !== null && "openObject" in v).optional(),
+  onError: z.function().optional(),
+});
+
+/** Validates options once, at the edge, naming the offending option path. */
+export function parseRuntimeOptions(options: unknown): RuntimeOptions {
+  const result = schema.strict().safeParse(options);
+  if (!result.success) {
+    const problems = result.error.issues
+      .map((issue) => `  - ${issue.path.length > 0 ? issue.path.join(".") : "(options)"}: ${issue.message}`)
+      .join("\n");
+    throw new SteadError("INVALID_CONFIG", `Invalid createRuntime() options:\n${problems}`);
+  }
+  return options as RuntimeOptions;
+}
