@@ -47,7 +47,7 @@ export interface ObjectClass {
 export type ObjectEvent =
   | { kind: "rpc"; member: string; args: unknown[] | undefined }
   | { kind: "fetch"; request: Request }
-  | { kind: "alarm"; record: AlarmRecord }
+  | { kind: "alarm"; record: AlarmRecord; /** Run even if not yet due (test helper). */ force?: boolean }
   | { kind: "run"; fn: (instance: any, ctx: DurableObjectState) => unknown };
 
 /** How an alarm delivery ended, for the scheduler. */
@@ -214,17 +214,17 @@ export class ObjectHost {
         return instance.fetch(event.request);
       }
       case "alarm":
-        return this.#runAlarm(generation, event.record);
+        return this.#runAlarm(generation, event.record, event.force === true);
       case "run":
         return event.fn(instance, generation.state);
     }
   }
 
-  async #runAlarm(generation: Generation, record: AlarmRecord): Promise<AlarmOutcome> {
+  async #runAlarm(generation: Generation, record: AlarmRecord, force: boolean): Promise<AlarmOutcome> {
     const { storage, instance } = generation;
     const stored = storage.readAlarm();
     const now = this.#class.clock.now();
-    if (stored === null || stored > now) return { kind: "not-due", time: stored };
+    if (stored === null || (stored > now && !force)) return { kind: "not-due", time: stored };
     if (typeof instance.alarm !== "function") return { kind: "not-due", time: null };
     const scheduledTime = stored;
     const retryCount = stored === record.scheduledTime ? record.retryCount : 0;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
+import { constants, DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
 import {
   createSqlAuthorizer,
@@ -56,6 +56,19 @@ function setup() {
 }
 
 const KV = [{ key: "k", value: "v" }];
+
+describe("callback", () => {
+  it("denies unknown actions and missing arguments instead of throwing", () => {
+    const auth = createSqlAuthorizer();
+    auth.userMode = true;
+    assert.equal(auth.callback(9999, null, null, null, null), constants.SQLITE_DENY);
+    assert.equal(
+      auth.callback(constants.SQLITE_PRAGMA, null, null, null, null),
+      constants.SQLITE_DENY,
+    );
+    assert.equal(auth.callback(constants.SQLITE_READ, null, null, null, null), constants.SQLITE_OK);
+  });
+});
 
 describe("runtime mode", () => {
   it("allows everything, hidden tables included, without touching wrote or lastDenial", () => {
@@ -159,6 +172,8 @@ describe("_cf_ names", () => {
     assert.deepEqual(names("SELECT name FROM sqlite_master ORDER BY name"), ["_cf_KV", "t"]);
     assert.equal(names("SELECT * FROM sqlite_schema").length, 2);
     assert.equal(names("SELECT * FROM temp.sqlite_master").length, 0);
+    // Writing the schema table directly is refused by SQLite itself.
+    assert.throws(() => run("DELETE FROM sqlite_master"), /may not be modified/);
   });
 });
 

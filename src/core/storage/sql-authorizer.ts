@@ -52,7 +52,7 @@ export const TRANSACTION_MESSAGE =
 
 // Limits the caller enforces on user `sql.exec()` calls (Cloudflare's published values).
 export const SQL_LIMITS = {
-  // Maximum length of the SQL text of one exec() call, in UTF-16 code units.
+  // Maximum size of the SQL text of one exec() call, in UTF-8 bytes (SQLITE_LIMIT_SQL_LENGTH).
   maxStatementLength: 100_000,
   // Maximum number of bound parameters per statement.
   maxBindings: 100,

@@ -1,0 +1,59 @@
+/**
+ * Test helpers with the meanings they have in Cloudflare's Vitest pool (`cloudflare:test`).
+ *
+ * @example
+ * import { runInDurableObject } from "stead/testing";
+ * const stored = await runInDurableObject(stub, (instance, ctx) => ctx.storage.get("count"));
+ */
+import { DurableObjectId } from "../core/ids/object-id.ts";
+import { CONTROLLER, type DurableObjectNamespace, type DurableObjectStub, STUB_TARGET } from "../core/object/namespace.ts";
+import type { AlarmOutcome } from "../core/object/object-host.ts";
+import type { DurableObjectState } from "../core/object/object-state.ts";
+
+export { ManualClock } from "../core/clock.ts";
+
+function targetOf(stub: DurableObjectStub) {
+  const target = (stub as any)?.[STUB_TARGET];
+  if (target === undefined) {
+    throw new TypeError("Expected a Durable Object stub from namespace.get() or getByName().");
+  }
+  return target as { controller: import("../core/object/namespace.ts").NamespaceController; id: DurableObjectId };
+}
+
+/**
+ * Runs `callback` inside the object, as one of its events, with direct access to the instance
+ * and its `ctx` (to seed or inspect storage). The result is not cloned.
+ */
+export async function runInDurableObject<O = any, R = unknown>(
+  stub: DurableObjectStub,
+  callback: (instance: O, state: DurableObjectState) => R | Promise<R>,
+): Promise<R> {
+  const { controller, id } = targetOf(stub);
+  return (await controller.deliver(id, { kind: "run", fn: callback })) as R;
+}
+
+/**
+ * Runs the object's scheduled alarm now, whether or not it is due, and removes it. Resolves to
+ * whether an alarm was scheduled; rejects with the handler's error if it threw.
+ */
+export async function runDurableObjectAlarm(stub: DurableObjectStub): Promise<boolean> {
+  const { controller, id } = targetOf(stub);
+  const key = id.toString();
+  const record = controller.driver.alarms.get(controller.namespace, key) ?? {
+    namespace: controller.namespace,
+    id: key,
+    name: id.name,
+    time: 0,
+    scheduledTime: 0,
+    retryCount: 0,
+  };
+  const outcome = (await controller.deliver(id, { kind: "alarm", record, force: true })) as AlarmOutcome;
+  if (outcome.kind === "failed") throw outcome.error;
+  return outcome.kind === "ran";
+}
+
+/** The ids of every object of `namespace` that has stored data. */
+export async function listDurableObjectIds(namespace: DurableObjectNamespace): Promise<DurableObjectId[]> {
+  const controller = namespace[CONTROLLER];
+  return controller.driver.listObjects(controller.namespace).map((hex) => controller.ids.fromString(hex));
+}
