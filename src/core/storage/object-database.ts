@@ -1,6 +1,6 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { DatabaseHandle, StorageDriver } from "./driver.ts";
-import { createSqlAuthorizer, type SqlAuthorizer } from "./sql-authorizer.ts";
+import { createSqlAuthorizer, SQLITE_DATABASE_LIMITS, type SqlAuthorizer } from "./sql-authorizer.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;
@@ -98,6 +98,8 @@ export class ObjectDatabase {
   #setUp(db: DatabaseSync): void {
     const authorizer = createSqlAuthorizer();
     db.setAuthorizer(authorizer.callback);
+    // Cloudflare's per-database limits (Node >= 25.8 exposes them; older Nodes skip this).
+    if ("limits" in db) Object.assign(db.limits as object, SQLITE_DATABASE_LIMITS);
     db.exec(SCHEMA);
     if (this.#name !== undefined) {
       db.prepare("INSERT OR IGNORE INTO _cf_METADATA (key, value) VALUES ('name', ?)").run(this.#name);

@@ -1,6 +1,6 @@
 import type { SQLInputValue, StatementSync } from "node:sqlite";
 import type { ObjectDatabase } from "./object-database.ts";
-import { SQL_LIMITS } from "./sql-authorizer.ts";
+import { SQL_LIMITS, type SqlAuthorizer } from "./sql-authorizer.ts";
 import { splitStatements } from "./sql-statements.ts";
 import type { Transactions } from "./transactions.ts";
 
@@ -125,7 +125,7 @@ export class SqlStorage {
         cursor = new SqlStorageCursor(prepared.columns, rows[Symbol.iterator](), rows.length);
       } else {
         const rows = prepared.statement.iterate(...params) as unknown as Iterator<unknown[]>;
-        cursor = new SqlStorageCursor(prepared.columns, rows, 0);
+        cursor = new SqlStorageCursor(prepared.columns, guardSteps(rows, authorizer), 0);
         prepared.active = cursor;
       }
       return cursor;
@@ -243,6 +243,28 @@ export class SqlStorageCursor<T extends Record<string, SqlStorageValue>> {
     for (let i = 0; i < names.length; i++) row[names[i]!] = raw[i]!;
     return row as T;
   }
+}
+
+/**
+ * Keeps the authorizer in user mode while a lazy cursor steps: SQLite checks some things (table
+ * functions, re-prepares after a schema change) only when the statement runs.
+ */
+function guardSteps(rows: Iterator<unknown[]>, authorizer: SqlAuthorizer): Iterator<unknown[]> {
+  return {
+    next() {
+      authorizer.userMode = true;
+      try {
+        return rows.next();
+      } catch (error) {
+        throw sqlError(error, authorizer.lastDenial);
+      } finally {
+        authorizer.userMode = false;
+      }
+    },
+    return() {
+      return rows.return?.() ?? { done: true, value: undefined };
+    },
+  };
 }
 
 /** Converts an `exec` binding to what node:sqlite binds, with Cloudflare's accepted types. */
