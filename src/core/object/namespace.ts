@@ -144,7 +144,15 @@ function breaksStub(error: unknown): boolean {
 export function objectStub(controller: NamespaceController, id: DurableObjectId): DurableObjectStub {
   let broken: unknown;
   const call = (event: ObjectEvent): Promise<unknown> => {
-    if (broken !== undefined) return Promise.reject(broken);
+    if (broken !== undefined) {
+      return Promise.reject(
+        new SteadError(
+          "STUB_BROKEN",
+          `This stub is broken by an earlier error (${(broken as Error).message}). Make a new stub with get() or getByName() and retry.`,
+          { cause: broken, retryable: true },
+        ),
+      );
+    }
     return controller.send(id, event).then(undefined, (error: unknown) => {
       const seen = remoteError(error);
       if (breaksStub(seen)) broken = seen;

@@ -49,7 +49,13 @@ export class Transactions {
 
   /** Throws if this generation was reset; call before every storage operation. */
   check(): void {
-    if (this.#broken) throw this.#broken;
+    if (this.#broken) {
+      throw new SteadError(
+        "STALE_INSTANCE",
+        `This Durable Object instance was reset (${this.#broken.message}), so it can no longer use storage. The next event runs a new instance.`,
+        { cause: this.#broken, retryable: true, remote: true },
+      );
+    }
   }
 
   /** Call before every write: joins (or opens) the turn's transaction. */
