@@ -6,7 +6,9 @@ import { HTTP_STATUS } from "./errors.ts";
 describe("error codes", () => {
   it("docs/errors.md lists exactly the codes the code defines", () => {
     const doc = readFileSync(new URL("../../docs/errors.md", import.meta.url), "utf8");
-    const documented = [...doc.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]);
+    const documented = [...doc.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)].map(
+      (m): [string, number] => [m[1]!, Number(m[2])],
+    );
     const defined = Object.entries(HTTP_STATUS);
     assert.deepEqual(
       new Map(documented.sort()),
