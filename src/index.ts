@@ -14,4 +14,5 @@ export type {
 export type { SqlStorage, SqlStorageCursor, SqlStorageValue } from "./core/storage/sql.ts";
 export { LocalDriver, type LocalDriverOptions } from "./drivers/local/local-driver.ts";
 export { createRuntime, type Runtime } from "./embedded/create-runtime.ts";
+export { registerWorkersModule } from "./embedded/module-loader.ts";
 export type { RuntimeOptions } from "./embedded/runtime-options.ts";

@@ -21,6 +21,10 @@ export function registerWorkersModule(): void {
   });
 }
 
+// Importing Stead makes the specifier resolvable, so tests and apps can import their worker
+// modules directly too, not only through createRuntime.
+registerWorkersModule();
+
 /** Imports the entry module named by `main` (a path relative to `baseDir`, or a URL). */
 export async function loadEntryModule(main: string | URL, baseDir: string): Promise<Record<string, unknown>> {
   registerWorkersModule();

@@ -131,19 +131,29 @@ export class DurableObjectStorage {
    * its writes without resetting the object.
    */
   transaction<T>(closure: (txn: DurableObjectTransaction) => Promise<T>): Promise<T> {
-    return this.#owner.blockConcurrencyWhile(async () => {
-      const savepoint = this.#tx.begin();
-      const txn = new DurableObjectTransaction(this);
-      let commit = false;
-      try {
-        const result = await closure(txn);
-        commit = !txn[ROLLED_BACK];
-        return result;
-      } finally {
-        txn[FINISH]();
-        this.#tx.end(savepoint, commit);
-      }
-    });
+    // The closure's error leaves blockConcurrencyWhile as a value: thrown there, it would reset
+    // the object, and a failed transaction only rolls back.
+    return this.#owner
+      .blockConcurrencyWhile(async () => {
+        const savepoint = this.#tx.begin();
+        const txn = new DurableObjectTransaction(this);
+        let commit = false;
+        try {
+          const value = await closure(txn);
+          commit = !txn[ROLLED_BACK];
+          return { ok: true as const, value };
+        } catch (error) {
+          return { ok: false as const, error };
+        } finally {
+          txn[ROLLED_BACK] ||= !commit;
+          txn[FINISH]();
+          this.#tx.end(savepoint, commit);
+        }
+      })
+      .then((result) => {
+        if (!result.ok) throw result.error;
+        return result.value;
+      });
   }
 
   /** Runs a synchronous closure in a (nestable) savepoint: kept on return, undone on throw. */
@@ -352,28 +362,34 @@ export class DurableObjectTransaction {
   }
 
   get: DurableObjectStorage["get"] = ((keys: any, options?: any) =>
-    this.#use("get").get(keys, options)) as DurableObjectStorage["get"];
+    attempt(() => this.#use("get()").get(keys, options))) as DurableObjectStorage["get"];
   put: DurableObjectStorage["put"] = ((a: any, b?: any, c?: any) =>
-    this.#use("put").put(a, b, c)) as DurableObjectStorage["put"];
+    attempt(() => this.#use("put()").put(a, b, c))) as DurableObjectStorage["put"];
   delete: DurableObjectStorage["delete"] = ((keys: any, options?: any) =>
-    this.#use("delete").delete(keys, options)) as DurableObjectStorage["delete"];
+    attempt(() => this.#use("delete()").delete(keys, options))) as DurableObjectStorage["delete"];
 
   list<T = unknown>(options?: DurableObjectListOptions): Promise<Map<string, T>> {
-    return this.#use("list").list(options);
+    return attempt(() => this.#use("list()").list<T>(options));
   }
   getAlarm(options?: { allowConcurrency?: boolean }): Promise<number | null> {
-    return this.#use("getAlarm").getAlarm(options);
+    return attempt(() => this.#use("getAlarm()").getAlarm(options));
   }
   setAlarm(time: number | Date, options?: DurableObjectSetAlarmOptions): Promise<void> {
-    return this.#use("setAlarm").setAlarm(time, options);
+    return attempt(() => this.#use("setAlarm()").setAlarm(time, options));
   }
   deleteAlarm(options?: DurableObjectSetAlarmOptions): Promise<void> {
-    return this.#use("deleteAlarm").deleteAlarm(options);
+    return attempt(() => this.#use("deleteAlarm()").deleteAlarm(options));
   }
 
-  /** Discards the transaction's writes when the closure ends. */
+  /** Always throws: `deleteAll()` cannot be part of a transaction. */
+  deleteAll(): never {
+    throw new Error("Cannot call deleteAll() within a transaction");
+  }
+
+  /** Discards the transaction's writes; later operations on `txn` throw. */
   rollback(): void {
-    if (this.#finished) this.#use("rollback");
+    if (this[ROLLED_BACK]) return;
+    this.#use("rollback()");
     this[ROLLED_BACK] = true;
   }
 
@@ -383,6 +399,7 @@ export class DurableObjectTransaction {
   }
 
   #use(op: string): DurableObjectStorage {
+    if (this[ROLLED_BACK]) throw new Error(`Cannot ${op} on rolled back transaction`);
     if (this.#finished) {
       throw new Error(
         `Cannot call ${op} on transaction that has already committed: did you move \`txn\` outside of the closure?`,
