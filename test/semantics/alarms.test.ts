@@ -171,7 +171,6 @@ describe("alarms", () => {
     await stub.schedule(clock.now() + 60_000);
     const before = constructed.get(id);
     await clock.advance(5000);
-    await waitFor(async () => true, "");
     await clock.advance(55_000);
     await waitFor(() => constructed.get(id) === before! + 1, "the constructor to run on wake");
     const fresh = rt.env.ALARMED.get(rt.env.ALARMED.idFromString(id));

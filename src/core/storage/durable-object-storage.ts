@@ -158,7 +158,7 @@ export class DurableObjectStorage {
 
   /** Runs a synchronous closure in a (nestable) savepoint: kept on return, undone on throw. */
   transactionSync<T>(closure: () => T): T {
-    this.#requireSql();
+    if (this.#owner.backend !== "sqlite") throw new Error("Durable Object is not backed by SQL.");
     return this.#tx.savepoint(() => {
       const result = closure();
       if (result instanceof Promise) {

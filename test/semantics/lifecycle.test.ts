@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { createRuntime, ManualClock } from "../../src/index.ts";
+import { constructed, latch } from "../fixtures/lifecycle-worker.ts";
+
+const main = new URL("../fixtures/lifecycle-worker.ts", import.meta.url);
+
+async function start(clock: ManualClock, objects: Record<string, number>) {
+  return createRuntime({ main, durableObjects: { LIFE: "Lifecycle" }, clock, objects });
+}
+
+/** Lets queued events reach the object (they start from a fresh macrotask). */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+describe("object lifecycle", () => {
+  it("constructs lazily, keeps one instance while busy, evicts when idle and reconstructs", async () => {
+    const clock = new ManualClock();
+    await using rt = await start(clock, { idleTimeoutMs: 10_000 });
+    const stub = rt.env.LIFE.getByName("evictee");
+    const id = stub.id.toString();
+    assert.equal(constructed.get(id), undefined, "a stub alone does not construct the object");
+    assert.equal(await stub.bump(), 1);
+    await stub.store(7);
+    assert.equal(await rt.env.LIFE.getByName("evictee").bump(), 2, "one instance for all stubs");
+    await clock.advance(9_999);
+    assert.equal(await stub.bump(), 3, "activity resets the idle timer");
+    await clock.advance(10_000);
+    assert.equal(constructed.get(id), 1);
+    assert.equal(await stub.bump(), 1, "in-memory state is gone after eviction");
+    assert.equal(constructed.get(id), 2, "the constructor ran again");
+    assert.equal(await stub.load(), 7, "storage survives eviction");
+  });
+
+  it("does not evict an object while waitUntil work is pending", async () => {
+    const clock = new ManualClock();
+    await using rt = await start(clock, { idleTimeoutMs: 1_000 });
+    const stub = rt.env.LIFE.getByName("busy");
+    const release = latch("busy");
+    await stub.keepAlive("busy");
+    assert.equal(await stub.bump(), 1);
+    await clock.advance(5_000);
+    assert.equal(await stub.bump(), 2, "still the same instance");
+    release();
+    await turn();
+    await clock.advance(1_000);
+    assert.equal(await stub.bump(), 1, "evicted once the work settled");
+  });
+
+  it("fails fast with .overloaded once too many events are queued", async () => {
+    const clock = new ManualClock();
+    await using rt = await start(clock, { maxQueuedEvents: 5 });
+    const stub = rt.env.LIFE.getByName("hot");
+    const release = latch("hot");
+    const blocked = stub.block("hot");
+    await turn();
+    const calls = Array.from({ length: 8 }, () => stub.ping());
+    const settled = Promise.allSettled(calls);
+    release();
+    const results = await settled;
+    assert.equal(await blocked, "unblocked");
+    const rejected = results.filter((r) => r.status === "rejected");
+    assert.equal(results.filter((r) => r.status === "fulfilled").length, 5);
+    assert.equal(rejected.length, 3);
+    for (const { reason } of rejected as PromiseRejectedResult[]) {
+      assert.equal(reason.message, "Durable Object is overloaded. Too many requests queued.");
+      assert.equal(reason.overloaded, true);
+      assert.equal(reason.code, "OBJECT_OVERLOADED");
+    }
+  });
+
+  it("fails events that waited in the queue for too long", async () => {
+    const clock = new ManualClock();
+    await using rt = await start(clock, { maxQueueAgeMs: 1_000, blockConcurrencyTimeoutMs: 60_000 });
+    const stub = rt.env.LIFE.getByName("slow");
+    const release = latch("slow");
+    const blocked = stub.block("slow");
+    await turn();
+    const late = stub.ping();
+    await turn();
+    await clock.advance(2_000);
+    const fresh = stub.ping();
+    release();
+    await assert.rejects(late, { message: "Durable Object is overloaded. Requests queued for too long.", overloaded: true });
+    assert.equal(await fresh, "pong");
+    assert.equal(await blocked, "unblocked");
+  });
+
+  it("holds every other event back during blockConcurrencyWhile", async () => {
+    const clock = new ManualClock();
+    await using rt = await start(clock, {});
+    const stub = rt.env.LIFE.getByName("gate");
+    const release = latch("gate");
+    const order: string[] = [];
+    const blocked = stub.block("gate").then(() => order.push("block"));
+    await turn();
+    const other = stub.ping().then(() => order.push("ping"));
+    for (let i = 0; i < 5; i++) await turn();
+    assert.deepEqual(order, [], "the ping waits for the gate");
+    release();
+    await Promise.all([blocked, other]);
+    assert.deepEqual(order, ["block", "ping"]);
+  });
+
+  it("keeps objects independent: a blocked object does not delay another", async () => {
+    const clock = new ManualClock();
+    await using rt = await start(clock, {});
+    const release = latch("one");
+    const blocked = rt.env.LIFE.getByName("one").block("one");
+    assert.equal(await rt.env.LIFE.getByName("two").ping(), "pong");
+    release();
+    await blocked;
+  });
+});
