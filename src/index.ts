@@ -1,5 +1,5 @@
-export { DurableObject, RpcTarget, WorkerEntrypoint } from "./core/base-classes.ts";
 export type { ExecutionContext } from "./core/base-classes.ts";
+export { DurableObject, RpcTarget, WorkerEntrypoint } from "./core/base-classes.ts";
 export { type Clock, ManualClock, systemClock } from "./core/clock.ts";
 export { SteadError, type SteadErrorCode } from "./core/errors.ts";
 export type { DurableObjectId } from "./core/ids/object-id.ts";

@@ -48,7 +48,12 @@ export class ManualClock implements Clock {
   }
 
   setTimer(fn: () => void, ms: number): TimerHandle {
-    const timer: ManualTimer = { at: this.#now + Math.max(0, ms), seq: this.#seq++, fn, cancelled: false };
+    const timer: ManualTimer = {
+      at: this.#now + Math.max(0, ms),
+      seq: this.#seq++,
+      fn,
+      cancelled: false,
+    };
     this.#timers.push(timer);
     return timer;
   }

@@ -19,7 +19,10 @@ describe("error codes", () => {
 
   it("every code in the SteadErrorCode union has an HTTP status", () => {
     const source = readFileSync(new URL("./errors.ts", import.meta.url), "utf8");
-    const union = source.slice(source.indexOf("export type SteadErrorCode"), source.indexOf("/** HTTP status"));
+    const union = source.slice(
+      source.indexOf("export type SteadErrorCode"),
+      source.indexOf("/** HTTP status"),
+    );
     const codes = [...union.matchAll(/\| "([A-Z_]+)"/g)].map((m) => m[1]).sort();
     assert.deepEqual(codes, Object.keys(HTTP_STATUS).sort());
   });

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AlarmScheduler } from "../core/alarms/alarm-scheduler.ts";
-import { WorkerEntrypoint } from "../core/base-classes.ts";
 import type { ExecutionContext } from "../core/base-classes.ts";
+import { WorkerEntrypoint } from "../core/base-classes.ts";
 import { systemClock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
 import { DurableObjectNamespace, NamespaceController } from "../core/object/namespace.ts";
@@ -47,7 +47,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       ? await loadEntryModule(config.main, cwd)
       : config.main;
 
-  const temporaryDir = config.dataDir === undefined && config.driver === undefined ? mkdtempSync(join(tmpdir(), "stead-")) : undefined;
+  const temporaryDir =
+    config.dataDir === undefined && config.driver === undefined
+      ? mkdtempSync(join(tmpdir(), "stead-"))
+      : undefined;
   const dataDir = config.dataDir ?? temporaryDir;
   const driver: StorageDriver = config.driver ?? new LocalDriver({ dataDir: dataDir! });
   const clock = config.clock ?? systemClock;
@@ -115,7 +118,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     env,
     dataDir,
     async fetch(input, init) {
-      if (disposed) throw new SteadError("RUNTIME_DISPOSED", "The runtime was disposed; create a new one.");
+      if (disposed)
+        throw new SteadError("RUNTIME_DISPOSED", "The runtime was disposed; create a new one.");
       const request = new Request(input, init);
       const ctx: ExecutionContext = { waitUntil: track, passThroughOnException() {}, props: {} };
       if (typeof handler === "function" && handler.prototype instanceof WorkerEntrypoint) {

@@ -26,7 +26,10 @@ export function registerWorkersModule(): void {
 registerWorkersModule();
 
 /** Imports the entry module named by `main` (a path relative to `baseDir`, or a URL). */
-export async function loadEntryModule(main: string | URL, baseDir: string): Promise<Record<string, unknown>> {
+export async function loadEntryModule(
+  main: string | URL,
+  baseDir: string,
+): Promise<Record<string, unknown>> {
   registerWorkersModule();
   const url =
     main instanceof URL
@@ -38,6 +41,10 @@ export async function loadEntryModule(main: string | URL, baseDir: string): Prom
     return (await import(url)) as Record<string, unknown>;
   } catch (cause) {
     const detail = cause instanceof Error ? cause.message : String(cause);
-    throw new SteadError("MODULE_LOAD_FAILED", `Could not load the entry module ${url}: ${detail}`, { cause });
+    throw new SteadError(
+      "MODULE_LOAD_FAILED",
+      `Could not load the entry module ${url}: ${detail}`,
+      { cause },
+    );
   }
 }

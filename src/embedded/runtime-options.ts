@@ -54,7 +54,10 @@ const schema = z.object({
   durableObjects: z
     .record(
       bindingName,
-      z.union([className, z.object({ className, storage: z.enum(["sqlite", "kv"]).optional() }).strict()]),
+      z.union([
+        className,
+        z.object({ className, storage: z.enum(["sqlite", "kv"]).optional() }).strict(),
+      ]),
     )
     .optional(),
   vars: z.record(z.string(), z.unknown()).optional(),
@@ -74,8 +77,12 @@ const schema = z.object({
     .partial()
     .strict()
     .optional(),
-  clock: z.custom<Clock>((v) => typeof v === "object" && v !== null && "now" in v && "setTimer" in v).optional(),
-  driver: z.custom<StorageDriver>((v) => typeof v === "object" && v !== null && "openObject" in v).optional(),
+  clock: z
+    .custom<Clock>((v) => typeof v === "object" && v !== null && "now" in v && "setTimer" in v)
+    .optional(),
+  driver: z
+    .custom<StorageDriver>((v) => typeof v === "object" && v !== null && "openObject" in v)
+    .optional(),
   onError: z.function().optional(),
 });
 
@@ -84,7 +91,10 @@ export function parseRuntimeOptions(options: unknown): RuntimeOptions {
   const result = schema.strict().safeParse(options);
   if (!result.success) {
     const problems = result.error.issues
-      .map((issue) => `  - ${issue.path.length > 0 ? issue.path.join(".") : "(options)"}: ${issue.message}`)
+      .map(
+        (issue) =>
+          `  - ${issue.path.length > 0 ? issue.path.join(".") : "(options)"}: ${issue.message}`,
+      )
       .join("\n");
     throw new SteadError("INVALID_CONFIG", `Invalid createRuntime() options:\n${problems}`);
   }

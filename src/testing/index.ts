@@ -5,8 +5,13 @@
  * import { runInDurableObject } from "stead/testing";
  * const stored = await runInDurableObject(stub, (instance, ctx) => ctx.storage.get("count"));
  */
-import { DurableObjectId } from "../core/ids/object-id.ts";
-import { CONTROLLER, type DurableObjectNamespace, type DurableObjectStub, STUB_TARGET } from "../core/object/namespace.ts";
+import type { DurableObjectId } from "../core/ids/object-id.ts";
+import {
+  CONTROLLER,
+  type DurableObjectNamespace,
+  type DurableObjectStub,
+  STUB_TARGET,
+} from "../core/object/namespace.ts";
 import type { AlarmOutcome } from "../core/object/object-host.ts";
 import type { DurableObjectState } from "../core/object/object-state.ts";
 
@@ -17,7 +22,10 @@ function targetOf(stub: DurableObjectStub) {
   if (target === undefined) {
     throw new TypeError("Expected a Durable Object stub from namespace.get() or getByName().");
   }
-  return target as { controller: import("../core/object/namespace.ts").NamespaceController; id: DurableObjectId };
+  return target as {
+    controller: import("../core/object/namespace.ts").NamespaceController;
+    id: DurableObjectId;
+  };
 }
 
 /**
@@ -47,13 +55,21 @@ export async function runDurableObjectAlarm(stub: DurableObjectStub): Promise<bo
     scheduledTime: 0,
     retryCount: 0,
   };
-  const outcome = (await controller.deliver(id, { kind: "alarm", record, force: true })) as AlarmOutcome;
+  const outcome = (await controller.deliver(id, {
+    kind: "alarm",
+    record,
+    force: true,
+  })) as AlarmOutcome;
   if (outcome.kind === "failed") throw outcome.error;
   return outcome.kind === "ran";
 }
 
 /** The ids of every object of `namespace` that has stored data. */
-export async function listDurableObjectIds(namespace: DurableObjectNamespace): Promise<DurableObjectId[]> {
+export async function listDurableObjectIds(
+  namespace: DurableObjectNamespace,
+): Promise<DurableObjectId[]> {
   const controller = namespace[CONTROLLER];
-  return controller.driver.listObjects(controller.namespace).map((hex) => controller.ids.fromString(hex));
+  return controller.driver
+    .listObjects(controller.namespace)
+    .map((hex) => controller.ids.fromString(hex));
 }

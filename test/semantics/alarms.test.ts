@@ -45,8 +45,13 @@ describe("alarms", () => {
       name: "TypeError",
       message: "setAlarm() cannot be called with an alarm time <= 0",
     });
-    await assert.rejects(stub.schedule(-5), { message: "setAlarm() cannot be called with an alarm time <= 0" });
-    await assert.rejects(stub.schedule(Number.NaN), { name: "TypeError", message: /setAlarm\(\) requires a Date/ });
+    await assert.rejects(stub.schedule(-5), {
+      message: "setAlarm() cannot be called with an alarm time <= 0",
+    });
+    await assert.rejects(stub.schedule(Number.NaN), {
+      name: "TypeError",
+      message: /setAlarm\(\) requires a Date/,
+    });
     await assert.rejects(stub.schedule("soon" as never), { name: "TypeError" });
     assert.equal(await stub.getAlarm(), null);
   });
@@ -63,7 +68,13 @@ describe("alarms", () => {
     await clock.advance(1);
     await waitFor(async () => (await stub.runs()).length === 1, "the alarm to run");
     const [run] = await stub.runs();
-    assert.deepEqual(run, { retryCount: 0, isRetry: false, scheduledTime: at, name: "timer", alarmDuringRun: null });
+    assert.deepEqual(run, {
+      retryCount: 0,
+      isRetry: false,
+      scheduledTime: at,
+      name: "timer",
+      alarmDuringRun: null,
+    });
     await waitFor(async () => (await stub.getAlarm()) === null, "the alarm to be cleared");
   });
 
@@ -196,9 +207,13 @@ describe("alarms", () => {
 
   it("survives a SIGKILL of the process that set it", async () => {
     using dir = tempDir();
-    const child = spawn(process.execPath, [new URL("../fixtures/alarm-child.ts", import.meta.url).pathname, dir.path], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      [new URL("../fixtures/alarm-child.ts", import.meta.url).pathname, dir.path],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     const acked = await new Promise<number>((resolve, reject) => {
       child.stdout.setEncoding("utf8");
       child.stdout.on("data", (chunk: string) => {

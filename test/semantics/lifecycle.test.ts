@@ -72,7 +72,10 @@ describe("object lifecycle", () => {
 
   it("fails events that waited in the queue for too long", async () => {
     const clock = new ManualClock();
-    await using rt = await start(clock, { maxQueueAgeMs: 1_000, blockConcurrencyTimeoutMs: 60_000 });
+    await using rt = await start(clock, {
+      maxQueueAgeMs: 1_000,
+      blockConcurrencyTimeoutMs: 60_000,
+    });
     const stub = rt.env.LIFE.getByName("slow");
     const release = latch("slow");
     const blocked = stub.block("slow");
@@ -82,7 +85,10 @@ describe("object lifecycle", () => {
     await clock.advance(2_000);
     const fresh = stub.ping();
     release();
-    await assert.rejects(late, { message: "Durable Object is overloaded. Requests queued for too long.", overloaded: true });
+    await assert.rejects(late, {
+      message: "Durable Object is overloaded. Requests queued for too long.",
+      overloaded: true,
+    });
     assert.equal(await fresh, "pong");
     assert.equal(await blocked, "unblocked");
   });

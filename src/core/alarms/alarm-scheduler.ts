@@ -115,7 +115,13 @@ export class AlarmScheduler {
         return;
       case "not-due":
         if (outcome.time === null) this.#index.delete(namespace, id);
-        else this.#index.set({ ...record, time: outcome.time, scheduledTime: outcome.time, retryCount: 0 });
+        else
+          this.#index.set({
+            ...record,
+            time: outcome.time,
+            scheduledTime: outcome.time,
+            retryCount: 0,
+          });
         return;
       case "failed": {
         this.#onError(outcome.error, record);

@@ -32,7 +32,9 @@ export class DurableObjectId {
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return this.name === undefined ? `DurableObjectId(${this.#hex})` : `DurableObjectId(${this.#hex}, name=${JSON.stringify(this.name)})`;
+    return this.name === undefined
+      ? `DurableObjectId(${this.#hex})`
+      : `DurableObjectId(${this.#hex}, name=${JSON.stringify(this.name)})`;
   }
 }
 

@@ -6,7 +6,13 @@ import { cloneForRpc } from "../rpc/serialize.ts";
 import { makeStub, references, remoteError } from "../rpc/stub.ts";
 import type { AlarmRecord, StorageDriver } from "../storage/driver.ts";
 import type { StorageBackend } from "../storage/kv-limits.ts";
-import { type AlarmOutcome, type ObjectClass, type ObjectEvent, ObjectHost, type ObjectLimits } from "./object-host.ts";
+import {
+  type AlarmOutcome,
+  type ObjectClass,
+  type ObjectEvent,
+  ObjectHost,
+  type ObjectLimits,
+} from "./object-host.ts";
 import type { DurableObjectState } from "./object-state.ts";
 
 /** Everything a namespace is made from. */
@@ -137,11 +143,17 @@ export class NamespaceController implements ObjectClass {
 
 /** Errors that mean the stub's object connection is gone, so the stub is broken for good. */
 function breaksStub(error: unknown): boolean {
-  return error instanceof SteadError && (error.code === "OBJECT_RESET" || error.code === "STORAGE_FLUSH_FAILED");
+  return (
+    error instanceof SteadError &&
+    (error.code === "OBJECT_RESET" || error.code === "STORAGE_FLUSH_FAILED")
+  );
 }
 
 /** Makes the stub of one object. Creating it does not create or wake the object. */
-export function objectStub(controller: NamespaceController, id: DurableObjectId): DurableObjectStub {
+export function objectStub(
+  controller: NamespaceController,
+  id: DurableObjectId,
+): DurableObjectStub {
   let broken: unknown;
   const call = (event: ObjectEvent): Promise<unknown> => {
     if (broken !== undefined) {
@@ -236,13 +248,19 @@ export class DurableObjectNamespace<T = any> {
   }
 
   /** The stub of `id`. Does not create or wake the object. */
-  get(id: DurableObjectId, _options?: DurableObjectNamespaceGetDurableObjectOptions): DurableObjectStub<T> {
+  get(
+    id: DurableObjectId,
+    _options?: DurableObjectNamespaceGetDurableObjectOptions,
+  ): DurableObjectStub<T> {
     const controller = this[CONTROLLER];
     return objectStub(controller, controller.checkId(id)) as DurableObjectStub<T>;
   }
 
   /** Shorthand for `get(idFromName(name))`. */
-  getByName(name: string, options?: DurableObjectNamespaceGetDurableObjectOptions): DurableObjectStub<T> {
+  getByName(
+    name: string,
+    options?: DurableObjectNamespaceGetDurableObjectOptions,
+  ): DurableObjectStub<T> {
     return this.get(this.idFromName(name), options);
   }
 

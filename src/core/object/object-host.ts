@@ -5,8 +5,8 @@ import { type ObjectContext, runInObject } from "../gates/context.ts";
 import { InputGate } from "../gates/input-gate.ts";
 import { OutputGate } from "../gates/output-gate.ts";
 import type { DurableObjectId } from "../ids/object-id.ts";
-import { callMember, references } from "../rpc/stub.ts";
 import { cloneForRpc } from "../rpc/serialize.ts";
+import { callMember, references } from "../rpc/stub.ts";
 import type { AlarmRecord, StorageDriver } from "../storage/driver.ts";
 import { DurableObjectStorage } from "../storage/durable-object-storage.ts";
 import type { StorageBackend } from "../storage/kv-limits.ts";
@@ -47,7 +47,11 @@ export interface ObjectClass {
 export type ObjectEvent =
   | { kind: "rpc"; member: string; args: unknown[] | undefined }
   | { kind: "fetch"; request: Request }
-  | { kind: "alarm"; record: AlarmRecord; /** Run even if not yet due (test helper). */ force?: boolean }
+  | {
+      kind: "alarm";
+      record: AlarmRecord /** Run even if not yet due (test helper). */;
+      force?: boolean;
+    }
   | { kind: "run"; fn: (instance: any, ctx: DurableObjectState) => unknown };
 
 /** How an alarm delivery ended, for the scheduler. */
@@ -98,7 +102,12 @@ export class ObjectHost {
   constructor(objectClass: ObjectClass, id: DurableObjectId) {
     this.#class = objectClass;
     this.id = id;
-    this.#db = new ObjectDatabase(objectClass.driver, objectClass.namespace, id.toString(), id.name);
+    this.#db = new ObjectDatabase(
+      objectClass.driver,
+      objectClass.namespace,
+      id.toString(),
+      id.name,
+    );
   }
 
   /** True once the host evicted its object; the namespace makes a new host for new events. */
@@ -220,7 +229,11 @@ export class ObjectHost {
     }
   }
 
-  async #runAlarm(generation: Generation, record: AlarmRecord, force: boolean): Promise<AlarmOutcome> {
+  async #runAlarm(
+    generation: Generation,
+    record: AlarmRecord,
+    force: boolean,
+  ): Promise<AlarmOutcome> {
     const { storage, instance } = generation;
     const stored = storage.readAlarm();
     const now = this.#class.clock.now();
@@ -246,7 +259,13 @@ export class ObjectHost {
     return failure === undefined ? { kind: "ran" } : { kind: "failed", error: failure.error };
   }
 
-  #finish(generation: Generation, item: QueuedEvent, value: unknown, error: unknown, failed: boolean): void {
+  #finish(
+    generation: Generation,
+    item: QueuedEvent,
+    value: unknown,
+    error: unknown,
+    failed: boolean,
+  ): void {
     const settle = (gateError?: unknown) => {
       this.#running--;
       const broken = generation.broken ?? gateError;
@@ -325,7 +344,13 @@ export class ObjectHost {
       try {
         return await runInObject(inner, fn);
       } catch (error) {
-        this.#reset(generation, resetError(`blockConcurrencyWhile() callback threw, so the Durable Object was reset: ${messageOf(error)}`, error));
+        this.#reset(
+          generation,
+          resetError(
+            `blockConcurrencyWhile() callback threw, so the Durable Object was reset: ${messageOf(error)}`,
+            error,
+          ),
+        );
         throw error;
       } finally {
         cls.clock.clearTimer(timer);
@@ -366,7 +391,8 @@ export class ObjectHost {
       this.#keepAlive === 0 &&
       this.#queue.length === 0 &&
       (this.#generation === undefined ||
-        (this.#generation.context.inputGate.isOpen && this.#generation.context.outputGate.wait() === undefined))
+        (this.#generation.context.inputGate.isOpen &&
+          this.#generation.context.outputGate.wait() === undefined))
     );
   }
 

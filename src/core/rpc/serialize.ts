@@ -1,5 +1,5 @@
-import { SteadError } from "../errors.ts";
 import { RpcTarget } from "../base-classes.ts";
+import { SteadError } from "../errors.ts";
 
 /** Largest serialized RPC message, in bytes. */
 export const MAX_RPC_BYTES = 32 * 1024 * 1024;

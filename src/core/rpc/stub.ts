@@ -37,6 +37,7 @@ export function makeStub(invoke: Invoke, fixed: Record<PropertyKey, unknown>): a
       if (Object.hasOwn(fixed, prop)) return fixed[prop];
       if (typeof prop === "symbol" || prop === "then") return undefined;
       const call = (...args: unknown[]) => invoke(prop, args);
+      // biome-ignore lint/suspicious/noThenProperty: awaiting `stub.prop` reads the property over RPC.
       call.then = (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) =>
         invoke(prop, undefined).then(onFulfilled, onRejected);
       return call;
@@ -74,7 +75,9 @@ export function callMember(receiver: object, member: string, args: unknown[] | u
 
 function callValue(value: unknown, receiver: object, member: string, args: unknown[]): unknown {
   if (typeof value !== "function") {
-    throw new TypeError(`"${member}" is a property, not a method: read it with \`await stub.${member}\`.`);
+    throw new TypeError(
+      `"${member}" is a property, not a method: read it with \`await stub.${member}\`.`,
+    );
   }
   return value.apply(receiver, args);
 }
@@ -87,7 +90,11 @@ const STOP = new Set<object>([
 ]);
 
 function findOnPrototype(receiver: object, member: string): PropertyDescriptor | undefined {
-  for (let proto = Object.getPrototypeOf(receiver); proto !== null && !STOP.has(proto); proto = Object.getPrototypeOf(proto)) {
+  for (
+    let proto = Object.getPrototypeOf(receiver);
+    proto !== null && !STOP.has(proto);
+    proto = Object.getPrototypeOf(proto)
+  ) {
     const descriptor = Object.getOwnPropertyDescriptor(proto, member);
     if (descriptor) return descriptor;
   }

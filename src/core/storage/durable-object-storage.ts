@@ -1,5 +1,5 @@
 import type { AlarmIndex } from "./driver.ts";
-import { KvStore, type KvListOptions } from "./kv.ts";
+import { type KvListOptions, KvStore } from "./kv.ts";
 import type { StorageBackend } from "./kv-limits.ts";
 import type { ObjectDatabase } from "./object-database.ts";
 import { SqlStorage } from "./sql.ts";
@@ -88,9 +88,16 @@ export class DurableObjectStorage {
       if (typeof keyOrEntries === "string") {
         const options = maybeOptions as DurableObjectPutOptions | undefined;
         this.#kv.put(keyOrEntries, valueOrOptions, options?.allowUnconfirmed === true);
-      } else if (keyOrEntries !== null && typeof keyOrEntries === "object" && !Array.isArray(keyOrEntries)) {
+      } else if (
+        keyOrEntries !== null &&
+        typeof keyOrEntries === "object" &&
+        !Array.isArray(keyOrEntries)
+      ) {
         const options = valueOrOptions as DurableObjectPutOptions | undefined;
-        this.#kv.putMany(keyOrEntries as Record<string, unknown>, options?.allowUnconfirmed === true);
+        this.#kv.putMany(
+          keyOrEntries as Record<string, unknown>,
+          options?.allowUnconfirmed === true,
+        );
       } else {
         throw new TypeError(
           "put() may only be called with a single key-value pair and optional options as put(key, value, options) or with multiple key-value pairs and optional options as put(entries, options)",
@@ -162,7 +169,9 @@ export class DurableObjectStorage {
     return this.#tx.savepoint(() => {
       const result = closure();
       if (result instanceof Promise) {
-        throw new TypeError("transactionSync() closure must be synchronous; it returned a Promise.");
+        throw new TypeError(
+          "transactionSync() closure must be synchronous; it returned a Promise.",
+        );
       }
       return result;
     });
@@ -179,7 +188,11 @@ export class DurableObjectStorage {
       this.#tx.check();
       if (!this.#owner.hasAlarmHandler) return null;
       const stored = this.readAlarm();
-      if (this.#runningAlarm !== undefined && !this.#alarmSetWhileRunning && stored === this.#runningAlarm) {
+      if (
+        this.#runningAlarm !== undefined &&
+        !this.#alarmSetWhileRunning &&
+        stored === this.#runningAlarm
+      ) {
         return null;
       }
       return stored;
@@ -271,7 +284,8 @@ export class DurableObjectStorage {
     if (stored === indexed?.scheduledTime) return undefined;
     return () => {
       if (stored === null) alarmIndex.delete(namespace, id);
-      else alarmIndex.set({ namespace, id, name, time: stored, scheduledTime: stored, retryCount: 0 });
+      else
+        alarmIndex.set({ namespace, id, name, time: stored, scheduledTime: stored, retryCount: 0 });
       this.#owner.alarmIndexChanged();
     };
   }

@@ -26,7 +26,10 @@ export function checkKey(key: unknown, backend: StorageBackend): asserts key is 
 }
 
 /** Checks the length of a key batch. */
-export function checkKeyBatch(keys: readonly unknown[], backend: StorageBackend): asserts keys is string[] {
+export function checkKeyBatch(
+  keys: readonly unknown[],
+  backend: StorageBackend,
+): asserts keys is string[] {
   if (keys.length > MAX_BATCH) throw new RangeError(`Maximum number of keys is ${MAX_BATCH}.`);
   for (const key of keys) checkKey(key, backend);
 }
@@ -38,7 +41,9 @@ export function encodeValue(key: string, value: unknown, backend: StorageBackend
     bytes = serialize(value);
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
-    throw new DOMExceptionLike(`Could not serialize the value of key "${truncate(key)}": ${detail}`);
+    throw new DOMExceptionLike(
+      `Could not serialize the value of key "${truncate(key)}": ${detail}`,
+    );
   }
   if (backend === "kv") {
     if (bytes.byteLength > MAX_LEGACY_VALUE_BYTES + LEGACY_VALUE_SLACK) {

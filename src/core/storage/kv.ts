@@ -1,5 +1,11 @@
 import type { SQLInputValue, StatementSync } from "node:sqlite";
-import { checkKey, checkKeyBatch, decodeValue, encodeValue, type StorageBackend } from "./kv-limits.ts";
+import {
+  checkKey,
+  checkKeyBatch,
+  decodeValue,
+  encodeValue,
+  type StorageBackend,
+} from "./kv-limits.ts";
 import type { ObjectDatabase } from "./object-database.ts";
 import type { Transactions } from "./transactions.ts";
 

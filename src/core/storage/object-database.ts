@@ -1,6 +1,10 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { DatabaseHandle, StorageDriver } from "./driver.ts";
-import { createSqlAuthorizer, SQLITE_DATABASE_LIMITS, type SqlAuthorizer } from "./sql-authorizer.ts";
+import {
+  createSqlAuthorizer,
+  SQLITE_DATABASE_LIMITS,
+  type SqlAuthorizer,
+} from "./sql-authorizer.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;
@@ -102,7 +106,9 @@ export class ObjectDatabase {
     if ("limits" in db) Object.assign(db.limits as object, SQLITE_DATABASE_LIMITS);
     db.exec(SCHEMA);
     if (this.#name !== undefined) {
-      db.prepare("INSERT OR IGNORE INTO _cf_METADATA (key, value) VALUES ('name', ?)").run(this.#name);
+      db.prepare("INSERT OR IGNORE INTO _cf_METADATA (key, value) VALUES ('name', ?)").run(
+        this.#name,
+      );
     }
     this.#connections.set(db, { authorizer, statements: new Map() });
   }

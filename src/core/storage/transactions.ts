@@ -1,4 +1,4 @@
-import { deferred, type Deferred } from "../deferred.ts";
+import { type Deferred, deferred } from "../deferred.ts";
 import { SteadError } from "../errors.ts";
 import type { OutputGate } from "../gates/output-gate.ts";
 import type { ObjectDatabase } from "./object-database.ts";

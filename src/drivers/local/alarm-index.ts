@@ -73,7 +73,15 @@ export class LocalAlarmIndex implements AlarmIndex {
 
   deadLetter(record: DeadLetterRecord): void {
     const { namespace, id, name, scheduledTime, retryCount, error, failedAt } = record;
-    this.#addDeadLetter.run(namespace, id, name ?? null, scheduledTime, retryCount, error, failedAt);
+    this.#addDeadLetter.run(
+      namespace,
+      id,
+      name ?? null,
+      scheduledTime,
+      retryCount,
+      error,
+      failedAt,
+    );
     this.#delete.run(namespace, id);
     this.#onWrite();
   }
