@@ -114,7 +114,7 @@ describe("alarms", () => {
     await clock.advance(3000);
     await waitFor(async () => (await stub.runs()).length === 2, "the second run");
     assert.deepEqual(
-      (await stub.runs()).map((r) => r.scheduledTime),
+      (await stub.runs()).map((r: { scheduledTime: number }) => r.scheduledTime),
       [first, first + 3000],
     );
   });
@@ -140,7 +140,7 @@ describe("alarms", () => {
     await waitFor(async () => (await stub.runs()).length === 3, "the second retry after 4 s more");
     const runs = await stub.runs();
     assert.deepEqual(
-      runs.map((r) => [r.retryCount, r.isRetry, r.scheduledTime]),
+      runs.map((r: { retryCount: number; isRetry: boolean; scheduledTime: number }) => [r.retryCount, r.isRetry, r.scheduledTime]),
       [
         [0, false, at],
         [1, true, at],
