@@ -1,0 +1,135 @@
+/**
+ * The conformance suite every storage driver passes, written once. A driver's own test file
+ * calls `storageDriverConformance(name, setup)` with a factory and nothing else.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { StorageDriver } from "../core/storage/driver.ts";
+
+/** A fresh, empty driver, and a way to restart it on the same durable state. */
+export interface DriverFixture extends AsyncDisposable {
+  driver: StorageDriver;
+  /** Closes the current driver and opens a new one over the same data. */
+  restart(): Promise<StorageDriver>;
+}
+
+const ID_A = "a".repeat(64);
+
+/** Rows as plain objects (node:sqlite returns null-prototype rows). */
+function rows(handle: { sqlite: import("node:sqlite").DatabaseSync }, sql: string): unknown[] {
+  return handle.sqlite
+    .prepare(sql)
+    .all()
+    .map((row) => ({ ...row }));
+}
+const ID_B = "b".repeat(64);
+
+function record(id: string, time: number, retryCount = 0) {
+  return { namespace: "Ns", id, name: `name-${id[0]}`, time, scheduledTime: time, retryCount };
+}
+
+export function storageDriverConformance(name: string, setup: () => Promise<DriverFixture>): void {
+  describe(`storage driver conformance: ${name}`, () => {
+    it("opens one handle per object and keeps data across close and reopen", async () => {
+      await using fixture = await setup();
+      const handle = fixture.driver.openObject("Ns", ID_A);
+      assert.equal(fixture.driver.openObject("Ns", ID_A), handle, "one handle per open object");
+      handle.sqlite.exec("CREATE TABLE t (v); INSERT INTO t VALUES (1);");
+      await handle.flush();
+      handle.close();
+      const again = fixture.driver.openObject("Ns", ID_A);
+      assert.deepEqual(rows(again, "SELECT v FROM t"), [{ v: 1 }]);
+    });
+
+    it("rolls back an uncommitted transaction on reopen", async () => {
+      await using fixture = await setup();
+      const handle = fixture.driver.openObject("Ns", ID_A);
+      handle.sqlite.exec("CREATE TABLE t (v)");
+      handle.sqlite.exec("BEGIN; INSERT INTO t VALUES (1);");
+      handle.reopen();
+      assert.deepEqual(rows(handle, "SELECT count(*) AS n FROM t"), [{ n: 0 }]);
+    });
+
+    it("resolves flushes in call order", async () => {
+      await using fixture = await setup();
+      const handle = fixture.driver.openObject("Ns", ID_A);
+      const order: number[] = [];
+      const flushes = [1, 2, 3, 4].map((n) => {
+        handle.sqlite.exec(`CREATE TABLE IF NOT EXISTS t (v); INSERT INTO t VALUES (${n})`);
+        return handle.flush().then(() => order.push(n));
+      });
+      await Promise.all(flushes);
+      assert.deepEqual(order, [1, 2, 3, 4]);
+    });
+
+    it("keeps committed data across a restart of the driver", async () => {
+      await using fixture = await setup();
+      const handle = fixture.driver.openObject("Ns", ID_B);
+      handle.sqlite.exec("CREATE TABLE t (v); INSERT INTO t VALUES ('kept');");
+      await handle.flush();
+      const driver = await fixture.restart();
+      assert.deepEqual(rows(driver.openObject("Ns", ID_B), "SELECT v FROM t"), [{ v: "kept" }]);
+    });
+
+    it("lists the objects of a namespace and deletes a namespace", async () => {
+      await using fixture = await setup();
+      const { driver } = fixture;
+      assert.deepEqual(driver.listObjects("Ns"), []);
+      for (const id of [ID_A, ID_B]) {
+        const handle = driver.openObject("Ns", id);
+        handle.sqlite.exec("CREATE TABLE t (v)");
+        await handle.flush();
+        handle.close();
+      }
+      driver.openObject("Other", ID_A).sqlite.exec("CREATE TABLE t (v)");
+      assert.deepEqual(driver.listObjects("Ns").sort(), [ID_A, ID_B]);
+      driver.deleteNamespace("Ns");
+      assert.deepEqual(driver.listObjects("Ns"), []);
+      assert.deepEqual(driver.listObjects("Other"), [ID_A]);
+    });
+
+    it("indexes alarms: set, replace, get, delete, earliest first with a limit", async () => {
+      await using fixture = await setup();
+      const { alarms } = fixture.driver;
+      assert.deepEqual(alarms.earliest(10), []);
+      alarms.set(record(ID_A, 300));
+      alarms.set(record(ID_B, 100));
+      alarms.set(record(ID_A, 200, 2));
+      assert.deepEqual(alarms.get("Ns", ID_A), record(ID_A, 200, 2));
+      assert.deepEqual(
+        alarms.earliest(10).map((r) => [r.id, r.time]),
+        [
+          [ID_B, 100],
+          [ID_A, 200],
+        ],
+      );
+      assert.equal(alarms.earliest(1).length, 1);
+      alarms.delete("Ns", ID_B);
+      assert.equal(alarms.get("Ns", ID_B), undefined);
+      assert.deepEqual(alarms.earliest(10), [record(ID_A, 200, 2)]);
+    });
+
+    it("moves alarms to a dead-letter list, newest first, durable across restarts", async () => {
+      await using fixture = await setup();
+      const { alarms } = fixture.driver;
+      alarms.set(record(ID_A, 100));
+      alarms.set(record(ID_B, 100));
+      const letter = (id: string, failedAt: number) => ({
+        namespace: "Ns",
+        id,
+        name: undefined,
+        scheduledTime: 100,
+        retryCount: 6,
+        error: `Error: ${id[0]}`,
+        failedAt,
+      });
+      alarms.deadLetter(letter(ID_A, 1));
+      alarms.deadLetter(letter(ID_B, 2));
+      assert.deepEqual(alarms.earliest(10), []);
+      // Index writes become durable with the next object flush.
+      await fixture.driver.openObject("Ns", ID_A).flush();
+      const driver = await fixture.restart();
+      assert.deepEqual(driver.alarms.deadLetters(), [letter(ID_B, 2), letter(ID_A, 1)]);
+    });
+  });
+}
