@@ -50,14 +50,28 @@ const className = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript c
 const positiveMs = z.number().int().positive();
 
 const schema = z.object({
-  main: z.union([z.string().min(1), z.instanceof(URL), z.record(z.string(), z.unknown())]),
+  main: z.union([z.string().min(1), z.instanceof(URL), z.record(z.string(), z.unknown())], {
+    error: (issue) =>
+      issue.input === undefined
+        ? "is required: the entry module's path, URL or imported module namespace"
+        : "must be the entry module's path, URL or imported module namespace",
+  }),
   durableObjects: z
     .record(
       bindingName,
-      z.union([
-        className,
-        z.object({ className, storage: z.enum(["sqlite", "kv"]).optional() }).strict(),
-      ]),
+      z.union(
+        [className, z.object({ className, storage: z.enum(["sqlite", "kv"]).optional() }).strict()],
+        {
+          error:
+            'must be a class name like "Counter", or { className: "Counter", storage?: "sqlite" | "kv" }',
+        },
+      ),
+      {
+        error: (issue) =>
+          issue.code === "invalid_key"
+            ? "binding names must be JavaScript identifiers, like COUNTER"
+            : undefined,
+      },
     )
     .optional(),
   vars: z.record(z.string(), z.unknown()).optional(),
@@ -78,10 +92,14 @@ const schema = z.object({
     .strict()
     .optional(),
   clock: z
-    .custom<Clock>((v) => typeof v === "object" && v !== null && "now" in v && "setTimer" in v)
+    .custom<Clock>((v) => typeof v === "object" && v !== null && "now" in v && "setTimer" in v, {
+      error: "must be a Clock (an object with now() and setTimer()), such as new ManualClock()",
+    })
     .optional(),
   driver: z
-    .custom<StorageDriver>((v) => typeof v === "object" && v !== null && "openObject" in v)
+    .custom<StorageDriver>((v) => typeof v === "object" && v !== null && "openObject" in v, {
+      error: "must be a StorageDriver, such as new LocalDriver({ dataDir })",
+    })
     .optional(),
   onError: z.function().optional(),
 });

@@ -140,7 +140,11 @@ describe("alarms", () => {
     await waitFor(async () => (await stub.runs()).length === 3, "the second retry after 4 s more");
     const runs = await stub.runs();
     assert.deepEqual(
-      runs.map((r: { retryCount: number; isRetry: boolean; scheduledTime: number }) => [r.retryCount, r.isRetry, r.scheduledTime]),
+      runs.map((r: { retryCount: number; isRetry: boolean; scheduledTime: number }) => [
+        r.retryCount,
+        r.isRetry,
+        r.scheduledTime,
+      ]),
       [
         [0, false, at],
         [1, true, at],

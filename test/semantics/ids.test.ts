@@ -61,7 +61,9 @@ describe("idFromName", () => {
 
   it("gives different ids for different names", async () => {
     await using rt = await start();
-    const ids = new Set(["a", "b", "A", "a ", "room-1", "room-2"].map((n) => rt.env.ECHO.idFromName(n).toString()));
+    const ids = new Set(
+      ["a", "b", "A", "a ", "room-1", "room-2"].map((n) => rt.env.ECHO.idFromName(n).toString()),
+    );
     assert.equal(ids.size, 6);
   });
 
@@ -76,8 +78,14 @@ describe("idFromName", () => {
   it("reaches the object with ctx.id equal to the id and ctx.id.name set", async () => {
     await using rt = await start();
     const id = rt.env.ECHO.idFromName("named-inside");
-    assert.deepEqual(await rt.env.ECHO.get(id).whoami(), { name: "named-inside", id: id.toString() });
-    assert.deepEqual(await rt.env.ECHO.getByName("named-inside").whoami(), { name: "named-inside", id: id.toString() });
+    assert.deepEqual(await rt.env.ECHO.get(id).whoami(), {
+      name: "named-inside",
+      id: id.toString(),
+    });
+    assert.deepEqual(await rt.env.ECHO.getByName("named-inside").whoami(), {
+      name: "named-inside",
+      id: id.toString(),
+    });
   });
 });
 
@@ -141,14 +149,22 @@ describe("idFromString", () => {
       "z".repeat(64),
     ];
     for (const value of bad) {
-      assert.throws(() => rt.env.ECHO.idFromString(value), typeError(BAD_ID), JSON.stringify(value));
+      assert.throws(
+        () => rt.env.ECHO.idFromString(value),
+        typeError(BAD_ID),
+        JSON.stringify(value),
+      );
     }
   });
 
   it("rejects non-string arguments with the same text", async () => {
     await using rt = await start();
     for (const value of [123, undefined, null, {}, ["a"], rt.env.ECHO.idFromName("x")]) {
-      assert.throws(() => rt.env.ECHO.idFromString(value as never), typeError(BAD_ID), String(value));
+      assert.throws(
+        () => rt.env.ECHO.idFromString(value as never),
+        typeError(BAD_ID),
+        String(value),
+      );
     }
   });
 
@@ -225,7 +241,9 @@ describe("get and getByName", () => {
     await using rt = await start();
     const named = rt.env.ECHO.getByName("lazy-named");
     const unique = rt.env.ECHO.get(rt.env.ECHO.newUniqueId());
-    const parsed = rt.env.ECHO.get(rt.env.ECHO.idFromString(rt.env.ECHO.idFromName("lazy-parsed").toString()));
+    const parsed = rt.env.ECHO.get(
+      rt.env.ECHO.idFromString(rt.env.ECHO.idFromName("lazy-parsed").toString()),
+    );
     for (const stub of [named, unique, parsed]) {
       assert.equal(await constructions(stub.id), 0);
     }

@@ -6,6 +6,11 @@ import type { OutputGate } from "./output-gate.ts";
 export interface ObjectContext {
   readonly inputGate: InputGate;
   readonly outputGate: OutputGate;
+  /**
+   * Runs `fn` as a new event of this object, through its gates: calls on functions and
+   * RpcTargets the object handed out come back in this way. Rejects once the instance is gone.
+   */
+  readonly deliver: (fn: () => unknown) => Promise<unknown>;
 }
 
 const storage = new AsyncLocalStorage<ObjectContext>();
@@ -39,4 +44,26 @@ export function beforeOutput(): Promise<void> | undefined {
  */
 export function beforeInput(): Promise<void> | undefined {
   return storage.getStore()?.inputGate.waitForOpen();
+}
+
+/**
+ * Call this to send an event to an object on behalf of the current code: an object calling out
+ * waits for its own output gate first, and gets the result back only when its input gate is open.
+ */
+export function sendFromCurrent<T>(send: () => Promise<T>): Promise<T> {
+  const caller = storage.getStore();
+  const held = caller?.outputGate.wait();
+  const sent = held ? held.then(send) : send();
+  if (caller === undefined) return sent;
+  const reenter = <R>(settle: () => R) => {
+    const wait = caller.inputGate.waitForOpen();
+    return wait ? wait.then(settle) : settle();
+  };
+  return sent.then(
+    (value) => reenter(() => value),
+    (error: unknown) =>
+      reenter(() => {
+        throw error;
+      }),
+  );
 }

@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.ts";
 import { SteadError } from "../errors.ts";
-import { currentObject, runOutsideObject } from "../gates/context.ts";
+import { runOutsideObject, sendFromCurrent } from "../gates/context.ts";
 import { DurableObjectId, IdFactory } from "../ids/object-id.ts";
 import { cloneForRpc } from "../rpc/serialize.ts";
 import { makeStub, references, remoteError } from "../rpc/stub.ts";
@@ -98,21 +98,7 @@ export class NamespaceController implements ObjectClass {
    * output gate first, and gets the result back only when its input gate is open.
    */
   send(id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
-    const caller = currentObject();
-    const held = caller?.outputGate.wait();
-    const sent = held ? held.then(() => this.deliver(id, event)) : this.deliver(id, event);
-    if (caller === undefined) return sent;
-    const reenter = <T>(settle: () => T) => {
-      const wait = caller.inputGate.waitForOpen();
-      return wait ? wait.then(settle) : settle();
-    };
-    return sent.then(
-      (value) => reenter(() => value),
-      (error: unknown) =>
-        reenter(() => {
-          throw error;
-        }),
-    );
+    return sendFromCurrent(() => this.deliver(id, event));
   }
 
   /** Delivers a due alarm, waking the object. */

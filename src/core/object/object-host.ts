@@ -1,7 +1,8 @@
 import { MAX_ALARM_RETRIES } from "../alarms/retry-policy.ts";
 import type { Clock, TimerHandle } from "../clock.ts";
+import { type Deferred, deferred } from "../deferred.ts";
 import { overloadedError, resetError, SteadError } from "../errors.ts";
-import { type ObjectContext, runInObject } from "../gates/context.ts";
+import { type ObjectContext, runInObject, runOutsideObject } from "../gates/context.ts";
 import { InputGate } from "../gates/input-gate.ts";
 import { OutputGate } from "../gates/output-gate.ts";
 import type { DurableObjectId } from "../ids/object-id.ts";
@@ -75,6 +76,8 @@ interface Generation {
   readonly tx: Transactions;
   readonly context: ObjectContext;
   broken: Error | undefined;
+  /** Rejected by a reset, so in-flight and held events fail at once instead of when they end. */
+  readonly reset: Deferred<never>;
 }
 
 /**
@@ -194,7 +197,7 @@ export class ObjectHost {
       return;
     }
     if (result instanceof Promise) {
-      result.then(
+      Promise.race([result, generation.reset.promise]).then(
         (value) => this.#finish(generation, item, value, undefined, false),
         (error: unknown) => this.#finish(generation, item, undefined, error, true),
       );
@@ -276,7 +279,7 @@ export class ObjectHost {
     };
     const held = generation.context.outputGate.wait();
     if (held === undefined) settle();
-    else held.then(() => settle(), settle);
+    else Promise.race([held, generation.reset.promise]).then(() => settle(), settle);
   }
 
   #ensureInstance(): Generation {
@@ -284,8 +287,21 @@ export class ObjectHost {
     const cls = this.#class;
     const outputGate = new OutputGate();
     const inputGate = new InputGate(() => this.#schedulePump());
-    const context: ObjectContext = { inputGate, outputGate };
     let generation!: Generation;
+    const context: ObjectContext = {
+      inputGate,
+      outputGate,
+      deliver: (fn) =>
+        this.#generation === generation && !this.#evicted
+          ? runOutsideObject(() => this.deliver({ kind: "run", fn }))
+          : Promise.reject(
+              new SteadError(
+                "STUB_BROKEN",
+                "This RPC stub points into a Durable Object instance that was reset or evicted. Get a new stub from the object.",
+                { remote: true },
+              ),
+            ),
+    };
     const tx = new Transactions(
       this.#db,
       outputGate,
@@ -312,7 +328,15 @@ export class ObjectHost {
         throw error;
       },
     });
-    generation = { instance: undefined, state, storage, tx, context, broken: undefined };
+    generation = {
+      instance: undefined,
+      state,
+      storage,
+      tx,
+      context,
+      broken: undefined,
+      reset: deferred(),
+    };
     this.#generation = generation;
     this.#constructing = true;
     try {
@@ -376,6 +400,7 @@ export class ObjectHost {
   #reset(generation: Generation, error: Error): void {
     if (generation.broken !== undefined) return;
     generation.broken = error;
+    generation.reset.reject(error);
     generation.tx.break(error);
     if (this.#generation === generation) {
       this.#generation = undefined;

@@ -1,5 +1,6 @@
 import { DurableObject, RpcTarget, WorkerEntrypoint } from "../base-classes.ts";
 import { SteadError } from "../errors.ts";
+import { currentObject, type ObjectContext, sendFromCurrent } from "../gates/context.ts";
 import { cloneError, cloneForRpc, type ReferenceFactory } from "./serialize.ts";
 
 /** Calls a member (`args` given) or reads a property (`args` undefined) on the far side. */
@@ -109,23 +110,29 @@ export function remoteError(error: unknown): unknown {
   return copy;
 }
 
-/** Calls local code as if it were remote: asynchronously, with a cloned result and error. */
-function callLocal(fn: () => unknown): Promise<unknown> {
-  return Promise.resolve()
-    .then(fn)
-    .then(
-      (result) => cloneForRpc(result, references),
-      (error: unknown) => {
-        throw remoteError(error);
-      },
-    );
+/**
+ * Calls local code as if it were remote: asynchronously, with a cloned result and error. Code
+ * that an object handed out (`owner`) runs as a new event of that object, through its gates,
+ * as a call into a Durable Object does on Cloudflare.
+ */
+function callLocal(owner: ObjectContext | undefined, fn: () => unknown): Promise<unknown> {
+  const run = async () => cloneForRpc(await fn(), references);
+  const result =
+    owner === undefined ? Promise.resolve().then(run) : sendFromCurrent(() => owner.deliver(run));
+  return result.then(undefined, (error: unknown) => {
+    throw remoteError(error);
+  });
 }
 
 function disposedError(): SteadError {
   return new SteadError("STUB_DISPOSED", "Attempted to use RPC stub after it has been disposed.");
 }
 
-function targetStub(target: RpcTarget, shared = { refs: 1 }): any {
+function targetStub(
+  target: RpcTarget,
+  owner: ObjectContext | undefined,
+  shared = { refs: 1 },
+): any {
   let disposed = false;
   const invoke: Invoke = (member, args) => {
     if (disposed) return Promise.reject(disposedError());
@@ -135,12 +142,12 @@ function targetStub(target: RpcTarget, shared = { refs: 1 }): any {
     } catch (error) {
       return Promise.reject(error);
     }
-    return callLocal(() => callMember(target, member, cloned));
+    return callLocal(owner, () => callMember(target, member, cloned));
   };
   return makeStub(invoke, {
     dup: () => {
       shared.refs++;
-      return targetStub(target, shared);
+      return targetStub(target, owner, shared);
     },
     [Symbol.dispose]: () => {
       if (disposed) return;
@@ -154,6 +161,7 @@ function targetStub(target: RpcTarget, shared = { refs: 1 }): any {
 export const references: ReferenceFactory = {
   isStub,
   functionStub(fn) {
+    const owner = currentObject();
     const stub = (...args: unknown[]) => {
       let cloned: unknown[];
       try {
@@ -161,10 +169,10 @@ export const references: ReferenceFactory = {
       } catch (error) {
         return Promise.reject(error);
       }
-      return callLocal(() => fn(...cloned));
+      return callLocal(owner, () => fn(...cloned));
     };
     stubs.add(stub);
     return stub;
   },
-  targetStub: (target) => targetStub(target),
+  targetStub: (target) => targetStub(target, currentObject()),
 };

@@ -69,10 +69,11 @@ export class DurableObjectStorage {
   /** Reads one key (a fresh copy of the value), or several keys into a Map in key order. */
   get<T = unknown>(key: string, options?: DurableObjectGetOptions): Promise<T | undefined>;
   get<T = unknown>(keys: string[], options?: DurableObjectGetOptions): Promise<Map<string, T>>;
-  get(keyOrKeys: string | string[], _options?: DurableObjectGetOptions): Promise<unknown> {
-    return attempt(() =>
-      Array.isArray(keyOrKeys) ? this.#kv.getMany(keyOrKeys) : this.#kv.get(keyOrKeys),
-    );
+  get(keyOrKeys: string | string[], options?: DurableObjectGetOptions): Promise<unknown> {
+    return attempt(() => {
+      checkOptions(options, "get", 2, "DurableObjectGetOptions");
+      return Array.isArray(keyOrKeys) ? this.#kv.getMany(keyOrKeys) : this.#kv.get(keyOrKeys);
+    });
   }
 
   /** Entries in UTF-8 key order, bounded by start/startAfter/end/prefix, reverse, limit. */
@@ -86,12 +87,14 @@ export class DurableObjectStorage {
   put(keyOrEntries: unknown, valueOrOptions?: unknown, maybeOptions?: unknown): Promise<void> {
     return attempt(() => {
       if (typeof keyOrEntries === "string") {
+        checkOptions(maybeOptions, "put", 3, "DurableObjectPutOptions");
         const options = maybeOptions as DurableObjectPutOptions | undefined;
         this.#kv.put(keyOrEntries, valueOrOptions, options?.allowUnconfirmed === true);
       } else if (
         keyOrEntries !== null &&
         typeof keyOrEntries === "object" &&
-        !Array.isArray(keyOrEntries)
+        !Array.isArray(keyOrEntries) &&
+        (valueOrOptions === undefined || typeof valueOrOptions === "object")
       ) {
         const options = valueOrOptions as DurableObjectPutOptions | undefined;
         this.#kv.putMany(
@@ -110,17 +113,19 @@ export class DurableObjectStorage {
   delete(key: string, options?: DurableObjectPutOptions): Promise<boolean>;
   delete(keys: string[], options?: DurableObjectPutOptions): Promise<number>;
   delete(keyOrKeys: string | string[], options?: DurableObjectPutOptions): Promise<unknown> {
-    const unconfirmed = options?.allowUnconfirmed === true;
-    return attempt(() =>
-      Array.isArray(keyOrKeys)
+    return attempt(() => {
+      checkOptions(options, "delete", 2, "DurableObjectPutOptions");
+      const unconfirmed = options?.allowUnconfirmed === true;
+      return Array.isArray(keyOrKeys)
         ? this.#kv.deleteMany(keyOrKeys, unconfirmed)
-        : this.#kv.delete(keyOrKeys, unconfirmed),
-    );
+        : this.#kv.delete(keyOrKeys, unconfirmed);
+    });
   }
 
   /** Deletes all data atomically: KV, SQL tables and (by compatibility date) the alarm. */
-  deleteAll(_options?: DurableObjectPutOptions): Promise<void> {
+  deleteAll(options?: DurableObjectPutOptions): Promise<void> {
     return attempt(() => {
+      checkOptions(options, "deleteAll", 1, "DurableObjectPutOptions");
       if (this.#tx.inExplicitTransaction) {
         throw new Error("Cannot call deleteAll() within a transaction");
       }
@@ -202,6 +207,7 @@ export class DurableObjectStorage {
   /** Sets (replacing) the object's one alarm. Times in the past fire at once. */
   setAlarm(scheduledTime: number | Date, options?: DurableObjectSetAlarmOptions): Promise<void> {
     return attempt(() => {
+      checkOptions(options, "setAlarm", 2, "DurableObjectSetAlarmOptions");
       const time = scheduledTime instanceof Date ? scheduledTime.getTime() : scheduledTime;
       if (typeof time !== "number" || !Number.isFinite(time)) {
         throw new TypeError(
@@ -421,6 +427,14 @@ export class DurableObjectTransaction {
     }
     return this.#storage;
   }
+}
+
+/** Rejects options that are not an object, in the words of workerd's argument checks. */
+function checkOptions(options: unknown, method: string, position: number, type: string): void {
+  if (options === undefined || options === null || typeof options === "object") return;
+  throw new TypeError(
+    `Failed to execute '${method}' on 'DurableObjectStorage': parameter ${position} is not of type '${type}'.`,
+  );
 }
 
 /** Runs a synchronous storage step, turning a throw into a rejected promise. */

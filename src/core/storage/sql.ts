@@ -55,12 +55,17 @@ export class SqlStorage {
     const statements = splitStatements(query);
     const last = statements.pop();
     if (last === undefined) throw new Error("SQL code did not contain a statement.");
-    if (statements.length > 0 && params.length > 0) {
-      throw new Error(
-        "When executing multiple SQL statements in a single call, only the last statement can have parameters.",
-      );
+    for (const sql of statements) {
+      const prepared = this.#prepare(sql);
+      // sqlite3_expanded_sql writes a value for every parameter, so only a statement without
+      // parameters expands to its own text.
+      if (prepared.statement.expandedSQL !== prepared.statement.sourceSQL) {
+        throw new Error(
+          "When executing multiple SQL statements in a single call, only the last statement can have parameters.",
+        );
+      }
+      this.#run(prepared, []);
     }
-    for (const sql of statements) this.#run(this.#prepare(sql), []);
     return this.#run(this.#prepare(last), params) as SqlStorageCursor<T>;
   }
 
@@ -97,6 +102,9 @@ export class SqlStorage {
       authorizer.userMode = false;
     }
     statement.setReturnArrays(true);
+    // INTEGERs beyond 2^53 read as BigInt and become the nearest double, as on Cloudflare,
+    // instead of node:sqlite's RangeError.
+    statement.setReadBigInts(true);
     const prepared: PreparedUserStatement = {
       statement,
       writes: authorizer.wrote,

@@ -1,0 +1,223 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { createRuntime } from "../../src/index.ts";
+import type { Row } from "../fixtures/durability-worker.ts";
+
+const FIXTURE = new URL("../fixtures/durability-worker.ts", import.meta.url);
+const CHILD = fileURLToPath(new URL("../fixtures/crash-child.ts", import.meta.url));
+/** The objects crash-child.ts writes to. */
+const OBJECTS = ["crash-0", "crash-1", "crash-2", "crash-3"];
+const ITERATIONS = 24;
+/** Kill after this many acknowledged writes at most (0 = as soon as the child is up). */
+const MAX_ACKS_BEFORE_KILL = 120;
+
+/** Set STEAD_CRASH_SEED to replay a failing run. */
+const SEED = Number(process.env.STEAD_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
+interface Acked {
+  kv: Map<string, Set<string>>;
+  sql: Map<string, Set<string>>;
+  batches: Map<string, Map<string, number>>;
+  count: number;
+}
+
+interface ChildRun {
+  lines: string[];
+  signal: NodeJS.Signals | null;
+  code: number | null;
+  stderr: string;
+}
+
+/** Runs the workload on `dataDir` and SIGKILLs it once `killAfter` writes were acknowledged. */
+function runAndKill(
+  dataDir: string,
+  run: number,
+  seed: number,
+  killAfter: number,
+): Promise<ChildRun> {
+  const child = spawn(process.execPath, [CHILD, dataDir, String(run), String(seed)], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: string[] = [];
+  let stderr = "";
+  let partial = "";
+  let acks = 0;
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    partial += chunk;
+    const complete = partial.split("\n");
+    partial = complete.pop()!;
+    for (const line of complete) {
+      if (line !== "ready") acks++;
+      lines.push(line);
+    }
+    if (lines.length > 0 && acks >= killAfter) child.kill("SIGKILL");
+  });
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    // "close" comes after stdout ended: every line the child printed has been read.
+    child.on("close", (code, signal) => resolve({ lines, signal, code, stderr }));
+  });
+}
+
+function record(acked: Acked, line: string): void {
+  if (line === "ready") return;
+  const [kind, object, key, parts] = line.split(" ");
+  assert.ok(object !== undefined && key !== undefined, `malformed ack line: ${line}`);
+  acked.count++;
+  if (kind === "kv") setOf(acked.kv, object).add(key);
+  else if (kind === "sql") setOf(acked.sql, object).add(key);
+  else if (kind === "batch") {
+    let batches = acked.batches.get(object);
+    if (!batches) acked.batches.set(object, (batches = new Map()));
+    batches.set(key, Number(parts));
+  } else assert.fail(`unknown ack line: ${line}`);
+}
+
+function setOf(map: Map<string, Set<string>>, object: string): Set<string> {
+  let set = map.get(object);
+  if (!set) map.set(object, (set = new Set()));
+  return set;
+}
+
+/** Opens the data directory in this process and checks every acknowledged write. */
+async function checkAcknowledged(dataDir: string, acked: Acked): Promise<void> {
+  await using rt = await createRuntime({
+    main: FIXTURE,
+    durableObjects: { STORE: "Store" },
+    dataDir,
+  });
+  for (const object of OBJECTS) {
+    const { kv, rows } = (await rt.env.STORE.getByName(object).dump()) as {
+      kv: Record<string, any>;
+      rows: Row[];
+    };
+    for (const key of acked.kv.get(object) ?? []) {
+      assert.ok(key in kv, `${object}: acknowledged KV put ${key} is missing`);
+    }
+    const rowIds = new Set(rows.map((row) => row.id));
+    for (const id of acked.sql.get(object) ?? []) {
+      assert.ok(rowIds.has(id), `${object}: acknowledged SQL insert ${id} is missing`);
+    }
+
+    // Every batch on disk, acknowledged or not, is whole: all its KV entries and all its rows.
+    const kvParts = new Map<string, { parts: number; seen: number }>();
+    for (const [key, value] of Object.entries(kv)) {
+      if (!key.startsWith("b:")) continue;
+      const entry = kvParts.get(value.batch) ?? { parts: value.parts, seen: 0 };
+      entry.seen++;
+      kvParts.set(value.batch, entry);
+    }
+    const rowParts = new Map<string, number>();
+    for (const row of rows) {
+      if (row.batch !== null) rowParts.set(row.batch, (rowParts.get(row.batch) ?? 0) + 1);
+    }
+    for (const [batch, { parts, seen }] of kvParts) {
+      assert.equal(seen, parts, `${object}: batch ${batch} has ${seen} of ${parts} KV entries`);
+      assert.equal(
+        rowParts.get(batch),
+        parts,
+        `${object}: batch ${batch} has ${rowParts.get(batch) ?? 0} of ${parts} rows`,
+      );
+    }
+    for (const batch of rowParts.keys()) {
+      assert.ok(kvParts.has(batch), `${object}: batch ${batch} has rows but no KV entries`);
+    }
+    assert.equal(
+      kv.batches ?? 0,
+      kvParts.size,
+      `${object}: the batch counter disagrees with the batches stored`,
+    );
+    for (const [batch, parts] of acked.batches.get(object) ?? []) {
+      assert.equal(
+        kvParts.get(batch)?.parts,
+        parts,
+        `${object}: acknowledged batch ${batch} is missing`,
+      );
+    }
+  }
+}
+
+/** Runs PRAGMA integrity_check on every SQLite database under `dataDir`. */
+async function checkIntegrity(dataDir: string): Promise<number> {
+  const files = (await readdir(dataDir, { recursive: true })).filter((f) => f.endsWith(".sqlite"));
+  for (const file of files) {
+    const db = new DatabaseSync(join(dataDir, file));
+    try {
+      const result = db
+        .prepare("PRAGMA integrity_check")
+        .all()
+        .map((row) => row.integrity_check);
+      assert.deepEqual(result, ["ok"], `integrity_check of ${file}`);
+    } finally {
+      db.close();
+    }
+  }
+  return files.length;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe("crash consistency", () => {
+  it("keeps every acknowledged write and every batch whole across SIGKILLs", {
+    timeout: 60_000,
+  }, async (t) => {
+    t.diagnostic(`seed ${SEED} (replay with STEAD_CRASH_SEED=${SEED})`);
+    const random = mulberry32(SEED);
+    const dataDir = await mkdtemp(join(tmpdir(), "stead-crash-"));
+    const acked: Acked = { kv: new Map(), sql: new Map(), batches: new Map(), count: 0 };
+    let killedMidWork = 0;
+    try {
+      for (let run = 0; run < ITERATIONS; run++) {
+        const killAfter = Math.floor(random() * (MAX_ACKS_BEFORE_KILL + 1));
+        const childSeed = Math.floor(random() * 2 ** 31);
+        try {
+          const result = await runAndKill(dataDir, run, childSeed, killAfter);
+          assert.equal(
+            result.signal,
+            "SIGKILL",
+            `the child exited on its own (code ${result.code}):\n${result.stderr}`,
+          );
+          assert.ok(result.lines.length > 0, `the child never started:\n${result.stderr}`);
+          const before = acked.count;
+          for (const line of result.lines) record(acked, line);
+          if (acked.count > before) killedMidWork++;
+          await checkAcknowledged(dataDir, acked);
+          const files = await checkIntegrity(dataDir);
+          assert.ok(files >= 2, "no object databases were written");
+        } catch (error) {
+          throw new Error(
+            `crash run ${run} failed (seed ${SEED}, kill after ${killAfter} acks; replay with STEAD_CRASH_SEED=${SEED}): ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
+      }
+      t.diagnostic(`${acked.count} acknowledged writes checked over ${ITERATIONS} kills`);
+      assert.ok(
+        killedMidWork >= ITERATIONS / 2,
+        "most kills did not land while writes were in flight",
+      );
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
