@@ -83,8 +83,3 @@ export function overloadedError(detail: string): SteadError {
     remote: true,
   });
 }
-
-/** True when the error came from Stead (not user code). */
-export function isSteadError(error: unknown): error is SteadError {
-  return error instanceof SteadError;
-}

@@ -119,3 +119,21 @@ describe("object lifecycle", () => {
     await blocked;
   });
 });
+
+describe("runtime disposal", () => {
+  it("fails queued and later calls with RUNTIME_DISPOSED instead of touching closed storage", async () => {
+    const clock = new ManualClock();
+    const rt = await start(clock, {});
+    const stub = rt.env.LIFE.getByName("late");
+    await stub.store(1);
+    const release = latch("late");
+    const blocked = stub.block("late");
+    await turn();
+    const queued = stub.load();
+    await rt.dispose();
+    await assert.rejects(queued, { code: "RUNTIME_DISPOSED" });
+    release();
+    assert.equal(await blocked, "unblocked", "the running event still finishes");
+    await assert.rejects(stub.load(), { code: "RUNTIME_DISPOSED" });
+  });
+});

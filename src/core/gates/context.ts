@@ -31,22 +31,6 @@ export function currentObject(): ObjectContext | undefined {
 }
 
 /**
- * Call this before an outgoing message leaves the current object (an RPC call or fetch to
- * elsewhere): it waits for the writes made so far to be durable. Undefined when nothing is held.
- */
-export function beforeOutput(): Promise<void> | undefined {
-  return storage.getStore()?.outputGate.wait();
-}
-
-/**
- * Call this before handing the result of non-storage I/O back to the current object's code:
- * it waits while the object's input gate is closed. Undefined when the gate is open.
- */
-export function beforeInput(): Promise<void> | undefined {
-  return storage.getStore()?.inputGate.waitForOpen();
-}
-
-/**
  * Call this to send an event to an object on behalf of the current code: an object calling out
  * waits for its own output gate first, and gets the result back only when its input gate is open.
  */

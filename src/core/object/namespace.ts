@@ -49,6 +49,7 @@ export class NamespaceController implements ObjectClass {
   readonly deleteAllDeletesAlarm: boolean;
   readonly #alarmIndexChanged: () => void;
   readonly #hosts = new Map<string, ObjectHost>();
+  #closed = false;
 
   constructor(options: NamespaceOptions) {
     this.namespace = options.namespace;
@@ -90,6 +91,14 @@ export class NamespaceController implements ObjectClass {
 
   /** Delivers an event outside the caller's context. */
   deliver(id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
+    if (this.#closed) {
+      return Promise.reject(
+        new SteadError(
+          "RUNTIME_DISPOSED",
+          "The runtime was disposed; create a new runtime to reach this object.",
+        ),
+      );
+    }
     return runOutsideObject(() => this.host(id).deliver(event));
   }
 
@@ -109,6 +118,7 @@ export class NamespaceController implements ObjectClass {
 
   /** Evicts every idle object and closes their databases (shutdown). */
   closeAll(): void {
+    this.#closed = true;
     for (const host of this.#hosts.values()) host.close();
     this.#hosts.clear();
   }

@@ -146,8 +146,14 @@ export class ObjectHost {
   /** Closes the object's database (runtime shutdown). */
   close(): void {
     this.#cancelIdle();
+    this.#evicted = true;
     this.#generation = undefined;
     this.#db.close();
+    const disposed = new SteadError(
+      "RUNTIME_DISPOSED",
+      "The runtime was disposed before this event ran; create a new runtime.",
+    );
+    for (const item of this.#queue.splice(0)) item.reject(disposed);
   }
 
   #schedulePump(): void {

@@ -93,12 +93,6 @@ export class ObjectDatabase {
     this.#handle = undefined;
   }
 
-  /** The object's name as stored with its data, for cold wakes by id. */
-  storedName(): string | undefined {
-    const row = this.statement("SELECT value FROM _cf_METADATA WHERE key = 'name'").get();
-    return typeof row?.value === "string" ? row.value : undefined;
-  }
-
   #setUp(db: DatabaseSync): void {
     const authorizer = createSqlAuthorizer();
     db.setAuthorizer(authorizer.callback);
