@@ -1,96 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, it } from "node:test";
-import { createRuntime, LocalDriver, ManualClock, type RuntimeOptions } from "../../src/index.ts";
+import { ManualClock } from "../../src/index.ts";
 import { runInDurableObject } from "../../src/testing/index.ts";
 
-/** No test here needs long; a hang fails fast instead of stalling the run. */
-const LIMIT = { timeout: 5_000 };
-
-const FIXTURE = new URL("../fixtures/durability-worker.ts", import.meta.url);
-
-/** Controls the local driver's flushes, per object id: counts and holds. */
-class Flushes {
-  readonly #counts = new Map<string, number>();
-  readonly #holds = new Map<string, PromiseWithResolvers<void>>();
-
-  readonly hook = async ({ id }: { namespace: string; id: string }): Promise<void> => {
-    this.#counts.set(id, this.count(id) + 1);
-    const hold = this.#holds.get(id);
-    if (hold) await hold.promise;
-  };
-
-  /** Flushes of `id` started so far. */
-  count(id: string): number {
-    return this.#counts.get(id) ?? 0;
-  }
-
-  /** Holds every flush of `id` until `release(id)`. */
-  hold(id: string): void {
-    this.#holds.set(id, Promise.withResolvers<void>());
-  }
-
-  release(id: string): void {
-    this.#holds.get(id)?.resolve();
-    this.#holds.delete(id);
-  }
-
-  releaseAll(): void {
-    for (const id of [...this.#holds.keys()]) this.release(id);
-  }
-
-  /** Waits until `id` has started `n` flushes in all. */
-  started(id: string, n: number): Promise<void> {
-    return waitFor(() => this.count(id) >= n, `flush #${n} of ${id}`);
-  }
-}
-
-async function startRuntime(options: Partial<RuntimeOptions> = {}) {
-  const dataDir = await mkdtemp(join(tmpdir(), "stead-output-gate-"));
-  const flushes = new Flushes();
-  const rt = await createRuntime({
-    main: FIXTURE,
-    durableObjects: { STORE: "Store", LATCH: "Latch", SLOW: "SlowStart" },
-    driver: new LocalDriver({ dataDir, beforeFlush: flushes.hook }),
-    ...options,
-  });
-  return {
-    rt,
-    env: rt.env,
-    flushes,
-    idOf: (name: string): string => rt.env.STORE.idFromName(name).toString(),
-    async [Symbol.asyncDispose]() {
-      flushes.releaseAll();
-      await rt.dispose();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** True if `promise` is still unsettled after several turns of the event loop. */
-async function isPending(promise: Promise<unknown>, turns = 10): Promise<boolean> {
-  let settled = false;
-  const settle = () => {
-    settled = true;
-  };
-  promise.then(settle, settle);
-  for (let i = 0; i < turns; i++) await turn();
-  return !settled;
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await turn();
-  }
-}
+import { isPending, LIMIT, startRuntime, waitFor } from "../support/durability-harness.ts";
 
 describe("output gate", () => {
   it("holds an RPC result until the write before it is durable", LIMIT, async () => {
