@@ -6,12 +6,10 @@ export type { DurableObjectId } from "./core/ids/object-id.ts";
 export type { DurableObjectNamespace, DurableObjectStub } from "./core/object/namespace.ts";
 export type { DurableObjectState } from "./core/object/object-state.ts";
 export type { DatabaseHandle, StorageDriver } from "./core/storage/driver.ts";
-export type {
-  DurableObjectStorage,
-  DurableObjectTransaction,
-  SyncKvStorage,
-} from "./core/storage/durable-object-storage.ts";
+export type { DurableObjectStorage } from "./core/storage/durable-object-storage.ts";
+export type { DurableObjectTransaction } from "./core/storage/durable-object-transaction.ts";
 export type { SqlStorage, SqlStorageCursor, SqlStorageValue } from "./core/storage/sql.ts";
+export type { SyncKvStorage } from "./core/storage/sync-kv-storage.ts";
 export { LocalDriver, type LocalDriverOptions } from "./drivers/local/local-driver.ts";
 export { createRuntime, type Runtime } from "./embedded/create-runtime.ts";
 export { registerWorkersModule } from "./embedded/module-loader.ts";

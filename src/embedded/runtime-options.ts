@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Clock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
-import type { ObjectLimits } from "../core/object/object-host.ts";
+import type { ObjectLimits } from "../core/object/object-class.ts";
 import type { StorageDriver } from "../core/storage/driver.ts";
 
 /** A Durable Object binding: the class name, or the class name and its storage backend. */

@@ -5,6 +5,8 @@
  * import { runInDurableObject } from "stead/testing";
  * const stored = await runInDurableObject(stub, (instance, ctx) => ctx.storage.get("count"));
  */
+
+import type { AlarmOutcome } from "../core/alarms/run-alarm.ts";
 import type { DurableObjectId } from "../core/ids/object-id.ts";
 import {
   CONTROLLER,
@@ -12,7 +14,6 @@ import {
   type DurableObjectStub,
   STUB_TARGET,
 } from "../core/object/namespace.ts";
-import type { AlarmOutcome } from "../core/object/object-host.ts";
 import type { DurableObjectState } from "../core/object/object-state.ts";
 
 export { ManualClock } from "../core/clock.ts";

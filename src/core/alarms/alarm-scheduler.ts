@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from "../clock.ts";
-import type { AlarmOutcome } from "../object/object-host.ts";
 import type { AlarmIndex, AlarmRecord } from "../storage/driver.ts";
 import { MAX_ALARM_RETRIES, retryDelay } from "./retry-policy.ts";
+import type { AlarmOutcome } from "./run-alarm.ts";
 
 /** Delivers an alarm to its object (waking it if needed). */
 export type AlarmDelivery = (record: AlarmRecord) => Promise<AlarmOutcome>;

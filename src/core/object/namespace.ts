@@ -1,3 +1,4 @@
+import type { AlarmOutcome } from "../alarms/run-alarm.ts";
 import type { Clock } from "../clock.ts";
 import { SteadError } from "../errors.ts";
 import { runOutsideObject, sendFromCurrent } from "../gates/context.ts";
@@ -6,13 +7,8 @@ import { cloneForRpc } from "../rpc/serialize.ts";
 import { makeStub, references, remoteError } from "../rpc/stub.ts";
 import type { AlarmRecord, StorageDriver } from "../storage/driver.ts";
 import type { StorageBackend } from "../storage/kv-limits.ts";
-import {
-  type AlarmOutcome,
-  type ObjectClass,
-  type ObjectEvent,
-  ObjectHost,
-  type ObjectLimits,
-} from "./object-host.ts";
+import type { ObjectClass, ObjectEvent, ObjectLimits } from "./object-class.ts";
+import { ObjectHost } from "./object-host.ts";
 import type { DurableObjectState } from "./object-state.ts";
 
 /** Everything a namespace is made from. */

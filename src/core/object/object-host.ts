@@ -1,5 +1,5 @@
-import { MAX_ALARM_RETRIES } from "../alarms/retry-policy.ts";
-import type { Clock, TimerHandle } from "../clock.ts";
+import { runAlarm } from "../alarms/run-alarm.ts";
+import type { TimerHandle } from "../clock.ts";
 import { type Deferred, deferred } from "../deferred.ts";
 import { overloadedError, resetError, SteadError } from "../errors.ts";
 import { type ObjectContext, runInObject, runOutsideObject } from "../gates/context.ts";
@@ -8,58 +8,11 @@ import { OutputGate } from "../gates/output-gate.ts";
 import type { DurableObjectId } from "../ids/object-id.ts";
 import { cloneForRpc } from "../rpc/serialize.ts";
 import { callMember, references } from "../rpc/stub.ts";
-import type { AlarmRecord, StorageDriver } from "../storage/driver.ts";
 import { DurableObjectStorage } from "../storage/durable-object-storage.ts";
-import type { StorageBackend } from "../storage/kv-limits.ts";
 import { ObjectDatabase } from "../storage/object-database.ts";
 import { Transactions } from "../storage/transactions.ts";
+import type { ObjectClass, ObjectEvent } from "./object-class.ts";
 import { DurableObjectState } from "./object-state.ts";
-
-/** Per-object limits. */
-export interface ObjectLimits {
-  /** Evict an object after this long with nothing to do (ms). */
-  idleTimeoutMs: number;
-  /** Fail new events fast once this many wait for the object. */
-  maxQueuedEvents: number;
-  /** Fail queued events that waited longer than this (ms). */
-  maxQueueAgeMs: number;
-  /** `blockConcurrencyWhile` callbacks running longer than this reset the object (ms). */
-  blockConcurrencyTimeoutMs: number;
-}
-
-/** What an object needs from its namespace. */
-export interface ObjectClass {
-  /** The storage namespace (directory) of the class. */
-  readonly namespace: string;
-  readonly ctor: new (ctx: DurableObjectState, env: any) => object;
-  readonly env: object;
-  readonly backend: StorageBackend;
-  readonly driver: StorageDriver;
-  readonly clock: Clock;
-  readonly limits: ObjectLimits;
-  readonly deleteAllDeletesAlarm: boolean;
-  /** The alarm index changed; the scheduler should re-arm. */
-  alarmIndexChanged(): void;
-  /** The object left memory; forget the host. */
-  evicted(host: ObjectHost): void;
-}
-
-/** An event delivered to an object. */
-export type ObjectEvent =
-  | { kind: "rpc"; member: string; args: unknown[] | undefined }
-  | { kind: "fetch"; request: Request }
-  | {
-      kind: "alarm";
-      record: AlarmRecord /** Run even if not yet due (test helper). */;
-      force?: boolean;
-    }
-  | { kind: "run"; fn: (instance: any, ctx: DurableObjectState) => unknown };
-
-/** How an alarm delivery ended, for the scheduler. */
-export type AlarmOutcome =
-  | { kind: "ran" }
-  | { kind: "not-due"; time: number | null }
-  | { kind: "failed"; error: unknown };
 
 interface QueuedEvent {
   readonly event: ObjectEvent;
@@ -232,40 +185,14 @@ export class ObjectHost {
         return instance.fetch(event.request);
       }
       case "alarm":
-        return this.#runAlarm(generation, event.record, event.force === true);
+        return runAlarm(generation.instance, generation.storage, event.record, {
+          now: this.#class.clock.now(),
+          force: event.force === true,
+          broken: () => generation.broken,
+        });
       case "run":
         return event.fn(instance, generation.state);
     }
-  }
-
-  async #runAlarm(
-    generation: Generation,
-    record: AlarmRecord,
-    force: boolean,
-  ): Promise<AlarmOutcome> {
-    const { storage, instance } = generation;
-    const stored = storage.readAlarm();
-    const now = this.#class.clock.now();
-    if (stored === null || (stored > now && !force)) return { kind: "not-due", time: stored };
-    if (typeof instance.alarm !== "function") return { kind: "not-due", time: null };
-    const scheduledTime = stored;
-    const retryCount = stored === record.scheduledTime ? record.retryCount : 0;
-    storage.alarmRunning(scheduledTime);
-    let failure: { error: unknown } | undefined;
-    try {
-      await instance.alarm({ retryCount, isRetry: retryCount > 0, scheduledTime });
-    } catch (error) {
-      failure = { error };
-    } finally {
-      storage.alarmRunning(undefined);
-    }
-    if (generation.broken !== undefined) throw generation.broken;
-    // A handler that set a new alarm has superseded this one, even if it then threw.
-    if (storage.readAlarm() !== scheduledTime) return { kind: "ran" };
-    if (failure === undefined || retryCount >= MAX_ALARM_RETRIES) {
-      storage.completeAlarm(scheduledTime);
-    }
-    return failure === undefined ? { kind: "ran" } : { kind: "failed", error: failure.error };
   }
 
   #finish(

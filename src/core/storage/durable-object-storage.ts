@@ -1,8 +1,11 @@
+import { attempt } from "./attempt.ts";
 import type { AlarmIndex } from "./driver.ts";
+import { DurableObjectTransaction, FINISH, ROLLED_BACK } from "./durable-object-transaction.ts";
 import { type KvListOptions, KvStore } from "./kv.ts";
 import type { StorageBackend } from "./kv-limits.ts";
 import type { ObjectDatabase } from "./object-database.ts";
 import { SqlStorage } from "./sql.ts";
+import { SyncKvStorage } from "./sync-kv-storage.ts";
 import type { Transactions } from "./transactions.ts";
 
 export interface DurableObjectGetOptions {
@@ -337,111 +340,10 @@ export class DurableObjectStorage {
   }
 }
 
-/** `ctx.storage.kv`: the KV API, synchronous. */
-export class SyncKvStorage {
-  readonly #kv: KvStore;
-
-  /** @internal */
-  constructor(kv: KvStore) {
-    this.#kv = kv;
-  }
-
-  /** The value under `key`, or undefined. */
-  get<T = unknown>(key: string): T | undefined {
-    return this.#kv.get(key) as T | undefined;
-  }
-
-  /** Entries in key order as `[key, value]` pairs. */
-  list<T = unknown>(options?: KvListOptions): Iterable<[string, T]> {
-    return (this.#kv.list(options) as Map<string, T>).entries();
-  }
-
-  /** Stores a value. */
-  put<T>(key: string, value: T): void {
-    this.#kv.put(key, value);
-  }
-
-  /** Deletes a key; true if it existed. */
-  delete(key: string): boolean {
-    return this.#kv.delete(key);
-  }
-}
-
-const ROLLED_BACK = Symbol("rolledBack");
-const FINISH = Symbol("finish");
-
-/** The `txn` of `storage.transaction()`: the storage methods, plus `rollback()`. */
-export class DurableObjectTransaction {
-  readonly #storage: DurableObjectStorage;
-  #finished = false;
-  [ROLLED_BACK] = false;
-
-  /** @internal */
-  constructor(storage: DurableObjectStorage) {
-    this.#storage = storage;
-  }
-
-  get: DurableObjectStorage["get"] = ((keys: any, options?: any) =>
-    attempt(() => this.#use("get()").get(keys, options))) as DurableObjectStorage["get"];
-  put: DurableObjectStorage["put"] = ((a: any, b?: any, c?: any) =>
-    attempt(() => this.#use("put()").put(a, b, c))) as DurableObjectStorage["put"];
-  delete: DurableObjectStorage["delete"] = ((keys: any, options?: any) =>
-    attempt(() => this.#use("delete()").delete(keys, options))) as DurableObjectStorage["delete"];
-
-  list<T = unknown>(options?: DurableObjectListOptions): Promise<Map<string, T>> {
-    return attempt(() => this.#use("list()").list<T>(options));
-  }
-  getAlarm(options?: { allowConcurrency?: boolean }): Promise<number | null> {
-    return attempt(() => this.#use("getAlarm()").getAlarm(options));
-  }
-  setAlarm(time: number | Date, options?: DurableObjectSetAlarmOptions): Promise<void> {
-    return attempt(() => this.#use("setAlarm()").setAlarm(time, options));
-  }
-  deleteAlarm(options?: DurableObjectSetAlarmOptions): Promise<void> {
-    return attempt(() => this.#use("deleteAlarm()").deleteAlarm(options));
-  }
-
-  /** Always throws: `deleteAll()` cannot be part of a transaction. */
-  deleteAll(): never {
-    throw new Error("Cannot call deleteAll() within a transaction");
-  }
-
-  /** Discards the transaction's writes; later operations on `txn` throw. */
-  rollback(): void {
-    if (this[ROLLED_BACK]) return;
-    this.#use("rollback()");
-    this[ROLLED_BACK] = true;
-  }
-
-  /** @internal */
-  [FINISH](): void {
-    this.#finished = true;
-  }
-
-  #use(op: string): DurableObjectStorage {
-    if (this[ROLLED_BACK]) throw new Error(`Cannot ${op} on rolled back transaction`);
-    if (this.#finished) {
-      throw new Error(
-        `Cannot call ${op} on transaction that has already committed: did you move \`txn\` outside of the closure?`,
-      );
-    }
-    return this.#storage;
-  }
-}
-
 /** Rejects options that are not an object, in the words of workerd's argument checks. */
 function checkOptions(options: unknown, method: string, position: number, type: string): void {
   if (options === undefined || options === null || typeof options === "object") return;
   throw new TypeError(
     `Failed to execute '${method}' on 'DurableObjectStorage': parameter ${position} is not of type '${type}'.`,
   );
-}
-
-/** Runs a synchronous storage step, turning a throw into a rejected promise. */
-function attempt<T>(fn: () => T): Promise<Awaited<T>> {
-  try {
-    return Promise.resolve(fn()) as Promise<Awaited<T>>;
-  } catch (error) {
-    return Promise.reject(error);
-  }
 }

@@ -1,0 +1,45 @@
+import type { Clock } from "../clock.ts";
+import type { AlarmRecord, StorageDriver } from "../storage/driver.ts";
+import type { StorageBackend } from "../storage/kv-limits.ts";
+import type { ObjectHost } from "./object-host.ts";
+import type { DurableObjectState } from "./object-state.ts";
+
+/** Per-object limits. */
+export interface ObjectLimits {
+  /** Evict an object after this long with nothing to do (ms). */
+  idleTimeoutMs: number;
+  /** Fail new events fast once this many wait for the object. */
+  maxQueuedEvents: number;
+  /** Fail queued events that waited longer than this (ms). */
+  maxQueueAgeMs: number;
+  /** `blockConcurrencyWhile` callbacks running longer than this reset the object (ms). */
+  blockConcurrencyTimeoutMs: number;
+}
+
+/** What an object needs from its namespace. */
+export interface ObjectClass {
+  /** The storage namespace (directory) of the class. */
+  readonly namespace: string;
+  readonly ctor: new (ctx: DurableObjectState, env: any) => object;
+  readonly env: object;
+  readonly backend: StorageBackend;
+  readonly driver: StorageDriver;
+  readonly clock: Clock;
+  readonly limits: ObjectLimits;
+  readonly deleteAllDeletesAlarm: boolean;
+  /** The alarm index changed; the scheduler should re-arm. */
+  alarmIndexChanged(): void;
+  /** The object left memory; forget the host. */
+  evicted(host: ObjectHost): void;
+}
+
+/** An event delivered to an object. */
+export type ObjectEvent =
+  | { kind: "rpc"; member: string; args: unknown[] | undefined }
+  | { kind: "fetch"; request: Request }
+  | {
+      kind: "alarm";
+      record: AlarmRecord /** Run even if not yet due (test helper). */;
+      force?: boolean;
+    }
+  | { kind: "run"; fn: (instance: any, ctx: DurableObjectState) => unknown };
