@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import type { AlarmIndex, DatabaseHandle, StorageDriver } from "../../core/storage/driver.ts";
 import { LocalAlarmIndex } from "./alarm-index.ts";
-import { openSqliteFile, syncDirectory, WalSync } from "./sqlite-file.ts";
+import { FileSync, openSqliteFile, syncDirectory } from "./sqlite-file.ts";
 
 /** Options of the local driver. */
 export interface LocalDriverOptions {
@@ -30,7 +30,7 @@ export class LocalDriver implements StorageDriver {
   readonly dataDir: string;
   readonly alarms: AlarmIndex;
   readonly #control: DatabaseSync;
-  readonly #controlWal: WalSync;
+  readonly #controlWal: FileSync;
   #controlDirty = false;
   readonly #maxIdleOpen: number;
   readonly #beforeFlush: LocalDriverOptions["beforeFlush"];
@@ -38,6 +38,7 @@ export class LocalDriver implements StorageDriver {
   readonly #idle = new Map<string, LocalDatabaseHandle>();
   readonly #open = new Map<string, LocalDatabaseHandle>();
   readonly #knownDirs = new Set<string>();
+  readonly #dirSyncs = new Map<string, FileSync>();
 
   constructor(options: LocalDriverOptions) {
     this.dataDir = options.dataDir;
@@ -46,7 +47,7 @@ export class LocalDriver implements StorageDriver {
     mkdirSync(this.dataDir, { recursive: true });
     const controlPath = join(this.dataDir, CONTROL_FILE);
     this.#control = openSqliteFile(controlPath);
-    this.#controlWal = new WalSync(`${controlPath}-wal`);
+    this.#controlWal = new FileSync(`${controlPath}-wal`);
     this.alarms = new LocalAlarmIndex(this.#control, () => {
       this.#controlDirty = true;
     });
@@ -106,6 +107,7 @@ export class LocalDriver implements StorageDriver {
     for (const handle of handles) handle.closeNow();
     if (this.#controlDirty) await this.#controlWal.sync().catch(() => {});
     this.#controlWal.close();
+    for (const sync of this.#dirSyncs.values()) sync.close();
     this.#control.close();
   }
 
@@ -116,6 +118,16 @@ export class LocalDriver implements StorageDriver {
       this.#controlDirty = false;
       await this.#controlWal.sync();
     }
+  }
+
+  /** @internal Makes files created in `dir` so far durable (batched per directory). */
+  syncDirectory(dir: string): Promise<void> {
+    let sync = this.#dirSyncs.get(dir);
+    if (sync === undefined) {
+      sync = new FileSync(dir);
+      this.#dirSyncs.set(dir, sync);
+    }
+    return sync.sync();
   }
 
   /** @internal An object was evicted: keep its handle open in the idle LRU. */
@@ -140,7 +152,7 @@ class LocalDatabaseHandle implements DatabaseHandle {
   readonly #id: string;
   readonly #path: string;
   #db: DatabaseSync | undefined;
-  #wal: WalSync | undefined;
+  #wal: FileSync | undefined;
   #created = false;
   #lastFlush: Promise<void> | undefined;
 
@@ -156,7 +168,7 @@ class LocalDatabaseHandle implements DatabaseHandle {
     if (this.#db === undefined) {
       this.#created = !existsSync(this.#path);
       this.#db = openSqliteFile(this.#path);
-      this.#wal = new WalSync(`${this.#path}-wal`);
+      this.#wal = new FileSync(`${this.#path}-wal`);
     }
     return this.#db;
   }
@@ -168,7 +180,7 @@ class LocalDatabaseHandle implements DatabaseHandle {
     this.#created = false;
     const flush = wal.sync(async () => {
       await this.#driver.beforeFlush(this.#namespace, this.#id);
-      if (created) syncDirectory(this.#path.slice(0, this.#path.lastIndexOf("/")));
+      if (created) await this.#driver.syncDirectory(dirname(this.#path));
     });
     this.#lastFlush = flush;
     return flush;

@@ -4,14 +4,14 @@ import { DatabaseSync } from "node:sqlite";
 /**
  * Opens a SQLite file the way every Stead database is opened. WAL with `synchronous=NORMAL`:
  * COMMIT writes the WAL but does not fsync on the event loop; the caller makes commits durable
- * with an asynchronous `fdatasync` of the WAL (`WalSync`). EXCLUSIVE locking keeps the WAL index
+ * with an asynchronous `fdatasync` of the WAL (`FileSync`). EXCLUSIVE locking keeps the WAL index
  * in memory and refuses a second process opening the same object.
  */
 export function openSqliteFile(path: string): DatabaseSync {
   const db = new DatabaseSync(path, { timeout: 0, allowExtension: false });
   try {
     db.exec(
-      "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 4194304;",
+      "PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 4194304;",
     );
   } catch (error) {
     db.close();
@@ -26,16 +26,19 @@ export function openSqliteFile(path: string): DatabaseSync {
   return db;
 }
 
-/** Makes a WAL file durable off the event loop, one fdatasync at a time, later calls batched. */
-export class WalSync {
+/**
+ * Makes a file (a WAL) or a directory (new files in it) durable off the event loop: one
+ * fdatasync at a time on libuv's thread pool, with the calls made meanwhile batched into the next.
+ */
+export class FileSync {
   readonly #path: string;
   #fd: number | undefined;
   #inflight: Promise<void> | undefined;
   #queued: Promise<void> | undefined;
   #closing = false;
 
-  constructor(walPath: string) {
-    this.#path = walPath;
+  constructor(path: string) {
+    this.#path = path;
   }
 
   /** Resolves once everything written to the WAL before the call is on disk; in call order. */
@@ -86,7 +89,7 @@ export class WalSync {
 
 function ignore(): void {}
 
-/** fsyncs a directory so a file created in it survives power loss. */
+/** fsyncs a directory so a file created in it survives power loss (blocking; rare paths only). */
 export function syncDirectory(path: string): void {
   const fd = openSync(path, "r");
   try {
