@@ -1,24 +1,78 @@
-import { registerHooks } from "node:module";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire, registerHooks } from "node:module";
 import { isAbsolute, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { SteadError } from "../core/errors.ts";
 
 const WORKERS_MODULE = new URL("../cloudflare-workers.ts", import.meta.url).href;
+/** Stead's own sources: erasable TypeScript that Node strips natively. */
+const STEAD_SOURCES = new URL("../", import.meta.url).href;
+const TYPESCRIPT = /\.(?:ts|mts|cts)$/;
+/** What bundler-style specifiers (`./room`, `./room.js` for room.ts) may stand for. */
+const CANDIDATES = [".ts", ".js", ".mts", ".mjs", "/index.ts", "/index.js"];
 let hooksRegistered = false;
 
 /**
- * Makes `cloudflare:workers` resolve to Stead's implementation for every module loaded in this
- * process. Idempotent.
+ * Makes every module loaded in this process see Cloudflare's module environment:
+ * - `cloudflare:workers` resolves to Stead's implementation;
+ * - TypeScript is compiled in full (enums, namespaces, parameter properties), not only stripped;
+ * - relative imports resolve as wrangler's bundler resolves them: without an extension, or with
+ *   `.js` naming a `.ts` file.
+ * Dependencies under node_modules are left to Node. Idempotent.
  */
 export function registerWorkersModule(): void {
   if (hooksRegistered) return;
   hooksRegistered = true;
+  process.setSourceMapsEnabled(true);
+  const require = createRequire(import.meta.url);
+  let amaro: { transformSync(code: string, options: object): { code: string; map?: string } };
   registerHooks({
     resolve(specifier, context, nextResolve) {
       if (specifier === "cloudflare:workers") return { url: WORKERS_MODULE, shortCircuit: true };
-      return nextResolve(specifier, context);
+      try {
+        return nextResolve(specifier, context);
+      } catch (error) {
+        const parent = context.parentURL;
+        if (!isRelative(specifier) || parent === undefined || isDependency(parent)) throw error;
+        const base = specifier.endsWith(".js") ? specifier.slice(0, -3) : specifier;
+        for (const suffix of CANDIDATES) {
+          const url = new URL(base + suffix, parent);
+          if (existsSync(fileURLToPath(url))) return { url: url.href, shortCircuit: true };
+        }
+        throw error;
+      }
+    },
+    load(url, context, nextLoad) {
+      if (
+        !TYPESCRIPT.test(url) ||
+        !url.startsWith("file:") ||
+        url.startsWith(STEAD_SOURCES) ||
+        isDependency(url)
+      ) {
+        return nextLoad(url, context);
+      }
+      const filename = fileURLToPath(url);
+      amaro ??= require("amaro");
+      const { code, map } = amaro.transformSync(readFileSync(filename, "utf8"), {
+        mode: "transform",
+        sourceMap: true,
+        filename,
+      });
+      const source =
+        map === undefined
+          ? code
+          : `${code}\n//# sourceMappingURL=data:application/json;base64,${Buffer.from(map).toString("base64")}`;
+      return { format: url.endsWith(".cts") ? "commonjs" : "module", source, shortCircuit: true };
     },
   });
+}
+
+function isRelative(specifier: string): boolean {
+  return specifier.startsWith("./") || specifier.startsWith("../");
+}
+
+function isDependency(url: string): boolean {
+  return url.includes("/node_modules/");
 }
 
 // Importing Stead makes the specifier resolvable, so tests and apps can import their worker
