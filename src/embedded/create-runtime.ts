@@ -6,6 +6,7 @@ import type { ExecutionContext } from "../core/base-classes.ts";
 import { WorkerEntrypoint } from "../core/base-classes.ts";
 import { systemClock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
+import { installFetchGate } from "../core/gates/outgoing-fetch.ts";
 import { DurableObjectNamespace, NamespaceController } from "../core/object/namespace.ts";
 import type { DeadLetterRecord, StorageDriver } from "../core/storage/driver.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
@@ -41,6 +42,7 @@ const DELETE_ALL_DELETES_ALARM = "2026-02-24";
  */
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const config = parseRuntimeOptions(options);
+  installFetchGate();
   const cwd = config.cwd ?? process.cwd();
   const module =
     typeof config.main === "string" || config.main instanceof URL
