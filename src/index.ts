@@ -1,15 +1,32 @@
+// Cloudflare's WebSocket globals (WebSocketPair, WebSocketRequestResponsePair, Response with
+// `webSocket`) exist wherever Stead is loaded.
+import "./core/websocket/globals.ts";
+
+export {
+  type AppConfig,
+  type LoadAppConfigOptions,
+  loadAppConfig,
+} from "./config/index.ts";
 export type { ExecutionContext } from "./core/base-classes.ts";
 export { DurableObject, RpcTarget, WorkerEntrypoint } from "./core/base-classes.ts";
 export { type Clock, ManualClock, systemClock } from "./core/clock.ts";
 export { SteadError, type SteadErrorCode } from "./core/errors.ts";
 export type { DurableObjectId } from "./core/ids/object-id.ts";
+export type { Migration } from "./core/migrations/migration.ts";
 export type { DurableObjectNamespace, DurableObjectStub } from "./core/object/namespace.ts";
 export type { DurableObjectState } from "./core/object/object-state.ts";
-export type { DatabaseHandle, StorageDriver } from "./core/storage/driver.ts";
+export type {
+  ControlStore,
+  DatabaseHandle,
+  NamespaceRecord,
+  StorageDriver,
+} from "./core/storage/driver.ts";
 export type { DurableObjectStorage } from "./core/storage/durable-object-storage.ts";
 export type { DurableObjectTransaction } from "./core/storage/durable-object-transaction.ts";
 export type { SqlStorage, SqlStorageCursor, SqlStorageValue } from "./core/storage/sql.ts";
 export type { SyncKvStorage } from "./core/storage/sync-kv-storage.ts";
+export { WebSocketRequestResponsePair } from "./core/websocket/request-response-pair.ts";
+export { WebSocketPair } from "./core/websocket/web-socket-pair.ts";
 export { LocalDriver, type LocalDriverOptions } from "./drivers/local/local-driver.ts";
 export { createRuntime, type Runtime } from "./embedded/create-runtime.ts";
 export { registerWorkersModule } from "./embedded/module-loader.ts";

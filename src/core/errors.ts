@@ -24,6 +24,14 @@ export type SteadErrorCode =
   | "HANDLER_MISSING"
   /** The runtime options are invalid. */
   | "INVALID_CONFIG"
+  /** No wrangler.jsonc, wrangler.json or wrangler.toml in the app's directory. */
+  | "CONFIG_NOT_FOUND"
+  /** The configuration uses a Cloudflare feature Stead does not support yet. */
+  | "CONFIG_UNSUPPORTED"
+  /** The migrations cannot be applied to what the data directory records. */
+  | "MIGRATION_INVALID"
+  /** A `deleted_classes` migration would delete data and was not confirmed. */
+  | "DELETE_NOT_CONFIRMED"
   /** The entry module could not be loaded or does not export what the config names. */
   | "MODULE_LOAD_FAILED"
   /** The runtime was disposed. */
@@ -40,6 +48,10 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   RPC_UNSERIALIZABLE: 500,
   HANDLER_MISSING: 500,
   INVALID_CONFIG: 500,
+  CONFIG_NOT_FOUND: 500,
+  CONFIG_UNSUPPORTED: 500,
+  MIGRATION_INVALID: 500,
+  DELETE_NOT_CONFIRMED: 500,
   MODULE_LOAD_FAILED: 500,
   RUNTIME_DISPOSED: 503,
 };

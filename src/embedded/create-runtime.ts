@@ -7,6 +7,9 @@ import { WorkerEntrypoint } from "../core/base-classes.ts";
 import { systemClock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
 import { installFetchGate } from "../core/gates/outgoing-fetch.ts";
+import { applyMigrationPlan } from "../core/migrations/apply-migrations.ts";
+import type { ClassBinding } from "../core/migrations/migration.ts";
+import { planMigrations } from "../core/migrations/plan-migrations.ts";
 import { DurableObjectNamespace, NamespaceController } from "../core/object/namespace.ts";
 import type { DeadLetterRecord, StorageDriver } from "../core/storage/driver.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
@@ -49,6 +52,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       ? await loadEntryModule(config.main, cwd)
       : config.main;
 
+  const bindings: ClassBinding[] = Object.entries(config.durableObjects ?? {}).map(
+    ([binding, spec]) => ({
+      binding,
+      className: typeof spec === "string" ? spec : spec.className,
+      backend: typeof spec === "object" && spec.storage === "kv" ? "kv" : "sqlite",
+    }),
+  );
+
   const temporaryDir =
     config.dataDir === undefined && config.driver === undefined
       ? mkdtempSync(join(tmpdir(), "stead-"))
@@ -61,35 +72,58 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const compatibilityDate = config.compatibilityDate ?? new Date().toISOString().slice(0, 10);
 
   const env: Record<string, any> = { ...config.vars };
+  /** By storage name, as the alarm index names namespaces. */
   const controllers = new Map<string, NamespaceController>();
   let scheduler: AlarmScheduler | undefined;
-  for (const [binding, spec] of Object.entries(config.durableObjects ?? {})) {
-    const className = typeof spec === "string" ? spec : spec.className;
-    const ctor = module[className];
-    if (typeof ctor !== "function") {
-      const exported = Object.keys(module).filter((k) => typeof module[k] === "function");
-      throw new SteadError(
-        "INVALID_CONFIG",
-        `Durable Object binding ${binding} names class "${className}", but the entry module does not export it. Exported classes: ${exported.join(", ") || "(none)"}. Export the class, or fix the class name.`,
-      );
+  try {
+    // Plan first (it changes nothing), check the module, and only then touch stored data.
+    const source = config.configPath ?? "createRuntime() options";
+    const plan = planMigrations({
+      records: driver.control.namespaces(),
+      applied: driver.control.appliedMigrations(),
+      migrations: config.migrations ?? [],
+      bindings,
+      confirmDeletions: config.confirmDeletions ?? [],
+      countObjects: (storageName) => driver.listObjects(storageName).length,
+      source,
+    });
+    for (const { binding, className } of bindings) {
+      if (typeof module[className] !== "function") {
+        const exported = Object.keys(module).filter((k) => typeof module[k] === "function");
+        throw new SteadError(
+          "INVALID_CONFIG",
+          `${config.configPath === undefined ? "" : `${config.configPath}: `}Durable Object binding ${binding} names class "${className}", but the entry module does not export it. Exported classes: ${exported.join(", ") || "(none)"}. Export the class, or fix the class name.`,
+        );
+      }
     }
-    let controller = controllers.get(className);
-    if (controller === undefined) {
-      controller = new NamespaceController({
-        namespace: className,
-        uniqueKey: `stead:${className}`,
+    await applyMigrationPlan(driver, plan);
+    // Every recorded class the module exports gets a namespace, bound or not, so its alarms run.
+    for (const record of plan.records.values()) {
+      const ctor = module[record.className];
+      if (typeof ctor !== "function") continue;
+      const controller = new NamespaceController({
+        namespace: record.storageName,
+        uniqueKey: record.uniqueKey,
         ctor: ctor as never,
         env,
-        backend: typeof spec === "object" && spec.storage === "kv" ? "kv" : "sqlite",
+        backend: record.backend,
         driver,
         clock,
         limits,
         deleteAllDeletesAlarm: compatibilityDate >= DELETE_ALL_DELETES_ALARM,
         alarmIndexChanged: () => scheduler?.changed(),
+        onError,
       });
-      controllers.set(className, controller);
+      controllers.set(record.storageName, controller);
     }
-    env[binding] = new DurableObjectNamespace(controller);
+    for (const { binding, className } of bindings) {
+      const { storageName } = plan.records.get(className)!;
+      env[binding] = new DurableObjectNamespace(controllers.get(storageName)!);
+    }
+  } catch (error) {
+    if (config.driver === undefined) await driver.close().catch(() => {});
+    if (temporaryDir !== undefined) rmSync(temporaryDir, { recursive: true, force: true });
+    throw error;
   }
 
   scheduler = new AlarmScheduler(

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Clock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
+import type { Migration } from "../core/migrations/migration.ts";
 import type { ObjectLimits } from "../core/object/object-class.ts";
 import type { StorageDriver } from "../core/storage/driver.ts";
 
@@ -25,6 +26,21 @@ export interface RuntimeOptions {
   dataDir?: string;
   /** Cloudflare compatibility date (YYYY-MM-DD); selects dated behaviour changes. */
   compatibilityDate?: string;
+  /**
+   * Durable Object migrations, as in wrangler config: applied once per data directory, in order,
+   * before any object runs. Without migrations, a bound class is created SQLite-backed (or with
+   * its binding's `storage`) the first time it is seen. A class's ids and data stay with it for
+   * good; a class's recorded backend wins over its binding's `storage`.
+   */
+  migrations?: Migration[];
+  /**
+   * Tags of migrations whose `deleted_classes` may delete data. A pending deletion that is not
+   * confirmed here stops the runtime from starting (`DELETE_NOT_CONFIRMED`), changing nothing.
+   * The CLI fills it from `STEAD_CONFIRM_DELETE=<tag>[,<tag>...]`.
+   */
+  confirmDeletions?: string[];
+  /** The config file these options came from; configuration errors name it. */
+  configPath?: string;
   /** Directory relative paths are resolved from (default: the process's cwd). */
   cwd?: string;
   /** Per-object limits. */
@@ -40,6 +56,7 @@ export interface RuntimeOptions {
 /** Defaults for `objects`. */
 export const DEFAULT_LIMITS: ObjectLimits = {
   idleTimeoutMs: 70_000,
+  hibernateAfterMs: 10_000,
   maxQueuedEvents: 10_000,
   maxQueueAgeMs: 30_000,
   blockConcurrencyTimeoutMs: 30_000,
@@ -48,6 +65,21 @@ export const DEFAULT_LIMITS: ObjectLimits = {
 const bindingName = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript identifier");
 const className = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript class name");
 const positiveMs = z.number().int().positive();
+const classList = z.array(className);
+
+/** One migration, as wrangler config writes it; unknown keys are errors (they may be typos). */
+export const migrationSchema = z
+  .object({
+    tag: z.string().min(1, 'must be a non-empty string, like "v1"'),
+    new_sqlite_classes: classList.optional(),
+    new_classes: classList.optional(),
+    renamed_classes: z.array(z.object({ from: className, to: className }).strict()).optional(),
+    deleted_classes: classList.optional(),
+    transferred_classes: z
+      .array(z.object({ from: className, from_script: z.string().optional(), to: className }))
+      .optional(),
+  })
+  .strict();
 
 const schema = z.object({
   main: z.union([z.string().min(1), z.instanceof(URL), z.record(z.string(), z.unknown())], {
@@ -80,10 +112,14 @@ const schema = z.object({
     .string()
     .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date like 2026-02-24")
     .optional(),
+  migrations: z.array(migrationSchema).optional(),
+  confirmDeletions: z.array(z.string().min(1)).optional(),
+  configPath: z.string().min(1).optional(),
   cwd: z.string().min(1).optional(),
   objects: z
     .object({
       idleTimeoutMs: positiveMs,
+      hibernateAfterMs: positiveMs,
       maxQueuedEvents: positiveMs,
       maxQueueAgeMs: positiveMs,
       blockConcurrencyTimeoutMs: positiveMs,
@@ -97,9 +133,10 @@ const schema = z.object({
     })
     .optional(),
   driver: z
-    .custom<StorageDriver>((v) => typeof v === "object" && v !== null && "openObject" in v, {
-      error: "must be a StorageDriver, such as new LocalDriver({ dataDir })",
-    })
+    .custom<StorageDriver>(
+      (v) => typeof v === "object" && v !== null && "openObject" in v && "control" in v,
+      { error: "must be a StorageDriver, such as new LocalDriver({ dataDir })" },
+    )
     .optional(),
   onError: z.function().optional(),
 });

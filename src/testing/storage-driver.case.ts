@@ -88,6 +88,61 @@ export function storageDriverConformance(name: string, setup: () => Promise<Driv
       assert.deepEqual(driver.listObjects("Other"), [ID_A]);
     });
 
+    it("deleting a namespace removes its alarms, durably, and only its own", async () => {
+      await using fixture = await setup();
+      const { driver } = fixture;
+      driver.openObject("Ns", ID_A).sqlite.exec("CREATE TABLE t (v)");
+      driver.alarms.set(record(ID_A, 100));
+      driver.alarms.set({ ...record(ID_B, 200), namespace: "Other" });
+      driver.deleteNamespace("Ns");
+      driver.deleteNamespace("Ns");
+      assert.equal(driver.alarms.get("Ns", ID_A), undefined);
+      await driver.control.commit({});
+      const restarted = await fixture.restart();
+      assert.deepEqual(
+        restarted.alarms.earliest(10).map((r) => [r.namespace, r.id]),
+        [["Other", ID_B]],
+      );
+      assert.deepEqual(restarted.listObjects("Ns"), []);
+    });
+
+    it("records namespaces and applied migrations atomically, kept across restarts", async () => {
+      await using fixture = await setup();
+      const { control } = fixture.driver;
+      assert.deepEqual(control.namespaces(), []);
+      assert.deepEqual(control.appliedMigrations(), []);
+      const ns = (
+        className: string,
+        storageName = className,
+        backend: "sqlite" | "kv" = "sqlite",
+      ) => ({
+        className,
+        storageName,
+        uniqueKey: `stead:${storageName}`,
+        backend,
+      });
+      await control.commit({ put: [ns("B", "B", "kv"), ns("A")], migrationTag: "v1" });
+      assert.deepEqual(control.namespaces(), [ns("A"), ns("B", "B", "kv")], "by class name");
+      // A rename: the new class takes over the old record's storage and key.
+      await control.commit({ remove: ["A"], put: [ns("Z", "A")], migrationTag: "v2" });
+      await control.commit({ migrationTag: "v0" });
+
+      let driver = await fixture.restart();
+      assert.deepEqual(driver.control.namespaces(), [ns("B", "B", "kv"), ns("Z", "A")]);
+      assert.deepEqual(driver.control.appliedMigrations(), ["v1", "v2", "v0"], "applied order");
+
+      // Failed commits change nothing.
+      await assert.rejects(driver.control.commit({ put: [ns("C")], migrationTag: "v1" }));
+      await assert.rejects(driver.control.commit({ put: [ns("C", "A")] }), "storage name in use");
+      await assert.rejects(
+        driver.control.commit({ put: [{ ...ns("D"), uniqueKey: "stead:B" }] }),
+        "unique key in use",
+      );
+      driver = await fixture.restart();
+      assert.deepEqual(driver.control.namespaces(), [ns("B", "B", "kv"), ns("Z", "A")]);
+      assert.deepEqual(driver.control.appliedMigrations(), ["v1", "v2", "v0"]);
+    });
+
     it("indexes alarms: set, replace, get, delete, earliest first with a limit", async () => {
       await using fixture = await setup();
       const { alarms } = fixture.driver;

@@ -109,6 +109,9 @@ export class AlarmScheduler {
       // The object could not run the handler (constructor threw, object reset, overloaded).
       outcome = { kind: "failed", error };
     }
+    // Stopped meanwhile (the runtime is being disposed and its index closed): leave the alarm
+    // as recorded, so the next start delivers it again.
+    if (this.#stopped) return;
     const { namespace, id } = record;
     switch (outcome.kind) {
       case "ran":

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { WebSocket } from "../websocket/web-socket.ts";
 import type { InputGate } from "./input-gate.ts";
 import type { OutputGate } from "./output-gate.ts";
 
@@ -11,6 +12,11 @@ export interface ObjectContext {
    * RpcTargets the object handed out come back in this way. Rejects once the instance is gone.
    */
   readonly deliver: (fn: () => unknown) => Promise<unknown>;
+  /**
+   * Call when a WebSocket is `accept()`ed (standard API) in this object: the object stays in
+   * memory, and a reset closes the socket, until the returned function is called.
+   */
+  readonly adoptWebSocket?: (socket: WebSocket) => () => void;
 }
 
 const storage = new AsyncLocalStorage<ObjectContext>();

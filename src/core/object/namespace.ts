@@ -25,6 +25,8 @@ export interface NamespaceOptions {
   limits: ObjectLimits;
   deleteAllDeletesAlarm: boolean;
   alarmIndexChanged(): void;
+  /** Receives errors nobody else sees (failed WebSocket event handlers). Default: stderr. */
+  onError?: (error: unknown, context: string) => void;
 }
 
 /** Internal handle on a namespace, for the runtime and `stead/testing`. */
@@ -44,6 +46,7 @@ export class NamespaceController implements ObjectClass {
   readonly limits: ObjectLimits;
   readonly deleteAllDeletesAlarm: boolean;
   readonly #alarmIndexChanged: () => void;
+  readonly #onError: (error: unknown, context: string) => void;
   readonly #hosts = new Map<string, ObjectHost>();
   #closed = false;
 
@@ -58,10 +61,16 @@ export class NamespaceController implements ObjectClass {
     this.limits = options.limits;
     this.deleteAllDeletesAlarm = options.deleteAllDeletesAlarm;
     this.#alarmIndexChanged = options.alarmIndexChanged;
+    this.#onError =
+      options.onError ?? ((error, context) => console.error(`[stead] ${context}:`, error));
   }
 
   alarmIndexChanged(): void {
     this.#alarmIndexChanged();
+  }
+
+  reportError(error: unknown, context: string): void {
+    this.#onError(error, context);
   }
 
   evicted(host: ObjectHost): void {

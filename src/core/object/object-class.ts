@@ -1,6 +1,7 @@
 import type { Clock } from "../clock.ts";
 import type { AlarmRecord, StorageDriver } from "../storage/driver.ts";
 import type { StorageBackend } from "../storage/kv-limits.ts";
+import type { WebSocketEvent } from "../websocket/hibernatable-web-sockets.ts";
 import type { ObjectHost } from "./object-host.ts";
 import type { DurableObjectState } from "./object-state.ts";
 
@@ -8,6 +9,11 @@ import type { DurableObjectState } from "./object-state.ts";
 export interface ObjectLimits {
   /** Evict an object after this long with nothing to do (ms). */
   idleTimeoutMs: number;
+  /**
+   * Hibernate an object after this long with nothing to do but hibernatable WebSockets (ms):
+   * the instance leaves memory, the sockets stay open.
+   */
+  hibernateAfterMs: number;
   /** Fail new events fast once this many wait for the object. */
   maxQueuedEvents: number;
   /** Fail queued events that waited longer than this (ms). */
@@ -31,6 +37,8 @@ export interface ObjectClass {
   alarmIndexChanged(): void;
   /** The object left memory; forget the host. */
   evicted(host: ObjectHost): void;
+  /** An error nobody else sees (a failed WebSocket event handler), with where it happened. */
+  reportError(error: unknown, context: string): void;
 }
 
 /** An event delivered to an object. */
@@ -42,4 +50,5 @@ export type ObjectEvent =
       record: AlarmRecord /** Run even if not yet due (test helper). */;
       force?: boolean;
     }
-  | { kind: "run"; fn: (instance: any, ctx: DurableObjectState) => unknown };
+  | { kind: "run"; fn: (instance: any, ctx: DurableObjectState) => unknown }
+  | WebSocketEvent;

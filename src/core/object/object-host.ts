@@ -11,6 +11,9 @@ import { callMember, references } from "../rpc/stub.ts";
 import { DurableObjectStorage } from "../storage/durable-object-storage.ts";
 import { ObjectDatabase } from "../storage/object-database.ts";
 import { Transactions } from "../storage/transactions.ts";
+import { HibernatableWebSockets } from "../websocket/hibernatable-web-sockets.ts";
+import { CLOSE_CODES } from "../websocket/limits.ts";
+import { type WebSocket, webSocketInternals } from "../websocket/web-socket.ts";
 import type { ObjectClass, ObjectEvent } from "./object-class.ts";
 import { DurableObjectState } from "./object-state.ts";
 
@@ -31,6 +34,8 @@ interface Generation {
   broken: Error | undefined;
   /** Rejected by a reset, so in-flight and held events fail at once instead of when they end. */
   readonly reset: Deferred<never>;
+  /** Standard-API WebSockets accepted by this instance: they pin it in memory while open. */
+  readonly standardSockets: Set<WebSocket>;
 }
 
 /**
@@ -54,10 +59,25 @@ export class ObjectHost {
   #pumpScheduled = false;
   #idleTimer: TimerHandle | undefined;
   #evicted = false;
+  /** Hibernatable WebSockets belong to the host, so they outlive instances (hibernation). */
+  readonly #sockets: HibernatableWebSockets;
 
   constructor(objectClass: ObjectClass, id: DurableObjectId) {
     this.#class = objectClass;
     this.id = id;
+    this.#sockets = new HibernatableWebSockets({
+      clock: objectClass.clock,
+      deliver: (event) =>
+        this.#evicted
+          ? Promise.reject(new SteadError("RUNTIME_DISPOSED", "The object left memory."))
+          : this.deliver(event),
+      changed: () => {
+        this.#cancelIdle();
+        this.#maybeIdle();
+      },
+      reportError: (error, kind) =>
+        objectClass.reportError(error, `${kind}() of ${objectClass.namespace} ${id.toString()}`),
+    });
     this.#db = new ObjectDatabase(
       objectClass.driver,
       objectClass.namespace,
@@ -91,7 +111,7 @@ export class ObjectHost {
 
   /** Evicts the object now if it is idle (used on shutdown). */
   evictIfIdle(): boolean {
-    if (!this.#isIdle()) return false;
+    if (!this.#isIdle() || this.#sockets.size > 0) return false;
     this.#evict();
     return true;
   }
@@ -100,6 +120,7 @@ export class ObjectHost {
   close(): void {
     this.#cancelIdle();
     this.#evicted = true;
+    this.#closeSockets(this.#generation, CLOSE_CODES.serviceRestart, "Stead runtime shut down");
     this.#generation = undefined;
     this.#db.close();
     const disposed = new SteadError(
@@ -192,6 +213,12 @@ export class ObjectHost {
         });
       case "run":
         return event.fn(instance, generation.state);
+      case "webSocketMessage":
+        return instance.webSocketMessage?.(event.socket, event.message);
+      case "webSocketClose":
+        return instance.webSocketClose?.(event.socket, event.code, event.reason, event.wasClean);
+      case "webSocketError":
+        return instance.webSocketError?.(event.socket, event.error);
     }
   }
 
@@ -234,6 +261,14 @@ export class ObjectHost {
                 { remote: true },
               ),
             ),
+      adoptWebSocket: (socket) => {
+        generation.standardSockets.add(socket);
+        this.#cancelIdle();
+        return () => {
+          generation.standardSockets.delete(socket);
+          this.#maybeIdle();
+        };
+      },
     };
     const tx = new Transactions(
       this.#db,
@@ -252,15 +287,20 @@ export class ObjectHost {
       alarmIndexChanged: () => cls.alarmIndexChanged(),
       blockConcurrencyWhile: (fn) => this.#blockConcurrencyWhile(generation, fn),
     });
-    const state = new DurableObjectState(this.id, storage, {
-      blockConcurrencyWhile: (fn) => this.#blockConcurrencyWhile(generation, fn),
-      waitUntil: (promise) => this.#waitUntil(promise),
-      abort: (reason) => {
-        const error = resetError(reason ?? "Durable Object was aborted by ctx.abort().");
-        this.#reset(generation, error);
-        throw error;
+    const state = new DurableObjectState(
+      this.id,
+      storage,
+      {
+        blockConcurrencyWhile: (fn) => this.#blockConcurrencyWhile(generation, fn),
+        waitUntil: (promise) => this.#waitUntil(promise),
+        abort: (reason) => {
+          const error = resetError(reason ?? "Durable Object was aborted by ctx.abort().");
+          this.#reset(generation, error);
+          throw error;
+        },
       },
-    });
+      this.#sockets,
+    );
     generation = {
       instance: undefined,
       state,
@@ -269,6 +309,7 @@ export class ObjectHost {
       context,
       broken: undefined,
       reset: deferred(),
+      standardSockets: new Set(),
     };
     this.#generation = generation;
     this.#constructing = true;
@@ -336,6 +377,7 @@ export class ObjectHost {
     generation.reset.reject(error);
     generation.tx.break(error);
     if (this.#generation === generation) {
+      this.#closeSockets(generation, CLOSE_CODES.internalError, "Durable Object reset");
       this.#generation = undefined;
       this.#db.reopen();
     }
@@ -354,12 +396,43 @@ export class ObjectHost {
     );
   }
 
+  /**
+   * Arms the idle timer once nothing runs: eviction, or hibernation while hibernatable
+   * WebSockets are open. Standard-API WebSockets keep the object in memory; a hibernated object
+   * waits for its next event (the sockets keep the host).
+   */
   #maybeIdle(): void {
     if (!this.#isIdle() || this.#idleTimer !== undefined) return;
-    this.#idleTimer = this.#class.clock.setTimer(() => {
-      this.#idleTimer = undefined;
-      if (this.#isIdle()) this.#evict();
-    }, this.#class.limits.idleTimeoutMs);
+    const generation = this.#generation;
+    if (generation !== undefined && generation.standardSockets.size > 0) return;
+    const hibernatable = this.#sockets.size > 0;
+    if (hibernatable && generation === undefined) return;
+    const limits = this.#class.limits;
+    this.#idleTimer = this.#class.clock.setTimer(
+      () => {
+        this.#idleTimer = undefined;
+        if (!this.#isIdle()) return;
+        if (this.#sockets.size > 0) this.#hibernate();
+        else this.#evict();
+      },
+      hibernatable ? limits.hibernateAfterMs : limits.idleTimeoutMs,
+    );
+  }
+
+  /** Drops the instance; its hibernatable sockets stay open and the next event constructs anew. */
+  #hibernate(): void {
+    if (this.#generation === undefined || this.#generation.standardSockets.size > 0) return;
+    this.#generation = undefined;
+    this.#db.close();
+  }
+
+  /** Ends the object's WebSockets with a close frame: its standard ones and hibernatable ones. */
+  #closeSockets(generation: Generation | undefined, code: number, reason: string): void {
+    for (const socket of generation?.standardSockets ?? []) {
+      webSocketInternals(socket)?.closeByRuntime(code, reason);
+    }
+    generation?.standardSockets.clear();
+    this.#sockets.closeAll(code, reason);
   }
 
   #cancelIdle(): void {

@@ -1,5 +1,7 @@
 import type { DurableObjectId } from "../ids/object-id.ts";
 import type { DurableObjectStorage } from "../storage/durable-object-storage.ts";
+import type { HibernatableWebSockets } from "../websocket/hibernatable-web-sockets.ts";
+import type { WebSocketRequestResponsePair } from "../websocket/request-response-pair.ts";
 
 /** What `ctx` delegates to: the object's host, for one generation of the object. */
 export interface StateHost {
@@ -18,12 +20,19 @@ export class DurableObjectState {
   /** The object's private storage: KV, SQL, transactions and the alarm. */
   readonly storage: DurableObjectStorage;
   readonly #host: StateHost;
+  readonly #sockets: HibernatableWebSockets;
 
   /** @internal */
-  constructor(id: DurableObjectId, storage: DurableObjectStorage, host: StateHost) {
+  constructor(
+    id: DurableObjectId,
+    storage: DurableObjectStorage,
+    host: StateHost,
+    sockets: HibernatableWebSockets,
+  ) {
     this.id = id;
     this.storage = storage;
     this.#host = host;
+    this.#sockets = sockets;
   }
 
   /**
@@ -48,5 +57,61 @@ export class DurableObjectState {
   /** Resets the object at once: held outputs fail and the constructor runs on the next event. */
   abort(reason?: string): never {
     return this.#host.abort(reason);
+  }
+
+  /**
+   * Accepts the server end of a WebSocketPair with the Hibernation API: its messages, closes and
+   * errors arrive at the class's `webSocketMessage`, `webSocketClose` and `webSocketError`, and
+   * the object may leave memory while the socket stays open. At most 10 tags of 256 characters,
+   * and 32,768 sockets per object. Do not also call `ws.accept()`.
+   *
+   * @example
+   * const [client, server] = Object.values(new WebSocketPair());
+   * this.ctx.acceptWebSocket(server, ["room:lobby"]);
+   * return new Response(null, { status: 101, webSocket: client });
+   */
+  acceptWebSocket(ws: WebSocket, tags?: string[]): void {
+    this.#sockets.accept(ws, tags);
+  }
+
+  /** The accepted hibernatable sockets, or those carrying `tag`. */
+  getWebSockets(tag?: string): WebSocket[] {
+    return this.#sockets.list(tag) as unknown as WebSocket[];
+  }
+
+  /** The tags `ws` was accepted with; throws for sockets not accepted with `acceptWebSocket`. */
+  getTags(ws: WebSocket): string[] {
+    return this.#sockets.tags(ws);
+  }
+
+  /**
+   * Sets (or with no argument, clears) a request message the runtime answers itself, on every
+   * hibernatable socket, without waking the object.
+   *
+   * @example
+   * this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+   */
+  setWebSocketAutoResponse(maybeReqResp?: WebSocketRequestResponsePair): void {
+    this.#sockets.setAutoResponse(maybeReqResp);
+  }
+
+  /** The current auto-response pair, or null. */
+  getWebSocketAutoResponse(): WebSocketRequestResponsePair | null {
+    return this.#sockets.autoResponse();
+  }
+
+  /** When the runtime last sent the auto-response on `ws`, or null. */
+  getWebSocketAutoResponseTimestamp(ws: WebSocket): Date | null {
+    return this.#sockets.autoResponseTimestamp(ws);
+  }
+
+  /** Limits how long a hibernatable WebSocket handler may run; no argument or 0 unsets it. */
+  setHibernatableWebSocketEventTimeout(timeoutMs?: number): void {
+    this.#sockets.setEventTimeout(timeoutMs);
+  }
+
+  /** The hibernatable WebSocket event timeout, or null. */
+  getHibernatableWebSocketEventTimeout(): number | null {
+    return this.#sockets.eventTimeout();
   }
 }

@@ -9,10 +9,16 @@ export interface StorageDriver {
   openObject(namespace: string, id: string): DatabaseHandle;
   /** Ids (64 hex) of the objects of `namespace` that have a database, in no particular order. */
   listObjects(namespace: string): string[];
-  /** Deletes every object database of `namespace` (a `deleted_classes` migration). */
+  /**
+   * Deletes every object database of `namespace` and removes its alarms from the index (a
+   * `deleted_classes` migration). Idempotent. The databases are gone for good when it returns;
+   * the index change is durable with the next `control.commit` or object flush.
+   */
   deleteNamespace(namespace: string): void;
   /** The node-level alarm index, so the scheduler can wake objects that are not in memory. */
   readonly alarms: AlarmIndex;
+  /** The node-level record of namespaces and applied migrations. */
+  readonly control: ControlStore;
   /** Flushes and closes everything. Handles must not be used afterwards. */
   close(): Promise<void>;
 }
@@ -81,4 +87,44 @@ export interface AlarmIndex {
   deadLetter(record: DeadLetterRecord): void;
   /** The dead-letter list, newest first. */
   deadLetters(): DeadLetterRecord[];
+}
+
+/**
+ * A Durable Object class's namespace as first created: its ids and its data stay with it for
+ * good, including across renames. Defaults for a new class `C`: storage name `C`, unique key
+ * `stead:C`.
+ */
+export interface NamespaceRecord {
+  /** The exported class that owns the namespace now (renames change it). */
+  className: string;
+  /** The driver's namespace: the `namespace` argument of `openObject`, alarms and listing. */
+  storageName: string;
+  /** The id key: ids minted under another key are rejected by this namespace. */
+  uniqueKey: string;
+  /** SQLite-backed, or legacy KV-backed (no SQL API). */
+  backend: "sqlite" | "kv";
+}
+
+/** One atomic change to the control store. */
+export interface ControlChange {
+  /** Class names whose records are removed (applied before `put`). */
+  remove?: string[];
+  /** Records to add or replace, matched by class name. */
+  put?: NamespaceRecord[];
+  /** A migration tag to record as applied, after the ones recorded before. */
+  migrationTag?: string;
+}
+
+/** Namespaces and applied migration tags, kept by the driver next to the alarm index. */
+export interface ControlStore {
+  /** Every namespace record, ordered by class name. */
+  namespaces(): NamespaceRecord[];
+  /** Tags of the applied migrations, in the order they were applied. */
+  appliedMigrations(): string[];
+  /**
+   * Applies `change` in one transaction and resolves once it is durable. Throws, changing
+   * nothing, when the tag was already recorded or two records would share a storage name or
+   * unique key.
+   */
+  commit(change: ControlChange): Promise<void>;
 }

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS alarm_dead_letters (
 export class LocalAlarmIndex implements AlarmIndex {
   readonly #upsert: StatementSync;
   readonly #delete: StatementSync;
+  readonly #deleteNamespace: StatementSync;
   readonly #get: StatementSync;
   readonly #earliest: StatementSync;
   readonly #addDeadLetter: StatementSync;
@@ -42,6 +43,7 @@ export class LocalAlarmIndex implements AlarmIndex {
          scheduled_time = excluded.scheduled_time, retry_count = excluded.retry_count`,
     );
     this.#delete = db.prepare("DELETE FROM alarms WHERE namespace = ? AND id = ?");
+    this.#deleteNamespace = db.prepare("DELETE FROM alarms WHERE namespace = ?");
     this.#get = db.prepare("SELECT * FROM alarms WHERE namespace = ? AND id = ?");
     this.#earliest = db.prepare("SELECT * FROM alarms ORDER BY time, namespace, id LIMIT ?");
     this.#addDeadLetter = db.prepare(
@@ -60,6 +62,11 @@ export class LocalAlarmIndex implements AlarmIndex {
 
   delete(namespace: string, id: string): void {
     if (this.#delete.run(namespace, id).changes > 0) this.#onWrite();
+  }
+
+  /** Removes every alarm of `namespace` (its class was deleted). */
+  deleteNamespace(namespace: string): void {
+    if (this.#deleteNamespace.run(namespace).changes > 0) this.#onWrite();
   }
 
   get(namespace: string, id: string): AlarmRecord | undefined {

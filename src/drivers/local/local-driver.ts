@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
-import type { AlarmIndex, DatabaseHandle, StorageDriver } from "../../core/storage/driver.ts";
+import type { ControlStore, DatabaseHandle, StorageDriver } from "../../core/storage/driver.ts";
 import { LocalAlarmIndex } from "./alarm-index.ts";
+import { LocalControlStore } from "./control-store.ts";
 import { FileSync, openSqliteFile, syncDirectory } from "./sqlite-file.ts";
 
 /** Options of the local driver. */
@@ -23,12 +24,13 @@ const CONTROL_FILE = "stead-control.sqlite";
 
 /**
  * Storage on this machine: `<dataDir>/<namespace>/<id>.sqlite` per object, plus a control
- * database for the alarm index. Durability is an fdatasync of the WAL on libuv's thread pool,
+ * database for the alarm index, the namespace records and the applied migrations. Durability is an fdatasync of the WAL on libuv's thread pool,
  * so a slow disk delays only the outputs waiting on it, never the event loop.
  */
 export class LocalDriver implements StorageDriver {
   readonly dataDir: string;
-  readonly alarms: AlarmIndex;
+  readonly alarms: LocalAlarmIndex;
+  readonly control: ControlStore;
   readonly #control: DatabaseSync;
   readonly #controlWal: FileSync;
   #controlDirty = false;
@@ -51,6 +53,7 @@ export class LocalDriver implements StorageDriver {
     this.alarms = new LocalAlarmIndex(this.#control, () => {
       this.#controlDirty = true;
     });
+    this.control = new LocalControlStore(this.#control, () => this.#syncControl());
   }
 
   openObject(namespace: string, id: string): DatabaseHandle {
@@ -95,8 +98,15 @@ export class LocalDriver implements StorageDriver {
         }
       }
     }
-    rmSync(join(this.dataDir, namespace), { recursive: true, force: true });
-    this.#knownDirs.delete(join(this.dataDir, namespace));
+    const dir = join(this.dataDir, namespace);
+    if (existsSync(dir)) {
+      rmSync(dir, { recursive: true, force: true });
+      // Rare (a migration at startup): a blocking fsync keeps the removal ahead of the record
+      // that says it happened.
+      syncDirectory(this.dataDir);
+    }
+    this.#knownDirs.delete(dir);
+    this.alarms.deleteNamespace(namespace);
   }
 
   async close(): Promise<void> {
@@ -118,6 +128,12 @@ export class LocalDriver implements StorageDriver {
       this.#controlDirty = false;
       await this.#controlWal.sync();
     }
+  }
+
+  /** Makes everything committed to the control database so far durable. */
+  #syncControl(): Promise<void> {
+    this.#controlDirty = false;
+    return this.#controlWal.sync();
   }
 
   /** @internal Makes files created in `dir` so far durable (batched per directory). */

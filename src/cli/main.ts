@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+import { Command, Option } from "commander";
+import { SteadError } from "../core/errors.ts";
+import { devCommand } from "./dev.ts";
+import { resolveServerOptions, type ServerFlags, UsageError } from "./options.ts";
+import { startCommand } from "./start.ts";
+
+const ENVIRONMENT = `
+Environment variables (flags win over them):
+  STEAD_PORT               port to listen on
+  STEAD_HOST               address to listen on
+  STEAD_DATA_DIR           where object databases and the alarm index live
+  STEAD_LOG_FORMAT         "json" (one JSON line per request) or "pretty"
+  STEAD_SHUTDOWN_TIMEOUT   ms in-flight work may take to finish on SIGTERM/SIGINT
+  STEAD_ENV                the wrangler environment ([env.<name>]) to use
+  STEAD_CONFIRM_DELETE     migration tags whose deleted_classes may delete data, e.g. "v3"`;
+
+function serverCommand(name: string, description: string, dev: boolean): Command {
+  return new Command(name)
+    .description(description)
+    .argument("[dir]", "app directory with wrangler.jsonc, wrangler.json or wrangler.toml", ".")
+    .option("-p, --port <port>", "port to listen on (default: 8787)")
+    .option("--host <host>", `address to listen on (default: ${dev ? "127.0.0.1" : "0.0.0.0"})`)
+    .option("--data-dir <path>", "where object databases live (default: <dir>/.stead)")
+    .addOption(
+      new Option(
+        "--log-format <format>",
+        `log format (default: ${dev ? "pretty" : "json"})`,
+      ).choices(["json", "pretty"]),
+    )
+    .option(
+      "--shutdown-timeout <ms>",
+      "how long in-flight work may finish on shutdown (default: 30000)",
+    )
+    .option("-e, --env <name>", "use the wrangler environment [env.<name>]")
+    .addHelpText("after", ENVIRONMENT);
+}
+
+const program = new Command("stead")
+  .description("Run Cloudflare Worker + Durable Object apps on your own machines.")
+  .showHelpAfterError()
+  .addHelpText(
+    "after",
+    `${ENVIRONMENT}\n\nExamples:\n  stead dev examples/counter\n  stead start . --port 8080 --data-dir /var/lib/app`,
+  );
+
+program.addCommand(
+  serverCommand(
+    "dev",
+    "serve the app for development: reload on file change, data under <dir>/.stead",
+    true,
+  ).action((dir: string, flags: ServerFlags) =>
+    devCommand(resolveServerOptions(dir, flags, { dev: true })),
+  ),
+);
+program.addCommand(
+  serverCommand(
+    "start",
+    "serve the app in production: no watching, structured logs, graceful shutdown",
+    false,
+  ).action((dir: string, flags: ServerFlags) =>
+    startCommand(resolveServerOptions(dir, flags, { dev: false })),
+  ),
+);
+// The child process of `stead dev`: `start` with development settings.
+program.addCommand(
+  serverCommand("__serve", "", true).action((dir: string, flags: ServerFlags) =>
+    startCommand(resolveServerOptions(dir, flags, { dev: true })),
+  ),
+  { hidden: true },
+);
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  process.exitCode = 1;
+  if (error instanceof UsageError || error instanceof SteadError) {
+    process.stderr.write(`stead: ${error.message}\n`);
+  } else {
+    process.stderr.write(
+      `stead: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+  }
+}

@@ -1,0 +1,77 @@
+import { resolve } from "node:path";
+import type { LogFormat } from "./logger.ts";
+
+/** Options shared by `stead dev` and `stead start`, after flags and environment are merged. */
+export interface ServerOptions {
+  /** The app directory holding wrangler.jsonc / wrangler.json / wrangler.toml. */
+  dir: string;
+  port: number;
+  host: string;
+  dataDir: string;
+  logFormat: LogFormat;
+  /** How long in-flight work may take to finish on shutdown (ms). */
+  shutdownTimeoutMs: number;
+  /** Development mode: read .dev.vars. */
+  dev: boolean;
+  /** The wrangler environment (`[env.<name>]`) to use, if any. */
+  env: string | undefined;
+}
+
+/** Raw flag values as commander gives them. */
+export interface ServerFlags {
+  port?: string;
+  host?: string;
+  dataDir?: string;
+  logFormat?: string;
+  shutdownTimeout?: string;
+  env?: string;
+}
+
+/** Thrown for bad flags or environment variables; the CLI prints the message alone. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Merges flags over `STEAD_*` environment variables over defaults, validating each. */
+export function resolveServerOptions(
+  dirArg: string | undefined,
+  flags: ServerFlags,
+  mode: { dev: boolean },
+  env: NodeJS.ProcessEnv = process.env,
+): ServerOptions {
+  const dir = resolve(dirArg ?? ".");
+  const port = integer(flags.port ?? env.STEAD_PORT ?? "8787", "--port / STEAD_PORT", 0, 65535);
+  const host = flags.host ?? env.STEAD_HOST ?? (mode.dev ? "127.0.0.1" : "0.0.0.0");
+  const dataDir = resolve(flags.dataDir ?? env.STEAD_DATA_DIR ?? resolve(dir, ".stead"));
+  const logFormat = flags.logFormat ?? env.STEAD_LOG_FORMAT ?? (mode.dev ? "pretty" : "json");
+  if (logFormat !== "json" && logFormat !== "pretty") {
+    throw new UsageError(
+      `--log-format / STEAD_LOG_FORMAT must be "json" or "pretty", got "${logFormat}".`,
+    );
+  }
+  const shutdownTimeoutMs = integer(
+    flags.shutdownTimeout ?? env.STEAD_SHUTDOWN_TIMEOUT ?? "30000",
+    "--shutdown-timeout / STEAD_SHUTDOWN_TIMEOUT",
+    0,
+    3_600_000,
+  );
+  const wranglerEnv = flags.env ?? env.STEAD_ENV;
+  return {
+    dir,
+    port,
+    host,
+    dataDir,
+    logFormat,
+    shutdownTimeoutMs,
+    dev: mode.dev,
+    env: wranglerEnv,
+  };
+}
+
+function integer(raw: string, name: string, min: number, max: number): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(`${name} must be an integer from ${min} to ${max}, got "${raw}".`);
+  }
+  return value;
+}

@@ -1,0 +1,349 @@
+// loadAppConfig on real files in temp directories: discovery, the three formats, validation
+// messages that name the file and the option path, environments, .dev.vars and the delete
+// confirmation variable.
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { type AppConfig, loadAppConfig } from "./index.ts";
+
+/** An app directory holding `files` (path -> text) plus src/index.ts, removed on dispose. */
+function app(files: Record<string, string>): { dir: string } & Disposable {
+  const dir = mkdtempSync(join(tmpdir(), "stead-config-"));
+  mkdirSync(join(dir, "src"));
+  writeFileSync(join(dir, "src", "index.ts"), "export default {};\n");
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return { dir, [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Asserts that loading fails with `code` and a message containing every part. */
+async function assertFails(
+  dir: string,
+  code: string,
+  parts: string[],
+  options?: Parameters<typeof loadAppConfig>[1],
+): Promise<string> {
+  let message = "";
+  await assert.rejects(loadAppConfig(dir, options), (error: any) => {
+    assert.equal(error.code, code, error.message);
+    message = error.message;
+    return true;
+  });
+  for (const part of parts) assert.ok(message.includes(part), `expected "${part}" in:\n${message}`);
+  assert.ok(message.split("\n").length <= 10, `one screen:\n${message}`);
+  return message;
+}
+
+const JSONC = `// wrangler.jsonc as Cloudflare's templates write it
+{
+  "$schema": "node_modules/wrangler/config-schema.json",
+  "name": "chat",
+  "main": "src/index.ts",
+  "compatibility_date": "2026-02-24",
+  "compatibility_flags": ["nodejs_compat"],
+  "observability": { "enabled": true },
+  "routes": [{ "pattern": "chat.example.com", "custom_domain": true }],
+  "kv_namespaces": [{ "binding": "CACHE", "id": "abc" }],
+  /* Durable Objects */
+  "durable_objects": {
+    "bindings": [
+      { "name": "ROOMS", "class_name": "ChatRoom" },
+      { "name": "LIMITER", "class_name": "RateLimiter", "script_name": "chat" },
+    ],
+  },
+  "migrations": [
+    { "tag": "v1", "new_sqlite_classes": ["ChatRoom"] },
+    { "tag": "v2", "new_classes": ["RateLimiter"], "renamed_classes": [{ "from": "A", "to": "B" }] },
+  ],
+  "vars": { "GREETING": "hello", "LIMITS": { "perMinute": 10 } },
+}
+`;
+
+const TOML = `name = "chat"
+main = "src/index.ts"
+compatibility_date = 2026-02-24
+compatibility_flags = ["nodejs_compat"]
+routes = [{ pattern = "chat.example.com", custom_domain = true }]
+
+[observability]
+enabled = true
+
+[[durable_objects.bindings]]
+name = "ROOMS"
+class_name = "ChatRoom"
+
+[[durable_objects.bindings]]
+name = "LIMITER"
+class_name = "RateLimiter"
+script_name = "chat"
+
+[[migrations]]
+tag = "v1"
+new_sqlite_classes = ["ChatRoom"]
+
+[[migrations]]
+tag = "v2"
+new_classes = ["RateLimiter"]
+renamed_classes = [{ from = "A", to = "B" }]
+
+[vars]
+GREETING = "hello"
+LIMITS = { perMinute = 10 }
+`;
+
+function expectedOptions(dir: string, configPath: string) {
+  return {
+    main: join(dir, "src", "index.ts"),
+    durableObjects: { ROOMS: "ChatRoom", LIMITER: "RateLimiter" },
+    vars: { GREETING: "hello", LIMITS: { perMinute: 10 } },
+    configPath,
+    compatibilityDate: "2026-02-24",
+    migrations: [
+      { tag: "v1", new_sqlite_classes: ["ChatRoom"] },
+      { tag: "v2", new_classes: ["RateLimiter"], renamed_classes: [{ from: "A", to: "B" }] },
+    ],
+  };
+}
+
+describe("loadAppConfig: formats", () => {
+  for (const [file, text] of [
+    ["wrangler.jsonc", JSONC],
+    ["wrangler.json", JSONC],
+    ["wrangler.toml", TOML],
+  ] as const) {
+    it(`reads ${file}, ignoring keys Stead does not use`, async () => {
+      using a = app({ [file]: text });
+      const config = await loadAppConfig(a.dir, { processEnv: {} });
+      const configPath = join(a.dir, file);
+      assert.equal(config.configPath, configPath);
+      assert.equal(config.name, "chat");
+      assert.deepEqual(config.ignoredConfigPaths, []);
+      assert.deepEqual({ ...config.runtimeOptions }, expectedOptions(a.dir, configPath));
+      assert.ok(Object.isFrozen(config) && Object.isFrozen(config.runtimeOptions.vars));
+    });
+  }
+
+  it("prefers wrangler.jsonc, then wrangler.json, then wrangler.toml, and says which", async () => {
+    using a = app({ "wrangler.toml": TOML, "wrangler.json": JSONC, "wrangler.jsonc": JSONC });
+    const config = await loadAppConfig(a.dir);
+    assert.equal(config.configPath, join(a.dir, "wrangler.jsonc"));
+    assert.deepEqual(config.ignoredConfigPaths, [
+      join(a.dir, "wrangler.json"),
+      join(a.dir, "wrangler.toml"),
+    ]);
+    using b = app({ "wrangler.toml": TOML, "wrangler.json": JSONC });
+    assert.equal((await loadAppConfig(b.dir)).configPath, join(b.dir, "wrangler.json"));
+  });
+
+  it("a directory without a config, or no directory, is CONFIG_NOT_FOUND", async () => {
+    using a = app({});
+    await assertFails(a.dir, "CONFIG_NOT_FOUND", [
+      `No wrangler.jsonc, wrangler.json or wrangler.toml in ${a.dir}.`,
+      'create a wrangler.jsonc with at least "main"',
+    ]);
+    await assertFails(join(a.dir, "nope"), "CONFIG_NOT_FOUND", [
+      `The app directory ${join(a.dir, "nope")} does not exist.`,
+    ]);
+  });
+});
+
+describe("loadAppConfig: syntax errors name file:line:column and show the line", () => {
+  it("JSONC", async () => {
+    using a = app({ "wrangler.jsonc": '{\n  "main": "src/index.ts",\n  "vars": { "A": }\n}\n' });
+    const message = await assertFails(a.dir, "INVALID_CONFIG", [
+      `${join(a.dir, "wrangler.jsonc")}:3:18: wrangler.jsonc is not valid JSONC: value expected.`,
+      '   3 |   "vars": { "A": }',
+      "Fix the syntax there (comments and trailing commas are allowed).",
+    ]);
+    assert.match(message, /\n {5}\| {18}\^\n/, "a caret under column 18");
+  });
+
+  it("JSON is read as JSONC, as wrangler does", async () => {
+    using a = app({ "wrangler.json": '// comment\n{ "main": "src/index.ts", }' });
+    assert.equal((await loadAppConfig(a.dir)).runtimeOptions.main, join(a.dir, "src/index.ts"));
+    using b = app({ "wrangler.json": '{ "main": "src/index.ts" "name": "x" }' });
+    await assertFails(b.dir, "INVALID_CONFIG", [
+      `${join(b.dir, "wrangler.json")}:1:26: wrangler.json is not valid JSONC: comma expected.`,
+    ]);
+  });
+
+  it("TOML", async () => {
+    using a = app({ "wrangler.toml": 'main = "src/index.ts"\n[vars]\nA = "unterminated\n' });
+    await assertFails(a.dir, "INVALID_CONFIG", [
+      `${join(a.dir, "wrangler.toml")}:3:`,
+      "wrangler.toml is not valid TOML:",
+      'A = "unterminated',
+      "Fix the syntax there.",
+    ]);
+  });
+});
+
+describe("loadAppConfig: validation names the file and the option path", () => {
+  it("wrong types, in every format", async () => {
+    const jsonc =
+      '{ "main": "src/index.ts", "durable_objects": { "bindings": [{ "name": "A", "class_name": 1 }] } }';
+    const toml =
+      'main = "src/index.ts"\n[[durable_objects.bindings]]\nname = "A"\nclass_name = 1\n';
+    for (const [file, text] of [
+      ["wrangler.jsonc", jsonc],
+      ["wrangler.json", jsonc],
+      ["wrangler.toml", toml],
+    ] as const) {
+      using a = app({ [file]: text });
+      await assertFails(a.dir, "INVALID_CONFIG", [
+        `${join(a.dir, file)}: durable_objects.bindings[0].class_name: expected a string, got number 1`,
+      ]);
+    }
+  });
+
+  it("lists every problem, one line each", async () => {
+    using a = app({
+      "wrangler.jsonc": JSON.stringify({
+        main: "src/index.ts",
+        compatibility_date: "tomorrow",
+        vars: [],
+        durable_objects: { bindings: [{ name: "my-binding", class_name: "Room" }, { name: "B" }] },
+        migrations: [
+          { tag: "v1", new_sqlite_class: ["Room"] },
+          { tag: "v2", renamed_classes: [{ from: "A", too: "B" }] },
+        ],
+      }),
+    });
+    const path = join(a.dir, "wrangler.jsonc");
+    const message = await assertFails(a.dir, "INVALID_CONFIG", [
+      `${path}: compatibility_date: must be a date like "2026-02-24", got "tomorrow"`,
+      `${path}: vars: expected an object, got an array`,
+      `${path}: durable_objects.bindings[0].name: must be a JavaScript identifier, like CHAT_ROOM, got "my-binding"`,
+      `${path}: durable_objects.bindings[1].class_name: is required`,
+      `${path}: migrations[0]: unknown key "new_sqlite_class" (expected: tag, new_sqlite_classes, new_classes, renamed_classes, deleted_classes, transferred_classes)`,
+      `${path}: migrations[1].renamed_classes[0].to: is required`,
+      `${path}: migrations[1].renamed_classes[0]: unknown key "too" (expected: from, to)`,
+    ]);
+    assert.equal(message.split("\n").length, 7);
+  });
+
+  it("migration tags are unique", async () => {
+    using a = app({
+      "wrangler.toml":
+        'main = "src/index.ts"\n[[migrations]]\ntag = "v1"\n[[migrations]]\ntag = "v1"\n',
+    });
+    await assertFails(a.dir, "INVALID_CONFIG", [
+      `${join(a.dir, "wrangler.toml")}: migrations[1].tag: "v1" is also the tag of migrations[0]; tags must be unique`,
+    ]);
+  });
+
+  it("the top level must be an object", async () => {
+    using a = app({ "wrangler.jsonc": "[]" });
+    await assertFails(a.dir, "INVALID_CONFIG", [
+      `${join(a.dir, "wrangler.jsonc")}: expected an object at the top level`,
+    ]);
+  });
+
+  it("main is required and must exist, resolved from the config's directory", async () => {
+    using a = app({ "wrangler.jsonc": '{ "name": "x" }' });
+    await assertFails(a.dir, "INVALID_CONFIG", [
+      `${join(a.dir, "wrangler.jsonc")}: main: is required: the Worker's entry module, relative to the config file, e.g. "main": "src/index.ts".`,
+    ]);
+    using b = app({ "wrangler.toml": 'main = "src/missing.ts"' });
+    await assertFails(b.dir, "INVALID_CONFIG", [
+      `${join(b.dir, "wrangler.toml")}: main: the entry module ${join(b.dir, "src/missing.ts")} does not exist. Fix "main"`,
+    ]);
+  });
+
+  it("bindings: another Worker's class is not supported, a name may be used once", async () => {
+    const config = (bindings: unknown[]) =>
+      JSON.stringify({ name: "me", main: "src/index.ts", durable_objects: { bindings } });
+    using a = app({
+      "wrangler.jsonc": config([{ name: "EXT", class_name: "Other", script_name: "other-worker" }]),
+    });
+    await assertFails(a.dir, "CONFIG_UNSUPPORTED", [
+      `${join(a.dir, "wrangler.jsonc")}: durable_objects.bindings[0] (EXT): script_name "other-worker" binds a class of another Worker, which is not supported yet`,
+      "Remove script_name to bind a class this Worker exports.",
+    ]);
+    using b = app({
+      "wrangler.jsonc": config([
+        { name: "A", class_name: "Room" },
+        { name: "A", class_name: "Hall" },
+      ]),
+    });
+    await assertFails(b.dir, "INVALID_CONFIG", [
+      `${join(b.dir, "wrangler.jsonc")}: durable_objects.bindings[1].name: the binding name A is used twice.`,
+    ]);
+  });
+});
+
+describe("loadAppConfig: environments, .dev.vars, delete confirmation", () => {
+  const WITH_ENVS = JSON.stringify({
+    name: "chat",
+    main: "src/index.ts",
+    compatibility_date: "2026-01-01",
+    vars: { LEVEL: "top" },
+    durable_objects: { bindings: [{ name: "ROOMS", class_name: "ChatRoom" }] },
+    migrations: [{ tag: "v1", new_sqlite_classes: ["ChatRoom"] }],
+    env: {
+      staging: { vars: { LEVEL: "staging" } },
+      other: {
+        name: "custom",
+        compatibility_date: "2026-02-24",
+        durable_objects: { bindings: [{ name: "R", class_name: "ChatRoom" }] },
+        migrations: [{ tag: "e1", new_classes: ["ChatRoom"] }],
+      },
+    },
+  });
+
+  it("an environment inherits main, name, compatibility_date and migrations, not vars or bindings", async () => {
+    using a = app({ "wrangler.jsonc": WITH_ENVS });
+    const staging = await loadAppConfig(a.dir, { env: "staging" });
+    assert.equal(staging.name, "chat-staging");
+    assert.equal(staging.env, "staging");
+    assert.deepEqual(staging.runtimeOptions.vars, { LEVEL: "staging" });
+    assert.deepEqual(staging.runtimeOptions.durableObjects, {});
+    assert.equal(staging.runtimeOptions.compatibilityDate, "2026-01-01");
+    assert.deepEqual(staging.runtimeOptions.migrations, [
+      { tag: "v1", new_sqlite_classes: ["ChatRoom"] },
+    ]);
+
+    const other = await loadAppConfig(a.dir, { env: "other" });
+    assert.equal(other.name, "custom");
+    assert.deepEqual(other.runtimeOptions.vars, {});
+    assert.deepEqual(other.runtimeOptions.durableObjects, { R: "ChatRoom" });
+    assert.equal(other.runtimeOptions.compatibilityDate, "2026-02-24");
+    assert.deepEqual(other.runtimeOptions.migrations, [{ tag: "e1", new_classes: ["ChatRoom"] }]);
+
+    await assertFails(
+      a.dir,
+      "INVALID_CONFIG",
+      ['env.prod: there is no environment "prod" (defined: staging, other).'],
+      {
+        env: "prod",
+      },
+    );
+  });
+
+  it(".dev.vars (or .dev.vars.<env>) is merged over vars in dev only, and its names are secret", async () => {
+    using a = app({
+      "wrangler.jsonc": WITH_ENVS,
+      ".dev.vars": '# local secrets\nLEVEL=dev\nAPI_KEY="s3cr3t"\n',
+      ".dev.vars.staging": "TOKEN=staging-token\n",
+    });
+    const prod: AppConfig = await loadAppConfig(a.dir);
+    assert.deepEqual(prod.runtimeOptions.vars, { LEVEL: "top" });
+    assert.deepEqual(prod.secretNames, []);
+
+    const dev = await loadAppConfig(a.dir, { dev: true });
+    assert.deepEqual(dev.runtimeOptions.vars, { LEVEL: "dev", API_KEY: "s3cr3t" });
+    assert.deepEqual([...dev.secretNames].sort(), ["API_KEY", "LEVEL"]);
+
+    const staging = await loadAppConfig(a.dir, { dev: true, env: "staging" });
+    assert.deepEqual(staging.runtimeOptions.vars, { LEVEL: "staging", TOKEN: "staging-token" });
+  });
+
+  it("STEAD_CONFIRM_DELETE lists the migration tags whose deletions are confirmed", async () => {
+    using a = app({ "wrangler.jsonc": WITH_ENVS });
+    const none = await loadAppConfig(a.dir, { processEnv: {} });
+    assert.equal(none.runtimeOptions.confirmDeletions, undefined);
+    const some = await loadAppConfig(a.dir, { processEnv: { STEAD_CONFIRM_DELETE: " v3, v5 ,," } });
+    assert.deepEqual(some.runtimeOptions.confirmDeletions, ["v3", "v5"]);
+  });
+});

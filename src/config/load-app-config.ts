@@ -1,0 +1,163 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { SteadError } from "../core/errors.ts";
+import type { Migration } from "../core/migrations/migration.ts";
+import type { RuntimeOptions } from "../embedded/runtime-options.ts";
+import { readDevVars } from "./dev-vars.ts";
+import { findConfigFile } from "./find-config-file.ts";
+import { formatIssues, formatPath } from "./format-issues.ts";
+import { parseConfigText } from "./parse-config-text.ts";
+import { type WranglerEnvironment, wranglerConfigSchema } from "./wrangler-schema.ts";
+
+/** Options of `loadAppConfig`. */
+export interface LoadAppConfigOptions {
+  /** A wrangler environment (`env.<name>` in the config), as `wrangler --env <name>` selects. */
+  env?: string;
+  /** Local development: also read secrets from `.dev.vars` (or `.dev.vars.<env>`). */
+  dev?: boolean;
+  /** Where `STEAD_*` variables are read from (default `process.env`). */
+  processEnv?: Record<string, string | undefined>;
+}
+
+/** An app's configuration, resolved and frozen. */
+export interface AppConfig {
+  /** The config file read: the first of wrangler.jsonc, wrangler.json, wrangler.toml present. */
+  readonly configPath: string;
+  /** Config files also present in the directory but not read (configPath wins). */
+  readonly ignoredConfigPaths: readonly string[];
+  /** The Worker's `name` (with `-<env>` appended under an environment, unless it sets its own). */
+  readonly name: string | undefined;
+  /** The selected environment, if any. */
+  readonly env: string | undefined;
+  /** Names of `vars` that came from `.dev.vars`: redact their values when showing config. */
+  readonly secretNames: readonly string[];
+  /** Options for `createRuntime`; add `dataDir` and the rest. */
+  readonly runtimeOptions: Readonly<RuntimeOptions>;
+}
+
+/**
+ * Reads and validates the app's wrangler config (`wrangler.jsonc`, `wrangler.json` or
+ * `wrangler.toml`, in that order of preference) and resolves it into `createRuntime` options.
+ *
+ * Keys read: `name`, `main` (resolved from the config's directory; the file must exist),
+ * `compatibility_date`, `vars`, `durable_objects.bindings` (`name`, `class_name`; a
+ * `script_name` naming another Worker is not supported), `migrations`, and `env.<name>` with
+ * `options.env` (`main`, `compatibility_date`, `migrations` and `name` are inherited from the
+ * top level; `vars` and `durable_objects` are not, as in wrangler). Every other key is ignored.
+ * With `options.dev`, `.dev.vars` is read and merged over `vars`. `STEAD_CONFIRM_DELETE`
+ * (comma-separated migration tags) becomes `confirmDeletions`.
+ *
+ * @example
+ * const config = await loadAppConfig("./my-app", { dev: true });
+ * await using rt = await createRuntime({ ...config.runtimeOptions, dataDir: "./my-app/.stead" });
+ */
+export async function loadAppConfig(
+  dir: string,
+  options: LoadAppConfigOptions = {},
+): Promise<AppConfig> {
+  const found = findConfigFile(dir);
+  const configPath = found.path;
+  const parsed = parseConfigText(configPath, readFileSync(configPath, "utf8"));
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw invalid(
+      `${configPath}: expected an object at the top level, like { "name": "my-worker", "main": "src/index.ts" }`,
+    );
+  }
+  const result = wranglerConfigSchema.safeParse(parsed, { reportInput: true });
+  if (!result.success) throw invalid(formatIssues(configPath, result.error.issues));
+  const config = result.data;
+
+  let selected: WranglerEnvironment = config;
+  let envPath = "";
+  let name = config.name;
+  let migrations = config.migrations;
+  let main = config.main;
+  let compatibilityDate = config.compatibility_date;
+  if (options.env !== undefined) {
+    const envs = config.env ?? {};
+    const chosen = envs[options.env];
+    if (chosen === undefined) {
+      const known = Object.keys(envs);
+      throw invalid(
+        `${configPath}: env.${options.env}: there is no environment "${options.env}" (${known.length === 0 ? "the config defines none" : `defined: ${known.join(", ")}`}). Add it under "env", or choose another environment.`,
+      );
+    }
+    selected = chosen;
+    envPath = `env.${options.env}.`;
+    name = chosen.name ?? (name === undefined ? undefined : `${name}-${options.env}`);
+    migrations = chosen.migrations ?? migrations;
+    main = chosen.main ?? main;
+    compatibilityDate = chosen.compatibility_date ?? compatibilityDate;
+  }
+
+  const configDir = dirname(configPath);
+  if (main === undefined) {
+    throw invalid(
+      `${configPath}: main: is required: the Worker's entry module, relative to the config file, e.g. "main": "src/index.ts".`,
+    );
+  }
+  const mainPath = resolve(configDir, main);
+  if (!existsSync(mainPath) || !statSync(mainPath).isFile()) {
+    throw invalid(
+      `${configPath}: ${options.env !== undefined && selected.main !== undefined ? envPath : ""}main: the entry module ${mainPath} does not exist. Fix "main" (it is resolved from the config file's directory), or create the file.`,
+    );
+  }
+
+  const durableObjects: Record<string, string> = {};
+  const bindings = selected.durable_objects?.bindings ?? [];
+  bindings.forEach((binding, index) => {
+    const where = `${configPath}: ${envPath}${formatPath(["durable_objects", "bindings", index])}`;
+    if (binding.script_name !== undefined && binding.script_name !== name) {
+      throw new SteadError(
+        "CONFIG_UNSUPPORTED",
+        `${where} (${binding.name}): script_name "${binding.script_name}" binds a class of another Worker, which is not supported yet: Stead runs one Worker. Remove script_name to bind a class this Worker exports.`,
+      );
+    }
+    if (binding.name in durableObjects) {
+      throw invalid(
+        `${where}.name: the binding name ${binding.name} is used twice. Give each binding its own name.`,
+      );
+    }
+    durableObjects[binding.name] = binding.class_name;
+  });
+
+  const vars: Record<string, unknown> = { ...selected.vars };
+  const devVars = options.dev === true ? readDevVars(configDir, options.env) : undefined;
+  if (devVars !== undefined) Object.assign(vars, devVars.values);
+
+  const confirm = (options.processEnv ?? process.env).STEAD_CONFIRM_DELETE;
+  const confirmDeletions = (confirm ?? "")
+    .split(",")
+    .map((tag) => tag.trim())
+    .filter((tag) => tag !== "");
+
+  const runtimeOptions: RuntimeOptions = {
+    main: mainPath,
+    durableObjects,
+    vars,
+    configPath,
+    ...(compatibilityDate === undefined ? {} : { compatibilityDate }),
+    ...(migrations === undefined ? {} : { migrations: migrations as Migration[] }),
+    ...(confirmDeletions.length === 0 ? {} : { confirmDeletions }),
+  };
+  return deepFreeze({
+    configPath,
+    ignoredConfigPaths: found.ignored,
+    name,
+    env: options.env,
+    secretNames: Object.keys(devVars?.values ?? {}),
+    runtimeOptions,
+  });
+}
+
+function invalid(message: string): SteadError {
+  return new SteadError("INVALID_CONFIG", message);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,67 @@
+import { z } from "zod";
+import { migrationSchema } from "../embedded/runtime-options.ts";
+
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript identifier, like CHAT_ROOM");
+const className = z
+  .string()
+  .regex(/^[A-Za-z_$][\w$]*$/, "must be the name of an exported class, like ChatRoom");
+
+/**
+ * One `durable_objects.bindings` entry. Other keys are ignored, as wrangler only warns on them.
+ */
+const durableObjectBinding = z.object({
+  name: identifier,
+  class_name: className,
+  script_name: z.string().min(1).optional(),
+  environment: z.string().optional(),
+});
+
+const durableObjects = z.object({
+  bindings: z.array(durableObjectBinding).optional(),
+});
+
+/** The keys Stead reads, at the top level and in each `env.<name>`. */
+const workerFields = {
+  name: z.string().min(1).optional(),
+  main: z.string().min(1).optional(),
+  compatibility_date: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date like "2026-02-24"')
+    .optional(),
+  vars: z.record(z.string(), z.unknown()).optional(),
+  durable_objects: durableObjects.optional(),
+  migrations: z
+    .array(migrationSchema)
+    .superRefine((migrations, ctx) => {
+      const seen = new Map<string, number>();
+      migrations.forEach(({ tag }, index) => {
+        const first = seen.get(tag);
+        if (first !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [index, "tag"],
+            message: `"${tag}" is also the tag of migrations[${first}]; tags must be unique`,
+          });
+        }
+        seen.set(tag, index);
+      });
+    })
+    .optional(),
+};
+
+/**
+ * The part of a wrangler config Stead reads: `name`, `main`, `compatibility_date`, `vars`,
+ * `durable_objects.bindings`, `migrations`, and the same keys under `env.<name>`. Every other key
+ * (routes, kv_namespaces, observability, ...) is accepted and ignored.
+ */
+export const wranglerConfigSchema = z.object({
+  ...workerFields,
+  env: z.record(z.string(), z.object(workerFields)).optional(),
+});
+
+/** A validated wrangler config (only the keys Stead reads). */
+export type WranglerConfig = z.infer<typeof wranglerConfigSchema>;
+/** The keys one environment (top level or `env.<name>`) may set. */
+export type WranglerEnvironment = Omit<WranglerConfig, "env">;

@@ -1,0 +1,153 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Runtime } from "../embedded/create-runtime.ts";
+import type { Connections } from "./connections.ts";
+import {
+  badRequestReply,
+  bodyTooLargeReply,
+  type ErrorReply,
+  methodNotAllowedReply,
+  notAResponseReply,
+  sendReply,
+  thrownReply,
+  upgradeUnavailableReply,
+} from "./error-reply.ts";
+import { discardRequestBody, type RequestBody, readRequestBody } from "./request-body.ts";
+import { describeError, type RequestLogSink } from "./request-log.ts";
+import { requestHeaders, requestUrl } from "./web-request.ts";
+import { type WriteProgress, writeResponse } from "./write-response.ts";
+
+/** The reason `request.signal` carries when the client goes away before its response is sent. */
+const CLIENT_GONE = "The client disconnected before the response was complete.";
+/** The reason `request.signal` carries when the body outgrows the limit (the 413 is sent). */
+const BODY_TOO_LARGE =
+  "The request body exceeded the server's size limit; the server answered 413.";
+
+/** What every request of one server shares. */
+export interface RequestContext {
+  readonly runtime: Pick<Runtime, "fetch">;
+  readonly maxBodyBytes: number;
+  /** The listening address as host[:port], for clients that send no Host header. */
+  readonly fallbackHost: string;
+  readonly log: RequestLogSink;
+  readonly connections: Connections;
+  /** True when upgrade requests go to an upgrade hook rather than here. */
+  readonly webSockets: boolean;
+}
+
+/**
+ * Serves one HTTP request: turns it into a Web Request, calls the Worker through the runtime,
+ * writes the Response back, and logs one record when the response ends. Never rejects and
+ * never throws: whatever the Worker does, the process and the server keep running.
+ */
+export function handleRequest(ctx: RequestContext, req: IncomingMessage, res: ServerResponse) {
+  const started = performance.now();
+  const socket = req.socket;
+  const abort = new AbortController();
+  const progress: WriteProgress = { bytes: 0, error: undefined };
+  let body: RequestBody | undefined;
+  // Set once the server answered on its own (a limit was hit): the Worker's answer is dropped.
+  let answered = false;
+  ctx.connections.requestStarted(socket);
+  res.once("close", () => {
+    ctx.connections.requestEnded(socket);
+    const aborted = !res.writableFinished;
+    if (aborted) abort.abort(new DOMException(CLIENT_GONE, "AbortError"));
+    else body?.discard();
+    const record = {
+      method: req.method ?? "",
+      path: req.url ?? "",
+      // 499 as nginx logs it: the client closed the connection before any status was sent.
+      status: aborted && !res.headersSent ? 499 : res.statusCode,
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      bytes: progress.bytes,
+      ...(aborted && { aborted: true as const }),
+      ...(progress.error !== undefined && { error: describeError(progress.error) }),
+    };
+    ctx.log(record);
+  });
+
+  const reply = (answer: ErrorReply, close = false) => {
+    answered = true;
+    sendReply(res, answer, close || ctx.connections.closing);
+  };
+  const tooLarge = () => {
+    progress.error ??= `request body over the limit of ${ctx.maxBodyBytes} bytes`;
+    abort.abort(new DOMException(BODY_TOO_LARGE, "AbortError"));
+    // Once a response has started (or ended: the rest of the body was being discarded), cutting
+    // the connection is the only answer left.
+    if (answered || res.headersSent) socket.destroy();
+    else reply(bodyTooLargeReply(ctx.maxBodyBytes), true);
+  };
+
+  const method = req.method ?? "GET";
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > ctx.maxBodyBytes) {
+    progress.error = `Content-Length ${declared} over the limit of ${ctx.maxBodyBytes} bytes`;
+    // Closing the connection is the only way not to read the body.
+    reply(bodyTooLargeReply(ctx.maxBodyBytes, Number(declared)), true);
+    return;
+  }
+  if (method === "TRACE" || method === "TRACK") {
+    // Fetch forbids these methods: no Request can carry them to the Worker.
+    reply(methodNotAllowedReply(method));
+    return;
+  }
+  const url = requestUrl(req, ctx.fallbackHost);
+  if (url === undefined) {
+    progress.error = `no valid URL from target ${req.url} and Host ${req.headers.host}`;
+    reply(badRequestReply("the request target and Host header do not form a valid URL"), true);
+    return;
+  }
+  const hasBody =
+    declared === undefined ? req.headers["transfer-encoding"] !== undefined : declared !== "0";
+  const init: RequestInit & { duplex?: "half" } = {
+    method,
+    headers: requestHeaders(req),
+    signal: abort.signal,
+  };
+  if (hasBody) {
+    if (method === "GET" || method === "HEAD") discardRequestBody(req, ctx.maxBodyBytes, tooLarge);
+    else {
+      body = readRequestBody(req, ctx.maxBodyBytes, tooLarge);
+      init.body = body.stream;
+      init.duplex = "half";
+    }
+  }
+
+  ctx.runtime
+    .fetch(url, init)
+    .then(
+      async (response) => {
+        if (answered || res.destroyed) {
+          if (response instanceof Response) response.body?.cancel().catch(() => {});
+          return;
+        }
+        if (!(response instanceof Response)) {
+          progress.error = `the fetch handler returned ${String(response)}, not a Response`;
+          reply(notAResponseReply(response));
+          return;
+        }
+        if (response.status === 101 || (response as { webSocket?: unknown }).webSocket != null) {
+          progress.error = "the fetch handler returned a 101 response that cannot be sent";
+          reply(upgradeUnavailableReply(ctx.webSockets));
+          return;
+        }
+        await writeResponse(
+          res,
+          response,
+          { head: method === "HEAD", close: ctx.connections.closing },
+          progress,
+        );
+      },
+      (thrown: unknown) => {
+        progress.error = thrown;
+        if (answered || res.destroyed) return;
+        reply(thrownReply(thrown));
+      },
+    )
+    .catch((unexpected: unknown) => {
+      progress.error ??= unexpected;
+      if (!res.headersSent) reply(thrownReply(unexpected));
+      else res.destroy();
+    });
+}

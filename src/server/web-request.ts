@@ -1,0 +1,59 @@
+import type { IncomingMessage } from "node:http";
+
+/**
+ * The URL a Worker sees for `req`: scheme http, the authority from the Host header (or
+ * `fallbackHost`, the listening address, for HTTP/1.0 clients that send none), then the path
+ * and query exactly as sent. `X-Forwarded-*` headers are not trusted. Undefined when no valid
+ * URL can be made from what the client sent.
+ */
+export function requestUrl(req: IncomingMessage, fallbackHost: string): string | undefined {
+  const target = req.url ?? "/";
+  // Origin form, the usual case: concatenated rather than resolved, so "//a" stays a path.
+  if (target.startsWith("/")) {
+    const url = `http://${req.headers.host || fallbackHost}${target}`;
+    return URL.canParse(url) ? url : undefined;
+  }
+  // Absolute form (sent to proxies; servers must accept it) and "*" (OPTIONS *).
+  if (target === "*") return `http://${req.headers.host || fallbackHost}/`;
+  const url = URL.parse(target);
+  return url !== null && (url.protocol === "http:" || url.protocol === "https:")
+    ? url.href
+    : undefined;
+}
+
+/**
+ * Headers about the client's connection to this server, which the server consumes: the body a
+ * Worker reads is already de-chunked, `100-continue` is answered here. Cloudflare's edge does
+ * not pass them on either, and a Worker that forwards its request with `fetch(url, request)`
+ * would have Node's fetch reject them.
+ */
+const CONNECTION_HEADERS = new Set([
+  "keep-alive",
+  "transfer-encoding",
+  "expect",
+  "proxy-connection",
+  "http2-settings",
+]);
+
+/**
+ * Every header of `req` in arrival order, repeated ones kept (joined with ", " as fetch does),
+ * except the connection-level ones above. `Connection` and `Upgrade` stay: apps check them.
+ */
+export function requestHeaders(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (!CONNECTION_HEADERS.has(lower) && lower !== CONNECTING_IP)
+      headers.append(name, raw[i + 1]!);
+  }
+  // As on Cloudflare, the client's address, never a value the client sent itself.
+  const address = req.socket.remoteAddress;
+  if (address !== undefined)
+    headers.set(CONNECTING_IP, address.startsWith("::ffff:") ? address.slice(7) : address);
+  return headers;
+}
+
+/** The header Cloudflare sets to the client's IP address; apps rate-limit and log by it. */
+const CONNECTING_IP = "cf-connecting-ip";

@@ -1,0 +1,200 @@
+import { type IncomingMessage, STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
+import { type RawData, WebSocketServer, type WebSocket as WsConnection } from "ws";
+import type { Coupling, NetworkEvents } from "../core/websocket/frames.ts";
+import {
+  CLOSE_CODES,
+  MAX_RECEIVED_MESSAGE_BYTES,
+  messageTooLarge,
+} from "../core/websocket/limits.ts";
+import { webSocketInternals } from "../core/websocket/web-socket.ts";
+import type { Runtime } from "../embedded/create-runtime.ts";
+import { badRequestReply, type ErrorReply, rawReply, thrownReply } from "./error-reply.ts";
+import { requestHeaders, requestUrl } from "./web-request.ts";
+
+/** Options of `handleWebSocketUpgrade`. */
+export interface WebSocketUpgradeOptions {
+  /** Authority for the request URL when the client sent no Host header (e.g. "127.0.0.1:8787"). */
+  fallbackHost?: string;
+  /** Largest message a client may send, in bytes. Default 32 MiB, Cloudflare's limit. */
+  maxPayload?: number;
+  /** Receives errors nobody else sees (a Worker that threw, a failed response write). */
+  onError?: (error: unknown) => void;
+  /** Aborted when the server shuts down: the connection is closed with 1001 (going away). */
+  closing?: AbortSignal;
+}
+
+/** Headers the WebSocket handshake itself decides; the Worker's values are not copied. */
+const HANDSHAKE_HEADERS = new Set([
+  "connection",
+  "upgrade",
+  "sec-websocket-accept",
+  "sec-websocket-protocol",
+  "sec-websocket-extensions",
+  "content-length",
+  "transfer-encoding",
+  "keep-alive",
+]);
+
+/**
+ * Serves a WebSocket upgrade request (Node's `'upgrade'` event) the way Cloudflare does: the
+ * request, `Upgrade: websocket` header included, goes to the Worker's `fetch`; a
+ * `101` response carrying `webSocket` completes the handshake and joins the real connection to
+ * that socket, and any other response is written back as plain HTTP and the connection closed.
+ * Protocol pings are answered here and never reach the app; a message over `maxPayload` closes
+ * the connection with 1009 and the app's socket gets an error.
+ *
+ * Never rejects: a Worker that throws gets its error answered as HTTP (and `onError` called).
+ *
+ * @example
+ * server.on("upgrade", (req, socket, head) => handleWebSocketUpgrade(runtime, req, socket, head));
+ */
+export async function handleWebSocketUpgrade(
+  runtime: Pick<Runtime, "fetch">,
+  nodeRequest: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  options: WebSocketUpgradeOptions = {},
+): Promise<void> {
+  const onError =
+    options.onError ?? ((error) => console.error("[stead] WebSocket upgrade:", error));
+  const url = requestUrl(nodeRequest, options.fallbackHost ?? "localhost");
+  if (url === undefined) {
+    socket.end(rawReply(badRequestReply("the request target is not a valid URL")));
+    return;
+  }
+  const abort = new AbortController();
+  const gone = () => abort.abort(new Error("The client disconnected."));
+  socket.once("close", gone);
+  let response: Response;
+  try {
+    response = await runtime.fetch(
+      new Request(url, {
+        method: nodeRequest.method,
+        headers: requestHeaders(nodeRequest),
+        signal: abort.signal,
+      }),
+    );
+  } catch (error) {
+    onError(error);
+    endWith(socket, thrownReply(error));
+    return;
+  } finally {
+    socket.off("close", gone);
+  }
+
+  const internals = response.status === 101 ? webSocketInternals(response.webSocket) : undefined;
+  if (internals === undefined) {
+    await writePlainResponse(socket, response).catch((error: unknown) => {
+      onError(error);
+      socket.destroy();
+    });
+    return;
+  }
+  let coupling: Coupling;
+  try {
+    coupling = internals.couple();
+  } catch (error) {
+    onError(error);
+    endWith(socket, thrownReply(error));
+    return;
+  }
+  if (socket.destroyed) {
+    coupling.fail();
+    return;
+  }
+
+  const protocol = response.headers.get("sec-websocket-protocol");
+  const server = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxPayload ?? MAX_RECEIVED_MESSAGE_BYTES,
+    perMessageDeflate: false,
+    clientTracking: false,
+    // Only the protocol the Worker chose is confirmed (ws would otherwise pick the first offered).
+    handleProtocols: () => protocol ?? false,
+  });
+  server.on("headers", (lines) => {
+    for (const [name, value] of response.headers) {
+      if (!HANDSHAKE_HEADERS.has(name)) lines.push(`${name}: ${value}`);
+    }
+  });
+  let bound = false;
+  // An invalid handshake is answered (400) and the socket closed by ws, without a callback.
+  socket.once("close", () => {
+    if (!bound) coupling.fail();
+  });
+  server.handleUpgrade(nodeRequest, socket, head, (connection) => {
+    bound = true;
+    bind(connection, coupling);
+    const closing = options.closing;
+    if (closing === undefined) return;
+    const goAway = () => connection.close(1001, "The server is shutting down.");
+    if (closing.aborted) goAway();
+    else {
+      closing.addEventListener("abort", goAway, { once: true });
+      connection.once("close", () => closing.removeEventListener("abort", goAway));
+    }
+  });
+}
+
+/** Joins a completed `ws` connection to the client end of the app's WebSocketPair. */
+function bind(connection: WsConnection, coupling: Coupling): void {
+  connection.binaryType = "arraybuffer";
+  const events: NetworkEvents = coupling.attach({
+    send: (data) => connection.send(data),
+    close: (code, reason) => {
+      try {
+        if (code === CLOSE_CODES.noStatus) connection.close();
+        else connection.close(code, reason);
+      } catch {
+        connection.terminate();
+      }
+    },
+    terminate: () => connection.terminate(),
+  });
+  connection.on("message", (data: RawData, isBinary: boolean) => {
+    const bytes = data as ArrayBuffer;
+    events.message(isBinary ? bytes : Buffer.from(bytes).toString("utf8"));
+  });
+  connection.on("close", (code: number, reason: Buffer) => {
+    if (code === CLOSE_CODES.abnormal) events.disconnect();
+    else events.close(code, reason.toString("utf8"));
+  });
+  connection.on("error", (error: Error & { code?: string }) => {
+    events.error(error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH" ? messageTooLarge() : error);
+  });
+}
+
+function endWith(socket: Duplex, reply: ErrorReply): void {
+  if (socket.writable) socket.end(rawReply(reply));
+  else socket.destroy();
+}
+
+/** Writes a non-upgrade answer on the raw socket: close-delimited body, then the socket ends. */
+async function writePlainResponse(socket: Duplex, response: Response): Promise<void> {
+  const reason = response.statusText || STATUS_CODES[response.status] || "Response";
+  let head = `HTTP/1.1 ${response.status} ${reason}\r\n`;
+  for (const [name, value] of response.headers) {
+    if (name !== "connection" && name !== "transfer-encoding" && name !== "keep-alive") {
+      head += `${name}: ${value}\r\n`;
+    }
+  }
+  head += "Connection: close\r\n\r\n";
+  socket.write(head);
+  const reader = response.body?.getReader();
+  for (;;) {
+    const chunk = await reader?.read();
+    if (chunk === undefined || chunk.done) break;
+    if (socket.destroyed) {
+      await reader!.cancel().catch(() => {});
+      return;
+    }
+    if (!socket.write(chunk.value)) {
+      await new Promise<void>((resolve) => {
+        socket.once("drain", resolve);
+        socket.once("close", resolve);
+      });
+    }
+  }
+  socket.end();
+}

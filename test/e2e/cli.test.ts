@@ -1,0 +1,181 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { waitFor } from "../support/wait-for.ts";
+import { startStead } from "./support/stead-process.ts";
+
+const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const COUNTER = fileURLToPath(new URL("../../examples/counter", import.meta.url));
+
+/** Runs `stead <args>` to completion (it must exit by itself) and returns what it printed. */
+async function runStead(args: string[], timeoutMs = 15_000) {
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const [code] = (await once(child, "exit")) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+function tempDir(prefix: string): { path: string } & Disposable {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A copy of an example app that a test may change. */
+function copyApp(source: string): { path: string } & Disposable {
+  const dir = tempDir("stead-app-");
+  cpSync(source, dir.path, { recursive: true, filter: (path) => !path.includes(".stead") });
+  return dir;
+}
+
+describe("stead CLI", () => {
+  it("documents every command, flag and environment variable", async () => {
+    const top = await runStead(["--help"]);
+    assert.equal(top.code, 0);
+    for (const text of ["dev", "start", "STEAD_DATA_DIR", "STEAD_PORT"])
+      assert.match(top.stdout, new RegExp(text));
+    for (const command of ["dev", "start"]) {
+      const help = await runStead([command, "--help"]);
+      assert.equal(help.code, 0);
+      for (const flag of [
+        "--port",
+        "--host",
+        "--data-dir",
+        "--log-format",
+        "--shutdown-timeout",
+        "--env",
+      ]) {
+        assert.ok(help.stdout.includes(flag), `${command} --help mentions ${flag}`);
+      }
+      for (const variable of [
+        "STEAD_PORT",
+        "STEAD_HOST",
+        "STEAD_DATA_DIR",
+        "STEAD_LOG_FORMAT",
+        "STEAD_CONFIRM_DELETE",
+      ]) {
+        assert.ok(help.stdout.includes(variable), `${command} --help mentions ${variable}`);
+      }
+    }
+  });
+
+  it("explains a missing config on one screen", async () => {
+    using empty = tempDir("stead-empty-");
+    const result = await runStead(["start", empty.path, "--port", "0"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /wrangler\.jsonc/);
+    assert.ok(result.stderr.split("\n").length < 25, "short enough to read at once");
+  });
+
+  it("explains an invalid config with its line and column", async () => {
+    using app = copyApp(COUNTER);
+    writeFileSync(join(app.path, "wrangler.jsonc"), '{\n  "name": "counter",\n  "main": \n}\n');
+    const result = await runStead(["start", app.path, "--port", "0"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /wrangler\.jsonc:\d+:\d+/);
+  });
+
+  it("names a binding whose class the module does not export", async () => {
+    using app = copyApp(COUNTER);
+    const config = readFileSync(join(app.path, "wrangler.jsonc"), "utf8").replaceAll(
+      '"Counter"',
+      '"Missing"',
+    );
+    writeFileSync(join(app.path, "wrangler.jsonc"), config);
+    const result = await runStead([
+      "start",
+      app.path,
+      "--port",
+      "0",
+      "--data-dir",
+      join(app.path, ".data"),
+    ]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /Missing/);
+    assert.match(result.stderr, /Counter/, "lists the classes the module does export");
+  });
+
+  it("says when the port is taken and how to choose another", async () => {
+    const blocker = createServer();
+    blocker.listen(0, "127.0.0.1");
+    await once(blocker, "listening");
+    const { port } = blocker.address() as { port: number };
+    try {
+      using data = tempDir("stead-data-");
+      const result = await runStead([
+        "start",
+        COUNTER,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--data-dir",
+        data.path,
+      ]);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, new RegExp(`port ${port}.*already in use`));
+      assert.match(result.stderr, /--port/);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it("rejects bad flag values clearly", async () => {
+    const result = await runStead(["start", COUNTER, "--port", "http"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /--port/);
+  });
+
+  it("dev reloads the app when a file changes, keeping its data", async () => {
+    using app = copyApp(COUNTER);
+    const source = join(app.path, "src", "index.ts");
+    await using dev = await startStead("dev", [app.path]);
+    assert.equal((await (await fetch(`${dev.url}/a`, { method: "POST" })).json()).value, 1);
+    writeFileSync(
+      source,
+      readFileSync(source, "utf8").replace(
+        "return Response.json({ name, value });",
+        "return Response.json({ name, value, reloaded: true });",
+      ),
+    );
+    await waitFor(
+      async () => {
+        try {
+          const body = await (await fetch(`${dev.url}/a`)).json();
+          return body.reloaded === true && body.value === 1;
+        } catch {
+          return false;
+        }
+      },
+      "the reloaded app to answer with the data kept",
+      15_000,
+    );
+    const { code } = await dev.stop("SIGINT");
+    assert.equal(code, 0);
+  });
+
+  it("dev's app process exits when dev itself is killed", async () => {
+    using app = copyApp(COUNTER);
+    const dev = await startStead("dev", [app.path]);
+    assert.equal((await fetch(`${dev.url}/a`)).status, 200);
+    await dev.stop("SIGKILL");
+    await waitFor(
+      () =>
+        fetch(`${dev.url}/a`).then(
+          () => false,
+          () => true,
+        ),
+      "the app process to stop serving",
+    );
+  });
+});
