@@ -76,21 +76,24 @@ describe("the Request a Worker sees", () => {
     );
     const info = bodyOf(raw.slice(raw.indexOf("HTTP/1.1 200")));
     assert.deepEqual(info.headers, [
+      ["cf-connecting-ip", "127.0.0.1"],
       ["connection", "close"],
       ["host", "app.test"],
     ]);
     assert.equal(info.body, "hello");
   });
 
-  it("carries every header, repeated ones joined as fetch joins them", async () => {
+  it("carries every header, repeated ones joined as fetch joins them, and sets CF-Connecting-IP to the client's address (never the client's own value)", async () => {
     await using h = await startHttp();
     const raw = await rawExchange(
       h.port,
       "POST /info HTTP/1.1\r\nHost: app.test\r\nX-Tag: one\r\nCookie: a=1\r\nX-Tag: two\r\n" +
+        "CF-Connecting-IP: 6.6.6.6\r\n" +
         "Content-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
     );
     const info = bodyOf(raw);
     assert.deepEqual(info.headers, [
+      ["cf-connecting-ip", "127.0.0.1"],
       ["connection", "close"],
       ["content-length", "5"],
       ["content-type", "text/plain"],
