@@ -273,6 +273,6 @@ export class DurableObjectNamespace<T = any> {
 
 function jurisdictionError(): Error {
   return new Error(
-    "Jurisdiction restrictions are not implemented in Stead: all objects live where the runtime runs. Remove the jurisdiction option.",
+    "Stead has no jurisdictions: all objects live where the runtime runs. Remove the jurisdiction option.",
   );
 }

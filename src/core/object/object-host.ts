@@ -76,7 +76,7 @@ export class ObjectHost {
         this.#maybeIdle();
       },
       reportError: (error, kind) =>
-        objectClass.reportError(error, `${kind}() of ${objectClass.namespace} ${id.toString()}`),
+        objectClass.reportError(error, `${kind}() of ${objectClass.ctor.name} ${id.toString()}`),
     });
     this.#db = new ObjectDatabase(
       objectClass.driver,
