@@ -131,7 +131,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     clock,
     async (record) => {
       const controller = controllers.get(record.namespace);
-      if (controller === undefined) return { kind: "not-due", time: null };
+      // Failing (not dropping) keeps the alarm: retried, then dead-lettered where operators look.
+      if (controller === undefined) {
+        return {
+          kind: "failed",
+          error: new Error(
+            `The alarm of object ${record.id} belongs to class storage "${record.namespace}", whose class the entry module no longer exports. Export the class again, or remove it with a deleted_classes migration.`,
+          ),
+        };
+      }
       return controller.deliverAlarm(record);
     },
     (error, record) => onError(error, `alarm of ${record.namespace} ${record.id}`),
