@@ -11,6 +11,7 @@ import { applyMigrationPlan } from "../core/migrations/apply-migrations.ts";
 import type { ClassBinding } from "../core/migrations/migration.ts";
 import { planMigrations } from "../core/migrations/plan-migrations.ts";
 import { DurableObjectNamespace, NamespaceController } from "../core/object/namespace.ts";
+import { Residency } from "../core/object/residency.ts";
 import type { DeadLetterRecord, StorageDriver } from "../core/storage/driver.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { loadEntryModule } from "./module-loader.ts";
@@ -68,6 +69,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const driver: StorageDriver = config.driver ?? new LocalDriver({ dataDir: dataDir! });
   const clock = config.clock ?? systemClock;
   const limits = { ...DEFAULT_LIMITS, ...config.objects };
+  const residency = new Residency(limits.maxActive);
   const onError = config.onError ?? defaultOnError;
   const compatibilityDate = config.compatibilityDate ?? new Date().toISOString().slice(0, 10);
 
@@ -110,6 +112,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         driver,
         clock,
         limits,
+        residency,
         deleteAllDeletesAlarm: compatibilityDate >= DELETE_ALL_DELETES_ALARM,
         alarmIndexChanged: () => scheduler?.changed(),
         onError,

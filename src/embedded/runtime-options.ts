@@ -60,6 +60,7 @@ export const DEFAULT_LIMITS: ObjectLimits = {
   maxQueuedEvents: 10_000,
   maxQueueAgeMs: 30_000,
   blockConcurrencyTimeoutMs: 30_000,
+  maxActive: 2_000,
 };
 
 const bindingName = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript identifier");
@@ -123,6 +124,7 @@ const schema = z.object({
       maxQueuedEvents: positiveMs,
       maxQueueAgeMs: positiveMs,
       blockConcurrencyTimeoutMs: positiveMs,
+      maxActive: positiveMs,
     })
     .partial()
     .strict()

@@ -137,3 +137,40 @@ describe("runtime disposal", () => {
     await assert.rejects(stub.load(), { code: "RUNTIME_DISPOSED" });
   });
 });
+
+describe("objects in memory", () => {
+  it("keeps at most objects.maxActive in memory, shedding the least recently active idle ones", async () => {
+    const clock = new ManualClock();
+    await using rt = await start(clock, { maxActive: 3 });
+    const names = ["r0", "r1", "r2", "r3", "r4"];
+    for (const name of names) {
+      const stub = rt.env.LIFE.getByName(name);
+      await stub.store(names.indexOf(name));
+      assert.equal(await stub.bump(), 1);
+    }
+    const ids = names.map((name) => rt.env.LIFE.idFromName(name).toString());
+    assert.deepEqual(
+      ids.map((id) => constructed.get(id)),
+      [1, 1, 1, 1, 1],
+    );
+    // r4, r3, r2 are the most recent; r0 left memory, so it constructs again and has lost its field.
+    assert.equal(await rt.env.LIFE.getByName("r4").bump(), 2, "a recent object stayed in memory");
+    assert.equal(await rt.env.LIFE.getByName("r0").bump(), 1, "an old one left memory");
+    assert.equal(constructed.get(ids[0]!), 2);
+    assert.equal(await rt.env.LIFE.getByName("r0").load(), 0, "its data stayed");
+  });
+
+  it("never sheds a busy object", async () => {
+    const clock = new ManualClock();
+    await using rt = await start(clock, { maxActive: 1 });
+    const release = latch("pinned");
+    const busy = rt.env.LIFE.getByName("pinned");
+    await busy.bump();
+    const blocked = busy.block("pinned");
+    await turn();
+    for (const name of ["o1", "o2", "o3"]) await rt.env.LIFE.getByName(name).ping();
+    release();
+    assert.equal(await blocked, "unblocked");
+    assert.equal(await busy.bump(), 2, "the busy object kept its instance");
+  });
+});

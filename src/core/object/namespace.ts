@@ -10,6 +10,7 @@ import type { StorageBackend } from "../storage/kv-limits.ts";
 import type { ObjectClass, ObjectEvent, ObjectLimits } from "./object-class.ts";
 import { ObjectHost } from "./object-host.ts";
 import type { DurableObjectState } from "./object-state.ts";
+import type { Residency } from "./residency.ts";
 
 /** Everything a namespace is made from. */
 export interface NamespaceOptions {
@@ -23,6 +24,8 @@ export interface NamespaceOptions {
   driver: StorageDriver;
   clock: Clock;
   limits: ObjectLimits;
+  /** The runtime-wide bound on objects in memory. */
+  residency: Residency;
   deleteAllDeletesAlarm: boolean;
   alarmIndexChanged(): void;
   /** Receives errors nobody else sees (failed WebSocket event handlers). Default: stderr. */
@@ -44,6 +47,7 @@ export class NamespaceController implements ObjectClass {
   readonly driver: StorageDriver;
   readonly clock: Clock;
   readonly limits: ObjectLimits;
+  readonly residency: Residency;
   readonly deleteAllDeletesAlarm: boolean;
   readonly #alarmIndexChanged: () => void;
   readonly #onError: (error: unknown, context: string) => void;
@@ -59,6 +63,7 @@ export class NamespaceController implements ObjectClass {
     this.driver = options.driver;
     this.clock = options.clock;
     this.limits = options.limits;
+    this.residency = options.residency;
     this.deleteAllDeletesAlarm = options.deleteAllDeletesAlarm;
     this.#alarmIndexChanged = options.alarmIndexChanged;
     this.#onError =

@@ -4,6 +4,7 @@ import type { StorageBackend } from "../storage/kv-limits.ts";
 import type { WebSocketEvent } from "../websocket/hibernatable-web-sockets.ts";
 import type { ObjectHost } from "./object-host.ts";
 import type { DurableObjectState } from "./object-state.ts";
+import type { Residency } from "./residency.ts";
 
 /** Per-object limits. */
 export interface ObjectLimits {
@@ -20,6 +21,11 @@ export interface ObjectLimits {
   maxQueueAgeMs: number;
   /** `blockConcurrencyWhile` callbacks running longer than this reset the object (ms). */
   blockConcurrencyTimeoutMs: number;
+  /**
+   * Objects in memory at once, across namespaces; past it, the least recently active idle ones
+   * leave memory early. Each resident object holds an open SQLite database (~200 KiB, 3 files).
+   */
+  maxActive: number;
 }
 
 /** What an object needs from its namespace. */
@@ -37,6 +43,8 @@ export interface ObjectClass {
   alarmIndexChanged(): void;
   /** The object left memory; forget the host. */
   evicted(host: ObjectHost): void;
+  /** The runtime-wide bound on objects in memory. */
+  readonly residency: Residency;
   /** An error nobody else sees (a failed WebSocket event handler), with where it happened. */
   reportError(error: unknown, context: string): void;
 }

@@ -116,6 +116,19 @@ export class ObjectHost {
     return true;
   }
 
+  /** Leaves memory now if idle: evicted, or hibernated while it holds hibernatable sockets. */
+  leaveMemoryIfIdle(): boolean {
+    if (!this.#isIdle() || this.#generation === undefined) return false;
+    if (this.#sockets.size === 0) {
+      this.#evict();
+      return true;
+    }
+    if (this.#generation.standardSockets.size > 0) return false;
+    this.#cancelIdle();
+    this.#hibernate();
+    return true;
+  }
+
   /** Closes the object's database (runtime shutdown). */
   close(): void {
     this.#cancelIdle();
@@ -123,6 +136,7 @@ export class ObjectHost {
     this.#closeSockets(this.#generation, CLOSE_CODES.serviceRestart, "Stead runtime shut down");
     this.#generation = undefined;
     this.#db.close();
+    this.#class.residency.left(this);
     const disposed = new SteadError(
       "RUNTIME_DISPOSED",
       "The runtime was disposed before this event ran; create a new runtime.",
@@ -169,6 +183,7 @@ export class ObjectHost {
       return;
     }
     this.#running++;
+    this.#class.residency.active(this);
     let result: unknown;
     try {
       result = runInObject(generation.context, () => this.#dispatch(generation, item.event));
@@ -424,6 +439,7 @@ export class ObjectHost {
     if (this.#generation === undefined || this.#generation.standardSockets.size > 0) return;
     this.#generation = undefined;
     this.#db.close();
+    this.#class.residency.left(this);
   }
 
   /** Ends the object's WebSockets with a close frame: its standard ones and hibernatable ones. */
@@ -446,6 +462,7 @@ export class ObjectHost {
     this.#evicted = true;
     this.#generation = undefined;
     this.#db.close();
+    this.#class.residency.left(this);
     this.#class.evicted(this);
   }
 }
