@@ -1,0 +1,126 @@
+// Starting and stopping the two servers under test: `stead start` and `workerd serve`, each a
+// real child process on 127.0.0.1 with its own temporary data directory.
+import type { ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  type Confinement,
+  freePort,
+  makeTempDir,
+  removeTempDir,
+  startChild,
+  stopChild,
+  tail,
+} from "./processes.ts";
+import { type BenchApp, workerdBinary, writeWorkerdConfig } from "./workerd-config.ts";
+
+export type RuntimeName = "stead" | "workerd";
+export const RUNTIMES: readonly RuntimeName[] = ["stead", "workerd"];
+
+/** A server under test, listening and answering. */
+export interface RunningServer {
+  readonly runtime: RuntimeName;
+  readonly pid: number;
+  readonly port: number;
+  /** "http://127.0.0.1:<port>" */
+  readonly url: string;
+  readonly logFile: string;
+  /** Stops the process (SIGTERM, then SIGKILL) and removes its temp dir. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  app: BenchApp;
+  confinement: Confinement;
+  /** Stead only: write a V8 CPU profile into this directory on exit. */
+  cpuProfileDir?: string;
+  readyTimeoutMs: number;
+}
+
+const STEAD_CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+
+export async function startServer(
+  runtime: RuntimeName,
+  options: StartOptions,
+): Promise<RunningServer> {
+  const dir = makeTempDir(runtime);
+  const logFile = join(dir, "server.log");
+  const port = await freePort();
+  let child: ChildProcess;
+  if (runtime === "stead") {
+    const nodeFlags =
+      options.cpuProfileDir === undefined
+        ? []
+        : ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`];
+    child = startChild(
+      process.execPath,
+      [
+        ...nodeFlags,
+        STEAD_CLI,
+        "start",
+        options.app.dir,
+        "--port",
+        String(port),
+        "--host",
+        "127.0.0.1",
+        "--data-dir",
+        join(dir, "data"),
+        "--log-format",
+        "json",
+        "--shutdown-timeout",
+        "2000",
+      ],
+      { logFile, confinement: options.confinement, cwd: REPO },
+    );
+  } else {
+    mkdirSync(join(dir, "do"));
+    const config = writeWorkerdConfig(options.app, dir, port);
+    child = startChild(workerdBinary(), ["serve", config], {
+      logFile,
+      confinement: options.confinement,
+      cwd: dir,
+    });
+  }
+  const url = `http://127.0.0.1:${port}`;
+  const server: RunningServer = {
+    runtime,
+    pid: child.pid!,
+    port,
+    url,
+    logFile,
+    async stop() {
+      // A graceful stop only matters when a CPU profile must be written on exit; otherwise
+      // the data is thrown away, so do not wait for databases to be checkpointed and closed.
+      await stopChild(child, options.cpuProfileDir === undefined ? 0 : 10_000);
+      removeTempDir(dir);
+    },
+  };
+  try {
+    await waitUntilReady(child, url, options.readyTimeoutMs);
+  } catch (error) {
+    const log = tail(logFile);
+    await server.stop();
+    throw new Error(`${runtime} did not start: ${(error as Error).message}\n${log}`);
+  }
+  return server;
+}
+
+async function waitUntilReady(child: ChildProcess, url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`exited with ${child.exitCode ?? child.signalCode}`);
+    }
+    try {
+      const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+      const body = await response.text();
+      if (response.status === 200 && body === "ok") return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no answer on ${url}/health within ${timeoutMs} ms`);
+}
