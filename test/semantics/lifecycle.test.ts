@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { createRuntime, ManualClock } from "../../src/index.ts";
 import { constructed, latch } from "../fixtures/lifecycle-worker.ts";
 
@@ -172,5 +174,25 @@ describe("objects in memory", () => {
     release();
     assert.equal(await blocked, "unblocked");
     assert.equal(await busy.bump(), 2, "the busy object kept its instance");
+  });
+});
+
+describe("memory per event", () => {
+  it("retains nothing per answered event on a long-lived object", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    await using rt = await start(new ManualClock(), {});
+    const stub = rt.env.LIFE.getByName("long-lived");
+    const round = () => Promise.all(Array.from({ length: 4000 }, () => stub.load()));
+    await round();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 5; i++) await round();
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    assert.ok(
+      grown < 3 * 1024 * 1024,
+      `heap grew ${(grown / 1024).toFixed(0)} KiB over 20,000 events`,
+    );
   });
 });

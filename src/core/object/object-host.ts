@@ -1,6 +1,5 @@
 import { runAlarm } from "../alarms/run-alarm.ts";
 import type { TimerHandle } from "../clock.ts";
-import { type Deferred, deferred } from "../deferred.ts";
 import { overloadedError, resetError, SteadError } from "../errors.ts";
 import { type ObjectContext, runInObject, runOutsideObject } from "../gates/context.ts";
 import { InputGate } from "../gates/input-gate.ts";
@@ -24,6 +23,14 @@ interface QueuedEvent {
   reject(error: unknown): void;
 }
 
+/** An event being handled; `settled` once its caller has the answer. */
+interface StartedEvent {
+  readonly item: QueuedEvent;
+  settled: boolean;
+}
+
+type Outcome = { value: unknown } | { error: unknown };
+
 /** One instance of the user's class and everything that lives and dies with it. */
 interface Generation {
   readonly instance: any;
@@ -32,8 +39,8 @@ interface Generation {
   readonly tx: Transactions;
   readonly context: ObjectContext;
   broken: Error | undefined;
-  /** Rejected by a reset, so in-flight and held events fail at once instead of when they end. */
-  readonly reset: Deferred<never>;
+  /** Events started and not yet answered; a reset fails them at once instead of when they end. */
+  readonly started: Set<StartedEvent>;
   /** Standard-API WebSockets accepted by this instance: they pin it in memory while open. */
   readonly standardSockets: Set<WebSocket>;
 }
@@ -184,20 +191,22 @@ export class ObjectHost {
     }
     this.#running++;
     this.#class.residency.active(this);
+    const started: StartedEvent = { item, settled: false };
+    generation.started.add(started);
     let result: unknown;
     try {
       result = runInObject(generation.context, () => this.#dispatch(generation, item.event));
     } catch (error) {
-      this.#finish(generation, item, undefined, error, true);
+      this.#finish(generation, started, { error });
       return;
     }
     if (result instanceof Promise) {
-      Promise.race([result, generation.reset.promise]).then(
-        (value) => this.#finish(generation, item, value, undefined, false),
-        (error: unknown) => this.#finish(generation, item, undefined, error, true),
+      result.then(
+        (value) => this.#finish(generation, started, { value }),
+        (error: unknown) => this.#finish(generation, started, { error }),
       );
     } else {
-      this.#finish(generation, item, result, undefined, false);
+      this.#finish(generation, started, { value: result });
     }
   }
 
@@ -237,24 +246,30 @@ export class ObjectHost {
     }
   }
 
-  #finish(
-    generation: Generation,
-    item: QueuedEvent,
-    value: unknown,
-    error: unknown,
-    failed: boolean,
-  ): void {
-    const settle = (gateError?: unknown) => {
-      this.#running--;
-      const broken = generation.broken ?? gateError;
-      if (broken !== undefined) item.reject(broken);
-      else if (failed) item.reject(error);
-      else item.resolve(value);
-      this.#maybeIdle();
-    };
+  /** The handler ended: answer once the writes before its result are durable. */
+  #finish(generation: Generation, started: StartedEvent, outcome: Outcome): void {
+    if (started.settled) return;
     const held = generation.context.outputGate.wait();
-    if (held === undefined) settle();
-    else Promise.race([held, generation.reset.promise]).then(() => settle(), settle);
+    if (held === undefined) this.#settle(generation, started, outcome);
+    else {
+      held.then(
+        () => this.#settle(generation, started, outcome),
+        (error: unknown) => this.#settle(generation, started, { error }),
+      );
+    }
+  }
+
+  /** Answers a started event, once; a reset generation answers with its reset error. */
+  #settle(generation: Generation, started: StartedEvent, outcome: Outcome): void {
+    if (started.settled) return;
+    started.settled = true;
+    generation.started.delete(started);
+    this.#running--;
+    const { item } = started;
+    if (generation.broken !== undefined) item.reject(generation.broken);
+    else if ("error" in outcome) item.reject(outcome.error);
+    else item.resolve(outcome.value);
+    this.#maybeIdle();
   }
 
   #ensureInstance(): Generation {
@@ -323,7 +338,7 @@ export class ObjectHost {
       tx,
       context,
       broken: undefined,
-      reset: deferred(),
+      started: new Set(),
       standardSockets: new Set(),
     };
     this.#generation = generation;
@@ -389,7 +404,7 @@ export class ObjectHost {
   #reset(generation: Generation, error: Error): void {
     if (generation.broken !== undefined) return;
     generation.broken = error;
-    generation.reset.reject(error);
+    for (const started of generation.started) this.#settle(generation, started, { error });
     generation.tx.break(error);
     if (this.#generation === generation) {
       this.#closeSockets(generation, CLOSE_CODES.internalError, "Durable Object reset");
