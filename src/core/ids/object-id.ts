@@ -1,6 +1,8 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** Names whose ids are kept; past it the cache starts over (cheaper than an LRU, same effect). */
+const NAME_CACHE_SIZE = 10_000;
 
 /**
  * A Durable Object id: 32 bytes shown as 64 lowercase hex digits. The first 16 bytes are either
@@ -41,6 +43,10 @@ export class DurableObjectId {
 /** Mints and checks the ids of one namespace, keyed by the namespace's unique key. */
 export class IdFactory {
   readonly #key: Buffer;
+  /** Ids this factory made or checked, so `checks` need not recompute their MAC. */
+  readonly #valid = new WeakSet<DurableObjectId>();
+  /** Recently named ids: `getByName` per request would otherwise cost two HMACs each time. */
+  readonly #byName = new Map<string, string>();
 
   constructor(uniqueKey: string) {
     this.#key = createHash("sha256").update(uniqueKey).digest();
@@ -51,13 +57,27 @@ export class IdFactory {
     if (typeof name !== "string") {
       throw new TypeError(`idFromName() requires a string name, got ${describe(name)}.`);
     }
-    const head = createHmac("sha256", this.#key).update(name, "utf8").digest().subarray(0, 16);
-    return new DurableObjectId(this.#seal(head), name);
+    let hex = this.#byName.get(name);
+    if (hex === undefined) {
+      const head = createHmac("sha256", this.#key).update(name, "utf8").digest().subarray(0, 16);
+      hex = this.#seal(head);
+      if (this.#byName.size >= NAME_CACHE_SIZE) this.#byName.clear();
+      this.#byName.set(name, hex);
+    }
+    return this.#remember(new DurableObjectId(hex, name));
+  }
+
+  /** True when `id` is a well-formed id of this namespace. */
+  checks(id: DurableObjectId): boolean {
+    if (this.#valid.has(id)) return true;
+    if (!this.owns(id.toString())) return false;
+    this.#valid.add(id);
+    return true;
   }
 
   /** A random id that never repeats. */
   unique(): DurableObjectId {
-    return new DurableObjectId(this.#seal(randomBytes(16)), undefined);
+    return this.#remember(new DurableObjectId(this.#seal(randomBytes(16)), undefined));
   }
 
   /** Parses `toString()` output, rejecting malformed ids and ids of other namespaces. */
@@ -68,7 +88,7 @@ export class IdFactory {
     if (!this.owns(hex)) {
       throw new TypeError("Durable Object ID is not valid for this namespace.");
     }
-    return new DurableObjectId(hex, undefined);
+    return this.#remember(new DurableObjectId(hex, undefined));
   }
 
   /** True when `hex` is a well-formed id minted by this namespace. */
@@ -76,6 +96,11 @@ export class IdFactory {
     if (!HEX64.test(hex)) return false;
     const head = Buffer.from(hex.slice(0, 32), "hex");
     return this.#mac(head) === hex.slice(32);
+  }
+
+  #remember(id: DurableObjectId): DurableObjectId {
+    this.#valid.add(id);
+    return id;
   }
 
   #seal(head: Buffer): string {

@@ -140,7 +140,7 @@ export class NamespaceController implements ObjectClass {
         "get() requires a DurableObjectId made by idFromName(), newUniqueId() or idFromString() of this namespace.",
       );
     }
-    if (!this.ids.owns(id.toString())) {
+    if (!this.ids.checks(id)) {
       throw new TypeError("Durable Object ID is not valid for this namespace.");
     }
     return id;
