@@ -187,7 +187,10 @@ export function objectStub(
     return call({ kind: "rpc", member, args: cloned });
   };
   const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    const request = new Request(input, init);
+    // A Request passed alone crosses as it is (its body stream moves with it): copying it would
+    // cost a second parse of every header on the pass-through path.
+    const request =
+      input instanceof Request && init === undefined ? input : new Request(input, init);
     const response = await call({ kind: "fetch", request });
     if (!(response instanceof Response)) {
       throw new TypeError(
