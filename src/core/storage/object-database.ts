@@ -98,11 +98,18 @@ export class ObjectDatabase {
     db.setAuthorizer(authorizer.callback);
     // Cloudflare's per-database limits (Node >= 25.8 exposes them; older Nodes skip this).
     if ("limits" in db) Object.assign(db.limits as object, SQLITE_DATABASE_LIMITS);
-    db.exec(SCHEMA);
-    if (this.#name !== undefined) {
-      db.prepare("INSERT OR IGNORE INTO _cf_METADATA (key, value) VALUES ('name', ?)").run(
-        this.#name,
-      );
+    // One transaction: a new database is set up with one commit, not three.
+    db.exec(`BEGIN; ${SCHEMA}`);
+    try {
+      if (this.#name !== undefined) {
+        db.prepare("INSERT OR IGNORE INTO _cf_METADATA (key, value) VALUES ('name', ?)").run(
+          this.#name,
+        );
+      }
+      db.exec("COMMIT");
+    } catch (error) {
+      db.exec("ROLLBACK");
+      throw error;
     }
     this.#connections.set(db, { authorizer, statements: new Map() });
   }

@@ -183,7 +183,7 @@ class LocalDatabaseHandle implements DatabaseHandle {
   get sqlite(): DatabaseSync {
     if (this.#db === undefined) {
       this.#created = !existsSync(this.#path);
-      this.#db = openSqliteFile(this.#path);
+      this.#db = openSqliteFile(this.#path, { fresh: this.#created });
       this.#wal = new FileSync(`${this.#path}-wal`);
     }
     return this.#db;
@@ -194,6 +194,9 @@ class LocalDatabaseHandle implements DatabaseHandle {
     if (wal === undefined) return Promise.resolve();
     const created = this.#created;
     this.#created = false;
+    // The first flush of a new file syncs the WAL and the directory off the event loop; from
+    // now on SQLite's own checkpoints sync as usual.
+    if (created) this.#db?.exec("PRAGMA synchronous = NORMAL");
     const flush = wal.sync(async () => {
       await this.#driver.beforeFlush(this.#namespace, this.#id);
       if (created) await this.#driver.syncDirectory(dirname(this.#path));

@@ -7,11 +7,13 @@ import { DatabaseSync } from "node:sqlite";
  * with an asynchronous `fdatasync` of the WAL (`FileSync`). EXCLUSIVE locking keeps the WAL index
  * in memory and refuses a second process opening the same object.
  */
-export function openSqliteFile(path: string): DatabaseSync {
+export function openSqliteFile(path: string, options: { fresh?: boolean } = {}): DatabaseSync {
   const db = new DatabaseSync(path, { timeout: 0, allowExtension: false });
   try {
+    // A new file stays at synchronous=OFF until its first flush (see `LocalDatabaseHandle`):
+    // otherwise SQLite fsyncs the new journal, WAL header and directory on the event loop.
     db.exec(
-      "PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 4194304;",
+      `PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; ${options.fresh ? "" : "PRAGMA synchronous = NORMAL;"} PRAGMA journal_size_limit = 4194304;`,
     );
   } catch (error) {
     db.close();
