@@ -86,15 +86,15 @@ export class Transactions {
     this.check();
     this.#ensureOpen();
     const name = `_cf_savepoint_${this.#depth++}`;
-    this.#db.exec(`SAVEPOINT ${name}`);
+    this.#run(`SAVEPOINT ${name}`);
     return name;
   }
 
   /** Ends the savepoint `begin` returned, keeping (`commit`) or discarding its writes. */
   end(name: string, commit: boolean): void {
     if (this.#broken) return;
-    if (!commit) this.#db.exec(`ROLLBACK TO ${name}`);
-    this.#db.exec(`RELEASE ${name}`);
+    if (!commit) this.#run(`ROLLBACK TO ${name}`);
+    this.#run(`RELEASE ${name}`);
     this.#depth--;
     if (this.#depth === 0) this.#schedule();
   }
@@ -126,10 +126,15 @@ export class Transactions {
     }
   }
 
+  /** Runs transaction control SQL through the per-connection statement cache (no re-parse). */
+  #run(sql: string): void {
+    this.#db.statement(sql).run();
+  }
+
   #ensureOpen(): OpenTransaction {
     let tx = this.#open;
     if (!tx) {
-      this.#db.exec("BEGIN");
+      this.#run("BEGIN");
       tx = { durable: deferred(), gated: false };
       this.#open = tx;
       this.#lastDurable = tx.durable.promise;
@@ -154,7 +159,7 @@ export class Transactions {
     let afterDurable: (() => void) | undefined;
     try {
       afterDurable = this.#hooks.beforeCommit();
-      this.#db.exec("COMMIT");
+      this.#run("COMMIT");
     } catch (cause) {
       const error = new SteadError(
         "STORAGE_FLUSH_FAILED",
