@@ -67,6 +67,9 @@ export class ObjectDatabase {
     let statement = connection.statements.get(sql);
     if (!statement) {
       statement = db.prepare(sql);
+      // run() reports lastInsertRowid, the connection's last rowid: a user's SQL may have made
+      // it exceed 2^53, which node:sqlite refuses to return as a number.
+      statement.setReadBigInts(true);
       connection.statements.set(sql, statement);
     }
     return statement;
