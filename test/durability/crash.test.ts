@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { createRuntime } from "../../src/index.ts";
 import type { Row } from "../fixtures/durability-worker.ts";
+import { mulberry32 } from "../support/seeded-random.ts";
 
 const FIXTURE = new URL("../fixtures/durability-worker.ts", import.meta.url);
 const CHILD = fileURLToPath(new URL("../fixtures/crash-child.ts", import.meta.url));
@@ -164,17 +165,6 @@ async function checkIntegrity(dataDir: string): Promise<number> {
     }
   }
   return files.length;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe("crash consistency", () => {

@@ -1,25 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createRuntime } from "../../src/index.ts";
 import { listDurableObjectIds } from "../../src/testing/index.ts";
+import { fixture, start } from "../support/rpc-runtime.ts";
 
-const MAIN = new URL("../fixtures/rpc-worker.ts", import.meta.url);
 const HEX64 = /^[0-9a-f]{64}$/;
 const BAD_ID = "Invalid Durable Object ID: must be 64 hex digits";
 const FOREIGN_ID = "Durable Object ID is not valid for this namespace.";
-
-function start() {
-  return createRuntime({
-    main: MAIN,
-    durableObjects: { ECHO: "Echo", OTHER: "Other" },
-    vars: { GREETING: "hi" },
-  });
-}
-
-/** The fixture module the runtime loaded (same URL, so the same module instance). */
-async function fixture(): Promise<typeof import("../fixtures/rpc-worker.ts")> {
-  return import(MAIN.href);
-}
 
 async function constructions(id: { toString(): string }): Promise<number> {
   const { constructed } = await fixture();

@@ -1,22 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createRuntime, RpcTarget } from "../../src/index.ts";
+import { RpcTarget } from "../../src/index.ts";
+import { fixture, start } from "../support/rpc-runtime.ts";
 
-const MAIN = new URL("../fixtures/rpc-worker.ts", import.meta.url);
 const MiB = 1024 * 1024;
-
-function start() {
-  return createRuntime({
-    main: MAIN,
-    durableObjects: { ECHO: "Echo", OTHER: "Other" },
-    vars: { GREETING: "hi" },
-  });
-}
-
-/** The fixture module the runtime loaded (same URL, so the same module instance). */
-async function fixture(): Promise<typeof import("../fixtures/rpc-worker.ts")> {
-  return import(MAIN.href);
-}
 
 async function constructionsOf(id: { toString(): string }) {
   const { constructed } = await fixture();

@@ -83,11 +83,6 @@ export class NamespaceController implements ObjectClass {
     if (this.#hosts.get(key) === host) this.#hosts.delete(key);
   }
 
-  /** Objects currently in memory. */
-  get activeCount(): number {
-    return this.#hosts.size;
-  }
-
   /** The host of `id`, made on first use; the only one for that id while it lives. */
   host(id: DurableObjectId): ObjectHost {
     const key = id.toString();

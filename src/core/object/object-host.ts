@@ -98,11 +98,6 @@ export class ObjectHost {
     return this.#evicted;
   }
 
-  /** True while an instance of the class is in memory. */
-  get active(): boolean {
-    return this.#generation !== undefined;
-  }
-
   /** Queues an event; settles with its result once the writes before the result are durable. */
   deliver(event: ObjectEvent): Promise<unknown> {
     if (this.#evicted) throw new Error("internal: event delivered to an evicted host");
@@ -114,13 +109,6 @@ export class ObjectHost {
     this.#cancelIdle();
     this.#schedulePump();
     return promise;
-  }
-
-  /** Evicts the object now if it is idle (used on shutdown). */
-  evictIfIdle(): boolean {
-    if (!this.#isIdle() || this.#sockets.size > 0) return false;
-    this.#evict();
-    return true;
   }
 
   /** Leaves memory now if idle: evicted, or hibernated while it holds hibernatable sockets. */
