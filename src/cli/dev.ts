@@ -44,6 +44,8 @@ export async function devCommand(requested: ServerOptions): Promise<void> {
         options.logFormat,
         "--shutdown-timeout",
         String(Math.min(options.shutdownTimeoutMs, 5000)),
+        "--hibernate-after",
+        String(options.hibernateAfterMs),
         ...(options.env === undefined ? [] : ["--env", options.env]),
       ],
       // The IPC channel closes when this process dies, however it dies: the child then exits too.

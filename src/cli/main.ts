@@ -12,6 +12,7 @@ Environment variables (flags win over them):
   STEAD_DATA_DIR           where object databases and the alarm index live
   STEAD_LOG_FORMAT         "json" (one JSON line per request) or "pretty"
   STEAD_SHUTDOWN_TIMEOUT   ms in-flight work may take to finish on SIGTERM/SIGINT
+  STEAD_HIBERNATE_AFTER    ms idle before an object with only hibernatable WebSockets hibernates
   STEAD_ENV                the wrangler environment ([env.<name>]) to use
   STEAD_CONFIRM_DELETE     migration tags whose deleted_classes may delete data, e.g. "v3"`;
 
@@ -33,6 +34,10 @@ function serverCommand(name: string, description: string, dev: boolean): Command
       "how long in-flight work may finish on shutdown (default: 30000)",
     )
     .option("-e, --env <name>", "use the wrangler environment [env.<name>]")
+    .option(
+      "--hibernate-after <ms>",
+      "idle ms before an object holding only hibernatable WebSockets leaves memory (default: 10000)",
+    )
     .addHelpText("after", ENVIRONMENT);
 }
 

@@ -13,6 +13,8 @@ export interface ServerOptions {
   shutdownTimeoutMs: number;
   /** Development mode: read .dev.vars. */
   dev: boolean;
+  /** Idle time before an object holding only hibernatable WebSockets hibernates (ms). */
+  hibernateAfterMs: number;
   /** The wrangler environment (`[env.<name>]`) to use, if any. */
   env: string | undefined;
 }
@@ -24,6 +26,7 @@ export interface ServerFlags {
   dataDir?: string;
   logFormat?: string;
   shutdownTimeout?: string;
+  hibernateAfter?: string;
   env?: string;
 }
 
@@ -55,6 +58,12 @@ export function resolveServerOptions(
     0,
     3_600_000,
   );
+  const hibernateAfterMs = integer(
+    flags.hibernateAfter ?? env.STEAD_HIBERNATE_AFTER ?? "10000",
+    "--hibernate-after / STEAD_HIBERNATE_AFTER",
+    1,
+    3_600_000,
+  );
   const wranglerEnv = flags.env ?? env.STEAD_ENV;
   return {
     dir,
@@ -63,6 +72,7 @@ export function resolveServerOptions(
     dataDir,
     logFormat,
     shutdownTimeoutMs,
+    hibernateAfterMs,
     dev: mode.dev,
     env: wranglerEnv,
   };

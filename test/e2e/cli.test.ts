@@ -54,6 +54,7 @@ describe("stead CLI", () => {
         "--log-format",
         "--shutdown-timeout",
         "--env",
+        "--hibernate-after",
       ]) {
         assert.ok(help.stdout.includes(flag), `${command} --help mentions ${flag}`);
       }
@@ -63,6 +64,7 @@ describe("stead CLI", () => {
         "STEAD_DATA_DIR",
         "STEAD_LOG_FORMAT",
         "STEAD_CONFIRM_DELETE",
+        "STEAD_HIBERNATE_AFTER",
       ]) {
         assert.ok(help.stdout.includes(variable), `${command} --help mentions ${variable}`);
       }

@@ -243,16 +243,25 @@ describe("a Cloudflare app unchanged under stead start", () => {
     assert.equal(event.code, 1000);
   });
 
+  const HIBERNATE_AFTER_MS = 200;
+
   it("hibernates the room while its sockets stay open, then wakes it for the next message", {
-    // The CLI has no knob for objects.hibernateAfterMs, so this waits out the 10 s default.
-    timeout: 30_000,
+    timeout: 15_000,
   }, async () => {
     await using data = await tempDir();
-    await using stead = await startStead("start", [APP, "--data-dir", data.path, ...HOST]);
+    await using stead = await startStead("start", [
+      APP,
+      "--data-dir",
+      data.path,
+      "--hibernate-after",
+      String(HIBERNATE_AFTER_MS),
+      ...HOST,
+    ]);
     await using ann = await join(stead, "sleepy", "ann");
     ann.send({ type: "whoami" });
     const before = await ann.next((m) => m.type === "you");
-    await sleep(10_500);
+    // Real wall-clock time must pass in the server for it to hibernate the room.
+    await sleep(HIBERNATE_AFTER_MS + 300);
     ann.send("ping");
     assert.equal(await ann.next((m) => m === "pong"), "pong");
     ann.send({ type: "whoami" });
