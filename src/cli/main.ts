@@ -13,6 +13,7 @@ Environment variables (flags win over them):
   STEAD_LOG_FORMAT         "json" (one JSON line per request) or "pretty"
   STEAD_SHUTDOWN_TIMEOUT   ms in-flight work may take to finish on SIGTERM/SIGINT
   STEAD_HIBERNATE_AFTER    ms idle before an object with only hibernatable WebSockets hibernates
+  STEAD_MAX_OPEN_DATABASES object databases kept open at once (each about 190 KB)
   STEAD_ENV                the wrangler environment ([env.<name>]) to use
   STEAD_CONFIRM_DELETE     migration tags whose deleted_classes may delete data, e.g. "v3"`;
 
@@ -37,6 +38,10 @@ function serverCommand(name: string, description: string, dev: boolean): Command
     .option(
       "--hibernate-after <ms>",
       "idle ms before an object holding only hibernatable WebSockets leaves memory (default: 10000)",
+    )
+    .option(
+      "--max-open-databases <n>",
+      "object databases kept open at once; the least recently used idle ones close (default: 1000)",
     )
     .addHelpText("after", ENVIRONMENT);
 }

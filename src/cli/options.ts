@@ -15,6 +15,8 @@ export interface ServerOptions {
   dev: boolean;
   /** Idle time before an object holding only hibernatable WebSockets hibernates (ms). */
   hibernateAfterMs: number;
+  /** Object databases open at once before the least recently used idle ones close. */
+  maxOpenDatabases: number;
   /** The wrangler environment (`[env.<name>]`) to use, if any. */
   env: string | undefined;
 }
@@ -27,6 +29,7 @@ export interface ServerFlags {
   logFormat?: string;
   shutdownTimeout?: string;
   hibernateAfter?: string;
+  maxOpenDatabases?: string;
   env?: string;
 }
 
@@ -64,6 +67,12 @@ export function resolveServerOptions(
     1,
     3_600_000,
   );
+  const maxOpenDatabases = integer(
+    flags.maxOpenDatabases ?? env.STEAD_MAX_OPEN_DATABASES ?? "1000",
+    "--max-open-databases / STEAD_MAX_OPEN_DATABASES",
+    1,
+    1_000_000,
+  );
   const wranglerEnv = flags.env ?? env.STEAD_ENV;
   return {
     dir,
@@ -73,6 +82,7 @@ export function resolveServerOptions(
     logFormat,
     shutdownTimeoutMs,
     hibernateAfterMs,
+    maxOpenDatabases,
     dev: mode.dev,
     env: wranglerEnv,
   };

@@ -19,6 +19,7 @@ export async function runServer(options: ServerOptions, logger: Logger): Promise
   const runtime = await createRuntime({
     ...config.runtimeOptions,
     dataDir: options.dataDir,
+    maxOpenDatabases: options.maxOpenDatabases,
     objects: { hibernateAfterMs: options.hibernateAfterMs },
     onError: (error, context) =>
       logger.error(`error in ${context}`, {

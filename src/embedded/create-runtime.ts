@@ -66,7 +66,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       ? mkdtempSync(join(tmpdir(), "stead-"))
       : undefined;
   const dataDir = config.dataDir ?? temporaryDir;
-  const driver: StorageDriver = config.driver ?? new LocalDriver({ dataDir: dataDir! });
+  if (config.driver !== undefined && config.maxOpenDatabases !== undefined) {
+    throw new SteadError(
+      "INVALID_CONFIG",
+      "Invalid createRuntime() options:\n  - maxOpenDatabases: applies to the default local driver only; pass it to your driver instead, e.g. new LocalDriver({ dataDir, maxOpenDatabases }).",
+    );
+  }
+  const driver: StorageDriver =
+    config.driver ??
+    new LocalDriver({ dataDir: dataDir!, maxOpenDatabases: config.maxOpenDatabases });
   const clock = config.clock ?? systemClock;
   const limits = { ...DEFAULT_LIMITS, ...config.objects };
   const residency = new Residency(limits.maxActive);

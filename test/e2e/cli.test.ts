@@ -55,6 +55,7 @@ describe("stead CLI", () => {
         "--shutdown-timeout",
         "--env",
         "--hibernate-after",
+        "--max-open-databases",
       ]) {
         assert.ok(help.stdout.includes(flag), `${command} --help mentions ${flag}`);
       }
@@ -65,10 +66,20 @@ describe("stead CLI", () => {
         "STEAD_LOG_FORMAT",
         "STEAD_CONFIRM_DELETE",
         "STEAD_HIBERNATE_AFTER",
+        "STEAD_MAX_OPEN_DATABASES",
       ]) {
         assert.ok(help.stdout.includes(variable), `${command} --help mentions ${variable}`);
       }
     }
+  });
+
+  it("rejects a bad --max-open-databases, naming the flag and its range", async () => {
+    const result = await runStead(["start", ".", "--max-open-databases", "0"]);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /--max-open-databases \/ STEAD_MAX_OPEN_DATABASES must be an integer from 1 to 1000000, got "0"/,
+    );
   });
 
   it("explains a missing config on one screen", async () => {

@@ -131,9 +131,9 @@ describe("runtime disposal", () => {
     const release = latch("late");
     const blocked = stub.block("late");
     await turn();
-    const queued = stub.load();
+    const queued = assert.rejects(stub.load(), { code: "RUNTIME_DISPOSED" });
     await rt.dispose();
-    await assert.rejects(queued, { code: "RUNTIME_DISPOSED" });
+    await queued;
     release();
     assert.equal(await blocked, "unblocked", "the running event still finishes");
     await assert.rejects(stub.load(), { code: "RUNTIME_DISPOSED" });

@@ -5,8 +5,12 @@ import type { DatabaseSync } from "node:sqlite";
  * implement them and the conformance suite in `testing/storage-driver.case.ts` checks them.
  */
 export interface StorageDriver {
-  /** Opens, creating if absent, the database of one object. The handle is valid until `close`. */
-  openObject(namespace: string, id: string): DatabaseHandle;
+  /**
+   * Opens, creating if absent, the database of one object. The handle is valid until `close`.
+   * `onClose` runs whenever the driver closes the handle's connection (its cache of open files,
+   * `reopen`, `close`): drop everything tied to that connection, such as prepared statements.
+   */
+  openObject(namespace: string, id: string, onClose?: () => void): DatabaseHandle;
   /** Ids (64 hex) of the objects of `namespace` that have a database, in no particular order. */
   listObjects(namespace: string): string[];
   /**
@@ -26,11 +30,18 @@ export interface StorageDriver {
 /** One object's SQLite database. */
 export interface DatabaseHandle {
   /**
-   * The open connection. The runtime issues every BEGIN/COMMIT itself; the driver may close and
-   * reopen the connection between transactions (an LRU of open files), so callers read this
-   * property for each use instead of keeping the connection.
+   * The open connection, opened on first read. The runtime issues every BEGIN/COMMIT itself; the
+   * driver may close the connection whenever it is not held (a bounded cache of open files) and
+   * reopen it on the next read, so callers read this property for each use instead of keeping
+   * the connection.
    */
   readonly sqlite: DatabaseSync;
+  /**
+   * Keeps the current connection open until the returned function is called: call it while a
+   * transaction is open or a statement is mid-iteration. Releasing twice is harmless; holds end
+   * by themselves when the connection closes anyway (`reopen`, `close`).
+   */
+  hold(): () => void;
   /**
    * Resolves once every transaction committed before the call is durable. Calls resolve in call
    * order. A rejection means durability is unknown: the caller must reset the object.

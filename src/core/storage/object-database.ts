@@ -11,15 +11,22 @@ CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROW
 CREATE TABLE IF NOT EXISTS _cf_METADATA (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 `;
 
+/** What belongs to one open connection; dropped when the driver closes it. */
 interface Connection {
+  readonly db: DatabaseSync;
   readonly authorizer: SqlAuthorizer;
+  /** Runtime-internal statements by SQL text. */
   readonly statements: Map<string, StatementSync>;
+  /** The app's statements (`sql.exec`) by SQL text, kept by `SqlStorage`. */
+  readonly userStatements: Map<string, unknown>;
 }
 
 /**
  * One object's database as the runtime uses it: opened lazily through the driver, with the
  * hidden tables created, the user-SQL authorizer installed and prepared statements cached per
- * connection (a reopened connection starts a fresh cache).
+ * connection. The driver may close the connection between uses (its limit of open databases);
+ * the next use sets up the new one, and the old one's statements are dropped at once, since a
+ * statement keeps its closed database's native object alive.
  */
 export class ObjectDatabase {
   readonly #driver: StorageDriver;
@@ -27,7 +34,10 @@ export class ObjectDatabase {
   readonly #id: string;
   readonly #name: string | undefined;
   #handle: DatabaseHandle | undefined;
-  readonly #connections = new WeakMap<DatabaseSync, Connection>();
+  #connection: Connection | undefined;
+  readonly #onClose = (): void => {
+    this.#connection = undefined;
+  };
 
   constructor(driver: StorageDriver, namespace: string, id: string, name: string | undefined) {
     this.#driver = driver;
@@ -43,36 +53,42 @@ export class ObjectDatabase {
 
   /** The driver handle, opening the database on first use. */
   get handle(): DatabaseHandle {
-    this.#handle ??= this.#driver.openObject(this.#namespace, this.#id);
+    this.#handle ??= this.#driver.openObject(this.#namespace, this.#id, this.#onClose);
     return this.#handle;
   }
 
   /** The live connection, set up for the runtime. */
   get sqlite(): DatabaseSync {
-    const db = this.handle.sqlite;
-    if (!this.#connections.has(db)) this.#setUp(db);
-    return db;
+    return this.#current().db;
   }
 
   /** The authorizer of the live connection. */
   get authorizer(): SqlAuthorizer {
-    const db = this.sqlite;
-    return this.#connections.get(db)!.authorizer;
+    return this.#current().authorizer;
+  }
+
+  /** The app's prepared statements on the live connection (a new connection starts empty). */
+  get userStatements(): Map<string, unknown> {
+    return this.#current().userStatements;
   }
 
   /** A cached prepared statement for runtime-internal SQL. */
   statement(sql: string): StatementSync {
-    const db = this.sqlite;
-    const connection = this.#connections.get(db)!;
+    const connection = this.#current();
     let statement = connection.statements.get(sql);
     if (!statement) {
-      statement = db.prepare(sql);
+      statement = connection.db.prepare(sql);
       // run() reports lastInsertRowid, the connection's last rowid: a user's SQL may have made
       // it exceed 2^53, which node:sqlite refuses to return as a number.
       statement.setReadBigInts(true);
       connection.statements.set(sql, statement);
     }
     return statement;
+  }
+
+  /** Keeps the connection open until the returned function runs (see `DatabaseHandle.hold`). */
+  hold(): () => void {
+    return this.handle.hold();
   }
 
   /** Runs runtime-internal SQL with no result. */
@@ -96,7 +112,13 @@ export class ObjectDatabase {
     this.#handle = undefined;
   }
 
-  #setUp(db: DatabaseSync): void {
+  #current(): Connection {
+    const db = this.handle.sqlite;
+    const connection = this.#connection;
+    return connection !== undefined && connection.db === db ? connection : this.#setUp(db);
+  }
+
+  #setUp(db: DatabaseSync): Connection {
     const authorizer = createSqlAuthorizer();
     db.setAuthorizer(authorizer.callback);
     // Cloudflare's per-database limits (Node >= 25.8 exposes them; older Nodes skip this).
@@ -114,6 +136,13 @@ export class ObjectDatabase {
       db.exec("ROLLBACK");
       throw error;
     }
-    this.#connections.set(db, { authorizer, statements: new Map() });
+    const connection: Connection = {
+      db,
+      authorizer,
+      statements: new Map(),
+      userStatements: new Map(),
+    };
+    this.#connection = connection;
+    return connection;
   }
 }

@@ -18,7 +18,6 @@ interface PreparedUserStatement {
 export class SqlStorage {
   readonly #db: ObjectDatabase;
   readonly #tx: Transactions;
-  readonly #prepared = new WeakMap<object, Map<string, PreparedUserStatement>>();
 
   /** @internal */
   constructor(db: ObjectDatabase, tx: Transactions) {
@@ -81,14 +80,10 @@ export class SqlStorage {
   }
 
   #prepare(sql: string): PreparedUserStatement {
-    const db = this.#db.sqlite;
-    let cache = this.#prepared.get(db);
-    if (!cache) {
-      cache = new Map();
-      this.#prepared.set(db, cache);
-    }
+    const cache = this.#db.userStatements as Map<string, PreparedUserStatement>;
     const cached = cache.get(sql);
     if (cached) return cached;
+    const db = this.#db.sqlite;
     const authorizer = this.#db.authorizer;
     authorizer.userMode = true;
     authorizer.wrote = false;
@@ -133,7 +128,8 @@ export class SqlStorage {
         cursor = new SqlStorageCursor(prepared.columns, rows[Symbol.iterator](), rows.length);
       } else {
         const rows = prepared.statement.iterate(...params) as unknown as Iterator<unknown[]>;
-        cursor = new SqlStorageCursor(prepared.columns, guardSteps(rows, authorizer), 0);
+        const steps = guardSteps(rows, authorizer, this.#db.hold());
+        cursor = new SqlStorageCursor(prepared.columns, steps, 0);
         prepared.active = cursor;
       }
       return cursor;
@@ -255,21 +251,30 @@ export class SqlStorageCursor<T extends Record<string, SqlStorageValue>> {
 
 /**
  * Keeps the authorizer in user mode while a lazy cursor steps: SQLite checks some things (table
- * functions, re-prepares after a schema change) only when the statement runs.
+ * functions, re-prepares after a schema change) only when the statement runs. Holds the
+ * connection open until the rows run out, the cursor is closed, or a step fails.
  */
-function guardSteps(rows: Iterator<unknown[]>, authorizer: SqlAuthorizer): Iterator<unknown[]> {
+function guardSteps(
+  rows: Iterator<unknown[]>,
+  authorizer: SqlAuthorizer,
+  release: () => void,
+): Iterator<unknown[]> {
   return {
     next() {
       authorizer.userMode = true;
       try {
-        return rows.next();
+        const step = rows.next();
+        if (step.done) release();
+        return step;
       } catch (error) {
+        release();
         throw sqlError(error, authorizer.lastDenial);
       } finally {
         authorizer.userMode = false;
       }
     },
     return() {
+      release();
       return rows.return?.() ?? { done: true, value: undefined };
     },
   };

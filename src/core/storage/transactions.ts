@@ -5,6 +5,8 @@ import type { ObjectDatabase } from "./object-database.ts";
 
 interface OpenTransaction {
   readonly durable: Deferred<void>;
+  /** Keeps the connection open until COMMIT or ROLLBACK. */
+  readonly release: () => void;
   /** Some write in it must hold outputs (not every write was `allowUnconfirmed`). */
   gated: boolean;
 }
@@ -122,6 +124,7 @@ export class Transactions {
       } catch {
         // The connection is reopened by the reset, which rolls back as well.
       }
+      tx.release();
       tx.durable.reject(error);
     }
   }
@@ -135,7 +138,7 @@ export class Transactions {
     let tx = this.#open;
     if (!tx) {
       this.#run("BEGIN");
-      tx = { durable: deferred(), gated: false };
+      tx = { durable: deferred(), release: this.#db.hold(), gated: false };
       this.#open = tx;
       this.#lastDurable = tx.durable.promise;
       this.#schedule();
@@ -160,6 +163,7 @@ export class Transactions {
     try {
       afterDurable = this.#hooks.beforeCommit();
       this.#run("COMMIT");
+      tx.release();
     } catch (cause) {
       const error = new SteadError(
         "STORAGE_FLUSH_FAILED",

@@ -1,8 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { describe, it } from "node:test";
+import type { DatabaseHandle } from "../../core/storage/driver.ts";
 import { storageDriverConformance } from "../../testing/storage-driver.case.ts";
-import { LocalDriver } from "./local-driver.ts";
+import { LocalDriver, type LocalDriverOptions } from "./local-driver.ts";
 
 storageDriverConformance("local", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "stead-local-driver-"));
@@ -21,4 +24,107 @@ storageDriverConformance("local", async () => {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+});
+
+const id = (n: number) => n.toString(16).padStart(64, "0");
+
+function tempDriver(options: Omit<LocalDriverOptions, "dataDir"> = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), "stead-local-driver-"));
+  const driver = new LocalDriver({ dataDir, ...options });
+  return {
+    dataDir,
+    driver,
+    async [Symbol.asyncDispose]() {
+      await driver.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function values(handle: DatabaseHandle): unknown[] {
+  return handle.sqlite
+    .prepare("SELECT v FROM t ORDER BY rowid")
+    .all()
+    .map((row) => row.v);
+}
+
+describe("local driver: open databases", () => {
+  it("keeps at most maxOpenDatabases open and reopens closed ones with their data", async () => {
+    await using t = tempDriver({ maxOpenDatabases: 2 });
+    const handles = Array.from({ length: 6 }, (_, n) => t.driver.openObject("Ns", id(n)));
+    for (const [n, handle] of handles.entries()) {
+      handle.sqlite.exec(`CREATE TABLE t (v); INSERT INTO t VALUES (${n});`);
+      await handle.flush();
+      assert.ok(t.driver.openDatabases <= 2, `${t.driver.openDatabases} open after ${n + 1}`);
+    }
+    for (const [n, handle] of handles.entries()) {
+      handle.sqlite.exec(`INSERT INTO t VALUES (${n + 100})`);
+      await handle.flush();
+      assert.deepEqual(values(handle), [n, n + 100]);
+    }
+    assert.ok(t.driver.openDatabases <= 2);
+  });
+
+  it("never closes a held connection: an open transaction outlives other objects opening", async () => {
+    await using t = tempDriver({ maxOpenDatabases: 1 });
+    const busy = t.driver.openObject("Ns", id(1));
+    busy.sqlite.exec("CREATE TABLE t (v)");
+    busy.sqlite.exec("BEGIN; INSERT INTO t VALUES ('in the transaction')");
+    const release = busy.hold();
+    for (let n = 2; n < 6; n++) {
+      t.driver.openObject("Ns", id(n)).sqlite.exec("CREATE TABLE t (v)");
+    }
+    assert.ok(busy.sqlite.isTransaction, "the transaction is still open");
+    busy.sqlite.exec("COMMIT");
+    release();
+    t.driver.openObject("Ns", id(7)).sqlite.exec("CREATE TABLE t (v)");
+    assert.equal(t.driver.openDatabases, 1, "released, it can close again");
+    assert.deepEqual(values(busy), ["in the transaction"]);
+  });
+
+  it("closes an object's database when it leaves memory, and reopens it on return", async () => {
+    await using t = tempDriver();
+    const handle = t.driver.openObject("Ns", id(1));
+    handle.sqlite.exec("CREATE TABLE t (v); INSERT INTO t VALUES ('a');");
+    await handle.flush();
+    handle.close();
+    assert.equal(t.driver.openDatabases, 0);
+    assert.deepEqual(values(t.driver.openObject("Ns", id(1))), ["a"]);
+  });
+
+  it("replays the WAL a close kept aside when the checkpoint it made was lost", async () => {
+    await using t = tempDriver();
+    const path = join(t.dataDir, "Ns", `${id(1)}.sqlite`);
+    const kept = `${path}-wal.closing`;
+    const handle = t.driver.openObject("Ns", id(1));
+    handle.sqlite.exec("CREATE TABLE t (v); INSERT INTO t VALUES ('acknowledged');");
+    await handle.flush();
+    // The database file before the close: the row is only in the WAL.
+    const beforeClose = readFileSync(path);
+    handle.close();
+    // The close checkpointed into the file and deleted -wal, keeping the WAL's frames aside
+    // until the file's fdatasync (off the event loop) completes.
+    assert.ok(!existsSync(`${path}-wal`));
+    const keptWal = readFileSync(kept);
+    await t.driver.close();
+    assert.ok(!existsSync(kept), "discarded once the database file is durable");
+
+    // Power loss before that fdatasync: the checkpoint's writes and the discard never happened.
+    writeFileSync(path, beforeClose);
+    writeFileSync(kept, keptWal);
+    const driver = new LocalDriver({ dataDir: t.dataDir });
+    try {
+      assert.deepEqual(values(driver.openObject("Ns", id(1))), ["acknowledged"]);
+      assert.ok(!existsSync(kept), "taken back as the WAL");
+    } finally {
+      await driver.close();
+    }
+  });
+
+  it("rejects a maxOpenDatabases that is not a positive integer", () => {
+    assert.throws(
+      () => new LocalDriver({ dataDir: tmpdir(), maxOpenDatabases: 0 }),
+      /maxOpenDatabases must be a positive integer, got 0/,
+    );
+  });
 });

@@ -4,14 +4,24 @@ import type { DatabaseSync } from "node:sqlite";
 import type { ControlStore, DatabaseHandle, StorageDriver } from "../../core/storage/driver.ts";
 import { LocalAlarmIndex } from "./alarm-index.ts";
 import { LocalControlStore } from "./control-store.ts";
-import { FileSync, openSqliteFile, syncDirectory } from "./sqlite-file.ts";
+import {
+  closeSqliteFile,
+  FileSync,
+  openSqliteFile,
+  recoverKeptWal,
+  syncDirectory,
+} from "./sqlite-file.ts";
 
 /** Options of the local driver. */
 export interface LocalDriverOptions {
   /** Directory holding one folder per namespace, one SQLite file per object. */
   dataDir: string;
-  /** Databases of evicted objects kept open for a fast return (default 256). */
-  maxIdleOpen?: number;
+  /**
+   * Object databases open at once (default 1,000; each costs about 190 KB of memory and three
+   * file descriptors). Past it, the least recently used connections of objects that are not in
+   * a transaction or reading a cursor are closed; they reopen on their next use.
+   */
+  maxOpenDatabases?: number;
   /**
    * Test hook: runs before each durability flush of an object. Delay it to model a slow disk;
    * throw to model a failed flush.
@@ -21,11 +31,18 @@ export interface LocalDriverOptions {
 
 const OBJECT_FILE = /^([0-9a-f]{64})\.sqlite$/;
 const CONTROL_FILE = "stead-control.sqlite";
+const DEFAULT_MAX_OPEN = 1_000;
 
 /**
  * Storage on this machine: `<dataDir>/<namespace>/<id>.sqlite` per object, plus a control
- * database for the alarm index, the namespace records and the applied migrations. Durability is an fdatasync of the WAL on libuv's thread pool,
- * so a slow disk delays only the outputs waiting on it, never the event loop.
+ * database for the alarm index, the namespace records and the applied migrations. Durability is
+ * an fdatasync of the WAL on libuv's thread pool, so a slow disk delays only the outputs waiting
+ * on it, never the event loop.
+ *
+ * Connections are a bounded cache: an object that leaves memory closes its database at once, and
+ * past `maxOpenDatabases` the least recently used idle connection is closed (CLOCK: a use only
+ * sets a flag; the sweep gives used connections a second chance). Closing never fsyncs on the
+ * event loop (`closeSqliteFile`).
  */
 export class LocalDriver implements StorageDriver {
   readonly dataDir: string;
@@ -34,17 +51,26 @@ export class LocalDriver implements StorageDriver {
   readonly #control: DatabaseSync;
   readonly #controlWal: FileSync;
   #controlDirty = false;
-  readonly #maxIdleOpen: number;
+  #closed = false;
+  readonly #maxOpen: number;
   readonly #beforeFlush: LocalDriverOptions["beforeFlush"];
-  /** Handles of evicted objects, oldest first, kept open. */
-  readonly #idle = new Map<string, LocalDatabaseHandle>();
-  readonly #open = new Map<string, LocalDatabaseHandle>();
+  /** Handles of objects the runtime has open, by `namespace/id`. */
+  readonly #handles = new Map<string, LocalDatabaseHandle>();
+  /** Handles with an open connection, in CLOCK order (the sweep starts at the oldest). */
+  readonly #connected = new Set<LocalDatabaseHandle>();
+  /** Closes still syncing their database file off the event loop. */
+  readonly #closing = new Set<Promise<void>>();
   readonly #knownDirs = new Set<string>();
   readonly #dirSyncs = new Map<string, FileSync>();
 
   constructor(options: LocalDriverOptions) {
     this.dataDir = options.dataDir;
-    this.#maxIdleOpen = options.maxIdleOpen ?? 256;
+    this.#maxOpen = options.maxOpenDatabases ?? DEFAULT_MAX_OPEN;
+    if (!Number.isInteger(this.#maxOpen) || this.#maxOpen < 1) {
+      throw new RangeError(
+        `LocalDriver maxOpenDatabases must be a positive integer, got ${String(options.maxOpenDatabases)}.`,
+      );
+    }
     this.#beforeFlush = options.beforeFlush;
     mkdirSync(this.dataDir, { recursive: true });
     const controlPath = join(this.dataDir, CONTROL_FILE);
@@ -56,25 +82,25 @@ export class LocalDriver implements StorageDriver {
     this.control = new LocalControlStore(this.#control, () => this.#syncControl());
   }
 
-  openObject(namespace: string, id: string): DatabaseHandle {
+  /** Object databases open now (at most `maxOpenDatabases`, unless all of them are in use). */
+  get openDatabases(): number {
+    return this.#connected.size;
+  }
+
+  openObject(namespace: string, id: string, onClose?: () => void): DatabaseHandle {
     const key = `${namespace}/${id}`;
-    const open = this.#open.get(key);
-    if (open) return open;
-    let handle = this.#idle.get(key);
-    if (handle) {
-      this.#idle.delete(key);
-    } else {
-      const dir = join(this.dataDir, namespace);
-      if (!this.#knownDirs.has(dir)) {
-        if (!existsSync(dir)) {
-          mkdirSync(dir, { recursive: true });
-          syncDirectory(this.dataDir);
-        }
-        this.#knownDirs.add(dir);
+    let handle = this.#handles.get(key);
+    if (handle) return handle;
+    const dir = join(this.dataDir, namespace);
+    if (!this.#knownDirs.has(dir)) {
+      if (!existsSync(dir)) {
+        mkdirSync(dir, { recursive: true });
+        syncDirectory(this.dataDir);
       }
-      handle = new LocalDatabaseHandle(this, namespace, id, join(dir, `${id}.sqlite`));
+      this.#knownDirs.add(dir);
     }
-    this.#open.set(key, handle);
+    handle = new LocalDatabaseHandle(this, namespace, id, join(dir, `${id}.sqlite`), onClose);
+    this.#handles.set(key, handle);
     return handle;
   }
 
@@ -90,12 +116,10 @@ export class LocalDriver implements StorageDriver {
   }
 
   deleteNamespace(namespace: string): void {
-    for (const map of [this.#idle, this.#open]) {
-      for (const [key, handle] of map) {
-        if (key.startsWith(`${namespace}/`)) {
-          handle.closeNow();
-          map.delete(key);
-        }
+    for (const [key, handle] of this.#handles) {
+      if (key.startsWith(`${namespace}/`)) {
+        handle.disconnect();
+        this.#handles.delete(key);
       }
     }
     const dir = join(this.dataDir, namespace);
@@ -110,11 +134,13 @@ export class LocalDriver implements StorageDriver {
   }
 
   async close(): Promise<void> {
-    const handles = [...this.#open.values(), ...this.#idle.values()];
-    this.#open.clear();
-    this.#idle.clear();
+    if (this.#closed) return;
+    this.#closed = true;
+    const handles = [...this.#handles.values()];
+    this.#handles.clear();
     await Promise.allSettled(handles.map((h) => h.pendingFlush()));
-    for (const handle of handles) handle.closeNow();
+    for (const handle of handles) handle.disconnect();
+    await Promise.all(this.#closing);
     if (this.#controlDirty) await this.#controlWal.sync().catch(() => {});
     this.#controlWal.close();
     for (const sync of this.#dirSyncs.values()) sync.close();
@@ -146,52 +172,106 @@ export class LocalDriver implements StorageDriver {
     return sync.sync();
   }
 
-  /** @internal An object was evicted: keep its handle open in the idle LRU. */
-  release(handle: LocalDatabaseHandle): void {
-    const key = handle.key;
-    if (this.#open.get(key) !== handle) return;
-    this.#open.delete(key);
-    this.#idle.set(key, handle);
-    while (this.#idle.size > this.#maxIdleOpen) {
-      const [oldestKey, oldest] = this.#idle.entries().next().value!;
-      this.#idle.delete(oldestKey);
-      oldest.closeNow();
+  /** @internal `handle` is about to open its connection: close others to stay under the cap. */
+  connecting(): void {
+    // Each pass either closes a connection or clears its flag, so two rounds always suffice;
+    // when every connection is in use, the cap is exceeded rather than breaking a transaction.
+    let budget = this.#connected.size * 2;
+    for (const handle of this.#connected) {
+      if (this.#connected.size < this.#maxOpen || budget-- <= 0) break;
+      this.#connected.delete(handle);
+      if (handle.held) {
+        this.#connected.add(handle);
+      } else if (handle.used) {
+        handle.used = false;
+        this.#connected.add(handle);
+      } else {
+        handle.disconnect();
+      }
     }
+  }
+
+  /** @internal `handle` opened its connection. */
+  connected(handle: LocalDatabaseHandle): void {
+    this.#connected.add(handle);
+  }
+
+  /** @internal `handle` closed its connection; `closing` settles when that close is durable. */
+  disconnected(handle: LocalDatabaseHandle, closing: Promise<void>): void {
+    this.#connected.delete(handle);
+    this.#closing.add(closing);
+    closing.then(() => this.#closing.delete(closing));
+  }
+
+  /** @internal The object left memory: close its database now. */
+  release(handle: LocalDatabaseHandle): void {
+    if (this.#handles.get(handle.key) === handle) this.#handles.delete(handle.key);
+    handle.disconnect();
   }
 }
 
 /** One object's database file and its WAL syncer. */
 class LocalDatabaseHandle implements DatabaseHandle {
   readonly key: string;
+  /** Used since the last CLOCK sweep passed it. */
+  used = false;
   readonly #driver: LocalDriver;
   readonly #namespace: string;
   readonly #id: string;
   readonly #path: string;
+  readonly #onClose: (() => void) | undefined;
   #db: DatabaseSync | undefined;
   #wal: FileSync | undefined;
+  /** The file was created and its directory entry is not yet known durable. */
   #created = false;
+  #holds = 0;
+  /** Bumped whenever the connection closes, so holds of an earlier connection are ignored. */
+  #generation = 0;
   #lastFlush: Promise<void> | undefined;
 
-  constructor(driver: LocalDriver, namespace: string, id: string, path: string) {
+  constructor(
+    driver: LocalDriver,
+    namespace: string,
+    id: string,
+    path: string,
+    onClose: (() => void) | undefined,
+  ) {
     this.#driver = driver;
     this.#namespace = namespace;
     this.#id = id;
     this.#path = path;
+    this.#onClose = onClose;
     this.key = `${namespace}/${id}`;
   }
 
   get sqlite(): DatabaseSync {
-    if (this.#db === undefined) {
-      this.#created = !existsSync(this.#path);
-      this.#db = openSqliteFile(this.#path, { fresh: this.#created });
-      this.#wal = new FileSync(`${this.#path}-wal`);
+    const db = this.#db;
+    if (db !== undefined) {
+      this.used = true;
+      return db;
     }
-    return this.#db;
+    return this.#connect();
+  }
+
+  /** True while a transaction or a cursor needs this connection to stay open. */
+  get held(): boolean {
+    return this.#holds > 0;
+  }
+
+  hold(): () => void {
+    this.#holds++;
+    const generation = this.#generation;
+    let released = false;
+    return () => {
+      if (released || generation !== this.#generation) return;
+      released = true;
+      this.#holds--;
+    };
   }
 
   flush(): Promise<void> {
     const wal = this.#wal;
-    if (wal === undefined) return Promise.resolve();
+    if (wal === undefined) return this.#lastFlush ?? Promise.resolve();
     const created = this.#created;
     this.#created = false;
     // The first flush of a new file syncs the WAL and the directory off the event loop; from
@@ -210,7 +290,7 @@ class LocalDatabaseHandle implements DatabaseHandle {
   }
 
   reopen(): void {
-    this.closeNow();
+    this.disconnect();
   }
 
   /** @internal Resolves when the last flush settled. */
@@ -218,14 +298,33 @@ class LocalDatabaseHandle implements DatabaseHandle {
     return this.#lastFlush ?? Promise.resolve();
   }
 
-  /** @internal Closes the connection for real; the next use opens it again. */
-  closeNow(): void {
-    this.#wal?.close();
+  /** @internal Closes the connection (rolling back an open transaction); the next use reopens. */
+  disconnect(): void {
+    const db = this.#db;
+    if (db === undefined) return;
+    this.#db = undefined;
+    this.#holds = 0;
+    this.#generation++;
+    this.used = false;
+    // Flushes already requested must reach the WAL's data even after the close unlinks it.
+    const wal = this.#wal!;
     this.#wal = undefined;
-    try {
-      this.#db?.close();
-    } finally {
-      this.#db = undefined;
-    }
+    wal.openNow();
+    wal.close();
+    this.#driver.disconnected(this, closeSqliteFile(db, this.#path));
+    this.#onClose?.();
+  }
+
+  #connect(): DatabaseSync {
+    this.#driver.connecting();
+    recoverKeptWal(this.#path);
+    // A file created by an earlier connection that never flushed still needs its directory synced.
+    if (!this.#created) this.#created = !existsSync(this.#path);
+    const db = openSqliteFile(this.#path, { fresh: this.#created });
+    this.#db = db;
+    this.#wal = new FileSync(`${this.#path}-wal`);
+    this.used = true;
+    this.#driver.connected(this);
+    return db;
   }
 }

@@ -1,4 +1,14 @@
-import { closeSync, fdatasync, fsyncSync, openSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fdatasync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+} from "node:fs";
+import { open, unlink } from "node:fs/promises";
 import { DatabaseSync } from "node:sqlite";
 
 /**
@@ -28,6 +38,74 @@ export function openSqliteFile(path: string, options: { fresh?: boolean } = {}):
   return db;
 }
 
+/** Suffix of a WAL kept under a second name while its database is closed off the event loop. */
+const KEPT_WAL = "-wal.closing";
+
+/**
+ * Closes a connection without an fsync on the event loop. SQLite checkpoints the WAL into the
+ * database file and deletes the WAL on close, and at `synchronous=NORMAL` it fsyncs the database
+ * first (about 1 ms on the main thread). Instead: hard-link the WAL to `<path>-wal.closing`, close
+ * at `synchronous=OFF` (the checkpoint writes the database file and unlinks `-wal`, but the
+ * frames live on under the second name), then fdatasync the database file on the thread pool and
+ * only then drop the kept WAL. A crash in between leaves the kept WAL, which
+ * `recoverKeptWal` puts back before the next open, so SQLite replays it.
+ *
+ * The returned promise settles when the database file is durable and the kept WAL is gone; it
+ * never rejects (a failure leaves the kept WAL for recovery).
+ */
+export function closeSqliteFile(db: DatabaseSync, path: string): Promise<void> {
+  const kept = `${path}${KEPT_WAL}`;
+  try {
+    linkSync(`${path}-wal`, kept);
+  } catch {
+    // No WAL (nothing was ever written), or the link failed: close the ordinary way, syncing.
+    db.close();
+    return Promise.resolve();
+  }
+  try {
+    // The pragma is refused inside a transaction; closing would roll it back anyway.
+    if (db.isTransaction) db.exec("ROLLBACK");
+    db.exec("PRAGMA synchronous = OFF");
+  } finally {
+    db.close();
+  }
+  return syncThenDiscard(path, kept);
+}
+
+async function syncThenDiscard(path: string, kept: string): Promise<void> {
+  try {
+    const file = await open(path, "r");
+    try {
+      await file.datasync();
+    } finally {
+      await file.close();
+    }
+    await unlink(kept);
+  } catch {
+    // The namespace was deleted, the database reopened (and took the kept WAL back), or the disk
+    // failed: in every case the kept WAL, where it still exists, is what recovery needs.
+  }
+}
+
+/**
+ * Call before opening `path`: puts back a WAL that `closeSqliteFile` kept aside and did not get to
+ * discard (a crash, or the object is reopened while its close is still syncing), so SQLite
+ * replays frames the database file may not durably hold yet. Replaying frames already in the
+ * file is harmless.
+ */
+export function recoverKeptWal(path: string): void {
+  const kept = `${path}${KEPT_WAL}`;
+  if (!existsSync(kept)) return;
+  try {
+    // A `-wal` beside it is the same file: the close did not get as far as deleting it.
+    if (existsSync(`${path}-wal`)) unlinkSync(kept);
+    else renameSync(kept, `${path}-wal`);
+  } catch (error) {
+    // The close's own unlink got there first, after its database fsync: nothing to recover.
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+}
+
 /**
  * Makes a file (a WAL) or a directory (new files in it) durable off the event loop: one
  * fdatasync at a time on libuv's thread pool, with the calls made meanwhile batched into the next.
@@ -54,6 +132,19 @@ export class FileSync {
     });
     this.#queued = queued;
     return queued;
+  }
+
+  /**
+   * Opens the file now if it exists, so syncs already requested reach its data even if the file
+   * is unlinked (a closing database) before they start.
+   */
+  openNow(): void {
+    if (this.#fd !== undefined || this.#closing) return;
+    try {
+      this.#fd = openSync(this.#path, "r");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
   }
 
   /** Closes the file once pending syncs finish. */

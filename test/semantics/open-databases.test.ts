@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { createRuntime, LocalDriver } from "../../src/index.ts";
+import { runInDurableObject } from "../../src/testing/index.ts";
+
+const COUNTER_WORKER = new URL("../fixtures/counter-worker.ts", import.meta.url);
+
+function start(maxOpenDatabases: number) {
+  return createRuntime({
+    main: COUNTER_WORKER,
+    durableObjects: { COUNTER: "Counter" },
+    maxOpenDatabases,
+  });
+}
+
+describe("more objects than open databases (maxOpenDatabases)", () => {
+  it("keeps every object's increments exact when only one database may be open", async () => {
+    await using rt = await start(1);
+    const names = Array.from({ length: 12 }, (_, i) => `c${i}`);
+    const results = await Promise.all(
+      Array.from({ length: 240 }, (_, i) => rt.env.COUNTER.getByName(names[i % 12]!).increment()),
+    );
+    for (const [n, name] of names.entries()) {
+      const mine = results.filter((_, i) => i % 12 === n).sort((a, b) => a - b);
+      assert.deepEqual(
+        mine,
+        Array.from({ length: 20 }, (_, i) => i + 1),
+        name,
+      );
+      assert.equal(await rt.env.COUNTER.getByName(name).count(), 20);
+    }
+  });
+
+  it("keeps a SQL cursor readable across an await while other objects open theirs", async () => {
+    await using rt = await start(1);
+    const stub = rt.env.COUNTER.getByName("reader");
+    await runInDurableObject(stub, (_instance, ctx) => {
+      ctx.storage.sql.exec("CREATE TABLE t (v INTEGER)");
+      for (let v = 0; v < 5; v++) ctx.storage.sql.exec("INSERT INTO t VALUES (?)", v);
+    });
+    const read = await runInDurableObject(stub, async (_instance, ctx) => {
+      const cursor = ctx.storage.sql.exec<{ v: number }>("SELECT v FROM t ORDER BY v");
+      const first = cursor.next();
+      await Promise.all(["a", "b", "c"].map((name) => rt.env.COUNTER.getByName(name).increment()));
+      return [first.done ? undefined : first.value.v, ...[...cursor].map((row) => row.v)];
+    });
+    assert.deepEqual(read, [0, 1, 2, 3, 4]);
+  });
+
+  it("rejects a bad maxOpenDatabases, and one given alongside a custom driver", async () => {
+    await assert.rejects(start(0), {
+      code: "INVALID_CONFIG",
+      message: /maxOpenDatabases: must be a positive integer, like 1000/,
+    });
+    const dataDir = await mkdtemp(join(tmpdir(), "stead-open-databases-"));
+    const driver = new LocalDriver({ dataDir });
+    try {
+      await assert.rejects(
+        createRuntime({
+          main: COUNTER_WORKER,
+          durableObjects: { COUNTER: "Counter" },
+          driver,
+          maxOpenDatabases: 10,
+        }),
+        { code: "INVALID_CONFIG", message: /pass it to your driver instead/ },
+      );
+    } finally {
+      await driver.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
