@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -118,6 +127,38 @@ describe("local driver: open databases", () => {
       assert.ok(!existsSync(kept), "taken back as the WAL");
     } finally {
       await driver.close();
+    }
+  });
+
+  it("zero-fills room in the WAL, so commits overwrite, and a crash image still recovers", async () => {
+    await using t = tempDriver();
+    const path = join(t.dataDir, "Ns", `${id(1)}.sqlite`);
+    const handle = t.driver.openObject("Ns", id(1));
+    handle.sqlite.exec("CREATE TABLE t (v)");
+    await handle.flush();
+    const room = statSync(`${path}-wal`).size;
+    assert.ok(room >= 64 * 1024, `WAL extended to ${room} bytes`);
+    for (let n = 0; n < 5; n++) {
+      handle.sqlite.exec(`INSERT INTO t VALUES (${n})`);
+      await handle.flush();
+    }
+    assert.equal(statSync(`${path}-wal`).size, room, "five commits fit in the room made");
+
+    // What a crash leaves: the files as they are now, with the connection still open.
+    const image = mkdtempSync(join(tmpdir(), "stead-crash-image-"));
+    try {
+      mkdirSync(join(image, "Ns"));
+      for (const suffix of ["", "-wal"]) {
+        copyFileSync(`${path}${suffix}`, join(image, "Ns", `${id(1)}.sqlite${suffix}`));
+      }
+      const driver = new LocalDriver({ dataDir: image });
+      try {
+        assert.deepEqual(values(driver.openObject("Ns", id(1))), [0, 1, 2, 3, 4]);
+      } finally {
+        await driver.close();
+      }
+    } finally {
+      rmSync(image, { recursive: true, force: true });
     }
   });
 

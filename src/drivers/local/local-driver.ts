@@ -75,7 +75,7 @@ export class LocalDriver implements StorageDriver {
     mkdirSync(this.dataDir, { recursive: true });
     const controlPath = join(this.dataDir, CONTROL_FILE);
     this.#control = openSqliteFile(controlPath);
-    this.#controlWal = new FileSync(`${controlPath}-wal`);
+    this.#controlWal = new FileSync(`${controlPath}-wal`, { preallocate: true });
     this.alarms = new LocalAlarmIndex(this.#control, () => {
       this.#controlDirty = true;
     });
@@ -322,7 +322,7 @@ class LocalDatabaseHandle implements DatabaseHandle {
     if (!this.#created) this.#created = !existsSync(this.#path);
     const db = openSqliteFile(this.#path, { fresh: this.#created });
     this.#db = db;
-    this.#wal = new FileSync(`${this.#path}-wal`);
+    this.#wal = new FileSync(`${this.#path}-wal`, { preallocate: true });
     this.used = true;
     this.#driver.connected(this);
     return db;
