@@ -41,7 +41,7 @@ function serverCommand(name: string, description: string, dev: boolean): Command
     )
     .option(
       "--max-open-databases <n>",
-      "object databases kept open at once; the least recently used idle ones close (default: 1000)",
+      "object databases kept open at once; objects opened once close soon (default: 2000)",
     )
     .addHelpText("after", ENVIRONMENT);
 }

@@ -68,7 +68,7 @@ export function resolveServerOptions(
     3_600_000,
   );
   const maxOpenDatabases = integer(
-    flags.maxOpenDatabases ?? env.STEAD_MAX_OPEN_DATABASES ?? "1000",
+    flags.maxOpenDatabases ?? env.STEAD_MAX_OPEN_DATABASES ?? "2000",
     "--max-open-databases / STEAD_MAX_OPEN_DATABASES",
     1,
     1_000_000,

@@ -4,6 +4,7 @@ import type { DatabaseSync } from "node:sqlite";
 import type { ControlStore, DatabaseHandle, StorageDriver } from "../../core/storage/driver.ts";
 import { LocalAlarmIndex } from "./alarm-index.ts";
 import { LocalControlStore } from "./control-store.ts";
+import { type OpenDatabase, OpenDatabases } from "./open-databases.ts";
 import {
   closeSqliteFile,
   FileSync,
@@ -17,9 +18,9 @@ export interface LocalDriverOptions {
   /** Directory holding one folder per namespace, one SQLite file per object. */
   dataDir: string;
   /**
-   * Object databases open at once (default 1,000; each costs about 190 KB of memory and three
-   * file descriptors). Past it, the least recently used connections of objects that are not in
-   * a transaction or reading a cursor are closed; they reopen on their next use.
+   * Object databases open at once (default 2,000; each costs about 190 KB of memory and three
+   * file descriptors). Objects opened once are closed soon; past the limit, the least recently
+   * used idle connections close. Either way they reopen on their next use. See `OpenDatabases`.
    */
   maxOpenDatabases?: number;
   /**
@@ -31,7 +32,7 @@ export interface LocalDriverOptions {
 
 const OBJECT_FILE = /^([0-9a-f]{64})\.sqlite$/;
 const CONTROL_FILE = "stead-control.sqlite";
-const DEFAULT_MAX_OPEN = 1_000;
+const DEFAULT_MAX_OPEN = 2_000;
 
 /**
  * Storage on this machine: `<dataDir>/<namespace>/<id>.sqlite` per object, plus a control
@@ -39,10 +40,10 @@ const DEFAULT_MAX_OPEN = 1_000;
  * an fdatasync of the WAL on libuv's thread pool, so a slow disk delays only the outputs waiting
  * on it, never the event loop.
  *
- * Connections are a bounded cache: an object that leaves memory closes its database at once, and
- * past `maxOpenDatabases` the least recently used idle connection is closed (CLOCK: a use only
- * sets a flag; the sweep gives used connections a second chance). Closing never fsyncs on the
- * event loop (`closeSqliteFile`).
+ * Connections are a bounded cache (`OpenDatabases`): an object that leaves memory closes its
+ * database at once, objects opened once are closed soon, and past `maxOpenDatabases` the least
+ * recently used idle connection is closed. Closing never fsyncs on the event loop
+ * (`closeSqliteFile`).
  */
 export class LocalDriver implements StorageDriver {
   readonly dataDir: string;
@@ -56,8 +57,8 @@ export class LocalDriver implements StorageDriver {
   readonly #beforeFlush: LocalDriverOptions["beforeFlush"];
   /** Handles of objects the runtime has open, by `namespace/id`. */
   readonly #handles = new Map<string, LocalDatabaseHandle>();
-  /** Handles with an open connection, in CLOCK order (the sweep starts at the oldest). */
-  readonly #connected = new Set<LocalDatabaseHandle>();
+  /** Handles with an open connection, and which of them to close next. */
+  readonly #open: OpenDatabases<LocalDatabaseHandle>;
   /** Closes still syncing their database file off the event loop. */
   readonly #closing = new Set<Promise<void>>();
   readonly #knownDirs = new Set<string>();
@@ -71,6 +72,7 @@ export class LocalDriver implements StorageDriver {
         `LocalDriver maxOpenDatabases must be a positive integer, got ${String(options.maxOpenDatabases)}.`,
       );
     }
+    this.#open = new OpenDatabases(this.#maxOpen);
     this.#beforeFlush = options.beforeFlush;
     mkdirSync(this.dataDir, { recursive: true });
     const controlPath = join(this.dataDir, CONTROL_FILE);
@@ -84,7 +86,7 @@ export class LocalDriver implements StorageDriver {
 
   /** Object databases open now (at most `maxOpenDatabases`, unless all of them are in use). */
   get openDatabases(): number {
-    return this.#connected.size;
+    return this.#open.size;
   }
 
   openObject(namespace: string, id: string, onClose?: () => void): DatabaseHandle {
@@ -173,32 +175,13 @@ export class LocalDriver implements StorageDriver {
   }
 
   /** @internal `handle` is about to open its connection: close others to stay under the cap. */
-  connecting(): void {
-    // Each pass either closes a connection or clears its flag, so two rounds always suffice;
-    // when every connection is in use, the cap is exceeded rather than breaking a transaction.
-    let budget = this.#connected.size * 2;
-    for (const handle of this.#connected) {
-      if (this.#connected.size < this.#maxOpen || budget-- <= 0) break;
-      this.#connected.delete(handle);
-      if (handle.held) {
-        this.#connected.add(handle);
-      } else if (handle.used) {
-        handle.used = false;
-        this.#connected.add(handle);
-      } else {
-        handle.disconnect();
-      }
-    }
-  }
-
-  /** @internal `handle` opened its connection. */
-  connected(handle: LocalDatabaseHandle): void {
-    this.#connected.add(handle);
+  opening(handle: LocalDatabaseHandle): void {
+    this.#open.opening(handle);
   }
 
   /** @internal `handle` closed its connection; `closing` settles when that close is durable. */
   disconnected(handle: LocalDatabaseHandle, closing: Promise<void>): void {
-    this.#connected.delete(handle);
+    this.#open.closed(handle);
     this.#closing.add(closing);
     closing.then(() => this.#closing.delete(closing));
   }
@@ -211,7 +194,7 @@ export class LocalDriver implements StorageDriver {
 }
 
 /** One object's database file and its WAL syncer. */
-class LocalDatabaseHandle implements DatabaseHandle {
+class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   readonly key: string;
   /** Used since the last CLOCK sweep passed it. */
   used = false;
@@ -316,15 +299,21 @@ class LocalDatabaseHandle implements DatabaseHandle {
   }
 
   #connect(): DatabaseSync {
-    this.#driver.connecting();
-    recoverKeptWal(this.#path);
-    // A file created by an earlier connection that never flushed still needs its directory synced.
-    if (!this.#created) this.#created = !existsSync(this.#path);
-    const db = openSqliteFile(this.#path, { fresh: this.#created });
+    this.#driver.opening(this);
+    let db: DatabaseSync;
+    try {
+      recoverKeptWal(this.#path);
+      // A file created by an earlier connection that never flushed still needs its directory
+      // synced.
+      if (!this.#created) this.#created = !existsSync(this.#path);
+      db = openSqliteFile(this.#path, { fresh: this.#created });
+    } catch (error) {
+      this.#driver.disconnected(this, Promise.resolve());
+      throw error;
+    }
     this.#db = db;
     this.#wal = new FileSync(`${this.#path}-wal`, { preallocate: true });
     this.used = true;
-    this.#driver.connected(this);
     return db;
   }
 }
