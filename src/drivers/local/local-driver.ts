@@ -10,6 +10,7 @@ import {
   FileSync,
   openSqliteFile,
   recoverKeptWal,
+  startSyncing,
   syncDirectory,
 } from "./sqlite-file.ts";
 
@@ -207,6 +208,8 @@ class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   #wal: FileSync | undefined;
   /** The file was created and its directory entry is not yet known durable. */
   #created = false;
+  /** The connection left `syncLater` mode (see `openSqliteFile`). */
+  #syncing = false;
   #holds = 0;
   /** Bumped whenever the connection closes, so holds of an earlier connection are ignored. */
   #generation = 0;
@@ -257,9 +260,12 @@ class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     if (wal === undefined) return this.#lastFlush ?? Promise.resolve();
     const created = this.#created;
     this.#created = false;
-    // The first flush of a new file syncs the WAL and the directory off the event loop; from
-    // now on SQLite's own checkpoints sync as usual.
-    if (created) this.#db?.exec("PRAGMA synchronous = NORMAL");
+    // The first flush of a connection syncs the new WAL (and the directory of a new file) off
+    // the event loop; from now on SQLite's own checkpoints sync as usual.
+    if (!this.#syncing) {
+      this.#syncing = true;
+      startSyncing(this.#db!);
+    }
     const flush = wal.sync(async () => {
       await this.#driver.beforeFlush(this.#namespace, this.#id);
       if (created) await this.#driver.syncDirectory(dirname(this.#path));
@@ -306,12 +312,13 @@ class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // A file created by an earlier connection that never flushed still needs its directory
       // synced.
       if (!this.#created) this.#created = !existsSync(this.#path);
-      db = openSqliteFile(this.#path, { fresh: this.#created });
+      db = openSqliteFile(this.#path, { syncLater: true });
     } catch (error) {
       this.#driver.disconnected(this, Promise.resolve());
       throw error;
     }
     this.#db = db;
+    this.#syncing = false;
     this.#wal = new FileSync(`${this.#path}-wal`, { preallocate: true });
     this.used = true;
     return db;

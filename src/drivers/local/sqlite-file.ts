@@ -18,14 +18,18 @@ import { DatabaseSync } from "node:sqlite";
  * COMMIT writes the WAL but does not fsync on the event loop; the caller makes commits durable
  * with an asynchronous `fdatasync` of the WAL (`FileSync`). EXCLUSIVE locking keeps the WAL index
  * in memory and refuses a second process opening the same object.
+ *
+ * `syncLater`: open at `synchronous=OFF` with automatic checkpoints off, and call `startSyncing`
+ * just before the first `FileSync` of the connection. Otherwise SQLite fsyncs on the event loop
+ * when it starts a WAL (every new file and every reopen: the WAL header, and for a new file the
+ * journal and the directory); the first FileSync makes all of that durable off the event loop.
+ * Checkpoints, which must sync, wait until then.
  */
-export function openSqliteFile(path: string, options: { fresh?: boolean } = {}): DatabaseSync {
+export function openSqliteFile(path: string, options: { syncLater?: boolean } = {}): DatabaseSync {
   const db = new DatabaseSync(path, { timeout: 0, allowExtension: false });
   try {
-    // A new file stays at synchronous=OFF until its first flush (see `LocalDatabaseHandle`):
-    // otherwise SQLite fsyncs the new journal, WAL header and directory on the event loop.
     db.exec(
-      `PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; ${options.fresh ? "" : "PRAGMA synchronous = NORMAL;"} PRAGMA journal_size_limit = 4194304;`,
+      `PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA journal_size_limit = 4194304; ${options.syncLater ? "PRAGMA wal_autocheckpoint = 0;" : "PRAGMA synchronous = NORMAL;"}`,
     );
   } catch (error) {
     db.close();
@@ -38,6 +42,11 @@ export function openSqliteFile(path: string, options: { fresh?: boolean } = {}):
     throw error;
   }
   return db;
+}
+
+/** See `openSqliteFile`'s `syncLater`: from now on SQLite syncs its checkpoints itself. */
+export function startSyncing(db: DatabaseSync): void {
+  db.exec("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 1000;");
 }
 
 /** Suffix of a WAL kept under a second name while its database is closed off the event loop. */
@@ -153,11 +162,17 @@ export class FileSync {
 
   /**
    * Runs on the event loop between SQLite's writes, so the zeros only ever go past the end of
-   * what SQLite wrote. Small files stay small: the zeros written are at most the file's size.
+   * what SQLite wrote. Small files stay small: the zeros written are at most the file's size
+   * (or 64 KiB), and only once the file has grown since its first sync.
    */
   #growIfAppended(fd: number): void {
     const { size } = fstatSync(fd);
     if (size <= this.#allocated || size >= MAX_PREALLOCATION) return;
+    if (this.#allocated === 0) {
+      // The file's first sync: an object written once (a cold start) gets no zeros.
+      this.#allocated = size;
+      return;
+    }
     const end = Math.min(MAX_PREALLOCATION, Math.max(2 * size, MIN_PREALLOCATION));
     writeSync(fd, zeros(end - size), 0, end - size, size);
     this.#allocated = end;
