@@ -60,8 +60,8 @@ export class LocalDriver implements StorageDriver {
   readonly #handles = new Map<string, LocalDatabaseHandle>();
   /** Handles with an open connection, and which of them to close next. */
   readonly #open: OpenDatabases<LocalDatabaseHandle>;
-  /** Closes still syncing their database file off the event loop. */
-  readonly #closing = new Set<Promise<void>>();
+  /** The last of the closes still syncing their database file off the event loop. */
+  #closing: Promise<void> = Promise.resolve();
   readonly #knownDirs = new Set<string>();
   readonly #dirSyncs = new Map<string, FileSync>();
 
@@ -143,7 +143,7 @@ export class LocalDriver implements StorageDriver {
     this.#handles.clear();
     await Promise.allSettled(handles.map((h) => h.pendingFlush()));
     for (const handle of handles) handle.disconnect();
-    await Promise.all(this.#closing);
+    await this.#closing;
     if (this.#controlDirty) await this.#controlWal.sync().catch(() => {});
     this.#controlWal.close();
     for (const sync of this.#dirSyncs.values()) sync.close();
@@ -180,11 +180,14 @@ export class LocalDriver implements StorageDriver {
     this.#open.opening(handle);
   }
 
-  /** @internal `handle` closed its connection; `closing` settles when that close is durable. */
-  disconnected(handle: LocalDatabaseHandle, closing: Promise<void>): void {
+  /**
+   * @internal `handle` closed its connection; `finish` (see `closeSqliteFile`) is the rest of
+   * the close. Those run one at a time, so closes never crowd the thread pool that commits
+   * wait on.
+   */
+  disconnected(handle: LocalDatabaseHandle, finish?: () => Promise<void>): void {
     this.#open.closed(handle);
-    this.#closing.add(closing);
-    closing.then(() => this.#closing.delete(closing));
+    if (finish !== undefined) this.#closing = this.#closing.then(finish);
   }
 
   /** @internal The object left memory: close its database now. */
@@ -265,6 +268,8 @@ class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     if (!this.#syncing) {
       this.#syncing = true;
       startSyncing(this.#db!);
+      // The connection's first event is over: a use from now on is a use again (`OpenDatabase`).
+      this.used = false;
     }
     const flush = wal.sync(async () => {
       await this.#driver.beforeFlush(this.#namespace, this.#id);
@@ -314,7 +319,7 @@ class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       if (!this.#created) this.#created = !existsSync(this.#path);
       db = openSqliteFile(this.#path, { syncLater: true });
     } catch (error) {
-      this.#driver.disconnected(this, Promise.resolve());
+      this.#driver.disconnected(this);
       throw error;
     }
     this.#db = db;

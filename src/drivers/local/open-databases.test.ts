@@ -15,6 +15,7 @@ class Connection implements OpenDatabase {
     this.key = key;
   }
 
+  /** One event on the object: opens the connection, or marks it used again. */
   use(): void {
     if (this.open) this.used = true;
     else {
@@ -68,6 +69,15 @@ describe("open databases (2Q)", () => {
       "no hot object was closed by the scan",
     );
     assert.ok(cache.size <= 100);
+  });
+
+  it("keeps an object used again while in probation, without closing it first", () => {
+    const { use, isOpen } = setUp(100);
+    use("soon-back");
+    for (let i = 0; i < 10; i++) use(`cold${i}`);
+    use("soon-back");
+    for (let i = 10; i < 1_000; i++) use(`cold${i}`);
+    assert.ok(isOpen("soon-back"));
   });
 
   it("closes objects opened once soon, so they hold little memory", () => {

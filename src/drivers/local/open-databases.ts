@@ -4,7 +4,11 @@ export interface OpenDatabase {
   readonly key: string;
   /** A transaction or a cursor needs the connection: never close it now. */
   readonly held: boolean;
-  /** Set by each use; the cache clears it when it gives the connection a second chance. */
+  /**
+   * Set by each use; the cache clears it when it gives the connection a second chance. The owner
+   * clears it once when the first event on a new connection is over (its first flush), so that
+   * `used` in probation means "used again later".
+   */
   used: boolean;
   /** Closes the connection; the cache calls `closed` from it. */
   disconnect(): void;
@@ -17,10 +21,11 @@ export interface OpenDatabase {
  * bounds most of the memory an object costs while in memory.
  *
  * The policy is 2Q (Johnson and Shasha, 1994): a new connection waits in a small FIFO
- * (probation); one that ages out is closed and its key remembered. An object that opens again
- * while remembered has proved it is in use and joins the main set, which is managed as CLOCK (a
- * use sets a flag; the sweep gives flagged connections a second chance). A held connection is
- * never closed, so the limit can be exceeded while every connection is in use.
+ * (probation). One used again while there joins the main set when it ages out; one that was not
+ * is closed and its key remembered, and an object that opens again while remembered joins the
+ * main set at once. The main set is managed as CLOCK (a use sets a flag; the sweep gives flagged
+ * connections a second chance). A held connection is never closed, so the limit can be exceeded
+ * while every connection is in use.
  */
 export class OpenDatabases<T extends OpenDatabase> {
   readonly #max: number;
@@ -65,9 +70,10 @@ export class OpenDatabases<T extends OpenDatabase> {
     for (const db of set) {
       if (set.size <= target || budget-- <= 0) return;
       set.delete(db);
-      if (db.held || (!probation && db.used)) {
+      if (db.held || db.used) {
         db.used = false;
-        set.add(db);
+        // Used again while waiting in probation: in steady use after all.
+        (probation && !db.held ? this.#main : set).add(db);
         continue;
       }
       db.disconnect();

@@ -61,17 +61,18 @@ const KEPT_WAL = "-wal.closing";
  * only then drop the kept WAL. A crash in between leaves the kept WAL, which
  * `recoverKeptWal` puts back before the next open, so SQLite replays it.
  *
- * The returned promise settles when the database file is durable and the kept WAL is gone; it
- * never rejects (a failure leaves the kept WAL for recovery).
+ * Returns the rest of the close, to run when the thread pool has room (undefined when there is
+ * none): it settles once the database file is durable and the kept WAL is gone, and never
+ * rejects (a failure leaves the kept WAL for recovery).
  */
-export function closeSqliteFile(db: DatabaseSync, path: string): Promise<void> {
+export function closeSqliteFile(db: DatabaseSync, path: string): (() => Promise<void>) | undefined {
   const kept = `${path}${KEPT_WAL}`;
   try {
     linkSync(`${path}-wal`, kept);
   } catch {
     // No WAL (nothing was ever written), or the link failed: close the ordinary way, syncing.
     db.close();
-    return Promise.resolve();
+    return undefined;
   }
   try {
     // The pragma is refused inside a transaction; closing would roll it back anyway.
@@ -80,7 +81,7 @@ export function closeSqliteFile(db: DatabaseSync, path: string): Promise<void> {
   } finally {
     db.close();
   }
-  return syncThenDiscard(path, kept);
+  return () => syncThenDiscard(path, kept);
 }
 
 async function syncThenDiscard(path: string, kept: string): Promise<void> {
