@@ -29,7 +29,9 @@ export function openSqliteFile(path: string, options: { syncLater?: boolean } = 
   const db = new DatabaseSync(path, { timeout: 0, allowExtension: false });
   try {
     db.exec(
-      `PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA journal_size_limit = 4194304; ${options.syncLater ? "PRAGMA wal_autocheckpoint = 0;" : "PRAGMA synchronous = NORMAL;"}`,
+      // EXCLUSIVE first: any statement that reads the schema opens the WAL, and opened outside
+      // exclusive mode it would get a shared-memory index (-shm file, mmap) for the connection's life.
+      `PRAGMA locking_mode = EXCLUSIVE; PRAGMA synchronous = OFF; PRAGMA journal_mode = WAL; PRAGMA journal_size_limit = 4194304; ${options.syncLater ? "PRAGMA wal_autocheckpoint = 0;" : "PRAGMA synchronous = NORMAL;"}`,
     );
   } catch (error) {
     db.close();
