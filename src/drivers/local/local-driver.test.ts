@@ -116,11 +116,13 @@ describe("local driver: open databases", () => {
     assert.ok(!existsSync(`${path}-wal`));
     const keptWal = readFileSync(kept);
     await t.driver.close();
-    assert.ok(!existsSync(kept), "discarded once the database file is durable");
+    assert.ok(!existsSync(kept), "recycled once the database file is durable");
+    assert.ok(existsSync(`${path}-wal`), "as the next connection's (empty) WAL");
 
-    // Power loss before that fdatasync: the checkpoint's writes and the discard never happened.
+    // Power loss before that fdatasync: the checkpoint's writes and the recycling never happened.
     writeFileSync(path, beforeClose);
     writeFileSync(kept, keptWal);
+    rmSync(`${path}-wal`);
     const driver = new LocalDriver({ dataDir: t.dataDir });
     try {
       assert.deepEqual(values(driver.openObject("Ns", id(1))), ["acknowledged"]);
@@ -163,6 +165,26 @@ describe("local driver: open databases", () => {
       }
     } finally {
       rmSync(image, { recursive: true, force: true });
+    }
+  });
+
+  it("reads a recycled WAL as empty: data stays whole across closes and restarts", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "stead-local-driver-"));
+    const path = join(dataDir, "Ns", `${id(1)}.sqlite`);
+    try {
+      for (const value of ["a", "b", "c"]) {
+        const driver = new LocalDriver({ dataDir });
+        const handle = driver.openObject("Ns", id(1));
+        handle.sqlite.exec(`CREATE TABLE IF NOT EXISTS t (v); INSERT INTO t VALUES ('${value}');`);
+        await handle.flush();
+        await driver.close();
+        assert.ok(existsSync(`${path}-wal`) && !existsSync(`${path}-wal.closing`));
+      }
+      const driver = new LocalDriver({ dataDir });
+      assert.deepEqual(values(driver.openObject("Ns", id(1))), ["a", "b", "c"]);
+      await driver.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 

@@ -62,6 +62,10 @@ export class LocalDriver implements StorageDriver {
   readonly #open: OpenDatabases<LocalDatabaseHandle>;
   /** The last of the closes still syncing their database file off the event loop. */
   #closing: Promise<void> = Promise.resolve();
+  /** Closes so far, numbering them. */
+  #closes = 0;
+  /** Database path -> its latest close still finishing, unless reopened since. */
+  readonly #lastClose = new Map<string, number>();
   readonly #knownDirs = new Set<string>();
   readonly #dirSyncs = new Map<string, FileSync>();
 
@@ -185,9 +189,25 @@ export class LocalDriver implements StorageDriver {
    * the close. Those run one at a time, so closes never crowd the thread pool that commits
    * wait on.
    */
-  disconnected(handle: LocalDatabaseHandle, finish?: () => Promise<void>): void {
+  disconnected(
+    handle: LocalDatabaseHandle,
+    finish?: (stillClosed: () => boolean) => Promise<void>,
+  ): void {
     this.#open.closed(handle);
-    if (finish !== undefined) this.#closing = this.#closing.then(finish);
+    if (finish === undefined) return;
+    const path = handle.path;
+    const close = ++this.#closes;
+    this.#lastClose.set(path, close);
+    const stillClosed = () => this.#lastClose.get(path) === close;
+    this.#closing = this.#closing.then(async () => {
+      await finish(stillClosed);
+      if (stillClosed()) this.#lastClose.delete(path);
+    });
+  }
+
+  /** @internal The database at `path` is opening: closes still finishing must leave it be. */
+  reopening(path: string): void {
+    this.#lastClose.delete(path);
   }
 
   /** @internal The object left memory: close its database now. */
@@ -205,7 +225,7 @@ class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   readonly #driver: LocalDriver;
   readonly #namespace: string;
   readonly #id: string;
-  readonly #path: string;
+  readonly path: string;
   readonly #onClose: (() => void) | undefined;
   #db: DatabaseSync | undefined;
   #wal: FileSync | undefined;
@@ -228,7 +248,7 @@ class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#driver = driver;
     this.#namespace = namespace;
     this.#id = id;
-    this.#path = path;
+    this.path = path;
     this.#onClose = onClose;
     this.key = `${namespace}/${id}`;
   }
@@ -273,7 +293,7 @@ class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     }
     const flush = wal.sync(async () => {
       await this.#driver.beforeFlush(this.#namespace, this.#id);
-      if (created) await this.#driver.syncDirectory(dirname(this.#path));
+      if (created) await this.#driver.syncDirectory(dirname(this.path));
     });
     this.#lastFlush = flush;
     return flush;
@@ -305,7 +325,7 @@ class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#wal = undefined;
     wal.openNow();
     wal.close();
-    this.#driver.disconnected(this, closeSqliteFile(db, this.#path));
+    this.#driver.disconnected(this, closeSqliteFile(db, this.path));
     this.#onClose?.();
   }
 
@@ -313,18 +333,19 @@ class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#driver.opening(this);
     let db: DatabaseSync;
     try {
-      recoverKeptWal(this.#path);
+      this.#driver.reopening(this.path);
+      recoverKeptWal(this.path);
       // A file created by an earlier connection that never flushed still needs its directory
       // synced.
-      if (!this.#created) this.#created = !existsSync(this.#path);
-      db = openSqliteFile(this.#path, { syncLater: true });
+      if (!this.#created) this.#created = !existsSync(this.path);
+      db = openSqliteFile(this.path, { syncLater: true });
     } catch (error) {
       this.#driver.disconnected(this);
       throw error;
     }
     this.#db = db;
     this.#syncing = false;
-    this.#wal = new FileSync(`${this.#path}-wal`, { preallocate: true });
+    this.#wal = new FileSync(`${this.path}-wal`, { preallocate: true });
     this.used = true;
     return db;
   }

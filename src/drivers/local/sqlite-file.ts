@@ -7,10 +7,11 @@ import {
   linkSync,
   openSync,
   renameSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { open, unlink } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { DatabaseSync } from "node:sqlite";
 
 /**
@@ -64,10 +65,17 @@ const KEPT_WAL = "-wal.closing";
  * `recoverKeptWal` puts back before the next open, so SQLite replays it.
  *
  * Returns the rest of the close, to run when the thread pool has room (undefined when there is
- * none): it settles once the database file is durable and the kept WAL is gone, and never
- * rejects (a failure leaves the kept WAL for recovery).
+ * none). It syncs the database file, then recycles the kept WAL as the next connection's `-wal`
+ * with its header zeroed (SQLite reads that as an empty WAL), so a reopen writes into blocks
+ * already allocated instead of creating and growing a new file. `stillClosed` must say whether
+ * the database stayed closed since this close: if it was reopened meanwhile, the reopen took the
+ * kept WAL back (`recoverKeptWal`) and it is not this close's to touch. Never rejects: a failure
+ * leaves the kept WAL for recovery.
  */
-export function closeSqliteFile(db: DatabaseSync, path: string): (() => Promise<void>) | undefined {
+export function closeSqliteFile(
+  db: DatabaseSync,
+  path: string,
+): ((stillClosed: () => boolean) => Promise<void>) | undefined {
   const kept = `${path}${KEPT_WAL}`;
   try {
     linkSync(`${path}-wal`, kept);
@@ -83,10 +91,14 @@ export function closeSqliteFile(db: DatabaseSync, path: string): (() => Promise<
   } finally {
     db.close();
   }
-  return () => syncThenDiscard(path, kept);
+  return (stillClosed) => syncThenRecycle(path, kept, stillClosed);
 }
 
-async function syncThenDiscard(path: string, kept: string): Promise<void> {
+async function syncThenRecycle(
+  path: string,
+  kept: string,
+  stillClosed: () => boolean,
+): Promise<void> {
   try {
     const file = await open(path, "r");
     try {
@@ -94,28 +106,45 @@ async function syncThenDiscard(path: string, kept: string): Promise<void> {
     } finally {
       await file.close();
     }
-    await unlink(kept);
+    // Synchronous from here: no reopen can come between the check and the rename.
+    if (!stillClosed()) return;
+    if (existsSync(`${path}-wal`)) {
+      unlinkSync(kept);
+      return;
+    }
+    const fd = openSync(kept, "r+");
+    try {
+      writeSync(fd, WAL_HEADER_ZEROS, 0, WAL_HEADER_ZEROS.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(kept, `${path}-wal`);
   } catch {
-    // The namespace was deleted, the database reopened (and took the kept WAL back), or the disk
-    // failed: in every case the kept WAL, where it still exists, is what recovery needs.
+    // The namespace was deleted, or the disk failed: the kept WAL, where it still exists, is
+    // what recovery needs.
   }
 }
 
+/** SQLite's WAL header is 32 bytes; zeroed, the file holds no valid frame. */
+const WAL_HEADER_ZEROS = Buffer.alloc(32);
+
 /**
  * Call before opening `path`: puts back a WAL that `closeSqliteFile` kept aside and did not get to
- * discard (a crash, or the object is reopened while its close is still syncing), so SQLite
+ * recycle (a crash, or the object is reopened while its close is still syncing), so SQLite
  * replays frames the database file may not durably hold yet. Replaying frames already in the
  * file is harmless.
  */
 export function recoverKeptWal(path: string): void {
   const kept = `${path}${KEPT_WAL}`;
   if (!existsSync(kept)) return;
+  const wal = `${path}-wal`;
   try {
-    // A `-wal` beside it is the same file: the close did not get as far as deleting it.
-    if (existsSync(`${path}-wal`)) unlinkSync(kept);
-    else renameSync(kept, `${path}-wal`);
+    // The same file as `-wal`: the close did not get as far as deleting it. Any other `-wal` is
+    // a recycled, empty one; the kept WAL replaces it.
+    if (existsSync(wal) && statSync(wal).ino === statSync(kept).ino) unlinkSync(kept);
+    else renameSync(kept, wal);
   } catch (error) {
-    // The close's own unlink got there first, after its database fsync: nothing to recover.
+    // The close's own recycling got there first, after its database fsync: nothing to recover.
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
 }
