@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { createRuntime, LocalDriver } from "../../src/index.ts";
+import { createRuntime, LocalDriver, ManualClock } from "../../src/index.ts";
 import { runInDurableObject } from "../../src/testing/index.ts";
 
 const COUNTER_WORKER = new URL("../fixtures/counter-worker.ts", import.meta.url);
@@ -48,6 +48,28 @@ describe("more objects than open databases (maxOpenDatabases)", () => {
       return [first.done ? undefined : first.value.v, ...[...cursor].map((row) => row.v)];
     });
     assert.deepEqual(read, [0, 1, 2, 3, 4]);
+  });
+
+  it("closes the databases of objects that leave memory, keeping their data", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "stead-open-databases-"));
+    const driver = new LocalDriver({ dataDir });
+    const clock = new ManualClock();
+    try {
+      await using rt = await createRuntime({
+        main: COUNTER_WORKER,
+        durableObjects: { COUNTER: "Counter" },
+        driver,
+        clock,
+        objects: { idleTimeoutMs: 10_000 },
+      });
+      for (let i = 0; i < 20; i++) await rt.env.COUNTER.getByName(`idle-${i}`).increment();
+      assert.equal(driver.openDatabases, 20);
+      await clock.advance(10_000);
+      assert.equal(driver.openDatabases, 0, "evicted objects hold no SQLite connection");
+      assert.equal(await rt.env.COUNTER.getByName("idle-3").increment(), 2);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it("rejects a bad maxOpenDatabases, and one given alongside a custom driver", async () => {
