@@ -77,16 +77,27 @@ export function closeSqliteFile(
   path: string,
 ): ((stillClosed: () => boolean) => Promise<void>) | undefined {
   const kept = `${path}${KEPT_WAL}`;
+  // Closing rolls an open transaction back anyway; the pragmas below are refused inside one.
+  try {
+    if (db.isTransaction) db.exec("ROLLBACK");
+  } catch {
+    // The close below rolls it back.
+  }
   try {
     linkSync(`${path}-wal`, kept);
-  } catch {
-    // No WAL (nothing was ever written), or the link failed: close the ordinary way, syncing.
-    db.close();
+  } catch (error) {
+    // No WAL: nothing to checkpoint. Any other failure: close the ordinary way, syncing (the WAL
+    // may hold acknowledged frames that SQLite deletes once they are in the database file).
+    try {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+        db.exec("PRAGMA synchronous = NORMAL");
+      }
+    } finally {
+      db.close();
+    }
     return undefined;
   }
   try {
-    // The pragma is refused inside a transaction; closing would roll it back anyway.
-    if (db.isTransaction) db.exec("ROLLBACK");
     db.exec("PRAGMA synchronous = OFF");
   } finally {
     db.close();
