@@ -60,8 +60,12 @@ export class LocalDriver implements StorageDriver {
   readonly #handles = new Map<string, LocalDatabaseHandle>();
   /** Handles with an open connection, and which of them to close next. */
   readonly #open: OpenDatabases<LocalDatabaseHandle>;
-  /** The last of the closes still syncing their database file off the event loop. */
-  #closing: Promise<void> = Promise.resolve();
+  /** The rest of closes (see `closeSqliteFile`) waiting to run, oldest first. */
+  readonly #finishes: Array<() => Promise<void>> = [];
+  /** Of those, how many are running now. */
+  #finishing = 0;
+  /** Called when no close is waiting or running. */
+  readonly #finished: Array<() => void> = [];
   /** Closes so far, numbering them. */
   #closes = 0;
   /** Database path -> its latest close still finishing, unless reopened since. */
@@ -147,7 +151,12 @@ export class LocalDriver implements StorageDriver {
     this.#handles.clear();
     await Promise.allSettled(handles.map((h) => h.pendingFlush()));
     for (const handle of handles) handle.disconnect();
-    await this.#closing;
+    // Nothing competes for the thread pool any more: finish the closes several at a time.
+    this.#runFinishes();
+    await new Promise<void>((resolve) => {
+      if (this.#finishing === 0) resolve();
+      else this.#finished.push(resolve);
+    });
     if (this.#controlDirty) await this.#controlWal.sync().catch(() => {});
     this.#controlWal.close();
     for (const sync of this.#dirSyncs.values()) sync.close();
@@ -199,10 +208,27 @@ export class LocalDriver implements StorageDriver {
     const close = ++this.#closes;
     this.#lastClose.set(path, close);
     const stillClosed = () => this.#lastClose.get(path) === close;
-    this.#closing = this.#closing.then(async () => {
+    this.#finishes.push(async () => {
       await finish(stillClosed);
       if (stillClosed()) this.#lastClose.delete(path);
     });
+    this.#runFinishes();
+  }
+
+  /** Runs waiting closes: one at a time while serving, four at a time once closing. */
+  #runFinishes(): void {
+    const limit = this.#closed ? 4 : 1;
+    while (this.#finishing < limit && this.#finishes.length > 0) {
+      const run = this.#finishes.shift()!;
+      this.#finishing++;
+      // Never rejects (`closeSqliteFile`); settle the same way if it somehow did.
+      const done = () => {
+        this.#finishing--;
+        this.#runFinishes();
+        if (this.#finishing === 0) for (const resolve of this.#finished.splice(0)) resolve();
+      };
+      run().then(done, done);
+    }
   }
 
   /** @internal The database at `path` is opening: closes still finishing must leave it be. */
