@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ManualClock } from "../../src/index.ts";
+import { LocalDriver, ManualClock } from "../../src/index.ts";
 import { LIMIT, startWs } from "../fixtures/ws-harness.ts";
 import { constructed, seen } from "../fixtures/ws-worker.ts";
 import { isPending } from "../support/durability-harness.ts";
@@ -51,6 +54,26 @@ describe("WebSocket Hibernation API", () => {
       assert.equal(bob.ws.readyState, bob.ws.OPEN);
     },
   );
+
+  it("closes the database of a hibernated object and reopens it on waking", LIMIT, async () => {
+    const clock = new ManualClock();
+    const dataDir = await mkdtemp(join(tmpdir(), "stead-hibernation-"));
+    const driver = new LocalDriver({ dataDir });
+    try {
+      await using t = await startWs({ clock, driver });
+      const alice = await t.connect("/room/hib-db?user=alice");
+      assert.equal(await alice.ask("put kept"), "stored kept");
+      assert.equal(await alice.ask("get"), "kept");
+      assert.equal(driver.openDatabases, 1);
+      await turn();
+      await clock.advance(10_000);
+      assert.equal(driver.openDatabases, 0, "a hibernated object holds no SQLite connection");
+      assert.equal(await alice.ask("get"), "kept", "woken, it reads its data again");
+      assert.equal(driver.openDatabases, 1);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
 
   it("keeps attachments changed before hibernation", LIMIT, async () => {
     const clock = new ManualClock();
