@@ -7,17 +7,16 @@
 //
 // The seed is fixed so the suite is deterministic; set STEAD_FC_SEED to explore other seeds.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import type { KvListOptions } from "../../src/core/storage/kv.ts";
 import type { DurableObjectState, Runtime } from "../../src/index.ts";
 import {
   compareUtf8,
   inObject,
   sortUtf8,
   startStorageRuntime,
+  tempDataDir,
 } from "../fixtures/storage-harness.ts";
 
 const OBJECT = "model";
@@ -151,17 +150,8 @@ function deleteMany(keys: string[]) {
   );
 }
 
-interface ListOptions {
-  start?: string;
-  startAfter?: string;
-  end?: string;
-  prefix?: string;
-  reverse?: boolean;
-  limit?: number;
-}
-
 /** What list(options) returns for the model: Cloudflare's documented semantics. */
-function expectedList(model: Model, options: ListOptions): Outcome {
+function expectedList(model: Model, options: KvListOptions): Outcome {
   const { start, startAfter, end, prefix, reverse, limit } = options;
   if (start !== undefined && startAfter !== undefined) {
     return { error: "TypeError: list() cannot be called with both start and startAfter values." };
@@ -180,7 +170,7 @@ function expectedList(model: Model, options: ListOptions): Outcome {
   return { ok: keys.map((k) => [k, model.data.get(k)]) };
 }
 
-function list(options: ListOptions) {
+function list(options: KvListOptions) {
   return kvCommand(
     `list(${show(options)})`,
     (ctx) => ctx.storage.list(options),
@@ -215,7 +205,7 @@ const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, f
 const weighted = <T>(weight: number, arbitrary: fc.Arbitrary<T>) => ({ weight, arbitrary });
 
 /** Every combination of list() options; now and then an invalid one (start with startAfter, limit <= 0). */
-const listOptionsArb: fc.Arbitrary<ListOptions> = fc
+const listOptionsArb: fc.Arbitrary<KvListOptions> = fc
   .record({
     lower: fc.oneof(
       weighted(4, fc.constant({})),
@@ -238,7 +228,7 @@ const listOptionsArb: fc.Arbitrary<ListOptions> = fc
     limit: optional(fc.integer({ min: -1, max: 6 })),
   })
   .map(({ lower, ...rest }) => {
-    const options: ListOptions = { ...lower };
+    const options: KvListOptions = { ...lower };
     for (const [name, value] of Object.entries(rest)) {
       if (value !== undefined) (options as Record<string, unknown>)[name] = value;
     }
@@ -270,13 +260,15 @@ describe("KV model", () => {
       fc.asyncProperty(
         fc.commands(commandArbs, { maxCommands: 40, size: "max" }),
         async (commands) => {
-          const dataDir = mkdtempSync(join(tmpdir(), "stead-kv-model-"));
-          const real: Real = { dataDir, rt: await startStorageRuntime({ dataDir }) };
+          using dir = tempDataDir("stead-kv-model-");
+          const real: Real = {
+            dataDir: dir.path,
+            rt: await startStorageRuntime({ dataDir: dir.path }),
+          };
           try {
             await fc.asyncModelRun(() => ({ model: { data: new Map() }, real }), commands);
           } finally {
             await real.rt.dispose();
-            rmSync(dataDir, { recursive: true, force: true });
           }
         },
       ),

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import { createRuntime, LocalDriver, ManualClock } from "../../src/index.ts";
 import { runInDurableObject } from "../../src/testing/index.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 
 const COUNTER_WORKER = new URL("../fixtures/counter-worker.ts", import.meta.url);
 
@@ -51,25 +49,21 @@ describe("more objects than open databases (maxOpenDatabases)", () => {
   });
 
   it("closes the databases of objects that leave memory, keeping their data", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "stead-open-databases-"));
-    const driver = new LocalDriver({ dataDir });
+    using dir = tempDataDir();
+    const driver = new LocalDriver({ dataDir: dir.path });
     const clock = new ManualClock();
-    try {
-      await using rt = await createRuntime({
-        main: COUNTER_WORKER,
-        durableObjects: { COUNTER: "Counter" },
-        driver,
-        clock,
-        objects: { idleTimeoutMs: 10_000 },
-      });
-      for (let i = 0; i < 20; i++) await rt.env.COUNTER.getByName(`idle-${i}`).increment();
-      assert.equal(driver.openDatabases, 20);
-      await clock.advance(10_000);
-      assert.equal(driver.openDatabases, 0, "evicted objects hold no SQLite connection");
-      assert.equal(await rt.env.COUNTER.getByName("idle-3").increment(), 2);
-    } finally {
-      await rm(dataDir, { recursive: true, force: true });
-    }
+    await using rt = await createRuntime({
+      main: COUNTER_WORKER,
+      durableObjects: { COUNTER: "Counter" },
+      driver,
+      clock,
+      objects: { idleTimeoutMs: 10_000 },
+    });
+    for (let i = 0; i < 20; i++) await rt.env.COUNTER.getByName(`idle-${i}`).increment();
+    assert.equal(driver.openDatabases, 20);
+    await clock.advance(10_000);
+    assert.equal(driver.openDatabases, 0, "evicted objects hold no SQLite connection");
+    assert.equal(await rt.env.COUNTER.getByName("idle-3").increment(), 2);
   });
 
   it("rejects a bad maxOpenDatabases, and one given alongside a custom driver", async () => {
@@ -77,8 +71,8 @@ describe("more objects than open databases (maxOpenDatabases)", () => {
       code: "INVALID_CONFIG",
       message: /maxOpenDatabases: must be a positive integer, like 1000/,
     });
-    const dataDir = await mkdtemp(join(tmpdir(), "stead-open-databases-"));
-    const driver = new LocalDriver({ dataDir });
+    using dir = tempDataDir();
+    const driver = new LocalDriver({ dataDir: dir.path });
     try {
       await assert.rejects(
         createRuntime({
@@ -91,7 +85,6 @@ describe("more objects than open databases (maxOpenDatabases)", () => {
       );
     } finally {
       await driver.close();
-      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import { LocalDriver, ManualClock } from "../../src/index.ts";
 import { LIMIT, startWs } from "../fixtures/ws-harness.ts";
 import { constructed, seen } from "../fixtures/ws-worker.ts";
 import { isPending } from "../support/durability-harness.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 
 /** Lets the runtime finish what the last event started (it runs from fresh macrotasks). */
 function turn(): Promise<void> {
@@ -57,22 +55,18 @@ describe("WebSocket Hibernation API", () => {
 
   it("closes the database of a hibernated object and reopens it on waking", LIMIT, async () => {
     const clock = new ManualClock();
-    const dataDir = await mkdtemp(join(tmpdir(), "stead-hibernation-"));
-    const driver = new LocalDriver({ dataDir });
-    try {
-      await using t = await startWs({ clock, driver });
-      const alice = await t.connect("/room/hib-db?user=alice");
-      assert.equal(await alice.ask("put kept"), "stored kept");
-      assert.equal(await alice.ask("get"), "kept");
-      assert.equal(driver.openDatabases, 1);
-      await turn();
-      await clock.advance(10_000);
-      assert.equal(driver.openDatabases, 0, "a hibernated object holds no SQLite connection");
-      assert.equal(await alice.ask("get"), "kept", "woken, it reads its data again");
-      assert.equal(driver.openDatabases, 1);
-    } finally {
-      await rm(dataDir, { recursive: true, force: true });
-    }
+    using dir = tempDataDir();
+    const driver = new LocalDriver({ dataDir: dir.path });
+    await using t = await startWs({ clock, driver });
+    const alice = await t.connect("/room/hib-db?user=alice");
+    assert.equal(await alice.ask("put kept"), "stored kept");
+    assert.equal(await alice.ask("get"), "kept");
+    assert.equal(driver.openDatabases, 1);
+    await turn();
+    await clock.advance(10_000);
+    assert.equal(driver.openDatabases, 0, "a hibernated object holds no SQLite connection");
+    assert.equal(await alice.ask("get"), "kept", "woken, it reads its data again");
+    assert.equal(driver.openDatabases, 1);
   });
 
   it("keeps attachments changed before hibernation", LIMIT, async () => {

@@ -3,7 +3,6 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   rmSync,
   statSync,
@@ -12,40 +11,42 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { tempDataDir } from "../../../test/support/temp-dir.ts";
 import type { DatabaseHandle } from "../../core/storage/driver.ts";
 import { storageDriverConformance } from "../../testing/storage-driver.case.ts";
 import { LocalDriver, type LocalDriverOptions } from "./local-driver.ts";
 
 storageDriverConformance("local", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "stead-local-driver-"));
-  let driver = new LocalDriver({ dataDir });
+  const dir = tempDataDir("stead-local-driver-");
+  let driver = new LocalDriver({ dataDir: dir.path });
   return {
     get driver() {
       return driver;
     },
     async restart() {
       await driver.close();
-      driver = new LocalDriver({ dataDir });
+      driver = new LocalDriver({ dataDir: dir.path });
       return driver;
     },
     async [Symbol.asyncDispose]() {
       await driver.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      dir[Symbol.dispose]();
     },
   };
 });
 
 const id = (n: number) => n.toString(16).padStart(64, "0");
 
+/** A driver on a temporary data directory: closed, then the directory removed, on dispose. */
 function tempDriver(options: Omit<LocalDriverOptions, "dataDir"> = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), "stead-local-driver-"));
-  const driver = new LocalDriver({ dataDir, ...options });
+  const dir = tempDataDir("stead-local-driver-");
+  const driver = new LocalDriver({ dataDir: dir.path, ...options });
   return {
-    dataDir,
+    dataDir: dir.path,
     driver,
     async [Symbol.asyncDispose]() {
       await driver.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      dir[Symbol.dispose]();
     },
   };
 }
@@ -151,41 +152,33 @@ describe("local driver: open databases", () => {
     assert.equal(statSync(`${path}-wal`).size, room, "four more commits fit in the room made");
 
     // What a crash leaves: the files as they are now, with the connection still open.
-    const image = mkdtempSync(join(tmpdir(), "stead-crash-image-"));
+    using image = tempDataDir("stead-crash-image-");
+    mkdirSync(join(image.path, "Ns"));
+    for (const suffix of ["", "-wal"]) {
+      copyFileSync(`${path}${suffix}`, join(image.path, "Ns", `${id(1)}.sqlite${suffix}`));
+    }
+    const driver = new LocalDriver({ dataDir: image.path });
     try {
-      mkdirSync(join(image, "Ns"));
-      for (const suffix of ["", "-wal"]) {
-        copyFileSync(`${path}${suffix}`, join(image, "Ns", `${id(1)}.sqlite${suffix}`));
-      }
-      const driver = new LocalDriver({ dataDir: image });
-      try {
-        assert.deepEqual(values(driver.openObject("Ns", id(1))), [0, 1, 2, 3, 4]);
-      } finally {
-        await driver.close();
-      }
+      assert.deepEqual(values(driver.openObject("Ns", id(1))), [0, 1, 2, 3, 4]);
     } finally {
-      rmSync(image, { recursive: true, force: true });
+      await driver.close();
     }
   });
 
   it("reads a recycled WAL as empty: data stays whole across closes and restarts", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "stead-local-driver-"));
-    const path = join(dataDir, "Ns", `${id(1)}.sqlite`);
-    try {
-      for (const value of ["a", "b", "c"]) {
-        const driver = new LocalDriver({ dataDir });
-        const handle = driver.openObject("Ns", id(1));
-        handle.sqlite.exec(`CREATE TABLE IF NOT EXISTS t (v); INSERT INTO t VALUES ('${value}');`);
-        await handle.flush();
-        await driver.close();
-        assert.ok(existsSync(`${path}-wal`) && !existsSync(`${path}-wal.closing`));
-      }
-      const driver = new LocalDriver({ dataDir });
-      assert.deepEqual(values(driver.openObject("Ns", id(1))), ["a", "b", "c"]);
+    using dir = tempDataDir("stead-local-driver-");
+    const path = join(dir.path, "Ns", `${id(1)}.sqlite`);
+    for (const value of ["a", "b", "c"]) {
+      const driver = new LocalDriver({ dataDir: dir.path });
+      const handle = driver.openObject("Ns", id(1));
+      handle.sqlite.exec(`CREATE TABLE IF NOT EXISTS t (v); INSERT INTO t VALUES ('${value}');`);
+      await handle.flush();
       await driver.close();
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true });
+      assert.ok(existsSync(`${path}-wal`) && !existsSync(`${path}-wal.closing`));
     }
+    const driver = new LocalDriver({ dataDir: dir.path });
+    assert.deepEqual(values(driver.openObject("Ns", id(1))), ["a", "b", "c"]);
+    await driver.close();
   });
 
   it("rejects a maxOpenDatabases that is not a positive integer", () => {
