@@ -10,8 +10,10 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
 import { tempDataDir } from "../../../test/support/temp-dir.ts";
+import { deferred } from "../../core/deferred.ts";
 import type { DatabaseHandle } from "../../core/storage/driver.ts";
 import { storageDriverConformance } from "../../testing/storage-driver.case.ts";
 import { LocalDriver, type LocalDriverOptions } from "./local-driver.ts";
@@ -185,6 +187,109 @@ describe("local driver: open databases", () => {
     assert.throws(
       () => new LocalDriver({ dataDir: tmpdir(), maxOpenDatabases: 0 }),
       /maxOpenDatabases must be a positive integer, got 0/,
+    );
+  });
+});
+
+describe("local driver: checkpoints", () => {
+  const walSize = (t: { dataDir: string }) =>
+    statSync(join(t.dataDir, "Ns", `${id(1)}.sqlite-wal`)).size;
+
+  /** The rows the database file holds on its own, without its WAL. */
+  function rowsInDatabaseFile(t: { dataDir: string }): number {
+    using copy = tempDataDir("stead-checkpoint-");
+    const file = join(copy.path, "copy.sqlite");
+    copyFileSync(join(t.dataDir, "Ns", `${id(1)}.sqlite`), file);
+    const db = new DatabaseSync(file);
+    try {
+      const tables = db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 't'").get();
+      return tables?.n === 0 ? 0 : Number(db.prepare("SELECT count(*) AS n FROM t").get()?.n);
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Reopens the object on a new driver over the same files and reads its rows. */
+  async function valuesAfterRestart(t: { dataDir: string; driver: LocalDriver }) {
+    await t.driver.close();
+    const driver = new LocalDriver({ dataDir: t.dataDir });
+    try {
+      return values(driver.openObject("Ns", id(1)));
+    } finally {
+      await driver.close();
+    }
+  }
+
+  it("checkpoints a quiet WAL into the database file, so the WAL stays short", async () => {
+    await using t = tempDriver({ checkpointAfterCommits: 8 });
+    const handle = t.driver.openObject("Ns", id(1));
+    handle.sqlite.exec("CREATE TABLE t (v)");
+    await handle.flush();
+    for (let n = 0; n < 300; n++) {
+      handle.sqlite.exec(`INSERT INTO t VALUES (${n})`);
+      await handle.flush();
+    }
+    // Checkpoints come every 8 commits (the one of the last 8 is still to come).
+    assert.ok(rowsInDatabaseFile(t) >= 292, `${rowsInDatabaseFile(t)} rows in the file`);
+    // Without checkpoints the WAL would hold 300 frames of 4 KiB.
+    assert.ok(walSize(t) < 256 * 1024, `WAL of ${walSize(t)} bytes`);
+    const expected = Array.from({ length: 300 }, (_, n) => n);
+    assert.deepEqual(values(handle), expected);
+    assert.deepEqual(await valuesAfterRestart(t), expected);
+  });
+
+  it("checkpoints a WAL that is never quiet, after 16 times as many commits", async () => {
+    // Every sync, just before it starts, commits the next row and asks for its flush: a sync is
+    // always waiting when one finishes, so the WAL is never quiet until the 300th row.
+    let handle: DatabaseHandle | undefined;
+    let next = 0;
+    let inFileAt200 = -1;
+    const written = deferred();
+    await using t = tempDriver({
+      checkpointAfterCommits: 1,
+      // A microtask later: the sync has started by then, and not yet reached its fdatasync.
+      beforeFlush: () =>
+        queueMicrotask(() => {
+          if (handle === undefined || next === 300) return;
+          if (next === 200) inFileAt200 = rowsInDatabaseFile(t);
+          handle.sqlite.exec(`INSERT INTO t VALUES (${next++})`);
+          handle.flush().then(() => next === 300 && written.resolve(), written.reject);
+        }),
+    });
+    handle = t.driver.openObject("Ns", id(1));
+    handle.sqlite.exec("CREATE TABLE t (v)");
+    await handle.flush();
+    await written.promise;
+    assert.ok(inFileAt200 >= 200 - 20, `${inFileAt200} of 200 rows in the file`);
+    assert.ok(walSize(t) < 256 * 1024, `WAL of ${walSize(t)} bytes`);
+    assert.deepEqual(
+      await valuesAfterRestart(t),
+      Array.from({ length: 300 }, (_, n) => n),
+    );
+  });
+
+  it("does not checkpoint inside an open transaction", async () => {
+    await using t = tempDriver({ checkpointAfterCommits: 1 });
+    const handle = t.driver.openObject("Ns", id(1));
+    handle.sqlite.exec("CREATE TABLE t (v)");
+    await handle.flush();
+    handle.sqlite.exec("INSERT INTO t VALUES ('committed')");
+    const flushed = handle.flush();
+    const release = handle.hold();
+    handle.sqlite.exec("BEGIN; INSERT INTO t VALUES ('open')");
+    await flushed;
+    assert.equal(rowsInDatabaseFile(t), 0, "no checkpoint while the transaction is open");
+    handle.sqlite.exec("COMMIT");
+    release();
+    await handle.flush();
+    assert.equal(rowsInDatabaseFile(t), 2, "the next quiet flush checkpoints");
+    assert.deepEqual(await valuesAfterRestart(t), ["committed", "open"]);
+  });
+
+  it("rejects a checkpointAfterCommits that is not a positive integer", () => {
+    assert.throws(
+      () => new LocalDriver({ dataDir: tmpdir(), checkpointAfterCommits: 1.5 }),
+      /checkpointAfterCommits must be a positive integer, got 1.5/,
     );
   });
 });

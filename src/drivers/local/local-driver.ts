@@ -1,18 +1,12 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import type { ControlStore, DatabaseHandle, StorageDriver } from "../../core/storage/driver.ts";
 import { LocalAlarmIndex } from "./alarm-index.ts";
 import { LocalControlStore } from "./control-store.ts";
-import { type OpenDatabase, OpenDatabases } from "./open-databases.ts";
-import {
-  closeSqliteFile,
-  FileSync,
-  openSqliteFile,
-  recoverKeptWal,
-  startSyncing,
-  syncDirectory,
-} from "./sqlite-file.ts";
+import { LocalDatabaseHandle } from "./database-handle.ts";
+import { OpenDatabases } from "./open-databases.ts";
+import { FileSync, openSqliteFile, syncDirectory } from "./sqlite-file.ts";
 
 /** Options of the local driver. */
 export interface LocalDriverOptions {
@@ -25,6 +19,12 @@ export interface LocalDriverOptions {
    */
   maxOpenDatabases?: number;
   /**
+   * Commits after which an object's connection checkpoints its WAL, once the WAL is quiet
+   * (default 64; at 16 times that, a WAL that is never quiet is checkpointed anyway). See
+   * `LocalDatabaseHandle`.
+   */
+  checkpointAfterCommits?: number;
+  /**
    * Test hook: runs before each durability flush of an object. Delay it to model a slow disk;
    * throw to model a failed flush.
    */
@@ -34,6 +34,7 @@ export interface LocalDriverOptions {
 const OBJECT_FILE = /^([0-9a-f]{64})\.sqlite$/;
 const CONTROL_FILE = "stead-control.sqlite";
 const DEFAULT_MAX_OPEN = 2_000;
+const DEFAULT_CHECKPOINT_AFTER = 64;
 
 /**
  * Storage on this machine: `<dataDir>/<namespace>/<id>.sqlite` per object, plus a control
@@ -43,8 +44,8 @@ const DEFAULT_MAX_OPEN = 2_000;
  *
  * Connections are a bounded cache (`OpenDatabases`): an object that leaves memory closes its
  * database at once, objects opened once are closed soon, and past `maxOpenDatabases` the least
- * recently used idle connection is closed. Closing never fsyncs on the event loop
- * (`closeSqliteFile`).
+ * recently used idle connection is closed. Neither closing nor checkpointing fsyncs on the
+ * event loop (`closeSqliteFile`, `LocalDatabaseHandle`).
  */
 export class LocalDriver implements StorageDriver {
   readonly dataDir: string;
@@ -55,6 +56,8 @@ export class LocalDriver implements StorageDriver {
   #controlDirty = false;
   #closed = false;
   readonly #maxOpen: number;
+  /** @internal See `LocalDriverOptions.checkpointAfterCommits`. */
+  readonly checkpointAfterCommits: number;
   readonly #beforeFlush: LocalDriverOptions["beforeFlush"];
   /** Handles of objects the runtime has open, by `namespace/id`. */
   readonly #handles = new Map<string, LocalDatabaseHandle>();
@@ -79,6 +82,12 @@ export class LocalDriver implements StorageDriver {
     if (!Number.isInteger(this.#maxOpen) || this.#maxOpen < 1) {
       throw new RangeError(
         `LocalDriver maxOpenDatabases must be a positive integer, got ${String(options.maxOpenDatabases)}.`,
+      );
+    }
+    this.checkpointAfterCommits = options.checkpointAfterCommits ?? DEFAULT_CHECKPOINT_AFTER;
+    if (!Number.isInteger(this.checkpointAfterCommits) || this.checkpointAfterCommits < 1) {
+      throw new RangeError(
+        `LocalDriver checkpointAfterCommits must be a positive integer, got ${String(options.checkpointAfterCommits)}.`,
       );
     }
     this.#open = new OpenDatabases(this.#maxOpen);
@@ -240,139 +249,5 @@ export class LocalDriver implements StorageDriver {
   release(handle: LocalDatabaseHandle): void {
     if (this.#handles.get(handle.key) === handle) this.#handles.delete(handle.key);
     handle.disconnect();
-  }
-}
-
-/** One object's database file and its WAL syncer. */
-class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
-  readonly key: string;
-  /** Used since the last CLOCK sweep passed it. */
-  used = false;
-  readonly #driver: LocalDriver;
-  readonly #namespace: string;
-  readonly #id: string;
-  readonly path: string;
-  readonly #onClose: (() => void) | undefined;
-  #db: DatabaseSync | undefined;
-  #wal: FileSync | undefined;
-  /** The file was created and its directory entry is not yet known durable. */
-  #created = false;
-  /** The connection left `syncLater` mode (see `openSqliteFile`). */
-  #syncing = false;
-  #holds = 0;
-  /** Bumped whenever the connection closes, so holds of an earlier connection are ignored. */
-  #generation = 0;
-  #lastFlush: Promise<void> | undefined;
-
-  constructor(
-    driver: LocalDriver,
-    namespace: string,
-    id: string,
-    path: string,
-    onClose: (() => void) | undefined,
-  ) {
-    this.#driver = driver;
-    this.#namespace = namespace;
-    this.#id = id;
-    this.path = path;
-    this.#onClose = onClose;
-    this.key = `${namespace}/${id}`;
-  }
-
-  get sqlite(): DatabaseSync {
-    const db = this.#db;
-    if (db !== undefined) {
-      this.used = true;
-      return db;
-    }
-    return this.#connect();
-  }
-
-  /** True while a transaction or a cursor needs this connection to stay open. */
-  get held(): boolean {
-    return this.#holds > 0;
-  }
-
-  hold(): () => void {
-    this.#holds++;
-    const generation = this.#generation;
-    let released = false;
-    return () => {
-      if (released || generation !== this.#generation) return;
-      released = true;
-      this.#holds--;
-    };
-  }
-
-  flush(): Promise<void> {
-    const wal = this.#wal;
-    if (wal === undefined) return this.#lastFlush ?? Promise.resolve();
-    const created = this.#created;
-    this.#created = false;
-    // The first flush of a connection syncs the new WAL (and the directory of a new file) off
-    // the event loop; from now on SQLite's own checkpoints sync as usual.
-    if (!this.#syncing) {
-      this.#syncing = true;
-      startSyncing(this.#db!);
-      // The connection's first event is over: a use from now on is a use again (`OpenDatabase`).
-      this.used = false;
-    }
-    const flush = wal.sync(async () => {
-      await this.#driver.beforeFlush(this.#namespace, this.#id);
-      if (created) await this.#driver.syncDirectory(dirname(this.path));
-    });
-    this.#lastFlush = flush;
-    return flush;
-  }
-
-  close(): void {
-    this.#driver.release(this);
-  }
-
-  reopen(): void {
-    this.disconnect();
-  }
-
-  /** @internal Resolves when the last flush settled. */
-  pendingFlush(): Promise<void> {
-    return this.#lastFlush ?? Promise.resolve();
-  }
-
-  /** @internal Closes the connection (rolling back an open transaction); the next use reopens. */
-  disconnect(): void {
-    const db = this.#db;
-    if (db === undefined) return;
-    this.#db = undefined;
-    this.#holds = 0;
-    this.#generation++;
-    this.used = false;
-    // Flushes already requested must reach the WAL's data even after the close unlinks it.
-    const wal = this.#wal!;
-    this.#wal = undefined;
-    wal.openNow();
-    wal.close();
-    this.#driver.disconnected(this, closeSqliteFile(db, this.path));
-    this.#onClose?.();
-  }
-
-  #connect(): DatabaseSync {
-    this.#driver.opening(this);
-    let db: DatabaseSync;
-    try {
-      this.#driver.reopening(this.path);
-      recoverKeptWal(this.path);
-      // A file created by an earlier connection that never flushed still needs its directory
-      // synced.
-      if (!this.#created) this.#created = !existsSync(this.path);
-      db = openSqliteFile(this.path, { syncLater: true });
-    } catch (error) {
-      this.#driver.disconnected(this);
-      throw error;
-    }
-    this.#db = db;
-    this.#syncing = false;
-    this.#wal = new FileSync(`${this.path}-wal`, { preallocate: true });
-    this.used = true;
-    return db;
   }
 }

@@ -2,6 +2,7 @@ import {
   closeSync,
   existsSync,
   fdatasync,
+  fdatasyncSync,
   fstatSync,
   fsyncSync,
   linkSync,
@@ -15,24 +16,24 @@ import { open } from "node:fs/promises";
 import { DatabaseSync } from "node:sqlite";
 
 /**
- * Opens a SQLite file the way every Stead database is opened. WAL with `synchronous=NORMAL`:
- * COMMIT writes the WAL but does not fsync on the event loop; the caller makes commits durable
- * with an asynchronous `fdatasync` of the WAL (`FileSync`). EXCLUSIVE locking keeps the WAL index
- * in memory and refuses a second process opening the same object.
+ * Opens a SQLite file the way every Stead database is opened. WAL with EXCLUSIVE locking, which
+ * keeps the WAL index in memory and refuses a second process opening the same object; COMMIT
+ * writes the WAL and never fsyncs on the event loop: the caller makes commits durable with an
+ * asynchronous `fdatasync` of the WAL (`FileSync`).
  *
- * `syncLater`: open at `synchronous=OFF` with automatic checkpoints off, and call `startSyncing`
- * just before the first `FileSync` of the connection. Otherwise SQLite fsyncs on the event loop
- * when it starts a WAL (every new file and every reopen: the WAL header, and for a new file the
- * journal and the directory); the first FileSync makes all of that durable off the event loop.
- * Checkpoints, which must sync, wait until then.
+ * `ownSyncs` (object databases): SQLite never syncs at all (`synchronous=OFF`, no automatic
+ * checkpoints), and the caller checkpoints with `checkpointSqliteFile` when the WAL is durable,
+ * then syncs the database file before the next commit (see `LocalDatabaseHandle`). Otherwise
+ * (`synchronous=NORMAL`) SQLite's automatic checkpoints and WAL restarts fsync on the event loop,
+ * which is fine for a database written rarely.
  */
-export function openSqliteFile(path: string, options: { syncLater?: boolean } = {}): DatabaseSync {
+export function openSqliteFile(path: string, options: { ownSyncs?: boolean } = {}): DatabaseSync {
   const db = new DatabaseSync(path, { timeout: 0, allowExtension: false });
   try {
     db.exec(
       // EXCLUSIVE first: any statement that reads the schema opens the WAL, and opened outside
       // exclusive mode it would get a shared-memory index (-shm file, mmap) for the connection's life.
-      `PRAGMA locking_mode = EXCLUSIVE; PRAGMA synchronous = OFF; PRAGMA journal_mode = WAL; PRAGMA journal_size_limit = 4194304; ${options.syncLater ? "PRAGMA wal_autocheckpoint = 0;" : "PRAGMA synchronous = NORMAL;"}`,
+      `PRAGMA locking_mode = EXCLUSIVE; PRAGMA synchronous = OFF; PRAGMA journal_mode = WAL; PRAGMA journal_size_limit = ${MAX_PREALLOCATION}; ${options.ownSyncs ? "PRAGMA wal_autocheckpoint = 0;" : "PRAGMA synchronous = NORMAL;"}`,
     );
   } catch (error) {
     db.close();
@@ -47,9 +48,13 @@ export function openSqliteFile(path: string, options: { syncLater?: boolean } = 
   return db;
 }
 
-/** See `openSqliteFile`'s `syncLater`: from now on SQLite syncs its checkpoints itself. */
-export function startSyncing(db: DatabaseSync): void {
-  db.exec("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 1000;");
+/**
+ * Copies every frame of the WAL into the database file, at `synchronous=OFF` (no fsync), so the
+ * next commit restarts the WAL from its start. Call only when every frame in the WAL is durable
+ * and no transaction is open, and sync the database file before the connection writes again.
+ */
+export function checkpointSqliteFile(db: DatabaseSync): void {
+  db.exec("PRAGMA wal_checkpoint(PASSIVE)");
 }
 
 /** Suffix of a WAL kept under a second name while its database is closed off the event loop. */
@@ -203,6 +208,20 @@ export class FileSync {
     return openSync(this.#path, this.#preallocate ? "r+" : "r");
   }
 
+  /** No sync is running or waiting: everything written before the last one started is durable. */
+  get idle(): boolean {
+    return this.#inflight === undefined && this.#queued === undefined;
+  }
+
+  /**
+   * Makes everything written so far durable now, on the event loop: for the rare caller that
+   * cannot wait. Syncs already running or waiting still run.
+   */
+  syncNow(): void {
+    if (this.#fd === undefined && !this.#closing) this.#fd = this.#open();
+    if (this.#fd !== undefined) fdatasyncSync(this.#fd);
+  }
+
   /**
    * Runs on the event loop between SQLite's writes, so the zeros only ever go past the end of
    * what SQLite wrote. Small files stay small: the zeros written are at most the file's size
@@ -270,7 +289,7 @@ export class FileSync {
 
 function ignore(): void {}
 
-/** Past this size a WAL is not extended: SQLite's `journal_size_limit` (see `openSqliteFile`). */
+/** Past this size a WAL is not extended; SQLite's `journal_size_limit` (see `openSqliteFile`). */
 const MAX_PREALLOCATION = 4 * 1024 * 1024;
 const MIN_PREALLOCATION = 64 * 1024;
 let zeroBuffer = Buffer.alloc(MIN_PREALLOCATION);

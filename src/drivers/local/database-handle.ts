@@ -1,0 +1,222 @@
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
+import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseHandle } from "../../core/storage/driver.ts";
+import type { LocalDriver } from "./local-driver.ts";
+import type { OpenDatabase } from "./open-databases.ts";
+import {
+  checkpointSqliteFile,
+  closeSqliteFile,
+  FileSync,
+  openSqliteFile,
+  recoverKeptWal,
+} from "./sqlite-file.ts";
+
+/**
+ * A connection so busy that its WAL is never quiet checkpoints anyway after this many times
+ * `checkpointAfterCommits` commits (1,024 by default), syncing the WAL on the event loop first,
+ * as SQLite's own automatic checkpoint would (it comes after 1,000 pages).
+ */
+const FORCE_FACTOR = 16;
+
+/**
+ * One object's database file: its connection (opened on use, closed when the driver says), the
+ * WAL syncer that makes commits durable, and the connection's checkpoints.
+ *
+ * SQLite itself never syncs (see `openSqliteFile`). Commits are made durable by an fdatasync of
+ * the WAL on the thread pool (`flush`). Checkpoints are this class's. After the driver's
+ * `checkpointAfterCommits` commits, the connection checkpoints at its next quiet moment: a WAL
+ * sync finished and nothing was committed meanwhile, so every frame in the WAL is durable. That
+ * keeps the WAL short: it restarts from its first frame, and commits overwrite blocks the file
+ * already has. A checkpoint writes the database file at `synchronous=OFF`, and is
+ * followed by an fdatasync of the database file on the thread pool. Until that sync finishes,
+ * the connection must not write: SQLite's next commit restarts the WAL over frames the database
+ * file may not durably hold yet. So a use of the connection in that window (rare: a quiet object
+ * is not used again within the sync's fraction of a millisecond) first finishes the sync on the
+ * event loop.
+ */
+export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
+  readonly key: string;
+  readonly path: string;
+  /** Used since the last CLOCK sweep passed it. */
+  used = false;
+  readonly #driver: LocalDriver;
+  readonly #namespace: string;
+  readonly #id: string;
+  readonly #onClose: (() => void) | undefined;
+  #db: DatabaseSync | undefined;
+  #wal: FileSync | undefined;
+  /** Syncs the database file after a checkpoint; kept across connections. */
+  #dbFile: FileSync | undefined;
+  /** A checkpoint wrote the database file and its sync has not finished. */
+  #dbSyncPending = false;
+  /** Commits of this connection since its last checkpoint. */
+  #commits = 0;
+  /** A flush is set to try a checkpoint when it finishes. */
+  #checkpointArmed = false;
+  /** The file was created and its directory entry is not yet known durable. */
+  #created = false;
+  /** The connection has flushed once (see `OpenDatabase.used`). */
+  #flushed = false;
+  #holds = 0;
+  /** Bumped whenever the connection closes, so holds of an earlier connection are ignored. */
+  #generation = 0;
+  #lastFlush: Promise<void> | undefined;
+
+  constructor(
+    driver: LocalDriver,
+    namespace: string,
+    id: string,
+    path: string,
+    onClose: (() => void) | undefined,
+  ) {
+    this.#driver = driver;
+    this.#namespace = namespace;
+    this.#id = id;
+    this.path = path;
+    this.#onClose = onClose;
+    this.key = `${namespace}/${id}`;
+  }
+
+  get sqlite(): DatabaseSync {
+    const db = this.#db;
+    if (db === undefined) return this.#connect();
+    this.used = true;
+    if (this.#dbSyncPending) this.#finishCheckpoint();
+    return db;
+  }
+
+  /** True while a transaction or a cursor needs this connection to stay open. */
+  get held(): boolean {
+    return this.#holds > 0;
+  }
+
+  hold(): () => void {
+    this.#holds++;
+    const generation = this.#generation;
+    let released = false;
+    return () => {
+      if (released || generation !== this.#generation) return;
+      released = true;
+      this.#holds--;
+    };
+  }
+
+  flush(): Promise<void> {
+    const wal = this.#wal;
+    if (wal === undefined) return this.#lastFlush ?? Promise.resolve();
+    const created = this.#created;
+    this.#created = false;
+    if (!this.#flushed) {
+      this.#flushed = true;
+      // The connection's first event is over: a use from now on is a use again (`OpenDatabase`).
+      this.used = false;
+    }
+    const flush = wal.sync(async () => {
+      await this.#driver.beforeFlush(this.#namespace, this.#id);
+      if (created) await this.#driver.syncDirectory(dirname(this.path));
+    });
+    this.#lastFlush = flush;
+    if (++this.#commits >= this.#driver.checkpointAfterCommits && !this.#checkpointArmed) {
+      this.#checkpointArmed = true;
+      const generation = this.#generation;
+      const settled = () => {
+        this.#checkpointArmed = false;
+        if (generation === this.#generation) this.#checkpoint();
+      };
+      // A failed flush resets the object, which closes the connection: no checkpoint then.
+      flush.then(settled, () => {
+        this.#checkpointArmed = false;
+      });
+    }
+    return flush;
+  }
+
+  close(): void {
+    this.#driver.release(this);
+  }
+
+  reopen(): void {
+    this.disconnect();
+  }
+
+  /** @internal Resolves when the last flush settled. */
+  pendingFlush(): Promise<void> {
+    return this.#lastFlush ?? Promise.resolve();
+  }
+
+  /** @internal Closes the connection (rolling back an open transaction); the next use reopens. */
+  disconnect(): void {
+    const db = this.#db;
+    if (db === undefined) return;
+    this.#db = undefined;
+    this.#holds = 0;
+    this.#generation++;
+    this.used = false;
+    // The close syncs the database file before it lets go of the WAL (`closeSqliteFile`).
+    this.#dbSyncPending = false;
+    // Flushes already requested must reach the WAL's data even after the close unlinks it.
+    const wal = this.#wal!;
+    this.#wal = undefined;
+    wal.openNow();
+    wal.close();
+    this.#dbFile?.close();
+    this.#dbFile = undefined;
+    this.#driver.disconnected(this, closeSqliteFile(db, this.path));
+    this.#onClose?.();
+  }
+
+  /**
+   * Runs when a flush that found the WAL due for a checkpoint finished. Checkpoints when every
+   * committed frame is durable: no commit came since that flush's sync started, or (a busy WAL
+   * long overdue) after syncing the WAL here. Never inside a transaction or under a cursor.
+   */
+  #checkpoint(): void {
+    const db = this.#db;
+    const wal = this.#wal;
+    if (db === undefined || wal === undefined || this.#holds > 0 || db.isTransaction) return;
+    if (!wal.idle) {
+      if (this.#commits < FORCE_FACTOR * this.#driver.checkpointAfterCommits) return;
+      wal.syncNow();
+    }
+    checkpointSqliteFile(db);
+    this.#commits = 0;
+    this.#dbFile ??= new FileSync(this.path);
+    this.#dbSyncPending = true;
+    const generation = this.#generation;
+    // On failure the flag stays set: the next use retries the sync and reports its error.
+    this.#dbFile.sync().then(() => {
+      if (generation === this.#generation) this.#dbSyncPending = false;
+    }, ignore);
+  }
+
+  /** The connection is about to be used while its checkpoint's sync runs: finish it here. */
+  #finishCheckpoint(): void {
+    this.#dbFile!.syncNow();
+    this.#dbSyncPending = false;
+  }
+
+  #connect(): DatabaseSync {
+    this.#driver.opening(this);
+    let db: DatabaseSync;
+    try {
+      this.#driver.reopening(this.path);
+      recoverKeptWal(this.path);
+      // A file created by an earlier connection that never flushed still needs its directory
+      // synced.
+      if (!this.#created) this.#created = !existsSync(this.path);
+      db = openSqliteFile(this.path, { ownSyncs: true });
+    } catch (error) {
+      this.#driver.disconnected(this);
+      throw error;
+    }
+    this.#db = db;
+    this.#flushed = false;
+    this.#commits = 0;
+    this.#wal = new FileSync(`${this.path}-wal`, { preallocate: true });
+    this.used = true;
+    return db;
+  }
+}
+
+function ignore(): void {}
