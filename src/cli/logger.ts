@@ -73,14 +73,19 @@ function isoNow(): string {
 }
 
 /**
- * Request lines, written once per event-loop turn instead of once per request: stdout to a file
- * or pipe is a synchronous write, a measurable cost per request under load.
+ * Request lines, written together at most every `REQUEST_LOG_DELAY_MS` (or once 64 KiB are
+ * waiting) instead of once per request: stdout to a file or pipe is a synchronous write, a
+ * measurable cost per request under load. Whatever waits is written on exit, and before any other
+ * line, so the log keeps its order.
  */
 function batchedLines(stream: NodeJS.WriteStream): { write(line: string): void; flush(): void } {
   let pending = "";
-  let scheduled = false;
+  let timer: NodeJS.Timeout | undefined;
   const flush = () => {
-    scheduled = false;
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
     if (pending === "") return;
     const chunk = pending;
     pending = "";
@@ -91,11 +96,12 @@ function batchedLines(stream: NodeJS.WriteStream): { write(line: string): void; 
     write(line) {
       pending += line;
       if (pending.length > 65_536) flush();
-      else if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
+      // Unref'd: a server that stops serving is not kept alive by its log; exit writes the rest.
+      else if (timer === undefined) timer = setTimeout(flush, REQUEST_LOG_DELAY_MS).unref();
     },
     flush,
   };
 }
+
+/** How long a request line may wait to be written with others. */
+const REQUEST_LOG_DELAY_MS = 20;
