@@ -175,11 +175,17 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     const db = this.#db;
     const wal = this.#wal;
     if (db === undefined || wal === undefined || this.#holds > 0 || db.isTransaction) return;
-    if (!wal.idle) {
-      if (this.#commits < FORCE_FACTOR * this.#driver.checkpointAfterCommits) return;
-      wal.syncNow();
+    try {
+      if (!wal.idle) {
+        if (this.#commits < FORCE_FACTOR * this.#driver.checkpointAfterCommits) return;
+        wal.syncNow();
+      }
+      checkpointSqliteFile(db);
+    } catch {
+      // A failed checkpoint leaves the WAL as it was (it does not restart), so nothing is lost:
+      // the next flush tries again. A failing disk shows in the flushes, which reset the object.
+      return;
     }
-    checkpointSqliteFile(db);
     this.#commits = 0;
     this.#dbFile ??= new FileSync(this.path);
     this.#dbSyncPending = true;
