@@ -46,10 +46,11 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   readonly #onClose: (() => void) | undefined;
   #db: DatabaseSync | undefined;
   #wal: FileSync | undefined;
-  /** Syncs the database file after a checkpoint; kept across connections. */
-  #dbFile: FileSync | undefined;
-  /** A checkpoint wrote the database file and its sync has not finished. */
-  #dbSyncPending = false;
+  /**
+   * Set while the database file's sync after a checkpoint runs (its file descriptor is closed
+   * after it, so an open object costs no extra descriptor between checkpoints).
+   */
+  #dbSync: FileSync | undefined;
   /** Commits of this connection since its last checkpoint. */
   #commits = 0;
   /** A flush is set to try a checkpoint when it finishes. */
@@ -82,7 +83,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     const db = this.#db;
     if (db === undefined) return this.#connect();
     this.used = true;
-    if (this.#dbSyncPending) this.#finishCheckpoint();
+    if (this.#dbSync !== undefined) this.#finishCheckpoint();
     return db;
   }
 
@@ -154,14 +155,13 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#generation++;
     this.used = false;
     // The close syncs the database file before it lets go of the WAL (`closeSqliteFile`).
-    this.#dbSyncPending = false;
+    this.#dbSync?.close();
+    this.#dbSync = undefined;
     // Flushes already requested must reach the WAL's data even after the close unlinks it.
     const wal = this.#wal!;
     this.#wal = undefined;
     wal.openNow();
     wal.close();
-    this.#dbFile?.close();
-    this.#dbFile = undefined;
     this.#driver.disconnected(this, closeSqliteFile(db, this.path));
     this.#onClose?.();
   }
@@ -187,19 +187,21 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       return;
     }
     this.#commits = 0;
-    this.#dbFile ??= new FileSync(this.path);
-    this.#dbSyncPending = true;
-    const generation = this.#generation;
-    // On failure the flag stays set: the next use retries the sync and reports its error.
-    this.#dbFile.sync().then(() => {
-      if (generation === this.#generation) this.#dbSyncPending = false;
+    const dbSync = new FileSync(this.path);
+    this.#dbSync = dbSync;
+    // On failure it stays set: the next use retries the sync and reports its error.
+    dbSync.sync().then(() => {
+      if (this.#dbSync === dbSync) this.#dbSync = undefined;
+      dbSync.close();
     }, ignore);
   }
 
   /** The connection is about to be used while its checkpoint's sync runs: finish it here. */
   #finishCheckpoint(): void {
-    this.#dbFile!.syncNow();
-    this.#dbSyncPending = false;
+    const dbSync = this.#dbSync!;
+    dbSync.syncNow();
+    this.#dbSync = undefined;
+    dbSync.close();
   }
 
   #connect(): DatabaseSync {
