@@ -19,7 +19,11 @@ import { DEFAULT_LIMITS, parseRuntimeOptions, type RuntimeOptions } from "./runt
 
 /** A running Stead runtime, embedded in this process. */
 export interface Runtime extends AsyncDisposable {
-  /** Calls the entry module's default `fetch` handler. */
+  /**
+   * Calls the entry module's default `fetch` handler. A Request passed alone reaches the Worker
+   * as it is (its body moves with it, as with `fetch(request)`); otherwise one is made from the
+   * arguments.
+   */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   /** The bindings, as the Worker sees them: vars and Durable Object namespaces. */
   readonly env: Record<string, any>;
@@ -175,7 +179,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     async fetch(input, init) {
       if (disposed)
         throw new SteadError("RUNTIME_DISPOSED", "The runtime was disposed; create a new one.");
-      const request = new Request(input, init);
+      // A Request passed alone reaches the Worker as it is (as `stub.fetch` passes it on).
+      const request =
+        input instanceof Request && init === undefined ? input : new Request(input, init);
       const ctx: ExecutionContext = { waitUntil: track, passThroughOnException() {}, props: {} };
       if (typeof handler === "function" && handler.prototype instanceof WorkerEntrypoint) {
         const worker = new handler(ctx, env);

@@ -41,6 +41,29 @@ describe("one request", () => {
     worker.release();
   });
 
+  it("aborts the signal of request.clone() and of fetch(request) when the client disconnects", async () => {
+    const worker = await httpWorker();
+    await using h = await startHttp();
+    const aborted = worker.probe.aborted.length;
+    for (const path of ["/clone-wait-for-abort", "/forward-to-self"]) {
+      const started = worker.probe.started.length;
+      const req = http.get(`${h.url}${path}`);
+      req.on("error", () => {});
+      // The forwarded request arrives as a second one.
+      const requests = path === "/forward-to-self" ? 2 : 1;
+      await waitFor(() => worker.probe.started.length >= started + requests, "the Worker to start");
+      req.destroy();
+    }
+    await waitFor(() => worker.probe.aborted.length >= aborted + 4, "the Worker to see the aborts");
+    const seen = worker.probe.aborted.slice(aborted).map((a) => a.path);
+    assert.deepEqual(seen.filter((p) => p === "clone").length, 1, "the clone's signal");
+    assert.equal(
+      seen.filter((p) => p === "/forward-to-self").length,
+      2,
+      "the forwarded request's own client (the outgoing fetch) went away too",
+    );
+  });
+
   it("does not abort request.signal of a request that completed", async () => {
     const worker = await httpWorker();
     await using h = await startHttp();

@@ -13,7 +13,7 @@ import {
 } from "./error-reply.ts";
 import { discardRequestBody, type RequestBody, readRequestBody } from "./request-body.ts";
 import { describeError, type RequestLogSink } from "./request-log.ts";
-import { requestHeaders, requestUrl } from "./web-request.ts";
+import { IncomingRequest, requestHeaders, requestUrl } from "./web-request.ts";
 import { type WriteProgress, writeResponse } from "./write-response.ts";
 
 /** The reason `request.signal` carries when the client goes away before its response is sent. */
@@ -100,11 +100,7 @@ export function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Se
   }
   const hasBody =
     declared === undefined ? req.headers["transfer-encoding"] !== undefined : declared !== "0";
-  const init: RequestInit & { duplex?: "half" } = {
-    method,
-    headers: requestHeaders(req),
-    signal: abort.signal,
-  };
+  const init: RequestInit & { duplex?: "half" } = { method, headers: requestHeaders(req) };
   if (hasBody) {
     if (method === "GET" || method === "HEAD") discardRequestBody(req, ctx.maxBodyBytes, tooLarge);
     else {
@@ -115,7 +111,7 @@ export function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Se
   }
 
   ctx.runtime
-    .fetch(url, init)
+    .fetch(new IncomingRequest(url, init, abort))
     .then(
       async (response) => {
         if (answered || res.destroyed) {

@@ -57,3 +57,33 @@ export function requestHeaders(req: IncomingMessage): Headers {
 
 /** The header Cloudflare sets to the client's IP address; apps rate-limit and log by it. */
 const CONNECTING_IP = "cf-connecting-ip";
+
+/**
+ * The Request a Worker gets for a client's request: its `signal` is `controller`'s, which the
+ * server aborts when the client goes away before the response is complete.
+ *
+ * Not made with `init.signal`: undici makes a Request that follows a signal register an abort
+ * listener, a WeakRef and a FinalizationRegistry entry, which keep each request's garbage alive
+ * for an extra collection. On a pass-through Worker that was a sixth of the CPU per request and
+ * 60 MB of heap at 30,000 requests/s. The signal still reaches what a Worker does with the
+ * request: `request.signal`, `clone()`, `fetch(request)` (the runtime's `fetch` passes a
+ * Request's `signal` on) and `stub.fetch(request)` (the object gets this same Request). A copy
+ * made with `new Request(request)` follows undici's own signal instead, which never aborts.
+ */
+export class IncomingRequest extends Request {
+  readonly #controller: AbortController;
+
+  constructor(input: RequestInfo, init: RequestInit | undefined, controller: AbortController) {
+    super(input, init);
+    this.#controller = controller;
+  }
+
+  override get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** A copy of the request, whose `signal` is this one's. */
+  override clone(): IncomingRequest {
+    return new IncomingRequest(super.clone(), undefined, this.#controller);
+  }
+}

@@ -10,7 +10,7 @@ import {
 import { webSocketInternals } from "../core/websocket/web-socket.ts";
 import type { Runtime } from "../embedded/create-runtime.ts";
 import { badRequestReply, type ErrorReply, rawReply, thrownReply } from "./error-reply.ts";
-import { requestHeaders, requestUrl } from "./web-request.ts";
+import { IncomingRequest, requestHeaders, requestUrl } from "./web-request.ts";
 
 /** Options of `handleWebSocketUpgrade`. */
 export interface WebSocketUpgradeOptions {
@@ -69,11 +69,11 @@ export async function handleWebSocketUpgrade(
   let response: Response;
   try {
     response = await runtime.fetch(
-      new Request(url, {
-        method: nodeRequest.method,
-        headers: requestHeaders(nodeRequest),
-        signal: abort.signal,
-      }),
+      new IncomingRequest(
+        url,
+        { method: nodeRequest.method, headers: requestHeaders(nodeRequest) },
+        abort,
+      ),
     );
   } catch (error) {
     onError(error);

@@ -15,6 +15,12 @@ export function installFetchGate(): void {
     input: RequestInfo | URL,
     init?: RequestInit,
   ): Promise<Response> {
-    return sendFromCurrent(() => original(input, init));
+    // A Request's `signal` getter may not be the signal undici would copy from it (the server's
+    // requests keep their client's signal outside undici): pass it on explicitly.
+    const options =
+      input instanceof Request && init?.signal === undefined
+        ? { ...init, signal: input.signal }
+        : init;
+    return sendFromCurrent(() => original(input, options));
   };
 }
