@@ -46,8 +46,9 @@ export async function devCommand(requested: ServerOptions): Promise<void> {
         String(Math.min(options.shutdownTimeoutMs, 5000)),
         "--hibernate-after",
         String(options.hibernateAfterMs),
-        "--max-open-databases",
-        String(options.maxOpenDatabases),
+        ...(options.maxOpenDatabases === undefined
+          ? []
+          : ["--max-open-databases", String(options.maxOpenDatabases)]),
         ...(options.env === undefined ? [] : ["--env", options.env]),
       ],
       // The IPC channel closes when this process dies, however it dies: the child then exits too.

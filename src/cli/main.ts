@@ -41,7 +41,7 @@ function serverCommand(name: string, description: string, dev: boolean): Command
     )
     .option(
       "--max-open-databases <n>",
-      "object databases kept open at once; objects opened once close soon (default: 2000)",
+      "object databases kept open at once, three files each; objects opened once close soon (default: 2000, or fewer under a low ulimit -n)",
     )
     .addHelpText("after", ENVIRONMENT);
 }

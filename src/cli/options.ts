@@ -16,7 +16,7 @@ export interface ServerOptions {
   /** Idle time before an object holding only hibernatable WebSockets hibernates (ms). */
   hibernateAfterMs: number;
   /** Object databases open at once before the least recently used idle ones close. */
-  maxOpenDatabases: number;
+  maxOpenDatabases: number | undefined;
   /** The wrangler environment (`[env.<name>]`) to use, if any. */
   env: string | undefined;
 }
@@ -67,12 +67,12 @@ export function resolveServerOptions(
     1,
     3_600_000,
   );
-  const maxOpenDatabases = integer(
-    flags.maxOpenDatabases ?? env.STEAD_MAX_OPEN_DATABASES ?? "2000",
-    "--max-open-databases / STEAD_MAX_OPEN_DATABASES",
-    1,
-    1_000_000,
-  );
+  // Unset, the driver picks it (2,000, or fewer under a low open-file limit).
+  const maxOpenText = flags.maxOpenDatabases ?? env.STEAD_MAX_OPEN_DATABASES;
+  const maxOpenDatabases =
+    maxOpenText === undefined
+      ? undefined
+      : integer(maxOpenText, "--max-open-databases / STEAD_MAX_OPEN_DATABASES", 1, 1_000_000);
   const wranglerEnv = flags.env ?? env.STEAD_ENV;
   return {
     dir,

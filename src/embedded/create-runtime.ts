@@ -76,9 +76,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       "Invalid createRuntime() options:\n  - maxOpenDatabases: applies to the default local driver only; pass it to your driver instead, e.g. new LocalDriver({ dataDir, maxOpenDatabases }).",
     );
   }
-  const driver: StorageDriver =
-    config.driver ??
-    new LocalDriver({ dataDir: dataDir!, maxOpenDatabases: config.maxOpenDatabases });
+  const driver: StorageDriver = config.driver ?? defaultDriver(dataDir!, config.maxOpenDatabases);
   const clock = config.clock ?? systemClock;
   const limits = { ...DEFAULT_LIMITS, ...config.objects };
   const residency = new Residency(limits.maxActive);
@@ -221,4 +219,17 @@ function missingFetch(): SteadError {
 
 function defaultOnError(error: unknown, context: string): void {
   console.error(`[stead] ${context}:`, error);
+}
+
+/** The local driver on `dataDir`; a limit it refuses is a configuration error. */
+function defaultDriver(dataDir: string, maxOpenDatabases: number | undefined): LocalDriver {
+  try {
+    return new LocalDriver({ dataDir, maxOpenDatabases });
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new SteadError(
+      "INVALID_CONFIG",
+      `Invalid createRuntime() options:\n  - ${error.message}`,
+    );
+  }
 }

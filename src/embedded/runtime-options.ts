@@ -25,9 +25,11 @@ export interface RuntimeOptions {
   /** Where object databases live. Omitted: a temporary directory removed on dispose. */
   dataDir?: string;
   /**
-   * With the default local driver: object databases open at once (default 2,000; each costs
-   * about 190 KB and three file descriptors). Objects opened once close soon; past the limit,
-   * the least recently used idle ones close. Either way they reopen on their next use.
+   * With the default local driver: object databases open at once (each costs about 190 KB and
+   * three file descriptors). Default 2,000, or fewer under a low open-file limit; a value that
+   * needs more than three quarters of that limit is refused. Objects opened once close soon;
+   * past the limit, the least recently used idle ones close. Either way they reopen on their
+   * next use.
    */
   maxOpenDatabases?: number;
   /** Cloudflare compatibility date (YYYY-MM-DD); selects dated behaviour changes. */

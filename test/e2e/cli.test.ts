@@ -8,19 +8,20 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { waitFor } from "../support/wait-for.ts";
-import { startStead } from "./support/stead-process.ts";
+import { startStead, withOpenFileLimit } from "./support/stead-process.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const COUNTER = fileURLToPath(new URL("../../examples/counter", import.meta.url));
 
 /** Runs `stead <args>` to completion (it must exit by itself) and returns what it printed. */
-async function runStead(args: string[], timeoutMs = 15_000) {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+async function runStead(args: string[], options: { openFileLimit?: number } = {}) {
+  const [file, argv] = withOpenFileLimit([process.execPath, MAIN, ...args], options.openFileLimit);
+  const child = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
   const [code] = (await once(child, "exit")) as [number | null];
   clearTimeout(timer);
   return { code, stdout, stderr };
@@ -80,6 +81,32 @@ describe("stead CLI", () => {
       result.stderr,
       /--max-open-databases \/ STEAD_MAX_OPEN_DATABASES must be an integer from 1 to 1000000, got "0"/,
     );
+  });
+
+  it("fits its open databases to a low open-file limit, and refuses a value that cannot fit", async () => {
+    const refused = await runStead(
+      ["start", COUNTER, "--port", "0", "--max-open-databases", "2000"],
+      { openFileLimit: 400 },
+    );
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /maxOpenDatabases 2,000 needs about 6,000 open files .*may open only 400 \(ulimit -n\)\. Set --max-open-databases .* to at most 100/,
+    );
+
+    using data = tempDir("stead-files-");
+    await using stead = await startStead("start", [COUNTER, "--data-dir", data.path], {
+      openFileLimit: 400,
+    });
+    // Each counter twice, so all 200 are in steady use: 600 files if their databases all stayed
+    // open, more than the process may have.
+    for (const value of [1, 2]) {
+      for (let n = 0; n < 200; n++) {
+        const response = await fetch(`${stead.url}/c${n}`, { method: "POST" });
+        assert.equal(response.status, 200, await response.clone().text());
+        assert.equal(((await response.json()) as { value: number }).value, value);
+      }
+    }
   });
 
   it("explains a missing config on one screen", async () => {

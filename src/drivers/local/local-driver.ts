@@ -6,6 +6,7 @@ import { LocalAlarmIndex } from "./alarm-index.ts";
 import { LocalControlStore } from "./control-store.ts";
 import { LocalDatabaseHandle } from "./database-handle.ts";
 import { OpenDatabases } from "./open-databases.ts";
+import { maxOpenDatabases, openFileLimit } from "./open-file-limit.ts";
 import { FileSync, openSqliteFile, syncDirectory } from "./sqlite-file.ts";
 
 /** Options of the local driver. */
@@ -13,9 +14,11 @@ export interface LocalDriverOptions {
   /** Directory holding one folder per namespace, one SQLite file per object. */
   dataDir: string;
   /**
-   * Object databases open at once (default 2,000; each costs about 190 KB of memory and three
-   * file descriptors). Objects opened once are closed soon; past the limit, the least recently
-   * used idle connections close. Either way they reopen on their next use. See `OpenDatabases`.
+   * Object databases open at once (each costs about 190 KB of memory and three file
+   * descriptors). Default 2,000, or fewer where half the process's open-file limit would not hold
+   * them; a value needing more than three quarters of that limit is refused. Objects opened once
+   * are closed soon; past the limit, the least recently used idle connections close. Either way
+   * they reopen on their next use. See `OpenDatabases` and `maxOpenDatabases`.
    */
   maxOpenDatabases?: number;
   /**
@@ -33,7 +36,6 @@ export interface LocalDriverOptions {
 
 const OBJECT_FILE = /^([0-9a-f]{64})\.sqlite$/;
 const CONTROL_FILE = "stead-control.sqlite";
-const DEFAULT_MAX_OPEN = 2_000;
 const DEFAULT_CHECKPOINT_AFTER = 64;
 
 /**
@@ -78,12 +80,7 @@ export class LocalDriver implements StorageDriver {
 
   constructor(options: LocalDriverOptions) {
     this.dataDir = options.dataDir;
-    this.#maxOpen = options.maxOpenDatabases ?? DEFAULT_MAX_OPEN;
-    if (!Number.isInteger(this.#maxOpen) || this.#maxOpen < 1) {
-      throw new RangeError(
-        `LocalDriver maxOpenDatabases must be a positive integer, got ${String(options.maxOpenDatabases)}.`,
-      );
-    }
+    this.#maxOpen = maxOpenDatabases(options.maxOpenDatabases, openFileLimit());
     this.checkpointAfterCommits = options.checkpointAfterCommits ?? DEFAULT_CHECKPOINT_AFTER;
     if (!Number.isInteger(this.checkpointAfterCommits) || this.checkpointAfterCommits < 1) {
       throw new RangeError(

@@ -21,16 +21,16 @@ export interface SteadProcess extends AsyncDisposable {
 export async function startStead(
   command: "start" | "dev",
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; openFileLimit?: number } = {},
 ): Promise<SteadProcess> {
-  const child = spawn(
-    process.execPath,
-    [MAIN, command, ...args, "--port", "0", "--log-format", "json"],
-    {
-      env: { ...process.env, ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
+  const [file, argv] = withOpenFileLimit(
+    [process.execPath, MAIN, command, ...args, "--port", "0", "--log-format", "json"],
+    options.openFileLimit,
   );
+  const child = spawn(file, argv, {
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const logs: Array<Record<string, unknown>> = [];
   let stderr = "";
   let buffered = "";
@@ -86,4 +86,16 @@ export async function startStead(
       await stop("SIGKILL");
     },
   };
+}
+
+/**
+ * The command line that runs `command` with at most `limit` open files (`ulimit -n`, through
+ * bash), or `command` as it is.
+ */
+export function withOpenFileLimit(
+  command: string[],
+  limit: number | undefined,
+): [file: string, args: string[]] {
+  if (limit === undefined) return [command[0]!, command.slice(1)];
+  return ["bash", ["-c", `ulimit -n ${limit} && exec "$@"`, "bash", ...command]];
 }
