@@ -18,6 +18,9 @@ import {
  * as SQLite's own automatic checkpoint would (it comes after 1,000 pages).
  */
 const FORCE_FACTOR = 16;
+/** SQLite's WAL header, and one frame of a 4 KiB page (its 24-byte header, then the page). */
+const WAL_HEADER_BYTES = 32;
+const WAL_FRAME_BYTES = 24 + 4096;
 
 /**
  * One object's database file: its connection (opened on use, closed when the driver says), the
@@ -221,7 +224,11 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#db = db;
     this.#flushed = false;
     this.#commits = 0;
-    this.#wal = new FileSync(`${this.path}-wal`, { preallocate: true });
+    this.#wal = new FileSync(`${this.path}-wal`, {
+      preallocate: true,
+      // A WAL checkpointed on time holds about one frame per commit (more for larger ones).
+      usualSize: WAL_HEADER_BYTES + (this.#driver.checkpointAfterCommits + 8) * WAL_FRAME_BYTES,
+    });
     this.used = true;
     return db;
   }

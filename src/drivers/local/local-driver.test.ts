@@ -238,6 +238,19 @@ describe("local driver: checkpoints", () => {
     assert.deepEqual(await valuesAfterRestart(t), expected);
   });
 
+  it("does not extend a WAL checkpointed on time past the size it usually reaches", async () => {
+    await using t = tempDriver({ checkpointAfterCommits: 32 });
+    const handle = t.driver.openObject("Ns", id(1));
+    handle.sqlite.exec("CREATE TABLE t (v)");
+    for (let n = 0; n < 200; n++) {
+      handle.sqlite.exec(`INSERT INTO t VALUES (${n})`);
+      await handle.flush();
+    }
+    // About 32 + 8 frames of 4,120 bytes; doubling from 132 KiB would have made it 270 KB.
+    assert.ok(walSize(t) <= 32 + 40 * 4120, `WAL of ${walSize(t)} bytes`);
+    assert.ok(walSize(t) > 128 * 1024, `WAL of ${walSize(t)} bytes, extended up to there`);
+  });
+
   it("checkpoints a WAL that is never quiet, after 16 times as many commits", async () => {
     // Every sync, just before it starts, commits the next row and asks for its flush: a sync is
     // always waiting when one finishes, so the WAL is never quiet until the 300th row.

@@ -172,6 +172,7 @@ export function recoverKeptWal(path: string): void {
 export class FileSync {
   readonly #path: string;
   readonly #preallocate: boolean;
+  readonly #usualSize: number;
   /** How far the file is known to be written (its size after the last zero-fill). */
   #allocated = 0;
   #fd: number | undefined;
@@ -185,10 +186,15 @@ export class FileSync {
    * file's new size to the filesystem journal, which costs about twice the CPU of one after an
    * overwrite; zero-filled room makes most appends overwrites. SQLite's WAL recovery stops at the
    * first invalid frame, and zeros are never a valid frame.
+   *
+   * `usualSize`: the size the file usually stops growing at (a WAL's, when its checkpoint
+   * restarts it). Zeros stop there first, and double from there only if the file grows past it,
+   * so a WAL checkpointed on time is not extended just before it restarts.
    */
-  constructor(path: string, options: { preallocate?: boolean } = {}) {
+  constructor(path: string, options: { preallocate?: boolean; usualSize?: number } = {}) {
     this.#path = path;
     this.#preallocate = options.preallocate ?? false;
+    this.#usualSize = options.usualSize ?? 0;
   }
 
   /** Resolves once everything written to the WAL before the call is on disk; in call order. */
@@ -235,7 +241,8 @@ export class FileSync {
       this.#allocated = size;
       return;
     }
-    const end = Math.min(MAX_PREALLOCATION, Math.max(2 * size, MIN_PREALLOCATION));
+    let end = Math.min(MAX_PREALLOCATION, Math.max(2 * size, MIN_PREALLOCATION));
+    if (size < this.#usualSize) end = Math.min(end, this.#usualSize);
     writeSync(fd, zeros(end - size), 0, end - size, size);
     this.#allocated = end;
   }
