@@ -71,6 +71,7 @@ export function removeStaleTempDirs(): void {
     if (owner === process.pid || isAlive(owner)) continue;
     rmSync(dir, { recursive: true, force: true });
   }
+  settleFilesystem();
 }
 
 function isAlive(pid: number): boolean {
@@ -85,6 +86,21 @@ function isAlive(pid: number): boolean {
 export function removeTempDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
   tempDirs.delete(dir);
+  settleFilesystem();
+}
+
+/**
+ * Waits until the filesystem has finished freeing what was just deleted (`sync`). Until then,
+ * on this VM's ext4 (mounted with `discard`), creating a file cost about 730 µs of system CPU
+ * instead of 25 µs after deleting 20,000 files: the next workload (a cold start creates three
+ * files per object) would pay for the previous one's clean-up.
+ */
+function settleFilesystem(): void {
+  try {
+    execFileSync("sync", { stdio: "ignore" });
+  } catch {
+    // No sync(1): measurements may then be disturbed by the deletion, nothing worse.
+  }
 }
 
 /** Whether an executable is on PATH. */
