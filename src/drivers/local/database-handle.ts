@@ -118,7 +118,11 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     }
     const flush = wal.sync(async () => {
       await this.#driver.beforeFlush(this.#namespace, this.#id);
-      if (created) await this.#driver.syncDirectory(dirname(this.path));
+      // A new file: its directory entry, and its first page, must be durable with the first
+      // commit. SQLite deletes the WAL of a database file that is empty when opened, so a power
+      // loss that left the never-synced file empty would lose every frame in the WAL.
+      if (created)
+        await Promise.all([this.#driver.syncDirectory(dirname(this.path)), syncFile(this.path)]);
     });
     this.#lastFlush = flush;
     if (++this.#commits >= this.#driver.checkpointAfterCommits && !this.#checkpointArmed) {
@@ -235,3 +239,13 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
 }
 
 function ignore(): void {}
+
+/** fdatasyncs `path` on the thread pool. */
+async function syncFile(path: string): Promise<void> {
+  const file = new FileSync(path);
+  try {
+    await file.sync();
+  } finally {
+    file.close();
+  }
+}
