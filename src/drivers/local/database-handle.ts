@@ -122,7 +122,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // commit. SQLite deletes the WAL of a database file that is empty when opened, so a power
       // loss that left the never-synced file empty would lose every frame in the WAL.
       if (created)
-        await Promise.all([this.#driver.syncDirectory(dirname(this.path)), syncFile(this.path)]);
+        await Promise.all([this.#driver.syncDirectory(dirname(this.path)), syncOffLoop(this.path)]);
     });
     this.#lastFlush = flush;
     if (++this.#commits >= this.#driver.checkpointAfterCommits && !this.#checkpointArmed) {
@@ -241,7 +241,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
 function ignore(): void {}
 
 /** fdatasyncs `path` on the thread pool. */
-async function syncFile(path: string): Promise<void> {
+async function syncOffLoop(path: string): Promise<void> {
   const file = new FileSync(path);
   try {
     await file.sync();

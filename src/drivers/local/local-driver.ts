@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import type { ControlStore, DatabaseHandle, StorageDriver } from "../../core/storage/driver.ts";
 import { LocalAlarmIndex } from "./alarm-index.ts";
@@ -7,7 +7,7 @@ import { LocalControlStore } from "./control-store.ts";
 import { LocalDatabaseHandle } from "./database-handle.ts";
 import { OpenDatabases } from "./open-databases.ts";
 import { maxOpenDatabases, openFileLimit } from "./open-file-limit.ts";
-import { FileSync, openSqliteFile, syncDirectory } from "./sqlite-file.ts";
+import { FileSync, openSqliteFile, syncDirectory, syncFile } from "./sqlite-file.ts";
 
 /** Options of the local driver. */
 export interface LocalDriverOptions {
@@ -89,9 +89,15 @@ export class LocalDriver implements StorageDriver {
     }
     this.#open = new OpenDatabases(this.#maxOpen);
     this.#beforeFlush = options.beforeFlush;
-    mkdirSync(this.dataDir, { recursive: true });
     const controlPath = join(this.dataDir, CONTROL_FILE);
+    const created = createDataDir(this.dataDir) || !existsSync(controlPath);
     this.#control = openSqliteFile(controlPath);
+    if (created) {
+      // Blocking, once per data directory: the control database's first page (SQLite deletes the
+      // WAL of an empty database file) and its directory entry must outlive a power loss.
+      syncFile(controlPath);
+      syncDirectory(this.dataDir);
+    }
     this.#controlWal = new FileSync(`${controlPath}-wal`, { preallocate: true });
     this.alarms = new LocalAlarmIndex(this.#control, () => {
       this.#controlDirty = true;
@@ -247,4 +253,18 @@ export class LocalDriver implements StorageDriver {
     if (this.#handles.get(handle.key) === handle) this.#handles.delete(handle.key);
     handle.disconnect();
   }
+}
+
+/**
+ * Creates `dataDir` (and missing parents) durably: each new directory's entry is synced in its
+ * parent. True if it was created.
+ */
+function createDataDir(dataDir: string): boolean {
+  const first = mkdirSync(dataDir, { recursive: true });
+  if (first === undefined) return false;
+  for (let dir = dataDir; ; dir = dirname(dir)) {
+    syncDirectory(dirname(dir));
+    if (dir === first || dirname(dir) === dir) break;
+  }
+  return true;
 }

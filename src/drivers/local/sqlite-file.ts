@@ -306,6 +306,16 @@ function zeros(length: number): Buffer {
   return zeroBuffer;
 }
 
+/** fdatasyncs a file (blocking; rare paths only). */
+export function syncFile(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** fsyncs a directory so a file created in it survives power loss (blocking; rare paths only). */
 export function syncDirectory(path: string): void {
   const fd = openSync(path, "r");
