@@ -90,6 +90,11 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     return db;
   }
 
+  /** @internal A checkpoint's sync of the database file is still running. */
+  get checkpointSyncing(): boolean {
+    return this.#dbSync !== undefined;
+  }
+
   /** True while a transaction or a cursor needs this connection to stay open. */
   get held(): boolean {
     return this.#holds > 0;

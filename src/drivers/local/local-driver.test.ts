@@ -16,6 +16,7 @@ import { tempDataDir } from "../../../test/support/temp-dir.ts";
 import { deferred } from "../../core/deferred.ts";
 import type { DatabaseHandle } from "../../core/storage/driver.ts";
 import { storageDriverConformance } from "../../testing/storage-driver.case.ts";
+import type { LocalDatabaseHandle } from "./database-handle.ts";
 import { LocalDriver, type LocalDriverOptions } from "./local-driver.ts";
 
 storageDriverConformance("local", async () => {
@@ -249,6 +250,24 @@ describe("local driver: checkpoints", () => {
     // About 32 + 8 frames of 4,120 bytes; doubling from 132 KiB would have made it 270 KB.
     assert.ok(walSize(t) <= 32 + 40 * 4120, `WAL of ${walSize(t)} bytes`);
     assert.ok(walSize(t) > 128 * 1024, `WAL of ${walSize(t)} bytes, extended up to there`);
+  });
+
+  it("finishes the database file's sync before the connection is used after a checkpoint", async () => {
+    await using t = tempDriver({ checkpointAfterCommits: 4 });
+    const handle = t.driver.openObject("Ns", id(1)) as LocalDatabaseHandle;
+    handle.sqlite.exec("CREATE TABLE t (v)");
+    await handle.flush();
+    for (let n = 0; n < 3; n++) {
+      handle.sqlite.exec(`INSERT INTO t VALUES (${n})`);
+      await handle.flush();
+    }
+    // The fourth commit's flush checkpointed; the database file's sync runs on the thread pool,
+    // and SQLite's next commit would restart the WAL over frames the file may not hold yet.
+    assert.equal(handle.checkpointSyncing, true);
+    handle.sqlite.exec("INSERT INTO t VALUES (3)");
+    assert.equal(handle.checkpointSyncing, false, "the use finished the sync first");
+    await handle.flush();
+    assert.deepEqual(await valuesAfterRestart(t), [0, 1, 2, 3]);
   });
 
   it("checkpoints a WAL that is never quiet, after 16 times as many commits", async () => {

@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { startStead } from "../e2e/support/stead-process.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
+import { waitFor } from "../support/wait-for.ts";
+
+const COUNTER = fileURLToPath(new URL("../../examples/counter", import.meta.url));
+
+/** Why the suite cannot run here, if it cannot. */
+function missingStrace(): string | undefined {
+  try {
+    execFileSync("strace", ["-V"], { stdio: "ignore" });
+  } catch {
+    return "strace is not installed (Debian package strace)";
+  }
+  // Yama: 1 lets only a parent (or root) trace a process, 3 lets no one attach.
+  let scope = 0;
+  try {
+    scope = Number(readFileSync("/proc/sys/kernel/yama/ptrace_scope", "utf8"));
+  } catch {
+    // No Yama: attaching is allowed.
+  }
+  if (scope === 3 || (scope > 0 && process.getuid?.() !== 0)) {
+    return `ptrace_scope ${scope} does not let strace attach to the server`;
+  }
+  return undefined;
+}
+
+/** One completed system call, in the order the calls returned. */
+interface Call {
+  name: string;
+  /** The path or socket description strace -y printed for the first argument. */
+  target: string;
+  /** The raw arguments, as strace printed them. */
+  args: string;
+}
+
+/** Parses `strace -f -y` output into completed calls, pairing "unfinished" with "resumed". */
+function parseCalls(text: string): Call[] {
+  const calls: Call[] = [];
+  const pending = new Map<string, { name: string; target: string; args: string }>();
+  for (const line of text.split("\n")) {
+    const started =
+      /^(\d+)\s+(\w+)\((\d+<([^>]*)>)?(.*?)(?: <unfinished \.\.\.>|\) += (-?\d+).*)$/.exec(line);
+    const resumed = /^(\d+)\s+<\.\.\. (\w+) resumed>.*\) += (-?\d+)/.exec(line);
+    if (resumed) {
+      const call = pending.get(resumed[1]!);
+      pending.delete(resumed[1]!);
+      if (call && Number(resumed[3]) >= 0) calls.push(call);
+    } else if (started) {
+      const call = { name: started[2]!, target: started[4] ?? "", args: started[5] ?? "" };
+      if (line.endsWith("<unfinished ...>")) pending.set(started[1]!, call);
+      else if (Number(started[6]) >= 0) calls.push(call);
+    }
+  }
+  return calls;
+}
+
+/** Attaches strace to every thread of `pid`; resolves once it is attached. */
+async function attachStrace(pid: number, log: string): Promise<ChildProcess> {
+  const strace = spawn(
+    "strace",
+    [
+      "-f",
+      "-y",
+      "-s",
+      "16",
+      "-e",
+      "trace=fsync,fdatasync,pwrite64,writev",
+      "-o",
+      log,
+      "-p",
+      String(pid),
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  strace.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  await waitFor(() => stderr.includes("attached"), "strace to attach");
+  return strace;
+}
+
+describe("durability at the system-call level (strace)", { skip: missingStrace() }, () => {
+  it("syncs what a write needs before its response, and the database file before a WAL restart", async () => {
+    using data = tempDataDir("stead-syscalls-");
+    await using stead = await startStead("start", [COUNTER, "--data-dir", data.path]);
+    using logDir = tempDataDir("stead-strace-");
+    const log = join(logDir.path, "strace.log");
+    const strace = await attachStrace(stead.child.pid!, log);
+    // The first increment creates the object; 70 in all pass the 64 commits after which its WAL
+    // is checkpointed and restarts.
+    for (let n = 1; n <= 70; n++) {
+      const response = await fetch(`${stead.url}/syscalls`, { method: "POST" });
+      assert.equal(((await response.json()) as { value: number }).value, n);
+    }
+    strace.kill("SIGINT");
+    await once(strace, "exit");
+    const calls = parseCalls(readFileSync(log, "utf8"));
+
+    const responses = calls.filter((c) => c.name === "writev" && c.args.includes("HTTP/1.1"));
+    assert.equal(responses.length, 70, "one response per request");
+    const db = (c: Call) => /\/[0-9a-f]{64}\.sqlite$/.test(c.target);
+    const wal = (c: Call) => /\/[0-9a-f]{64}\.sqlite-wal$/.test(c.target);
+    const synced = (until: number, match: (c: Call) => boolean, names = ["fdatasync", "fsync"]) =>
+      calls.slice(0, until).some((c) => names.includes(c.name) && match(c));
+
+    // The new object's first response: its directory entry, its database file and its WAL are
+    // on disk first (SQLite deletes the WAL of an empty database file).
+    const first = calls.indexOf(responses[0]!);
+    assert.ok(
+      synced(first, (c) => c.target.endsWith("/Counter")),
+      "namespace directory synced",
+    );
+    assert.ok(synced(first, db), "new database file synced");
+    assert.ok(synced(first, wal), "WAL synced");
+
+    // Every response comes after a WAL sync that followed the last WAL write before it.
+    let lastWalWrite = -1;
+    let syncedSinceWrite = true;
+    for (const [index, call] of calls.entries()) {
+      if (call.name === "pwrite64" && wal(call)) {
+        lastWalWrite = index;
+        syncedSinceWrite = false;
+      } else if (call.name === "fdatasync" && wal(call) && index > lastWalWrite) {
+        syncedSinceWrite = true;
+      } else if (responses.includes(call)) {
+        assert.ok(syncedSinceWrite, `response at call ${index} after an unsynced WAL write`);
+      }
+    }
+
+    // The checkpoint: pages written into the database file, then that file synced, and only
+    // then the WAL rewritten from its start (SQLite's restart).
+    const checkpoint = calls.findIndex((c, i) => i > first && c.name === "pwrite64" && db(c));
+    assert.ok(checkpoint > 0, "a checkpoint wrote the database file");
+    const restart = calls.findIndex(
+      (c, i) => i > checkpoint && c.name === "pwrite64" && wal(c) && /, 32, 0\)?$/.test(c.args),
+    );
+    assert.ok(restart > checkpoint, "the WAL restarted after the checkpoint");
+    assert.ok(
+      calls.slice(checkpoint, restart).some((c) => c.name === "fdatasync" && db(c)),
+      "the database file was synced between the checkpoint and the WAL restart",
+    );
+  });
+});
