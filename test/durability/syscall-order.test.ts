@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -85,22 +85,33 @@ async function attachStrace(pid: number, log: string): Promise<ChildProcess> {
   return strace;
 }
 
+/** Runs `requests` against a traced `stead start` on `dataDir`; returns the completed calls. */
+async function traced(dataDir: string, requests: (url: string) => Promise<void>): Promise<Call[]> {
+  await using stead = await startStead("start", [COUNTER, "--data-dir", dataDir]);
+  using logDir = tempDataDir("stead-strace-");
+  const log = join(logDir.path, "strace.log");
+  const strace = await attachStrace(stead.child.pid!, log);
+  await requests(stead.url);
+  strace.kill("SIGINT");
+  await once(strace, "exit");
+  const calls = parseCalls(readFileSync(log, "utf8"));
+  assert.deepEqual(await stead.stop(), { code: 0, signal: null });
+  return calls;
+}
+
+async function increment(url: string, expected: number): Promise<void> {
+  const response = await fetch(`${url}/syscalls`, { method: "POST" });
+  assert.equal(((await response.json()) as { value: number }).value, expected);
+}
+
 describe("durability at the system-call level (strace)", { skip: missingStrace() }, () => {
   it("syncs what a write needs before its response, and the database file before a WAL restart", async () => {
     using data = tempDataDir("stead-syscalls-");
-    await using stead = await startStead("start", [COUNTER, "--data-dir", data.path]);
-    using logDir = tempDataDir("stead-strace-");
-    const log = join(logDir.path, "strace.log");
-    const strace = await attachStrace(stead.child.pid!, log);
     // The first increment creates the object; 70 in all pass the 64 commits after which its WAL
     // is checkpointed and restarts.
-    for (let n = 1; n <= 70; n++) {
-      const response = await fetch(`${stead.url}/syscalls`, { method: "POST" });
-      assert.equal(((await response.json()) as { value: number }).value, n);
-    }
-    strace.kill("SIGINT");
-    await once(strace, "exit");
-    const calls = parseCalls(readFileSync(log, "utf8"));
+    const calls = await traced(data.path, async (url) => {
+      for (let n = 1; n <= 70; n++) await increment(url, n);
+    });
 
     const responses = calls.filter((c) => c.name === "writev" && c.args.includes("HTTP/1.1"));
     assert.equal(responses.length, 70, "one response per request");
@@ -144,6 +155,24 @@ describe("durability at the system-call level (strace)", { skip: missingStrace()
     assert.ok(
       calls.slice(checkpoint, restart).some((c) => c.name === "fdatasync" && db(c)),
       "the database file was synced between the checkpoint and the WAL restart",
+    );
+  });
+
+  it("syncs the directory of a WAL that SQLite had to create (another program deleted it)", async () => {
+    using data = tempDataDir("stead-syscalls-");
+    await traced(data.path, (url) => increment(url, 1));
+    // A clean stop leaves the database file whole; an SQLite program that opens and closes it
+    // (a backup, the sqlite3 shell) deletes the WAL.
+    const dir = join(data.path, "Counter");
+    const [file] = readdirSync(dir).filter((name) => name.endsWith(".sqlite"));
+    rmSync(join(dir, `${file}-wal`));
+    const calls = await traced(data.path, (url) => increment(url, 2));
+    const response = calls.findIndex((c) => c.name === "writev" && c.args.includes("HTTP/1.1"));
+    assert.ok(
+      calls
+        .slice(0, response)
+        .some((c) => ["fsync", "fdatasync"].includes(c.name) && c.target.endsWith("/Counter")),
+      "the directory holding the new WAL was synced before the response",
     );
   });
 });

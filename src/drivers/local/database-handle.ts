@@ -58,7 +58,10 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   #commits = 0;
   /** A flush is set to try a checkpoint when it finishes. */
   #checkpointArmed = false;
-  /** The file was created and its directory entry is not yet known durable. */
+  /**
+   * The database file or its WAL is new (SQLite creates them on open): their directory entries,
+   * and the database file's first page, are not yet known durable.
+   */
   #created = false;
   /** The connection has flushed once (see `OpenDatabase.used`). */
   #flushed = false;
@@ -123,9 +126,9 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     }
     const flush = wal.sync(async () => {
       await this.#driver.beforeFlush(this.#namespace, this.#id);
-      // A new file: its directory entry, and its first page, must be durable with the first
-      // commit. SQLite deletes the WAL of a database file that is empty when opened, so a power
-      // loss that left the never-synced file empty would lose every frame in the WAL.
+      // New files: their directory entries, and the database file's first page, must be durable
+      // with the first commit. SQLite deletes the WAL of a database file that is empty when
+      // opened, so a power loss that left a never-synced file empty would lose the WAL's frames.
       if (created)
         await Promise.all([this.#driver.syncDirectory(dirname(this.path)), syncOffLoop(this.path)]);
     });
@@ -223,8 +226,9 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       this.#driver.reopening(this.path);
       recoverKeptWal(this.path);
       // A file created by an earlier connection that never flushed still needs its directory
-      // synced.
-      if (!this.#created) this.#created = !existsSync(this.path);
+      // synced. A WAL is missing after a close that could not keep it aside, or a database
+      // closed by another SQLite program: SQLite creates it now.
+      if (!this.#created) this.#created = !existsSync(this.path) || !existsSync(`${this.path}-wal`);
       db = openSqliteFile(this.path, { ownSyncs: true });
     } catch (error) {
       this.#driver.disconnected(this);
