@@ -92,17 +92,19 @@ export class LocalDriver implements StorageDriver {
     const controlPath = join(this.dataDir, CONTROL_FILE);
     const created = createDataDir(this.dataDir) || !existsSync(controlPath);
     this.#control = openSqliteFile(controlPath);
-    if (created) {
-      // Blocking, once per data directory: the control database's first page (SQLite deletes the
-      // WAL of an empty database file) and its directory entry must outlive a power loss.
-      syncFile(controlPath);
-      syncDirectory(this.dataDir);
-    }
     this.#controlWal = new FileSync(`${controlPath}-wal`, { preallocate: true });
     this.alarms = new LocalAlarmIndex(this.#control, () => {
       this.#controlDirty = true;
     });
     this.control = new LocalControlStore(this.#control, () => this.#syncControl());
+    if (created) {
+      // Blocking, once per data directory, once its tables exist: the control database's first
+      // page (SQLite deletes the WAL of an empty database file), its WAL and both directory
+      // entries must outlive a power loss.
+      syncFile(controlPath);
+      syncFile(`${controlPath}-wal`);
+      syncDirectory(this.dataDir);
+    }
   }
 
   /** Object databases open now (at most `maxOpenDatabases`, unless all of them are in use). */
