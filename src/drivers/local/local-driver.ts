@@ -155,6 +155,9 @@ export class LocalDriver implements StorageDriver {
       syncDirectory(this.dataDir);
     }
     this.#knownDirs.delete(dir);
+    // Its descriptor is of the deleted directory: a namespace made again gets a new one.
+    this.#dirSyncs.get(dir)?.close();
+    this.#dirSyncs.delete(dir);
     this.alarms.deleteNamespace(namespace);
   }
 
