@@ -308,19 +308,18 @@ function zeros(length: number): Buffer {
 
 /** fdatasyncs a file (blocking; rare paths only). */
 export function syncFile(path: string): void {
-  const fd = openSync(path, "r");
-  try {
-    fdatasyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  syncOpened(path, fdatasyncSync);
 }
 
 /** fsyncs a directory so a file created in it survives power loss (blocking; rare paths only). */
 export function syncDirectory(path: string): void {
+  syncOpened(path, fsyncSync);
+}
+
+function syncOpened(path: string, sync: (fd: number) => void): void {
   const fd = openSync(path, "r");
   try {
-    fsyncSync(fd);
+    sync(fd);
   } finally {
     closeSync(fd);
   }
