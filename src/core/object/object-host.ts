@@ -1,49 +1,24 @@
 import { runAlarm } from "../alarms/run-alarm.ts";
 import type { TimerHandle } from "../clock.ts";
-import { overloadedError, resetError, SteadError } from "../errors.ts";
-import { type ObjectContext, runInObject, runOutsideObject } from "../gates/context.ts";
-import { InputGate } from "../gates/input-gate.ts";
-import { OutputGate } from "../gates/output-gate.ts";
+import { overloadedError, SteadError } from "../errors.ts";
+import { runInObject } from "../gates/context.ts";
 import type { DurableObjectId } from "../ids/object-id.ts";
 import { cloneForRpc } from "../rpc/serialize.ts";
 import { callMember, references } from "../rpc/stub.ts";
-import { DurableObjectStorage } from "../storage/durable-object-storage.ts";
 import { ObjectDatabase } from "../storage/object-database.ts";
-import { Transactions } from "../storage/transactions.ts";
 import { HibernatableWebSockets } from "../websocket/hibernatable-web-sockets.ts";
 import { CLOSE_CODES } from "../websocket/limits.ts";
-import { type WebSocket, webSocketInternals } from "../websocket/web-socket.ts";
+import { webSocketInternals } from "../websocket/web-socket.ts";
 import type { ObjectClass, ObjectEvent } from "./object-class.ts";
-import { DurableObjectState } from "./object-state.ts";
-
-interface QueuedEvent {
-  readonly event: ObjectEvent;
-  readonly enqueuedAt: number;
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-}
-
-/** An event being handled; `settled` once its caller has the answer. */
-interface StartedEvent {
-  readonly item: QueuedEvent;
-  settled: boolean;
-}
+import {
+  createGeneration,
+  type Generation,
+  type GenerationHost,
+  type QueuedEvent,
+  type StartedEvent,
+} from "./object-generation.ts";
 
 type Outcome = { value: unknown } | { error: unknown };
-
-/** One instance of the user's class and everything that lives and dies with it. */
-interface Generation {
-  readonly instance: any;
-  readonly state: DurableObjectState;
-  readonly storage: DurableObjectStorage;
-  readonly tx: Transactions;
-  readonly context: ObjectContext;
-  broken: Error | undefined;
-  /** Events started and not yet answered; a reset fails them at once instead of when they end. */
-  readonly started: Set<StartedEvent>;
-  /** Standard-API WebSockets accepted by this instance: they pin it in memory while open. */
-  readonly standardSockets: Set<WebSocket>;
-}
 
 /**
  * Hosts one object id: delivers its events one at a time through the gates, constructs the
@@ -68,6 +43,8 @@ export class ObjectHost {
   #evicted = false;
   /** Hibernatable WebSockets belong to the host, so they outlive instances (hibernation). */
   readonly #sockets: HibernatableWebSockets;
+  /** What each new generation of the object reaches the host through. */
+  readonly #generationHost: GenerationHost;
 
   constructor(objectClass: ObjectClass, id: DurableObjectId) {
     this.#class = objectClass;
@@ -91,6 +68,19 @@ export class ObjectHost {
       id.toString(),
       id.name,
     );
+    this.#generationHost = {
+      objectClass,
+      id,
+      db: this.#db,
+      sockets: this.#sockets,
+      isCurrent: (generation) => this.#generation === generation && !this.#evicted,
+      deliver: (event) => this.deliver(event),
+      schedulePump: () => this.#schedulePump(),
+      reset: (generation, error) => this.#reset(generation, error),
+      waitUntil: (promise) => this.#waitUntil(promise),
+      cancelIdle: () => this.#cancelIdle(),
+      maybeIdle: () => this.#maybeIdle(),
+    };
   }
 
   /** True once the host evicted its object; the namespace makes a new host for new events. */
@@ -262,120 +252,17 @@ export class ObjectHost {
 
   #ensureInstance(): Generation {
     if (this.#generation) return this.#generation;
-    const cls = this.#class;
-    const outputGate = new OutputGate();
-    const inputGate = new InputGate(() => this.#schedulePump());
-    let generation!: Generation;
-    const context: ObjectContext = {
-      inputGate,
-      outputGate,
-      deliver: (fn) =>
-        this.#generation === generation && !this.#evicted
-          ? runOutsideObject(() => this.deliver({ kind: "run", fn }))
-          : Promise.reject(
-              new SteadError(
-                "STUB_BROKEN",
-                "This RPC stub points into a Durable Object instance that was reset or evicted. Get a new stub from the object.",
-                { remote: true },
-              ),
-            ),
-      adoptWebSocket: (socket) => {
-        generation.standardSockets.add(socket);
-        this.#cancelIdle();
-        return () => {
-          generation.standardSockets.delete(socket);
-          this.#maybeIdle();
-        };
-      },
-    };
-    const tx = new Transactions(
-      this.#db,
-      outputGate,
-      { beforeCommit: () => storage.beforeCommit() },
-      (error) => this.#reset(generation, error),
-    );
-    const storage: DurableObjectStorage = new DurableObjectStorage(this.#db, tx, {
-      namespace: cls.namespace,
-      id: this.id.toString(),
-      name: this.id.name,
-      backend: cls.backend,
-      hasAlarmHandler: typeof cls.ctor.prototype?.alarm === "function",
-      deleteAllDeletesAlarm: cls.deleteAllDeletesAlarm,
-      alarmIndex: cls.driver.alarms,
-      alarmIndexChanged: () => cls.alarmIndexChanged(),
-      blockConcurrencyWhile: (fn) => this.#blockConcurrencyWhile(generation, fn),
-    });
-    const state = new DurableObjectState(
-      this.id,
-      storage,
-      {
-        blockConcurrencyWhile: (fn) => this.#blockConcurrencyWhile(generation, fn),
-        waitUntil: (promise) => this.#waitUntil(promise),
-        abort: (reason) => {
-          const error = resetError(reason ?? "Durable Object was aborted by ctx.abort().");
-          this.#reset(generation, error);
-          throw error;
-        },
-      },
-      this.#sockets,
-    );
-    generation = {
-      instance: undefined,
-      state,
-      storage,
-      tx,
-      context,
-      broken: undefined,
-      started: new Set(),
-      standardSockets: new Set(),
-    };
-    this.#generation = generation;
     this.#constructing = true;
     try {
-      const instance = runInObject(context, () => new cls.ctor(state, cls.env));
-      (generation as { instance: unknown }).instance = instance;
+      return createGeneration(this.#generationHost, (generation) => {
+        this.#generation = generation;
+      });
     } catch (error) {
       this.#generation = undefined;
       throw error;
     } finally {
       this.#constructing = false;
     }
-    return generation;
-  }
-
-  #blockConcurrencyWhile<T>(generation: Generation, fn: () => Promise<T>): Promise<T> {
-    const release = generation.context.inputGate.lock();
-    const cls = this.#class;
-    const timer = cls.clock.setTimer(() => {
-      this.#reset(
-        generation,
-        resetError(
-          "A call to blockConcurrencyWhile() in a Durable Object waited for too long. The call was canceled and the Durable Object was reset.",
-        ),
-      );
-    }, cls.limits.blockConcurrencyTimeoutMs);
-    // I/O that the callback itself starts must not wait for the gate it holds: give it its own.
-    const inner: ObjectContext = { ...generation.context, inputGate: new InputGate(() => {}) };
-    const run = (async () => {
-      try {
-        return await runInObject(inner, fn);
-      } catch (error) {
-        this.#reset(
-          generation,
-          resetError(
-            `blockConcurrencyWhile() callback threw, so the Durable Object was reset: ${messageOf(error)}`,
-            error,
-          ),
-        );
-        throw error;
-      } finally {
-        cls.clock.clearTimer(timer);
-        release();
-      }
-    })();
-    // Constructors often do not await it; its failure resets the object either way.
-    run.catch(() => {});
-    return run;
   }
 
   #waitUntil(promise: Promise<unknown>): void {
@@ -468,8 +355,4 @@ export class ObjectHost {
     this.#class.residency.left(this);
     this.#class.evicted(this);
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
