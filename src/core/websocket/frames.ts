@@ -1,3 +1,10 @@
+import {
+  CLOSE_CODES,
+  DISCONNECTED_REASON,
+  MAX_RECEIVED_MESSAGE_BYTES,
+  utf8Length,
+} from "./limits.ts";
+
 /** What travels between the two ends of a WebSocket pair, and between an end and the network. */
 export type Frame =
   /** A text (string) or binary (ArrayBuffer) message. */
@@ -40,4 +47,57 @@ export interface Coupling {
   attach(transport: WebSocketTransport): NetworkEvents;
   /** The handshake failed: the app's end sees the connection drop. */
   fail(): void;
+}
+
+/** Passes a frame from the app's end to the network. */
+export function forward(transport: WebSocketTransport, frame: Frame): void {
+  switch (frame.kind) {
+    case "message":
+      transport.send(frame.data);
+      return;
+    case "close":
+      transport.close(frame.code, frame.reason);
+      return;
+    default:
+      transport.terminate();
+  }
+}
+
+/** The event an accepted end fires for a received frame (binary data as `binaryType` says). */
+export function frameEvent(frame: Frame, binaryType: "arraybuffer" | "blob"): Event {
+  switch (frame.kind) {
+    case "message": {
+      const data = frame.data;
+      return new MessageEvent("message", {
+        data: typeof data === "string" || binaryType !== "blob" ? data : new Blob([data]),
+      });
+    }
+    case "close":
+      return new CloseEvent("close", { code: frame.code, reason: frame.reason, wasClean: true });
+    case "disconnect":
+      return new CloseEvent("close", {
+        code: CLOSE_CODES.abnormal,
+        reason: DISCONNECTED_REASON,
+        wasClean: false,
+      });
+    case "error":
+      return new ErrorEvent("error", { message: frame.error.message, error: frame.error });
+  }
+}
+
+/** What `send()` puts in a message frame: the string, or a copy of the bytes. */
+export function toMessageData(message: unknown): string | ArrayBuffer {
+  if (typeof message === "string") return message;
+  if (message instanceof ArrayBuffer) return message.slice(0);
+  if (ArrayBuffer.isView(message)) {
+    const copy = new Uint8Array(message.byteLength);
+    copy.set(new Uint8Array(message.buffer, message.byteOffset, message.byteLength));
+    return copy.buffer;
+  }
+  return String(message);
+}
+
+/** A message's size in bytes (strings as UTF-8, counted only up to the receive limit). */
+export function messageBytes(data: string | ArrayBuffer): number {
+  return typeof data === "string" ? utf8Length(data, MAX_RECEIVED_MESSAGE_BYTES) : data.byteLength;
 }

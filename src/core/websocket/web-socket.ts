@@ -1,11 +1,19 @@
 import { deserialize, serialize } from "node:v8";
 import { currentObject, type ObjectContext, runOutsideObject } from "../gates/context.ts";
-import type { Coupling, Frame, NetworkEvents, WebSocketTransport } from "./frames.ts";
+import {
+  type Coupling,
+  type Frame,
+  forward,
+  frameEvent,
+  messageBytes,
+  type NetworkEvents,
+  toMessageData,
+  type WebSocketTransport,
+} from "./frames.ts";
 import {
   attachmentTooLarge,
   CLOSE_CODES,
   closeReasonTooLong,
-  DISCONNECTED_REASON,
   invalidCloseCode,
   isSendableCloseCode,
   MAX_ATTACHMENT_BYTES,
@@ -407,37 +415,11 @@ export class WebSocket extends SocketEventTarget {
   /** Fires the event of `frame`, as an event of the object that accepted the socket. */
   #emit(owner: ObjectContext | undefined, frame: Frame): void {
     const fire = () => {
-      switch (frame.kind) {
-        case "message":
-          this.dispatchEvent(new MessageEvent("message", { data: this.#binary(frame.data) }));
-          return;
-        case "close":
-          this.dispatchEvent(
-            new CloseEvent("close", { code: frame.code, reason: frame.reason, wasClean: true }),
-          );
-          return;
-        case "disconnect":
-          this.dispatchEvent(
-            new CloseEvent("close", {
-              code: CLOSE_CODES.abnormal,
-              reason: DISCONNECTED_REASON,
-              wasClean: false,
-            }),
-          );
-          return;
-        case "error":
-          this.dispatchEvent(
-            new ErrorEvent("error", { message: frame.error.message, error: frame.error }),
-          );
-      }
+      this.dispatchEvent(frameEvent(frame, this.binaryType));
     };
     if (owner === undefined) fire();
     // Through the object's queue and input gate, like any other event; dropped once it reset.
     else owner.deliver(fire).catch(() => {});
-  }
-
-  #binary(data: string | ArrayBuffer): string | ArrayBuffer | Blob {
-    return typeof data === "string" || this.binaryType !== "blob" ? data : new Blob([data]);
   }
 
   #enqueue(frame: Frame, held?: Promise<void>): void {
@@ -477,36 +459,8 @@ function gate(): Promise<void> | undefined {
   return currentObject()?.outputGate.wait();
 }
 
-function forward(transport: WebSocketTransport, frame: Frame): void {
-  switch (frame.kind) {
-    case "message":
-      transport.send(frame.data);
-      return;
-    case "close":
-      transport.close(frame.code, frame.reason);
-      return;
-    default:
-      transport.terminate();
-  }
-}
-
 function notAccepted(): TypeError {
   return new TypeError(
     "You must call one of accept() or state.acceptWebSocket() on this WebSocket before sending messages.",
   );
-}
-
-function toMessageData(message: unknown): string | ArrayBuffer {
-  if (typeof message === "string") return message;
-  if (message instanceof ArrayBuffer) return message.slice(0);
-  if (ArrayBuffer.isView(message)) {
-    const copy = new Uint8Array(message.byteLength);
-    copy.set(new Uint8Array(message.buffer, message.byteOffset, message.byteLength));
-    return copy.buffer;
-  }
-  return String(message);
-}
-
-function messageBytes(data: string | ArrayBuffer): number {
-  return typeof data === "string" ? utf8Length(data, MAX_RECEIVED_MESSAGE_BYTES) : data.byteLength;
 }
