@@ -55,8 +55,9 @@ export interface GenerationHost {
   reset(generation: Generation, error: Error): void;
   /** Keeps the object in memory until `promise` settles (`ctx.waitUntil`). */
   waitUntil(promise: Promise<unknown>): void;
-  /** A standard WebSocket was adopted or released: re-check whether the object is idle. */
+  /** A standard WebSocket was adopted: it pins the object in memory while open. */
   cancelIdle(): void;
+  /** A standard WebSocket was released: the object may be idle now. */
   maybeIdle(): void;
 }
 

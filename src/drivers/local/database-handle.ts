@@ -10,6 +10,9 @@ import {
   FileSync,
   openSqliteFile,
   recoverKeptWal,
+  syncFileOffLoop,
+  WAL_FRAME_BYTES,
+  WAL_HEADER_BYTES,
 } from "./sqlite-file.ts";
 
 /**
@@ -18,9 +21,6 @@ import {
  * as SQLite's own automatic checkpoint would (it comes after 1,000 pages).
  */
 const FORCE_FACTOR = 16;
-/** SQLite's WAL header, and one frame of a 4 KiB page (its 24-byte header, then the page). */
-const WAL_HEADER_BYTES = 32;
-const WAL_FRAME_BYTES = 24 + 4096;
 
 /**
  * One object's database file: its connection (opened on use, closed when the driver says), the
@@ -130,7 +130,10 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // with the first commit. SQLite deletes the WAL of a database file that is empty when
       // opened, so a power loss that left a never-synced file empty would lose the WAL's frames.
       if (created)
-        await Promise.all([this.#driver.syncDirectory(dirname(this.path)), syncOffLoop(this.path)]);
+        await Promise.all([
+          this.#driver.syncDirectory(dirname(this.path)),
+          syncFileOffLoop(this.path),
+        ]);
     });
     this.#lastFlush = flush;
     if (++this.#commits >= this.#driver.checkpointAfterCommits && !this.#checkpointArmed) {
@@ -248,13 +251,3 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
 }
 
 function ignore(): void {}
-
-/** fdatasyncs `path` on the thread pool. */
-async function syncOffLoop(path: string): Promise<void> {
-  const file = new FileSync(path);
-  try {
-    await file.sync();
-  } finally {
-    file.close();
-  }
-}

@@ -116,12 +116,7 @@ async function syncThenRecycle(
   stillClosed: () => boolean,
 ): Promise<void> {
   try {
-    const file = await open(path, "r");
-    try {
-      await file.datasync();
-    } finally {
-      await file.close();
-    }
+    await syncFileOffLoop(path);
     // Synchronous from here: no reopen can come between the check and the rename.
     if (!stillClosed()) return;
     if (existsSync(`${path}-wal`)) {
@@ -141,8 +136,22 @@ async function syncThenRecycle(
   }
 }
 
-/** SQLite's WAL header is 32 bytes; zeroed, the file holds no valid frame. */
-const WAL_HEADER_ZEROS = Buffer.alloc(32);
+/** SQLite's WAL header, and one frame of a 4 KiB page (a 24-byte frame header, then the page). */
+export const WAL_HEADER_BYTES = 32;
+export const WAL_FRAME_BYTES = 24 + 4096;
+
+/** A zeroed WAL header: SQLite reads the file as holding no valid frame. */
+const WAL_HEADER_ZEROS = Buffer.alloc(WAL_HEADER_BYTES);
+
+/** fdatasyncs `path` on the thread pool. */
+export async function syncFileOffLoop(path: string): Promise<void> {
+  const file = await open(path, "r");
+  try {
+    await file.datasync();
+  } finally {
+    await file.close();
+  }
+}
 
 /**
  * Call before opening `path`: puts back a WAL that `closeSqliteFile` kept aside and did not get to
