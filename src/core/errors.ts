@@ -35,7 +35,11 @@ export type SteadErrorCode =
   /** The entry module could not be loaded or does not export what the config names. */
   | "MODULE_LOAD_FAILED"
   /** The runtime was disposed. */
-  | "RUNTIME_DISPOSED";
+  | "RUNTIME_DISPOSED"
+  /** An event kept its object thread busy past `limits.cpu_ms`; the thread's objects were reset. */
+  | "CPU_LIMIT_EXCEEDED"
+  /** An object thread is stuck where nothing can interrupt it; its objects wait for a restart. */
+  | "OBJECT_THREAD_STUCK";
 
 /** HTTP status a code maps to when it reaches an HTTP client. */
 export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
@@ -54,6 +58,8 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   DELETE_NOT_CONFIRMED: 500,
   MODULE_LOAD_FAILED: 500,
   RUNTIME_DISPOSED: 503,
+  CPU_LIMIT_EXCEEDED: 503,
+  OBJECT_THREAD_STUCK: 503,
 };
 
 export interface SteadErrorOptions {

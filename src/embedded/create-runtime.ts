@@ -10,11 +10,13 @@ import { installFetchGate } from "../core/gates/outgoing-fetch.ts";
 import { applyMigrationPlan } from "../core/migrations/apply-migrations.ts";
 import type { ClassBinding } from "../core/migrations/migration.ts";
 import { planMigrations } from "../core/migrations/plan-migrations.ts";
-import { DurableObjectNamespace, NamespaceController } from "../core/object/namespace.ts";
+import { DurableObjectNamespace } from "../core/object/namespace.ts";
 import { Residency } from "../core/object/residency.ts";
-import type { DeadLetterRecord, StorageDriver } from "../core/storage/driver.ts";
+import type { DeadLetterRecord, NamespaceRecord, StorageDriver } from "../core/storage/driver.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { loadEntryModule } from "./module-loader.ts";
+import { buildControllers } from "./namespaces.ts";
+import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
 import { DEFAULT_LIMITS, parseRuntimeOptions, type RuntimeOptions } from "./runtime-options.ts";
 
 /** A running Stead runtime, embedded in this process. */
@@ -35,8 +37,8 @@ export interface Runtime extends AsyncDisposable {
   dispose(): Promise<void>;
 }
 
-/** Behaviour changes keyed by compatibility date. */
-const DELETE_ALL_DELETES_ALARM = "2026-02-24";
+/** Default CPU limit per event, as on Cloudflare (`limits.cpu_ms`). */
+const DEFAULT_CPU_LIMIT_MS = 30_000;
 
 /**
  * Starts a runtime in this process.
@@ -50,102 +52,208 @@ const DELETE_ALL_DELETES_ALARM = "2026-02-24";
  */
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const config = parseRuntimeOptions(options);
+  checkThreadOptions(config);
   installFetchGate();
   const cwd = config.cwd ?? process.cwd();
   const module =
     typeof config.main === "string" || config.main instanceof URL
       ? await loadEntryModule(config.main, cwd)
       : config.main;
+  const store = openStore(config);
+  const onError = config.onError ?? defaultOnError;
+  const env: Record<string, any> = { ...config.vars };
+  let scheduler: AlarmScheduler | undefined;
+  let hosting: ObjectHosting;
+  try {
+    const records = await prepareNamespaces(config, module, store.driver);
+    hosting = await hostObjects(config, module, records, store, env, {
+      alarmIndexChanged: () => scheduler?.changed(),
+      onError,
+    });
+    for (const { binding, className } of classBindings(config)) {
+      const storageName = records.find((record) => record.className === className)!.storageName;
+      env[binding] = new DurableObjectNamespace(hosting.route(storageName)!);
+    }
+  } catch (error) {
+    await store.abort();
+    throw error;
+  }
+  scheduler = startAlarms(store.driver, config, hosting, onError);
+  return workerRuntime(module, env, store, hosting, scheduler, onError);
+}
 
-  const bindings: ClassBinding[] = Object.entries(config.durableObjects ?? {}).map(
-    ([binding, spec]) => ({
-      binding,
-      className: typeof spec === "string" ? spec : spec.className,
-      backend: typeof spec === "object" && spec.storage === "kv" ? "kv" : "sqlite",
-    }),
-  );
+/** Options that only make sense with objects on this thread are refused with threads. */
+function checkThreadOptions(config: RuntimeOptions): void {
+  if ((config.threads ?? 0) === 0) return;
+  const problems: string[] = [];
+  if (typeof config.main !== "string" && !(config.main instanceof URL)) {
+    problems.push(
+      "main: must be a path or URL with threads (each object thread imports the module itself)",
+    );
+  }
+  if (config.driver !== undefined) {
+    problems.push("driver: object threads use the default local driver; remove driver or threads");
+  }
+  if (config.clock !== undefined) {
+    problems.push("clock: an injected clock cannot reach object threads; remove clock or threads");
+  }
+  if (problems.length > 0) {
+    throw new SteadError(
+      "INVALID_CONFIG",
+      `Invalid createRuntime() options:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
+  }
+}
 
-  const temporaryDir =
-    config.dataDir === undefined && config.driver === undefined
-      ? mkdtempSync(join(tmpdir(), "stead-"))
-      : undefined;
-  const dataDir = config.dataDir ?? temporaryDir;
+/** The storage driver, and the temporary directory it owns when no data directory was given. */
+interface Store {
+  readonly driver: StorageDriver;
+  readonly dataDir: string | undefined;
+  /** Closes the driver (a caller's too) and removes the temporary directory. */
+  close(): Promise<void>;
+  /** Start-up failed: closes what the runtime opened itself; a caller's driver stays open. */
+  abort(): Promise<void>;
+}
+
+function openStore(config: RuntimeOptions): Store {
   if (config.driver !== undefined && config.maxOpenDatabases !== undefined) {
     throw new SteadError(
       "INVALID_CONFIG",
       "Invalid createRuntime() options:\n  - maxOpenDatabases: applies to the default local driver only; pass it to your driver instead, e.g. new LocalDriver({ dataDir, maxOpenDatabases }).",
     );
   }
-  const driver: StorageDriver = config.driver ?? defaultDriver(dataDir!, config.maxOpenDatabases);
-  const clock = config.clock ?? systemClock;
-  const limits = { ...DEFAULT_LIMITS, ...config.objects };
-  const residency = new Residency(limits.maxActive);
-  const onError = config.onError ?? defaultOnError;
-  const compatibilityDate = config.compatibilityDate ?? new Date().toISOString().slice(0, 10);
-
-  const env: Record<string, any> = { ...config.vars };
-  /** By storage name, as the alarm index names namespaces. */
-  const controllers = new Map<string, NamespaceController>();
-  let scheduler: AlarmScheduler | undefined;
-  try {
-    // Plan first (it changes nothing), check the module, and only then touch stored data.
-    const source = config.configPath ?? "createRuntime() options";
-    const plan = planMigrations({
-      records: driver.control.namespaces(),
-      applied: driver.control.appliedMigrations(),
-      migrations: config.migrations ?? [],
-      bindings,
-      confirmDeletions: config.confirmDeletions ?? [],
-      countObjects: (storageName) => driver.listObjects(storageName).length,
-      source,
-    });
-    for (const { binding, className } of bindings) {
-      if (typeof module[className] !== "function") {
-        const exported = Object.keys(module).filter((k) => typeof module[k] === "function");
-        throw new SteadError(
-          "INVALID_CONFIG",
-          `${config.configPath === undefined ? "" : `${config.configPath}: `}Durable Object binding ${binding} names class "${className}", but the entry module does not export it. Exported classes: ${exported.join(", ") || "(none)"}. Export the class, or fix the class name.`,
-        );
-      }
-    }
-    await applyMigrationPlan(driver, plan);
-    // Every recorded class the module exports gets a namespace, bound or not, so its alarms run.
-    for (const record of plan.records.values()) {
-      const ctor = module[record.className];
-      if (typeof ctor !== "function") continue;
-      const controller = new NamespaceController({
-        namespace: record.storageName,
-        uniqueKey: record.uniqueKey,
-        ctor: ctor as never,
-        env,
-        backend: record.backend,
-        driver,
-        clock,
-        limits,
-        residency,
-        deleteAllDeletesAlarm: compatibilityDate >= DELETE_ALL_DELETES_ALARM,
-        alarmIndexChanged: () => scheduler?.changed(),
-        onError,
-      });
-      controllers.set(record.storageName, controller);
-    }
-    for (const { binding, className } of bindings) {
-      const { storageName } = plan.records.get(className)!;
-      env[binding] = new DurableObjectNamespace(controllers.get(storageName)!);
-    }
-  } catch (error) {
-    if (config.driver === undefined) await driver.close().catch(() => {});
+  if (config.driver !== undefined) {
+    const driver = config.driver;
+    return { driver, dataDir: config.dataDir, close: () => driver.close(), abort: async () => {} };
+  }
+  const temporaryDir =
+    config.dataDir === undefined ? mkdtempSync(join(tmpdir(), "stead-")) : undefined;
+  const dataDir = config.dataDir ?? temporaryDir!;
+  const removeTemporary = () => {
     if (temporaryDir !== undefined) rmSync(temporaryDir, { recursive: true, force: true });
+  };
+  let driver: LocalDriver;
+  try {
+    driver = defaultDriver(dataDir, config);
+  } catch (error) {
+    removeTemporary();
     throw error;
   }
+  const close = async () => {
+    await driver.close();
+    removeTemporary();
+  };
+  return { driver, dataDir, close, abort: () => close().catch(() => {}) };
+}
 
-  scheduler = new AlarmScheduler(
+function classBindings(config: RuntimeOptions): ClassBinding[] {
+  return Object.entries(config.durableObjects ?? {}).map(([binding, spec]) => ({
+    binding,
+    className: typeof spec === "string" ? spec : spec.className,
+    backend: typeof spec === "object" && spec.storage === "kv" ? "kv" : "sqlite",
+  }));
+}
+
+/**
+ * Plans the migrations (which changes nothing), checks that the module exports every bound
+ * class, and only then applies them. Resolves to every recorded namespace.
+ */
+async function prepareNamespaces(
+  config: RuntimeOptions,
+  module: Record<string, unknown>,
+  driver: StorageDriver,
+): Promise<NamespaceRecord[]> {
+  const bindings = classBindings(config);
+  const plan = planMigrations({
+    records: driver.control.namespaces(),
+    applied: driver.control.appliedMigrations(),
+    migrations: config.migrations ?? [],
+    bindings,
+    confirmDeletions: config.confirmDeletions ?? [],
+    countObjects: (storageName) => driver.listObjects(storageName).length,
+    source: config.configPath ?? "createRuntime() options",
+  });
+  for (const { binding, className } of bindings) {
+    if (typeof module[className] !== "function") {
+      const exported = Object.keys(module).filter((k) => typeof module[k] === "function");
+      throw new SteadError(
+        "INVALID_CONFIG",
+        `${config.configPath === undefined ? "" : `${config.configPath}: `}Durable Object binding ${binding} names class "${className}", but the entry module does not export it. Exported classes: ${exported.join(", ") || "(none)"}. Export the class, or fix the class name.`,
+      );
+    }
+  }
+  await applyMigrationPlan(driver, plan);
+  return [...plan.records.values()];
+}
+
+/** Every recorded class the module exports gets a namespace, bound or not, so its alarms run. */
+async function hostObjects(
+  config: RuntimeOptions,
+  module: Record<string, unknown>,
+  records: NamespaceRecord[],
+  store: Store,
+  env: Record<string, unknown>,
+  hooks: { alarmIndexChanged(): void; onError(error: unknown, context: string): void },
+): Promise<ObjectHosting> {
+  const limits = { ...DEFAULT_LIMITS, ...config.objects };
+  const compatibilityDate = config.compatibilityDate ?? new Date().toISOString().slice(0, 10);
+  const threads = config.threads ?? 0;
+  if (threads === 0) {
+    return localHosting(
+      buildControllers({
+        module,
+        records,
+        env,
+        driver: store.driver,
+        clock: config.clock ?? systemClock,
+        limits,
+        residency: new Residency(limits.maxActive),
+        compatibilityDate,
+        ...hooks,
+      }),
+    );
+  }
+  const exported = (className: string) => typeof module[className] === "function";
+  const bindings: Record<string, string> = {};
+  for (const { binding, className } of classBindings(config)) {
+    bindings[binding] = records.find((record) => record.className === className)!.storageName;
+  }
+  return threadHosting(records, exported, {
+    shards: threads,
+    cpuLimitMs: config.cpuLimitMs ?? DEFAULT_CPU_LIMIT_MS,
+    data: {
+      main: String(config.main),
+      cwd: config.cwd ?? process.cwd(),
+      dataDir: store.dataDir!,
+      maxOpenDatabases: shareOf(config.maxOpenDatabases, threads),
+      compatibilityDate,
+      vars: config.vars ?? {},
+      bindings,
+      namespaces: records.filter((record) => exported(record.className)),
+      limits: { ...limits, maxActive: Math.max(1, Math.ceil(limits.maxActive / threads)) },
+    },
+    ...hooks,
+    onStuck: (error) => hooks.onError(error, "object threads"),
+  });
+}
+
+/** One thread's share of a process-wide bound. */
+function shareOf(total: number | undefined, threads: number): number | undefined {
+  return total === undefined ? undefined : Math.max(1, Math.floor(total / threads));
+}
+
+function startAlarms(
+  driver: StorageDriver,
+  config: RuntimeOptions,
+  hosting: ObjectHosting,
+  onError: (error: unknown, context: string) => void,
+): AlarmScheduler {
+  const scheduler = new AlarmScheduler(
     driver.alarms,
-    clock,
+    config.clock ?? systemClock,
     async (record) => {
-      const controller = controllers.get(record.namespace);
       // Failing (not dropping) keeps the alarm: retried, then dead-lettered where operators look.
-      if (controller === undefined) {
+      if (hosting.route(record.namespace) === undefined) {
         return {
           kind: "failed",
           error: new Error(
@@ -153,12 +261,23 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
           ),
         };
       }
-      return controller.deliverAlarm(record);
+      return hosting.deliverAlarm(record);
     },
     (error, record) => onError(error, `alarm of ${record.namespace} ${record.id}`),
   );
   scheduler.start();
+  return scheduler;
+}
 
+/** The runtime's public face: the Worker's fetch handler, and an orderly dispose. */
+function workerRuntime(
+  module: Record<string, unknown>,
+  env: Record<string, any>,
+  store: Store,
+  hosting: ObjectHosting,
+  scheduler: AlarmScheduler,
+  onError: (error: unknown, context: string) => void,
+): Runtime {
   const pending = new Set<Promise<unknown>>();
   const track = (promise: Promise<unknown>) => {
     const tracked = Promise.resolve(promise).then(
@@ -173,7 +292,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const runtime: Runtime = {
     env,
-    dataDir,
+    dataDir: store.dataDir,
     async fetch(input, init) {
       if (disposed)
         throw new SteadError("RUNTIME_DISPOSED", "The runtime was disposed; create a new one.");
@@ -191,17 +310,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       }
       return handler.fetch(request, env, ctx);
     },
-    alarmDeadLetters: () => driver.alarms.deadLetters(),
+    alarmDeadLetters: () => store.driver.alarms.deadLetters(),
     async dispose() {
       if (disposed) return;
       disposed = true;
-      scheduler?.stop();
+      scheduler.stop();
       await Promise.allSettled(pending);
-      // Let commits scheduled for the end of this turn run before closing.
-      await new Promise((resolve) => setImmediate(resolve));
-      for (const controller of controllers.values()) controller.closeAll();
-      await driver.close();
-      if (temporaryDir !== undefined) rmSync(temporaryDir, { recursive: true, force: true });
+      await hosting.dispose();
+      await store.close();
     },
     [Symbol.asyncDispose]() {
       return runtime.dispose();
@@ -222,9 +338,13 @@ function defaultOnError(error: unknown, context: string): void {
 }
 
 /** The local driver on `dataDir`; a limit it refuses is a configuration error. */
-function defaultDriver(dataDir: string, maxOpenDatabases: number | undefined): LocalDriver {
+function defaultDriver(dataDir: string, config: RuntimeOptions): LocalDriver {
   try {
-    return new LocalDriver({ dataDir, maxOpenDatabases });
+    return new LocalDriver({
+      dataDir,
+      maxOpenDatabases: config.maxOpenDatabases,
+      sharedControl: (config.threads ?? 0) > 0,
+    });
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
     throw new SteadError(

@@ -53,6 +53,19 @@ export interface RuntimeOptions {
   cwd?: string;
   /** Per-object limits. */
   objects?: Partial<ObjectLimits>;
+  /**
+   * Object threads. 0 (the default here): objects run on the caller's thread, where the
+   * `stead/testing` helpers can reach them. N >= 1: objects run on N worker threads, each owning
+   * a share of the ids, so an event past `cpuLimitMs` can be stopped without stopping the
+   * others, and the objects use N cores. Needs `main` as a path or URL, the default driver and
+   * the system clock. `stead start` defaults to the machine's cores.
+   */
+  threads?: number;
+  /**
+   * With `threads`: how long one event may keep its thread busy without yielding before the
+   * thread is stopped and its objects reset (`limits.cpu_ms` in wrangler config). Default 30,000.
+   */
+  cpuLimitMs?: number;
   /** Time source; tests pass a `ManualClock`. */
   clock?: Clock;
   /** Storage driver; default is the local driver on `dataDir`. */
@@ -141,6 +154,22 @@ const schema = z.object({
     })
     .partial()
     .strict()
+    .optional(),
+  threads: z
+    .number({
+      error: "must be a whole number of object threads, like 2 (0: objects on this thread)",
+    })
+    .int({ error: "must be a whole number of object threads, like 2 (0: objects on this thread)" })
+    .min(0, {
+      error: "must be a whole number of object threads, like 2 (0: objects on this thread)",
+    })
+    .max(256, { error: "must be at most 256 object threads" })
+    .optional(),
+  cpuLimitMs: z
+    .number({ error: "must be a positive number of milliseconds, like 30000" })
+    .int({ error: "must be a positive number of milliseconds, like 30000" })
+    .positive({ error: "must be a positive number of milliseconds, like 30000" })
+    .max(300_000, { error: "may be at most 300000 (5 minutes), as on Cloudflare" })
     .optional(),
   clock: z
     .custom<Clock>((v) => typeof v === "object" && v !== null && "now" in v && "setTimer" in v, {

@@ -12,6 +12,8 @@ import {
   CONTROLLER,
   type DurableObjectNamespace,
   type DurableObjectStub,
+  NamespaceController,
+  type ObjectRoute,
   STUB_TARGET,
 } from "../core/object/namespace.ts";
 import type { DurableObjectState } from "../core/object/object-state.ts";
@@ -23,10 +25,16 @@ function targetOf(stub: DurableObjectStub) {
   if (target === undefined) {
     throw new TypeError("Expected a Durable Object stub from namespace.get() or getByName().");
   }
-  return target as {
-    controller: import("../core/object/namespace.ts").NamespaceController;
-    id: DurableObjectId;
-  };
+  const { controller, id } = target as { controller: ObjectRoute; id: DurableObjectId };
+  return { controller: local(controller), id };
+}
+
+/** The helpers reach into the object itself, so it must live on this thread. */
+function local(route: ObjectRoute): NamespaceController {
+  if (route instanceof NamespaceController) return route;
+  throw new TypeError(
+    "stead/testing helpers need the objects on the caller's thread, but this runtime runs them on object threads. Create the runtime with threads: 0 (the default of createRuntime) to use them.",
+  );
 }
 
 /**
@@ -69,7 +77,7 @@ export async function runDurableObjectAlarm(stub: DurableObjectStub): Promise<bo
 export async function listDurableObjectIds(
   namespace: DurableObjectNamespace,
 ): Promise<DurableObjectId[]> {
-  const controller = namespace[CONTROLLER];
+  const controller = local(namespace[CONTROLLER]);
   return controller.driver
     .listObjects(controller.namespace)
     .map((hex) => controller.ids.fromString(hex));

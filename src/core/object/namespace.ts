@@ -32,13 +32,29 @@ export interface NamespaceOptions {
   onError?: (error: unknown, context: string) => void;
 }
 
-/** Internal handle on a namespace, for the runtime and `stead/testing`. */
+/** Internal handle on a namespace (its `ObjectRoute`), for the runtime and `stead/testing`. */
 export const CONTROLLER = Symbol("stead.namespace");
 /** Internal handle on an object stub: its namespace controller and id. */
 export const STUB_TARGET = Symbol("stead.stub");
 
+/**
+ * How stubs reach the objects of one namespace: this thread's `NamespaceController`, or a route
+ * to the thread that owns the object (`threads/`).
+ */
+export interface ObjectRoute {
+  /** Makes and checks the namespace's ids. */
+  readonly ids: IdFactory;
+  /** Checks that `id` belongs here, as `get()` requires; throws Cloudflare's TypeError if not. */
+  checkId(id: unknown): DurableObjectId;
+  /**
+   * Sends an event on behalf of the current code: an object calling out waits for its own
+   * output gate first, and gets the result back only when its input gate is open.
+   */
+  send(id: DurableObjectId, event: ObjectEvent): Promise<unknown>;
+}
+
 /** The runtime side of a namespace: its live objects and how events reach them. */
-export class NamespaceController implements ObjectClass {
+export class NamespaceController implements ObjectClass, ObjectRoute {
   readonly namespace: string;
   readonly ids: IdFactory;
   readonly ctor: NamespaceOptions["ctor"];
@@ -107,10 +123,6 @@ export class NamespaceController implements ObjectClass {
     return runOutsideObject(() => this.host(id).deliver(event));
   }
 
-  /**
-   * Sends an event on behalf of the current code: an object calling out waits for its own
-   * output gate first, and gets the result back only when its input gate is open.
-   */
   send(id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
     return sendFromCurrent(() => this.deliver(id, event));
   }
@@ -128,18 +140,22 @@ export class NamespaceController implements ObjectClass {
     this.#hosts.clear();
   }
 
-  /** Checks that `id` belongs here, as `get()` requires. */
   checkId(id: unknown): DurableObjectId {
-    if (!(id instanceof DurableObjectId)) {
-      throw new TypeError(
-        "get() requires a DurableObjectId made by idFromName(), newUniqueId() or idFromString() of this namespace.",
-      );
-    }
-    if (!this.ids.checks(id)) {
-      throw new TypeError("Durable Object ID is not valid for this namespace.");
-    }
-    return id;
+    return checkNamespaceId(this.ids, id);
   }
+}
+
+/** Checks that `id` was made by `ids`' namespace, as `get()` requires. */
+export function checkNamespaceId(ids: IdFactory, id: unknown): DurableObjectId {
+  if (!(id instanceof DurableObjectId)) {
+    throw new TypeError(
+      "get() requires a DurableObjectId made by idFromName(), newUniqueId() or idFromString() of this namespace.",
+    );
+  }
+  if (!ids.checks(id)) {
+    throw new TypeError("Durable Object ID is not valid for this namespace.");
+  }
+  return id;
 }
 
 /** Errors that mean the stub's object connection is gone, so the stub is broken for good. */
@@ -151,10 +167,7 @@ function breaksStub(error: unknown): boolean {
 }
 
 /** Makes the stub of one object. Creating it does not create or wake the object. */
-export function objectStub(
-  controller: NamespaceController,
-  id: DurableObjectId,
-): DurableObjectStub {
+export function objectStub(controller: ObjectRoute, id: DurableObjectId): DurableObjectStub {
   let broken: unknown;
   const call = (event: ObjectEvent): Promise<unknown> => {
     if (broken !== undefined) {
@@ -228,10 +241,10 @@ export interface DurableObjectNamespaceGetDurableObjectOptions {
  * const n = await stub.increment();
  */
 export class DurableObjectNamespace<T = any> {
-  readonly [CONTROLLER]: NamespaceController;
+  readonly [CONTROLLER]: ObjectRoute;
 
   /** @internal */
-  constructor(controller: NamespaceController) {
+  constructor(controller: ObjectRoute) {
     this[CONTROLLER] = controller;
   }
 

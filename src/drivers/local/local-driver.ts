@@ -28,6 +28,13 @@ export interface LocalDriverOptions {
    */
   checkpointAfterCommits?: number;
   /**
+   * Other drivers in this process use the same data directory at once (object threads: one
+   * driver per thread, each with its own objects). The control database is then opened in
+   * SQLite's normal locking mode, so every driver reads and writes the alarm index; each makes
+   * its own index writes durable before its next object flush.
+   */
+  sharedControl?: boolean;
+  /**
    * Test hook: runs before each durability flush of an object. Delay it to model a slow disk;
    * throw to model a failed flush.
    */
@@ -91,7 +98,7 @@ export class LocalDriver implements StorageDriver {
     this.#beforeFlush = options.beforeFlush;
     const controlPath = join(this.dataDir, CONTROL_FILE);
     const created = createDataDir(this.dataDir) || !existsSync(controlPath);
-    this.#control = openSqliteFile(controlPath);
+    this.#control = openSqliteFile(controlPath, { shared: options.sharedControl === true });
     this.#controlWal = new FileSync(`${controlPath}-wal`, { preallocate: true });
     this.alarms = new LocalAlarmIndex(this.#control, () => {
       this.#controlDirty = true;

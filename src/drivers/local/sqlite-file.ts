@@ -27,13 +27,21 @@ import { DatabaseSync } from "node:sqlite";
  * (`synchronous=NORMAL`) SQLite's automatic checkpoints and WAL restarts fsync on the event loop,
  * which is fine for a database written rarely.
  */
-export function openSqliteFile(path: string, options: { ownSyncs?: boolean } = {}): DatabaseSync {
-  const db = new DatabaseSync(path, { timeout: 0, allowExtension: false });
+export function openSqliteFile(
+  path: string,
+  options: { ownSyncs?: boolean; shared?: boolean } = {},
+): DatabaseSync {
+  // `shared`: other threads of this process open the file too (the control database when objects
+  // run on object threads). Normal locking, and a writer waits briefly for another's commit.
+  const db = new DatabaseSync(path, {
+    timeout: options.shared ? SHARED_BUSY_TIMEOUT_MS : 0,
+    allowExtension: false,
+  });
   try {
     db.exec(
       // EXCLUSIVE first: any statement that reads the schema opens the WAL, and opened outside
       // exclusive mode it would get a shared-memory index (-shm file, mmap) for the connection's life.
-      `PRAGMA locking_mode = EXCLUSIVE; PRAGMA synchronous = OFF; PRAGMA journal_mode = WAL; PRAGMA journal_size_limit = ${MAX_PREALLOCATION}; ${options.ownSyncs ? "PRAGMA wal_autocheckpoint = 0;" : "PRAGMA synchronous = NORMAL;"}`,
+      `PRAGMA locking_mode = ${options.shared ? "NORMAL" : "EXCLUSIVE"}; PRAGMA synchronous = OFF; PRAGMA journal_mode = WAL; PRAGMA journal_size_limit = ${MAX_PREALLOCATION}; ${options.ownSyncs ? "PRAGMA wal_autocheckpoint = 0;" : "PRAGMA synchronous = NORMAL;"}`,
     );
   } catch (error) {
     db.close();
@@ -47,6 +55,9 @@ export function openSqliteFile(path: string, options: { ownSyncs?: boolean } = {
   }
   return db;
 }
+
+/** How long a write to a shared database waits for another thread's transaction to end. */
+const SHARED_BUSY_TIMEOUT_MS = 10_000;
 
 /**
  * Copies every frame of the WAL into the database file, at `synchronous=OFF` (no fsync), so the

@@ -1,0 +1,52 @@
+import type { Clock } from "../core/clock.ts";
+import { NamespaceController } from "../core/object/namespace.ts";
+import type { ObjectLimits } from "../core/object/object-class.ts";
+import type { Residency } from "../core/object/residency.ts";
+import type { NamespaceRecord, StorageDriver } from "../core/storage/driver.ts";
+
+/** Behaviour changes keyed by compatibility date. */
+const DELETE_ALL_DELETES_ALARM = "2026-02-24";
+
+/** What the namespaces of one thread are built from. */
+export interface NamespaceSetup {
+  module: Record<string, unknown>;
+  records: Iterable<NamespaceRecord>;
+  env: object;
+  driver: StorageDriver;
+  clock: Clock;
+  limits: ObjectLimits;
+  residency: Residency;
+  compatibilityDate: string;
+  alarmIndexChanged(): void;
+  onError(error: unknown, context: string): void;
+}
+
+/**
+ * One controller per recorded class the module exports, by storage name. A class recorded but no
+ * longer exported gets none (its alarms fail where operators see them).
+ */
+export function buildControllers(setup: NamespaceSetup): Map<string, NamespaceController> {
+  const controllers = new Map<string, NamespaceController>();
+  for (const record of setup.records) {
+    const ctor = setup.module[record.className];
+    if (typeof ctor !== "function") continue;
+    controllers.set(
+      record.storageName,
+      new NamespaceController({
+        namespace: record.storageName,
+        uniqueKey: record.uniqueKey,
+        ctor: ctor as never,
+        env: setup.env,
+        backend: record.backend,
+        driver: setup.driver,
+        clock: setup.clock,
+        limits: setup.limits,
+        residency: setup.residency,
+        deleteAllDeletesAlarm: setup.compatibilityDate >= DELETE_ALL_DELETES_ALARM,
+        alarmIndexChanged: setup.alarmIndexChanged,
+        onError: setup.onError,
+      }),
+    );
+  }
+  return controllers;
+}

@@ -1,0 +1,60 @@
+import type { AlarmOutcome } from "../core/alarms/run-alarm.ts";
+import { DurableObjectId, IdFactory } from "../core/ids/object-id.ts";
+import type { NamespaceController, ObjectRoute } from "../core/object/namespace.ts";
+import type { AlarmRecord, NamespaceRecord } from "../core/storage/driver.ts";
+import { threadRoute } from "../threads/remote-call.ts";
+import { ShardPool, type ShardPoolOptions } from "../threads/shard-pool.ts";
+
+/** Where a runtime's objects run: on this thread, or on object threads. */
+export interface ObjectHosting {
+  /** How stubs of the class stored as `storageName` reach its objects; undefined if unexported. */
+  route(storageName: string): ObjectRoute | undefined;
+  /** Delivers a due alarm to its object, waking it (its class has a route). */
+  deliverAlarm(record: AlarmRecord): Promise<AlarmOutcome>;
+  /** Lets in-flight writes finish and closes every object. */
+  dispose(): Promise<void>;
+}
+
+/** Objects on this thread, one controller per namespace. */
+export function localHosting(controllers: Map<string, NamespaceController>): ObjectHosting {
+  return {
+    route: (storageName) => controllers.get(storageName),
+    deliverAlarm: (record) => controllers.get(record.namespace)!.deliverAlarm(record),
+    async dispose() {
+      // Let commits scheduled for the end of this turn run before closing.
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const controller of controllers.values()) controller.closeAll();
+    },
+  };
+}
+
+/** Objects on `shards` worker threads; calls reach them through the pool. */
+export async function threadHosting(
+  records: NamespaceRecord[],
+  exported: (className: string) => boolean,
+  options: Omit<ShardPoolOptions, "entry">,
+): Promise<ObjectHosting> {
+  const pool = await ShardPool.start({
+    ...options,
+    entry: new URL("./object-thread.ts", import.meta.url),
+  });
+  const routes = new Map<string, ObjectRoute>();
+  for (const record of records) {
+    if (!exported(record.className)) continue;
+    routes.set(
+      record.storageName,
+      threadRoute(record.storageName, new IdFactory(record.uniqueKey), (namespace, id, event) =>
+        pool.call(namespace, id, event),
+      ),
+    );
+  }
+  return {
+    route: (storageName) => routes.get(storageName),
+    deliverAlarm: (record) =>
+      pool.call(record.namespace, new DurableObjectId(record.id, record.name), {
+        kind: "alarm",
+        record,
+      }) as Promise<AlarmOutcome>,
+    dispose: () => pool.dispose(),
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * The entry of an object thread (a shard): loads the app, opens the data directory beside the
+ * other threads, and runs the objects whose ids map to this shard. Calls arrive from the main
+ * thread; calls to objects of other shards go back through it. See `threads/shard-pool.ts`.
+ */
+import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import { systemClock } from "../core/clock.ts";
+import { sendFromCurrent } from "../core/gates/context.ts";
+import { installFetchGate } from "../core/gates/outgoing-fetch.ts";
+import { DurableObjectId } from "../core/ids/object-id.ts";
+import {
+  DurableObjectNamespace,
+  type NamespaceController,
+  type ObjectRoute,
+} from "../core/object/namespace.ts";
+import { Residency } from "../core/object/residency.ts";
+import { LocalDriver } from "../drivers/local/local-driver.ts";
+import { answerCall, type CallSender, PendingCalls } from "../threads/remote-call.ts";
+import { HEARTBEAT_MS, type ShardData, shardOf, type ToShard } from "../threads/shard-protocol.ts";
+import { toWireError } from "../threads/wire.ts";
+import { loadEntryModule } from "./module-loader.ts";
+import { buildControllers } from "./namespaces.ts";
+
+const data = workerData as ShardData;
+const port = parentPort as MessagePort;
+
+// The main thread's watchdog reads this: a heartbeat that stops means a blocked event loop.
+const beat = new Int32Array(data.heartbeat);
+setInterval(() => Atomics.add(beat, 0, 1), HEARTBEAT_MS).unref();
+
+try {
+  await start();
+} catch (error) {
+  port.postMessage({ t: "failed", error: toWireError(error) });
+}
+
+async function start(): Promise<void> {
+  installFetchGate();
+  const module = await loadEntryModule(data.main, data.cwd);
+  const driver = new LocalDriver({
+    dataDir: data.dataDir,
+    maxOpenDatabases: data.maxOpenDatabases,
+    sharedControl: true,
+  });
+  const calls = new PendingCalls();
+  const sender: CallSender = (namespace, id, event) => calls.send(port, namespace, id, event);
+  const env: Record<string, unknown> = { ...data.vars };
+  const controllers = buildControllers({
+    module,
+    records: data.namespaces,
+    env,
+    driver,
+    clock: systemClock,
+    limits: data.limits,
+    residency: new Residency(data.limits.maxActive),
+    compatibilityDate: data.compatibilityDate,
+    alarmIndexChanged: () => port.postMessage({ t: "alarmIndexChanged" }),
+    onError: (error, context) =>
+      port.postMessage({ t: "error", error: toWireError(error), context }),
+  });
+  for (const [binding, storageName] of Object.entries(data.bindings)) {
+    env[binding] = new DurableObjectNamespace(shardRoute(controllers.get(storageName)!, sender));
+  }
+
+  port.on("message", (message: ToShard) => {
+    switch (message.t) {
+      case "call": {
+        const controller = controllers.get(message.namespace);
+        const id = new DurableObjectId(message.id, message.name);
+        answerCall(port, message, (event) =>
+          controller === undefined
+            ? Promise.reject(new Error(`No class has storage "${message.namespace}".`))
+            : controller.deliver(id, event),
+        );
+        return;
+      }
+      case "result":
+        calls.settle(message);
+        return;
+      case "dispose":
+        dispose().then(
+          () => port.postMessage({ t: "disposed" }),
+          (error: unknown) => {
+            port.postMessage({ t: "error", error: toWireError(error), context: "shutdown" });
+            port.postMessage({ t: "disposed" });
+          },
+        );
+    }
+  });
+
+  async function dispose(): Promise<void> {
+    // Let commits scheduled for the end of this turn run before closing.
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const controller of controllers.values()) controller.closeAll();
+    await driver.close();
+  }
+
+  port.postMessage({ t: "ready" });
+}
+
+/** This shard's objects are called here; the others through the main thread. */
+function shardRoute(local: NamespaceController, sender: CallSender): ObjectRoute {
+  return {
+    ids: local.ids,
+    checkId: (id) => local.checkId(id),
+    send: (id, event) =>
+      shardOf(id.toString(), data.shards) === data.shard
+        ? local.send(id, event)
+        : sendFromCurrent(() => sender(local.namespace, id, event)),
+  };
+}

@@ -1,0 +1,229 @@
+import type { Transferable } from "node:worker_threads";
+import type { AlarmOutcome } from "../core/alarms/run-alarm.ts";
+import { SteadError } from "../core/errors.ts";
+import { sendFromCurrent } from "../core/gates/context.ts";
+import type { DurableObjectId, IdFactory } from "../core/ids/object-id.ts";
+import { checkNamespaceId, type ObjectRoute } from "../core/object/namespace.ts";
+import type { ObjectEvent } from "../core/object/object-class.ts";
+import type { WireCall, WireEvent, WireOutcome, WireResult } from "./shard-protocol.ts";
+import {
+  fromWireError,
+  fromWireRequest,
+  fromWireResponse,
+  toWireError,
+  toWireRequest,
+  toWireResponse,
+  type WireResponse,
+} from "./wire.ts";
+
+/** A port or a Worker: something to post messages on. */
+export interface Poster {
+  postMessage(value: unknown, transfer?: readonly Transferable[]): void;
+}
+
+/** Sends a call to another thread and resolves with its decoded result. */
+export type CallSender = (
+  namespace: string,
+  id: DurableObjectId,
+  event: ObjectEvent,
+) => Promise<unknown>;
+
+/** A namespace's route to objects that live on another thread. */
+export function threadRoute(namespace: string, ids: IdFactory, sender: CallSender): ObjectRoute {
+  return {
+    ids,
+    checkId: (id) => checkNamespaceId(ids, id),
+    send: (id, event) => sendFromCurrent(() => sender(namespace, id, event)),
+  };
+}
+
+/** Calls this side sent and has not had answered, by number. */
+export class PendingCalls {
+  #next = 0;
+  readonly #calls = new Map<number, { kind: WireEvent["kind"]; settle: Settle }>();
+  /** Calls passed on from another thread: their answers go back undecoded. */
+  readonly #relays = new Map<number, (result: WireResult) => void>();
+
+  /** Posts a call of `namespace`/`id` on `port`; resolves with the decoded answer. */
+  send(port: Poster, namespace: string, id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
+    const call = ++this.#next;
+    const transfer: Transferable[] = [];
+    let message: WireCall;
+    try {
+      message = {
+        t: "call",
+        call,
+        namespace,
+        id: id.toString(),
+        name: id.name,
+        event: encodeEvent(event, transfer),
+      };
+      port.postMessage(message, transfer);
+    } catch (error) {
+      return Promise.reject(unsendable(error));
+    }
+    return new Promise((resolve, reject) => {
+      this.#calls.set(call, { kind: message.event.kind, settle: { resolve, reject } });
+    });
+  }
+
+  /**
+   * Passes on a call that another thread sent, without decoding it; `answer` gets the answer
+   * (for the caller to renumber), or an error answer if this side went away first.
+   */
+  relay(port: Poster, call: WireCall, answer: (result: WireResult) => void): void {
+    const number = ++this.#next;
+    this.#relays.set(number, answer);
+    port.postMessage({ ...call, call: number }, transferablesOf(call, call.event.kind));
+  }
+
+  /** An answer arrived. */
+  settle(result: WireResult): void {
+    const relay = this.#relays.get(result.call);
+    if (relay !== undefined) {
+      this.#relays.delete(result.call);
+      relay(result);
+      return;
+    }
+    const pending = this.#calls.get(result.call);
+    if (pending === undefined) return;
+    this.#calls.delete(result.call);
+    if (result.ok) pending.settle.resolve(decodeValue(pending.kind, result.value));
+    else pending.settle.reject(fromWireError(result.error));
+  }
+
+  /** The other side is gone: every unanswered call fails with `error`. */
+  failAll(error: Error): void {
+    const calls = [...this.#calls.values()];
+    const relays = [...this.#relays.values()];
+    this.#calls.clear();
+    this.#relays.clear();
+    for (const { settle } of calls) settle.reject(error);
+    const failed: WireResult = { t: "result", call: 0, ok: false, error: toWireError(error) };
+    for (const answer of relays) answer(failed);
+  }
+
+  /** Calls waiting for an answer. */
+  get size(): number {
+    return this.#calls.size + this.#relays.size;
+  }
+}
+
+interface Settle {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** Runs `deliver` for an incoming call and posts its answer on `port`. */
+export function answerCall(
+  port: Poster,
+  call: WireCall,
+  deliver: (event: ObjectEvent) => Promise<unknown>,
+): void {
+  let result: Promise<unknown>;
+  try {
+    result = deliver(decodeEvent(call.event));
+  } catch (error) {
+    result = Promise.reject(error);
+  }
+  result.then(
+    (value) => {
+      const transfer: Transferable[] = [];
+      let outcome: WireOutcome;
+      try {
+        outcome = { ok: true, value: encodeValue(call.event.kind, value, transfer) };
+        port.postMessage({ t: "result", call: call.call, ...outcome }, transfer);
+        return;
+      } catch (error) {
+        outcome = { ok: false, error: toWireError(unsendable(error)) };
+      }
+      port.postMessage({ t: "result", call: call.call, ...outcome });
+    },
+    (error: unknown) => {
+      port.postMessage({ t: "result", call: call.call, ok: false, error: toWireError(error) });
+    },
+  );
+}
+
+/** What a call or an answer carries that must be transferred rather than copied. */
+export function transferablesOf(
+  message: WireCall | WireResult,
+  kind: WireEvent["kind"],
+): Transferable[] {
+  if (kind !== "fetch") return [];
+  const found: unknown[] = [];
+  if (message.t === "call") {
+    if (message.event.kind === "fetch") found.push(message.event.request.body);
+  } else if (message.ok && message.value !== null && typeof message.value === "object") {
+    const value = message.value as Partial<WireResponse>;
+    found.push(value.body, value.webSocket);
+  }
+  return found.filter((item) => item !== null && item !== undefined) as Transferable[];
+}
+
+function encodeEvent(event: ObjectEvent, transfer: Transferable[]): WireEvent {
+  switch (event.kind) {
+    case "fetch":
+      return { kind: "fetch", request: toWireRequest(event.request, transfer) };
+    case "rpc":
+      return { kind: "rpc", member: event.member, args: event.args };
+    case "alarm":
+      return { kind: "alarm", record: event.record };
+    default:
+      throw new TypeError(`A "${event.kind}" event cannot be sent to another thread.`);
+  }
+}
+
+function decodeEvent(event: WireEvent): ObjectEvent {
+  switch (event.kind) {
+    case "fetch":
+      return { kind: "fetch", request: fromWireRequest(event.request) };
+    case "rpc":
+      return event;
+    case "alarm":
+      return event;
+  }
+}
+
+function encodeValue(kind: WireEvent["kind"], value: unknown, transfer: Transferable[]): unknown {
+  switch (kind) {
+    case "fetch":
+      // A non-Response crosses as it is, so the caller's stub reports it as it would locally.
+      return value instanceof Response ? toWireResponse(value, transfer) : { notResponse: true };
+    case "alarm": {
+      const outcome = value as AlarmOutcome;
+      return outcome.kind === "failed"
+        ? { ...outcome, error: toWireError(outcome.error) }
+        : outcome;
+    }
+    case "rpc":
+      return value;
+  }
+}
+
+function decodeValue(kind: WireEvent["kind"], value: unknown): unknown {
+  switch (kind) {
+    case "fetch":
+      return (value as { notResponse?: true }).notResponse
+        ? undefined
+        : fromWireResponse(value as WireResponse);
+    case "alarm": {
+      const outcome = value as AlarmOutcome;
+      return outcome.kind === "failed"
+        ? { ...outcome, error: fromWireError(outcome.error as never) }
+        : outcome;
+    }
+    case "rpc":
+      return value;
+  }
+}
+
+/** postMessage refused a value: say which values cannot cross and what to do instead. */
+function unsendable(error: unknown): unknown {
+  if (!(error instanceof Error) || error.name !== "DataCloneError") return error;
+  return new SteadError(
+    "RPC_UNSERIALIZABLE",
+    `This value cannot be sent to a Durable Object on another object thread (${error.message}). Functions, RpcTargets, stubs, Requests and Responses inside RPC values do not cross threads yet: pass plain data, or run with --threads 0 (createRuntime: threads: 0) to keep every object on one thread.`,
+    { cause: error },
+  );
+}

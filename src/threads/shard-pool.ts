@@ -1,0 +1,294 @@
+import { Worker } from "node:worker_threads";
+import { SteadError } from "../core/errors.ts";
+import type { DurableObjectId } from "../core/ids/object-id.ts";
+import type { ObjectEvent } from "../core/object/object-class.ts";
+import { PendingCalls, transferablesOf } from "./remote-call.ts";
+import {
+  type FromShard,
+  HEARTBEAT_MS,
+  type ShardData,
+  shardOf,
+  type WireCall,
+  type WireResult,
+} from "./shard-protocol.ts";
+import { fromWireError, toWireError } from "./wire.ts";
+
+/** Options of `ShardPool.start`. */
+export interface ShardPoolOptions {
+  /** Object threads to run (at least 1). */
+  shards: number;
+  /** The worker entry that runs one shard (`embedded/object-thread.ts`). */
+  entry: URL;
+  /** What every shard is started with. */
+  data: Omit<ShardData, "shard" | "shards" | "heartbeat">;
+  /**
+   * An event that keeps its thread busy past this long, without returning to the event loop,
+   * exceeds its CPU limit: the thread is stopped and started again, and its objects reset (ms).
+   */
+  cpuLimitMs: number;
+  /** How long a stopped thread may take to end before it counts as stuck (ms). Default 2,000. */
+  stopGraceMs?: number;
+  /** An object changed the node's alarm index. */
+  alarmIndexChanged(): void;
+  /** An error nobody else sees. */
+  onError(error: unknown, context: string): void;
+  /**
+   * A thread could not be stopped: it is inside a call nothing can interrupt (a SQLite statement
+   * that never ends). Its objects fail until the process restarts.
+   */
+  onStuck(error: SteadError): void;
+}
+
+/** One shard's current thread. */
+interface Incarnation {
+  readonly worker: Worker;
+  readonly calls: PendingCalls;
+  readonly heartbeat: Int32Array;
+  /** Resolves when the thread took its app; rejects if it could not. */
+  readonly ready: Promise<void>;
+  /** Resolves once another thread took this one's place (or the pool closed). */
+  readonly replaced: Promise<void>;
+  replace(): void;
+  state: "starting" | "ready" | "stopping" | "stuck" | "closed";
+  lastBeat: number;
+  lastBeatAt: number;
+  disposed?: () => void;
+}
+
+/**
+ * Runs objects on worker threads, one shard of the id space per thread, so one object's runaway
+ * event stops only its own thread: a watchdog on this thread sees the thread's heartbeat stop,
+ * fails the calls in flight there with Cloudflare's CPU-limit error, and starts the shard again.
+ * Calls between shards pass through here, as calls between nodes pass through their owners.
+ */
+export class ShardPool {
+  readonly #options: ShardPoolOptions;
+  readonly #shards: Incarnation[] = [];
+  readonly #watchdog: NodeJS.Timeout;
+  #closed = false;
+
+  private constructor(options: ShardPoolOptions) {
+    this.#options = options;
+    for (let shard = 0; shard < options.shards; shard++) this.#shards.push(this.#spawn(shard));
+    const every = Math.max(HEARTBEAT_MS, Math.min(250, Math.floor(options.cpuLimitMs / 4)));
+    this.#watchdog = setInterval(() => this.#watch(), every);
+    this.#watchdog.unref();
+  }
+
+  /** Starts every shard; rejects (with every thread stopped) if one cannot load the app. */
+  static async start(options: ShardPoolOptions): Promise<ShardPool> {
+    const pool = new ShardPool(options);
+    try {
+      await Promise.all(pool.#shards.map((shard) => shard.ready));
+    } catch (error) {
+      await pool.dispose();
+      throw error;
+    }
+    return pool;
+  }
+
+  /** Delivers an event to object `id` of `namespace`, on the thread that owns it. */
+  async call(namespace: string, id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
+    const shard = await this.#readyShard(shardOf(id.toString(), this.#options.shards));
+    return shard.calls.send(shard.worker, namespace, id, event);
+  }
+
+  /** Flushes and closes every shard's objects, then stops the threads. */
+  async dispose(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#watchdog);
+    await Promise.all(
+      this.#shards.map(async (shard) => {
+        if (shard.state === "ready") {
+          await new Promise<void>((resolve) => {
+            shard.disposed = resolve;
+            shard.worker.once("exit", () => resolve());
+            shard.worker.postMessage({ t: "dispose" });
+          });
+        }
+        shard.replace();
+        if (shard.state === "stuck") return;
+        shard.state = "closed";
+        shard.calls.failAll(disposedError());
+        await shard.worker.terminate();
+      }),
+    );
+  }
+
+  #spawn(shard: number): Incarnation {
+    const heartbeat = new SharedArrayBuffer(4);
+    const data: ShardData = {
+      ...this.#options.data,
+      shard,
+      shards: this.#options.shards,
+      heartbeat,
+    };
+    const worker = new Worker(this.#options.entry, { workerData: data });
+    let started!: () => void;
+    let failed!: (error: Error) => void;
+    const ready = new Promise<void>((resolve, reject) => {
+      started = resolve;
+      failed = reject;
+    });
+    ready.catch(() => {});
+    let replace!: () => void;
+    const replaced = new Promise<void>((resolve) => {
+      replace = resolve;
+    });
+    const incarnation: Incarnation = {
+      worker,
+      calls: new PendingCalls(),
+      heartbeat: new Int32Array(heartbeat),
+      ready,
+      replaced,
+      replace,
+      state: "starting",
+      lastBeat: 0,
+      lastBeatAt: performance.now(),
+    };
+    worker.on("message", (message: FromShard) => {
+      switch (message.t) {
+        case "ready":
+          incarnation.state = "ready";
+          incarnation.lastBeatAt = performance.now();
+          started();
+          return;
+        case "failed":
+          incarnation.state = "closed";
+          failed(fromWireError(message.error));
+          return;
+        case "result":
+          incarnation.calls.settle(message);
+          return;
+        case "call":
+          this.#relay(incarnation, message);
+          return;
+        case "alarmIndexChanged":
+          this.#options.alarmIndexChanged();
+          return;
+        case "error":
+          this.#options.onError(fromWireError(message.error), message.context);
+          return;
+        case "disposed":
+          incarnation.disposed?.();
+      }
+    });
+    worker.on("error", (error) => {
+      // An uncaught error ends the thread: its objects are reset, as after a crash.
+      this.#options.onError(error, `object thread ${shard}`);
+      failed(error as Error);
+    });
+    worker.on("exit", () => {
+      const wasServing = incarnation.state === "ready";
+      incarnation.calls.failAll(
+        new SteadError(
+          "OBJECT_RESET",
+          `The object thread running this Durable Object stopped unexpectedly and was restarted; the object was reset.`,
+          { retryable: true, remote: true },
+        ),
+      );
+      if (wasServing && !this.#closed) this.#replace(shard, incarnation);
+    });
+    return incarnation;
+  }
+
+  /** Starts shard `shard` again in place of `old`, unless that already happened. */
+  #replace(shard: number, old: Incarnation): void {
+    if (this.#shards[shard] !== old) return;
+    old.state = "closed";
+    this.#shards[shard] = this.#spawn(shard);
+    old.replace();
+  }
+
+  async #readyShard(shard: number): Promise<Incarnation> {
+    for (;;) {
+      if (this.#closed) throw disposedError();
+      const current = this.#shards[shard]!;
+      if (current.state === "stuck") throw stuckError(shard);
+      if (current.state === "stopping" || current.state === "closed") {
+        await current.replaced;
+        continue;
+      }
+      await current.ready;
+      if (this.#shards[shard] === current && current.state === "ready") return current;
+    }
+  }
+
+  /** A shard calls an object of another shard (or its own, after a restart raced the call). */
+  #relay(from: Incarnation, call: WireCall): void {
+    const answer = (result: WireResult) => {
+      if (from.state !== "ready") return;
+      const back = { ...result, call: call.call };
+      from.worker.postMessage(back, transferablesOf(back, call.event.kind));
+    };
+    this.#readyShard(shardOf(call.id, this.#options.shards)).then(
+      (target) => target.calls.relay(target.worker, call, answer),
+      (error: unknown) =>
+        answer({
+          t: "result",
+          call: call.call,
+          ok: false,
+          error: toWireError(error),
+        }),
+    );
+  }
+
+  /** Stops every shard whose event loop has not turned for longer than the CPU limit. */
+  #watch(): void {
+    const now = performance.now();
+    for (let shard = 0; shard < this.#shards.length; shard++) {
+      const current = this.#shards[shard]!;
+      // Loading the app may take long on a busy machine; the limit applies to events.
+      if (current.state !== "ready") continue;
+      const beat = Atomics.load(current.heartbeat, 0);
+      if (beat !== current.lastBeat) {
+        current.lastBeat = beat;
+        current.lastBeatAt = now;
+      } else if (now - current.lastBeatAt > this.#options.cpuLimitMs) {
+        this.#stop(shard, current, cpuLimitError(this.#options.cpuLimitMs));
+      }
+    }
+  }
+
+  /** Stops a runaway shard: its calls fail with `error`, and it starts again once stopped. */
+  #stop(shard: number, current: Incarnation, error: SteadError): void {
+    current.state = "stopping";
+    current.calls.failAll(error);
+    this.#options.onError(error, `object thread ${shard}`);
+    let ended = false;
+    current.worker.terminate().then(() => {
+      ended = true;
+      if (current.state === "stopping" && !this.#closed) this.#replace(shard, current);
+    });
+    const grace = setTimeout(() => {
+      if (ended || this.#closed) return;
+      current.state = "stuck";
+      // Nothing will ever end it: don't let it hold the process open on its own.
+      current.worker.unref();
+      this.#options.onStuck(stuckError(shard));
+    }, this.#options.stopGraceMs ?? 2_000);
+    grace.unref();
+  }
+}
+
+/** Cloudflare's words for an object reset by its CPU limit. */
+function cpuLimitError(limitMs: number): SteadError {
+  return new SteadError(
+    "CPU_LIMIT_EXCEEDED",
+    `Durable Object exceeded its CPU time limit and was reset. An event ran for more than ${limitMs} ms without yielding; raise limits.cpu_ms in the wrangler config if that is expected, or split the work across events.`,
+    { remote: true },
+  );
+}
+
+function stuckError(shard: number): SteadError {
+  return new SteadError(
+    "OBJECT_THREAD_STUCK",
+    `Object thread ${shard} is stuck in a call that cannot be interrupted (such as a SQL statement that never ends) and cannot be stopped; its objects are unavailable until the server restarts.`,
+    { remote: true, retryable: true },
+  );
+}
+
+function disposedError(): SteadError {
+  return new SteadError("RUNTIME_DISPOSED", "The runtime was disposed; create a new one.");
+}

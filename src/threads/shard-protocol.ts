@@ -1,0 +1,94 @@
+import type { AlarmOutcome } from "../core/alarms/run-alarm.ts";
+import type { ObjectLimits } from "../core/object/object-class.ts";
+import type { AlarmRecord } from "../core/storage/driver.ts";
+import type { WireError, WireRequest, WireResponse } from "./wire.ts";
+
+/**
+ * The messages between the main thread and an object thread (a shard). Each object lives on
+ * exactly one shard, chosen from its id (`shardOf`); calls to it from anywhere else go through
+ * the main thread, the same way the cluster forwards a call to the node that owns an object.
+ */
+
+/** An event for an object on another thread. */
+export type WireEvent =
+  | { kind: "fetch"; request: WireRequest }
+  | { kind: "rpc"; member: string; args: unknown[] | undefined }
+  | { kind: "alarm"; record: AlarmRecord };
+
+/** What an event's result is on the wire: a WireResponse for fetch, the clone for RPC. */
+export type WireOutcome = { ok: true; value: unknown } | { ok: false; error: WireError };
+
+/** A call of an object, numbered by its sender so the answer finds it. */
+export interface WireCall {
+  t: "call";
+  call: number;
+  namespace: string;
+  id: string;
+  name: string | undefined;
+  event: WireEvent;
+}
+
+/** The answer to a `WireCall`. */
+export type WireResult = { t: "result"; call: number } & WireOutcome;
+
+export type ToShard =
+  /** Deliver an event to one of the shard's objects. */
+  | WireCall
+  /** The answer to a call the shard sent. */
+  | WireResult
+  /** Flush and close every object, then say `disposed`. */
+  | { t: "dispose" };
+
+export type FromShard =
+  /** The app loaded and the shard takes calls. */
+  | { t: "ready" }
+  /** The shard could not start (the app failed to load, the data directory failed to open). */
+  | { t: "failed"; error: WireError }
+  /** The answer to a call the main thread sent. */
+  | WireResult
+  /** A call of an object on another shard. */
+  | WireCall
+  /** An object changed the node's alarm index: the scheduler should look again. */
+  | { t: "alarmIndexChanged" }
+  /** An error nobody else sees, for the runtime's `onError`. */
+  | { t: "error"; error: WireError; context: string }
+  /** Every object is flushed and closed. */
+  | { t: "disposed" };
+
+/** What the main thread gives a shard at start. */
+export interface ShardData {
+  shard: number;
+  shards: number;
+  /** Entry module URL. */
+  main: string;
+  /** Directory the entry module's relative paths resolve from. */
+  cwd: string;
+  dataDir: string;
+  maxOpenDatabases: number | undefined;
+  compatibilityDate: string;
+  vars: Record<string, unknown>;
+  /** Binding name -> storage name, for the env. */
+  bindings: Record<string, string>;
+  namespaces: ShardNamespace[];
+  limits: ObjectLimits;
+  /** Int32 slot this shard bumps while its event loop turns (the CPU watchdog reads it). */
+  heartbeat: SharedArrayBuffer;
+}
+
+/** A namespace as a shard builds it. */
+export interface ShardNamespace {
+  storageName: string;
+  className: string;
+  uniqueKey: string;
+  backend: "sqlite" | "kv";
+}
+
+/** How often a shard's event loop bumps its heartbeat (ms). */
+export const HEARTBEAT_MS = 25;
+
+/** The shard that owns object `id` (64 hex digits). */
+export function shardOf(id: string, shards: number): number {
+  return Number.parseInt(id.slice(0, 8), 16) % shards;
+}
+
+export type { AlarmOutcome };

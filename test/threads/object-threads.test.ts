@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { createRuntime, type Runtime } from "../../src/index.ts";
+import { shardOf } from "../../src/threads/shard-protocol.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
+import { waitFor } from "../support/wait-for.ts";
+
+const MAIN = new URL("../fixtures/threads-worker.ts", import.meta.url);
+const THREADS = 2;
+
+function start(dataDir: string, extra: { cpuLimitMs?: number } = {}): Promise<Runtime> {
+  return createRuntime({
+    main: MAIN,
+    durableObjects: { ROOM: "Room" },
+    dataDir,
+    threads: THREADS,
+    onError: () => {},
+    ...extra,
+  });
+}
+
+/** Room names whose objects live on different object threads, one per thread. */
+function namesOnEachThread(rt: Runtime): string[] {
+  const names: string[] = [];
+  for (let i = 0; names.length < THREADS; i++) {
+    const name = `room-${i}`;
+    if (shardOf(rt.env.ROOM.idFromName(name).toString(), THREADS) === names.length) {
+      names.push(name);
+    }
+  }
+  return names;
+}
+
+describe("objects on object threads (createRuntime threads)", () => {
+  it("serves RPC and fetch from every thread, and keeps the data across runtimes", async () => {
+    using dir = tempDataDir();
+    {
+      await using rt = await start(dir.path);
+      const [a, b] = namesOnEachThread(rt);
+      assert.equal(await rt.env.ROOM.getByName(a).increment(), 1);
+      assert.equal(await rt.env.ROOM.getByName(a).increment(), 2);
+      assert.equal(await rt.env.ROOM.getByName(b).increment(), 1);
+      const response = await rt.fetch(`http://app/${a}/increment`);
+      assert.equal(await response.text(), "3");
+      const echoed = await rt.fetch(`http://app/${b}/echo`, { method: "POST", body: "streamed" });
+      assert.equal(echoed.headers.get("x-room"), b);
+      assert.equal(await echoed.text(), "streamed");
+    }
+    await using again = await start(dir.path);
+    const [a, b] = namesOnEachThread(again);
+    assert.equal(await again.env.ROOM.getByName(a).count(), 3);
+    assert.equal(await again.env.ROOM.getByName(b).count(), 1);
+  });
+
+  it("lets an object call an object on another thread, by RPC and by fetch", async () => {
+    using dir = tempDataDir();
+    await using rt = await start(dir.path);
+    const [a, b] = namesOnEachThread(rt);
+    assert.equal(await rt.env.ROOM.getByName(a).incrementOther(b), 1);
+    assert.equal(await rt.env.ROOM.getByName(b).incrementOther(a), 1);
+    assert.equal(await rt.env.ROOM.getByName(a).fetchOther(b), "1");
+  });
+
+  it("delivers alarms to objects on object threads", async () => {
+    using dir = tempDataDir();
+    await using rt = await start(dir.path);
+    const [a, b] = namesOnEachThread(rt);
+    await rt.env.ROOM.getByName(a).alarmIn(1);
+    await rt.env.ROOM.getByName(b).alarmIn(1);
+    await waitFor(
+      async () =>
+        (await rt.env.ROOM.getByName(a).alarms()) === 1 &&
+        (await rt.env.ROOM.getByName(b).alarms()) === 1,
+      "both alarms to run",
+    );
+  });
+
+  it("resets a runaway object at its CPU limit while objects on other threads keep answering", async () => {
+    using dir = tempDataDir();
+    await using rt = await start(dir.path, { cpuLimitMs: 300 });
+    const [runaway, other] = namesOnEachThread(rt);
+    await rt.env.ROOM.getByName(runaway).increment();
+    await rt.env.ROOM.getByName(other).increment();
+
+    const started = performance.now();
+    const spinning = rt.env.ROOM.getByName(runaway)
+      .spin()
+      .then(
+        () => assert.fail("spin() returned"),
+        (error: unknown) => ({ error, after: performance.now() - started }),
+      );
+    // While it spins, the other thread's object answers at its normal speed.
+    const latencies: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t = performance.now();
+      await rt.env.ROOM.getByName(other).increment();
+      latencies.push(performance.now() - t);
+    }
+    const { error, after } = await spinning;
+    assert.equal((error as { code?: string }).code, "CPU_LIMIT_EXCEEDED");
+    assert.match(String((error as Error).message), /exceeded its CPU time limit/);
+    assert.ok(after >= 300, `failed after ${after} ms, before the limit`);
+    assert.ok(Math.max(...latencies) < 250, `other object took ${Math.max(...latencies)} ms`);
+
+    // The runaway object was reset, not lost: its stored data is still there.
+    assert.equal(await rt.env.ROOM.getByName(runaway).increment(), 2);
+    assert.equal(await rt.env.ROOM.getByName(other).count(), 21);
+  });
+
+  it("refuses options that cannot reach object threads, naming them", async () => {
+    await assert.rejects(
+      createRuntime({ main: {}, threads: 2 }),
+      /main: must be a path or URL with threads/,
+    );
+    await assert.rejects(
+      createRuntime({ main: MAIN, threads: -1 }),
+      /threads: must be a whole number of object threads/,
+    );
+  });
+});
