@@ -7,6 +7,8 @@ import { WorkerEntrypoint } from "../core/base-classes.ts";
 import { systemClock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
 import { installFetchGate } from "../core/gates/outgoing-fetch.ts";
+import { NameCache } from "../core/ids/name-cache.ts";
+import { DEFAULT_NAME_CACHE_BYTES } from "../core/ids/object-id.ts";
 import { applyMigrationPlan } from "../core/migrations/apply-migrations.ts";
 import type { ClassBinding } from "../core/migrations/migration.ts";
 import { planMigrations } from "../core/migrations/plan-migrations.ts";
@@ -80,6 +82,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const clock = config.clock ?? systemClock;
   const limits = { ...DEFAULT_LIMITS, ...config.objects };
   const residency = new Residency(limits.maxActive);
+  const names = new NameCache(config.nameCacheBytes ?? DEFAULT_NAME_CACHE_BYTES);
   const onError = config.onError ?? defaultOnError;
   const compatibilityDate = config.compatibilityDate ?? new Date().toISOString().slice(0, 10);
 
@@ -123,6 +126,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         clock,
         limits,
         residency,
+        names,
         deleteAllDeletesAlarm: compatibilityDate >= DELETE_ALL_DELETES_ALARM,
         alarmIndexChanged: () => scheduler?.changed(),
         onError,
