@@ -7,6 +7,8 @@ import { WorkerEntrypoint } from "../core/base-classes.ts";
 import { systemClock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
 import { installFetchGate } from "../core/gates/outgoing-fetch.ts";
+import { NameCache } from "../core/ids/name-cache.ts";
+import { DEFAULT_NAME_CACHE_BYTES } from "../core/ids/object-id.ts";
 import { applyMigrationPlan } from "../core/migrations/apply-migrations.ts";
 import type { ClassBinding } from "../core/migrations/migration.ts";
 import { planMigrations } from "../core/migrations/plan-migrations.ts";
@@ -198,6 +200,7 @@ async function hostObjects(
   const limits = { ...DEFAULT_LIMITS, ...config.objects };
   const compatibilityDate = config.compatibilityDate ?? new Date().toISOString().slice(0, 10);
   const threads = config.threads ?? 0;
+  const nameCacheBytes = config.nameCacheBytes ?? DEFAULT_NAME_CACHE_BYTES;
   if (threads === 0) {
     return localHosting(
       buildControllers({
@@ -208,6 +211,7 @@ async function hostObjects(
         clock: config.clock ?? systemClock,
         limits,
         residency: new Residency(limits.maxActive),
+        names: new NameCache(nameCacheBytes),
         compatibilityDate,
         ...hooks,
       }),
@@ -218,7 +222,7 @@ async function hostObjects(
   for (const { binding, className } of classBindings(config)) {
     bindings[binding] = records.find((record) => record.className === className)!.storageName;
   }
-  return threadHosting(records, exported, {
+  return threadHosting(records, exported, new NameCache(nameCacheBytes), {
     shards: threads,
     cpuLimitMs: config.cpuLimitMs ?? DEFAULT_CPU_LIMIT_MS,
     data: {
@@ -231,6 +235,7 @@ async function hostObjects(
       bindings,
       namespaces: records.filter((record) => exported(record.className)),
       limits: { ...limits, maxActive: Math.max(1, Math.ceil(limits.maxActive / threads)) },
+      nameCacheBytes: Math.floor(nameCacheBytes / (threads + 1)),
     },
     ...hooks,
     onStuck: (error) => hooks.onError(error, "object threads"),

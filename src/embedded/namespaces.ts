@@ -1,4 +1,5 @@
 import type { Clock } from "../core/clock.ts";
+import type { NameCache } from "../core/ids/name-cache.ts";
 import { NamespaceController } from "../core/object/namespace.ts";
 import type { ObjectLimits } from "../core/object/object-class.ts";
 import type { Residency } from "../core/object/residency.ts";
@@ -16,6 +17,8 @@ export interface NamespaceSetup {
   clock: Clock;
   limits: ObjectLimits;
   residency: Residency;
+  /** The thread-wide cache of named ids. */
+  names: NameCache;
   compatibilityDate: string;
   alarmIndexChanged(): void;
   onError(error: unknown, context: string): void;
@@ -42,6 +45,7 @@ export function buildControllers(setup: NamespaceSetup): Map<string, NamespaceCo
         clock: setup.clock,
         limits: setup.limits,
         residency: setup.residency,
+        names: setup.names,
         deleteAllDeletesAlarm: setup.compatibilityDate >= DELETE_ALL_DELETES_ALARM,
         alarmIndexChanged: setup.alarmIndexChanged,
         onError: setup.onError,

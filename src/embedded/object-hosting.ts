@@ -1,4 +1,5 @@
 import type { AlarmOutcome } from "../core/alarms/run-alarm.ts";
+import type { NameCache } from "../core/ids/name-cache.ts";
 import { DurableObjectId, IdFactory } from "../core/ids/object-id.ts";
 import type { NamespaceController, ObjectRoute } from "../core/object/namespace.ts";
 import type { AlarmRecord, NamespaceRecord } from "../core/storage/driver.ts";
@@ -32,6 +33,7 @@ export function localHosting(controllers: Map<string, NamespaceController>): Obj
 export async function threadHosting(
   records: NamespaceRecord[],
   exported: (className: string) => boolean,
+  names: NameCache,
   options: Omit<ShardPoolOptions, "entry">,
 ): Promise<ObjectHosting> {
   const pool = await ShardPool.start({
@@ -43,8 +45,10 @@ export async function threadHosting(
     if (!exported(record.className)) continue;
     routes.set(
       record.storageName,
-      threadRoute(record.storageName, new IdFactory(record.uniqueKey), (namespace, id, event) =>
-        pool.call(namespace, id, event),
+      threadRoute(
+        record.storageName,
+        new IdFactory(record.uniqueKey, names),
+        (namespace, id, event) => pool.call(namespace, id, event),
       ),
     );
   }

@@ -7,6 +7,7 @@ import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { systemClock } from "../core/clock.ts";
 import { sendFromCurrent } from "../core/gates/context.ts";
 import { installFetchGate } from "../core/gates/outgoing-fetch.ts";
+import { NameCache } from "../core/ids/name-cache.ts";
 import { DurableObjectId } from "../core/ids/object-id.ts";
 import {
   DurableObjectNamespace,
@@ -53,6 +54,7 @@ async function start(): Promise<void> {
     clock: systemClock,
     limits: data.limits,
     residency: new Residency(data.limits.maxActive),
+    names: new NameCache(data.nameCacheBytes),
     compatibilityDate: data.compatibilityDate,
     alarmIndexChanged: () => port.postMessage({ t: "alarmIndexChanged" }),
     onError: (error, context) =>

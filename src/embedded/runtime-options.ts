@@ -32,6 +32,12 @@ export interface RuntimeOptions {
    * next use.
    */
   maxOpenDatabases?: number;
+  /**
+   * Bytes of `idFromName()` names whose ids are kept, shared by all namespaces (default 8 MiB;
+   * 0 turns the cache off). Least recently used names leave first; a name not cached costs two
+   * HMACs to resolve, so this trades memory for CPU, never correctness.
+   */
+  nameCacheBytes?: number;
   /** Cloudflare compatibility date (YYYY-MM-DD); selects dated behaviour changes. */
   compatibilityDate?: string;
   /**
@@ -134,6 +140,11 @@ const schema = z.object({
     .number({ error: "must be a positive integer, like 1000" })
     .int({ error: "must be a positive integer, like 1000" })
     .positive({ error: "must be a positive integer, like 1000" })
+    .optional(),
+  nameCacheBytes: z
+    .number({ error: "must be a number of bytes, like 8388608 (0 turns the cache off)" })
+    .int({ error: "must be a whole number of bytes, like 8388608" })
+    .nonnegative({ error: "must be 0 or more bytes, like 8388608" })
     .optional(),
   compatibilityDate: z
     .string()

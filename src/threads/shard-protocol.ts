@@ -71,6 +71,8 @@ export interface ShardData {
   bindings: Record<string, string>;
   namespaces: ShardNamespace[];
   limits: ObjectLimits;
+  /** This thread's share of the name cache, in bytes. */
+  nameCacheBytes: number;
   /** Int32 slot this shard bumps while its event loop turns (the CPU watchdog reads it). */
   heartbeat: SharedArrayBuffer;
 }

@@ -1,8 +1,10 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
+import { NameCache } from "./name-cache.ts";
 
 const HEX64 = /^[0-9a-f]{64}$/;
-/** Names whose ids are kept; past it the cache starts over (cheaper than an LRU, same effect). */
-const NAME_CACHE_SIZE = 10_000;
+
+/** Default bound of the runtime's name cache (`createRuntime({ nameCacheBytes })`). */
+export const DEFAULT_NAME_CACHE_BYTES = 8 * 1024 * 1024;
 
 /**
  * A Durable Object id: 32 bytes shown as 64 lowercase hex digits. The first 16 bytes are either
@@ -46,10 +48,12 @@ export class IdFactory {
   /** Ids this factory made or checked, so `checks` need not recompute their MAC. */
   readonly #valid = new WeakSet<DurableObjectId>();
   /** Recently named ids: `getByName` per request would otherwise cost two HMACs each time. */
-  readonly #byName = new Map<string, string>();
+  readonly #names: NameCache;
 
-  constructor(uniqueKey: string) {
+  /** `names` may be shared by the runtime's namespaces; it bounds their cached names together. */
+  constructor(uniqueKey: string, names: NameCache = new NameCache(DEFAULT_NAME_CACHE_BYTES)) {
     this.#key = createHash("sha256").update(uniqueKey).digest();
+    this.#names = names;
   }
 
   /** The same name always gives the same id in this namespace. */
@@ -57,12 +61,11 @@ export class IdFactory {
     if (typeof name !== "string") {
       throw new TypeError(`idFromName() requires a string name, got ${describe(name)}.`);
     }
-    let hex = this.#byName.get(name);
+    let hex = this.#names.get(this, name);
     if (hex === undefined) {
       const head = createHmac("sha256", this.#key).update(name, "utf8").digest().subarray(0, 16);
       hex = this.#seal(head);
-      if (this.#byName.size >= NAME_CACHE_SIZE) this.#byName.clear();
-      this.#byName.set(name, hex);
+      this.#names.set(this, name, hex);
     }
     return this.#remember(new DurableObjectId(hex, name));
   }

@@ -2,6 +2,7 @@ import type { AlarmOutcome } from "../alarms/run-alarm.ts";
 import type { Clock } from "../clock.ts";
 import { SteadError } from "../errors.ts";
 import { runOutsideObject, sendFromCurrent } from "../gates/context.ts";
+import type { NameCache } from "../ids/name-cache.ts";
 import { DurableObjectId, IdFactory } from "../ids/object-id.ts";
 import { cloneForRpc } from "../rpc/serialize.ts";
 import { makeStub, references, remoteError } from "../rpc/stub.ts";
@@ -26,6 +27,8 @@ export interface NamespaceOptions {
   limits: ObjectLimits;
   /** The runtime-wide bound on objects in memory. */
   residency: Residency;
+  /** The runtime-wide cache of named ids. */
+  names: NameCache;
   deleteAllDeletesAlarm: boolean;
   alarmIndexChanged(): void;
   /** Receives errors nobody else sees (failed WebSocket event handlers). Default: stderr. */
@@ -72,7 +75,7 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
 
   constructor(options: NamespaceOptions) {
     this.namespace = options.namespace;
-    this.ids = new IdFactory(options.uniqueKey);
+    this.ids = new IdFactory(options.uniqueKey, options.names);
     this.ctor = options.ctor;
     this.env = options.env;
     this.backend = options.backend;

@@ -1,9 +1,14 @@
 import { deserialize, serialize } from "node:v8";
+import { MAX_ROW_BYTES } from "./sql-limits.ts";
 
 /** Keys per batched get/put/delete. */
 export const MAX_BATCH = 128;
-/** SQLite-backed classes: a key and its serialized value together (SQLite's length limit). */
-export const MAX_SQLITE_ENTRY_BYTES = 2 * 1024 * 1024;
+/**
+ * SQLite-backed classes: a key and its serialized value together. They are one `_cf_KV` row,
+ * which SQLite's length limit (MAX_ROW_BYTES) bounds with its record header (at most 9 bytes
+ * for two columns this size) included, so the check here leaves room for the header.
+ */
+export const MAX_SQLITE_ENTRY_BYTES = MAX_ROW_BYTES - 16;
 /** KV-backed (legacy `new_classes`) classes: key bytes. */
 export const MAX_LEGACY_KEY_BYTES = 2048;
 /** KV-backed classes: serialized value bytes, plus the 34 B of slack Cloudflare allows. */
@@ -20,8 +25,17 @@ export function checkKey(key: unknown, backend: StorageBackend): asserts key is 
       `Storage keys must be strings, got ${key === null ? "null" : typeof key}. Convert the key with String(key) first.`,
     );
   }
-  if (backend === "kv" && Buffer.byteLength(key) > MAX_LEGACY_KEY_BYTES) {
-    throw new RangeError(`Keys cannot be larger than ${MAX_LEGACY_KEY_BYTES} bytes.`);
+  if (backend === "kv") {
+    if (Buffer.byteLength(key) > MAX_LEGACY_KEY_BYTES) {
+      throw new RangeError(`Keys cannot be larger than ${MAX_LEGACY_KEY_BYTES} bytes.`);
+    }
+  } else if (
+    key.length > MAX_SQLITE_ENTRY_BYTES / 3 &&
+    Buffer.byteLength(key) > MAX_SQLITE_ENTRY_BYTES
+  ) {
+    throw new RangeError(
+      `string or blob too big: SQLITE_TOOBIG. A key may be at most ${MAX_SQLITE_ENTRY_BYTES} bytes (key "${truncate(key)}" has ${Buffer.byteLength(key)}); use a shorter key.`,
+    );
   }
 }
 
@@ -51,7 +65,7 @@ export function encodeValue(key: string, value: unknown, backend: StorageBackend
     }
   } else if (bytes.byteLength + Buffer.byteLength(key) > MAX_SQLITE_ENTRY_BYTES) {
     throw new RangeError(
-      `string or blob too big: SQLITE_TOOBIG. A key and its value together may be at most ${MAX_SQLITE_ENTRY_BYTES} bytes (key "${truncate(key)}" with a ${bytes.byteLength}-byte value); split the value across several keys.`,
+      `string or blob too big: SQLITE_TOOBIG. A key and its value together may be at most ${MAX_SQLITE_ENTRY_BYTES} bytes, 2 MiB less the row's header (key "${truncate(key)}" with a ${bytes.byteLength}-byte value); split the value across several keys.`,
     );
   }
   return bytes;

@@ -7,6 +7,7 @@ import {
   type StorageBackend,
 } from "./kv-limits.ts";
 import type { ObjectDatabase } from "./object-database.ts";
+import { MAX_BINDINGS } from "./sql-limits.ts";
 import type { Transactions } from "./transactions.ts";
 
 /** Options of `list`, for both the async and the synchronous KV API. */
@@ -50,10 +51,20 @@ export class KvStore {
     const result = new Map<string, unknown>();
     if (keys.length === 0) return result;
     const unique = [...new Set(keys)];
-    const placeholders = unique.map(() => "?").join(",");
-    const rows = this.#db
-      .statement(`SELECT key, value FROM _cf_KV WHERE key IN (${placeholders}) ORDER BY key`)
-      .all(...unique);
+    // A batch (up to 128 keys) may hold more keys than a statement may take parameters, so it
+    // is read in chunks; more than one chunk needs the rows put back in key order.
+    const rows: Record<string, unknown>[] = [];
+    for (let start = 0; start < unique.length; start += MAX_BINDINGS) {
+      const chunk = unique.slice(start, start + MAX_BINDINGS);
+      const placeholders = chunk.map(() => "?").join(",");
+      const statement = this.#db.statement(
+        `SELECT key, value FROM _cf_KV WHERE key IN (${placeholders}) ORDER BY key`,
+      );
+      rows.push(...statement.all(...chunk));
+    }
+    if (unique.length > MAX_BINDINGS) {
+      rows.sort((a, b) => compareUtf8(a.key as string, b.key as string));
+    }
     for (const row of rows) result.set(row.key as string, decodeValue(row.value as Uint8Array));
     return result;
   }
@@ -204,4 +215,9 @@ export function successor(prefix: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/** Orders two keys as SQLite's BINARY collation does: by their UTF-8 bytes. */
+function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }

@@ -1,15 +1,21 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { DatabaseHandle, StorageDriver } from "./driver.ts";
-import {
-  createSqlAuthorizer,
-  SQLITE_DATABASE_LIMITS,
-  type SqlAuthorizer,
-} from "./sql-authorizer.ts";
+import { createSqlAuthorizer, type SqlAuthorizer } from "./sql-authorizer.ts";
+import { MAX_ROW_BYTES, SQLITE_DATABASE_LIMITS } from "./sql-limits.ts";
+import { StatementCache } from "./statement-cache.ts";
+
+/** Bytes of the app's prepared statements kept per open database (workerd's figure). */
+export const USER_STATEMENT_CACHE_BYTES = 1024 * 1024;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _cf_METADATA (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 `;
+
+/** What `SqlStorage` caches per statement: told when the cache drops it. */
+export interface CachedUserStatement {
+  evicted(): void;
+}
 
 /** What belongs to one open connection; dropped when the driver closes it. */
 interface Connection {
@@ -18,7 +24,7 @@ interface Connection {
   /** Runtime-internal statements by SQL text. */
   readonly statements: Map<string, StatementSync>;
   /** The app's statements (`sql.exec`) by SQL text, kept by `SqlStorage`. */
-  readonly userStatements: Map<string, unknown>;
+  readonly userStatements: StatementCache<CachedUserStatement>;
 }
 
 /**
@@ -68,7 +74,7 @@ export class ObjectDatabase {
   }
 
   /** The app's prepared statements on the live connection (a new connection starts empty). */
-  get userStatements(): Map<string, unknown> {
+  get userStatements(): StatementCache<CachedUserStatement> {
     return this.#current().userStatements;
   }
 
@@ -121,12 +127,16 @@ export class ObjectDatabase {
   #setUp(db: DatabaseSync): Connection {
     const authorizer = createSqlAuthorizer();
     db.setAuthorizer(authorizer.callback);
-    // Cloudflare's per-database limits (Node >= 25.8 exposes them; older Nodes skip this).
+    // Cloudflare's SQL limits, on the connection so SQLite refuses an oversized value, row or
+    // statement before storing or building it (Node >= 25.8 exposes them; older Nodes keep
+    // only the checks sql.ts and kv-limits.ts make in JavaScript).
     if ("limits" in db) Object.assign(db.limits as object, SQLITE_DATABASE_LIMITS);
     // One transaction: a new database is set up with one commit, not three.
     db.exec(`BEGIN; ${SCHEMA}`);
     try {
-      if (this.#name !== undefined) {
+      // The name is a record for tools; the runtime never reads it back (ids carry their name),
+      // so a name too long for a row is left out rather than failing the object.
+      if (this.#name !== undefined && Buffer.byteLength(this.#name) < MAX_ROW_BYTES - 64) {
         db.prepare("INSERT OR IGNORE INTO _cf_METADATA (key, value) VALUES ('name', ?)").run(
           this.#name,
         );
@@ -140,7 +150,7 @@ export class ObjectDatabase {
       db,
       authorizer,
       statements: new Map(),
-      userStatements: new Map(),
+      userStatements: new StatementCache(USER_STATEMENT_CACHE_BYTES, (s) => s.evicted()),
     };
     this.#connection = connection;
     return connection;

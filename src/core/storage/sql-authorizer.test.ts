@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import { constants, DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
-import {
-  createSqlAuthorizer,
-  SQL_LIMITS,
-  SQLITE_DATABASE_LIMITS,
-  TRANSACTION_MESSAGE,
-} from "./sql-authorizer.ts";
+import { createSqlAuthorizer, TRANSACTION_MESSAGE } from "./sql-authorizer.ts";
 import { splitStatements } from "./sql-statements.ts";
 
 // A database holding the runtime's _cf_KV and a user table, with the authorizer in user mode.
@@ -369,19 +364,4 @@ describe("wrote", () => {
       assert.equal(auth.wrote, wrote);
     });
   }
-});
-
-describe("limits", () => {
-  it("exposes Cloudflare's per-call limits", () => {
-    const { maxStatementLength, maxBindings, maxValueBytes } = SQL_LIMITS;
-    assert.deepEqual([maxStatementLength, maxBindings, maxValueBytes], [100_000, 100, 2_000_000]);
-  });
-
-  it("provides connection limits that node:sqlite accepts", () => {
-    const db = new DatabaseSync(":memory:", { limits: SQLITE_DATABASE_LIMITS });
-    assert.equal(db.limits.attach, 0);
-    const compound = Array.from({ length: 6 }, (_, i) => `SELECT ${i}`).join(" UNION ");
-    assert.throws(() => db.exec(compound), /too many terms/);
-    assert.throws(() => db.prepare("SELECT 'a' LIKE ?").get("%".repeat(51)), /pattern too complex/);
-  });
 });

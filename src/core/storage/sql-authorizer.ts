@@ -1,6 +1,5 @@
 // The SQLite authorizer behind `ctx.storage.sql`: what user SQL may do, following workerd's
 // `SqliteDatabase::isAuthorized` (src/workerd/util/sqlite.c++) and the Cloudflare docs.
-import type { DatabaseSyncOptions } from "node:sqlite";
 import { constants } from "node:sqlite";
 
 const {
@@ -49,30 +48,6 @@ export const TRANSACTION_MESSAGE =
   "statements. The JavaScript API is safer because it will automatically roll back on " +
   "exceptions, and because it interacts correctly with Durable Objects' automatic atomic write " +
   "coalescing.";
-
-// Limits the caller enforces on user `sql.exec()` calls (Cloudflare's published values).
-export const SQL_LIMITS = {
-  // Maximum size of the SQL text of one exec() call, in UTF-8 bytes (SQLITE_LIMIT_SQL_LENGTH).
-  maxStatementLength: 100_000,
-  // Maximum number of bound parameters per statement.
-  maxBindings: 100,
-  // Maximum size of one bound string or BLOB, in bytes.
-  maxValueBytes: 2_000_000,
-} as const;
-
-// Connection limits from workerd's `setupSecurity`, for `new DatabaseSync(path, { limits })`
-// (node:sqlite >= 25.8). They bind the runtime's own statements too, so the per-statement limits
-// that runtime batches could exceed (bindings, value length) stay in SQL_LIMITS instead.
-export const SQLITE_DATABASE_LIMITS: NonNullable<DatabaseSyncOptions["limits"]> = {
-  column: 100,
-  exprDepth: 100,
-  compoundSelect: 5,
-  vdbeOp: 25_000,
-  functionArg: 127,
-  attach: 0,
-  likePatternLength: 50,
-  triggerDepth: 10,
-};
 
 type AuthorizerCallback = (
   actionCode: number,

@@ -1,7 +1,15 @@
 import type { SQLInputValue, StatementSync } from "node:sqlite";
 import type { ObjectDatabase } from "./object-database.ts";
-import { SQL_LIMITS, type SqlAuthorizer } from "./sql-authorizer.ts";
+import type { SqlAuthorizer } from "./sql-authorizer.ts";
+import { sqlError } from "./sql-errors.ts";
+import {
+  checkBoundValueLength,
+  checkStatementLength,
+  MAX_BINDINGS,
+  WRONG_BINDING_COUNT_MESSAGE,
+} from "./sql-limits.ts";
 import { splitStatements } from "./sql-statements.ts";
+import type { StatementCache } from "./statement-cache.ts";
 import type { Transactions } from "./transactions.ts";
 
 /** A value SQL returns: INTEGER and REAL as number, TEXT as string, BLOB as ArrayBuffer. */
@@ -12,6 +20,8 @@ interface PreparedUserStatement {
   readonly writes: boolean;
   readonly columns: string[];
   active: SqlStorageCursor<any> | undefined;
+  /** Called when the statement cache drops this statement. */
+  evicted(): void;
 }
 
 /** `ctx.storage.sql`: synchronous SQL on the object's own database. */
@@ -40,16 +50,7 @@ export class SqlStorage {
     if (typeof query !== "string") {
       throw new TypeError(`sql.exec() expects the query as a string, got ${typeof query}.`);
     }
-    if (query.length > SQL_LIMITS.maxStatementLength) {
-      throw new Error(
-        `SQL statement too long: ${query.length} characters, the limit is ${SQL_LIMITS.maxStatementLength}. Split it into several exec() calls.`,
-      );
-    }
-    if (bindings.length > SQL_LIMITS.maxBindings) {
-      throw new RangeError(
-        `Too many SQL bindings: ${bindings.length}, the limit is ${SQL_LIMITS.maxBindings}.`,
-      );
-    }
+    checkStatementLength(query);
     const params = bindings.map(toSqlParam);
     const statements = splitStatements(query);
     const last = statements.pop();
@@ -65,7 +66,11 @@ export class SqlStorage {
       }
       this.#run(prepared, []);
     }
-    return this.#run(this.#prepare(last), params) as SqlStorageCursor<T>;
+    const prepared = this.#prepare(last);
+    // Preparing refuses a statement with more than MAX_BINDINGS parameters, so more bindings
+    // than that cannot match the statement (workerd checks in the same order).
+    if (params.length > MAX_BINDINGS) throw new Error(WRONG_BINDING_COUNT_MESSAGE);
+    return this.#run(prepared, params) as SqlStorageCursor<T>;
   }
 
   /** The database's size in bytes (pages in use × page size). */
@@ -80,7 +85,7 @@ export class SqlStorage {
   }
 
   #prepare(sql: string): PreparedUserStatement {
-    const cache = this.#db.userStatements as Map<string, PreparedUserStatement>;
+    const cache = this.#db.userStatements as unknown as StatementCache<PreparedUserStatement>;
     const cached = cache.get(sql);
     if (cached) return cached;
     const db = this.#db.sqlite;
@@ -105,8 +110,12 @@ export class SqlStorage {
       writes: authorizer.wrote,
       columns: statement.columns().map((c) => c.name),
       active: undefined,
+      evicted() {
+        // A cursor still reading keeps its statement until it finishes; GC finalizes it then.
+        if (this.active === undefined || this.active[FINISHED]) native(this.statement).close?.();
+      },
     };
-    cache.set(sql, prepared);
+    cache.set(sql, prepared, statementBytes(statement, sql));
     return prepared;
   }
 
@@ -142,6 +151,24 @@ export class SqlStorage {
 }
 
 const CLOSE = Symbol("close");
+const FINISHED = Symbol("finished");
+
+/** StatementSync members newer than @types/node knows (Node >= 25). */
+function native(statement: StatementSync): StatementSync & {
+  close?(): void;
+  stat?(counter: "memused"): number;
+} {
+  return statement;
+}
+
+/**
+ * What a prepared statement costs in the statement cache: SQLite's own count where node:sqlite
+ * reports it (a guess from the text's length otherwise), plus the text.
+ */
+function statementBytes(statement: StatementSync, sql: string): number {
+  const memused = native(statement).stat?.("memused") ?? 2048 + sql.length * 16;
+  return memused + sql.length * 2;
+}
 
 /** The rows of the last statement of an `exec`, read lazily. */
 export class SqlStorageCursor<T extends Record<string, SqlStorageValue>> {
@@ -210,6 +237,11 @@ export class SqlStorageCursor<T extends Record<string, SqlStorageValue>> {
     for (let raw = this.#nextRaw(); raw !== undefined; raw = this.#nextRaw()) {
       yield this.#toObject(raw);
     }
+  }
+
+  /** @internal True once the rows ran out or the cursor was closed. */
+  get [FINISHED](): boolean {
+    return this.#done;
   }
 
   /** @internal Ends the cursor because its statement ran again. */
@@ -285,25 +317,25 @@ function toSqlParam(value: unknown, index: number): SQLInputValue {
   if (value === null || value === undefined) return null;
   switch (typeof value) {
     case "number":
+      return value;
     case "string":
+      checkBoundValueLength(value);
       return value;
     case "bigint":
       return Number(value);
     case "boolean":
       return value ? 1 : 0;
     default:
-      if (value instanceof ArrayBuffer) return new Uint8Array(value);
-      if (ArrayBuffer.isView(value)) {
-        return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+      if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) {
+        const bytes =
+          value instanceof ArrayBuffer
+            ? new Uint8Array(value)
+            : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+        checkBoundValueLength(bytes);
+        return bytes;
       }
       throw new TypeError(
         `Unsupported type for SQL binding ${index + 1}: ${value === null ? "null" : typeof value}. Bind a number, string, null or ArrayBuffer (serialize objects with JSON.stringify).`,
       );
   }
-}
-
-/** Turns a node:sqlite error into the error apps see, with Cloudflare's authorizer text. */
-function sqlError(error: unknown, denial: string | undefined): Error {
-  if (denial !== undefined) return new Error(`${denial}: SQLITE_AUTH`);
-  return error instanceof Error ? error : new Error(String(error));
 }
