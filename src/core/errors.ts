@@ -35,7 +35,9 @@ export type SteadErrorCode =
   /** The entry module could not be loaded or does not export what the config names. */
   | "MODULE_LOAD_FAILED"
   /** The runtime was disposed. */
-  | "RUNTIME_DISPOSED";
+  | "RUNTIME_DISPOSED"
+  /** An object's files could not be opened: the process or system ran out of file descriptors. */
+  | "DESCRIPTORS_EXHAUSTED";
 
 /** HTTP status a code maps to when it reaches an HTTP client. */
 export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
@@ -54,6 +56,7 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   DELETE_NOT_CONFIRMED: 500,
   MODULE_LOAD_FAILED: 500,
   RUNTIME_DISPOSED: 503,
+  DESCRIPTORS_EXHAUSTED: 503,
 };
 
 export interface SteadErrorOptions {

@@ -14,6 +14,7 @@ import { DurableObjectNamespace, NamespaceController } from "../core/object/name
 import { Residency } from "../core/object/residency.ts";
 import type { DeadLetterRecord, StorageDriver } from "../core/storage/driver.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
+import { withDescriptorErrors } from "./descriptor-errors.ts";
 import { loadEntryModule } from "./module-loader.ts";
 import { DEFAULT_LIMITS, parseRuntimeOptions, type RuntimeOptions } from "./runtime-options.ts";
 
@@ -76,7 +77,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       "Invalid createRuntime() options:\n  - maxOpenDatabases: applies to the default local driver only; pass it to your driver instead, e.g. new LocalDriver({ dataDir, maxOpenDatabases }).",
     );
   }
-  const driver: StorageDriver = config.driver ?? defaultDriver(dataDir!, config.maxOpenDatabases);
+  const driver: StorageDriver = withDescriptorErrors(
+    config.driver ?? defaultDriver(dataDir!, config.maxOpenDatabases),
+  );
   const clock = config.clock ?? systemClock;
   const limits = { ...DEFAULT_LIMITS, ...config.objects };
   const residency = new Residency(limits.maxActive);

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { SteadError } from "../core/errors.ts";
 import type { Runtime } from "../embedded/create-runtime.ts";
 import type { Connections, ServedRequest } from "./connections.ts";
 import {
@@ -12,6 +13,7 @@ import {
   thrownReply,
   upgradeUnavailableReply,
 } from "./error-reply.ts";
+import type { RateLimitedWarnings } from "./limit-warnings.ts";
 import {
   type BodyLimit,
   type BodyLimits,
@@ -35,6 +37,8 @@ export interface RequestContext {
   /** The listening address as host[:port], for clients that send no Host header. */
   readonly fallbackHost: string;
   readonly log: RequestLogSink;
+  /** Operator warnings: the process running out of file descriptors is one. */
+  readonly warnings: RateLimitedWarnings;
   readonly connections: Connections;
   /** True when upgrade requests go to an upgrade hook rather than here. */
   readonly webSockets: boolean;
@@ -181,6 +185,9 @@ export function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Se
       },
       (thrown: unknown) => {
         progress.error = thrown;
+        if (thrown instanceof SteadError && thrown.code === "DESCRIPTORS_EXHAUSTED") {
+          ctx.warnings.warn("descriptors", () => thrown.message);
+        }
         if (answered || res.destroyed) return;
         reply(thrownReply(thrown));
       },

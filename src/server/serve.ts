@@ -91,6 +91,7 @@ export async function serve(
     bodyLimits: { maxBytes: resolved.maxBodyBytes, idleTimeoutMs: resolved.bodyIdleTimeoutMs },
     fallbackHost: "",
     log,
+    warnings,
     connections,
     webSockets: upgrade !== undefined,
   };
