@@ -67,7 +67,9 @@ describe("connection cap", () => {
     }
   });
 
-  it("rejects a cap that is not a positive integer", async () => {
+  it("takes a positive integer cap, and rejects anything else", async () => {
+    await using h = await startHttp({ maxConnections: 1 });
+    assert.equal(h.server.connections, 0);
     await assert.rejects(startHttp({ maxConnections: 0 }), /maxConnections/);
   });
 });
