@@ -49,6 +49,9 @@ export async function devCommand(requested: ServerOptions): Promise<void> {
         ...(options.maxOpenDatabases === undefined
           ? []
           : ["--max-open-databases", String(options.maxOpenDatabases)]),
+        ...(options.maxConnections === undefined
+          ? []
+          : ["--max-connections", String(options.maxConnections)]),
         ...(options.env === undefined ? [] : ["--env", options.env]),
       ],
       // The IPC channel closes when this process dies, however it dies: the child then exits too.

@@ -14,6 +14,7 @@ Environment variables (flags win over them):
   STEAD_SHUTDOWN_TIMEOUT   ms in-flight work may take to finish on SIGTERM/SIGINT
   STEAD_HIBERNATE_AFTER    ms idle before an object with only hibernatable WebSockets hibernates
   STEAD_MAX_OPEN_DATABASES object databases kept open at once (each about 190 KB)
+  STEAD_MAX_CONNECTIONS    connections held open at once; more are answered 503
   STEAD_ENV                the wrangler environment ([env.<name>]) to use
   STEAD_CONFIRM_DELETE     migration tags whose deleted_classes may delete data, e.g. "v3"`;
 
@@ -42,6 +43,10 @@ function serverCommand(name: string, description: string, dev: boolean): Command
     .option(
       "--max-open-databases <n>",
       "object databases kept open at once, three files each; objects opened once close soon (default: 2000, or fewer under a low ulimit -n)",
+    )
+    .option(
+      "--max-connections <n>",
+      "connections held open at once, WebSockets included; more are answered 503 and closed (default: a quarter of ulimit -n, less if the databases leave less)",
     )
     .addHelpText("after", ENVIRONMENT);
 }

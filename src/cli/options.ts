@@ -17,6 +17,8 @@ export interface ServerOptions {
   hibernateAfterMs: number;
   /** Object databases open at once before the least recently used idle ones close. */
   maxOpenDatabases: number | undefined;
+  /** Connections open at once; unset, derived from the open-file limit (`maxConnections`). */
+  maxConnections: number | undefined;
   /** The wrangler environment (`[env.<name>]`) to use, if any. */
   env: string | undefined;
 }
@@ -30,6 +32,7 @@ export interface ServerFlags {
   shutdownTimeout?: string;
   hibernateAfter?: string;
   maxOpenDatabases?: string;
+  maxConnections?: string;
   env?: string;
 }
 
@@ -73,6 +76,12 @@ export function resolveServerOptions(
     maxOpenText === undefined
       ? undefined
       : integer(maxOpenText, "--max-open-databases / STEAD_MAX_OPEN_DATABASES", 1, 1_000_000);
+  // Unset, derived from the open-file limit once the databases' share is known.
+  const maxConnectionsText = flags.maxConnections ?? env.STEAD_MAX_CONNECTIONS;
+  const maxConnections =
+    maxConnectionsText === undefined
+      ? undefined
+      : integer(maxConnectionsText, "--max-connections / STEAD_MAX_CONNECTIONS", 1, 10_000_000);
   const wranglerEnv = flags.env ?? env.STEAD_ENV;
   return {
     dir,
@@ -83,6 +92,7 @@ export function resolveServerOptions(
     shutdownTimeoutMs,
     hibernateAfterMs,
     maxOpenDatabases,
+    maxConnections,
     dev: mode.dev,
     env: wranglerEnv,
   };

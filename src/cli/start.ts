@@ -1,7 +1,9 @@
 import { loadAppConfig } from "../config/index.ts";
+import { openFileLimit } from "../drivers/local/open-file-limit.ts";
 import { createRuntime, type Runtime } from "../embedded/create-runtime.ts";
 import { type SteadServer, serve } from "../server/serve.ts";
 import { handleWebSocketUpgrade } from "../server/websocket-upgrade.ts";
+import { maxConnections } from "./descriptor-budget.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { type ServerOptions, UsageError } from "./options.ts";
 
@@ -31,7 +33,13 @@ export async function runServer(options: ServerOptions, logger: Logger): Promise
     server = await serve(runtime, {
       port: options.port,
       host: options.host,
+      maxConnections: maxConnections(
+        options.maxConnections,
+        options.maxOpenDatabases,
+        openFileLimit(),
+      ),
       log: (record) => logger.request(record),
+      warn: (message) => logger.warn(message),
       upgrade: (request, socket, head, closing) =>
         handleWebSocketUpgrade(runtime, request, socket, head, {
           closing,

@@ -39,7 +39,9 @@ export type SteadErrorCode =
   /** An event kept its object thread busy past `limits.cpu_ms`; the thread's objects were reset. */
   | "CPU_LIMIT_EXCEEDED"
   /** An object thread is stuck where nothing can interrupt it; its objects wait for a restart. */
-  | "OBJECT_THREAD_STUCK";
+  | "OBJECT_THREAD_STUCK"
+  /** An object's files could not be opened: the process or system ran out of file descriptors. */
+  | "DESCRIPTORS_EXHAUSTED";
 
 /** HTTP status a code maps to when it reaches an HTTP client. */
 export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
@@ -60,6 +62,7 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   RUNTIME_DISPOSED: 503,
   CPU_LIMIT_EXCEEDED: 503,
   OBJECT_THREAD_STUCK: 503,
+  DESCRIPTORS_EXHAUSTED: 503,
 };
 
 export interface SteadErrorOptions {

@@ -16,6 +16,7 @@ import { DurableObjectNamespace } from "../core/object/namespace.ts";
 import { Residency } from "../core/object/residency.ts";
 import type { DeadLetterRecord, NamespaceRecord, StorageDriver } from "../core/storage/driver.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
+import { withDescriptorErrors } from "./descriptor-errors.ts";
 import { loadEntryModule } from "./module-loader.ts";
 import { buildControllers } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
@@ -125,7 +126,7 @@ function openStore(config: RuntimeOptions): Store {
     );
   }
   if (config.driver !== undefined) {
-    const driver = config.driver;
+    const driver = withDescriptorErrors(config.driver);
     return { driver, dataDir: config.dataDir, close: () => driver.close(), abort: async () => {} };
   }
   const temporaryDir =
@@ -134,9 +135,9 @@ function openStore(config: RuntimeOptions): Store {
   const removeTemporary = () => {
     if (temporaryDir !== undefined) rmSync(temporaryDir, { recursive: true, force: true });
   };
-  let driver: LocalDriver;
+  let driver: StorageDriver;
   try {
-    driver = defaultDriver(dataDir, config);
+    driver = withDescriptorErrors(defaultDriver(dataDir, config));
   } catch (error) {
     removeTemporary();
     throw error;

@@ -19,6 +19,7 @@ import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { answerCall, type CallSender, PendingCalls } from "../threads/remote-call.ts";
 import { HEARTBEAT_MS, type ShardData, shardOf, type ToShard } from "../threads/shard-protocol.ts";
 import { toWireError } from "../threads/wire.ts";
+import { withDescriptorErrors } from "./descriptor-errors.ts";
 import { loadEntryModule } from "./module-loader.ts";
 import { buildControllers } from "./namespaces.ts";
 
@@ -38,11 +39,13 @@ try {
 async function start(): Promise<void> {
   installFetchGate();
   const module = await loadEntryModule(data.main, data.cwd);
-  const driver = new LocalDriver({
-    dataDir: data.dataDir,
-    maxOpenDatabases: data.maxOpenDatabases,
-    sharedControl: true,
-  });
+  const driver = withDescriptorErrors(
+    new LocalDriver({
+      dataDir: data.dataDir,
+      maxOpenDatabases: data.maxOpenDatabases,
+      sharedControl: true,
+    }),
+  );
   const calls = new PendingCalls();
   const sender: CallSender = (namespace, id, event) => calls.send(port, namespace, id, event);
   const env: Record<string, unknown> = { ...data.vars };

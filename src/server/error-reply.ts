@@ -55,6 +55,30 @@ export function requestTimeoutReply(): ErrorReply {
   return { status: 408, body: "Request Timeout: the request was not received in time." };
 }
 
+/** The request body stopped arriving: no byte for `idleMs` while the server was reading. */
+export function bodyTimeoutReply(idleMs: number): ErrorReply {
+  return {
+    status: 408,
+    body: `Request Timeout: no request body bytes arrived for ${seconds(idleMs)}.`,
+  };
+}
+
+/** A new connection arrived while the server holds its maximum number of connections. */
+export function overCapacityReply(max: number): ErrorReply {
+  return {
+    status: 503,
+    body: `Service Unavailable: this server already holds its maximum of ${max.toLocaleString("en-US")} open connections. Retry later.`,
+  };
+}
+
+/** The request line names an HTTP version other than 1.x (HTTP/2.0 over an HTTP/1 connection). */
+export function versionNotSupportedReply(version: string): ErrorReply {
+  return {
+    status: 505,
+    body: `HTTP Version Not Supported: this server speaks HTTP/1.1, and the request line says HTTP/${version}.`,
+  };
+}
+
 /** The upgrade hook threw or rejected before answering. */
 export function upgradeFailedReply(): ErrorReply {
   return {
@@ -113,6 +137,10 @@ export function rawReply(reply: ErrorReply): string {
     "Connection: close\r\n\r\n" +
     body
   );
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 function describeValue(value: unknown): string {

@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { SteadError } from "../core/errors.ts";
 import type { Runtime } from "../embedded/create-runtime.ts";
-import type { Connections } from "./connections.ts";
+import type { Connections, ServedRequest } from "./connections.ts";
 import {
   badRequestReply,
+  bodyTimeoutReply,
   bodyTooLargeReply,
   type ErrorReply,
   methodNotAllowedReply,
@@ -11,24 +13,32 @@ import {
   thrownReply,
   upgradeUnavailableReply,
 } from "./error-reply.ts";
-import { discardRequestBody, type RequestBody, readRequestBody } from "./request-body.ts";
+import type { RateLimitedWarnings } from "./limit-warnings.ts";
+import {
+  type BodyLimit,
+  type BodyLimits,
+  discardRequestBody,
+  type RequestBody,
+  readRequestBody,
+} from "./request-body.ts";
+import { protocolProblem } from "./request-checks.ts";
 import { describeError, type RequestLogSink } from "./request-log.ts";
 import { IncomingRequest, requestHeaders, requestUrl } from "./web-request.ts";
 import { type WriteProgress, writeResponse } from "./write-response.ts";
 
 /** The reason `request.signal` carries when the client goes away before its response is sent. */
 const CLIENT_GONE = "The client disconnected before the response was complete.";
-/** The reason `request.signal` carries when the body outgrows the limit (the 413 is sent). */
-const BODY_TOO_LARGE =
-  "The request body exceeded the server's size limit; the server answered 413.";
 
 /** What every request of one server shares. */
 export interface RequestContext {
   readonly runtime: Pick<Runtime, "fetch">;
-  readonly maxBodyBytes: number;
+  /** Request body limits: size and idle timeout. */
+  readonly bodyLimits: BodyLimits;
   /** The listening address as host[:port], for clients that send no Host header. */
   readonly fallbackHost: string;
   readonly log: RequestLogSink;
+  /** Operator warnings: the process running out of file descriptors is one. */
+  readonly warnings: RateLimitedWarnings;
   readonly connections: Connections;
   /** True when upgrade requests go to an upgrade hook rather than here. */
   readonly webSockets: boolean;
@@ -47,9 +57,35 @@ export function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Se
   let body: RequestBody | undefined;
   // Set once the server answered on its own (a limit was hit): the Worker's answer is dropped.
   let answered = false;
-  ctx.connections.requestStarted(socket);
+  const reply = (answer: ErrorReply, close = false) => {
+    answered = true;
+    sendReply(res, answer, close || ctx.connections.closing);
+  };
+  /** The body failed under the Worker: fail its read, and answer if nothing was sent yet. */
+  const bodyFailed = (reason: string, answer: ErrorReply, bodyError: Error) => {
+    progress.error ??= reason;
+    body?.fail(bodyError);
+    abort.abort(
+      new DOMException(
+        `The request body failed (${reason}); the server answered or closed the connection.`,
+        "AbortError",
+      ),
+    );
+    // Once a response has started (or ended: the rest of the body was being discarded), cutting
+    // the connection is the only answer left.
+    if (answered || res.headersSent) socket.destroy();
+    else reply(answer, true);
+  };
+  const served: ServedRequest = {
+    connectionFailed(reason, answer, bodyError) {
+      // The failure is in a later message on this connection: this request cannot answer it.
+      if (req.complete) socket.destroy();
+      else bodyFailed(reason, answer, bodyError);
+    },
+  };
+  ctx.connections.requestStarted(socket, served);
   res.once("close", () => {
-    ctx.connections.requestEnded(socket);
+    ctx.connections.requestEnded(socket, served);
     const aborted = !res.writableFinished;
     if (aborted) abort.abort(new DOMException(CLIENT_GONE, "AbortError"));
     else body?.discard();
@@ -66,25 +102,37 @@ export function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Se
     ctx.log(record);
   });
 
-  const reply = (answer: ErrorReply, close = false) => {
-    answered = true;
-    sendReply(res, answer, close || ctx.connections.closing);
-  };
-  const tooLarge = () => {
-    progress.error ??= `request body over the limit of ${ctx.maxBodyBytes} bytes`;
-    abort.abort(new DOMException(BODY_TOO_LARGE, "AbortError"));
-    // Once a response has started (or ended: the rest of the body was being discarded), cutting
-    // the connection is the only answer left.
-    if (answered || res.headersSent) socket.destroy();
-    else reply(bodyTooLargeReply(ctx.maxBodyBytes), true);
+  const onBodyLimit = (limit: BodyLimit) => {
+    const { maxBytes, idleTimeoutMs } = ctx.bodyLimits;
+    if (limit === "size") {
+      bodyFailed(
+        `request body over the limit of ${maxBytes} bytes`,
+        bodyTooLargeReply(maxBytes),
+        new RangeError(`The request body exceeds this server's limit of ${maxBytes} bytes.`),
+      );
+    } else {
+      bodyFailed(
+        `no request body bytes for ${idleTimeoutMs} ms`,
+        bodyTimeoutReply(idleTimeoutMs),
+        new TypeError(
+          `The client sent no request body bytes for ${idleTimeoutMs} ms; the server closed the connection.`,
+        ),
+      );
+    }
   };
 
+  const problem = protocolProblem(req);
+  if (problem !== undefined) {
+    progress.error = problem.body;
+    reply(problem, true);
+    return;
+  }
   const method = req.method ?? "GET";
   const declared = req.headers["content-length"];
-  if (declared !== undefined && Number(declared) > ctx.maxBodyBytes) {
-    progress.error = `Content-Length ${declared} over the limit of ${ctx.maxBodyBytes} bytes`;
+  if (declared !== undefined && Number(declared) > ctx.bodyLimits.maxBytes) {
+    progress.error = `Content-Length ${declared} over the limit of ${ctx.bodyLimits.maxBytes} bytes`;
     // Closing the connection is the only way not to read the body.
-    reply(bodyTooLargeReply(ctx.maxBodyBytes, Number(declared)), true);
+    reply(bodyTooLargeReply(ctx.bodyLimits.maxBytes, Number(declared)), true);
     return;
   }
   if (method === "TRACE" || method === "TRACK") {
@@ -102,9 +150,9 @@ export function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Se
     declared === undefined ? req.headers["transfer-encoding"] !== undefined : declared !== "0";
   const init: RequestInit & { duplex?: "half" } = { method, headers: requestHeaders(req) };
   if (hasBody) {
-    if (method === "GET" || method === "HEAD") discardRequestBody(req, ctx.maxBodyBytes, tooLarge);
+    if (method === "GET" || method === "HEAD") discardRequestBody(req, ctx.bodyLimits, onBodyLimit);
     else {
-      body = readRequestBody(req, ctx.maxBodyBytes, tooLarge);
+      body = readRequestBody(req, ctx.bodyLimits, onBodyLimit);
       init.body = body.stream;
       init.duplex = "half";
     }
@@ -137,6 +185,9 @@ export function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Se
       },
       (thrown: unknown) => {
         progress.error = thrown;
+        if (thrown instanceof SteadError && thrown.code === "DESCRIPTORS_EXHAUSTED") {
+          ctx.warnings.warn("descriptors", () => thrown.message);
+        }
         if (answered || res.destroyed) return;
         reply(thrownReply(thrown));
       },

@@ -1,10 +1,10 @@
+export type { WarningSink } from "./limit-warnings.ts";
 export type { RequestLogRecord, RequestLogSink } from "./request-log.ts";
 export {
   type CloseOptions,
-  type ServeOptions,
   type ServerAddress,
   type SteadServer,
   serve,
-  type UpgradeHandler,
 } from "./serve.ts";
+export type { ServeOptions, UpgradeHandler } from "./serve-options.ts";
 export { handleWebSocketUpgrade, type WebSocketUpgradeOptions } from "./websocket-upgrade.ts";

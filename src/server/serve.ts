@@ -1,54 +1,24 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { z } from "zod";
-import { SteadError } from "../core/errors.ts";
 import type { Runtime } from "../embedded/create-runtime.ts";
+import { answerClientErrors } from "./client-errors.ts";
+import { ConnectionLimit } from "./connection-limit.ts";
 import { Connections } from "./connections.ts";
-import {
-  badRequestReply,
-  type ErrorReply,
-  headersTooLargeReply,
-  rawReply,
-  requestTimeoutReply,
-  shuttingDownReply,
-  upgradeFailedReply,
-} from "./error-reply.ts";
+import { rawReply, shuttingDownReply, upgradeFailedReply } from "./error-reply.ts";
 import { handleRequest } from "./handle-request.ts";
-import { describeError, type RequestLogRecord, type RequestLogSink } from "./request-log.ts";
+import { RateLimitedWarnings } from "./limit-warnings.ts";
+import { protocolProblem } from "./request-checks.ts";
+import { describeError } from "./request-log.ts";
 
-/**
- * Takes over a connection whose client asked to upgrade to WebSocket (Node's `'upgrade'`
- * event): `head` is what the client sent after the request headers. The hook owns the socket
- * from then on; a hook that throws or rejects gets the socket answered with a 500 and closed.
- * `closing` aborts when the server starts shutting down: close the connection then (WebSocket
- * code 1001), or it is cut at the shutdown deadline.
- */
-export type UpgradeHandler = (
-  request: IncomingMessage,
-  socket: Duplex,
-  head: Buffer,
-  closing: AbortSignal,
-) => void | Promise<void>;
+export type { ServeOptions, UpgradeHandler } from "./serve-options.ts";
 
-/** Options of `serve`. */
-export interface ServeOptions {
-  /** TCP port; 0 picks a free one (read it back from `address.port`). Default 8787. */
-  port?: number;
-  /** Interface to listen on. Default "127.0.0.1"; "0.0.0.0" or "::" for every interface. */
-  host?: string;
-  /** Largest request line plus headers; bigger requests get 431. Default 16 KiB. */
-  maxHeaderBytes?: number;
-  /** Largest request body; bigger ones get 413. Default 100 MiB, as on Cloudflare. */
-  maxBodyBytes?: number;
-  /** Receives one record per request. Default: records with an error go to stderr. */
-  log?: RequestLogSink;
-  /**
-   * Handles WebSocket upgrade requests. Without it they reach the Worker as plain requests, and
-   * a Worker that accepts the WebSocket gets a 501 sent instead.
-   */
-  upgrade?: UpgradeHandler;
-}
+import {
+  REQUEST_TIMEOUT_MS,
+  resolveServeOptions,
+  type ServeOptions,
+  timeoutCheckInterval,
+} from "./serve-options.ts";
 
 /** Where a server listens. */
 export interface ServerAddress {
@@ -65,11 +35,15 @@ export interface CloseOptions {
   deadlineMs?: number;
 }
 
+const DEFAULT_CLOSE_DEADLINE_MS = 10_000;
+
 /** A running HTTP front. */
 export interface SteadServer extends AsyncDisposable {
   readonly address: ServerAddress;
   /** Aborts when `close` is first called (also given to the upgrade hook). */
   readonly closing: AbortSignal;
+  /** Connections open now, WebSockets included (at most `maxConnections`). */
+  readonly connections: number;
   /**
    * Stops accepting connections, closes idle ones, lets in-flight requests finish (their
    * responses ask the client to close) and cuts whatever is still open at the deadline,
@@ -77,23 +51,6 @@ export interface SteadServer extends AsyncDisposable {
    */
   close(options?: CloseOptions): Promise<void>;
 }
-
-const DEFAULT_PORT = 8787;
-const DEFAULT_HOST = "127.0.0.1";
-const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
-const DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024;
-const DEFAULT_CLOSE_DEADLINE_MS = 10_000;
-
-const schema = z
-  .object({
-    port: z.number().int().min(0).max(65535, "must be a TCP port: 0 to 65535").optional(),
-    host: z.string().min(1).optional(),
-    maxHeaderBytes: z.number().int().positive().optional(),
-    maxBodyBytes: z.number().int().nonnegative().optional(),
-    log: z.function().optional(),
-    upgrade: z.function().optional(),
-  })
-  .strict();
 
 /**
  * Serves `runtime` over HTTP/1.1: each request becomes a Web `Request` for the Worker's `fetch`
@@ -108,63 +65,33 @@ export async function serve(
   runtime: Pick<Runtime, "fetch">,
   options: ServeOptions = {},
 ): Promise<SteadServer> {
-  const parsed = schema.safeParse(options);
-  if (!parsed.success) {
-    const problems = parsed.error.issues
-      .map((issue) => `  - ${issue.path.join(".") || "(options)"}: ${issue.message}`)
-      .join("\n");
-    throw new SteadError("INVALID_CONFIG", `Invalid serve() options:\n${problems}`);
-  }
-  const port = options.port ?? DEFAULT_PORT;
-  const host = options.host ?? DEFAULT_HOST;
-  const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
-  const log = safeSink(options.log ?? logErrors);
-  const upgrade = options.upgrade;
+  const resolved = resolveServeOptions(options);
+  const { port, host, maxHeaderBytes, log, upgrade } = resolved;
+  const warnings = new RateLimitedWarnings(resolved.warn);
   const connections = new Connections();
   const shutdown = new AbortController();
 
   const server = createServer({
     maxHeaderSize: maxHeaderBytes,
+    headersTimeout: resolved.headersTimeoutMs,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionsCheckingInterval: timeoutCheckInterval(resolved.headersTimeoutMs),
     // Only WebSocket upgrades leave HTTP, and only when a hook takes them; any other Upgrade
     // header (h2c, say) is ignored and the request served as HTTP/1.1.
     shouldUpgradeCallback: (req) => upgrade !== undefined && isWebSocketUpgrade(req),
   });
-  server.on("connection", (socket) => connections.add(socket));
-
-  const clientError = (reply: ErrorReply, socket: Duplex, error: unknown) => {
-    socket.end(rawReply(reply));
-    log({
-      method: "",
-      path: "",
-      status: reply.status,
-      durationMs: 0,
-      bytes: 0,
-      error: describeError(error),
-    });
-  };
-  server.on("clientError", (error: NodeJS.ErrnoException & { reason?: string }, socket: Duplex) => {
-    // Answer only between requests; anything else could corrupt a response being written.
-    if (!socket.writable || connections.busy(socket) || error.code === "ECONNRESET") {
-      socket.destroy();
-    } else if (error.code === "HPE_HEADER_OVERFLOW") {
-      clientError(headersTooLargeReply(maxHeaderBytes), socket, error.code);
-    } else if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") {
-      clientError(requestTimeoutReply(), socket, error.code);
-    } else {
-      const reason = error.reason ?? error.message;
-      clientError(
-        badRequestReply(`malformed HTTP request (${reason})`),
-        socket,
-        error.code ?? reason,
-      );
-    }
-  });
+  const limit = new ConnectionLimit(resolved.maxConnections, () =>
+    warnings.warn("connections", () => overCapacity(limit.max)),
+  );
+  limit.guard(server, (socket) => connections.add(socket));
+  answerClientErrors(server, { connections, log, maxHeaderBytes });
 
   const context = {
     runtime,
-    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    bodyLimits: { maxBytes: resolved.maxBodyBytes, idleTimeoutMs: resolved.bodyIdleTimeoutMs },
     fallbackHost: "",
     log,
+    warnings,
     connections,
     webSockets: upgrade !== undefined,
   };
@@ -172,7 +99,9 @@ export async function serve(
   // "Expect: 100-continue": invite the body only if it may be sent; handleRequest answers 413
   // to one declared too large, so the client never uploads it.
   server.on("checkContinue", (req, res) => {
-    if (!(Number(req.headers["content-length"]) > context.maxBodyBytes)) res.writeContinue();
+    if (!(Number(req.headers["content-length"]) > context.bodyLimits.maxBytes)) {
+      res.writeContinue();
+    }
     handleRequest(context, req, res);
   });
 
@@ -195,6 +124,11 @@ export async function serve(
         socket.end(rawReply(shuttingDownReply()));
         return;
       }
+      const problem = protocolProblem(req);
+      if (problem !== undefined) {
+        socket.end(rawReply(problem));
+        return;
+      }
       try {
         const result = upgrade(req, socket, head, shutdown.signal);
         if (result instanceof Promise) result.catch(fail);
@@ -208,15 +142,23 @@ export async function serve(
   const info = server.address() as AddressInfo;
   const url = `http://${urlHost(host, info)}:${info.port}`;
   context.fallbackHost = url.slice("http://".length);
-  // After listening, a server error (rare: the fd failing) must not crash the process.
-  server.on("error", (error) =>
-    log({ method: "", path: "", status: 0, durationMs: 0, bytes: 0, error: describeError(error) }),
-  );
+  // After listening, a server error must not crash the process. The usual one is accept()
+  // failing for want of file descriptors (libuv then drops the waiting connections).
+  server.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EMFILE" || error.code === "ENFILE") {
+      warnings.warn("descriptors", () => descriptorsExhausted(error.code!, limit.open));
+      return;
+    }
+    log({ method: "", path: "", status: 0, durationMs: 0, bytes: 0, error: describeError(error) });
+  });
 
   let closed: Promise<void> | undefined;
   const steadServer: SteadServer = {
     address: { host: info.address, port: info.port, url },
     closing: shutdown.signal,
+    get connections() {
+      return limit.open;
+    },
     close({ deadlineMs = DEFAULT_CLOSE_DEADLINE_MS } = {}) {
       closed ??= new Promise<void>((resolve) => {
         shutdown.abort(new Error("The server is shutting down."));
@@ -275,17 +217,11 @@ function isWebSocketUpgrade(req: IncomingMessage): boolean {
   return /\bwebsocket\b/i.test(req.headers.upgrade ?? "");
 }
 
-function safeSink(sink: RequestLogSink): RequestLogSink {
-  return (record) => {
-    try {
-      sink(record);
-    } catch {
-      // A failing log sink must not take the server down.
-    }
-  };
+function overCapacity(max: number): string {
+  return `Refusing new connections with 503: this server holds its maximum of ${max.toLocaleString("en-US")} open connections. Raise --max-connections / STEAD_MAX_CONNECTIONS (serve() option maxConnections) if the open-file limit allows, or add servers.`;
 }
 
-function logErrors(record: RequestLogRecord): void {
-  if (record.error === undefined) return;
-  console.error(`[stead] ${record.method} ${record.path} ${record.status}: ${record.error}`);
+function descriptorsExhausted(code: string, open: number): string {
+  const which = code === "ENFILE" ? "the system has" : "this process has";
+  return `New connections are being dropped: ${which} run out of file descriptors (${code}, with ${open.toLocaleString("en-US")} connections open). Raise the open-file limit (ulimit -n, or LimitNOFILE= in a systemd unit), or lower --max-connections / STEAD_MAX_CONNECTIONS or --max-open-databases / STEAD_MAX_OPEN_DATABASES.`;
 }

@@ -57,6 +57,7 @@ describe("stead CLI", () => {
         "--env",
         "--hibernate-after",
         "--max-open-databases",
+        "--max-connections",
       ]) {
         assert.ok(help.stdout.includes(flag), `${command} --help mentions ${flag}`);
       }
@@ -68,6 +69,7 @@ describe("stead CLI", () => {
         "STEAD_CONFIRM_DELETE",
         "STEAD_HIBERNATE_AFTER",
         "STEAD_MAX_OPEN_DATABASES",
+        "STEAD_MAX_CONNECTIONS",
       ]) {
         assert.ok(help.stdout.includes(variable), `${command} --help mentions ${variable}`);
       }
@@ -107,6 +109,19 @@ describe("stead CLI", () => {
         assert.equal(((await response.json()) as { value: number }).value, value);
       }
     }
+  });
+
+  it("refuses a --max-connections the open-file limit cannot hold beside the databases", async () => {
+    using data = tempDir("stead-files-");
+    const result = await runStead(
+      ["start", COUNTER, "--port", "0", "--data-dir", data.path, "--max-connections", "350"],
+      { openFileLimit: 400 },
+    );
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /--max-connections 350 with 66 open databases \(three files each\) needs about 548 open files, more than the 350 this process can spare of the 400 it may open \(ulimit -n\)\. Set --max-connections \/ STEAD_MAX_CONNECTIONS to at most 152/,
+    );
   });
 
   it("explains a missing config on one screen", async () => {
