@@ -53,6 +53,8 @@ export async function devCommand(requested: ServerOptions): Promise<void> {
           ? []
           : ["--max-connections", String(options.maxConnections)]),
         ...(options.env === undefined ? [] : ["--env", options.env]),
+        "--threads",
+        String(options.threads),
       ],
       // The IPC channel closes when this process dies, however it dies: the child then exits too.
       { stdio: ["inherit", "inherit", "inherit", "ipc"] },

@@ -16,6 +16,7 @@ Environment variables (flags win over them):
   STEAD_MAX_OPEN_DATABASES object databases kept open at once (each about 190 KB)
   STEAD_MAX_CONNECTIONS    connections held open at once; more are answered 503
   STEAD_ENV                the wrangler environment ([env.<name>]) to use
+  STEAD_THREADS            object threads (0: objects on the main thread; default: one per core)
   STEAD_CONFIRM_DELETE     migration tags whose deleted_classes may delete data, e.g. "v3"`;
 
 function serverCommand(name: string, description: string, dev: boolean): Command {
@@ -47,6 +48,10 @@ function serverCommand(name: string, description: string, dev: boolean): Command
     .option(
       "--max-connections <n>",
       "connections held open at once, WebSockets included; more are answered 503 and closed (default: a quarter of ulimit -n, less if the databases leave less)",
+    )
+    .option(
+      "--threads <n>",
+      "object threads: objects are spread over them by id, and an event past limits.cpu_ms stops only its own thread (0: objects on the main thread, no CPU limit; default: one per core)",
     )
     .addHelpText("after", ENVIRONMENT);
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import type { LogFormat } from "./logger.ts";
 
@@ -21,6 +22,8 @@ export interface ServerOptions {
   maxConnections: number | undefined;
   /** The wrangler environment (`[env.<name>]`) to use, if any. */
   env: string | undefined;
+  /** Object threads (0: objects on the main thread). */
+  threads: number;
 }
 
 /** Raw flag values as commander gives them. */
@@ -34,6 +37,7 @@ export interface ServerFlags {
   maxOpenDatabases?: string;
   maxConnections?: string;
   env?: string;
+  threads?: string;
 }
 
 /** Thrown for bad flags or environment variables; the CLI prints the message alone. */
@@ -83,6 +87,12 @@ export function resolveServerOptions(
       ? undefined
       : integer(maxConnectionsText, "--max-connections / STEAD_MAX_CONNECTIONS", 1, 10_000_000);
   const wranglerEnv = flags.env ?? env.STEAD_ENV;
+  const threads = integer(
+    flags.threads ?? env.STEAD_THREADS ?? String(defaultThreads()),
+    "--threads / STEAD_THREADS",
+    0,
+    256,
+  );
   return {
     dir,
     port,
@@ -95,7 +105,13 @@ export function resolveServerOptions(
     maxConnections,
     dev: mode.dev,
     env: wranglerEnv,
+    threads,
   };
+}
+
+/** One object thread per core the process may use. */
+export function defaultThreads(): number {
+  return availableParallelism();
 }
 
 function integer(raw: string, name: string, min: number, max: number): number {

@@ -1,4 +1,5 @@
 import { loadAppConfig } from "../config/index.ts";
+import { SteadError } from "../core/errors.ts";
 import { openFileLimit } from "../drivers/local/open-file-limit.ts";
 import { createRuntime, type Runtime } from "../embedded/create-runtime.ts";
 import { type SteadServer, serve } from "../server/serve.ts";
@@ -15,18 +16,29 @@ export interface RunningServer {
   shutdown(reason: string): Promise<void>;
 }
 
-/** Loads the app in `options.dir` and serves it until `shutdown`. */
-export async function runServer(options: ServerOptions, logger: Logger): Promise<RunningServer> {
+/**
+ * Loads the app in `options.dir` and serves it until `shutdown`. `onStuck` is called when an
+ * object thread cannot be stopped (see `OBJECT_THREAD_STUCK`): only a new process can serve its
+ * objects again.
+ */
+export async function runServer(
+  options: ServerOptions,
+  logger: Logger,
+  onStuck: (error: Error) => void = () => {},
+): Promise<RunningServer> {
   const config = await loadAppConfig(options.dir, { dev: options.dev, env: options.env });
   const runtime = await createRuntime({
     ...config.runtimeOptions,
     dataDir: options.dataDir,
     maxOpenDatabases: options.maxOpenDatabases,
+    threads: options.threads,
     objects: { hibernateAfterMs: options.hibernateAfterMs },
-    onError: (error, context) =>
+    onError: (error, context) => {
       logger.error(`error in ${context}`, {
         error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-      }),
+      });
+      if (error instanceof SteadError && error.code === "OBJECT_THREAD_STUCK") onStuck(error);
+    },
   });
   let server: SteadServer;
   try {
@@ -76,23 +88,60 @@ export async function runServer(options: ServerOptions, logger: Logger): Promise
   };
 }
 
-/** `stead start`: serve until SIGTERM or SIGINT, then shut down gracefully. */
+/** Time past `--shutdown-timeout` for flushing and closing before the process is ended anyway. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+/**
+ * `stead start`: serve until SIGTERM or SIGINT, then shut down gracefully, within
+ * `--shutdown-timeout` plus a short grace for closing storage. An object thread that cannot be
+ * stopped makes the process shut down and exit non-zero, for its supervisor to start it again.
+ */
 export async function startCommand(options: ServerOptions): Promise<void> {
   const logger = createLogger(options.logFormat);
-  const running = await runServer(options, logger);
+  let stuck = false;
+  /**
+   * A thread stuck in native code never lets `process.exit` finish (Node joins every thread
+   * first), so the process then ends itself with SIGKILL; every acknowledged write is already
+   * durable, so nothing is lost that a crash would not lose.
+   */
+  const exit = (code: number) => {
+    if (stuck) process.kill(process.pid, "SIGKILL");
+    process.exit(code);
+  };
+  let running: RunningServer | undefined;
+  let stopping = false;
+  const stop = (reason: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    setTimeout(() => {
+      logger.error(
+        `Shutdown did not finish within --shutdown-timeout (${options.shutdownTimeoutMs} ms) and ${SHUTDOWN_GRACE_MS} ms more: exiting without waiting`,
+      );
+      stuck = true;
+      exit(1);
+    }, options.shutdownTimeoutMs + SHUTDOWN_GRACE_MS).unref();
+    running!.shutdown(reason).then(
+      () => exit(code),
+      (error: unknown) => {
+        logger.error("Shutdown failed", { error: String(error) });
+        exit(1);
+      },
+    );
+  };
+  running = await runServer(options, logger, () => {
+    stuck = true;
+    logger.error(
+      "An object thread is stuck and cannot be stopped: shutting down so that a supervisor (systemd Restart=, a container restart policy) starts Stead again",
+    );
+    stop("an object thread is stuck", 70);
+  });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) {
       logger.error(`Second ${signal}: exiting without waiting for in-flight work`);
-      process.exit(1);
+      exit(1);
     }
-    running.shutdown(signal).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error("Shutdown failed", { error: String(error) });
-        process.exit(1);
-      },
-    );
+    stop(signal, 0);
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);

@@ -73,6 +73,7 @@ export async function loadAppConfig(
   let migrations = config.migrations;
   let main = config.main;
   let compatibilityDate = config.compatibility_date;
+  let cpuLimitMs = config.limits?.cpu_ms;
   if (options.env !== undefined) {
     const envs = config.env ?? {};
     const chosen = envs[options.env];
@@ -88,6 +89,7 @@ export async function loadAppConfig(
     migrations = chosen.migrations ?? migrations;
     main = chosen.main ?? main;
     compatibilityDate = chosen.compatibility_date ?? compatibilityDate;
+    cpuLimitMs = chosen.limits?.cpu_ms ?? cpuLimitMs;
   }
 
   const configDir = dirname(configPath);
@@ -137,6 +139,7 @@ export async function loadAppConfig(
     vars,
     configPath,
     ...(compatibilityDate === undefined ? {} : { compatibilityDate }),
+    ...(cpuLimitMs === undefined ? {} : { cpuLimitMs }),
     ...(migrations === undefined ? {} : { migrations: migrations as Migration[] }),
     ...(confirmDeletions.length === 0 ? {} : { confirmDeletions }),
   };

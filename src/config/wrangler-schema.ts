@@ -32,6 +32,16 @@ const workerFields = {
     .optional(),
   vars: z.record(z.string(), z.unknown()).optional(),
   durable_objects: durableObjects.optional(),
+  limits: z
+    .object({
+      cpu_ms: z
+        .number({ error: "must be a number of milliseconds, like 30000" })
+        .int({ error: "must be a whole number of milliseconds, like 30000" })
+        .positive({ error: "must be a positive number of milliseconds, like 30000" })
+        .max(300_000, { error: "may be at most 300000 (5 minutes), as on Cloudflare" })
+        .optional(),
+    })
+    .optional(),
   migrations: z
     .array(migrationSchema)
     .superRefine((migrations, ctx) => {
@@ -53,7 +63,7 @@ const workerFields = {
 
 /**
  * The part of a wrangler config Stead reads: `name`, `main`, `compatibility_date`, `vars`,
- * `durable_objects.bindings`, `migrations`, and the same keys under `env.<name>`. Every other key
+ * `durable_objects.bindings`, `limits.cpu_ms`, `migrations`, and the same keys under `env.<name>`. Every other key
  * (routes, kv_namespaces, observability, ...) is accepted and ignored.
  */
 export const wranglerConfigSchema = z.object({
