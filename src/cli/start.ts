@@ -119,7 +119,9 @@ export async function startCommand(options: ServerOptions): Promise<void> {
       );
       stuck = true;
       exit(1);
-    }, options.shutdownTimeoutMs + SHUTDOWN_GRACE_MS).unref();
+      // Not unref'd: a process whose loop ran dry would exit by itself, and with a stuck thread
+      // that exit never finishes.
+    }, options.shutdownTimeoutMs + SHUTDOWN_GRACE_MS);
     running!.shutdown(reason).then(
       () => exit(code),
       (error: unknown) => {

@@ -93,27 +93,33 @@ export class ShardPool {
     return shard.calls.send(shard.worker, namespace, id, event);
   }
 
-  /** Flushes and closes every shard's objects, then stops the threads. */
+  /**
+   * Flushes and closes every shard's objects, then stops the threads. The watchdog keeps
+   * running meanwhile, so a shard that is blocked is stopped rather than waited for.
+   */
   async dispose(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#watchdog);
     await Promise.all(
       this.#shards.map(async (shard) => {
         if (shard.state === "ready") {
           await new Promise<void>((resolve) => {
             shard.disposed = resolve;
             shard.worker.once("exit", () => resolve());
+            shard.replaced.then(resolve);
             shard.worker.postMessage({ t: "dispose" });
           });
         }
-        shard.replace();
+        // A stopped thread ends, or turns out stuck; either way `replaced` resolves.
+        if (shard.state === "stopping") await shard.replaced;
         if (shard.state === "stuck") return;
+        shard.replace();
         shard.state = "closed";
         shard.calls.failAll(disposedError());
         await shard.worker.terminate();
       }),
     );
+    clearInterval(this.#watchdog);
   }
 
   #spawn(shard: number): Incarnation {
@@ -259,11 +265,14 @@ export class ShardPool {
     let ended = false;
     current.worker.terminate().then(() => {
       ended = true;
-      if (current.state === "stopping" && !this.#closed) this.#replace(shard, current);
+      if (current.state !== "stopping") return;
+      if (this.#closed) current.replace();
+      else this.#replace(shard, current);
     });
     const grace = setTimeout(() => {
-      if (ended || this.#closed) return;
+      if (ended) return;
       current.state = "stuck";
+      current.replace();
       // Nothing will ever end it: don't let it hold the process open on its own.
       current.worker.unref();
       this.#options.onStuck(stuckError(shard));
