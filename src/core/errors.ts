@@ -18,8 +18,6 @@ export type SteadErrorCode =
   | "STUB_BROKEN"
   /** The stub was used after being disposed. */
   | "STUB_DISPOSED"
-  /** A value cannot cross the RPC boundary. */
-  | "RPC_UNSERIALIZABLE"
   /** The object's class has no handler for the delivered event (fetch, alarm). */
   | "HANDLER_MISSING"
   /** The runtime options are invalid. */
@@ -45,7 +43,6 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   STALE_INSTANCE: 503,
   STUB_BROKEN: 503,
   STUB_DISPOSED: 500,
-  RPC_UNSERIALIZABLE: 500,
   HANDLER_MISSING: 500,
   INVALID_CONFIG: 500,
   CONFIG_NOT_FOUND: 500,
