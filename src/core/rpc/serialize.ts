@@ -1,7 +1,13 @@
 import { RpcTarget } from "../base-classes.ts";
 import { SteadError } from "../errors.ts";
 import { unsupportedTypeError } from "../values/data-clone-error.ts";
-import { constructorName, type HostClass, hostClassOf, refusal } from "../values/host-objects.ts";
+import {
+  constructorName,
+  copyHeaders,
+  type HostClass,
+  hostClassOf,
+  refusal,
+} from "../values/host-objects.ts";
 
 /** Largest serialized RPC message, in bytes. */
 export const MAX_RPC_BYTES = 32 * 1024 * 1024;
@@ -39,17 +45,20 @@ function isTransferredByReference(value: object): boolean {
 
 /**
  * The other side's copy of a platform object, as workerd's RPC serializer makes it: Headers and
- * DOMException copied, a Blob shared (it is immutable); every class workerd cannot serialize
+ * DOMException copied, a Blob a new Blob over the same bytes; every class workerd cannot serialize
  * (URL, File, FormData, AbortSignal, Event…) a `DataCloneError` with workerd's text.
  */
 function cloneHost(value: object, how: HostClass, state: CloneState): unknown {
   if (how.kind === "refused") throw refusal(value, how);
   switch (how.name) {
     case "Headers":
-      return new Headers(value as Headers);
-    case "Blob":
-      count(state, (value as Blob).size);
-      return value;
+      return copyHeaders(value as Headers);
+    case "Blob": {
+      // A new Blob over the same immutable bytes: nothing is read or copied.
+      const blob = value as Blob;
+      count(state, blob.size);
+      return blob.slice(0, blob.size, blob.type);
+    }
     case "DOMException": {
       const error = value as DOMException;
       return new DOMException(error.message, error.name);
@@ -152,6 +161,7 @@ const STANDARD_ERRORS: Record<string, ErrorConstructor> = {
  * or other own properties except Cloudflare's `remote`/`retryable`/`overloaded` flags.
  */
 export function cloneError(error: Error): Error {
+  if (error instanceof DOMException) return new DOMException(error.message, error.name);
   if (error instanceof SteadError) {
     const copy = new SteadError(error.code, error.message, {
       retryable: error.retryable,

@@ -168,16 +168,22 @@ export function encodeHost(value: object, name: StoredHostName): HostRecord {
 export function decodeHost(tag: number, record: HostRecord): object {
   switch (tag) {
     case HOST_TAGS.Headers:
-      return new Headers(record.entries as Array<[string, string]>);
-    case HOST_TAGS.Request:
-      return new Request(record.url as string, record.init as RequestInit);
-    case HOST_TAGS.Response:
+      return headersFrom(record.entries);
+    case HOST_TAGS.Request: {
+      const { headers, ...init } = record.init as HostRecord;
+      const request = new Request(record.url as string, init);
+      headersFrom(headers, request.headers);
+      return request;
+    }
+    case HOST_TAGS.Response: {
       if (record.error === true) return SteadResponse.error();
-      return new SteadResponse(null, {
+      const response = new SteadResponse(null, {
         status: record.status as number,
         statusText: record.statusText as string,
-        headers: record.headers as Array<[string, string]>,
       });
+      headersFrom(record.headers, response.headers);
+      return response;
+    }
     case HOST_TAGS.Blob:
       return new Blob([record.bytes as Uint8Array<ArrayBuffer>], { type: record.type as string });
     case HOST_TAGS.DOMException: {
@@ -194,6 +200,30 @@ export function decodeHost(tag: number, record: HostRecord): object {
     default:
       throw dataCloneError(`Deserialization failed: unknown host object tag ${tag}.`);
   }
+}
+
+/** A copy of `headers` with the same entries (the RPC copy). */
+export function copyHeaders(headers: Headers): Headers {
+  return headersFrom([...headers]);
+}
+
+/**
+ * `headers` with these entries appended. Node's iteration joins a name's values with ", " and
+ * `append` trims each value (so does the Request and Response constructors' copy), so a value
+ * that ends in ", " (its last part was empty) is appended part by part, or the trim would lose
+ * the empty part.
+ */
+function headersFrom(entries: unknown, headers = new Headers()): Headers {
+  const append = (name: string, value: string): void => {
+    if (value.endsWith(", ")) {
+      append(name, value.slice(0, -2));
+      headers.append(name, "");
+    } else {
+      headers.append(name, value);
+    }
+  };
+  for (const [name, value] of entries as Array<[string, string]>) append(name, value);
+  return headers;
 }
 
 /** The class name workerd puts in its message (V8's constructor name). */
