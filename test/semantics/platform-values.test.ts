@@ -139,6 +139,19 @@ describe("platform objects workerd refuses", () => {
 });
 
 describe("other values, as workerd stores them", () => {
+  it("an error keeps its type, message and cause, platform objects in the cause too", async () => {
+    await using rt = await startStorageRuntime();
+    await inObject(rt, "errors", async (_, ctx) => {
+      const original = new RangeError("outer", { cause: { headers: new Headers({ a: "1" }) } });
+      await ctx.storage.put("error", original);
+      const copy = (await ctx.storage.get("error")) as RangeError;
+      assert.ok(copy instanceof RangeError);
+      assert.equal(copy.message, "outer");
+      assert.equal(copy.stack, original.stack);
+      await assertSameValue((copy.cause as { headers: Headers }).headers, new Headers({ a: "1" }));
+    });
+  });
+
   it("class instances keep their own properties as a plain object; getters are read", async () => {
     await using rt = await startStorageRuntime();
     await inObject(rt, "plain", async (_, ctx) => {

@@ -2,6 +2,7 @@
 // for the storage, RPC and WebSocket attachment tests and the values property test: those it
 // stores and gives back equal, and those it refuses with a DataCloneError, with its texts.
 import assert from "node:assert/strict";
+import { RpcTarget } from "../../src/index.ts";
 
 /** A platform object workerd stores; `make` builds a fresh one each call. */
 export interface StoredCase {
@@ -98,8 +99,13 @@ export const REFUSED: RefusedCase[] = [
   },
 ];
 
-/** Refused outside RPC only: RPC carries streams, and bodies as streams. */
+/** Refused outside RPC only: RPC carries streams (and bodies as streams) and RpcTarget stubs. */
 export const REFUSED_OUTSIDE_RPC: RefusedCase[] = [
+  {
+    name: "RpcTarget",
+    make: () => new (class Session extends RpcTarget {})(),
+    message: "Remote RPC references can only be serialized for RPC.",
+  },
   {
     name: "Request with a body",
     make: () => new Request("https://example.com/", { method: "POST", body: "hello" }),

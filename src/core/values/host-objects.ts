@@ -4,6 +4,7 @@
  * them (those its API declares `JSG_SERIALIZABLE`) and refuses every other one with a
  * `DataCloneError`. Checked against workerd 2026-11-17 (see docs/values.md).
  */
+import { RpcTarget } from "../base-classes.ts";
 import { WebSocketRequestResponsePair } from "../websocket/request-response-pair.ts";
 import { Response as SteadResponse } from "../websocket/response.ts";
 import { WebSocketPair } from "../websocket/web-socket-pair.ts";
@@ -52,6 +53,8 @@ function buildTable(): Map<object, HostClass> {
     [g.ReadableStream, refused(READABLE_STREAM_RPC_ONLY)],
     [g.WritableStream, refused(WRITABLE_STREAM_RPC_ONLY)],
     [g.AbortSignal, refused(ABORT_SIGNAL_DISABLED)],
+    // In storage and attachments; RPC passes an RpcTarget by reference before asking here.
+    [RpcTarget, refused("Remote RPC references can only be serialized for RPC.")],
     [WebSocketPair, refused()],
     [WebSocketRequestResponsePair, refused()],
   ];

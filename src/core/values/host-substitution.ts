@@ -28,7 +28,15 @@ const MAP = 2;
 const SET = 3;
 const LEAF = 4; // serialized whole by V8, nothing inside to look at (Date, typed arrays, Error…)
 const HOST = 5; // a platform object (host-objects.ts decides)
-type Kind = typeof PLAIN | typeof ARRAY | typeof MAP | typeof SET | typeof LEAF | typeof HOST;
+const ERROR = 6; // V8 writes name, message, stack and cause: the cause may hold one
+type Kind =
+  | typeof PLAIN
+  | typeof ARRAY
+  | typeof MAP
+  | typeof SET
+  | typeof LEAF
+  | typeof HOST
+  | typeof ERROR;
 
 const kinds = new WeakMap<object, Kind>();
 let leaves: Set<object> | undefined;
@@ -42,7 +50,6 @@ function leafPrototypes(): Set<object> {
     SharedArrayBuffer.prototype,
     typedArray,
     DataView.prototype,
-    Error.prototype,
     Boolean.prototype,
     Number.prototype,
     String.prototype,
@@ -73,6 +80,7 @@ function classify(proto: object): Kind {
     if (p === Array.prototype) return ARRAY;
     if (p === Map.prototype) return MAP;
     if (p === Set.prototype) return SET;
+    if (p === Error.prototype) return ERROR;
     if (leaves.has(p)) return LEAF;
   }
   return PLAIN;
@@ -167,12 +175,21 @@ function scan(value: object, walk: Walk, depth: number): boolean {
     }
     case LEAF:
       return false;
+    case ERROR: {
+      const cause = causeOf(value);
+      return typeof cause === "object" && cause !== null && scan(cause, walk, next);
+    }
     case HOST: {
       const how = hostClassOf(Object.getPrototypeOf(value))!;
       if (how.kind === "refused") throw refusal(value, how);
       return true;
     }
   }
+}
+
+/** An error's own `cause`, the one V8 writes. */
+function causeOf(error: object): unknown {
+  return Object.hasOwn(error, "cause") ? (error as Error).cause : undefined;
 }
 
 /**
@@ -213,6 +230,17 @@ export function substituteHosts(
       }
       case LEAF:
         return item;
+      case ERROR: {
+        if (!Object.hasOwn(item, "cause")) return item;
+        // A new error V8 writes the same way: it reads the type from `name`.
+        const error = item as Error;
+        const out = new Error(String(error.message));
+        copies.set(item, out);
+        if (error.name !== "Error") setOwn(out as never, "name", error.name);
+        if (typeof error.stack === "string") setOwn(out as never, "stack", error.stack);
+        setOwn(out as never, "cause", copy(error.cause));
+        return out;
+      }
       case HOST: {
         const how = hostClassOf(Object.getPrototypeOf(item))!;
         if (how.kind === "refused") throw refusal(item, how);
@@ -229,9 +257,12 @@ export function substituteHosts(
   return copy(value);
 }
 
-/** `out[key] = value`, except that "__proto__" becomes an own property as V8 writes it. */
+/**
+ * `out[key] = value`, except that "__proto__" (and an error's name, stack and cause) become own
+ * data properties, as V8 writes and reads them.
+ */
 function setOwn(out: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__") {
+  if (key === "__proto__" || out instanceof Error) {
     Object.defineProperty(out, key, {
       value,
       writable: true,
