@@ -134,7 +134,11 @@ function scan(value: object, walk: Walk, depth: number): boolean {
     throw RESTART;
   }
   const next = depth + 1;
-  switch (kindOfValue(value)) {
+  const proto = Object.getPrototypeOf(value);
+  // Plain objects and arrays first, without a lookup: nearly every value is made of them.
+  const kind =
+    proto === Object.prototype ? PLAIN : proto === Array.prototype ? ARRAY : kindOfValue(value);
+  switch (kind) {
     case PLAIN: {
       const record = value as Record<string, unknown>;
       // for-in also visits inherited enumerable properties V8 skips: at worst a false alarm,
@@ -145,21 +149,8 @@ function scan(value: object, walk: Walk, depth: number): boolean {
       }
       return false;
     }
-    case ARRAY: {
-      const array = value as unknown[];
-      if (array.length > DENSE_WALK_LIMIT) {
-        for (const key in array) {
-          const item = array[key as unknown as number];
-          if (typeof item === "object" && item !== null && scan(item, walk, next)) return true;
-        }
-        return false;
-      }
-      for (let i = 0; i < array.length; i++) {
-        const item = array[i];
-        if (typeof item === "object" && item !== null && scan(item, walk, next)) return true;
-      }
-      return false;
-    }
+    case ARRAY:
+      return scanArray(value as unknown[], walk, next);
     case MAP:
     case SET: {
       // forEach: no [key, value] array per entry. (A Set passes each member as key and value.)
@@ -185,6 +176,34 @@ function scan(value: object, walk: Walk, depth: number): boolean {
       return true;
     }
   }
+}
+
+/** An array's elements; its own function so the element loads stay fast (monomorphic). */
+function scanArray(array: unknown[], walk: Walk, depth: number): boolean {
+  if (array.length > DENSE_WALK_LIMIT) {
+    for (const key in array) {
+      const item = array[key as unknown as number];
+      if (typeof item === "object" && item !== null && scan(item, walk, depth)) return true;
+    }
+    return false;
+  }
+  let i = typeof array[0] === "number" ? skipNumbers(array) : 0;
+  for (; i < array.length; i++) {
+    const item = array[i];
+    if (typeof item === "object" && item !== null && scan(item, walk, depth)) return true;
+  }
+  return false;
+}
+
+/**
+ * The index of the first element of `array` that is not a number. Its own function so that on
+ * arrays of doubles the load site stays monomorphic and each element is read unboxed: in the
+ * shared loop above, a double is boxed on every read (10,000 doubles: about 20 µs, not 3).
+ */
+function skipNumbers(array: unknown[]): number {
+  let i = 0;
+  while (i < array.length && typeof array[i] === "number") i++;
+  return i;
 }
 
 /** An error's own `cause`, the one V8 writes. */
