@@ -18,8 +18,6 @@ export type SteadErrorCode =
   | "STUB_BROKEN"
   /** The stub was used after being disposed. */
   | "STUB_DISPOSED"
-  /** A value cannot cross the RPC boundary. */
-  | "RPC_UNSERIALIZABLE"
   /** The object's class has no handler for the delivered event (fetch, alarm). */
   | "HANDLER_MISSING"
   /** The runtime options are invalid. */
@@ -40,6 +38,8 @@ export type SteadErrorCode =
   | "CPU_LIMIT_EXCEEDED"
   /** An object thread is stuck where nothing can interrupt it; its objects wait for a restart. */
   | "OBJECT_THREAD_STUCK"
+  /** A value that works on one thread (a function, RpcTarget, stub) was sent to another thread. */
+  | "CROSS_THREAD_UNSUPPORTED"
   /** An object's files could not be opened: the process or system ran out of file descriptors. */
   | "DESCRIPTORS_EXHAUSTED";
 
@@ -51,7 +51,6 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   STALE_INSTANCE: 503,
   STUB_BROKEN: 503,
   STUB_DISPOSED: 500,
-  RPC_UNSERIALIZABLE: 500,
   HANDLER_MISSING: 500,
   INVALID_CONFIG: 500,
   CONFIG_NOT_FOUND: 500,
@@ -62,6 +61,7 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   RUNTIME_DISPOSED: 503,
   CPU_LIMIT_EXCEEDED: 503,
   OBJECT_THREAD_STUCK: 503,
+  CROSS_THREAD_UNSUPPORTED: 500,
   DESCRIPTORS_EXHAUSTED: 503,
 };
 

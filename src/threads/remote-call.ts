@@ -222,7 +222,7 @@ function decodeValue(kind: WireEvent["kind"], value: unknown): unknown {
 function unsendable(error: unknown): unknown {
   if (!(error instanceof Error) || error.name !== "DataCloneError") return error;
   return new SteadError(
-    "RPC_UNSERIALIZABLE",
+    "CROSS_THREAD_UNSUPPORTED",
     `This value cannot be sent to a Durable Object on another object thread (${error.message}). Functions, RpcTargets, stubs, Requests and Responses inside RPC values do not cross threads yet: pass plain data, or run with --threads 0 (createRuntime: threads: 0) to keep every object on one thread.`,
     { cause: error },
   );

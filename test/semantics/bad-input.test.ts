@@ -144,14 +144,23 @@ describe("bad input to the KV API", () => {
 
   it("values that cannot be cloned are a DataCloneError and a batch containing one writes nothing", async () => {
     await afterBadInput(async (ctx) => {
-      for (const value of [() => 1, Symbol("s"), new WeakMap(), { fn() {} }, [Promise.resolve()]]) {
+      // workerd's texts: V8's own for what V8 refuses.
+      const refused: Array<[unknown, string]> = [
+        [() => 1, "() => 1 could not be cloned."],
+        [Symbol("s"), "Symbol(s) could not be cloned."],
+        [new WeakMap(), "#<WeakMap> could not be cloned."],
+        [{ fn() {} }, "fn() {} could not be cloned."],
+        [[Promise.resolve()], "#<Promise> could not be cloned."],
+      ];
+      for (const [value, message] of refused) {
         const error = await failureOf(() => ctx.storage.put("a", value));
+        assert.ok(error instanceof DOMException, String(error));
         assert.equal(error.name, "DataCloneError");
-        assert.match(error.message, /^Could not serialize the value of key "a": /);
+        assert.equal(error.message, message);
       }
       await assert.rejects(ctx.storage.put({ a: 2, fresh: 1, bad: () => 0 }), {
         name: "DataCloneError",
-        message: /key "bad"/,
+        message: "() => 0 could not be cloned.",
       });
       assert.throws(() => ctx.storage.kv.put("a", () => 1), { name: "DataCloneError" });
       assert.equal(await ctx.storage.get("fresh"), undefined);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RpcTarget } from "../../src/index.ts";
+import { assertDataCloneError } from "../support/platform-values.ts";
 import { fixture, start } from "../support/rpc-runtime.ts";
 
 const MiB = 1024 * 1024;
@@ -20,12 +21,9 @@ function notImplemented(member: string) {
 
 function unserializable(type: string) {
   return (error: unknown) => {
-    assert.ok(error instanceof Error);
-    assert.ok(
-      error.message.startsWith(
-        `Could not serialize object of type "${type}". This type does not support serialization.`,
-      ),
-      error.message,
+    assertDataCloneError(
+      error,
+      `Could not serialize object of type "${type}". This type does not support serialization.`,
     );
     return true;
   };

@@ -1,5 +1,13 @@
 import { RpcTarget } from "../base-classes.ts";
 import { SteadError } from "../errors.ts";
+import { unsupportedTypeError } from "../values/data-clone-error.ts";
+import {
+  constructorName,
+  copyHeaders,
+  type HostClass,
+  hostClassOf,
+  refusal,
+} from "../values/host-objects.ts";
 
 /** Largest serialized RPC message, in bytes. */
 export const MAX_RPC_BYTES = 32 * 1024 * 1024;
@@ -30,16 +38,41 @@ function isTransferredByReference(value: object): boolean {
   return (
     value instanceof Request ||
     value instanceof Response ||
-    value instanceof Headers ||
     value instanceof ReadableStream ||
     value instanceof WritableStream
   );
 }
 
 /**
+ * The other side's copy of a platform object, as workerd's RPC serializer makes it: Headers and
+ * DOMException copied, a Blob a new Blob over the same bytes; every class workerd cannot serialize
+ * (URL, File, FormData, AbortSignal, Event…) a `DataCloneError` with workerd's text.
+ */
+function cloneHost(value: object, how: HostClass, state: CloneState): unknown {
+  if (how.kind === "refused") throw refusal(value, how);
+  switch (how.name) {
+    case "Headers":
+      return copyHeaders(value as Headers);
+    case "Blob": {
+      // A new Blob over the same immutable bytes: nothing is read or copied.
+      const blob = value as Blob;
+      count(state, blob.size);
+      return blob.slice(0, blob.size, blob.type);
+    }
+    case "DOMException": {
+      const error = value as DOMException;
+      return new DOMException(error.message, error.name);
+    }
+    default:
+      return value;
+  }
+}
+
+/**
  * Copies a value across the RPC boundary: structured clone for data (so neither side sees the
  * other's later mutations), stubs for functions and `RpcTarget`s. Instances of other classes are
- * rejected, as on Cloudflare, instead of silently losing their prototype.
+ * rejected with workerd's `DataCloneError`, instead of silently losing their prototype; extend
+ * `RpcTarget` to pass one by reference.
  */
 export function cloneForRpc(value: unknown, refs: ReferenceFactory): unknown {
   if (value === null || (typeof value !== "object" && typeof value !== "function")) {
@@ -88,6 +121,8 @@ function clone(value: unknown, refs: ReferenceFactory, state: CloneState): unkno
     }
     return copy;
   }
+  const how = hostClassOf(proto);
+  if (how !== undefined) return remember(state, value, cloneHost(value, how, state));
   if (value instanceof Map) {
     const copy = new Map();
     state.seen.set(value, copy);
@@ -108,11 +143,7 @@ function clone(value: unknown, refs: ReferenceFactory, state: CloneState): unkno
   if (value.constructor && STRUCTURED_LEAVES.has(value.constructor)) {
     return remember(state, value, structuredClone(value));
   }
-  const type = value.constructor?.name ?? "Object";
-  throw new SteadError(
-    "RPC_UNSERIALIZABLE",
-    `Could not serialize object of type "${type}". This type does not support serialization. Pass plain data, or extend RpcTarget to pass it by reference.`,
-  );
+  throw unsupportedTypeError(constructorName(value));
 }
 
 const STANDARD_ERRORS: Record<string, ErrorConstructor> = {
@@ -130,6 +161,7 @@ const STANDARD_ERRORS: Record<string, ErrorConstructor> = {
  * or other own properties except Cloudflare's `remote`/`retryable`/`overloaded` flags.
  */
 export function cloneError(error: Error): Error {
+  if (error instanceof DOMException) return new DOMException(error.message, error.name);
   if (error instanceof SteadError) {
     const copy = new SteadError(error.code, error.message, {
       retryable: error.retryable,

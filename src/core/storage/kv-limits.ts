@@ -1,4 +1,4 @@
-import { deserialize, serialize } from "node:v8";
+import { deserializeValue, serializeValue } from "../values/value-serializer.ts";
 import { MAX_ROW_BYTES } from "./sql-limits.ts";
 
 /** Keys per batched get/put/delete. */
@@ -48,17 +48,13 @@ export function checkKeyBatch(
   for (const key of keys) checkKey(key, backend);
 }
 
-/** Serializes a value (structured clone, V8 format), enforcing the backend's size limit. */
+/**
+ * Serializes a value as workerd does (structured clone, V8 format, the platform objects workerd
+ * stores), enforcing the backend's size limit. Throws workerd's `DataCloneError` for what it
+ * cannot serialize, before anything is written.
+ */
 export function encodeValue(key: string, value: unknown, backend: StorageBackend): Uint8Array {
-  let bytes: Buffer;
-  try {
-    bytes = serialize(value);
-  } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    throw new DOMExceptionLike(
-      `Could not serialize the value of key "${truncate(key)}": ${detail}`,
-    );
-  }
+  const bytes = serializeValue(value);
   if (backend === "kv") {
     if (bytes.byteLength > MAX_LEGACY_VALUE_BYTES + LEGACY_VALUE_SLACK) {
       throw new RangeError(`Values cannot be larger than ${MAX_LEGACY_VALUE_BYTES} bytes.`);
@@ -73,15 +69,7 @@ export function encodeValue(key: string, value: unknown, backend: StorageBackend
 
 /** Turns stored bytes back into a value (a fresh copy each time). */
 export function decodeValue(bytes: Uint8Array): unknown {
-  return deserialize(bytes);
-}
-
-/** A `DataCloneError`, the error structured clone raises. */
-class DOMExceptionLike extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "DataCloneError";
-  }
+  return deserializeValue(bytes);
 }
 
 function truncate(key: string): string {

@@ -1,5 +1,5 @@
-import { deserialize, serialize } from "node:v8";
 import { currentObject, type ObjectContext, runOutsideObject } from "../gates/context.ts";
+import { deserializeValue, serializeValue } from "../values/value-serializer.ts";
 import {
   type Coupling,
   type Frame,
@@ -253,19 +253,14 @@ export class WebSocket extends SocketEventTarget {
    * again after changing the value. At most 16 KiB serialized.
    */
   serializeAttachment(value: unknown): void {
-    let bytes: Buffer;
-    try {
-      bytes = serialize(value);
-    } catch (error) {
-      throw new DOMException((error as Error).message, "DataCloneError");
-    }
+    const bytes = serializeValue(value);
     if (bytes.byteLength > MAX_ATTACHMENT_BYTES) throw attachmentTooLarge(bytes.byteLength);
     this.#attachment = bytes;
   }
 
   /** A copy of the value last given to `serializeAttachment()`, or null. */
   deserializeAttachment(): any {
-    return this.#attachment === undefined ? null : deserialize(this.#attachment);
+    return this.#attachment === undefined ? null : deserializeValue(this.#attachment);
   }
 
   #internals(): WebSocketInternals {
