@@ -35,7 +35,17 @@ export type SteadErrorCode =
   /** The entry module could not be loaded or does not export what the config names. */
   | "MODULE_LOAD_FAILED"
   /** The runtime was disposed. */
-  | "RUNTIME_DISPOSED";
+  | "RUNTIME_DISPOSED"
+  /** Another process (or another runtime in this one) holds the data directory. */
+  | "DATA_DIR_LOCKED"
+  /** The data directory or a file in it cannot be written: read-only, permissions, owner. */
+  | "DATA_DIR_UNWRITABLE"
+  /** The control database is not a readable SQLite database. */
+  | "CONTROL_DATABASE_CORRUPT"
+  /** One object's database is not a readable SQLite database; other objects are unaffected. */
+  | "OBJECT_DATABASE_CORRUPT"
+  /** A database file could not be opened for another reason (I/O error, full disk). */
+  | "DATABASE_OPEN_FAILED";
 
 /** HTTP status a code maps to when it reaches an HTTP client. */
 export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
@@ -54,6 +64,11 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   DELETE_NOT_CONFIRMED: 500,
   MODULE_LOAD_FAILED: 500,
   RUNTIME_DISPOSED: 503,
+  DATA_DIR_LOCKED: 500,
+  DATA_DIR_UNWRITABLE: 500,
+  CONTROL_DATABASE_CORRUPT: 500,
+  OBJECT_DATABASE_CORRUPT: 500,
+  DATABASE_OPEN_FAILED: 500,
 };
 
 export interface SteadErrorOptions {
