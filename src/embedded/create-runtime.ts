@@ -13,6 +13,7 @@ import { planMigrations } from "../core/migrations/plan-migrations.ts";
 import { DurableObjectNamespace, NamespaceController } from "../core/object/namespace.ts";
 import { Residency } from "../core/object/residency.ts";
 import type { DeadLetterRecord, StorageDriver } from "../core/storage/driver.ts";
+import type { DataDirLock } from "../drivers/local/data-dir-lock.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { loadEntryModule } from "./module-loader.ts";
 import { DEFAULT_LIMITS, parseRuntimeOptions, type RuntimeOptions } from "./runtime-options.ts";
@@ -76,7 +77,17 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       "Invalid createRuntime() options:\n  - maxOpenDatabases: applies to the default local driver only; pass it to your driver instead, e.g. new LocalDriver({ dataDir, maxOpenDatabases }).",
     );
   }
-  const driver: StorageDriver = config.driver ?? defaultDriver(dataDir!, config.maxOpenDatabases);
+  if (
+    config.dataDirLock !== undefined &&
+    (config.driver !== undefined || config.dataDir === undefined)
+  ) {
+    throw new SteadError(
+      "INVALID_CONFIG",
+      `Invalid createRuntime() options:\n  - dataDirLock: ${config.driver !== undefined ? "applies to the default local driver only; pass it to your driver instead, e.g. new LocalDriver({ dataDir, lock })" : "needs dataDir, the directory it locks"}.`,
+    );
+  }
+  const driver: StorageDriver =
+    config.driver ?? defaultDriver(dataDir!, config.maxOpenDatabases, config.dataDirLock);
   const clock = config.clock ?? systemClock;
   const limits = { ...DEFAULT_LIMITS, ...config.objects };
   const residency = new Residency(limits.maxActive);
@@ -221,10 +232,14 @@ function defaultOnError(error: unknown, context: string): void {
   console.error(`[stead] ${context}:`, error);
 }
 
-/** The local driver on `dataDir`; a limit it refuses is a configuration error. */
-function defaultDriver(dataDir: string, maxOpenDatabases: number | undefined): LocalDriver {
+/** The local driver on `dataDir`; a limit or lock it refuses is a configuration error. */
+function defaultDriver(
+  dataDir: string,
+  maxOpenDatabases: number | undefined,
+  lock: DataDirLock | "held" | undefined,
+): LocalDriver {
   try {
-    return new LocalDriver({ dataDir, maxOpenDatabases });
+    return new LocalDriver({ dataDir, maxOpenDatabases, lock });
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
     throw new SteadError(

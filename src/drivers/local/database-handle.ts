@@ -2,8 +2,10 @@ import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import type { DatabaseHandle } from "../../core/storage/driver.ts";
+import { databaseOpenError } from "./file-errors.ts";
 import type { LocalDriver } from "./local-driver.ts";
 import type { OpenDatabase } from "./open-databases.ts";
+import { createPrivateFile } from "./private-files.ts";
 import {
   checkpointSqliteFile,
   closeSqliteFile,
@@ -232,10 +234,11 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // synced. A WAL is missing after a close that could not keep it aside, or a database
       // closed by another SQLite program: SQLite creates it now.
       if (!this.#created) this.#created = !existsSync(this.path) || !existsSync(`${this.path}-wal`);
+      createPrivateFile(this.path);
       db = openSqliteFile(this.path, { ownSyncs: true });
     } catch (error) {
       this.#driver.disconnected(this);
-      throw error;
+      throw databaseOpenError(this.path, "object", this.#driver.dataDir, error);
     }
     this.#db = db;
     this.#flushed = false;
