@@ -3,9 +3,11 @@ import type { RequestLogRecord } from "../server/request-log.ts";
 /** How the server writes its log: one JSON object per line, or short lines for people. */
 export type LogFormat = "json" | "pretty";
 
-/** The process's log. Requests and events go to stdout, errors to stderr. */
+/** The process's log. Requests and events go to stdout, warnings and errors to stderr. */
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
+  /** Something the operator should fix, though the server runs. */
+  warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
   request(record: RequestLogRecord): void;
 }
@@ -28,6 +30,7 @@ export function createLogger(format: LogFormat): Logger {
         requests.flush();
         write(process.stdout, "info", msg, fields);
       },
+      warn: (msg, fields) => write(process.stderr, "warn", msg, fields),
       error: (msg, fields) => write(process.stderr, "error", msg, fields),
       request: (record) => requests.write(requestLine(record)),
     };
@@ -40,6 +43,7 @@ export function createLogger(format: LogFormat): Logger {
           .join(" ")}`;
   return {
     info: (msg, fields) => process.stdout.write(`${msg}${extra(fields)}\n`),
+    warn: (msg, fields) => process.stderr.write(`Warning: ${msg}${extra(fields)}\n`),
     error: (msg, fields) => process.stderr.write(`${msg}${extra(fields)}\n`),
     request: ({ method, path, status, durationMs, error }) =>
       process.stdout.write(

@@ -1,4 +1,6 @@
 import { loadAppConfig } from "../config/index.ts";
+import { DataDirLock } from "../drivers/local/data-dir-lock.ts";
+import { exposureWarning } from "../drivers/local/private-files.ts";
 import { createRuntime, type Runtime } from "../embedded/create-runtime.ts";
 import { type SteadServer, serve } from "../server/serve.ts";
 import { handleWebSocketUpgrade } from "../server/websocket-upgrade.ts";
@@ -13,12 +15,32 @@ export interface RunningServer {
   shutdown(reason: string): Promise<void>;
 }
 
-/** Loads the app in `options.dir` and serves it until `shutdown`. */
+/**
+ * Loads the app in `options.dir` and serves it until `shutdown`. The data directory is locked
+ * first, so a second server on it stops at once, and stays locked until the runtime is closed.
+ */
 export async function runServer(options: ServerOptions, logger: Logger): Promise<RunningServer> {
+  const lock = DataDirLock.acquire(options.dataDir);
+  try {
+    return await serveLocked(options, logger, lock);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+async function serveLocked(
+  options: ServerOptions,
+  logger: Logger,
+  lock: DataDirLock,
+): Promise<RunningServer> {
+  const exposed = exposureWarning(options.dataDir);
+  if (exposed !== undefined) logger.warn(exposed, { dataDir: options.dataDir });
   const config = await loadAppConfig(options.dir, { dev: options.dev, env: options.env });
   const runtime = await createRuntime({
     ...config.runtimeOptions,
     dataDir: options.dataDir,
+    dataDirLock: lock,
     maxOpenDatabases: options.maxOpenDatabases,
     objects: { hibernateAfterMs: options.hibernateAfterMs },
     onError: (error, context) =>
@@ -61,6 +83,7 @@ export async function runServer(options: ServerOptions, logger: Logger): Promise
         logger.info(`Shutting down (${reason})`);
         await server.close({ deadlineMs: options.shutdownTimeoutMs });
         await runtime.dispose();
+        lock.release();
         logger.info("Stopped");
       })();
       return stopping;
