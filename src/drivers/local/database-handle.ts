@@ -233,8 +233,10 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // A file created by an earlier connection that never flushed still needs its directory
       // synced. A WAL is missing after a close that could not keep it aside, or a database
       // closed by another SQLite program: SQLite creates it now.
-      if (!this.#created) this.#created = !existsSync(this.path) || !existsSync(`${this.path}-wal`);
-      createPrivateFile(this.path);
+      const fresh = !existsSync(this.path);
+      if (!this.#created) this.#created = fresh || !existsSync(`${this.path}-wal`);
+      // Created here, not by SQLite, for its mode (0600, and its WAL's with it).
+      if (fresh) createPrivateFile(this.path);
       db = openSqliteFile(this.path, { ownSyncs: true });
     } catch (error) {
       this.#driver.disconnected(this);
