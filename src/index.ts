@@ -27,6 +27,7 @@ export type { SqlStorage, SqlStorageCursor, SqlStorageValue } from "./core/stora
 export type { SyncKvStorage } from "./core/storage/sync-kv-storage.ts";
 export { WebSocketRequestResponsePair } from "./core/websocket/request-response-pair.ts";
 export { WebSocketPair } from "./core/websocket/web-socket-pair.ts";
+export { DataDirLock } from "./drivers/local/data-dir-lock.ts";
 export { LocalDriver, type LocalDriverOptions } from "./drivers/local/local-driver.ts";
 export { createRuntime, type Runtime } from "./embedded/create-runtime.ts";
 export { registerWorkersModule } from "./embedded/module-loader.ts";

@@ -3,7 +3,7 @@ import type { RequestLogRecord } from "../server/request-log.ts";
 /** How the server writes its log: one JSON object per line, or short lines for people. */
 export type LogFormat = "json" | "pretty";
 
-/** The process's log. Requests and events go to stdout, errors to stderr. */
+/** The process's log. Requests and events go to stdout, warnings and errors to stderr. */
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   /** A limit was hit or a resource ran out: the operator should look (stderr). */
@@ -43,7 +43,7 @@ export function createLogger(format: LogFormat): Logger {
           .join(" ")}`;
   return {
     info: (msg, fields) => process.stdout.write(`${msg}${extra(fields)}\n`),
-    warn: (msg, fields) => process.stderr.write(`${msg}${extra(fields)}\n`),
+    warn: (msg, fields) => process.stderr.write(`Warning: ${msg}${extra(fields)}\n`),
     error: (msg, fields) => process.stderr.write(`${msg}${extra(fields)}\n`),
     request: ({ method, path, status, durationMs, error }) =>
       process.stdout.write(

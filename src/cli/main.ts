@@ -25,7 +25,10 @@ function serverCommand(name: string, description: string, dev: boolean): Command
     .argument("[dir]", "app directory with wrangler.jsonc, wrangler.json or wrangler.toml", ".")
     .option("-p, --port <port>", "port to listen on (default: 8787)")
     .option("--host <host>", `address to listen on (default: ${dev ? "127.0.0.1" : "0.0.0.0"})`)
-    .option("--data-dir <path>", "where object databases live (default: <dir>/.stead)")
+    .option(
+      "--data-dir <path>",
+      "where object databases live; one process at a time, created mode 0700 (default: <dir>/.stead)",
+    )
     .addOption(
       new Option(
         "--log-format <format>",

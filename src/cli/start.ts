@@ -1,6 +1,8 @@
 import { loadAppConfig } from "../config/index.ts";
 import { SteadError } from "../core/errors.ts";
+import { DataDirLock } from "../drivers/local/data-dir-lock.ts";
 import { openFileLimit } from "../drivers/local/open-file-limit.ts";
+import { exposureWarning } from "../drivers/local/private-files.ts";
 import { createRuntime, type Runtime } from "../embedded/create-runtime.ts";
 import { type SteadServer, serve } from "../server/serve.ts";
 import { handleWebSocketUpgrade } from "../server/websocket-upgrade.ts";
@@ -17,19 +19,38 @@ export interface RunningServer {
 }
 
 /**
- * Loads the app in `options.dir` and serves it until `shutdown`. `onStuck` is called when an
- * object thread cannot be stopped (see `OBJECT_THREAD_STUCK`): only a new process can serve its
- * objects again.
+ * Loads the app in `options.dir` and serves it until `shutdown`. The data directory is locked
+ * first, so a second server on it stops at once, and stays locked until the runtime is closed.
+ * `onStuck` is called when an object thread cannot be stopped (see `OBJECT_THREAD_STUCK`): only
+ * a new process can serve its objects again.
  */
 export async function runServer(
   options: ServerOptions,
   logger: Logger,
   onStuck: (error: Error) => void = () => {},
 ): Promise<RunningServer> {
+  const lock = DataDirLock.acquire(options.dataDir);
+  try {
+    return await serveLocked(options, logger, lock, onStuck);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+async function serveLocked(
+  options: ServerOptions,
+  logger: Logger,
+  lock: DataDirLock,
+  onStuck: (error: Error) => void,
+): Promise<RunningServer> {
+  const exposed = exposureWarning(options.dataDir);
+  if (exposed !== undefined) logger.warn(exposed, { dataDir: options.dataDir });
   const config = await loadAppConfig(options.dir, { dev: options.dev, env: options.env });
   const runtime = await createRuntime({
     ...config.runtimeOptions,
     dataDir: options.dataDir,
+    dataDirLock: lock,
     maxOpenDatabases: options.maxOpenDatabases,
     threads: options.threads,
     objects: { hibernateAfterMs: options.hibernateAfterMs },
@@ -81,6 +102,7 @@ export async function runServer(
         logger.info(`Shutting down (${reason})`);
         await server.close({ deadlineMs: options.shutdownTimeoutMs });
         await runtime.dispose();
+        lock.release();
         logger.info("Stopped");
       })();
       return stopping;

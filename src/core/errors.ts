@@ -41,7 +41,17 @@ export type SteadErrorCode =
   /** A value that works on one thread (a function, RpcTarget, stub) was sent to another thread. */
   | "CROSS_THREAD_UNSUPPORTED"
   /** An object's files could not be opened: the process or system ran out of file descriptors. */
-  | "DESCRIPTORS_EXHAUSTED";
+  | "DESCRIPTORS_EXHAUSTED"
+  /** Another process (or another runtime in this one) holds the data directory. */
+  | "DATA_DIR_LOCKED"
+  /** The data directory or a file in it cannot be written: read-only, permissions, owner. */
+  | "DATA_DIR_UNWRITABLE"
+  /** The control database is not a readable SQLite database. */
+  | "CONTROL_DATABASE_CORRUPT"
+  /** One object's database is not a readable SQLite database; other objects are unaffected. */
+  | "OBJECT_DATABASE_CORRUPT"
+  /** A database file could not be opened for another reason (I/O error, full disk). */
+  | "DATABASE_OPEN_FAILED";
 
 /** HTTP status a code maps to when it reaches an HTTP client. */
 export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
@@ -63,6 +73,11 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   OBJECT_THREAD_STUCK: 503,
   CROSS_THREAD_UNSUPPORTED: 500,
   DESCRIPTORS_EXHAUSTED: 503,
+  DATA_DIR_LOCKED: 500,
+  DATA_DIR_UNWRITABLE: 500,
+  CONTROL_DATABASE_CORRUPT: 500,
+  OBJECT_DATABASE_CORRUPT: 500,
+  DATABASE_OPEN_FAILED: 500,
 };
 
 export interface SteadErrorOptions {

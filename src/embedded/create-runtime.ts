@@ -125,6 +125,15 @@ function openStore(config: RuntimeOptions): Store {
       "Invalid createRuntime() options:\n  - maxOpenDatabases: applies to the default local driver only; pass it to your driver instead, e.g. new LocalDriver({ dataDir, maxOpenDatabases }).",
     );
   }
+  if (
+    config.dataDirLock !== undefined &&
+    (config.driver !== undefined || config.dataDir === undefined)
+  ) {
+    throw new SteadError(
+      "INVALID_CONFIG",
+      `Invalid createRuntime() options:\n  - dataDirLock: ${config.driver !== undefined ? "applies to the default local driver only; pass it to your driver instead, e.g. new LocalDriver({ dataDir, lock })" : "needs dataDir, the directory it locks"}.`,
+    );
+  }
   if (config.driver !== undefined) {
     const driver = withDescriptorErrors(config.driver);
     return { driver, dataDir: config.dataDir, close: () => driver.close(), abort: async () => {} };
@@ -343,12 +352,13 @@ function defaultOnError(error: unknown, context: string): void {
   console.error(`[stead] ${context}:`, error);
 }
 
-/** The local driver on `dataDir`; a limit it refuses is a configuration error. */
+/** The local driver on `dataDir`; a limit or lock it refuses is a configuration error. */
 function defaultDriver(dataDir: string, config: RuntimeOptions): LocalDriver {
   try {
     return new LocalDriver({
       dataDir,
       maxOpenDatabases: config.maxOpenDatabases,
+      lock: config.dataDirLock,
       sharedControl: (config.threads ?? 0) > 0,
     });
   } catch (error) {

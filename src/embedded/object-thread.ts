@@ -44,6 +44,8 @@ async function start(): Promise<void> {
       dataDir: data.dataDir,
       maxOpenDatabases: data.maxOpenDatabases,
       sharedControl: true,
+      // The main thread holds the data directory's lock for the whole process.
+      lock: "held",
     }),
   );
   const calls = new PendingCalls();

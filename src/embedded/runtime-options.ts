@@ -4,6 +4,7 @@ import { SteadError } from "../core/errors.ts";
 import type { Migration } from "../core/migrations/migration.ts";
 import type { ObjectLimits } from "../core/object/object-class.ts";
 import type { StorageDriver } from "../core/storage/driver.ts";
+import { DataDirLock } from "../drivers/local/data-dir-lock.ts";
 
 /** A Durable Object binding: the class name, or the class name and its storage backend. */
 export type DurableObjectBinding =
@@ -24,6 +25,14 @@ export interface RuntimeOptions {
   vars?: Record<string, unknown>;
   /** Where object databases live. Omitted: a temporary directory removed on dispose. */
   dataDir?: string;
+  /**
+   * With the default local driver: the data directory's lock (one process at a time uses a data
+   * directory). Omitted: the runtime takes it before writing anything and releases it on
+   * dispose; another process holding it fails with `DATA_DIR_LOCKED`. A `DataDirLock` you took
+   * for `dataDir`: the runtime uses it and leaves releasing it to you. `"held"`: this process
+   * holds it already (a runtime on a worker thread).
+   */
+  dataDirLock?: DataDirLock | "held";
   /**
    * With the default local driver: object databases open at once (each costs about 190 KB and
    * three file descriptors). Default 2,000, or fewer under a low open-file limit; a value that
@@ -136,6 +145,11 @@ const schema = z.object({
     .optional(),
   vars: z.record(z.string(), z.unknown()).optional(),
   dataDir: z.string().min(1).optional(),
+  dataDirLock: z
+    .union([z.custom<DataDirLock>((v) => v instanceof DataDirLock), z.literal("held")], {
+      error: 'must be a DataDirLock (DataDirLock.acquire(dataDir)) or "held"',
+    })
+    .optional(),
   maxOpenDatabases: z
     .number({ error: "must be a positive integer, like 1000" })
     .int({ error: "must be a positive integer, like 1000" })

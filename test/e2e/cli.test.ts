@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -8,24 +7,9 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { waitFor } from "../support/wait-for.ts";
-import { startStead, withOpenFileLimit } from "./support/stead-process.ts";
+import { runStead, startStead } from "./support/stead-process.ts";
 
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const COUNTER = fileURLToPath(new URL("../../examples/counter", import.meta.url));
-
-/** Runs `stead <args>` to completion (it must exit by itself) and returns what it printed. */
-async function runStead(args: string[], options: { openFileLimit?: number } = {}) {
-  const [file, argv] = withOpenFileLimit([process.execPath, MAIN, ...args], options.openFileLimit);
-  const child = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-  const [code] = (await once(child, "exit")) as [number | null];
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
 
 function tempDir(prefix: string): { path: string } & Disposable {
   const path = mkdtempSync(join(tmpdir(), prefix));

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { listDurableObjectIds } from "../../src/testing/index.ts";
 import { fixture, start } from "../support/rpc-runtime.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const BAD_ID = "Invalid Durable Object ID: must be 64 hex digits";
@@ -22,9 +23,10 @@ function typeError(message: string) {
 
 describe("idFromName", () => {
   it("is deterministic: the same name gives the same id, in this runtime and the next", async () => {
+    using dir = tempDataDir();
     let first: string;
     {
-      await using rt = await start();
+      await using rt = await start(dir.path);
       const a = rt.env.ECHO.idFromName("room-1");
       const b = rt.env.ECHO.idFromName("room-1");
       assert.equal(a.toString(), b.toString());
@@ -32,7 +34,7 @@ describe("idFromName", () => {
       assert.notEqual(a, b, "each call returns a new id object");
       first = a.toString();
     }
-    await using rt = await start();
+    await using rt = await start(dir.path);
     assert.equal(rt.env.ECHO.idFromName("room-1").toString(), first);
   });
 
@@ -115,9 +117,13 @@ describe("idFromString", () => {
   });
 
   it("parses ids across runtimes: a stored id string still addresses the same object", async () => {
-    await using rt1 = await start();
-    const hex = rt1.env.ECHO.newUniqueId().toString();
-    await using rt2 = await start();
+    using dir = tempDataDir();
+    let hex: string;
+    {
+      await using rt1 = await start(dir.path);
+      hex = rt1.env.ECHO.newUniqueId().toString();
+    }
+    await using rt2 = await start(dir.path);
     assert.equal(rt2.env.ECHO.idFromString(hex).toString(), hex);
   });
 

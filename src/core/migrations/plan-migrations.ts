@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { SteadError } from "../errors.ts";
 import type { ControlChange, NamespaceRecord } from "../storage/driver.ts";
 import type { ClassBinding, Migration } from "./migration.ts";
@@ -210,21 +211,30 @@ function checkTags({ migrations, applied, source }: PlanInput): void {
   }
 }
 
-/** A record for a new class: the defaults, unless a renamed class still holds their names. */
+/**
+ * A record for a new class: its storage name is the class name unless a renamed class still holds
+ * it, and its id key is a new random secret, so ids cannot be made offline and a class deleted
+ * and created again does not get its old ids back. (Data directories made before keys were
+ * random keep the public keys they recorded, `stead:<storage name>`, so stored ids still resolve.)
+ */
 function newRecord(
   className: string,
   backend: NamespaceRecord["backend"],
   state: ReadonlyMap<string, NamespaceRecord>,
 ): NamespaceRecord {
-  const taken = new Set([...state.values()].flatMap((r) => [r.storageName, r.uniqueKey]));
+  const taken = new Set([...state.values()].map((r) => r.storageName));
   // Class names are identifiers, so "Name-2" never is another class's default.
   for (let n = 1; ; n++) {
     const storageName = n === 1 ? className : `${className}-${n}`;
-    const uniqueKey = `stead:${storageName}`;
-    if (!taken.has(storageName) && !taken.has(uniqueKey)) {
-      return { className, storageName, uniqueKey, backend };
+    if (!taken.has(storageName)) {
+      return { className, storageName, uniqueKey: newIdKey(), backend };
     }
   }
+}
+
+/** 256 random bits: the secret a namespace's ids are MACed with. */
+function newIdKey(): string {
+  return randomBytes(32).toString("base64url");
 }
 
 /** The control-store change that turns `before` into `after`. */

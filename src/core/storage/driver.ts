@@ -102,15 +102,18 @@ export interface AlarmIndex {
 
 /**
  * A Durable Object class's namespace as first created: its ids and its data stay with it for
- * good, including across renames. Defaults for a new class `C`: storage name `C`, unique key
- * `stead:C`.
+ * good, including across renames. A new class `C` gets storage name `C` and a random unique key;
+ * data directories made before keys were random keep their recorded `stead:C`.
  */
 export interface NamespaceRecord {
   /** The exported class that owns the namespace now (renames change it). */
   className: string;
   /** The driver's namespace: the `namespace` argument of `openObject`, alarms and listing. */
   storageName: string;
-  /** The id key: ids minted under another key are rejected by this namespace. */
+  /**
+   * The id key, a secret: ids are MACed with it, so ids minted under another key are rejected
+   * by this namespace, and nobody without the key can make a valid id.
+   */
   uniqueKey: string;
   /** SQLite-backed, or legacy KV-backed (no SQL API). */
   backend: "sqlite" | "kv";

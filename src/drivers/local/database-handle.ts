@@ -2,8 +2,10 @@ import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import type { DatabaseHandle } from "../../core/storage/driver.ts";
+import { databaseOpenError } from "./file-errors.ts";
 import type { LocalDriver } from "./local-driver.ts";
 import type { OpenDatabase } from "./open-databases.ts";
+import { createPrivateFile } from "./private-files.ts";
 import {
   checkpointSqliteFile,
   closeSqliteFile,
@@ -231,11 +233,14 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // A file created by an earlier connection that never flushed still needs its directory
       // synced. A WAL is missing after a close that could not keep it aside, or a database
       // closed by another SQLite program: SQLite creates it now.
-      if (!this.#created) this.#created = !existsSync(this.path) || !existsSync(`${this.path}-wal`);
+      const fresh = !existsSync(this.path);
+      if (!this.#created) this.#created = fresh || !existsSync(`${this.path}-wal`);
+      // Created here, not by SQLite, for its mode (0600, and its WAL's with it).
+      if (fresh) createPrivateFile(this.path);
       db = openSqliteFile(this.path, { ownSyncs: true });
     } catch (error) {
       this.#driver.disconnected(this);
-      throw error;
+      throw databaseOpenError(this.path, "object", this.#driver.dataDir, error);
     }
     this.#db = db;
     this.#flushed = false;

@@ -1,18 +1,33 @@
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import type { ControlStore, DatabaseHandle, StorageDriver } from "../../core/storage/driver.ts";
 import { LocalAlarmIndex } from "./alarm-index.ts";
 import { LocalControlStore } from "./control-store.ts";
+import { DataDirLock } from "./data-dir-lock.ts";
 import { LocalDatabaseHandle } from "./database-handle.ts";
+import { assertWritableDir, databaseOpenError, fileSystemError } from "./file-errors.ts";
 import { OpenDatabases } from "./open-databases.ts";
 import { maxOpenDatabases, openFileLimit } from "./open-file-limit.ts";
+import { createPrivateFile, makePrivateDir } from "./private-files.ts";
 import { FileSync, openSqliteFile, syncDirectory, syncFile } from "./sqlite-file.ts";
 
 /** Options of the local driver. */
 export interface LocalDriverOptions {
-  /** Directory holding one folder per namespace, one SQLite file per object. */
+  /**
+   * Directory holding one folder per namespace, one SQLite file per object. Created with mode
+   * 0700, and the files in it 0600, whatever the umask.
+   */
   dataDir: string;
+  /**
+   * The data-directory lock (see `DataDirLock`): one process at a time uses a data directory.
+   * Omitted: the driver takes it, before writing anything, and releases it on `close` (another
+   * process holding it is `DATA_DIR_LOCKED`). A `DataDirLock` the caller acquired for this
+   * directory: the driver uses the directory under it and leaves releasing it to the caller.
+   * `"held"`: this process holds it already (for a driver on a worker thread, where the lock
+   * object cannot go); checked against the recorded holder's pid.
+   */
+  lock?: DataDirLock | "held";
   /**
    * Object databases open at once (each costs about 190 KB of memory and three file
    * descriptors). Default 2,000, or fewer where half the process's open-file limit would not hold
@@ -84,6 +99,8 @@ export class LocalDriver implements StorageDriver {
   readonly #lastClose = new Map<string, number>();
   readonly #knownDirs = new Set<string>();
   readonly #dirSyncs = new Map<string, FileSync>();
+  /** The lock this driver took itself, released on close. */
+  readonly #ownLock: DataDirLock | undefined;
 
   constructor(options: LocalDriverOptions) {
     this.dataDir = options.dataDir;
@@ -97,13 +114,27 @@ export class LocalDriver implements StorageDriver {
     this.#open = new OpenDatabases(this.#maxOpen);
     this.#beforeFlush = options.beforeFlush;
     const controlPath = join(this.dataDir, CONTROL_FILE);
-    const created = createDataDir(this.dataDir) || !existsSync(controlPath);
-    this.#control = openSqliteFile(controlPath, { shared: options.sharedControl === true });
+    // The lock comes before anything is written; only creating the directory (to hold the lock
+    // file) comes first.
+    const createdDir = createDataDir(this.dataDir);
+    assertWritableDir(this.dataDir, this.dataDir);
+    this.#ownLock = takeLock(this.dataDir, options.lock);
+    const created = createdDir || !existsSync(controlPath);
+    let control: DatabaseSync | undefined;
+    try {
+      createPrivateFile(controlPath);
+      control = openSqliteFile(controlPath, { shared: options.sharedControl === true });
+      this.alarms = new LocalAlarmIndex(control, () => {
+        this.#controlDirty = true;
+      });
+      this.control = new LocalControlStore(control, () => this.#syncControl());
+    } catch (error) {
+      control?.close();
+      this.#ownLock?.release();
+      throw databaseOpenError(controlPath, "control", this.dataDir, error);
+    }
+    this.#control = control;
     this.#controlWal = new FileSync(`${controlPath}-wal`, { preallocate: true });
-    this.alarms = new LocalAlarmIndex(this.#control, () => {
-      this.#controlDirty = true;
-    });
-    this.control = new LocalControlStore(this.#control, () => this.#syncControl());
     if (created) {
       // Blocking, once per data directory, once its tables exist: the control database's first
       // page (SQLite deletes the WAL of an empty database file), its WAL and both directory
@@ -125,9 +156,10 @@ export class LocalDriver implements StorageDriver {
     if (handle) return handle;
     const dir = join(this.dataDir, namespace);
     if (!this.#knownDirs.has(dir)) {
-      if (!existsSync(dir)) {
-        mkdirSync(dir, { recursive: true });
-        syncDirectory(this.dataDir);
+      try {
+        if (makePrivateDir(dir) !== undefined) syncDirectory(this.dataDir);
+      } catch (error) {
+        throw fileSystemError(dir, this.dataDir, error);
       }
       this.#knownDirs.add(dir);
     }
@@ -185,6 +217,7 @@ export class LocalDriver implements StorageDriver {
     this.#controlWal.close();
     for (const sync of this.#dirSyncs.values()) sync.close();
     this.#control.close();
+    this.#ownLock?.release();
   }
 
   /** @internal Runs before each object flush: the test hook, then the control database. */
@@ -268,11 +301,34 @@ export class LocalDriver implements StorageDriver {
 }
 
 /**
- * Creates `dataDir` (and missing parents) durably: each new directory's entry is synced in its
- * parent. True if it was created.
+ * Takes the data-directory lock unless `lock` says it is held; returns it when the driver took
+ * it (and so releases it).
+ */
+function takeLock(dataDir: string, lock: LocalDriverOptions["lock"]): DataDirLock | undefined {
+  if (lock === undefined) return DataDirLock.acquire(dataDir);
+  if (lock === "held") {
+    DataDirLock.assertHeldByThisProcess(dataDir);
+    return undefined;
+  }
+  if (!lock.held || lock.dataDir !== resolve(dataDir)) {
+    throw new RangeError(
+      `LocalDriver lock must be a held lock of its data directory ${resolve(dataDir)}, got ${lock.held ? `the lock of ${lock.dataDir}` : "a released lock"}. Pass DataDirLock.acquire(dataDir), or leave lock out.`,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * Creates `dataDir` (and missing parents, mode 0700) durably: each new directory's entry is
+ * synced in its parent. True if it was created.
  */
 function createDataDir(dataDir: string): boolean {
-  const first = mkdirSync(dataDir, { recursive: true });
+  let first: string | undefined;
+  try {
+    first = makePrivateDir(dataDir);
+  } catch (error) {
+    throw fileSystemError(dataDir, dataDir, error);
+  }
   if (first === undefined) return false;
   for (let dir = dataDir; ; dir = dirname(dir)) {
     syncDirectory(dirname(dir));

@@ -17,7 +17,9 @@ import { DatabaseSync } from "node:sqlite";
 
 /**
  * Opens a SQLite file the way every Stead database is opened. WAL with EXCLUSIVE locking, which
- * keeps the WAL index in memory and refuses a second process opening the same object; COMMIT
+ * keeps the WAL index in memory. (SQLite's lock on the file does not keep other processes out for
+ * long: the syncs below open and close the file, which drops it. The data directory's lock does
+ * that; see `DataDirLock`.) COMMIT
  * writes the WAL and never fsyncs on the event loop: the caller makes commits durable with an
  * asynchronous `fdatasync` of the WAL (`FileSync`).
  *

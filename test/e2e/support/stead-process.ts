@@ -17,19 +17,52 @@ export interface SteadProcess extends AsyncDisposable {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** How to run a `stead` process: its environment, limits and user. */
+export interface SteadProcessOptions {
+  env?: NodeJS.ProcessEnv;
+  /** `ulimit -n` for the process. */
+  openFileLimit?: number;
+  /** The process's umask (e.g. 0o000, to show modes do not depend on it). */
+  umask?: number;
+  /** Run as this user and group (the test must run as root to switch). */
+  uid?: number;
+  gid?: number;
+}
+
+/** Runs `stead <args>` to completion (it must exit by itself) and returns what it printed. */
+export async function runStead(args: string[], options: SteadProcessOptions = {}) {
+  const [file, argv] = withShellSettings([process.execPath, MAIN, ...args], options);
+  const child = spawn(file, argv, {
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+    uid: options.uid,
+    gid: options.gid,
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  const [code] = (await once(child, "exit")) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
 /** Runs `stead <command> <args>` and waits until it serves (port 0 picks a free port). */
 export async function startStead(
   command: "start" | "dev",
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; openFileLimit?: number } = {},
+  options: SteadProcessOptions & { timeoutMs?: number } = {},
 ): Promise<SteadProcess> {
-  const [file, argv] = withOpenFileLimit(
+  const [file, argv] = withShellSettings(
     [process.execPath, MAIN, command, ...args, "--port", "0", "--log-format", "json"],
-    options.openFileLimit,
+    options,
   );
   const child = spawn(file, argv, {
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
+    uid: options.uid,
+    gid: options.gid,
   });
   const logs: Array<Record<string, unknown>> = [];
   let stderr = "";
@@ -96,6 +129,21 @@ export function withOpenFileLimit(
   command: string[],
   limit: number | undefined,
 ): [file: string, args: string[]] {
-  if (limit === undefined) return [command[0]!, command.slice(1)];
-  return ["bash", ["-c", `ulimit -n ${limit} && exec "$@"`, "bash", ...command]];
+  return withShellSettings(command, { openFileLimit: limit });
+}
+
+/**
+ * The command line that runs `command` with an open-file limit and/or a umask (through bash,
+ * which then `exec`s it, so the pid stays the command's), or `command` as it is.
+ */
+function withShellSettings(
+  command: string[],
+  { openFileLimit, umask }: Pick<SteadProcessOptions, "openFileLimit" | "umask">,
+): [file: string, args: string[]] {
+  const settings = [
+    ...(openFileLimit === undefined ? [] : [`ulimit -n ${openFileLimit}`]),
+    ...(umask === undefined ? [] : [`umask ${umask.toString(8).padStart(3, "0")}`]),
+  ];
+  if (settings.length === 0) return [command[0]!, command.slice(1)];
+  return ["bash", ["-c", `${settings.join(" && ")} && exec "$@"`, "bash", ...command]];
 }
