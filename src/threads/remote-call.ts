@@ -45,25 +45,31 @@ export class PendingCalls {
   readonly #relays = new Map<number, (result: WireResult) => void>();
 
   /** Posts a call of `namespace`/`id` on `port`; resolves with the decoded answer. */
-  send(port: Poster, namespace: string, id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
+  async send(
+    port: Poster,
+    namespace: string,
+    id: DurableObjectId,
+    event: ObjectEvent,
+  ): Promise<unknown> {
     const call = ++this.#next;
     const transfer: Transferable[] = [];
-    let message: WireCall;
-    try {
-      message = {
+    const wireEvent = await encodeEvent(event, transfer);
+    return new Promise((resolve, reject) => {
+      this.#calls.set(call, { kind: wireEvent.kind, settle: { resolve, reject } });
+      const message: WireCall = {
         t: "call",
         call,
         namespace,
         id: id.toString(),
         name: id.name,
-        event: encodeEvent(event, transfer),
+        event: wireEvent,
       };
-      port.postMessage(message, transfer);
-    } catch (error) {
-      return Promise.reject(unsendable(error));
-    }
-    return new Promise((resolve, reject) => {
-      this.#calls.set(call, { kind: message.event.kind, settle: { resolve, reject } });
+      try {
+        port.postMessage(message, transfer);
+      } catch (error) {
+        this.#calls.delete(call);
+        reject(unsendable(error));
+      }
     });
   }
 
@@ -127,11 +133,11 @@ export function answerCall(
     result = Promise.reject(error);
   }
   result.then(
-    (value) => {
+    async (value) => {
       const transfer: Transferable[] = [];
       let outcome: WireOutcome;
       try {
-        outcome = { ok: true, value: encodeValue(call.event.kind, value, transfer) };
+        outcome = { ok: true, value: await encodeValue(call.event.kind, value, transfer) };
         port.postMessage({ t: "result", call: call.call, ...outcome }, transfer);
         return;
       } catch (error) {
@@ -153,18 +159,23 @@ export function transferablesOf(
   if (kind !== "fetch") return [];
   const found: unknown[] = [];
   if (message.t === "call") {
-    if (message.event.kind === "fetch") found.push(message.event.request.body);
+    if (message.event.kind === "fetch") found.push(streamOnly(message.event.request.body));
   } else if (message.ok && message.value !== null && typeof message.value === "object") {
     const value = message.value as Partial<WireResponse>;
-    found.push(value.body, value.webSocket);
+    found.push(streamOnly(value.body), value.webSocket);
   }
   return found.filter((item) => item !== null && item !== undefined) as Transferable[];
 }
 
-function encodeEvent(event: ObjectEvent, transfer: Transferable[]): WireEvent {
+/** Bytes are copied; only a stream body is transferred. */
+function streamOnly(body: unknown): unknown {
+  return body instanceof ReadableStream ? body : undefined;
+}
+
+async function encodeEvent(event: ObjectEvent, transfer: Transferable[]): Promise<WireEvent> {
   switch (event.kind) {
     case "fetch":
-      return { kind: "fetch", request: toWireRequest(event.request, transfer) };
+      return { kind: "fetch", request: await toWireRequest(event.request, transfer) };
     case "rpc":
       return { kind: "rpc", member: event.member, args: event.args };
     case "alarm":
@@ -185,11 +196,17 @@ function decodeEvent(event: WireEvent): ObjectEvent {
   }
 }
 
-function encodeValue(kind: WireEvent["kind"], value: unknown, transfer: Transferable[]): unknown {
+async function encodeValue(
+  kind: WireEvent["kind"],
+  value: unknown,
+  transfer: Transferable[],
+): Promise<unknown> {
   switch (kind) {
     case "fetch":
       // A non-Response crosses as it is, so the caller's stub reports it as it would locally.
-      return value instanceof Response ? toWireResponse(value, transfer) : { notResponse: true };
+      return value instanceof Response
+        ? await toWireResponse(value, transfer)
+        : { notResponse: true };
     case "alarm": {
       const outcome = value as AlarmOutcome;
       return outcome.kind === "failed"

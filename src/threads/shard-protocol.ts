@@ -1,7 +1,7 @@
 import type { AlarmOutcome } from "../core/alarms/run-alarm.ts";
 import type { ObjectLimits } from "../core/object/object-class.ts";
 import type { AlarmRecord } from "../core/storage/driver.ts";
-import type { WireError, WireRequest, WireResponse } from "./wire.ts";
+import type { WireError, WireRequest } from "./wire.ts";
 
 /**
  * The messages between the main thread and an object thread (a shard). Each object lives on

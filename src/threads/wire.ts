@@ -12,12 +12,18 @@ import { createPair, webSocketInternals } from "../core/websocket/web-socket.ts"
  * frames (`relayWebSocket`).
  */
 
+/**
+ * A body as it crosses: the bytes when the whole body was already there (most bodies: a string
+ * or a buffer), or the stream itself, transferred, when it was still arriving.
+ */
+export type WireBody = Uint8Array | ReadableStream<Uint8Array> | null;
+
 /** A Request as it crosses a thread boundary. */
 export interface WireRequest {
   method: string;
   url: string;
   headers: [string, string][];
-  body: ReadableStream<Uint8Array> | null;
+  body: WireBody;
   redirect: RequestRedirect;
 }
 
@@ -26,7 +32,7 @@ export interface WireResponse {
   status: number;
   statusText: string;
   headers: [string, string][];
-  body: ReadableStream<Uint8Array> | null;
+  body: WireBody;
   /** For a 101 response: the port relaying its WebSocket's frames. */
   webSocket: MessagePort | undefined;
 }
@@ -42,9 +48,11 @@ export interface WireError {
   overloaded: boolean | undefined;
 }
 
-export function toWireRequest(request: Request, transfer: Transferable[]): WireRequest {
-  const body = request.body;
-  if (body !== null) transfer.push(body as unknown as Transferable);
+export async function toWireRequest(
+  request: Request,
+  transfer: Transferable[],
+): Promise<WireRequest> {
+  const body = await takeBody(request.body, transfer);
   return {
     method: request.method,
     url: request.url,
@@ -55,21 +63,22 @@ export function toWireRequest(request: Request, transfer: Transferable[]): WireR
 }
 
 export function fromWireRequest(wire: WireRequest): Request {
-  return new Request(wire.url, {
+  const init: RequestInit & { duplex?: "half" } = {
     method: wire.method,
     headers: wire.headers,
-    body: wire.body,
+    body: wire.body as BodyInit | null,
     redirect: wire.redirect,
-    // @ts-expect-error Node requires `duplex` for a streamed request body; the DOM types lack it.
-    duplex: wire.body === null ? undefined : "half",
-  });
+  };
+  // Node requires `duplex` for a streamed request body; the DOM types lack it.
+  if (wire.body instanceof ReadableStream) init.duplex = "half";
+  return new Request(wire.url, init);
 }
 
 /** The response's body and WebSocket move to the other thread (a WebSocket is coupled here). */
-export function toWireResponse(
+export async function toWireResponse(
   response: globalThis.Response,
   transfer: Transferable[],
-): WireResponse {
+): Promise<WireResponse> {
   let webSocket: MessagePort | undefined;
   const internals = response.status === 101 ? webSocketInternals(response.webSocket) : undefined;
   if (internals !== undefined) {
@@ -78,8 +87,7 @@ export function toWireResponse(
     webSocket = channel.port2;
     transfer.push(webSocket);
   }
-  const body = internals === undefined ? response.body : null;
-  if (body !== null) transfer.push(body as unknown as Transferable);
+  const body = internals === undefined ? await takeBody(response.body, transfer) : null;
   return {
     status: response.status,
     statusText: response.statusText,
@@ -93,7 +101,7 @@ export function fromWireResponse(wire: WireResponse): Response {
   if (wire.webSocket === undefined) {
     // Node's Response refuses a body on these; the wire carries none for them anyway.
     const empty = wire.status === 204 || wire.status === 205 || wire.status === 304;
-    return new Response(empty ? null : wire.body, {
+    return new Response(empty ? null : (wire.body as BodyInit | null), {
       status: wire.status,
       statusText: wire.statusText,
       headers: wire.headers,
@@ -107,6 +115,66 @@ export function fromWireResponse(wire: WireResponse): Response {
     headers: wire.headers,
     webSocket: client,
   });
+}
+
+/** Chunks a body may hand over at once before it is sent as a stream anyway. */
+const MAX_EAGER_CHUNKS = 16;
+
+/**
+ * Reads what `stream` already holds. A body whose chunks are all there (read before a
+ * macrotask passes) crosses as bytes, which costs one copy; transferring a stream costs a
+ * message channel and a message per chunk. A body still arriving crosses as a stream that
+ * yields the chunks read so far first, so streaming (server-sent events, uploads) still streams.
+ */
+async function takeBody(
+  stream: ReadableStream<Uint8Array> | null,
+  transfer: Transferable[],
+): Promise<WireBody> {
+  if (stream === null) return null;
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  for (let i = 0; i < MAX_EAGER_CHUNKS; i++) {
+    const read = reader.read();
+    const result = await Promise.race([read, nextMacrotask()]);
+    if (result === LATER) {
+      pending = read;
+      break;
+    }
+    if (result.done) return concat(chunks);
+    chunks.push(result.value);
+  }
+  const rest = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = chunks.shift();
+      if (next !== undefined) return controller.enqueue(next);
+      const result = await (pending ?? reader.read());
+      pending = undefined;
+      if (result.done) controller.close();
+      else controller.enqueue(result.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  transfer.push(rest as unknown as Transferable);
+  return rest;
+}
+
+const LATER = Symbol("later");
+
+function nextMacrotask(): Promise<typeof LATER> {
+  return new Promise((resolve) => setImmediate(resolve, LATER));
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const total = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
 }
 
 /** Frames on a relay port (both directions use the same shapes). */
