@@ -54,7 +54,7 @@ function serverCommand(name: string, description: string, dev: boolean): Command
     )
     .option(
       "--threads <n>",
-      "object threads: objects are spread over them by id, and an event past limits.cpu_ms stops only its own thread (0: objects on the main thread, no CPU limit; default: one per core)",
+      "object threads: objects are spread over them by id, and an event past limits.cpu_ms stops only its own thread (0: objects on the main thread, no CPU limit; default: one per core, 0 on a single core)",
     )
     .addHelpText("after", ENVIRONMENT);
 }

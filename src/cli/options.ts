@@ -109,9 +109,14 @@ export function resolveServerOptions(
   };
 }
 
-/** One object thread per core the process may use. */
+/**
+ * One object thread per core the process may use, when it may use several. On one core, threads
+ * add a hop to every call and no throughput, so objects stay on the main thread (and
+ * `limits.cpu_ms` is not enforced; `stead start` says so).
+ */
 export function defaultThreads(): number {
-  return availableParallelism();
+  const cores = availableParallelism();
+  return cores > 1 ? cores : 0;
 }
 
 function integer(raw: string, name: string, min: number, max: number): number {
