@@ -2,7 +2,6 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { SteadError } from "../core/errors.ts";
 import type { Migration } from "../core/migrations/migration.ts";
-import type { RuntimeOptions } from "../embedded/runtime-options.ts";
 import { readDevVars } from "./dev-vars.ts";
 import { findConfigFile } from "./find-config-file.ts";
 import { formatIssues, formatPath } from "./format-issues.ts";
@@ -10,6 +9,22 @@ import { parseConfigText } from "./parse-config-text.ts";
 import { type WranglerEnvironment, wranglerConfigSchema } from "./wrangler-schema.ts";
 
 /** Options of `loadAppConfig`. */
+/** What a wrangler config says about running the app, as `createRuntime()` options. */
+export interface AppRuntimeOptions {
+  /** The entry module's absolute path. */
+  main: string;
+  /** Binding name -> exported class name. */
+  durableObjects: Record<string, string>;
+  vars: Record<string, unknown>;
+  configPath: string;
+  compatibilityDate?: string;
+  /** `limits.cpu_ms`. */
+  cpuLimitMs?: number;
+  migrations?: Migration[];
+  /** Tags from `STEAD_CONFIRM_DELETE`. */
+  confirmDeletions?: string[];
+}
+
 export interface LoadAppConfigOptions {
   /** A wrangler environment (`env.<name>` in the config), as `wrangler --env <name>` selects. */
   env?: string;
@@ -32,7 +47,7 @@ export interface AppConfig {
   /** Names of `vars` that came from `.dev.vars`: redact their values when showing config. */
   readonly secretNames: readonly string[];
   /** Options for `createRuntime`; add `dataDir` and the rest. */
-  readonly runtimeOptions: Readonly<RuntimeOptions>;
+  readonly runtimeOptions: Readonly<AppRuntimeOptions>;
 }
 
 /**
@@ -133,7 +148,7 @@ export async function loadAppConfig(
     .map((tag) => tag.trim())
     .filter((tag) => tag !== "");
 
-  const runtimeOptions: RuntimeOptions = {
+  const runtimeOptions: AppRuntimeOptions = {
     main: mainPath,
     durableObjects,
     vars,

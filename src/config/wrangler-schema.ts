@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { migrationSchema } from "../embedded/runtime-options.ts";
+import { migrationSchema } from "./migration-schema.ts";
 
 const identifier = z
   .string()

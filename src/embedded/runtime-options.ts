@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { migrationSchema } from "../config/migration-schema.ts";
 import type { Clock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
 import type { Migration } from "../core/migrations/migration.ts";
@@ -102,21 +103,6 @@ export const DEFAULT_LIMITS: ObjectLimits = {
 const bindingName = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript identifier");
 const className = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript class name");
 const positiveMs = z.number().int().positive();
-const classList = z.array(className);
-
-/** One migration, as wrangler config writes it; unknown keys are errors (they may be typos). */
-export const migrationSchema = z
-  .object({
-    tag: z.string().min(1, 'must be a non-empty string, like "v1"'),
-    new_sqlite_classes: classList.optional(),
-    new_classes: classList.optional(),
-    renamed_classes: z.array(z.object({ from: className, to: className }).strict()).optional(),
-    deleted_classes: classList.optional(),
-    transferred_classes: z
-      .array(z.object({ from: className, from_script: z.string().optional(), to: className }))
-      .optional(),
-  })
-  .strict();
 
 const schema = z.object({
   main: z.union([z.string().min(1), z.instanceof(URL), z.record(z.string(), z.unknown())], {

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SteadError } from "../core/errors.ts";
-import type { Runtime } from "../embedded/create-runtime.ts";
 import type { Connections, ServedRequest } from "./connections.ts";
 import {
   badRequestReply,
@@ -23,6 +22,7 @@ import {
 } from "./request-body.ts";
 import { protocolProblem } from "./request-checks.ts";
 import { describeError, type RequestLogSink } from "./request-log.ts";
+import type { FetchTarget } from "./serve-options.ts";
 import { IncomingRequest, requestHeaders, requestUrl } from "./web-request.ts";
 import { type WriteProgress, writeResponse } from "./write-response.ts";
 
@@ -31,7 +31,7 @@ const CLIENT_GONE = "The client disconnected before the response was complete.";
 
 /** What every request of one server shares. */
 export interface RequestContext {
-  readonly runtime: Pick<Runtime, "fetch">;
+  readonly runtime: FetchTarget;
   /** Request body limits: size and idle timeout. */
   readonly bodyLimits: BodyLimits;
   /** The listening address as host[:port], for clients that send no Host header. */

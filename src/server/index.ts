@@ -6,5 +6,5 @@ export {
   type SteadServer,
   serve,
 } from "./serve.ts";
-export type { ServeOptions, UpgradeHandler } from "./serve-options.ts";
+export type { FetchTarget, ServeOptions, UpgradeHandler } from "./serve-options.ts";
 export { handleWebSocketUpgrade, type WebSocketUpgradeOptions } from "./websocket-upgrade.ts";

@@ -6,6 +6,14 @@ import type { WarningSink } from "./limit-warnings.ts";
 import type { RequestLogRecord, RequestLogSink } from "./request-log.ts";
 
 /**
+ * What the HTTP front serves: anything with a Worker's `fetch`, such as the runtime
+ * `createRuntime()` returns.
+ */
+export interface FetchTarget {
+  fetch(request: Request): Promise<Response>;
+}
+
+/**
  * Takes over a connection whose client asked to upgrade to WebSocket (Node's `'upgrade'`
  * event): `head` is what the client sent after the request headers. The hook owns the socket
  * from then on; a hook that throws or rejects gets the socket answered with a 500 and closed.

@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import type { Runtime } from "../embedded/create-runtime.ts";
 import { answerClientErrors } from "./client-errors.ts";
 import { ConnectionLimit } from "./connection-limit.ts";
 import { Connections } from "./connections.ts";
@@ -14,6 +13,7 @@ import { describeError } from "./request-log.ts";
 export type { ServeOptions, UpgradeHandler } from "./serve-options.ts";
 
 import {
+  type FetchTarget,
   REQUEST_TIMEOUT_MS,
   resolveServeOptions,
   type ServeOptions,
@@ -62,7 +62,7 @@ export interface SteadServer extends AsyncDisposable {
  * const res = await fetch(`${server.address.url}/hello`);
  */
 export async function serve(
-  runtime: Pick<Runtime, "fetch">,
+  runtime: FetchTarget,
   options: ServeOptions = {},
 ): Promise<SteadServer> {
   const resolved = resolveServeOptions(options);

@@ -8,8 +8,8 @@ import {
   messageTooLarge,
 } from "../core/websocket/limits.ts";
 import { webSocketInternals } from "../core/websocket/web-socket.ts";
-import type { Runtime } from "../embedded/create-runtime.ts";
 import { badRequestReply, type ErrorReply, rawReply, thrownReply } from "./error-reply.ts";
+import type { FetchTarget } from "./serve-options.ts";
 import { IncomingRequest, requestHeaders, requestUrl } from "./web-request.ts";
 
 /** Options of `handleWebSocketUpgrade`. */
@@ -50,7 +50,7 @@ const HANDSHAKE_HEADERS = new Set([
  * server.on("upgrade", (req, socket, head) => handleWebSocketUpgrade(runtime, req, socket, head));
  */
 export async function handleWebSocketUpgrade(
-  runtime: Pick<Runtime, "fetch">,
+  runtime: FetchTarget,
   nodeRequest: IncomingMessage,
   socket: Duplex,
   head: Buffer,
