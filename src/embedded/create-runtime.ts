@@ -16,6 +16,7 @@ import { DurableObjectNamespace } from "../core/object/namespace.ts";
 import { Residency } from "../core/object/residency.ts";
 import type { DeadLetterRecord, NamespaceRecord, StorageDriver } from "../core/storage/driver.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
+import { maxOpenDatabases, openFileLimit } from "../drivers/local/open-file-limit.ts";
 import { withDescriptorErrors } from "./descriptor-errors.ts";
 import { loadEntryModule } from "./module-loader.ts";
 import { buildControllers } from "./namespaces.ts";
@@ -239,7 +240,11 @@ async function hostObjects(
       main: String(config.main),
       cwd: config.cwd ?? process.cwd(),
       dataDir: store.dataDir!,
-      maxOpenDatabases: shareOf(config.maxOpenDatabases, threads),
+      // The process-wide bound (the driver's default derives it from the open-file limit).
+      maxOpenDatabases: shareOf(
+        maxOpenDatabases(config.maxOpenDatabases, openFileLimit()),
+        threads,
+      ),
       compatibilityDate,
       vars: config.vars ?? {},
       bindings,
@@ -253,8 +258,8 @@ async function hostObjects(
 }
 
 /** One thread's share of a process-wide bound. */
-function shareOf(total: number | undefined, threads: number): number | undefined {
-  return total === undefined ? undefined : Math.max(1, Math.floor(total / threads));
+function shareOf(total: number, threads: number): number {
+  return Math.max(1, Math.floor(total / threads));
 }
 
 function startAlarms(

@@ -2,7 +2,7 @@ import type { MessagePort, Transferable } from "node:worker_threads";
 import { MessageChannel } from "node:worker_threads";
 import { SteadError, type SteadErrorCode } from "../core/errors.ts";
 import { cloneError } from "../core/rpc/serialize.ts";
-import type { Coupling, NetworkEvents, WebSocketTransport } from "../core/websocket/frames.ts";
+import type { Coupling, NetworkEvents } from "../core/websocket/frames.ts";
 import { Response } from "../core/websocket/response.ts";
 import { createPair, webSocketInternals } from "../core/websocket/web-socket.ts";
 
@@ -190,40 +190,51 @@ type RelayFrame =
  * end of a new pair whose other end the caller gets, so the two pairs and the port act as one.
  */
 function relay(coupling: Coupling, port: MessagePort): void {
-  const events = coupling.attach(transportOn(port));
-  port.on("message", (frame: RelayFrame) => deliverFrame(events, frame, port));
-}
-
-function transportOn(port: MessagePort): WebSocketTransport {
-  const post = (frame: RelayFrame) => {
-    try {
-      port.postMessage(frame);
-    } catch {
-      // The other side is gone; its end already saw the connection drop.
-    }
+  let closeSent = false;
+  let closeReceived = false;
+  let ended = false;
+  // The port is closed once the socket is over: a close each way, or a drop either way.
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    port.close();
   };
-  return {
-    send: (data: string | ArrayBuffer) => post({ t: "message", data }),
-    close: (code: number, reason: string) => post({ t: "close", code, reason }),
+  const post = (frame: RelayFrame) => {
+    if (!ended) port.postMessage(frame);
+  };
+  const events: NetworkEvents = coupling.attach({
+    send: (data) => post({ t: "message", data }),
+    close: (code, reason) => {
+      post({ t: "close", code, reason });
+      closeSent = true;
+      if (closeReceived) end();
+    },
     terminate: () => {
       post({ t: "disconnect" });
-      port.close();
+      end();
     },
-  };
-}
-
-function deliverFrame(events: NetworkEvents, frame: RelayFrame, port: MessagePort): void {
-  switch (frame.t) {
-    case "message":
-      events.message(frame.data);
-      return;
-    case "close":
-      events.close(frame.code, frame.reason);
-      return;
-    case "disconnect":
-      events.disconnect();
-      port.close();
-  }
+  });
+  port.on("message", (frame: RelayFrame) => {
+    switch (frame.t) {
+      case "message":
+        events.message(frame.data);
+        return;
+      case "close":
+        events.close(frame.code, frame.reason);
+        closeReceived = true;
+        if (closeSent) end();
+        return;
+      case "disconnect":
+        events.disconnect();
+        end();
+    }
+  });
+  // The other side went away without a word (its thread was stopped): the connection dropped.
+  port.on("close", () => {
+    if (ended) return;
+    ended = true;
+    events.disconnect();
+  });
 }
 
 export function toWireError(error: unknown): WireError {

@@ -107,6 +107,30 @@ describe("objects on object threads (createRuntime threads)", () => {
     assert.equal(await rt.env.ROOM.getByName(other).count(), 21);
   });
 
+  it("relays a WebSocket to an object on another thread, and drops it when that thread is reset", async () => {
+    using dir = tempDataDir();
+    await using rt = await start(dir.path, { cpuLimitMs: 300 });
+    const [room] = namesOnEachThread(rt);
+    const response = await rt.fetch(`http://app/${room}/ws`, { headers: { upgrade: "websocket" } });
+    assert.equal(response.status, 101);
+    const ws = response.webSocket!;
+    ws.accept();
+    const messages: string[] = [];
+    let closed: { code: number; wasClean: boolean } | undefined;
+    ws.addEventListener("message", (event) => messages.push(String(event.data)));
+    ws.addEventListener("close", (event) => {
+      closed = { code: event.code, wasClean: event.wasClean };
+    });
+    ws.send("hello");
+    await waitFor(() => messages.length === 1, "the echo");
+    assert.equal(messages[0], `${room}:hello:1`);
+
+    // The object's thread is stopped at its CPU limit: the socket it held drops.
+    await assert.rejects(rt.env.ROOM.getByName(room).spin(), /exceeded its CPU time limit/);
+    await waitFor(() => closed !== undefined, "the socket to drop");
+    assert.deepEqual(closed, { code: 1006, wasClean: false });
+  });
+
   it("refuses options that cannot reach object threads, naming them", async () => {
     await assert.rejects(
       createRuntime({ main: {}, threads: 2 }),
