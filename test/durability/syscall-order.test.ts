@@ -71,7 +71,7 @@ async function attachStrace(pid: number, log: string): Promise<ChildProcess> {
       "-s",
       "16",
       "-e",
-      "trace=fsync,fdatasync,pwrite64,writev",
+      "trace=fsync,fdatasync,pwrite64,write,writev",
       "-o",
       log,
       "-p",
@@ -99,6 +99,11 @@ async function traced(dataDir: string, requests: (url: string) => Promise<void>)
   return calls;
 }
 
+/** A response's first bytes on a socket (one writev with its body, or a write of its own). */
+function isResponse(call: Call): boolean {
+  return (call.name === "writev" || call.name === "write") && call.args.includes("HTTP/1.1");
+}
+
 async function increment(url: string, expected: number): Promise<void> {
   const response = await fetch(`${url}/syscalls`, { method: "POST" });
   assert.equal(((await response.json()) as { value: number }).value, expected);
@@ -113,7 +118,7 @@ describe("durability at the system-call level (strace)", { skip: missingStrace()
       for (let n = 1; n <= 70; n++) await increment(url, n);
     });
 
-    const responses = calls.filter((c) => c.name === "writev" && c.args.includes("HTTP/1.1"));
+    const responses = calls.filter(isResponse);
     assert.equal(responses.length, 70, "one response per request");
     const db = (c: Call) => /\/[0-9a-f]{64}\.sqlite$/.test(c.target);
     const wal = (c: Call) => /\/[0-9a-f]{64}\.sqlite-wal$/.test(c.target);
@@ -167,7 +172,7 @@ describe("durability at the system-call level (strace)", { skip: missingStrace()
     const [file] = readdirSync(dir).filter((name) => name.endsWith(".sqlite"));
     rmSync(join(dir, `${file}-wal`));
     const calls = await traced(data.path, (url) => increment(url, 2));
-    const response = calls.findIndex((c) => c.name === "writev" && c.args.includes("HTTP/1.1"));
+    const response = calls.findIndex(isResponse);
     assert.ok(
       calls
         .slice(0, response)
