@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { tempDataDir } from "../support/temp-dir.ts";
-import { eventually } from "./support/apps.ts";
+import { eventually } from "../support/wait-for.ts";
 import { type SteadProcess, startStead } from "./support/stead-process.ts";
 import { connect, type WsClient } from "./support/ws-client.ts";
 

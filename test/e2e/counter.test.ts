@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { tempDataDir } from "../support/temp-dir.ts";
-import { copyExample, EXAMPLES, eventually } from "./support/apps.ts";
+import { eventually } from "../support/wait-for.ts";
+import { copyExample, EXAMPLES } from "./support/apps.ts";
 import { startStead } from "./support/stead-process.ts";
 
 const COUNTER = join(EXAMPLES, "counter");

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { tempDataDir } from "../support/temp-dir.ts";
-import { copyExample, EXAMPLES, eventually } from "./support/apps.ts";
+import { eventually } from "../support/wait-for.ts";
+import { copyExample, EXAMPLES } from "./support/apps.ts";
 import { startStead } from "./support/stead-process.ts";
 
 const RESERVATIONS = join(EXAMPLES, "reservations");

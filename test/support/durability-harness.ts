@@ -4,8 +4,6 @@ import { createRuntime, LocalDriver, type RuntimeOptions } from "../../src/index
 import { tempDataDir } from "./temp-dir.ts";
 import { waitFor } from "./wait-for.ts";
 
-export { waitFor };
-
 /** No test here needs long; a hang fails fast instead of stalling the run. */
 export const LIMIT = { timeout: 5_000 };
 

@@ -29,25 +29,3 @@ export async function copyExample(
   }
   return dir;
 }
-
-/** Polls `check` until it returns something other than undefined, or fails at the deadline. */
-export async function eventually<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  { timeoutMs = 5_000, intervalMs = 25 } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: last });
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
