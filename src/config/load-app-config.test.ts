@@ -2,19 +2,20 @@
 // messages that name the file and the option path, environments, .dev.vars and the delete
 // confirmation variable.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { tempDataDir } from "../../test/support/temp-dir.ts";
 import { type AppConfig, loadAppConfig } from "./index.ts";
 
 /** An app directory holding `files` (path -> text) plus src/index.ts, removed on dispose. */
 function app(files: Record<string, string>): { dir: string } & Disposable {
-  const dir = mkdtempSync(join(tmpdir(), "stead-config-"));
+  const temp = tempDataDir("stead-config-");
+  const dir = temp.path;
   mkdirSync(join(dir, "src"));
   writeFileSync(join(dir, "src", "index.ts"), "export default {};\n");
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return { dir, [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, [Symbol.dispose]: () => temp[Symbol.dispose]() };
 }
 
 /** Asserts that loading fails with `code` and a message containing every part. */

@@ -9,6 +9,7 @@ import { SteadError } from "../core/errors.ts";
 import { installFetchGate } from "../core/gates/outgoing-fetch.ts";
 import { NameCache } from "../core/ids/name-cache.ts";
 import { DEFAULT_NAME_CACHE_BYTES } from "../core/ids/object-id.ts";
+import { formatOptionProblems } from "../core/invalid-options.ts";
 import { applyMigrationPlan } from "../core/migrations/apply-migrations.ts";
 import type { ClassBinding } from "../core/migrations/migration.ts";
 import { planMigrations } from "../core/migrations/plan-migrations.ts";
@@ -102,10 +103,7 @@ function checkThreadOptions(config: RuntimeOptions): void {
     problems.push("clock: an injected clock cannot reach object threads; remove clock or threads");
   }
   if (problems.length > 0) {
-    throw new SteadError(
-      "INVALID_CONFIG",
-      `Invalid createRuntime() options:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
-    );
+    throw new SteadError("INVALID_CONFIG", formatOptionProblems("createRuntime()", problems));
   }
 }
 
@@ -123,7 +121,9 @@ function openStore(config: RuntimeOptions): Store {
   if (config.driver !== undefined && config.maxOpenDatabases !== undefined) {
     throw new SteadError(
       "INVALID_CONFIG",
-      "Invalid createRuntime() options:\n  - maxOpenDatabases: applies to the default local driver only; pass it to your driver instead, e.g. new LocalDriver({ dataDir, maxOpenDatabases }).",
+      formatOptionProblems("createRuntime()", [
+        "maxOpenDatabases: applies to the default local driver only; pass it to your driver instead, e.g. new LocalDriver({ dataDir, maxOpenDatabases }).",
+      ]),
     );
   }
   if (
@@ -132,7 +132,9 @@ function openStore(config: RuntimeOptions): Store {
   ) {
     throw new SteadError(
       "INVALID_CONFIG",
-      `Invalid createRuntime() options:\n  - dataDirLock: ${config.driver !== undefined ? "applies to the default local driver only; pass it to your driver instead, e.g. new LocalDriver({ dataDir, lock })" : "needs dataDir, the directory it locks"}.`,
+      formatOptionProblems("createRuntime()", [
+        `dataDirLock: ${config.driver !== undefined ? "applies to the default local driver only; pass it to your driver instead, e.g. new LocalDriver({ dataDir, lock })" : "needs dataDir, the directory it locks"}.`,
+      ]),
     );
   }
   if (config.driver !== undefined) {
@@ -370,7 +372,7 @@ function defaultDriver(dataDir: string, config: RuntimeOptions): LocalDriver {
     if (!(error instanceof RangeError)) throw error;
     throw new SteadError(
       "INVALID_CONFIG",
-      `Invalid createRuntime() options:\n  - ${error.message}`,
+      formatOptionProblems("createRuntime()", [error.message]),
     );
   }
 }

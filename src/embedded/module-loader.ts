@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire, registerHooks, stripTypeScriptTypes } from "node:module";
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { errorMessage } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
 
 const WORKERS_MODULE = new URL("../cloudflare-workers.ts", import.meta.url).href;
@@ -117,10 +118,9 @@ export async function loadEntryModule(
   try {
     return (await import(url)) as Record<string, unknown>;
   } catch (cause) {
-    const detail = cause instanceof Error ? cause.message : String(cause);
     throw new SteadError(
       "MODULE_LOAD_FAILED",
-      `Could not load the entry module ${url}: ${detail}`,
+      `Could not load the entry module ${url}: ${errorMessage(cause)}`,
       { cause },
     );
   }

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { migrationSchema } from "../config/migration-schema.ts";
 import type { Clock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
+import { formatOptionIssues } from "../core/invalid-options.ts";
 import type { Migration } from "../core/migrations/migration.ts";
 import type { ObjectLimits } from "../core/object/object-class.ts";
 import type { StorageDriver } from "../core/storage/driver.ts";
@@ -200,13 +201,10 @@ const schema = z.object({
 export function parseRuntimeOptions(options: unknown): RuntimeOptions {
   const result = schema.strict().safeParse(options);
   if (!result.success) {
-    const problems = result.error.issues
-      .map(
-        (issue) =>
-          `  - ${issue.path.length > 0 ? issue.path.join(".") : "(options)"}: ${issue.message}`,
-      )
-      .join("\n");
-    throw new SteadError("INVALID_CONFIG", `Invalid createRuntime() options:\n${problems}`);
+    throw new SteadError(
+      "INVALID_CONFIG",
+      formatOptionIssues("createRuntime()", result.error.issues),
+    );
   }
   return options as RuntimeOptions;
 }

@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import type { Duplex } from "node:stream";
+import { describeError } from "../core/error-text.ts";
 import type { Connections } from "./connections.ts";
 import {
   badRequestReply,
@@ -8,7 +9,7 @@ import {
   rawReply,
   requestTimeoutReply,
 } from "./error-reply.ts";
-import { describeError, type RequestLogSink } from "./request-log.ts";
+import type { RequestLogSink } from "./request-log.ts";
 
 /** A parse or timeout error Node reports for a connection (`'clientError'`). */
 type ClientError = NodeJS.ErrnoException & { reason?: string };

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { describeError } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
 import type { Connections, ServedRequest } from "./connections.ts";
 import {
@@ -21,7 +22,7 @@ import {
   readRequestBody,
 } from "./request-body.ts";
 import { protocolProblem } from "./request-checks.ts";
-import { describeError, type RequestLogSink } from "./request-log.ts";
+import type { RequestLogSink } from "./request-log.ts";
 import type { FetchTarget } from "./serve-options.ts";
 import { IncomingRequest, requestHeaders, requestUrl } from "./web-request.ts";
 import { type WriteProgress, writeResponse } from "./write-response.ts";

@@ -24,9 +24,3 @@ export interface RequestLogRecord {
  * throw (a sink that throws is ignored, never allowed to break the server).
  */
 export type RequestLogSink = (record: RequestLogRecord) => void;
-
-/** Turns anything thrown into the text a log line carries. */
-export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
-  return String(error);
-}

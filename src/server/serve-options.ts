@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { z } from "zod";
 import { SteadError } from "../core/errors.ts";
+import { formatOptionIssues } from "../core/invalid-options.ts";
 import type { WarningSink } from "./limit-warnings.ts";
 import type { RequestLogRecord, RequestLogSink } from "./request-log.ts";
 
@@ -113,10 +114,7 @@ export type ResolvedServeOptions = Readonly<
 export function resolveServeOptions(options: ServeOptions): ResolvedServeOptions {
   const parsed = schema.safeParse(options);
   if (!parsed.success) {
-    const problems = parsed.error.issues
-      .map((issue) => `  - ${issue.path.join(".") || "(options)"}: ${issue.message}`)
-      .join("\n");
-    throw new SteadError("INVALID_CONFIG", `Invalid serve() options:\n${problems}`);
+    throw new SteadError("INVALID_CONFIG", formatOptionIssues("serve()", parsed.error.issues));
   }
   return Object.freeze({
     port: options.port ?? DEFAULT_PORT,

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
+import { describeError } from "../core/error-text.ts";
 import { answerClientErrors } from "./client-errors.ts";
 import { ConnectionLimit } from "./connection-limit.ts";
 import { Connections } from "./connections.ts";
@@ -8,7 +9,6 @@ import { rawReply, shuttingDownReply, upgradeFailedReply } from "./error-reply.t
 import { handleRequest } from "./handle-request.ts";
 import { RateLimitedWarnings } from "./limit-warnings.ts";
 import { protocolProblem } from "./request-checks.ts";
-import { describeError } from "./request-log.ts";
 
 export type { ServeOptions, UpgradeHandler } from "./serve-options.ts";
 

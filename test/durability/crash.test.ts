@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
@@ -9,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { createRuntime } from "../../src/index.ts";
 import type { Row } from "../fixtures/durability-worker.ts";
 import { mulberry32 } from "../support/seeded-random.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 
 const FIXTURE = new URL("../fixtures/durability-worker.ts", import.meta.url);
 const CHILD = fileURLToPath(new URL("../fixtures/crash-child.ts", import.meta.url));
@@ -173,41 +173,38 @@ describe("crash consistency", () => {
   }, async (t) => {
     t.diagnostic(`seed ${SEED} (replay with STEAD_CRASH_SEED=${SEED})`);
     const random = mulberry32(SEED);
-    const dataDir = await mkdtemp(join(tmpdir(), "stead-crash-"));
+    using dir = tempDataDir("stead-crash-");
+    const dataDir = dir.path;
     const acked: Acked = { kv: new Map(), sql: new Map(), batches: new Map(), count: 0 };
     let killedMidWork = 0;
-    try {
-      for (let run = 0; run < ITERATIONS; run++) {
-        const killAfter = Math.floor(random() * (MAX_ACKS_BEFORE_KILL + 1));
-        const childSeed = Math.floor(random() * 2 ** 31);
-        try {
-          const result = await runAndKill(dataDir, run, childSeed, killAfter);
-          assert.equal(
-            result.signal,
-            "SIGKILL",
-            `the child exited on its own (code ${result.code}):\n${result.stderr}`,
-          );
-          assert.ok(result.lines.length > 0, `the child never started:\n${result.stderr}`);
-          const before = acked.count;
-          for (const line of result.lines) record(acked, line);
-          if (acked.count > before) killedMidWork++;
-          await checkAcknowledged(dataDir, acked);
-          const files = await checkIntegrity(dataDir);
-          assert.ok(files >= 2, "no object databases were written");
-        } catch (error) {
-          throw new Error(
-            `crash run ${run} failed (seed ${SEED}, kill after ${killAfter} acks; replay with STEAD_CRASH_SEED=${SEED}): ${(error as Error).message}`,
-            { cause: error },
-          );
-        }
+    for (let run = 0; run < ITERATIONS; run++) {
+      const killAfter = Math.floor(random() * (MAX_ACKS_BEFORE_KILL + 1));
+      const childSeed = Math.floor(random() * 2 ** 31);
+      try {
+        const result = await runAndKill(dataDir, run, childSeed, killAfter);
+        assert.equal(
+          result.signal,
+          "SIGKILL",
+          `the child exited on its own (code ${result.code}):\n${result.stderr}`,
+        );
+        assert.ok(result.lines.length > 0, `the child never started:\n${result.stderr}`);
+        const before = acked.count;
+        for (const line of result.lines) record(acked, line);
+        if (acked.count > before) killedMidWork++;
+        await checkAcknowledged(dataDir, acked);
+        const files = await checkIntegrity(dataDir);
+        assert.ok(files >= 2, "no object databases were written");
+      } catch (error) {
+        throw new Error(
+          `crash run ${run} failed (seed ${SEED}, kill after ${killAfter} acks; replay with STEAD_CRASH_SEED=${SEED}): ${(error as Error).message}`,
+          { cause: error },
+        );
       }
-      t.diagnostic(`${acked.count} acknowledged writes checked over ${ITERATIONS} kills`);
-      assert.ok(
-        killedMidWork >= ITERATIONS / 2,
-        "most kills did not land while writes were in flight",
-      );
-    } finally {
-      await rm(dataDir, { recursive: true, force: true });
     }
+    t.diagnostic(`${acked.count} acknowledged writes checked over ${ITERATIONS} kills`);
+    assert.ok(
+      killedMidWork >= ITERATIONS / 2,
+      "most kills did not land while writes were in flight",
+    );
   });
 });

@@ -3,7 +3,8 @@ import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
-import { isPending, LIMIT, startRuntime, waitFor } from "../support/durability-harness.ts";
+import { isPending, LIMIT, startRuntime } from "../support/durability-harness.ts";
+import { waitFor } from "../support/wait-for.ts";
 
 /** A local HTTP server that records when each request arrives. */
 async function recordingServer() {

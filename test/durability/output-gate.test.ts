@@ -3,7 +3,8 @@ import { describe, it } from "node:test";
 import { ManualClock } from "../../src/index.ts";
 import { runInDurableObject } from "../../src/testing/index.ts";
 
-import { isPending, LIMIT, startRuntime, waitFor } from "../support/durability-harness.ts";
+import { isPending, LIMIT, startRuntime } from "../support/durability-harness.ts";
+import { waitFor } from "../support/wait-for.ts";
 
 describe("output gate", () => {
   it("holds an RPC result until the write before it is durable", LIMIT, async () => {

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Browser, Page } from "playwright-core";
-import { copyExample, EXAMPLES, tempDir } from "./support/apps.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
+import { copyExample, EXAMPLES } from "./support/apps.ts";
 import { launchChromium } from "./support/browser.ts";
 import { startStead } from "./support/stead-process.ts";
 import { connect } from "./support/ws-client.ts";
@@ -42,7 +43,7 @@ describe("examples/chat under stead start", () => {
   });
 
   it("shows a message typed in one page in the other, and the history after a restart", async () => {
-    await using data = await tempDir();
+    using data = tempDataDir();
     const args = [CHAT, "--data-dir", data.path, ...HOST];
     const stead = await startStead("start", args);
     try {
@@ -81,8 +82,8 @@ describe("examples/chat under stead start", () => {
   });
 
   it("rate-limits a sender once it passes RATE_LIMIT messages in the window", async () => {
-    await using work = await tempDir();
-    await using data = await tempDir();
+    using work = tempDataDir();
+    using data = tempDataDir();
     const app = await copyExample("chat", work.path, {
       file: "wrangler.jsonc",
       replace: ['"RATE_LIMIT": "20"', '"RATE_LIMIT": "3"'],
@@ -128,8 +129,8 @@ describe("examples/chat under stead start", () => {
   });
 
   it("limits each client address separately (CF-Connecting-IP is the client's address)", async () => {
-    await using work = await tempDir();
-    await using data = await tempDir();
+    using work = tempDataDir();
+    using data = tempDataDir();
     const app = await copyExample("chat", work.path, {
       file: "wrangler.jsonc",
       replace: ['"RATE_LIMIT": "20"', '"RATE_LIMIT": "1"'],
@@ -158,7 +159,7 @@ describe("examples/chat under stead start", () => {
   });
 
   it("closes open chat sockets promptly with a close code on SIGTERM", async () => {
-    await using data = await tempDir();
+    using data = tempDataDir();
     await using stead = await startStead("start", [
       CHAT,
       "--data-dir",

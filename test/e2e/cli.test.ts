@@ -1,24 +1,19 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
 import { runStead, startStead } from "./support/stead-process.ts";
 
 const COUNTER = fileURLToPath(new URL("../../examples/counter", import.meta.url));
 
-function tempDir(prefix: string): { path: string } & Disposable {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
-}
-
 /** A copy of an example app that a test may change. */
 function copyApp(source: string): { path: string } & Disposable {
-  const dir = tempDir("stead-app-");
+  const dir = tempDataDir("stead-app-");
   cpSync(source, dir.path, { recursive: true, filter: (path) => !path.includes(".stead") });
   return dir;
 }
@@ -80,7 +75,7 @@ describe("stead CLI", () => {
       /maxOpenDatabases 2,000 needs about 6,000 open files .*may open only 400 \(ulimit -n\)\. Set --max-open-databases .* to at most 100/,
     );
 
-    using data = tempDir("stead-files-");
+    using data = tempDataDir("stead-files-");
     await using stead = await startStead("start", [COUNTER, "--data-dir", data.path], {
       openFileLimit: 400,
     });
@@ -96,7 +91,7 @@ describe("stead CLI", () => {
   });
 
   it("refuses a --max-connections the open-file limit cannot hold beside the databases", async () => {
-    using data = tempDir("stead-files-");
+    using data = tempDataDir("stead-files-");
     const result = await runStead(
       ["start", COUNTER, "--port", "0", "--data-dir", data.path, "--max-connections", "350"],
       { openFileLimit: 400 },
@@ -109,7 +104,7 @@ describe("stead CLI", () => {
   });
 
   it("explains a missing config on one screen", async () => {
-    using empty = tempDir("stead-empty-");
+    using empty = tempDataDir("stead-empty-");
     const result = await runStead(["start", empty.path, "--port", "0"]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /wrangler\.jsonc/);
@@ -150,7 +145,7 @@ describe("stead CLI", () => {
     await once(blocker, "listening");
     const { port } = blocker.address() as { port: number };
     try {
-      using data = tempDir("stead-data-");
+      using data = tempDataDir("stead-data-");
       const result = await runStead([
         "start",
         COUNTER,

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { eventually, tempDir } from "./support/apps.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
+import { eventually } from "../support/wait-for.ts";
 import { type SteadProcess, startStead } from "./support/stead-process.ts";
 import { connect, type WsClient } from "./support/ws-client.ts";
 
@@ -21,7 +22,7 @@ function join(stead: SteadProcess, room: string, user: string): Promise<WsClient
 
 describe("a Cloudflare app unchanged under stead start", () => {
   it("serves the Worker: a WorkerEntrypoint class, vars, enums and parameter properties", async () => {
-    await using data = await tempDir();
+    using data = tempDataDir();
     await using stead = await startStead("start", [APP, "--data-dir", data.path, ...HOST]);
     const hello = await fetch(`${stead.url}/hello?name=ann`);
     assert.equal(hello.status, 200);
@@ -37,7 +38,7 @@ describe("a Cloudflare app unchanged under stead start", () => {
   });
 
   it("reaches objects by RPC and by stub.fetch, with errors, getters and waitUntil", async () => {
-    await using data = await tempDir();
+    using data = tempDataDir();
     const args = [APP, "--data-dir", data.path, ...HOST];
     let id: string;
     {
@@ -109,7 +110,7 @@ describe("a Cloudflare app unchanged under stead start", () => {
   });
 
   it("runs alarms set over RPC", async () => {
-    await using data = await tempDir();
+    using data = tempDataDir();
     await using stead = await startStead("start", [APP, "--data-dir", data.path, ...HOST]);
     assert.equal((await getJson(stead, "/counters/c/up?times=4")).body.value, 4);
     const { body } = await getJson(stead, "/counters/c/reset-in?ms=200");
@@ -124,7 +125,7 @@ describe("a Cloudflare app unchanged under stead start", () => {
   });
 
   it("serves hibernatable WebSockets through stub.fetch: tags, attachments, auto-response, alarms", async () => {
-    await using data = await tempDir();
+    using data = tempDataDir();
     await using stead = await startStead("start", [APP, "--data-dir", data.path, ...HOST]);
     await using ann = await join(stead, "lobby", "ann");
     await using bob = await join(stead, "lobby", "bob");
@@ -224,7 +225,7 @@ describe("a Cloudflare app unchanged under stead start", () => {
   });
 
   it("serves a standard WebSocket from the Worker to Node's own WebSocket client", async () => {
-    await using data = await tempDir();
+    using data = tempDataDir();
     await using stead = await startStead("start", [APP, "--data-dir", data.path, ...HOST]);
     const socket = new WebSocket(`${stead.url.replace(/^http/, "ws")}/echo`);
     const received: string[] = [];
@@ -248,7 +249,7 @@ describe("a Cloudflare app unchanged under stead start", () => {
   it("hibernates the room while its sockets stay open, then wakes it for the next message", {
     timeout: 15_000,
   }, async () => {
-    await using data = await tempDir();
+    using data = tempDataDir();
     await using stead = await startStead("start", [
       APP,
       "--data-dir",

@@ -5,7 +5,9 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
-import { copyExample, EXAMPLES, eventually, tempDir } from "./support/apps.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
+import { eventually } from "../support/wait-for.ts";
+import { copyExample, EXAMPLES } from "./support/apps.ts";
 import { startStead } from "./support/stead-process.ts";
 
 const COUNTER = join(EXAMPLES, "counter");
@@ -19,7 +21,7 @@ async function post(base: string, path: string): Promise<unknown> {
 
 describe("examples/counter under stead start", () => {
   it("counts over HTTP and keeps the count across a restart on the same data dir", async () => {
-    await using data = await tempDir();
+    using data = tempDataDir();
     {
       await using stead = await startStead("start", [COUNTER, "--data-dir", data.path, ...HOST]);
       assert.deepEqual(await post(stead.url, "/apples"), { name: "apples", value: 1 });
@@ -44,7 +46,7 @@ describe("examples/counter under stead start", () => {
   });
 
   it("logs one JSON line per request and exits 0 on SIGTERM", async () => {
-    await using data = await tempDir();
+    using data = tempDataDir();
     await using stead = await startStead("start", [COUNTER, "--data-dir", data.path, ...HOST]);
     await post(stead.url, "/a");
     await post(stead.url, "/a");
@@ -80,8 +82,8 @@ describe("examples/counter under stead start", () => {
   });
 
   it("lets a request that is in flight at SIGTERM finish, refusing new connections meanwhile", async () => {
-    await using data = await tempDir();
-    await using work = await tempDir();
+    using data = tempDataDir();
+    using work = tempDataDir();
     // The counter app plus a route that echoes its request body as it streams in, so a test can
     // hold one request open across the signal. The example itself is imported unchanged.
     const app = await copyExample("counter", work.path, {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { tempDir } from "./support/apps.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 import { startStead } from "./support/stead-process.ts";
 
 /** limits.cpu_ms is 500 in its wrangler.jsonc. */
@@ -34,7 +34,7 @@ async function slowestOf(url: string, room: string, times: number): Promise<numb
 
 describe("CPU limits under stead start --threads", () => {
   it("answers a runaway event with Cloudflare's error at limits.cpu_ms, resets its object, and keeps serving other threads", async () => {
-    await using data = await tempDir();
+    using data = tempDataDir();
     await using stead = await startStead("start", [APP, "--data-dir", data.path, ...ARGS]);
     const [runaway, other] = await roomsOnTwoThreads(stead.url);
     assert.equal(await (await fetch(`${stead.url}/${runaway}/increment`)).text(), "1");
@@ -55,7 +55,7 @@ describe("CPU limits under stead start --threads", () => {
   });
 
   it("ends the process when a SQL statement never ends, after the other threads answered, and loses nothing", async () => {
-    await using data = await tempDir();
+    using data = tempDataDir();
     {
       await using stead = await startStead("start", [APP, "--data-dir", data.path, ...ARGS]);
       const [runaway, other] = await roomsOnTwoThreads(stead.url);
@@ -79,7 +79,7 @@ describe("CPU limits under stead start --threads", () => {
   });
 
   it("finishes SIGTERM within --shutdown-timeout and its grace even while a thread is stuck", async () => {
-    await using data = await tempDir();
+    using data = tempDataDir();
     await using stead = await startStead("start", [APP, "--data-dir", data.path, ...ARGS]);
     const stuck = fetch(`${stead.url}/room-0/runaway-sql`).catch(() => undefined);
     // The statement is running once the other requests of its thread stop being answered.

@@ -14,7 +14,8 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
 import { createRuntime, SteadError } from "../../src/index.ts";
-import { copyExample, tempDir } from "./support/apps.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
+import { copyExample } from "./support/apps.ts";
 import { runStead, type SteadProcessOptions, startStead } from "./support/stead-process.ts";
 
 async function increment(url: string, name: string): Promise<Response> {
@@ -54,7 +55,7 @@ function counterFile(dataDir: string, name: string): string {
 
 describe("one process per data directory", () => {
   it("a second stead start on the directory exits at once naming it and the holder; the first loses nothing", async () => {
-    await using tmp = await tempDir();
+    using tmp = tempDataDir();
     const app = await copyExample("counter", tmp.path);
     const dataDir = join(tmp.path, "data");
     const first = await startStead("start", [app, "--data-dir", dataDir]);
@@ -75,7 +76,7 @@ describe("one process per data directory", () => {
   });
 
   it("createRuntime on a directory a server holds is refused, changing nothing", async () => {
-    await using tmp = await tempDir();
+    using tmp = tempDataDir();
     const app = await copyExample("counter", tmp.path);
     const dataDir = join(tmp.path, "data");
     await using server = await startStead("start", [app, "--data-dir", dataDir]);
@@ -97,7 +98,7 @@ describe("one process per data directory", () => {
 
 describe("data directory permissions", () => {
   it("creates the directory 0700 and every file 0600 whatever the umask, without a warning", async () => {
-    await using tmp = await tempDir();
+    using tmp = tempDataDir();
     const app = await copyExample("counter", tmp.path);
     const dataDir = join(tmp.path, "new", "data");
     const server = await startStead("start", [app, "--data-dir", dataDir], { umask: 0o000 });
@@ -116,7 +117,7 @@ describe("data directory permissions", () => {
   });
 
   it("stead start warns at startup when the directory is readable by others", async () => {
-    await using tmp = await tempDir();
+    using tmp = tempDataDir();
     const app = await copyExample("counter", tmp.path);
     const dataDir = join(tmp.path, "data");
     mkdirSync(dataDir);
@@ -139,7 +140,7 @@ describe("errors that name the file", () => {
   const user = asUser.uid ?? process.getuid?.() ?? -1;
 
   it("a read-only data directory, and one owned by another user", async () => {
-    await using tmp = await tempDir();
+    using tmp = tempDataDir();
     chmodSync(tmp.path, 0o755);
     const app = await copyExample("counter", tmp.path);
     const dataDir = join(tmp.path, "data");
@@ -171,7 +172,7 @@ describe("errors that name the file", () => {
   });
 
   it("a corrupted control database stops stead start with the file and the fix", async () => {
-    await using tmp = await tempDir();
+    using tmp = tempDataDir();
     const app = await copyExample("counter", tmp.path);
     const dataDir = join(tmp.path, "data");
     const first = await startStead("start", [app, "--data-dir", dataDir]);
@@ -191,7 +192,7 @@ describe("errors that name the file", () => {
   });
 
   it("a corrupted object database fails only that object, naming its file", async () => {
-    await using tmp = await tempDir();
+    using tmp = tempDataDir();
     const app = await copyExample("counter", tmp.path);
     const dataDir = join(tmp.path, "data");
     const first = await startStead("start", [app, "--data-dir", dataDir]);

@@ -4,8 +4,9 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { openRaw, type RawConnection } from "../fixtures/http-harness.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
-import { EXAMPLES, tempDir } from "./support/apps.ts";
+import { EXAMPLES } from "./support/apps.ts";
 import { startStead } from "./support/stead-process.ts";
 
 const COUNTER = join(EXAMPLES, "counter");
@@ -20,7 +21,7 @@ function post(path: string): string {
 
 describe("running out of file descriptors", () => {
   it("names the cause and the fix for a new object, and logs it once a minute", async () => {
-    await using data = await tempDir();
+    using data = tempDataDir();
     await using stead = await startStead("start", [COUNTER, "--data-dir", data.path]);
     const port = Number(new URL(stead.url).port);
     const pid = stead.child.pid!;

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { copyExample, EXAMPLES, eventually, tempDir } from "./support/apps.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
+import { eventually } from "../support/wait-for.ts";
+import { copyExample, EXAMPLES } from "./support/apps.ts";
 import { startStead } from "./support/stead-process.ts";
 
 const RESERVATIONS = join(EXAMPLES, "reservations");
@@ -45,7 +47,7 @@ async function withHoldSeconds(into: string, seconds: number): Promise<string> {
 
 describe("examples/reservations under stead start", () => {
   it("never double-books: one of many concurrent holds wins, and one of many confirms", async () => {
-    await using data = await tempDir();
+    using data = tempDataDir();
     await using stead = await startStead("start", [RESERVATIONS, "--data-dir", data.path, ...HOST]);
     const holders = Array.from({ length: 30 }, (_, i) => `holder-${i}`);
     const started = Date.now();
@@ -113,8 +115,8 @@ describe("examples/reservations under stead start", () => {
   });
 
   it("releases an unconfirmed hold by alarm once HOLD_SECONDS pass; confirmed seats stay", async () => {
-    await using work = await tempDir();
-    await using data = await tempDir();
+    using work = tempDataDir();
+    using data = tempDataDir();
     const app = await withHoldSeconds(work.path, 1);
     await using stead = await startStead("start", [app, "--data-dir", data.path, ...HOST]);
 
@@ -137,8 +139,8 @@ describe("examples/reservations under stead start", () => {
   });
 
   it("releases holds after a restart: one due while running, one that fell due while stopped", async () => {
-    await using work = await tempDir();
-    await using data = await tempDir();
+    using work = tempDataDir();
+    using data = tempDataDir();
     const app = await withHoldSeconds(work.path, 2);
     const args = [app, "--data-dir", data.path, ...HOST];
 

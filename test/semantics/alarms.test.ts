@@ -1,21 +1,14 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import { createRuntime, ManualClock } from "../../src/index.ts";
 import { runDurableObjectAlarm } from "../../src/testing/index.ts";
 import { constructed } from "../fixtures/alarm-worker.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 const main = new URL("../fixtures/alarm-worker.ts", import.meta.url);
 const bindings = { ALARMED: "Alarmed", NO_ALARM: "NoAlarm" };
-
-function tempDir(): { path: string } & Disposable {
-  const path = mkdtempSync(join(tmpdir(), "stead-alarms-"));
-  return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
-}
 
 async function start(clock: ManualClock, extra: Record<string, unknown> = {}) {
   return createRuntime({
@@ -194,7 +187,7 @@ describe("alarms", () => {
   });
 
   it("survives a runtime restart on the same data directory", async () => {
-    using dir = tempDir();
+    using dir = tempDataDir("stead-alarms-");
     const clock = new ManualClock();
     const at = clock.now() + 30_000;
     {
@@ -210,7 +203,7 @@ describe("alarms", () => {
   });
 
   it("survives a SIGKILL of the process that set it", async () => {
-    using dir = tempDir();
+    using dir = tempDataDir("stead-alarms-");
     const child = spawn(
       process.execPath,
       [new URL("../fixtures/alarm-child.ts", import.meta.url).pathname, dir.path],

@@ -4,8 +4,7 @@
 // tags apply once and in order, and a KV-backed class never gets the SQL API. The last block
 // drives the same through a wrangler config file and loadAppConfig.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
@@ -17,18 +16,13 @@ import {
   type RuntimeOptions,
 } from "../../src/index.ts";
 import { listDurableObjectIds } from "../../src/testing/index.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 const MAIN = new URL("../fixtures/migrations-worker.ts", import.meta.url);
 
 const SQL_UNAVAILABLE =
   "Error: This Durable Object is not backed by SQLite storage, so the SQL API is not available. SQL can be enabled on a new Durable Object class by using the `new_sqlite_classes` instead of `new_classes` under `migrations` in your Wrangler configuration.";
-
-/** A data directory for several runtimes in a row, removed at the end. */
-function dataDirectory(): { path: string } & Disposable {
-  const path = mkdtempSync(join(tmpdir(), "stead-migrations-"));
-  return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
-}
 
 function start(dataDir: string, options: Partial<RuntimeOptions>): Promise<Runtime> {
   return createRuntime({ main: MAIN, dataDir, ...options });
@@ -68,7 +62,7 @@ const V1: Migration = { tag: "v1", new_sqlite_classes: ["Room", "Doomed"] };
 
 describe("migrations: renamed_classes", () => {
   it("the new name keeps the old class's ids, data (KV, SQL) and alarms", async () => {
-    using dir = dataDirectory();
+    using dir = tempDataDir("stead-migrations-");
     const clock = new ManualClock();
     const unique = await withRuntime(
       dir.path,
@@ -119,7 +113,7 @@ describe("migrations: renamed_classes", () => {
   });
 
   it("a rename onto an existing class is refused and changes nothing", async () => {
-    using dir = dataDirectory();
+    using dir = tempDataDir("stead-migrations-");
     await withRuntime(dir.path, { migrations: [V1], durableObjects: { ROOM: "Room" } }, (rt) =>
       rt.env.ROOM.getByName("a").write("k", 1),
     );
@@ -143,7 +137,7 @@ describe("migrations: deleted_classes", () => {
   const V2: Migration = { tag: "v2", deleted_classes: ["Doomed"] };
 
   it("deletes a class's objects, data and alarms only when unbound and confirmed", async () => {
-    using dir = dataDirectory();
+    using dir = tempDataDir("stead-migrations-");
     const clock = new ManualClock();
     const both = { ROOM: "Room", DOOMED: "Doomed" };
     await withRuntime(dir.path, { migrations: [V1], durableObjects: both, clock }, async (rt) => {
@@ -232,7 +226,7 @@ describe("migrations: deleted_classes", () => {
 
 describe("migrations: tags", () => {
   it("apply in list order, each once", async () => {
-    using dir = dataDirectory();
+    using dir = tempDataDir("stead-migrations-");
     // Only this order works: Room must exist to be renamed, and its name must be free again to
     // be created anew.
     const migrations: Migration[] = [
@@ -264,7 +258,7 @@ describe("migrations: tags", () => {
   });
 
   it("applied tags stay listed, in order, with new tags after them", async () => {
-    using dir = dataDirectory();
+    using dir = tempDataDir("stead-migrations-");
     const v2 = { tag: "v2", new_sqlite_classes: ["Hall"] };
     const v3 = { tag: "v3", new_classes: ["Legacy"] };
     const bound = { durableObjects: { ROOM: "Room" } };
@@ -298,7 +292,7 @@ describe("migrations: tags", () => {
 
 describe("migrations: storage backends", () => {
   it("a new_classes class is KV-backed for good: KV works, the SQL API is unavailable", async () => {
-    using dir = dataDirectory();
+    using dir = tempDataDir("stead-migrations-");
     const migrations = [{ tag: "v1", new_classes: ["Legacy"] }];
     await withRuntime(
       dir.path,
@@ -328,7 +322,7 @@ describe("migrations: storage backends", () => {
   });
 
   it("without migrations a bound class is SQLite-backed and a later migration adopts it", async () => {
-    using dir = dataDirectory();
+    using dir = tempDataDir("stead-migrations-");
     const id = await withRuntime(dir.path, { durableObjects: { ROOM: "Room" } }, async (rt) => {
       assert.deepEqual(await rt.env.ROOM.getByName("a").sqlWrite("x"), { rows: [{ text: "x" }] });
       return rt.env.ROOM.idFromName("a").toString();
@@ -366,7 +360,7 @@ describe("migrations: storage backends", () => {
 
 describe("migrations: what Stead refuses", () => {
   it("transfers, and renames or deletes of classes that do not exist, with nothing changed", async () => {
-    using dir = dataDirectory();
+    using dir = tempDataDir("stead-migrations-");
     await assertRefused(
       dir.path,
       {
@@ -408,14 +402,14 @@ describe("migrations: what Stead refuses", () => {
 describe("migrations from a wrangler config file", () => {
   /** An app directory with a wrangler config and an entry module that re-exports the fixture. */
   function appDirectory(file: string, text: string): { path: string } & Disposable {
-    const path = mkdtempSync(join(tmpdir(), "stead-app-"));
-    mkdirSync(join(path, "src"));
+    const dir = tempDataDir("stead-app-");
+    mkdirSync(join(dir.path, "src"));
     writeFileSync(
-      join(path, "src", "index.ts"),
+      join(dir.path, "src", "index.ts"),
       `export * from ${JSON.stringify(MIGRATIONS_WORKER)};\nexport { default } from ${JSON.stringify(MIGRATIONS_WORKER)};\n`,
     );
-    writeFileSync(join(path, file), text);
-    return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
+    writeFileSync(join(dir.path, file), text);
+    return dir;
   }
   const MIGRATIONS_WORKER = MAIN.href;
 

@@ -1,7 +1,4 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
   createRuntime,
@@ -10,6 +7,7 @@ import {
   SteadError,
   WorkerEntrypoint,
 } from "../../src/index.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 
 const MAIN = new URL("../fixtures/rpc-worker.ts", import.meta.url);
 const ENTRYPOINT = new URL("../fixtures/rpc-entrypoint-worker.ts", import.meta.url);
@@ -137,29 +135,26 @@ describe("a missing default fetch handler", () => {
 
 describe("ctx.waitUntil", () => {
   it("dispose() waits for the promise, and the work it does is kept", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "stead-worker-test-"));
-    try {
-      const { heldWork } = await fixture();
-      const rt = await start({ dataDir });
-      const response = await rt.fetch("https://app.example/later?name=wu");
-      assert.equal(response.status, 202, "the response does not wait for the background work");
-      const release = heldWork.pop();
-      assert.ok(release, "the handler registered its work");
+    using dir = tempDataDir("stead-worker-test-");
+    const dataDir = dir.path;
+    const { heldWork } = await fixture();
+    const rt = await start({ dataDir });
+    const response = await rt.fetch("https://app.example/later?name=wu");
+    assert.equal(response.status, 202, "the response does not wait for the background work");
+    const release = heldWork.pop();
+    assert.ok(release, "the handler registered its work");
 
-      let disposed = false;
-      const disposing = rt.dispose().then(() => {
-        disposed = true;
-      });
-      await turns();
-      assert.equal(disposed, false, "dispose() is waiting for the waitUntil promise");
-      release();
-      await disposing;
+    let disposed = false;
+    const disposing = rt.dispose().then(() => {
+      disposed = true;
+    });
+    await turns();
+    assert.equal(disposed, false, "dispose() is waiting for the waitUntil promise");
+    release();
+    await disposing;
 
-      await using again = await start({ dataDir });
-      assert.equal(await again.env.ECHO.getByName("wu").load("later"), "written in waitUntil");
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true });
-    }
+    await using again = await start({ dataDir });
+    assert.equal(await again.env.ECHO.getByName("wu").load("later"), "written in waitUntil");
   });
 
   it("a rejected promise goes to onError and does not fail dispose()", async () => {

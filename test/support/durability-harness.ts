@@ -1,12 +1,8 @@
 // Shared set-up of the durability tests: a runtime on the local driver whose flushes the test
 // can count, hold and fail per object.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createRuntime, LocalDriver, type RuntimeOptions } from "../../src/index.ts";
+import { tempDataDir } from "./temp-dir.ts";
 import { waitFor } from "./wait-for.ts";
-
-export { waitFor };
 
 /** No test here needs long; a hang fails fast instead of stalling the run. */
 export const LIMIT = { timeout: 5_000 };
@@ -61,12 +57,12 @@ export class Flushes {
 }
 
 export async function startRuntime(options: Partial<RuntimeOptions> = {}) {
-  const dataDir = await mkdtemp(join(tmpdir(), "stead-durability-"));
+  const dir = tempDataDir("stead-durability-");
   const flushes = new Flushes();
   const rt = await createRuntime({
     main: FIXTURE,
     durableObjects: { STORE: "Store", LATCH: "Latch", SLOW: "SlowStart" },
-    driver: new LocalDriver({ dataDir, beforeFlush: flushes.hook }),
+    driver: new LocalDriver({ dataDir: dir.path, beforeFlush: flushes.hook }),
     ...options,
   });
   return {
@@ -77,7 +73,7 @@ export async function startRuntime(options: Partial<RuntimeOptions> = {}) {
     async [Symbol.asyncDispose]() {
       flushes.releaseAll();
       await rt.dispose();
-      await rm(dataDir, { recursive: true, force: true });
+      dir[Symbol.dispose]();
     },
   };
 }

@@ -5,6 +5,7 @@ import { LIMIT, startWs } from "../fixtures/ws-harness.ts";
 import { constructed, seen } from "../fixtures/ws-worker.ts";
 import { isPending } from "../support/durability-harness.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
+import { waitFor } from "../support/wait-for.ts";
 
 /** Lets the runtime finish what the last event started (it runs from fresh macrotasks). */
 function turn(): Promise<void> {
@@ -225,10 +226,6 @@ describe("WebSocket Hibernation API", () => {
   });
 });
 
-async function waitForSeen(match: (entry: (typeof seen)[number]) => boolean): Promise<void> {
-  const deadline = performance.now() + 5_000;
-  while (!seen.some(match)) {
-    if (performance.now() > deadline) throw new Error("Timed out waiting for a handler call");
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+function waitForSeen(match: (entry: (typeof seen)[number]) => boolean): Promise<void> {
+  return waitFor(() => seen.some(match), "a handler call");
 }

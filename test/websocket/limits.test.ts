@@ -4,6 +4,7 @@ import { createRuntime } from "../../src/index.ts";
 import { runInDurableObject } from "../../src/testing/index.ts";
 import { LIMIT, startWs, WS_WORKER } from "../fixtures/ws-harness.ts";
 import { seen } from "../fixtures/ws-worker.ts";
+import { waitFor } from "../support/wait-for.ts";
 
 async function start() {
   return createRuntime({ main: WS_WORKER, durableObjects: { ROOM: "Room", STANDARD: "Standard" } });
@@ -183,11 +184,7 @@ describe("WebSocket limits and misuse", () => {
       assert.equal(await client.ask("echo ok"), "ok");
       client.ws.send(new Uint8Array(32 * 1024 * 1024 + 1));
       assert.equal((await client.waitClosed()).code, 1009);
-      const deadline = performance.now() + 5_000;
-      while (!seen.some((s) => s.object === "big")) {
-        if (performance.now() > deadline) throw new Error("no webSocketError");
-        await new Promise((resolve) => setTimeout(resolve, 2));
-      }
+      await waitFor(() => seen.some((s) => s.object === "big"), "webSocketError");
       assert.deepEqual(
         seen.filter((s) => s.object === "big"),
         [

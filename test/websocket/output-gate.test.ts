@@ -1,24 +1,24 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import { LocalDriver } from "../../src/index.ts";
 import { LIMIT, startWs } from "../fixtures/ws-harness.ts";
 import { Flushes, isPending } from "../support/durability-harness.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 
 /** The fixture app on a local driver whose flushes the test holds and fails. */
 async function startGated() {
-  const dataDir = await mkdtemp(join(tmpdir(), "stead-ws-gate-"));
+  const dir = tempDataDir("stead-ws-gate-");
   const flushes = new Flushes();
-  const t = await startWs({ driver: new LocalDriver({ dataDir, beforeFlush: flushes.hook }) });
+  const t = await startWs({
+    driver: new LocalDriver({ dataDir: dir.path, beforeFlush: flushes.hook }),
+  });
   return {
     ...t,
     flushes,
     async [Symbol.asyncDispose]() {
       flushes.releaseAll();
       await t[Symbol.asyncDispose]();
-      await rm(dataDir, { recursive: true, force: true });
+      dir[Symbol.dispose]();
     },
   };
 }

@@ -3,18 +3,10 @@ import { describe, it } from "node:test";
 import { createRuntime, ManualClock } from "../../src/index.ts";
 import { LIMIT, startWs, WS_WORKER } from "../fixtures/ws-harness.ts";
 import { constructed, seen } from "../fixtures/ws-worker.ts";
+import { waitFor } from "../support/wait-for.ts";
 
 function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Waits for `condition`, checking every millisecond, failing after a deadline. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = performance.now() + 5_000;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
 }
 
 describe("WebSocket standard API", () => {
@@ -35,7 +27,7 @@ describe("WebSocket standard API", () => {
     assert.equal(await client.ask("two"), "echo two");
     client.ws.close(4005, "leaving");
     assert.deepEqual(await client.waitClosed(), { code: 4005, reason: "leaving" });
-    await until(() => seen.some((s) => s.object === "echo"), "the object's close event");
+    await waitFor(() => seen.some((s) => s.object === "echo"), "the object's close event");
     assert.deepEqual(
       seen.filter((s) => s.object === "echo"),
       [{ object: "echo", event: "close", code: 4005, reason: "leaving", wasClean: true }],
@@ -57,7 +49,7 @@ describe("WebSocket standard API", () => {
 
       client.ws.close(1000);
       await client.waitClosed();
-      await until(() => seen.some((s) => s.object === "pinned"), "the close event");
+      await waitFor(() => seen.some((s) => s.object === "pinned"), "the close event");
       await turn();
       await clock.advance(1_000);
       const again = await t.connect("/standard/pinned");
@@ -82,7 +74,7 @@ describe("WebSocket standard API", () => {
     const closed = new Promise<CloseEvent>((resolve) => ws.addEventListener("close", resolve));
     ws.send("in process");
     ws.send(new Uint8Array([9, 8]));
-    await until(() => messages.length === 2, "two echoes");
+    await waitFor(() => messages.length === 2, "two echoes");
     assert.equal(messages[0], "echo in process");
     assert.ok(messages[1] instanceof ArrayBuffer, "binary data is an ArrayBuffer by default");
     assert.deepEqual([...new Uint8Array(messages[1] as ArrayBuffer)], [9, 8]);
@@ -140,7 +132,7 @@ describe("WebSocket standard API", () => {
     const replies: string[] = [];
     ws.addEventListener("message", (event) => replies.push(String(event.data)));
     for (const word of ["a", "b", "c", "memory", "memory"]) ws.send(word);
-    await until(() => replies.length === 5, "five replies");
+    await waitFor(() => replies.length === 5, "five replies");
     assert.deepEqual(replies, ["echo a", "echo b", "echo c", "1", "2"], "in order");
   });
 });

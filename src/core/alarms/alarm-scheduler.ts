@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from "../clock.ts";
+import { describeError } from "../error-text.ts";
 import type { AlarmIndex, AlarmRecord } from "../storage/driver.ts";
 import { MAX_ALARM_RETRIES, retryDelay } from "./retry-policy.ts";
 import type { AlarmOutcome } from "./run-alarm.ts";
@@ -136,7 +137,7 @@ export class AlarmScheduler {
             name: record.name,
             scheduledTime: record.scheduledTime,
             retryCount: record.retryCount,
-            error: describe(outcome.error),
+            error: describeError(outcome.error),
             failedAt: this.#clock.now(),
           });
         } else {
@@ -150,9 +151,4 @@ export class AlarmScheduler {
 
 function keyOf(record: AlarmRecord): string {
   return `${record.namespace}/${record.id}`;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
-  return String(error);
 }

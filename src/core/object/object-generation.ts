@@ -1,3 +1,4 @@
+import { errorMessage } from "../error-text.ts";
 import { resetError, SteadError } from "../errors.ts";
 import { type ObjectContext, runInObject, runOutsideObject } from "../gates/context.ts";
 import { InputGate } from "../gates/input-gate.ts";
@@ -170,7 +171,7 @@ function blockConcurrency<T>(
       host.reset(
         generation,
         resetError(
-          `blockConcurrencyWhile() callback threw, so the Durable Object was reset: ${messageOf(error)}`,
+          `blockConcurrencyWhile() callback threw, so the Durable Object was reset: ${errorMessage(error)}`,
           error,
         ),
       );
@@ -183,8 +184,4 @@ function blockConcurrency<T>(
   // Constructors often do not await it; its failure resets the object either way.
   run.catch(() => {});
   return run;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

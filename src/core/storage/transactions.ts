@@ -1,4 +1,5 @@
 import { type Deferred, deferred } from "../deferred.ts";
+import { errorMessage } from "../error-text.ts";
 import { SteadError } from "../errors.ts";
 import type { OutputGate } from "../gates/output-gate.ts";
 import type { ObjectDatabase } from "./object-database.ts";
@@ -167,7 +168,7 @@ export class Transactions {
     } catch (cause) {
       const error = new SteadError(
         "STORAGE_FLUSH_FAILED",
-        `Durable Object storage commit failed, so the object was reset: ${messageOf(cause)}`,
+        `Durable Object storage commit failed, so the object was reset: ${errorMessage(cause)}`,
         { cause, retryable: true, remote: true },
       );
       this.#open = tx;
@@ -183,7 +184,7 @@ export class Transactions {
       (cause: unknown) => {
         const error = new SteadError(
           "STORAGE_FLUSH_FAILED",
-          `Durable Object storage write could not be made durable, so the object was reset: ${messageOf(cause)}`,
+          `Durable Object storage write could not be made durable, so the object was reset: ${errorMessage(cause)}`,
           { cause, retryable: true, remote: true },
         );
         tx.durable.reject(error);
@@ -192,8 +193,4 @@ export class Transactions {
       },
     );
   };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,26 +1,9 @@
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The repository's examples directory. */
 export const EXAMPLES = fileURLToPath(new URL("../../../examples/", import.meta.url));
-
-/** A temporary directory removed on dispose. */
-export interface TempDir extends AsyncDisposable {
-  readonly path: string;
-}
-
-/** Makes a fresh temporary directory; `await using` removes it afterwards. */
-export async function tempDir(prefix = "stead-e2e-"): Promise<TempDir> {
-  const path = await mkdtemp(join(tmpdir(), prefix));
-  return {
-    path,
-    async [Symbol.asyncDispose]() {
-      await rm(path, { recursive: true, force: true });
-    },
-  };
-}
 
 /**
  * Copies `examples/<name>` into `into` (without any `.stead` data) and returns the copy's path.
@@ -45,26 +28,4 @@ export async function copyExample(
     await writeFile(file, after);
   }
   return dir;
-}
-
-/** Polls `check` until it returns something other than undefined, or fails at the deadline. */
-export async function eventually<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  { timeoutMs = 5_000, intervalMs = 25 } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: last });
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }
