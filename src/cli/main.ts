@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
+import { describeError } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
 import { devCommand } from "./dev.ts";
 import { resolveServerOptions, type ServerFlags, UsageError } from "./options.ts";
@@ -100,8 +101,6 @@ try {
   if (error instanceof UsageError || error instanceof SteadError) {
     process.stderr.write(`stead: ${error.message}\n`);
   } else {
-    process.stderr.write(
-      `stead: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
+    process.stderr.write(`stead: ${describeError(error)}\n`);
   }
 }

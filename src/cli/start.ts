@@ -1,4 +1,5 @@
 import { loadAppConfig } from "../config/index.ts";
+import { describeError } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
 import { DataDirLock } from "../drivers/local/data-dir-lock.ts";
 import { openFileLimit } from "../drivers/local/open-file-limit.ts";
@@ -61,7 +62,7 @@ async function serveLocked(
     objects: { hibernateAfterMs: options.hibernateAfterMs },
     onError: (error, context) => {
       logger.error(`error in ${context}`, {
-        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        error: describeError(error),
       });
       if (error instanceof SteadError && error.code === "OBJECT_THREAD_STUCK") onStuck(error);
     },
