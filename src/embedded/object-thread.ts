@@ -17,7 +17,13 @@ import {
 import { Residency } from "../core/object/residency.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { answerCall, type CallSender, PendingCalls } from "../threads/remote-call.ts";
-import { HEARTBEAT_MS, type ShardData, shardOf, type ToShard } from "../threads/shard-protocol.ts";
+import {
+  HEARTBEAT_MS,
+  nowUs,
+  type ShardData,
+  shardOf,
+  type ToShard,
+} from "../threads/shard-protocol.ts";
 import { toWireError } from "../threads/wire.ts";
 import { withDescriptorErrors } from "./descriptor-errors.ts";
 import { loadEntryModule } from "./module-loader.ts";
@@ -27,8 +33,10 @@ const data = workerData as ShardData;
 const port = parentPort as MessagePort;
 
 // The main thread's watchdog reads this: a heartbeat that stops means a blocked event loop.
-const beat = new Int32Array(data.heartbeat);
-setInterval(() => Atomics.add(beat, 0, 1), HEARTBEAT_MS).unref();
+const beat = new BigInt64Array(data.heartbeat);
+const heartbeat = () => Atomics.store(beat, 0, nowUs());
+heartbeat();
+setInterval(heartbeat, HEARTBEAT_MS).unref();
 
 try {
   await start();

@@ -41,35 +41,41 @@ export function threadRoute(namespace: string, ids: IdFactory, sender: CallSende
 export class PendingCalls {
   #next = 0;
   readonly #calls = new Map<number, { kind: WireEvent["kind"]; settle: Settle }>();
+  /** Settles once every call made so far was posted. */
+  #posting: Promise<void> = Promise.resolve();
   /** Calls passed on from another thread: their answers go back undecoded. */
   readonly #relays = new Map<number, (result: WireResult) => void>();
 
   /** Posts a call of `namespace`/`id` on `port`; resolves with the decoded answer. */
-  async send(
-    port: Poster,
-    namespace: string,
-    id: DurableObjectId,
-    event: ObjectEvent,
-  ): Promise<unknown> {
+  send(port: Poster, namespace: string, id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
     const call = ++this.#next;
     const transfer: Transferable[] = [];
-    const wireEvent = await encodeEvent(event, transfer);
+    // Encoding a body may wait a turn; calls still leave in the order they were made (one stub's
+    // calls are delivered in order, as on one thread): each is posted by the chain in turn.
+    const encoded = encodeEvent(event, transfer);
     return new Promise((resolve, reject) => {
-      this.#calls.set(call, { kind: wireEvent.kind, settle: { resolve, reject } });
-      const message: WireCall = {
-        t: "call",
-        call,
-        namespace,
-        id: id.toString(),
-        name: id.name,
-        event: wireEvent,
-      };
-      try {
-        port.postMessage(message, transfer);
-      } catch (error) {
-        this.#calls.delete(call);
-        reject(unsendable(error));
-      }
+      this.#posting = this.#posting.then(() =>
+        encoded.then(
+          (wireEvent) => {
+            this.#calls.set(call, { kind: wireEvent.kind, settle: { resolve, reject } });
+            const message: WireCall = {
+              t: "call",
+              call,
+              namespace,
+              id: id.toString(),
+              name: id.name,
+              event: wireEvent,
+            };
+            try {
+              port.postMessage(message, transfer);
+            } catch (error) {
+              this.#calls.delete(call);
+              reject(unsendable(error));
+            }
+          },
+          (error: unknown) => reject(unsendable(error)),
+        ),
+      );
     });
   }
 

@@ -6,6 +6,7 @@ import { PendingCalls, transferablesOf } from "./remote-call.ts";
 import {
   type FromShard,
   HEARTBEAT_MS,
+  nowUs,
   type ShardData,
   shardOf,
   type WireCall,
@@ -43,15 +44,14 @@ export interface ShardPoolOptions {
 interface Incarnation {
   readonly worker: Worker;
   readonly calls: PendingCalls;
-  readonly heartbeat: Int32Array;
+  /** When the thread's event loop last turned, in µs of the shared wall clock (`nowUs`). */
+  readonly heartbeat: BigInt64Array;
   /** Resolves when the thread took its app; rejects if it could not. */
   readonly ready: Promise<void>;
   /** Resolves once another thread took this one's place (or the pool closed). */
   readonly replaced: Promise<void>;
   replace(): void;
   state: "starting" | "ready" | "stopping" | "stuck" | "closed";
-  lastBeat: number;
-  lastBeatAt: number;
   disposed?: () => void;
 }
 
@@ -123,7 +123,7 @@ export class ShardPool {
   }
 
   #spawn(shard: number): Incarnation {
-    const heartbeat = new SharedArrayBuffer(4);
+    const heartbeat = new SharedArrayBuffer(8);
     const data: ShardData = {
       ...this.#options.data,
       shard,
@@ -145,19 +145,16 @@ export class ShardPool {
     const incarnation: Incarnation = {
       worker,
       calls: new PendingCalls(),
-      heartbeat: new Int32Array(heartbeat),
+      heartbeat: new BigInt64Array(heartbeat),
       ready,
       replaced,
       replace,
       state: "starting",
-      lastBeat: 0,
-      lastBeatAt: performance.now(),
     };
     worker.on("message", (message: FromShard) => {
       switch (message.t) {
         case "ready":
           incarnation.state = "ready";
-          incarnation.lastBeatAt = performance.now();
           started();
           return;
         case "failed":
@@ -242,16 +239,13 @@ export class ShardPool {
 
   /** Stops every shard whose event loop has not turned for longer than the CPU limit. */
   #watch(): void {
-    const now = performance.now();
+    const now = nowUs();
+    const limitUs = BigInt(this.#options.cpuLimitMs * 1000);
     for (let shard = 0; shard < this.#shards.length; shard++) {
       const current = this.#shards[shard]!;
       // Loading the app may take long on a busy machine; the limit applies to events.
       if (current.state !== "ready") continue;
-      const beat = Atomics.load(current.heartbeat, 0);
-      if (beat !== current.lastBeat) {
-        current.lastBeat = beat;
-        current.lastBeatAt = now;
-      } else if (now - current.lastBeatAt > this.#options.cpuLimitMs) {
+      if (now - Atomics.load(current.heartbeat, 0) > limitUs) {
         this.#stop(shard, current, cpuLimitError(this.#options.cpuLimitMs));
       }
     }

@@ -73,7 +73,7 @@ export interface ShardData {
   limits: ObjectLimits;
   /** This thread's share of the name cache, in bytes. */
   nameCacheBytes: number;
-  /** Int32 slot this shard bumps while its event loop turns (the CPU watchdog reads it). */
+  /** A BigInt64 slot where the shard writes `nowUs()` as its event loop turns (the watchdog reads it). */
   heartbeat: SharedArrayBuffer;
 }
 
@@ -85,8 +85,13 @@ export interface ShardNamespace {
   backend: "sqlite" | "kv";
 }
 
-/** How often a shard's event loop bumps its heartbeat (ms). */
+/** How often a shard's event loop writes its heartbeat (ms). */
 export const HEARTBEAT_MS = 25;
+
+/** Wall-clock µs, comparable between threads (each thread's `performance` has its own origin). */
+export function nowUs(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+}
 
 /** The shard that owns object `id` (64 hex digits). */
 export function shardOf(id: string, shards: number): number {
