@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { cpuLimitSchema } from "./cpu-limit-schema.ts";
 import { migrationSchema } from "./migration-schema.ts";
 
 const identifier = z
@@ -34,12 +35,7 @@ const workerFields = {
   durable_objects: durableObjects.optional(),
   limits: z
     .object({
-      cpu_ms: z
-        .number({ error: "must be a number of milliseconds, like 30000" })
-        .int({ error: "must be a whole number of milliseconds, like 30000" })
-        .positive({ error: "must be a positive number of milliseconds, like 30000" })
-        .max(300_000, { error: "may be at most 300000 (5 minutes), as on Cloudflare" })
-        .optional(),
+      cpu_ms: cpuLimitSchema.optional(),
     })
     .optional(),
   migrations: z

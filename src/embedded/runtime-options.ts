@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { cpuLimitSchema } from "../config/cpu-limit-schema.ts";
 import { migrationSchema } from "../config/migration-schema.ts";
 import type { Clock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
@@ -177,12 +178,7 @@ const schema = z.object({
     })
     .max(256, { error: "must be at most 256 object threads" })
     .optional(),
-  cpuLimitMs: z
-    .number({ error: "must be a positive number of milliseconds, like 30000" })
-    .int({ error: "must be a positive number of milliseconds, like 30000" })
-    .positive({ error: "must be a positive number of milliseconds, like 30000" })
-    .max(300_000, { error: "may be at most 300000 (5 minutes), as on Cloudflare" })
-    .optional(),
+  cpuLimitMs: cpuLimitSchema.optional(),
   clock: z
     .custom<Clock>((v) => typeof v === "object" && v !== null && "now" in v && "setTimer" in v, {
       error: "must be a Clock (an object with now() and setTimer()), such as new ManualClock()",
