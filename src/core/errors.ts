@@ -38,7 +38,7 @@ export type SteadErrorCode =
   | "CPU_LIMIT_EXCEEDED"
   /** An object thread is stuck where nothing can interrupt it; its objects wait for a restart. */
   | "OBJECT_THREAD_STUCK"
-  /** A value that works on one thread (a function, RpcTarget, stub) was sent to another thread. */
+  /** An RPC value held a Request, Response or stream bound for an object on another thread. */
   | "CROSS_THREAD_UNSUPPORTED"
   /** An object's files could not be opened: the process or system ran out of file descriptors. */
   | "DESCRIPTORS_EXHAUSTED"

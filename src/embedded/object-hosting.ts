@@ -3,8 +3,10 @@ import type { NameCache } from "../core/ids/name-cache.ts";
 import { DurableObjectId, IdFactory } from "../core/ids/object-id.ts";
 import type { NamespaceController, ObjectRoute } from "../core/object/namespace.ts";
 import type { AlarmRecord, NamespaceRecord } from "../core/storage/driver.ts";
+import { Handles } from "../threads/handles.ts";
 import { threadRoute } from "../threads/remote-call.ts";
 import { ShardPool, type ShardPoolOptions } from "../threads/shard-pool.ts";
+import { MAIN_THREAD } from "../threads/shard-protocol.ts";
 
 /** Where a runtime's objects run: on this thread, or on object threads. */
 export interface ObjectHosting {
@@ -34,13 +36,23 @@ export async function threadHosting(
   records: NamespaceRecord[],
   exported: (className: string) => boolean,
   names: NameCache,
-  options: Omit<ShardPoolOptions, "entry">,
+  options: Omit<ShardPoolOptions, "entry" | "handles">,
 ): Promise<ObjectHosting> {
-  const pool = await ShardPool.start({
+  const routes = new Map<string, ObjectRoute>();
+  // Functions and RpcTargets cross between this thread and the shards by reference.
+  let pool: ShardPool | undefined;
+  const handles = new Handles({
+    thread: MAIN_THREAD,
+    route: (namespace) => routes.get(namespace),
+    call: (ref, member, args) => pool!.callHandle(ref, member, args),
+    release: (ref) => pool?.release(ref),
+  });
+  pool = await ShardPool.start({
     ...options,
+    handles,
     entry: new URL("./object-thread.ts", import.meta.url),
   });
-  const routes = new Map<string, ObjectRoute>();
+  const started = pool;
   for (const record of records) {
     if (!exported(record.className)) continue;
     routes.set(
@@ -55,10 +67,10 @@ export async function threadHosting(
   return {
     route: (storageName) => routes.get(storageName),
     deliverAlarm: (record) =>
-      pool.call(record.namespace, new DurableObjectId(record.id, record.name), {
+      started.call(record.namespace, new DurableObjectId(record.id, record.name), {
         kind: "alarm",
         record,
       }) as Promise<AlarmOutcome>,
-    dispose: () => pool.dispose(),
+    dispose: () => started.dispose(),
   };
 }

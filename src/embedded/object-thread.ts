@@ -16,6 +16,7 @@ import {
 } from "../core/object/namespace.ts";
 import { Residency } from "../core/object/residency.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
+import { Handles } from "../threads/handles.ts";
 import { answerCall, type CallSender, PendingCalls } from "../threads/remote-call.ts";
 import {
   HEARTBEAT_MS,
@@ -56,7 +57,15 @@ async function start(): Promise<void> {
       lock: "held",
     }),
   );
-  const calls = new PendingCalls();
+  const routes = new Map<string, ObjectRoute>();
+  const handles = new Handles({
+    thread: data.shard,
+    route: (namespace) => routes.get(namespace),
+    // Every other thread is reached through the main thread.
+    call: (ref, member, args) => calls.sendHandle(port, ref, member, args),
+    release: (ref) => port.postMessage({ t: "release", ...ref }),
+  });
+  const calls = new PendingCalls(handles);
   const sender: CallSender = (namespace, id, event) => calls.send(port, namespace, id, event);
   const env: Record<string, unknown> = { ...data.vars };
   const controllers = buildControllers({
@@ -73,22 +82,37 @@ async function start(): Promise<void> {
     onError: (error, context) =>
       port.postMessage({ t: "error", error: toWireError(error), context }),
   });
+  for (const [storageName, controller] of controllers) {
+    routes.set(storageName, shardRoute(controller, sender));
+  }
   for (const [binding, storageName] of Object.entries(data.bindings)) {
-    env[binding] = new DurableObjectNamespace(shardRoute(controllers.get(storageName)!, sender));
+    env[binding] = new DurableObjectNamespace(routes.get(storageName)!);
   }
 
   port.on("message", (message: ToShard) => {
     switch (message.t) {
       case "call": {
+        const handle = message.handle;
+        if (handle !== undefined) {
+          answerCall(port, message, (event) => handles.invoke(handle, event), handles);
+          return;
+        }
         const controller = controllers.get(message.namespace);
         const id = new DurableObjectId(message.id, message.name);
-        answerCall(port, message, (event) =>
-          controller === undefined
-            ? Promise.reject(new Error(`No class has storage "${message.namespace}".`))
-            : controller.deliver(id, event),
+        answerCall(
+          port,
+          message,
+          (event) =>
+            controller === undefined
+              ? Promise.reject(new Error(`No class has storage "${message.namespace}".`))
+              : controller.deliver(id, event),
+          handles,
         );
         return;
       }
+      case "release":
+        handles.release(message.handle);
+        return;
       case "result":
         calls.settle(message);
         return;
@@ -116,6 +140,7 @@ async function start(): Promise<void> {
 /** This shard's objects are called here; the others through the main thread. */
 function shardRoute(local: NamespaceController, sender: CallSender): ObjectRoute {
   return {
+    namespace: local.namespace,
     ids: local.ids,
     checkId: (id) => local.checkId(id),
     send: (id, event) =>

@@ -5,6 +5,7 @@ import { sendFromCurrent } from "../core/gates/context.ts";
 import type { DurableObjectId, IdFactory } from "../core/ids/object-id.ts";
 import { checkNamespaceId, type ObjectRoute } from "../core/object/namespace.ts";
 import type { ObjectEvent } from "../core/object/object-class.ts";
+import type { HandleRef, Handles } from "./handles.ts";
 import type { WireCall, WireEvent, WireOutcome, WireResult } from "./shard-protocol.ts";
 import {
   fromWireError,
@@ -31,6 +32,7 @@ export type CallSender = (
 /** A namespace's route to objects that live on another thread. */
 export function threadRoute(namespace: string, ids: IdFactory, sender: CallSender): ObjectRoute {
   return {
+    namespace,
     ids,
     checkId: (id) => checkNamespaceId(ids, id),
     send: (id, event) => sendFromCurrent(() => sender(namespace, id, event)),
@@ -46,8 +48,37 @@ export class PendingCalls {
   /** Calls passed on from another thread: their answers go back undecoded. */
   readonly #relays = new Map<number, (result: WireResult) => void>();
 
+  /** This thread's references, for RPC values that hold functions, RpcTargets or stubs. */
+  readonly #handles: Handles | undefined;
+
+  constructor(handles?: Handles) {
+    this.#handles = handles;
+  }
+
   /** Posts a call of `namespace`/`id` on `port`; resolves with the decoded answer. */
   send(port: Poster, namespace: string, id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
+    return this.#send(port, { namespace, id: id.toString(), name: id.name }, event);
+  }
+
+  /** Posts a call of a function or RpcTarget another thread keeps (`member` undefined: call it). */
+  sendHandle(
+    port: Poster,
+    ref: HandleRef,
+    member: string | undefined,
+    args: unknown[] | undefined,
+  ): Promise<unknown> {
+    return this.#send(
+      port,
+      { namespace: "", id: "", name: undefined, handle: { ...ref, member } },
+      { kind: "rpc", member: member ?? "", args },
+    );
+  }
+
+  #send(
+    port: Poster,
+    target: Pick<WireCall, "namespace" | "id" | "name" | "handle">,
+    event: ObjectEvent,
+  ): Promise<unknown> {
     const call = ++this.#next;
     const transfer: Transferable[] = [];
     // Encoding a body may wait a turn; calls still leave in the order they were made (one stub's
@@ -58,16 +89,9 @@ export class PendingCalls {
         encoded.then(
           (wireEvent) => {
             this.#calls.set(call, { kind: wireEvent.kind, settle: { resolve, reject } });
-            const message: WireCall = {
-              t: "call",
-              call,
-              namespace,
-              id: id.toString(),
-              name: id.name,
-              event: wireEvent,
-            };
+            const message: WireCall = { t: "call", call, ...target, event: wireEvent };
             try {
-              port.postMessage(message, transfer);
+              postWithRefs(port, message, transfer, this.#handles);
             } catch (error) {
               this.#calls.delete(call);
               reject(unsendable(error));
@@ -100,8 +124,10 @@ export class PendingCalls {
     const pending = this.#calls.get(result.call);
     if (pending === undefined) return;
     this.#calls.delete(result.call);
-    if (result.ok) pending.settle.resolve(decodeValue(pending.kind, result.value));
-    else pending.settle.reject(fromWireError(result.error));
+    if (result.ok) {
+      const value = result.refs ? this.#handles!.import(result.value) : result.value;
+      pending.settle.resolve(decodeValue(pending.kind, value));
+    } else pending.settle.reject(fromWireError(result.error));
   }
 
   /** The other side is gone: every unanswered call fails with `error`. */
@@ -126,15 +152,21 @@ interface Settle {
   reject(error: unknown): void;
 }
 
-/** Runs `deliver` for an incoming call and posts its answer on `port`. */
+/**
+ * Runs `deliver` for an incoming call and posts its answer on `port`. `handles` revives the
+ * references the call's arguments hold and hands out those its result holds.
+ */
 export function answerCall(
   port: Poster,
   call: WireCall,
   deliver: (event: ObjectEvent) => Promise<unknown>,
+  handles?: Handles,
 ): void {
   let result: Promise<unknown>;
   try {
-    result = deliver(decodeEvent(call.event));
+    const event = decodeEvent(call.event);
+    if (call.refs && event.kind === "rpc") event.args = handles!.import(event.args) as unknown[];
+    result = deliver(event);
   } catch (error) {
     result = Promise.reject(error);
   }
@@ -144,7 +176,7 @@ export function answerCall(
       let outcome: WireOutcome;
       try {
         outcome = { ok: true, value: await encodeValue(call.event.kind, value, transfer) };
-        port.postMessage({ t: "result", call: call.call, ...outcome }, transfer);
+        postWithRefs(port, { t: "result", call: call.call, ...outcome }, transfer, handles);
         return;
       } catch (error) {
         outcome = { ok: false, error: toWireError(unsendable(error)) };
@@ -155,6 +187,36 @@ export function answerCall(
       port.postMessage({ t: "result", call: call.call, ok: false, error: toWireError(error) });
     },
   );
+}
+
+/**
+ * Posts a call or an answer. An RPC value that holds references (functions, RpcTargets, stubs)
+ * cannot be cloned: it is posted again with them made markers (`Handles.export`), so plain data
+ * never pays for the walk.
+ */
+function postWithRefs(
+  port: Poster,
+  message: WireCall | WireResult,
+  transfer: Transferable[],
+  handles: Handles | undefined,
+): void {
+  try {
+    port.postMessage(message, transfer);
+    return;
+  } catch (error) {
+    const rpc = message.t === "call" ? message.event.kind === "rpc" : message.ok;
+    if (!rpc || handles === undefined || !isDataCloneError(error)) throw error;
+  }
+  if (message.t === "call" && message.event.kind === "rpc") {
+    const event = { ...message.event, args: handles.export(message.event.args) as unknown[] };
+    port.postMessage({ ...message, event, refs: true }, transfer);
+  } else if (message.t === "result" && message.ok) {
+    port.postMessage({ ...message, value: handles.export(message.value), refs: true }, transfer);
+  }
+}
+
+function isDataCloneError(error: unknown): boolean {
+  return error instanceof Error && error.name === "DataCloneError";
 }
 
 /** What a call or an answer carries that must be transferred rather than copied. */
@@ -246,7 +308,7 @@ function unsendable(error: unknown): unknown {
   if (!(error instanceof Error) || error.name !== "DataCloneError") return error;
   return new SteadError(
     "CROSS_THREAD_UNSUPPORTED",
-    `This value cannot be sent to a Durable Object on another object thread (${error.message}). Functions, RpcTargets, stubs, Requests and Responses inside RPC values do not cross threads yet: pass plain data, or run with --threads 0 (createRuntime: threads: 0) to keep every object on one thread.`,
+    `This value cannot be sent to a Durable Object on another object thread (${error.message}). Requests, Responses and streams inside RPC values do not cross threads yet: pass their contents, or run with --threads 0 (createRuntime: threads: 0) to keep every object on one thread.`,
     { cause: error },
   );
 }

@@ -2,10 +2,12 @@ import { Worker } from "node:worker_threads";
 import { SteadError } from "../core/errors.ts";
 import type { DurableObjectId } from "../core/ids/object-id.ts";
 import type { ObjectEvent } from "../core/object/object-class.ts";
-import { PendingCalls, transferablesOf } from "./remote-call.ts";
+import type { HandleRef, Handles } from "./handles.ts";
+import { answerCall, PendingCalls, transferablesOf } from "./remote-call.ts";
 import {
   type FromShard,
   HEARTBEAT_MS,
+  MAIN_THREAD,
   nowUs,
   type ShardData,
   shardOf,
@@ -29,6 +31,8 @@ export interface ShardPoolOptions {
   cpuLimitMs: number;
   /** How long a stopped thread may take to end before it counts as stuck (ms). Default 2,000. */
   stopGraceMs?: number;
+  /** The main thread's references: functions and RpcTargets it handed to shards, and theirs. */
+  handles: Handles;
   /** An object changed the node's alarm index. */
   alarmIndexChanged(): void;
   /** An error nobody else sees. */
@@ -93,6 +97,22 @@ export class ShardPool {
     return shard.calls.send(shard.worker, namespace, id, event);
   }
 
+  /** Calls a function or RpcTarget that a shard keeps (`member` undefined: the function). */
+  async callHandle(
+    ref: HandleRef,
+    member: string | undefined,
+    args: unknown[] | undefined,
+  ): Promise<unknown> {
+    const shard = await this.#readyShard(ref.thread);
+    return shard.calls.sendHandle(shard.worker, ref, member, args);
+  }
+
+  /** No stub here needs what a shard keeps under `ref` any more. */
+  release(ref: HandleRef): void {
+    const shard = this.#shards[ref.thread];
+    if (shard?.state === "ready") shard.worker.postMessage({ t: "release", handle: ref.handle });
+  }
+
   /**
    * Flushes and closes every shard's objects, then stops the threads. The watchdog keeps
    * running meanwhile, so a shard that is blocked is stopped rather than waited for.
@@ -144,7 +164,7 @@ export class ShardPool {
     });
     const incarnation: Incarnation = {
       worker,
-      calls: new PendingCalls(),
+      calls: new PendingCalls(this.#options.handles),
       heartbeat: new BigInt64Array(heartbeat),
       ready,
       replaced,
@@ -165,7 +185,15 @@ export class ShardPool {
           incarnation.calls.settle(message);
           return;
         case "call":
-          this.#relay(incarnation, message);
+          if (message.handle?.thread === MAIN_THREAD) {
+            const { handles } = this.#options;
+            const target = message.handle;
+            answerCall(worker, message, (event) => handles.invoke(target, event), handles);
+          } else this.#relay(incarnation, message);
+          return;
+        case "release":
+          if (message.thread === MAIN_THREAD) this.#options.handles.release(message.handle);
+          else this.release(message);
           return;
         case "alarmIndexChanged":
           this.#options.alarmIndexChanged();
@@ -225,7 +253,8 @@ export class ShardPool {
       const back = { ...result, call: call.call };
       from.worker.postMessage(back, transferablesOf(back, call.event.kind));
     };
-    this.#readyShard(shardOf(call.id, this.#options.shards)).then(
+    const to = call.handle?.thread ?? shardOf(call.id, this.#options.shards);
+    this.#readyShard(to).then(
       (target) => target.calls.relay(target.worker, call, answer),
       (error: unknown) =>
         answer({

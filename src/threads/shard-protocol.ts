@@ -26,16 +26,25 @@ export interface WireCall {
   id: string;
   name: string | undefined;
   event: WireEvent;
+  /**
+   * Set instead of an object: a call of a function or RpcTarget that thread `thread` keeps
+   * (`threads/handles.ts`); `member` undefined calls the function itself.
+   */
+  handle?: { thread: number; handle: number; member: string | undefined };
+  /** The RPC arguments hold references (markers) to revive. */
+  refs?: true;
 }
 
-/** The answer to a `WireCall`. */
-export type WireResult = { t: "result"; call: number } & WireOutcome;
+/** The answer to a `WireCall`; `refs`: the value holds references to revive. */
+export type WireResult = { t: "result"; call: number; refs?: true } & WireOutcome;
 
 export type ToShard =
   /** Deliver an event to one of the shard's objects. */
   | WireCall
   /** The answer to a call the shard sent. */
   | WireResult
+  /** No stub needs the value the shard keeps under `handle` any more. */
+  | { t: "release"; handle: number }
   /** Flush and close every object, then say `disposed`. */
   | { t: "dispose" };
 
@@ -48,6 +57,8 @@ export type FromShard =
   | WireResult
   /** A call of an object on another shard. */
   | WireCall
+  /** No stub on the shard needs the value thread `thread` keeps under `handle` any more. */
+  | { t: "release"; thread: number; handle: number }
   /** An object changed the node's alarm index: the scheduler should look again. */
   | { t: "alarmIndexChanged" }
   /** An error nobody else sees, for the runtime's `onError`. */
@@ -92,6 +103,9 @@ export const HEARTBEAT_MS = 25;
 export function nowUs(): bigint {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
 }
+
+/** The thread number of the main thread, where references it keeps are looked up. */
+export const MAIN_THREAD = -1;
 
 /** The shard that owns object `id` (64 hex digits). */
 export function shardOf(id: string, shards: number): number {

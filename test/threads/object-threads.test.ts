@@ -84,6 +84,29 @@ describe("objects on object threads (createRuntime threads)", () => {
     assert.deepEqual(await stub.seen(), ["fetch", "rpc"]);
   });
 
+  it("passes functions, RpcTargets and stubs by reference between threads, as on one", async () => {
+    using dir = tempDataDir();
+    await using rt = await start(dir.path);
+    const [a, b] = namesOnEachThread(rt);
+    // The Worker's function, called from an object thread.
+    assert.equal(
+      await rt.env.ROOM.getByName(a).callBack(async (name: string) => `hello ${name}`),
+      `hello ${a}`,
+    );
+    // An object's function, called from another object thread.
+    assert.equal(await rt.env.ROOM.getByName(a).askToCallBack(b), `${b} called ${a}`);
+    // An RpcTarget returned by an object stays on its thread, with its state.
+    const tally = await rt.env.ROOM.getByName(b).tally();
+    assert.equal(await tally.add(2), 2);
+    assert.equal(await tally.add(3), 5);
+    assert.equal(await tally.total, 5);
+    tally[Symbol.dispose]();
+    await assert.rejects(tally.add(1), /after it has been disposed/);
+    // A stub of an object, passed to an object on another thread.
+    assert.equal(await rt.env.ROOM.getByName(a).incrementVia(rt.env.ROOM.getByName(b)), 1);
+    assert.equal(await rt.env.ROOM.getByName(b).count(), 1);
+  });
+
   it("delivers alarms to objects on object threads", async () => {
     using dir = tempDataDir();
     await using rt = await start(dir.path);

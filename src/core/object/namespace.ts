@@ -45,6 +45,8 @@ export const STUB_TARGET = Symbol("stead.stub");
  * to the thread that owns the object (`threads/`).
  */
 export interface ObjectRoute {
+  /** The namespace's storage name (as the driver and the alarm index name it). */
+  readonly namespace: string;
   /** Makes and checks the namespace's ids. */
   readonly ids: IdFactory;
   /** Checks that `id` belongs here, as `get()` requires; throws Cloudflare's TypeError if not. */

@@ -22,6 +22,12 @@ const RESERVED_ON_TARGET = new Set(["constructor", "dup"]);
 
 const stubs = new WeakSet<object>();
 
+/** Marks a function made elsewhere (a call into another thread) as a stub, passed as it is. */
+export function markStub<T extends object>(value: T): T {
+  stubs.add(value);
+  return value;
+}
+
 /** True for every stub Stead made (object stubs, target stubs, function stubs). */
 export function isStub(value: object): boolean {
   return stubs.has(value);
