@@ -23,7 +23,9 @@ export interface HandleRef {
 
 type Marker =
   | { kind: "function" | "target"; thread: number; handle: number }
-  | { kind: "object"; namespace: string; id: string; name: string | undefined };
+  | { kind: "object"; namespace: string; id: string; name: string | undefined }
+  /** Headers, which RPC copies but `postMessage` cannot clone. */
+  | { kind: "headers"; entries: [string, string][] };
 
 const MARK = "__steadThreadReference";
 
@@ -119,6 +121,7 @@ export class Handles {
         },
       };
     }
+    if (value instanceof Headers) return { [MARK]: { kind: "headers", entries: [...value] } };
     return this.#walk(value, seen, (item) => this.#export(item, seen));
   }
 
@@ -162,6 +165,7 @@ export class Handles {
   }
 
   #revive(marker: Marker): unknown {
+    if (marker.kind === "headers") return new Headers(marker.entries);
     if (marker.kind === "object") {
       const route = this.#host.route(marker.namespace);
       if (route === undefined) {

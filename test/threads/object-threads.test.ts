@@ -105,6 +105,15 @@ describe("objects on object threads (createRuntime threads)", () => {
     // A stub of an object, passed to an object on another thread.
     assert.equal(await rt.env.ROOM.getByName(a).incrementVia(rt.env.ROOM.getByName(b)), 1);
     assert.equal(await rt.env.ROOM.getByName(b).count(), 1);
+    // Headers, which RPC copies, cross too.
+    const headers = await rt.env.ROOM.getByName(a).withHeader(new Headers({ "set-cookie": "x=1" }));
+    assert.deepEqual(
+      [...headers],
+      [
+        ["set-cookie", "x=1"],
+        ["x-room", a],
+      ],
+    );
   });
 
   it("delivers alarms to objects on object threads", async () => {
