@@ -18,7 +18,6 @@ import { Residency } from "../core/object/residency.ts";
 import type { DeadLetterRecord, NamespaceRecord, StorageDriver } from "../core/storage/driver.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { maxOpenDatabases, openFileLimit } from "../drivers/local/open-file-limit.ts";
-import { withDescriptorErrors } from "./descriptor-errors.ts";
 import { loadEntryModule } from "./module-loader.ts";
 import { buildControllers } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
@@ -138,7 +137,7 @@ function openStore(config: RuntimeOptions): Store {
     );
   }
   if (config.driver !== undefined) {
-    const driver = withDescriptorErrors(config.driver);
+    const driver = config.driver;
     return { driver, dataDir: config.dataDir, close: () => driver.close(), abort: async () => {} };
   }
   const temporaryDir =
@@ -149,7 +148,7 @@ function openStore(config: RuntimeOptions): Store {
   };
   let driver: StorageDriver;
   try {
-    driver = withDescriptorErrors(defaultDriver(dataDir, config));
+    driver = defaultDriver(dataDir, config);
   } catch (error) {
     removeTemporary();
     throw error;

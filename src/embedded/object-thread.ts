@@ -26,7 +26,6 @@ import {
   type ToShard,
 } from "../threads/shard-protocol.ts";
 import { toWireError } from "../threads/wire.ts";
-import { withDescriptorErrors } from "./descriptor-errors.ts";
 import { loadEntryModule } from "./module-loader.ts";
 import { buildControllers } from "./namespaces.ts";
 
@@ -48,15 +47,13 @@ try {
 async function start(): Promise<void> {
   installFetchGate();
   const module = await loadEntryModule(data.main, data.cwd);
-  const driver = withDescriptorErrors(
-    new LocalDriver({
-      dataDir: data.dataDir,
-      maxOpenDatabases: data.maxOpenDatabases,
-      sharedControl: true,
-      // The main thread holds the data directory's lock for the whole process.
-      lock: "held",
-    }),
-  );
+  const driver = new LocalDriver({
+    dataDir: data.dataDir,
+    maxOpenDatabases: data.maxOpenDatabases,
+    sharedControl: true,
+    // The main thread holds the data directory's lock for the whole process.
+    lock: "held",
+  });
   const routes = new Map<string, ObjectRoute>();
   const handles = new Handles({
     thread: data.shard,

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import type { DatabaseHandle } from "../../core/storage/driver.ts";
-import { databaseOpenError } from "./file-errors.ts";
+import { databaseOpenError, fileSystemError } from "./file-errors.ts";
 import type { LocalDriver } from "./local-driver.ts";
 import type { OpenDatabase } from "./open-databases.ts";
 import { createPrivateFile } from "./private-files.ts";
@@ -150,7 +150,10 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
         this.#checkpointArmed = false;
       });
     }
-    return flush;
+    // Opening the WAL to sync it can fail for want of descriptors: say so, and what to do.
+    return flush.catch((error: unknown) => {
+      throw fileSystemError(`${this.path}-wal`, this.#driver.dataDir, error);
+    });
   }
 
   close(): void {

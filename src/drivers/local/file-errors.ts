@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { SteadError } from "../../core/errors.ts";
 
@@ -15,6 +15,9 @@ const SQLITE_AUTH = 23;
 const SQLITE_NOTADB = 26;
 
 const ACCESS_CODES = new Set(["EACCES", "EPERM", "EROFS"]);
+const DESCRIPTOR_CODES = new Set(["EMFILE", "ENFILE"]);
+/** `<namespace>/<id>` of an object's database or WAL path. */
+const OBJECT_FILE = /([^/]+)\/([0-9a-f]{64})\.sqlite(?:-wal)?$/;
 
 /**
  * Throws `DATA_DIR_UNWRITABLE` unless this process may create and write files in `dir`. Call it
@@ -36,15 +39,47 @@ export function assertWritableDir(dir: string, dataDir: string): void {
  */
 export function fileSystemError(path: string, dataDir: string, error: unknown): unknown {
   const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (code !== undefined && DESCRIPTOR_CODES.has(code))
+    return descriptorsExhausted(path, code, error);
   if (code === undefined || !ACCESS_CODES.has(code)) return error;
   return unwritable(path, dataDir, code, error);
 }
 
 /**
+ * `DESCRIPTORS_EXHAUSTED` for a file that could not be opened because the process (EMFILE) or
+ * the system (ENFILE) has no file descriptors left, naming the file and the fix.
+ */
+function descriptorsExhausted(path: string, code: string, cause: unknown): SteadError {
+  const object = OBJECT_FILE.exec(path);
+  const what = object ? `the database of object ${object[1]}/${object[2]}` : path;
+  const which = code === "ENFILE" ? "the system has" : "this process has";
+  return new SteadError(
+    "DESCRIPTORS_EXHAUSTED",
+    `Cannot open ${what}: ${which} run out of file descriptors (${code}). Raise the open-file limit (ulimit -n, or LimitNOFILE= in a systemd unit), or lower --max-connections / STEAD_MAX_CONNECTIONS or --max-open-databases / STEAD_MAX_OPEN_DATABASES.`,
+    { cause, retryable: true, remote: object !== null },
+  );
+}
+
+/**
+ * EMFILE or ENFILE when this process cannot open a file now. SQLite reports running out only as
+ * "unable to open database file" (its errno is not exposed), so one descriptor is opened and
+ * closed to find out; only failed opens pay for it.
+ */
+function descriptorShortage(): string | undefined {
+  try {
+    closeSync(openSync("/dev/null", "r"));
+    return undefined;
+  } catch (probe) {
+    const code = (probe as NodeJS.ErrnoException).code;
+    return code !== undefined && DESCRIPTOR_CODES.has(code) ? code : undefined;
+  }
+}
+
+/**
  * The error to raise when opening the SQLite database at `path` failed with `error`: corrupt
- * (`CONTROL_DATABASE_CORRUPT` / `OBJECT_DATABASE_CORRUPT`), not writable (`DATA_DIR_UNWRITABLE`,
- * found by probing the file and its directory), or else `DATABASE_OPEN_FAILED` with SQLite's
- * own text. Each names the file. Errors that are not SQLite's pass through unchanged.
+ * (`CONTROL_DATABASE_CORRUPT` / `OBJECT_DATABASE_CORRUPT`), out of file descriptors
+ * (`DESCRIPTORS_EXHAUSTED`), not writable (`DATA_DIR_UNWRITABLE`, found by probing the file and
+ * its directory), or else `DATABASE_OPEN_FAILED` with SQLite's own text. Each names the file. Errors that are not SQLite's pass through unchanged.
  */
 export function databaseOpenError(
   path: string,
@@ -76,6 +111,10 @@ export function databaseOpenError(
           `The object database ${path} is corrupted (SQLite: ${sqliteText}). Only this object is affected: its requests fail until the file is repaired. Restore the file from a backup, or move it aside (with its -wal file) to start the object empty.`,
           { cause: error, remote: true },
         );
+  }
+  if (primary === SQLITE_CANTOPEN || primary === SQLITE_IOERR) {
+    const shortage = descriptorShortage();
+    if (shortage !== undefined) return descriptorsExhausted(path, shortage, error);
   }
   if (
     primary === SQLITE_READONLY ||
