@@ -114,7 +114,7 @@ export function resolveServerOptions(
  * add a hop to every call and no throughput, so objects stay on the main thread (and
  * `limits.cpu_ms` is not enforced; `stead start` says so).
  */
-export function defaultThreads(): number {
+function defaultThreads(): number {
   const cores = availableParallelism();
   return cores > 1 ? cores : 0;
 }

@@ -53,11 +53,6 @@ export class Handles {
     this.#collected = new FinalizationRegistry((ref) => host.release(ref));
   }
 
-  /** Values handed out and not yet released. */
-  get size(): number {
-    return this.#table.size;
-  }
-
   /** A copy of `value` (an RPC value, already cloned) with every reference made a marker. */
   export(value: unknown): unknown {
     return this.#export(value, new Map());

@@ -140,11 +140,6 @@ export class PendingCalls {
     const failed: WireResult = { t: "result", call: 0, ok: false, error: toWireError(error) };
     for (const answer of relays) answer(failed);
   }
-
-  /** Calls waiting for an answer. */
-  get size(): number {
-    return this.#calls.size + this.#relays.size;
-  }
 }
 
 interface Settle {

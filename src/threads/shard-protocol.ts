@@ -1,4 +1,3 @@
-import type { AlarmOutcome } from "../core/alarms/run-alarm.ts";
 import type { ObjectLimits } from "../core/object/object-class.ts";
 import type { AlarmRecord } from "../core/storage/driver.ts";
 import type { WireError, WireRequest } from "./wire.ts";
@@ -111,5 +110,3 @@ export const MAIN_THREAD = -1;
 export function shardOf(id: string, shards: number): number {
   return Number.parseInt(id.slice(0, 8), 16) % shards;
 }
-
-export type { AlarmOutcome };
