@@ -53,6 +53,7 @@ async function serveLocked(
     );
   }
   const config = await loadAppConfig(options.dir, { dev: options.dev, env: options.env });
+  for (const warning of config.warnings) logger.warn(warning);
   const runtime = await createRuntime({
     ...config.runtimeOptions,
     dataDir: options.dataDir,

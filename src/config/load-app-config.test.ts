@@ -348,3 +348,33 @@ describe("loadAppConfig: environments, .dev.vars, delete confirmation", () => {
     assert.deepEqual(some.runtimeOptions.confirmDeletions, ["v3", "v5"]);
   });
 });
+
+describe("loadAppConfig: keys Stead does not handle are named, one line each", () => {
+  it("says what the app will see instead, with the binding names, and stays silent on deployment keys", async () => {
+    using dir = app({
+      "wrangler.jsonc": `{
+        "name": "shop", "main": "src/index.ts",
+        "routes": ["shop.example.com/*"], "observability": { "enabled": true },
+        "kv_namespaces": [{ "binding": "CACHE", "id": "a" }, { "binding": "SESSIONS", "id": "b" }],
+        "triggers": { "crons": ["* * * * *"] },
+        "assets": { "directory": "public", "binding": "ASSETS" },
+        "durable_objectz": {},
+        "env": { "staging": { "r2_buckets": [{ "binding": "UPLOADS", "bucket_name": "u" }] } }
+      }`,
+    });
+    const config = await loadAppConfig(dir.dir);
+    const file = config.configPath;
+    assert.deepEqual(config.warnings, [
+      `${file}: kv_namespaces is not supported by Stead: env.CACHE, env.SESSIONS will be undefined. See docs/compatibility.md#config-keys`,
+      `${file}: triggers is not supported by Stead: Cron triggers never fire: the Worker's \`scheduled\` handler is not called. See docs/compatibility.md#config-keys`,
+      `${file}: assets is not supported by Stead: env.ASSETS will be undefined; Static assets are not served. See docs/compatibility.md#config-keys`,
+      `${file}: durable_objectz is not a wrangler config key; Stead ignores it. Check its spelling.`,
+    ]);
+    const staging = await loadAppConfig(dir.dir, { env: "staging" });
+    assert.equal(staging.warnings.length, 5);
+    assert.match(
+      staging.warnings[4] ?? "",
+      /env\.staging\.r2_buckets is not supported by Stead: env\.UPLOADS will be undefined/,
+    );
+  });
+});

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { SteadError } from "../core/errors.ts";
 import type { Migration } from "../core/migrations/migration.ts";
+import { unhandledKeyWarnings } from "./config-keys.ts";
 import { readDevVars } from "./dev-vars.ts";
 import { findConfigFile } from "./find-config-file.ts";
 import { formatIssues, formatPath } from "./format-issues.ts";
@@ -48,6 +49,11 @@ export interface AppConfig {
   readonly secretNames: readonly string[];
   /** Options for `createRuntime`; add `dataDir` and the rest. */
   readonly runtimeOptions: Readonly<AppRuntimeOptions>;
+  /**
+   * One line per key set in the config (at the top level or in the selected environment) that
+   * Stead does not handle, saying what the app will see instead: `stead start` logs them.
+   */
+  readonly warnings: readonly string[];
 }
 
 /**
@@ -58,7 +64,8 @@ export interface AppConfig {
  * `compatibility_date`, `vars`, `durable_objects.bindings` (`name`, `class_name`; a
  * `script_name` naming another Worker is not supported), `migrations`, and `env.<name>` with
  * `options.env` (`main`, `compatibility_date`, `migrations` and `name` are inherited from the
- * top level; `vars` and `durable_objects` are not, as in wrangler). Every other key is ignored.
+ * top level; `vars` and `durable_objects` are not, as in wrangler). Every other key is accepted;
+ * those that change what the app would see on Cloudflare are named in `warnings`.
  * With `options.dev`, `.dev.vars` is read and merged over `vars`. `STEAD_CONFIRM_DELETE`
  * (comma-separated migration tags) becomes `confirmDeletions`.
  *
@@ -165,6 +172,16 @@ export async function loadAppConfig(
     env: options.env,
     secretNames: Object.keys(devVars?.values ?? {}),
     runtimeOptions,
+    warnings: [
+      ...unhandledKeyWarnings(configPath, parsed as Record<string, unknown>),
+      ...(options.env === undefined
+        ? []
+        : unhandledKeyWarnings(
+            configPath,
+            (parsed as { env: Record<string, Record<string, unknown>> }).env[options.env] ?? {},
+            envPath,
+          )),
+    ],
   });
 }
 

@@ -1,0 +1,233 @@
+/**
+ * Every key of a wrangler config and what Stead does with it. One table feeds the startup
+ * warnings (`unhandledKeyWarnings`) and is checked against docs/compatibility.md by a test, so
+ * the two cannot drift apart.
+ */
+
+/** How Stead treats a config key. */
+export type KeySupport =
+  /** Read and honoured as on Cloudflare. */
+  | "supported"
+  /** Read; some of what it may say is honoured, the rest is named in `note`. */
+  | "partial"
+  /** Only matters when deploying to Cloudflare (routes, accounts, logging): ignored silently. */
+  | "deploy-only"
+  /** Changes what the app sees on Cloudflare, and Stead does not do it: a warning at startup. */
+  | "unsupported";
+
+export interface ConfigKey {
+  readonly key: string;
+  readonly support: KeySupport;
+  /** What differs from Cloudflare, or what the app sees when the key is set and unsupported. */
+  readonly note: string;
+  /**
+   * Where the binding names sit in the key's value, for "env.X will be undefined": a path of
+   * property names, `[]` standing for "each element".
+   */
+  readonly bindings?: readonly string[];
+}
+
+function key(
+  name: string,
+  support: KeySupport,
+  note: string,
+  bindings?: readonly string[],
+): ConfigKey {
+  return bindings === undefined
+    ? { key: name, support, note }
+    : { key: name, support, note, bindings };
+}
+
+const BINDING_LATER = "The binding is not provided yet.";
+
+/** Every top-level key wrangler documents (https://developers.cloudflare.com/workers/wrangler/configuration/). */
+export const CONFIG_KEYS: readonly ConfigKey[] = [
+  key("name", "supported", "The Worker's name; `-<env>` appended under an environment."),
+  key("main", "supported", "The entry module, bundled with esbuild as wrangler does."),
+  key("compatibility_date", "supported", "Selects dated behaviour where Stead implements it."),
+  key(
+    "compatibility_flags",
+    "partial",
+    "`nodejs_compat` / `nodejs_compat_v2` select Node built-ins when bundling; other flags are accepted and have no effect.",
+  ),
+  key(
+    "vars",
+    "supported",
+    "Plain values in `env`; `.dev.vars` is merged over them in `stead dev`.",
+  ),
+  key(
+    "durable_objects",
+    "partial",
+    "`bindings` with `name` and `class_name`; `script_name` naming another Worker is refused at startup.",
+  ),
+  key("migrations", "supported", "All migration kinds but `transferred_classes` (refused)."),
+  key("limits", "partial", "`cpu_ms` is enforced on object threads; `subrequests` is ignored."),
+  key("env", "supported", "Environments, selected with `--env` as `wrangler --env` does."),
+  key("rules", "supported", "Module rules: Text, Data, CompiledWasm, ESModule, CommonJS."),
+  key("define", "supported", "Replaced in the bundle as esbuild's `define`."),
+  key("alias", "supported", "Module aliases, as esbuild's `alias`."),
+  key("tsconfig", "supported", "The tsconfig esbuild reads (`paths`, JSX settings)."),
+  key("jsx_factory", "supported", "Passed to esbuild."),
+  key("jsx_fragment", "supported", "Passed to esbuild."),
+  key("minify", "supported", "Passed to esbuild."),
+  key("keep_names", "supported", "Passed to esbuild (on by default, as in wrangler)."),
+  key(
+    "find_additional_modules",
+    "partial",
+    "Modules matched by `rules` are bundled, not uploaded separately.",
+  ),
+  key(
+    "base_dir",
+    "partial",
+    "Accepted; modules are bundled, so it only affects nothing Stead shows.",
+  ),
+  key("preserve_file_names", "deploy-only", "Names of uploaded module files."),
+  key(
+    "no_bundle",
+    "unsupported",
+    "Stead always bundles the entry with esbuild; the app is built as if `no_bundle` were false.",
+  ),
+  key(
+    "build",
+    "unsupported",
+    "The custom build command is not run: run it yourself before `stead dev` / `stead start`.",
+  ),
+  key(
+    "triggers",
+    "unsupported",
+    "Cron triggers never fire: the Worker's `scheduled` handler is not called.",
+  ),
+  key("assets", "unsupported", "Static assets are not served.", ["binding"]),
+  key("site", "unsupported", "Workers Sites: `__STATIC_CONTENT` is undefined."),
+  key("kv_namespaces", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("r2_buckets", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("d1_databases", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("services", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key(
+    "queues",
+    "unsupported",
+    "Producers are undefined in `env`, and the Worker's `queue` handler is never called.",
+    ["producers", "[]", "binding"],
+  ),
+  key("workflows", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("analytics_engine_datasets", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("ai", "unsupported", BINDING_LATER, ["binding"]),
+  key("browser", "unsupported", BINDING_LATER, ["binding"]),
+  key("images", "unsupported", BINDING_LATER, ["binding"]),
+  key("vectorize", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("hyperdrive", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("mtls_certificates", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("send_email", "unsupported", BINDING_LATER, ["[]", "name"]),
+  key("dispatch_namespaces", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("pipelines", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("secrets_store_secrets", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("ratelimits", "unsupported", BINDING_LATER, ["[]", "name"]),
+  key("worker_loaders", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("vpc_services", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("version_metadata", "unsupported", BINDING_LATER, ["binding"]),
+  key(
+    "containers",
+    "unsupported",
+    "Containers are not started; their Durable Object classes run without one.",
+  ),
+  key(
+    "wasm_modules",
+    "unsupported",
+    "Service-worker globals: not defined (Stead runs module Workers).",
+  ),
+  key(
+    "text_blobs",
+    "unsupported",
+    "Service-worker globals: not defined (Stead runs module Workers).",
+  ),
+  key(
+    "data_blobs",
+    "unsupported",
+    "Service-worker globals: not defined (Stead runs module Workers).",
+  ),
+  key("python_modules", "unsupported", "Python Workers do not run on Stead."),
+  key(
+    "node_compat",
+    "unsupported",
+    'Legacy polyfills are not injected; use `compatibility_flags: ["nodejs_compat"]`.',
+  ),
+  key("unsafe", "unsupported", "Unsafe bindings and metadata are ignored."),
+  key("tail_consumers", "unsupported", "Tail Workers are not called."),
+  key("streaming_tail_consumers", "unsupported", "Tail Workers are not called."),
+  key(
+    "dev",
+    "deploy-only",
+    "`wrangler dev` settings; `stead dev` takes flags (`--port`, `--host`).",
+  ),
+  key("account_id", "deploy-only", "Deployment."),
+  key("workers_dev", "deploy-only", "Deployment."),
+  key("preview_urls", "deploy-only", "Deployment."),
+  key("route", "deploy-only", "Deployment: Stead serves every path it receives."),
+  key("routes", "deploy-only", "Deployment: Stead serves every path it receives."),
+  key("usage_model", "deploy-only", "Deployment."),
+  key("placement", "deploy-only", "Deployment."),
+  key("logpush", "deploy-only", "Deployment."),
+  key("observability", "deploy-only", "Deployment: Stead logs to stdout."),
+  key("upload_source_maps", "deploy-only", "Deployment: Stead always maps stack traces."),
+  key("compliance_region", "deploy-only", "Deployment."),
+  key("send_metrics", "deploy-only", "Wrangler telemetry."),
+  key("keep_vars", "deploy-only", "Deployment."),
+  key("first_party_worker", "deploy-only", "Deployment."),
+  key("logfwdr", "deploy-only", "Deployment."),
+  key("legacy_env", "deploy-only", "Deployment naming of environments."),
+  key("cloudchamber", "deploy-only", "Deployment."),
+  key("secrets", "deploy-only", "Declares required secrets; give them with `.dev.vars` or `vars`."),
+  key("$schema", "deploy-only", "Editor schema."),
+];
+
+const BY_KEY = new Map(CONFIG_KEYS.map((entry) => [entry.key, entry]));
+
+/** What Stead does with `name`, or undefined for a key wrangler does not define. */
+export function configKey(name: string): ConfigKey | undefined {
+  return BY_KEY.get(name);
+}
+
+/**
+ * One line per key that is set in `section` (the config's top level or `env.<name>`) and that
+ * Stead does not handle, saying what the app will see instead. Unknown keys are named too, since
+ * they are usually a typo.
+ */
+export function unhandledKeyWarnings(
+  configPath: string,
+  section: Record<string, unknown>,
+  prefix = "",
+): string[] {
+  const warnings: string[] = [];
+  for (const [name, value] of Object.entries(section)) {
+    if (prefix === "" && name === "env") continue;
+    const entry = BY_KEY.get(name);
+    if (entry === undefined) {
+      warnings.push(
+        `${configPath}: ${prefix}${name} is not a wrangler config key; Stead ignores it. Check its spelling.`,
+      );
+      continue;
+    }
+    if (entry.support !== "unsupported") continue;
+    const names = entry.bindings === undefined ? [] : bindingNames(value, entry.bindings);
+    const undefinedNames =
+      names.length === 0
+        ? []
+        : [`${names.map((binding) => `env.${binding}`).join(", ")} will be undefined`];
+    const note =
+      entry.note === BINDING_LATER && names.length > 0 ? [] : [entry.note.replace(/\.$/, "")];
+    warnings.push(
+      `${configPath}: ${prefix}${name} is not supported by Stead: ${[...undefinedNames, ...note].join("; ")}. See docs/compatibility.md#config-keys`,
+    );
+  }
+  return warnings;
+}
+
+function bindingNames(value: unknown, path: readonly string[]): string[] {
+  if (path.length === 0) return typeof value === "string" ? [value] : [];
+  const [step, ...rest] = path;
+  if (step === "[]") {
+    return Array.isArray(value) ? value.flatMap((item) => bindingNames(item, rest)) : [];
+  }
+  if (value === null || typeof value !== "object") return [];
+  return bindingNames((value as Record<string, unknown>)[step as string], rest);
+}
