@@ -213,10 +213,11 @@ export function unhandledKeyWarnings(
       names.length === 0
         ? []
         : [`${names.map((binding) => `env.${binding}`).join(", ")} will be undefined`];
-    const note =
-      entry.note === BINDING_LATER && names.length > 0 ? [] : [entry.note.replace(/\.$/, "")];
+    const note = entry.note.replace(/\.$/, "");
+    const notes =
+      names.length === 0 ? [note] : entry.note === BINDING_LATER ? [] : [lowerFirst(note)];
     warnings.push(
-      `${configPath}: ${prefix}${name} is not supported by Stead: ${[...undefinedNames, ...note].join("; ")}. See docs/compatibility.md#config-keys`,
+      `${configPath}: ${prefix}${name} is not supported by Stead: ${[...undefinedNames, ...notes].join("; ")}. See docs/compatibility.md#config-keys`,
     );
   }
   return warnings;
@@ -230,4 +231,8 @@ function bindingNames(value: unknown, path: readonly string[]): string[] {
   }
   if (value === null || typeof value !== "object") return [];
   return bindingNames((value as Record<string, unknown>)[step as string], rest);
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
 }

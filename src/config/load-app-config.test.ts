@@ -367,7 +367,7 @@ describe("loadAppConfig: keys Stead does not handle are named, one line each", (
     assert.deepEqual(config.warnings, [
       `${file}: kv_namespaces is not supported by Stead: env.CACHE, env.SESSIONS will be undefined. See docs/compatibility.md#config-keys`,
       `${file}: triggers is not supported by Stead: Cron triggers never fire: the Worker's \`scheduled\` handler is not called. See docs/compatibility.md#config-keys`,
-      `${file}: assets is not supported by Stead: env.ASSETS will be undefined; Static assets are not served. See docs/compatibility.md#config-keys`,
+      `${file}: assets is not supported by Stead: env.ASSETS will be undefined; static assets are not served. See docs/compatibility.md#config-keys`,
       `${file}: durable_objectz is not a wrangler config key; Stead ignores it. Check its spelling.`,
     ]);
     const staging = await loadAppConfig(dir.dir, { env: "staging" });
