@@ -12,5 +12,9 @@ export const AiGatewayLogNotFound = unsupportedClass("AiGatewayLogNotFound", SPE
 export const AutoRAG = unsupportedClass("AutoRAG", SPECIFIER, REASON);
 export const AutoRAGInternalError = unsupportedClass("AutoRAGInternalError", SPECIFIER, REASON);
 export const AutoRAGNotFoundError = unsupportedClass("AutoRAGNotFoundError", SPECIFIER, REASON);
-export const AutoRAGUnauthorizedError = unsupportedClass("AutoRAGUnauthorizedError", SPECIFIER, REASON);
+export const AutoRAGUnauthorizedError = unsupportedClass(
+  "AutoRAGUnauthorizedError",
+  SPECIFIER,
+  REASON,
+);
 export const ToMarkdownService = unsupportedClass("ToMarkdownService", SPECIFIER, REASON);

@@ -8,7 +8,11 @@ import { unsupportedFunction } from "./unsupported.ts";
 const REASON =
   "it adapts a node:http server to workerd; on Stead, run the server with Node directly";
 
-export const httpServerHandler = unsupportedFunction("httpServerHandler", "cloudflare:node", REASON);
+export const httpServerHandler = unsupportedFunction(
+  "httpServerHandler",
+  "cloudflare:node",
+  REASON,
+);
 export const handleAsNodeRequest = unsupportedFunction(
   "handleAsNodeRequest",
   "cloudflare:node",

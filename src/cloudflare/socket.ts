@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket as NetSocket } from "node:net";
+import { type Socket as NetSocket, connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { deferred } from "../core/deferred.ts";
 import { currentObject, type ObjectContext } from "../core/gates/context.ts";
@@ -42,7 +42,10 @@ export class Socket {
   #detach: () => void = () => {};
 
   /** @internal Use `connect()`. */
-  constructor(target: SocketTarget, existing?: { socket: Promise<NetSocket>; owner?: ObjectContext }) {
+  constructor(
+    target: SocketTarget,
+    existing?: { socket: Promise<NetSocket>; owner?: ObjectContext },
+  ) {
     this.#target = target;
     this.#owner = existing?.owner ?? currentObject();
     const opened = deferred<SocketInfo>();
@@ -72,7 +75,8 @@ export class Socket {
           closed.reject(failure);
         });
         node.once("close", () => {
-          if (!isOpen) opened.reject(connectFailed(new Error("The connection closed before it opened.")));
+          if (!isOpen)
+            opened.reject(connectFailed(new Error("The connection closed before it opened.")));
           closed.resolve();
         });
       },
@@ -108,7 +112,8 @@ export class Socket {
    * encrypted socket; this one's streams stop working.
    */
   startTls(options?: { expectedServerHostname?: string }): Socket {
-    if (this.#target.secureTransport === "on") throw new TypeError("Cannot startTls on a TLS socket.");
+    if (this.#target.secureTransport === "on")
+      throw new TypeError("Cannot startTls on a TLS socket.");
     if (this.#target.secureTransport !== "starttls") {
       throw new TypeError(
         "The `secureTransport` socket option must be set to 'starttls' for startTls to be used.",
@@ -120,7 +125,9 @@ export class Socket {
       );
     }
     if (options?.expectedServerHostname !== undefined) {
-      throw new TypeError("The expectedServerHostname option is not currently supported in startTls.");
+      throw new TypeError(
+        "The expectedServerHostname option is not currently supported in startTls.",
+      );
     }
     this.#tlsStarted = true;
     const plain = this.opened.then(() => {
@@ -242,7 +249,8 @@ function connectFailed(cause: unknown): Error {
 
 function toBytes(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
-  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (ArrayBuffer.isView(chunk))
+    return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
   if (typeof chunk === "string") return new TextEncoder().encode(chunk);
   throw new TypeError("A socket's writable accepts ArrayBuffer, ArrayBufferView or string chunks.");

@@ -8,7 +8,7 @@
  */
 import { type SecureTransport, Socket, type SocketInfo } from "./socket.ts";
 
-export { Socket, type SecureTransport, type SocketInfo };
+export { type SecureTransport, Socket, type SocketInfo };
 
 /** Where to connect: `"host:port"` or `{ hostname, port }`. */
 export type SocketAddress = string | { hostname: string; port: number };

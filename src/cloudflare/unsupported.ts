@@ -15,7 +15,11 @@ export function unsupportedError(api: string, specifier: string, reason: string)
 }
 
 /** A class whose construction throws `API_UNSUPPORTED` (it can still be named and extended). */
-export function unsupportedClass(api: string, specifier: string, reason: string): new (
+export function unsupportedClass(
+  api: string,
+  specifier: string,
+  reason: string,
+): new (
   ...args: any[]
 ) => any {
   const cls = class {

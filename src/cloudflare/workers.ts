@@ -4,7 +4,7 @@
  * works unchanged. The Workers globals (`WebSocket`, `WebSocketPair`, ...) are not installed
  * here but by the runtime, for every app whatever it imports.
  */
-import { type ExecutionContext } from "../core/base-classes.ts";
+import type { ExecutionContext } from "../core/base-classes.ts";
 import { currentScope, runInScope } from "../core/worker-scope.ts";
 
 export { DurableObject, RpcTarget, WorkerEntrypoint } from "../core/base-classes.ts";
@@ -86,7 +86,8 @@ function scopeProxy(key: "env" | "exports", writable: boolean): Record<string, a
     },
     getOwnPropertyDescriptor: (_, prop) => {
       const target = inner();
-      const found = target === undefined ? undefined : Reflect.getOwnPropertyDescriptor(target, prop);
+      const found =
+        target === undefined ? undefined : Reflect.getOwnPropertyDescriptor(target, prop);
       // The proxy's own target stays empty, so a property must read as configurable.
       return found === undefined ? undefined : { ...found, configurable: true };
     },

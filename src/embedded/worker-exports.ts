@@ -26,5 +26,9 @@ export function fillWorkerExports(
 }
 
 function hasFetch(value: unknown): boolean {
-  return typeof value === "object" && value !== null && typeof (value as { fetch?: unknown }).fetch === "function";
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { fetch?: unknown }).fetch === "function"
+  );
 }

@@ -9,8 +9,8 @@ import {
 } from "../core/websocket/limits.ts";
 import { webSocketInternals } from "../core/websocket/web-socket.ts";
 import { badRequestReply, type ErrorReply, rawReply, thrownReply } from "./error-reply.ts";
-import type { FetchTarget } from "./serve-options.ts";
 import { requestCf } from "./request-cf.ts";
+import type { FetchTarget } from "./serve-options.ts";
 import { IncomingRequest, requestHeaders, requestUrl } from "./web-request.ts";
 
 /** Options of `handleWebSocketUpgrade`. */

@@ -7,7 +7,9 @@ import { callMember, type Invoke, makeStub, references, remoteError } from "./st
 export type Entrypoint = unknown;
 
 /** True for what `ctx.exports` offers as a service binding: a `WorkerEntrypoint` class. */
-export function isEntrypointClass(value: unknown): value is new (
+export function isEntrypointClass(
+  value: unknown,
+): value is new (
   ctx: ExecutionContext,
   env: unknown,
 ) => object {
@@ -64,7 +66,8 @@ export function entrypointStub(
   };
   return makeStub(invoke, {
     fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
-      const request = input instanceof Request && init === undefined ? input : new Request(input, init);
+      const request =
+        input instanceof Request && init === undefined ? input : new Request(input, init);
       return callFetch(entrypoint, request, env, newContext());
     },
   });
