@@ -12,7 +12,9 @@ import { references } from "../core/rpc/stub.ts";
  */
 export class RpcStub {
   constructor(value: RpcTarget | ((...args: any[]) => unknown)) {
+    // biome-ignore lint/correctness/noConstructorReturn: `new RpcStub(x)` is the stub, as on Cloudflare.
     if (value instanceof RpcTarget) return references.targetStub(value) as RpcStub;
+    // biome-ignore lint/correctness/noConstructorReturn: as above, for a function.
     if (typeof value === "function") return references.functionStub(value) as unknown as RpcStub;
     throw new TypeError(
       "RpcStub needs an RpcTarget or a function: new RpcStub(target). To pass plain data, send it as it is.",

@@ -154,6 +154,7 @@ export class WebSocket extends SocketEventTarget {
           "Failed to construct 'WebSocket': 1 argument required, but only 0 present. Pass the URL to connect to, or make a pair with new WebSocketPair().",
         );
       }
+      // biome-ignore lint/correctness/noConstructorReturn: a client connection is Node's WebSocket.
       return new NativeWebSocket(url as string | URL, protocols) as unknown as WebSocket;
     }
   }
