@@ -1,6 +1,4 @@
-// Cloudflare's WebSocket globals (WebSocketPair, WebSocketRequestResponsePair, Response with
-// `webSocket`) exist wherever Stead is loaded.
-import "./core/websocket/globals.ts";
+import { installWorkersGlobals } from "./core/workers-globals.ts";
 
 export {
   type AppConfig,
@@ -32,3 +30,8 @@ export { LocalDriver, type LocalDriverOptions } from "./drivers/local/local-driv
 export { createRuntime, type Runtime } from "./embedded/create-runtime.ts";
 export { registerWorkersModule } from "./embedded/module-loader.ts";
 export type { RuntimeOptions } from "./embedded/runtime-options.ts";
+
+// Workers globals (WebSocket, WebSocketPair, Response with `webSocket`, navigator) exist wherever
+// Stead is loaded, so objects written against `stead` see what Workers see; createRuntime and
+// object threads install them too.
+installWorkersGlobals();

@@ -80,9 +80,11 @@ async function serveLocked(
       ),
       log: (record) => logger.request(record),
       warn: (message) => logger.warn(message),
+      cfOverrideHeader: options.dev,
       upgrade: (request, socket, head, closing) =>
         handleWebSocketUpgrade(runtime, request, socket, head, {
           closing,
+          cfOverrideHeader: options.dev,
           onError: (error) => logger.error("WebSocket upgrade failed", { error: String(error) }),
         }),
     });

@@ -7,6 +7,11 @@ export interface ExecutionContext {
   /** Accepted for compatibility; Stead has no origin to fall back to. */
   passThroughOnException(): void;
   readonly props: unknown;
+  /**
+   * Loopback bindings to the Worker's own top-level exports: a service binding per
+   * `WorkerEntrypoint` class, a namespace per Durable Object class that has storage.
+   */
+  readonly exports: Record<string, any>;
 }
 
 /**

@@ -51,7 +51,11 @@ export type SteadErrorCode =
   /** One object's database is not a readable SQLite database; other objects are unaffected. */
   | "OBJECT_DATABASE_CORRUPT"
   /** A database file could not be opened for another reason (I/O error, full disk). */
-  | "DATABASE_OPEN_FAILED";
+  | "DATABASE_OPEN_FAILED"
+  /** The app used a `cloudflare:*` API whose service Stead does not provide (AI, email, ...). */
+  | "API_UNSUPPORTED"
+  /** The app imported a `cloudflare:*` module that does not exist. */
+  | "UNKNOWN_MODULE";
 
 /** HTTP status a code maps to when it reaches an HTTP client. */
 export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
@@ -78,6 +82,8 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   CONTROL_DATABASE_CORRUPT: 500,
   OBJECT_DATABASE_CORRUPT: 500,
   DATABASE_OPEN_FAILED: 500,
+  API_UNSUPPORTED: 500,
+  UNKNOWN_MODULE: 500,
 };
 
 export interface SteadErrorOptions {

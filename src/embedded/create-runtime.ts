@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AlarmScheduler } from "../core/alarms/alarm-scheduler.ts";
 import type { ExecutionContext } from "../core/base-classes.ts";
-import { WorkerEntrypoint } from "../core/base-classes.ts";
 import { systemClock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
 import { installFetchGate } from "../core/gates/outgoing-fetch.ts";
@@ -15,13 +14,17 @@ import type { ClassBinding } from "../core/migrations/migration.ts";
 import { planMigrations } from "../core/migrations/plan-migrations.ts";
 import { DurableObjectNamespace } from "../core/object/namespace.ts";
 import { Residency } from "../core/object/residency.ts";
+import { callFetch } from "../core/rpc/entrypoint-stub.ts";
 import type { DeadLetterRecord, NamespaceRecord, StorageDriver } from "../core/storage/driver.ts";
+import { addRuntimeScope, runInScope, type WorkerScope } from "../core/worker-scope.ts";
+import { installWorkersGlobals } from "../core/workers-globals.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { maxOpenDatabases, openFileLimit } from "../drivers/local/open-file-limit.ts";
 import { loadEntryModule } from "./module-loader.ts";
 import { buildControllers } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
 import { DEFAULT_LIMITS, parseRuntimeOptions, type RuntimeOptions } from "./runtime-options.ts";
+import { fillWorkerExports } from "./worker-exports.ts";
 
 /** A running Stead runtime, embedded in this process. */
 export interface Runtime extends AsyncDisposable {
@@ -58,19 +61,33 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const config = parseRuntimeOptions(options);
   checkThreadOptions(config);
   installFetchGate();
+  installWorkersGlobals();
   const cwd = config.cwd ?? process.cwd();
-  const module =
-    typeof config.main === "string" || config.main instanceof URL
-      ? await loadEntryModule(config.main, cwd)
-      : config.main;
-  const store = openStore(config);
-  const onError = config.onError ?? defaultOnError;
+  // The app's top-level code sees vars through `env` of cloudflare:workers while it loads;
+  // Durable Object namespaces join once its classes are known.
   const env: Record<string, any> = { ...config.vars };
+  const exports: Record<string, unknown> = {};
+  const scope: WorkerScope = { env, exports };
+  const removeScope = addRuntimeScope(scope);
+  let module: Record<string, unknown>;
+  let store: Store;
+  try {
+    module =
+      typeof config.main === "string" || config.main instanceof URL
+        ? await runInScope(scope, () => loadEntryModule(config.main as string | URL, cwd))
+        : config.main;
+    store = openStore(config);
+  } catch (error) {
+    removeScope();
+    throw error;
+  }
+  const onError = config.onError ?? defaultOnError;
+  const waitUntil = trackWaitUntil(onError);
   let scheduler: AlarmScheduler | undefined;
   let hosting: ObjectHosting;
   try {
     const records = await prepareNamespaces(config, module, store.driver);
-    hosting = await hostObjects(config, module, records, store, env, {
+    hosting = await hostObjects(config, module, records, store, env, exports, {
       alarmIndexChanged: () => scheduler?.changed(),
       onError,
     });
@@ -78,12 +95,21 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       const storageName = records.find((record) => record.className === className)!.storageName;
       env[binding] = new DurableObjectNamespace(hosting.route(storageName)!);
     }
+    const namespaces = new Map<string, DurableObjectNamespace>();
+    for (const record of records) {
+      const route = hosting.route(record.storageName);
+      if (route !== undefined) namespaces.set(record.className, new DurableObjectNamespace(route));
+    }
+    fillWorkerExports(exports, module, env, namespaces, () =>
+      workerContext(waitUntil.track, exports),
+    );
   } catch (error) {
+    removeScope();
     await store.abort();
     throw error;
   }
   scheduler = startAlarms(store.driver, config, hosting, onError);
-  return workerRuntime(module, env, store, hosting, scheduler, onError);
+  return workerRuntime(module, scope, waitUntil, store, hosting, scheduler, removeScope);
 }
 
 /** Options that only make sense with objects on this thread are refused with threads. */
@@ -207,6 +233,7 @@ async function hostObjects(
   records: NamespaceRecord[],
   store: Store,
   env: Record<string, unknown>,
+  exports: Record<string, unknown>,
   hooks: { alarmIndexChanged(): void; onError(error: unknown, context: string): void },
 ): Promise<ObjectHosting> {
   const limits = { ...DEFAULT_LIMITS, ...config.objects };
@@ -219,6 +246,7 @@ async function hostObjects(
         module,
         records,
         env,
+        exports,
         driver: store.driver,
         clock: config.clock ?? systemClock,
         limits,
@@ -290,25 +318,49 @@ function startAlarms(
   return scheduler;
 }
 
+/** `ctx.waitUntil` of Worker requests: promises the runtime lets settle before disposing. */
+interface WaitUntil {
+  track(promise: Promise<unknown>): void;
+  /** Resolves once every tracked promise settled. */
+  settled(): Promise<unknown>;
+}
+
+function trackWaitUntil(onError: (error: unknown, context: string) => void): WaitUntil {
+  const pending = new Set<Promise<unknown>>();
+  return {
+    track(promise) {
+      const tracked = Promise.resolve(promise).then(
+        () => {},
+        (error: unknown) => onError(error, "waitUntil"),
+      );
+      pending.add(tracked);
+      tracked.finally(() => pending.delete(tracked));
+    },
+    settled: () => Promise.allSettled(pending),
+  };
+}
+
+/** The `ctx` a Worker's handler gets. */
+function workerContext(
+  waitUntil: (promise: Promise<unknown>) => void,
+  exports: Record<string, unknown>,
+): ExecutionContext {
+  return { waitUntil, passThroughOnException() {}, props: {}, exports };
+}
+
 /** The runtime's public face: the Worker's fetch handler, and an orderly dispose. */
 function workerRuntime(
   module: Record<string, unknown>,
-  env: Record<string, any>,
+  scope: WorkerScope,
+  waitUntil: WaitUntil,
   store: Store,
   hosting: ObjectHosting,
   scheduler: AlarmScheduler,
-  onError: (error: unknown, context: string) => void,
+  removeScope: () => void,
 ): Runtime {
-  const pending = new Set<Promise<unknown>>();
-  const track = (promise: Promise<unknown>) => {
-    const tracked = Promise.resolve(promise).then(
-      () => {},
-      (error: unknown) => onError(error, "waitUntil"),
-    );
-    pending.add(tracked);
-    tracked.finally(() => pending.delete(tracked));
-  };
-  const handler = module.default as any;
+  const env = scope.env as Record<string, any>;
+  const exports = scope.exports as Record<string, unknown>;
+  const requestScope: WorkerScope = { env, exports, waitUntil: waitUntil.track };
   let disposed = false;
 
   const runtime: Runtime = {
@@ -320,38 +372,24 @@ function workerRuntime(
       // A Request passed alone reaches the Worker as it is (as `stub.fetch` passes it on).
       const request =
         input instanceof Request && init === undefined ? input : new Request(input, init);
-      const ctx: ExecutionContext = { waitUntil: track, passThroughOnException() {}, props: {} };
-      if (typeof handler === "function" && handler.prototype instanceof WorkerEntrypoint) {
-        const worker = new handler(ctx, env);
-        if (typeof worker.fetch !== "function") throw missingFetch();
-        return worker.fetch(request);
-      }
-      if (handler === null || typeof handler !== "object" || typeof handler.fetch !== "function") {
-        throw missingFetch();
-      }
-      return handler.fetch(request, env, ctx);
+      const ctx = workerContext(waitUntil.track, exports);
+      return runInScope(requestScope, () => callFetch(module.default, request, env, ctx));
     },
     alarmDeadLetters: () => store.driver.alarms.deadLetters(),
     async dispose() {
       if (disposed) return;
       disposed = true;
       scheduler.stop();
-      await Promise.allSettled(pending);
+      await waitUntil.settled();
       await hosting.dispose();
       await store.close();
+      removeScope();
     },
     [Symbol.asyncDispose]() {
       return runtime.dispose();
     },
   };
   return runtime;
-}
-
-function missingFetch(): SteadError {
-  return new SteadError(
-    "HANDLER_MISSING",
-    "The entry module has no fetch handler: export default { fetch(request, env, ctx) { ... } } or a class extending WorkerEntrypoint with a fetch() method.",
-  );
 }
 
 function defaultOnError(error: unknown, context: string): void {

@@ -2,10 +2,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire, registerHooks, stripTypeScriptTypes } from "node:module";
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { cloudflareModuleUrl, isCloudflareSpecifier } from "../cloudflare/specifiers.ts";
 import { errorMessage } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
 
-const WORKERS_MODULE = new URL("../cloudflare-workers.ts", import.meta.url).href;
 /** Stead's own sources: erasable TypeScript that Node strips natively. */
 const STEAD_SOURCES = new URL("../", import.meta.url).href;
 const TYPESCRIPT = /\.(?:ts|mts|cts)$/;
@@ -15,7 +15,7 @@ let hooksRegistered = false;
 
 /**
  * Makes every module loaded in this process see Cloudflare's module environment:
- * - `cloudflare:workers` resolves to Stead's implementation;
+ * - `cloudflare:*` specifiers resolve to Stead's modules (src/cloudflare/);
  * - TypeScript is compiled in full (enums, namespaces, parameter properties), not only stripped;
  * - relative imports resolve as wrangler's bundler resolves them: without an extension, or with
  *   `.js` naming a `.ts` file.
@@ -29,7 +29,9 @@ export function registerWorkersModule(): void {
   let amaro: { transformSync(code: string, options: object): { code: string; map?: string } };
   registerHooks({
     resolve(specifier, context, nextResolve) {
-      if (specifier === "cloudflare:workers") return { url: WORKERS_MODULE, shortCircuit: true };
+      if (isCloudflareSpecifier(specifier)) {
+        return { url: cloudflareModuleUrl(specifier), shortCircuit: true };
+      }
       try {
         return nextResolve(specifier, context);
       } catch (error) {

@@ -13,6 +13,8 @@ export interface NamespaceSetup {
   module: Record<string, unknown>;
   records: Iterable<NamespaceRecord>;
   env: object;
+  /** `ctx.exports` of every object (filled in once the namespaces exist). */
+  exports: object;
   driver: StorageDriver;
   clock: Clock;
   limits: ObjectLimits;
@@ -40,6 +42,7 @@ export function buildControllers(setup: NamespaceSetup): Map<string, NamespaceCo
         uniqueKey: record.uniqueKey,
         ctor: ctor as never,
         env: setup.env,
+        exports: setup.exports,
         backend: record.backend,
         driver: setup.driver,
         clock: setup.clock,

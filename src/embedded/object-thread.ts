@@ -15,6 +15,8 @@ import {
   type ObjectRoute,
 } from "../core/object/namespace.ts";
 import { Residency } from "../core/object/residency.ts";
+import { addRuntimeScope, runInScope, type WorkerScope } from "../core/worker-scope.ts";
+import { installWorkersGlobals } from "../core/workers-globals.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { Handles } from "../threads/handles.ts";
 import { answerCall, type CallSender, PendingCalls } from "../threads/remote-call.ts";
@@ -28,6 +30,7 @@ import {
 import { toWireError } from "../threads/wire.ts";
 import { loadEntryModule } from "./module-loader.ts";
 import { buildControllers } from "./namespaces.ts";
+import { fillWorkerExports } from "./worker-exports.ts";
 
 const data = workerData as ShardData;
 const port = parentPort as MessagePort;
@@ -46,7 +49,13 @@ try {
 
 async function start(): Promise<void> {
   installFetchGate();
-  const module = await loadEntryModule(data.main, data.cwd);
+  installWorkersGlobals();
+  // This thread's own bindings: what `env` of cloudflare:workers means in its code.
+  const env: Record<string, unknown> = { ...data.vars };
+  const exports: Record<string, unknown> = {};
+  const scope: WorkerScope = { env, exports };
+  addRuntimeScope(scope);
+  const module = await runInScope(scope, () => loadEntryModule(data.main, data.cwd));
   const driver = new LocalDriver({
     dataDir: data.dataDir,
     maxOpenDatabases: data.maxOpenDatabases,
@@ -64,11 +73,11 @@ async function start(): Promise<void> {
   });
   const calls = new PendingCalls(handles);
   const sender: CallSender = (namespace, id, event) => calls.send(port, namespace, id, event);
-  const env: Record<string, unknown> = { ...data.vars };
   const controllers = buildControllers({
     module,
     records: data.namespaces,
     env,
+    exports,
     driver,
     clock: systemClock,
     limits: data.limits,
@@ -85,6 +94,21 @@ async function start(): Promise<void> {
   for (const [binding, storageName] of Object.entries(data.bindings)) {
     env[binding] = new DurableObjectNamespace(routes.get(storageName)!);
   }
+  const namespaces = new Map<string, DurableObjectNamespace>();
+  for (const record of data.namespaces) {
+    namespaces.set(record.className, new DurableObjectNamespace(routes.get(record.storageName)!));
+  }
+  // Entrypoints called from an object run on this thread; their waitUntil has no request to extend.
+  fillWorkerExports(exports, module, env, namespaces, () => ({
+    waitUntil: (promise) => {
+      Promise.resolve(promise).catch((error: unknown) =>
+        port.postMessage({ t: "error", error: toWireError(error), context: "waitUntil" }),
+      );
+    },
+    passThroughOnException() {},
+    props: {},
+    exports,
+  }));
 
   port.on("message", (message: ToShard) => {
     switch (message.t) {

@@ -21,6 +21,7 @@ import {
   type RequestBody,
   readRequestBody,
 } from "./request-body.ts";
+import { requestCf } from "./request-cf.ts";
 import { protocolProblem } from "./request-checks.ts";
 import type { RequestLogSink } from "./request-log.ts";
 import type { FetchTarget } from "./serve-options.ts";
@@ -43,6 +44,8 @@ export interface RequestContext {
   readonly connections: Connections;
   /** True when upgrade requests go to an upgrade hook rather than here. */
   readonly webSockets: boolean;
+  /** Honour the `X-Stead-Cf` header (`stead dev`). */
+  readonly cfOverride: boolean;
 }
 
 /**
@@ -147,6 +150,14 @@ export function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Se
     reply(badRequestReply("the request target and Host header do not form a valid URL"), true);
     return;
   }
+  let cf: Record<string, unknown>;
+  try {
+    cf = requestCf(req, ctx.cfOverride);
+  } catch (error) {
+    progress.error = (error as Error).message;
+    reply(badRequestReply((error as Error).message));
+    return;
+  }
   const hasBody =
     declared === undefined ? req.headers["transfer-encoding"] !== undefined : declared !== "0";
   const init: RequestInit & { duplex?: "half" } = { method, headers: requestHeaders(req) };
@@ -160,7 +171,7 @@ export function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Se
   }
 
   ctx.runtime
-    .fetch(new IncomingRequest(url, init, abort))
+    .fetch(new IncomingRequest(url, init, abort, cf))
     .then(
       async (response) => {
         if (answered || res.destroyed) {

@@ -70,6 +70,12 @@ export interface ServeOptions {
    * a Worker that accepts the WebSocket gets a 501 sent instead.
    */
   upgrade?: UpgradeHandler;
+  /**
+   * Merge the JSON fields of an `X-Stead-Cf` request header into `request.cf`, to try
+   * geo-dependent code locally. For development only (`stead dev` turns it on): any client
+   * could set it. Default false.
+   */
+  cfOverrideHeader?: boolean;
 }
 
 /**
@@ -102,6 +108,7 @@ const schema = z
     log: z.function().optional(),
     warn: z.function().optional(),
     upgrade: z.function().optional(),
+    cfOverrideHeader: z.boolean().optional(),
   })
   .strict();
 
@@ -127,6 +134,7 @@ export function resolveServeOptions(options: ServeOptions): ResolvedServeOptions
     log: safeSink(options.log ?? logErrors),
     warn: options.warn ?? warnOnStderr,
     upgrade: options.upgrade,
+    cfOverrideHeader: options.cfOverrideHeader ?? false,
   });
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from "node:http";
+import { CF_OVERRIDE_HEADER } from "./request-cf.ts";
 
 /**
  * The URL a Worker sees for `req`: scheme http, the authority from the Host header (or
@@ -45,7 +46,7 @@ export function requestHeaders(req: IncomingMessage): Headers {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (!CONNECTION_HEADERS.has(lower) && lower !== CONNECTING_IP)
+    if (!CONNECTION_HEADERS.has(lower) && lower !== CONNECTING_IP && lower !== CF_OVERRIDE_HEADER)
       headers.append(name, raw[i + 1]!);
   }
   // As on Cloudflare, the client's address, never a value the client sent itself.
@@ -72,10 +73,18 @@ const CONNECTING_IP = "cf-connecting-ip";
  */
 export class IncomingRequest extends Request {
   readonly #controller: AbortController;
+  /** What Cloudflare knows of the request beyond its headers (`request-cf.ts`). */
+  readonly cf: Record<string, unknown> | undefined;
 
-  constructor(input: RequestInfo, init: RequestInit | undefined, controller: AbortController) {
+  constructor(
+    input: RequestInfo,
+    init: RequestInit | undefined,
+    controller: AbortController,
+    cf?: Record<string, unknown>,
+  ) {
     super(input, init);
     this.#controller = controller;
+    this.cf = cf;
   }
 
   override get signal(): AbortSignal {
@@ -84,6 +93,6 @@ export class IncomingRequest extends Request {
 
   /** A copy of the request, whose `signal` is this one's. */
   override clone(): IncomingRequest {
-    return new IncomingRequest(super.clone(), undefined, this.#controller);
+    return new IncomingRequest(super.clone(), undefined, this.#controller, this.cf);
   }
 }

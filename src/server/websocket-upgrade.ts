@@ -9,6 +9,7 @@ import {
 } from "../core/websocket/limits.ts";
 import { webSocketInternals } from "../core/websocket/web-socket.ts";
 import { badRequestReply, type ErrorReply, rawReply, thrownReply } from "./error-reply.ts";
+import { requestCf } from "./request-cf.ts";
 import type { FetchTarget } from "./serve-options.ts";
 import { IncomingRequest, requestHeaders, requestUrl } from "./web-request.ts";
 
@@ -22,6 +23,8 @@ export interface WebSocketUpgradeOptions {
   onError?: (error: unknown) => void;
   /** Aborted when the server shuts down: the connection is closed with 1001 (going away). */
   closing?: AbortSignal;
+  /** Merge the `X-Stead-Cf` header into `request.cf` (`stead dev` only). Default false. */
+  cfOverrideHeader?: boolean;
 }
 
 /** Headers the WebSocket handshake itself decides; the Worker's values are not copied. */
@@ -63,6 +66,13 @@ export async function handleWebSocketUpgrade(
     socket.end(rawReply(badRequestReply("the request target is not a valid URL")));
     return;
   }
+  let cf: Record<string, unknown>;
+  try {
+    cf = requestCf(nodeRequest, options.cfOverrideHeader === true);
+  } catch (error) {
+    socket.end(rawReply(badRequestReply((error as Error).message)));
+    return;
+  }
   const abort = new AbortController();
   const gone = () => abort.abort(new Error("The client disconnected."));
   socket.once("close", gone);
@@ -73,6 +83,7 @@ export async function handleWebSocketUpgrade(
         url,
         { method: nodeRequest.method, headers: requestHeaders(nodeRequest) },
         abort,
+        cf,
       ),
     );
   } catch (error) {

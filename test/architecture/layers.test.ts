@@ -18,7 +18,9 @@ const ALLOWED: Record<string, string[]> = {
   server: ["core"],
   config: ["core"],
   testing: ["core"],
-  embedded: ["core", "drivers", "threads", "config"],
+  // The `cloudflare:*` modules apps import: built on core.
+  cloudflare: ["core"],
+  embedded: ["core", "drivers", "threads", "config", "cloudflare"],
   cli: ["core", "drivers", "threads", "config", "server", "embedded"],
   // The package's entry points re-export the layers.
   ".": ["core", "drivers", "embedded", "server", "testing", "config", "types"],

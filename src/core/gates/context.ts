@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { WebSocket } from "../websocket/web-socket.ts";
+import type { WorkerScope } from "../worker-scope.ts";
 import type { InputGate } from "./input-gate.ts";
 import type { OutputGate } from "./output-gate.ts";
 
@@ -17,6 +18,8 @@ export interface ObjectContext {
    * memory, and a reset closes the socket, until the returned function is called.
    */
   readonly adoptWebSocket?: (socket: WebSocket) => () => void;
+  /** What `cloudflare:workers`' `env`, `exports` and `waitUntil` mean inside this object. */
+  readonly scope?: WorkerScope;
 }
 
 const storage = new AsyncLocalStorage<ObjectContext>();

@@ -21,6 +21,8 @@ export interface NamespaceOptions {
   uniqueKey: string;
   ctor: new (ctx: DurableObjectState, env: any) => object;
   env: object;
+  /** `ctx.exports` of the class's objects (filled in by the runtime once every binding exists). */
+  exports: object;
   backend: StorageBackend;
   driver: StorageDriver;
   clock: Clock;
@@ -64,6 +66,7 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
   readonly ids: IdFactory;
   readonly ctor: NamespaceOptions["ctor"];
   readonly env: object;
+  readonly exports: object;
   readonly backend: StorageBackend;
   readonly driver: StorageDriver;
   readonly clock: Clock;
@@ -80,6 +83,7 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
     this.ids = new IdFactory(options.uniqueKey, options.names);
     this.ctor = options.ctor;
     this.env = options.env;
+    this.exports = options.exports;
     this.backend = options.backend;
     this.driver = options.driver;
     this.clock = options.clock;

@@ -34,6 +34,8 @@ export interface ObjectClass {
   readonly namespace: string;
   readonly ctor: new (ctx: DurableObjectState, env: any) => object;
   readonly env: object;
+  /** `ctx.exports`: loopback bindings to the module's own entrypoints and classes. */
+  readonly exports: object;
   readonly backend: StorageBackend;
   readonly driver: StorageDriver;
   readonly clock: Clock;

@@ -79,6 +79,11 @@ export function createGeneration(
   const context: ObjectContext = {
     inputGate,
     outputGate,
+    scope: {
+      env: cls.env,
+      exports: cls.exports,
+      waitUntil: (promise) => host.waitUntil(promise),
+    },
     deliver: (fn) =>
       host.isCurrent(generation)
         ? runOutsideObject(() => host.deliver({ kind: "run", fn }))
@@ -119,6 +124,7 @@ export function createGeneration(
   const state = new DurableObjectState(
     host.id,
     storage,
+    cls.exports,
     {
       blockConcurrencyWhile,
       waitUntil: (promise) => host.waitUntil(promise),

@@ -19,6 +19,15 @@ export class DurableObjectState {
   readonly id: DurableObjectId;
   /** The object's private storage: KV, SQL, transactions and the alarm. */
   readonly storage: DurableObjectStorage;
+  /**
+   * Loopback bindings to the Worker's own top-level exports: a service binding per
+   * `WorkerEntrypoint` class, a namespace per Durable Object class that has storage (a migration
+   * declares it), bound in the config or not.
+   *
+   * @example
+   * const other = this.ctx.exports.Counter.getByName("other");
+   */
+  readonly exports: Record<string, any>;
   readonly #host: StateHost;
   readonly #sockets: HibernatableWebSockets;
 
@@ -26,11 +35,13 @@ export class DurableObjectState {
   constructor(
     id: DurableObjectId,
     storage: DurableObjectStorage,
+    exports: object,
     host: StateHost,
     sockets: HibernatableWebSockets,
   ) {
     this.id = id;
     this.storage = storage;
+    this.exports = exports as Record<string, any>;
     this.#host = host;
     this.#sockets = sockets;
   }

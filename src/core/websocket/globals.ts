@@ -1,11 +1,12 @@
 /**
- * Installs the WebSocket globals Cloudflare Workers have: `WebSocketPair`,
+ * The WebSocket globals Cloudflare Workers have: the Workers `WebSocket` class (with
+ * `READY_STATE_*` statics and the prototype methods libraries call as
+ * `WebSocket.prototype.deserializeAttachment.call(ws)`), `WebSocketPair`,
  * `WebSocketRequestResponsePair`, and a `Response` that accepts `{ status: 101, webSocket }`.
- * Imported for its effect by the `stead` and `cloudflare:workers` modules; idempotent.
  */
 import { WebSocketRequestResponsePair as SteadRequestResponsePair } from "./request-response-pair.ts";
 import { Response as SteadResponse } from "./response.ts";
-import type { WebSocket as SteadWebSocket } from "./web-socket.ts";
+import { WebSocket as SteadWebSocket } from "./web-socket.ts";
 import { WebSocketPair as SteadWebSocketPair } from "./web-socket-pair.ts";
 
 declare global {
@@ -28,16 +29,10 @@ declare global {
   var WebSocketRequestResponsePair: typeof import("./request-response-pair.ts").WebSocketRequestResponsePair;
 }
 
-const INSTALLED = Symbol.for("stead.webSocketGlobals");
-const target = globalThis as unknown as Record<PropertyKey, unknown>;
-
-if (target[INSTALLED] !== true) {
-  for (const [name, value] of Object.entries({
-    WebSocketPair: SteadWebSocketPair,
-    WebSocketRequestResponsePair: SteadRequestResponsePair,
-    Response: SteadResponse,
-  })) {
-    Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
-  }
-  target[INSTALLED] = true;
-}
+/** The values installed, by global name. */
+export const WEB_SOCKET_GLOBALS: Readonly<Record<string, unknown>> = {
+  WebSocket: SteadWebSocket,
+  WebSocketPair: SteadWebSocketPair,
+  WebSocketRequestResponsePair: SteadRequestResponsePair,
+  Response: SteadResponse,
+};

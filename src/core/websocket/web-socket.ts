@@ -47,6 +47,14 @@ type Mode =
   | { kind: "coupled"; transport: WebSocketTransport | undefined; inbox: Frame[] };
 
 const CONSTRUCT = Symbol("stead.webSocket.construct");
+const NATIVE = Symbol.for("stead.nativeWebSocket");
+const slots = globalThis as unknown as Record<symbol, typeof globalThis.WebSocket | undefined>;
+/**
+ * Node's client WebSocket, captured before the runtime replaces the global (and kept across
+ * copies of this module, as `NativeResponse` is).
+ */
+export const NativeWebSocket: typeof globalThis.WebSocket = (slots[NATIVE] ??=
+  globalThis.WebSocket);
 
 /** Runtime-side access to a socket, for the hibernation manager and the server. */
 export interface WebSocketInternals {
@@ -76,8 +84,9 @@ export function webSocketInternals(socket: unknown): WebSocketInternals | undefi
 
 /** Makes the two connected ends of a `WebSocketPair`. */
 export function createPair(): [WebSocket, WebSocket] {
-  const first = new WebSocket(CONSTRUCT);
-  const second = new WebSocket(CONSTRUCT);
+  const End = WebSocket as unknown as new (token: typeof CONSTRUCT) => WebSocket;
+  const first = new End(CONSTRUCT);
+  const second = new End(CONSTRUCT);
   linkPeers(first, second);
   return [first, second];
 }
@@ -131,14 +140,31 @@ export class WebSocket extends SocketEventTarget {
   /** Releases the object the socket pins in memory (standard API), once finished. */
   #release: (() => void) | undefined;
 
-  /** @internal Use `new WebSocketPair()`. */
-  constructor(token?: unknown) {
-    if (token !== CONSTRUCT) {
-      throw new TypeError(
-        "Stead's WebSocket cannot be constructed directly: make a pair with new WebSocketPair(). To connect to a server, use the global WebSocket.",
-      );
-    }
+  /**
+   * `new WebSocket(url, protocols?)` opens an outgoing connection, as on Cloudflare: Node's
+   * client WebSocket makes it (same events, `send()` and `close()`; no `accept()` needed). The
+   * ends of a pair come from `new WebSocketPair()`.
+   */
+  constructor(url: string | URL, protocols?: string | string[]);
+  constructor(url?: unknown, protocols?: string | string[]) {
     super();
+    if (url !== CONSTRUCT) {
+      if (url === undefined) {
+        throw new TypeError(
+          "Failed to construct 'WebSocket': 1 argument required, but only 0 present. Pass the URL to connect to, or make a pair with new WebSocketPair().",
+        );
+      }
+      // biome-ignore lint/correctness/noConstructorReturn: a client connection is Node's WebSocket.
+      return new NativeWebSocket(url as string | URL, protocols) as unknown as WebSocket;
+    }
+  }
+
+  /** Both the ends of pairs and outgoing connections are WebSockets, as on Cloudflare. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return (
+      (typeof value === "object" && value !== null && #mode in value) ||
+      value instanceof NativeWebSocket
+    );
   }
 
   static {
