@@ -1,4 +1,4 @@
-import { installWorkersGlobals } from "./core/workers-globals.ts";
+import { installWorkersGlobals } from "./core/globals/workers-globals.ts";
 
 export {
   type AppConfig,

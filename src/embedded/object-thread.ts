@@ -7,6 +7,7 @@ import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { systemClock } from "../core/clock.ts";
 import { sendFromCurrent } from "../core/gates/context.ts";
 import { installFetchGate } from "../core/gates/outgoing-fetch.ts";
+import { installWorkersGlobals } from "../core/globals/workers-globals.ts";
 import { NameCache } from "../core/ids/name-cache.ts";
 import { DurableObjectId } from "../core/ids/object-id.ts";
 import {
@@ -16,7 +17,6 @@ import {
 } from "../core/object/namespace.ts";
 import { Residency } from "../core/object/residency.ts";
 import { addRuntimeScope, runInScope, type WorkerScope } from "../core/worker-scope.ts";
-import { installWorkersGlobals } from "../core/workers-globals.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { Handles } from "../threads/handles.ts";
 import { answerCall, type CallSender, PendingCalls } from "../threads/remote-call.ts";

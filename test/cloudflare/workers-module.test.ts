@@ -41,6 +41,18 @@ describe("Workers globals", () => {
     client.close();
   });
 
+  it("has scheduler, a never-hitting caches, the Workers byte streams and a named HTMLRewriter", async () => {
+    await using rt = await createRuntime({ main: PLAIN });
+    assert.deepEqual(await (await rt.fetch("http://x/more-globals")).json(), {
+      hit: "miss",
+      named: true,
+      identity: true,
+      fixed: "abc",
+      shortClose: "FixedLengthStream did not see all expected bytes before close().",
+      rewriter: "API_UNSUPPORTED",
+    });
+  });
+
   it("keeps Node's client WebSocket behind `new WebSocket(url)`", async () => {
     await using rt = await createRuntime({ main: PLAIN });
     await using server = await serve(rt, {

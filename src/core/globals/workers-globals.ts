@@ -1,5 +1,9 @@
+import { WEB_SOCKET_GLOBALS } from "../websocket/globals.ts";
+import { CacheStorage } from "./cache-storage.ts";
+import { HTMLRewriter } from "./html-rewriter.ts";
 import { Navigator } from "./navigator.ts";
-import { WEB_SOCKET_GLOBALS } from "./websocket/globals.ts";
+import { Scheduler } from "./scheduler.ts";
+import { FixedLengthStream, IdentityTransformStream } from "./transform-streams.ts";
 
 const INSTALLED = Symbol.for("stead.workersGlobals");
 const slots = globalThis as unknown as Record<PropertyKey, unknown>;
@@ -7,7 +11,9 @@ const slots = globalThis as unknown as Record<PropertyKey, unknown>;
 /**
  * Installs the globals every Worker sees on Cloudflare, whatever it imports: the Workers
  * `WebSocket`, `WebSocketPair`, `WebSocketRequestResponsePair`, the `Response` that takes
- * `webSocket`, and `navigator` (`userAgent` "Cloudflare-Workers"). Call it before loading an
+ * `webSocket`, `navigator` (`userAgent` "Cloudflare-Workers"), `scheduler`, `caches` (a cache that
+ * never hits, as on a workers.dev route), `IdentityTransformStream`, `FixedLengthStream`, and an
+ * `HTMLRewriter` that throws when built. Call it before loading an
  * app's code, on every thread that runs some; idempotent.
  *
  * Node's own classes stay reachable where Stead needs them: `NativeResponse` and
@@ -19,6 +25,11 @@ export function installWorkersGlobals(): void {
   for (const [name, value] of Object.entries({
     ...WEB_SOCKET_GLOBALS,
     navigator: new Navigator(),
+    scheduler: new Scheduler(),
+    caches: new CacheStorage(),
+    IdentityTransformStream,
+    FixedLengthStream,
+    HTMLRewriter,
   })) {
     Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
   }
