@@ -100,7 +100,11 @@ export const DEFAULT_LIMITS: ObjectLimits = {
   maxQueueAgeMs: 30_000,
   blockConcurrencyTimeoutMs: 30_000,
   maxActive: 10_000,
+  maxDatabaseBytes: 10 * 1024 ** 3,
 };
+
+/** The smallest `objects.maxDatabaseBytes`: an empty object's database takes a few pages. */
+export const MIN_DATABASE_BYTES = 64 * 1024;
 
 const bindingName = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript identifier");
 const className = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript class name");
@@ -164,6 +168,12 @@ const schema = z.object({
       maxQueueAgeMs: positiveMs,
       blockConcurrencyTimeoutMs: positiveMs,
       maxActive: positiveMs,
+      maxDatabaseBytes: z
+        .number({ error: "must be a number of bytes, like 10737418240 (10 GiB)" })
+        .int({ error: "must be a whole number of bytes, like 10737418240 (10 GiB)" })
+        .min(MIN_DATABASE_BYTES, {
+          error: `must be at least ${MIN_DATABASE_BYTES} bytes (an empty object's database takes a few pages)`,
+        }),
     })
     .partial()
     .strict()

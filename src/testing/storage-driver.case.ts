@@ -41,6 +41,19 @@ export function storageDriverConformance(name: string, setup: () => Promise<Driv
       assert.deepEqual(rows(again, "SELECT v FROM t"), [{ v: 1 }]);
     });
 
+    it("accepts double-quoted string literals in DML and DDL, as workerd does", async () => {
+      await using fixture = await setup();
+      const handle = fixture.driver.openObject("Ns", ID_A);
+      handle.sqlite.exec(`CREATE TABLE t (v TEXT DEFAULT "dflt" CHECK (v <> "bad"))`);
+      handle.sqlite.exec(`INSERT INTO t DEFAULT VALUES; INSERT INTO t VALUES ("two")`);
+      assert.deepEqual(rows(handle, `SELECT v, "lit" AS l FROM t ORDER BY v`), [
+        { v: "dflt", l: "lit" },
+        { v: "two", l: "lit" },
+      ]);
+      handle.reopen();
+      assert.deepEqual(rows(handle, `SELECT count(*) AS n FROM t WHERE v = "two"`), [{ n: 1 }]);
+    });
+
     it("rolls back an uncommitted transaction on reopen", async () => {
       await using fixture = await setup();
       const handle = fixture.driver.openObject("Ns", ID_A);

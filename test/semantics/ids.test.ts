@@ -205,6 +205,29 @@ describe("get and getByName", () => {
     assert.ok(parsed.id.equals(id));
   });
 
+  it("shows id and name as the stub's own read-only properties, as workerd does", async () => {
+    await using rt = await start();
+    const id = rt.env.ECHO.idFromName("own-keys");
+    const stub = rt.env.ECHO.get(id);
+    assert.deepEqual(Object.keys(stub), ["id", "name"]);
+    assert.deepEqual({ ...stub }, { id, name: "own-keys" });
+    assert.equal(stub.id, id);
+    assert.ok("id" in stub && "name" in stub && "fetch" in stub);
+    assert.equal("add" in stub, false, "RPC methods are not own properties");
+    assert.deepEqual(Object.keys(rt.env.ECHO.get(rt.env.ECHO.newUniqueId())), ["id", "name"]);
+    // Two stubs of one object are deep-equal, however they were made.
+    assert.deepStrictEqual(stub, rt.env.ECHO.getByName("own-keys"));
+    assert.deepStrictEqual(stub, rt.env.ECHO.get(id, { locationHint: "weur" }));
+    assert.throws(() => {
+      stub.id = rt.env.ECHO.newUniqueId();
+    }, TypeError);
+    // The app may add its own members; RPC keeps working beside them.
+    stub.local = () => "called locally";
+    assert.deepEqual(Object.keys(stub), ["id", "name", "local"]);
+    assert.equal(stub.local(), "called locally");
+    assert.equal(await stub.add(2, 3), 5);
+  });
+
   it("stubs from get(idFromString) and getByName reach the same object", async () => {
     await using rt = await start();
     await rt.env.ECHO.getByName("same-object").save("k", "v");

@@ -113,7 +113,8 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
     const key = id.toString();
     let host = this.#hosts.get(key);
     if (host === undefined || host.evicted) {
-      host = new ObjectHost(this, id);
+      // Ids rebuilt from a string and a name (alarms, other threads) learn their jurisdiction.
+      host = new ObjectHost(this, this.ids.complete(id));
       this.#hosts.set(key, host);
     }
     return host;
@@ -216,17 +217,20 @@ export function objectStub(controller: ObjectRoute, id: DurableObjectId): Durabl
     }
     return response;
   };
-  return makeStub(invoke, {
-    id,
-    name: id.name,
-    fetch,
-    connect: () => {
-      throw new TypeError("connect() is not supported on Durable Object stubs in Stead.");
+  return makeStub(
+    invoke,
+    {
+      fetch,
+      connect: () => {
+        throw new TypeError("connect() is not supported on Durable Object stubs in Stead.");
+      },
+      dup: () => objectStub(controller, id),
+      [Symbol.dispose]: () => {},
+      [STUB_TARGET]: { controller, id },
     },
-    dup: () => objectStub(controller, id),
-    [Symbol.dispose]: () => {},
-    [STUB_TARGET]: { controller, id },
-  });
+    // workerd: the stub's own properties, so `Object.keys(stub)` is ["id", "name"].
+    { id, name: id.name },
+  );
 }
 
 /** A stub: `fetch`, `id`, `name`, plus every public method of the class as RPC. */
@@ -251,35 +255,65 @@ export interface DurableObjectNamespaceGetDurableObjectOptions {
  */
 export class DurableObjectNamespace<T = any> {
   readonly [CONTROLLER]: ObjectRoute;
+  /** The ids of this namespace, or of one jurisdiction of it (`jurisdiction()`). */
+  readonly #ids: IdFactory;
 
   /** @internal */
-  constructor(controller: ObjectRoute) {
+  constructor(controller: ObjectRoute, ids: IdFactory = controller.ids) {
     this[CONTROLLER] = controller;
+    this.#ids = ids;
   }
 
-  /** A new random id that never repeats. */
-  newUniqueId(options?: { jurisdiction?: string }): DurableObjectId {
-    if (options?.jurisdiction !== undefined) throw jurisdictionError();
-    return this[CONTROLLER].ids.unique();
+  /**
+   * A new random id that never repeats; with `{ jurisdiction }`, an id of that jurisdiction.
+   *
+   * @example
+   * const id = env.ROOM.newUniqueId({ jurisdiction: "eu" });
+   */
+  newUniqueId(options?: { jurisdiction?: string | null }): DurableObjectId {
+    const requested = options?.jurisdiction;
+    if (requested === undefined || requested === null) return this.#ids.unique();
+    const ids = this.#ids.withJurisdiction(requested);
+    if (this.#ids.jurisdiction !== undefined && ids !== this.#ids) {
+      throw new TypeError(
+        `newUniqueId called on the "${this.#ids.jurisdiction}" jurisdictional subnamespace with jurisdiction "${requested}"; use the subnamespace of that jurisdiction, or omit the option.`,
+      );
+    }
+    return ids.unique();
   }
 
-  /** The id for `name`; the same name always gives the same id in this namespace. */
+  /**
+   * The id for `name`; the same name always gives the same id in this namespace, and a
+   * different one in each jurisdiction.
+   */
   idFromName(name: string): DurableObjectId {
-    return this[CONTROLLER].ids.fromName(name);
+    return this.#ids.fromName(name);
   }
 
-  /** Parses an id's `toString()`; throws for malformed ids and ids of other namespaces. */
+  /**
+   * Parses an id's `toString()`; throws for malformed ids, ids of other namespaces and, on a
+   * jurisdiction's subnamespace, ids of another jurisdiction.
+   */
   idFromString(id: string): DurableObjectId {
-    return this[CONTROLLER].ids.fromString(id);
+    return this.#ids.fromString(id);
   }
 
-  /** The stub of `id`. Does not create or wake the object. */
+  /**
+   * The stub of `id`. Does not create or wake the object. The namespace takes ids of any
+   * jurisdiction; a jurisdiction's subnamespace only its own.
+   */
   get(
     id: DurableObjectId,
     _options?: DurableObjectNamespaceGetDurableObjectOptions,
   ): DurableObjectStub<T> {
     const controller = this[CONTROLLER];
-    return objectStub(controller, controller.checkId(id)) as DurableObjectStub<T>;
+    const checked = controller.checkId(id);
+    if (!this.#ids.matchesJurisdiction(checked)) {
+      throw new TypeError(
+        "get called on jurisdictional subnamespace with an ID from a different jurisdiction",
+      );
+    }
+    return objectStub(controller, checked) as DurableObjectStub<T>;
   }
 
   /** Shorthand for `get(idFromName(name))`. */
@@ -290,14 +324,16 @@ export class DurableObjectNamespace<T = any> {
     return this.get(this.idFromName(name), options);
   }
 
-  /** Jurisdictions are a placement feature of Cloudflare's network; a single node has none. */
-  jurisdiction(_jurisdiction: string): DurableObjectNamespace<T> {
-    throw jurisdictionError();
+  /**
+   * The subnamespace of a jurisdiction ("eu", "fedramp", "fedramp-high", "us"): its ids encode
+   * the jurisdiction, and its methods refuse ids of another. Stead runs every jurisdiction's
+   * objects where it runs; the ids keep them apart. `null` or `undefined`: the namespace itself.
+   *
+   * @example
+   * const stub = env.ROOM.jurisdiction("eu").getByName("lobby");
+   */
+  jurisdiction(jurisdiction: string | null | undefined): DurableObjectNamespace<T> {
+    const ids = this.#ids.withJurisdiction(jurisdiction);
+    return ids === this.#ids ? this : new DurableObjectNamespace<T>(this[CONTROLLER], ids);
   }
-}
-
-function jurisdictionError(): Error {
-  return new Error(
-    "Stead has no jurisdictions: all objects live where the runtime runs. Remove the jurisdiction option.",
-  );
 }

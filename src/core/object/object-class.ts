@@ -26,6 +26,12 @@ export interface ObjectLimits {
    * leave memory early. Each resident object holds an open SQLite database (~200 KiB, 3 files).
    */
   maxActive: number;
+  /**
+   * Largest an object's database may grow, in bytes (Cloudflare: 10 GB per object). A write
+   * that would pass it fails with `database or disk is full: SQLITE_FULL`: the turn's
+   * transaction rolls back and the object is reset, as on workerd; earlier commits stay.
+   */
+  maxDatabaseBytes: number;
 }
 
 /** What an object needs from its namespace. */

@@ -67,6 +67,7 @@ export class ObjectHost {
       objectClass.namespace,
       id.toString(),
       id.name,
+      objectClass.limits.maxDatabaseBytes,
     );
     this.#generationHost = {
       objectClass,

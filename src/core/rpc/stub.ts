@@ -33,24 +33,54 @@ export function isStub(value: object): boolean {
   return stubs.has(value);
 }
 
+/** The error for calling a member the receiver does not offer over RPC. */
+function notImplementedError(member: string): TypeError {
+  return new TypeError(`The RPC receiver does not implement the method "${member}".`);
+}
+
+/**
+ * Every stub's `constructor`: never an RPC member, so calling or awaiting it fails as a call of
+ * an unknown method would. One shared value keeps two stubs of one object deep-equal
+ * (`assert.deepStrictEqual` compares constructors), as on workerd.
+ */
+const CONSTRUCTOR = Object.freeze(
+  Object.assign(() => Promise.reject(notImplementedError("constructor")), {
+    // biome-ignore lint/suspicious/noThenProperty: awaiting `stub.constructor` fails as a read would.
+    then: (_onFulfilled?: unknown, onRejected?: (e: unknown) => unknown) =>
+      Promise.reject(notImplementedError("constructor")).then(undefined, onRejected),
+  }),
+);
+
 /**
  * Builds a stub: a Proxy whose every string member is callable (`stub.m(...)`) and awaitable
- * (`await stub.prop`). `fixed` members (id, name, fetch, dup, dispose) are returned as they are.
- * `then` is undefined so that a stub is never mistaken for a promise.
+ * (`await stub.prop`). `own` members become the stub's own enumerable, read-only properties
+ * (an object stub's `id` and `name`, as workerd shows them to `Object.keys` and spreading);
+ * `fixed` members (fetch, dup, dispose) are returned as they are. Properties the app sets on the
+ * stub stay there and win over RPC. `then` is undefined so a stub is never taken for a promise.
  */
-export function makeStub(invoke: Invoke, fixed: Record<PropertyKey, unknown>): any {
-  const stub = new Proxy(Object.create(null) as object, {
-    get(_target, prop) {
+export function makeStub(
+  invoke: Invoke,
+  fixed: Record<PropertyKey, unknown>,
+  own: Record<string, unknown> = {},
+): any {
+  const target = Object.create(null) as Record<PropertyKey, unknown>;
+  for (const [key, value] of Object.entries(own)) {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: false });
+  }
+  const stub = new Proxy(target, {
+    get(target, prop) {
+      if (Object.hasOwn(target, prop)) return target[prop];
       if (Object.hasOwn(fixed, prop)) return fixed[prop];
       if (typeof prop === "symbol" || prop === "then") return undefined;
+      if (prop === "constructor") return CONSTRUCTOR;
       const call = (...args: unknown[]) => invoke(prop, args);
       // biome-ignore lint/suspicious/noThenProperty: awaiting `stub.prop` reads the property over RPC.
       call.then = (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) =>
         invoke(prop, undefined).then(onFulfilled, onRejected);
       return call;
     },
-    has(_target, prop) {
-      return Object.hasOwn(fixed, prop);
+    has(target, prop) {
+      return Object.hasOwn(target, prop) || Object.hasOwn(fixed, prop);
     },
   });
   stubs.add(stub);
@@ -66,9 +96,7 @@ export function callMember(receiver: object, member: string, args: unknown[] | u
   const isTarget = receiver instanceof RpcTarget;
   const reserved = isTarget ? RESERVED_ON_TARGET : RESERVED;
   const descriptor = reserved.has(member) ? undefined : findOnPrototype(receiver, member);
-  if (descriptor === undefined) {
-    throw new TypeError(`The RPC receiver does not implement the method "${member}".`);
-  }
+  if (descriptor === undefined) throw notImplementedError(member);
   if (descriptor.get) {
     const value = descriptor.get.call(receiver);
     return args === undefined ? value : callValue(value, receiver, member, args);

@@ -33,7 +33,8 @@ export interface DatabaseHandle {
    * The open connection, opened on first read. The runtime issues every BEGIN/COMMIT itself; the
    * driver may close the connection whenever it is not held (a bounded cache of open files) and
    * reopen it on the next read, so callers read this property for each use instead of keeping
-   * the connection.
+   * the connection. It accepts double-quoted string literals (`SELECT "foo"`) in DDL and DML,
+   * SQLite's legacy default that workerd keeps and apps rely on.
    */
   readonly sqlite: DatabaseSync;
   /**

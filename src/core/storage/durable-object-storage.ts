@@ -150,6 +150,7 @@ export class DurableObjectStorage {
     // the object, and a failed transaction only rolls back.
     return this.#owner
       .blockConcurrencyWhile(async () => {
+        this.#tx.commitImplicit();
         const savepoint = this.#tx.begin();
         const txn = new DurableObjectTransaction(this);
         let commit = false;
@@ -162,10 +163,14 @@ export class DurableObjectStorage {
         } finally {
           txn[ROLLED_BACK] ||= !commit;
           txn[FINISH]();
-          this.#tx.end(savepoint, commit);
+          // After a critical error there is nothing left to keep (the `.then` below reports it).
+          this.#tx.end(savepoint, commit && this.#tx.criticalError === undefined);
         }
       })
       .then((result) => {
+        // A critical SQL error rolled back the whole transaction, whatever the closure made of it.
+        const critical = this.#tx.criticalError;
+        if (critical) throw critical;
         if (!result.ok) throw result.error;
         return result.value;
       });

@@ -75,7 +75,7 @@ export class KvStore {
     if (value === undefined) throw new TypeError("put() called with undefined value.");
     const bytes = encodeValue(key, value, this.#backend);
     this.#tx.beforeWrite(unconfirmed);
-    this.#upsert().run(key, bytes);
+    this.#write(() => this.#upsert().run(key, bytes));
   }
 
   /** Stores several values atomically; entries whose value is undefined are skipped. */
@@ -89,9 +89,11 @@ export class KvStore {
     if (encoded.length === 0) return;
     this.#tx.beforeWrite(unconfirmed);
     const upsert = this.#upsert();
-    this.#tx.savepoint(() => {
-      for (const [key, bytes] of encoded) upsert.run(key, bytes);
-    });
+    this.#write(() =>
+      this.#tx.savepoint(() => {
+        for (const [key, bytes] of encoded) upsert.run(key, bytes);
+      }),
+    );
   }
 
   /** Deletes one key; true if it existed. */
@@ -134,6 +136,15 @@ export class KvStore {
   clear(): void {
     this.#tx.beforeWrite();
     this.#db.statement("DELETE FROM _cf_KV").run();
+  }
+
+  /** Runs a write; an error that rolled back the turn's transaction breaks the object. */
+  #write<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (error) {
+      throw this.#tx.failedCritically(error) ?? error;
+    }
   }
 
   #upsert(): StatementSync {

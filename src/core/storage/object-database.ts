@@ -39,17 +39,26 @@ export class ObjectDatabase {
   readonly #namespace: string;
   readonly #id: string;
   readonly #name: string | undefined;
+  readonly #maxBytes: number;
   #handle: DatabaseHandle | undefined;
   #connection: Connection | undefined;
   readonly #onClose = (): void => {
     this.#connection = undefined;
   };
 
-  constructor(driver: StorageDriver, namespace: string, id: string, name: string | undefined) {
+  /** `maxBytes`: the database's size limit (`ObjectLimits.maxDatabaseBytes`). */
+  constructor(
+    driver: StorageDriver,
+    namespace: string,
+    id: string,
+    name: string | undefined,
+    maxBytes: number,
+  ) {
     this.#driver = driver;
     this.#namespace = namespace;
     this.#id = id;
     this.#name = name;
+    this.#maxBytes = maxBytes;
   }
 
   /** True once the database was opened (the object has touched storage). */
@@ -97,6 +106,15 @@ export class ObjectDatabase {
     return this.handle.hold();
   }
 
+  /**
+   * Lowers the size limit of the live connection to `pages` pages (never above the configured
+   * limit): workerd's `setMaxPageCountForTest`. It lasts until the connection closes.
+   */
+  limitPages(pages: number): void {
+    const db = this.sqlite;
+    db.exec(`PRAGMA max_page_count = ${Math.min(pages, this.#maxPages(db))}`);
+  }
+
   /** Runs runtime-internal SQL with no result. */
   exec(sql: string): void {
     this.sqlite.exec(sql);
@@ -131,6 +149,9 @@ export class ObjectDatabase {
     // statement before storing or building it (Node >= 25.8 exposes them; older Nodes keep
     // only the checks sql.ts and kv-limits.ts make in JavaScript).
     if ("limits" in db) Object.assign(db.limits as object, SQLITE_DATABASE_LIMITS);
+    // The object's size limit: SQLite refuses to grow the file past it (SQLITE_FULL). The pragma
+    // belongs to the connection, so every new connection sets it again.
+    db.exec(`PRAGMA max_page_count = ${this.#maxPages(db)}`);
     // One transaction: a new database is set up with one commit, not three.
     db.exec(`BEGIN; ${SCHEMA}`);
     try {
@@ -154,5 +175,10 @@ export class ObjectDatabase {
     };
     this.#connection = connection;
     return connection;
+  }
+
+  #maxPages(db: DatabaseSync): number {
+    const { page_size } = db.prepare("PRAGMA page_size").get() as { page_size: number };
+    return Math.max(1, Math.floor(this.#maxBytes / page_size));
   }
 }

@@ -70,10 +70,12 @@ export interface SqlAuthorizer {
   wrote: boolean;
 }
 
-// Answer of `judge`: allow, silently skip (SQLITE_IGNORE), or a denial message.
+// Answer of `judge`: allow, silently skip (SQLITE_IGNORE), deny with SQLite's own message, or
+// deny with the given message.
 const ALLOW = 0;
 const SKIP = 1;
-type Verdict = typeof ALLOW | typeof SKIP | string;
+const DENY = 2;
+type Verdict = typeof ALLOW | typeof SKIP | typeof DENY | string;
 
 // Every other action that user mode allows modifies the database (DML, DDL, ANALYZE, REINDEX).
 const READ_ONLY_ACTIONS: ReadonlySet<number> = new Set([
@@ -116,9 +118,11 @@ const NAME_PRAGMAS: ReadonlySet<string> = new Set([
   "index_xinfo",
 ]);
 
-// The runtime keeps its own tables (_cf_KV, alarms, ...) in the user's database under `_cf_`.
+// The runtime keeps its own tables (_cf_KV, alarms, ...) in the user's database under `_cf_`,
+// in any letter case (workerd compares with strncasecmp). A denial carries SQLite's own text, as
+// on workerd: "access to _cf_KV.key is prohibited" for a column read, "not authorized" otherwise.
 function checkName(name: string | null): Verdict {
-  return name !== null && /^_cf_/i.test(name) ? `access to ${name} is prohibited` : ALLOW;
+  return name !== null && /^_cf_/i.test(name) ? DENY : ALLOW;
 }
 
 // SQLite dequotes pragma arguments before calling the authorizer, so `'yes'` arrives as `yes`.
@@ -220,6 +224,10 @@ export function createSqlAuthorizer(): SqlAuthorizer {
       if (!auth.userMode) return SQLITE_OK;
       const verdict = judge(action, arg1, arg2, dbName);
       if (verdict === SKIP) return SQLITE_IGNORE;
+      if (verdict === DENY) {
+        auth.lastDenial = undefined;
+        return SQLITE_DENY;
+      }
       if (verdict !== ALLOW) {
         auth.lastDenial = verdict;
         return SQLITE_DENY;

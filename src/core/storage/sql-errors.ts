@@ -35,6 +35,25 @@ const CODE_NAMES = [
 ] as const;
 
 /**
+ * The result codes after which SQLite may have rolled back the whole transaction by itself
+ * (https://www.sqlite.org/lang_transaction.html#response_to_errors_within_a_transaction): disk or
+ * size limit full, I/O error, out of memory, interrupted. workerd treats them as critical.
+ */
+const CRITICAL_CODES: ReadonlySet<string> = new Set([
+  "SQLITE_FULL",
+  "SQLITE_IOERR",
+  "SQLITE_NOMEM",
+  "SQLITE_INTERRUPT",
+]);
+
+/** True for a node:sqlite error whose code may have rolled back the whole transaction. */
+export function isCriticalSqliteError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const errcode = (error as { errcode?: unknown }).errcode;
+  return typeof errcode === "number" && CRITICAL_CODES.has(CODE_NAMES[errcode & 0xff] ?? "");
+}
+
+/**
  * Turns what running user SQL threw into the error apps see: the authorizer's Cloudflare text
  * for a denial, SQLite errors with their code's name, anything else unchanged.
  */

@@ -73,6 +73,24 @@ export class SqlStorage {
     return this.#run(prepared, params) as SqlStorageCursor<T>;
   }
 
+  /**
+   * workerd's test hook (its `experimental` flag): lowers this object's size limit to `count`
+   * pages, so a test can reach `SQLITE_FULL` quickly. Never raises it above
+   * `objects.maxDatabaseBytes`; lasts until the object's database connection closes.
+   *
+   * @example
+   * ctx.storage.sql.setMaxPageCountForTest(10); // about 40 KB
+   */
+  setMaxPageCountForTest(count: number): void {
+    this.#tx.check();
+    if (!Number.isInteger(count) || count < 1) {
+      throw new TypeError(
+        `setMaxPageCountForTest() expects a positive whole number of pages, got ${String(count)}.`,
+      );
+    }
+    this.#db.limitPages(count);
+  }
+
   /** The database's size in bytes (pages in use × page size). */
   get databaseSize(): number {
     this.#tx.check();
@@ -143,7 +161,7 @@ export class SqlStorage {
       }
       return cursor;
     } catch (error) {
-      throw sqlError(error, authorizer.lastDenial);
+      throw this.#tx.failedCritically(error) ?? sqlError(error, authorizer.lastDenial);
     } finally {
       authorizer.userMode = false;
     }

@@ -3,6 +3,11 @@ import { errorMessage } from "../error-text.ts";
 import { SteadError } from "../errors.ts";
 import type { OutputGate } from "../gates/output-gate.ts";
 import type { ObjectDatabase } from "./object-database.ts";
+import { isCriticalSqliteError, sqlError } from "./sql-errors.ts";
+
+/** workerd's text when `transactionSync()`'s closure returns after a critical SQL error. */
+export const CRITICAL_COMMIT_MESSAGE =
+  "Cannot commit transaction due to an earlier SQL critical error";
 
 interface OpenTransaction {
   readonly durable: Deferred<void>;
@@ -31,18 +36,20 @@ export class Transactions {
   readonly #db: ObjectDatabase;
   readonly #outputGate: OutputGate;
   readonly #hooks: CommitHooks;
-  readonly #onFailure: (error: SteadError) => void;
+  readonly #onFailure: (error: Error) => void;
   #open: OpenTransaction | undefined;
   #depth = 0;
   #scheduled = false;
   #lastDurable: Promise<void> | undefined;
   #broken: Error | undefined;
+  /** The SQLite error that rolled back the transaction and broke this generation, if any. */
+  #critical: Error | undefined;
 
   constructor(
     db: ObjectDatabase,
     outputGate: OutputGate,
     hooks: CommitHooks,
-    onFailure: (error: SteadError) => void,
+    onFailure: (error: Error) => void,
   ) {
     this.#db = db;
     this.#outputGate = outputGate;
@@ -50,8 +57,12 @@ export class Transactions {
     this.#onFailure = onFailure;
   }
 
-  /** Throws if this generation was reset; call before every storage operation. */
+  /**
+   * Throws if this generation was reset; call before every storage operation. After a critical
+   * SQL error every storage operation throws that error again, as on workerd.
+   */
   check(): void {
+    if (this.#critical) throw this.#critical;
     if (this.#broken) {
       throw new SteadError(
         "STALE_INSTANCE",
@@ -84,6 +95,16 @@ export class Transactions {
     }
   }
 
+  /**
+   * Commits the turn's implicit transaction now, unless an explicit one is open: an async
+   * `storage.transaction()` starts after the writes before it committed, as on workerd, so its
+   * failure cannot take them with it.
+   */
+  commitImplicit(): void {
+    this.check();
+    if (this.#depth === 0 && this.#open !== undefined) this.#commit();
+  }
+
   /** Opens a savepoint for an explicit transaction; the turn's commit waits until `end`. */
   begin(): string {
     this.check();
@@ -93,8 +114,12 @@ export class Transactions {
     return name;
   }
 
-  /** Ends the savepoint `begin` returned, keeping (`commit`) or discarding its writes. */
+  /**
+   * Ends the savepoint `begin` returned, keeping (`commit`) or discarding its writes. Keeping
+   * them throws after a critical SQL error: SQLite already rolled them back.
+   */
   end(name: string, commit: boolean): void {
+    if (commit && this.#critical) throw new Error(CRITICAL_COMMIT_MESSAGE);
     if (this.#broken) return;
     if (!commit) this.#run(`ROLLBACK TO ${name}`);
     this.#run(`RELEASE ${name}`);
@@ -111,6 +136,28 @@ export class Transactions {
   sync(): Promise<void> {
     this.check();
     return this.#open?.durable.promise ?? this.#lastDurable ?? Promise.resolve();
+  }
+
+  /** The critical SQL error that broke this generation, if one did. */
+  get criticalError(): Error | undefined {
+    return this.#critical;
+  }
+
+  /**
+   * Call with what a statement of this object threw; returns the error to throw instead when it
+   * was critical. An error after which SQLite rolled back the open transaction by itself (the
+   * size limit reached: SQLITE_FULL; also I/O errors, out of memory) is critical, as on workerd:
+   * the turn's writes are gone, so this generation breaks with it (its held outputs fail with
+   * it, the object is reset) and every later storage call throws it. Earlier commits stay.
+   */
+  failedCritically(error: unknown): Error | undefined {
+    if (this.#open === undefined || !isCriticalSqliteError(error)) return undefined;
+    if (this.#db.sqlite.isTransaction) return undefined;
+    const critical = sqlError(error, undefined);
+    this.#critical = critical;
+    this.break(critical);
+    this.#onFailure(critical);
+    return critical;
   }
 
   /** Breaks this generation: rolls back the open transaction and fails whoever waits on it. */

@@ -240,7 +240,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       if (!this.#created) this.#created = fresh || !existsSync(`${this.path}-wal`);
       // Created here, not by SQLite, for its mode (0600, and its WAL's with it).
       if (fresh) createPrivateFile(this.path);
-      db = openSqliteFile(this.path, { ownSyncs: true });
+      db = openSqliteFile(this.path, { ownSyncs: true, doubleQuotedStrings: true });
     } catch (error) {
       this.#driver.disconnected(this);
       throw databaseOpenError(this.path, "object", this.#driver.dataDir, error);

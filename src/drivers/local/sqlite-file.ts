@@ -31,13 +31,14 @@ import { DatabaseSync } from "node:sqlite";
  */
 export function openSqliteFile(
   path: string,
-  options: { ownSyncs?: boolean; shared?: boolean } = {},
+  options: { ownSyncs?: boolean; shared?: boolean; doubleQuotedStrings?: boolean } = {},
 ): DatabaseSync {
   // `shared`: other threads of this process open the file too (the control database when objects
   // run on object threads). Normal locking, and a writer waits briefly for another's commit.
   const db = new DatabaseSync(path, {
     timeout: options.shared ? SHARED_BUSY_TIMEOUT_MS : 0,
     allowExtension: false,
+    enableDoubleQuotedStringLiterals: options.doubleQuotedStrings === true,
   });
   try {
     db.exec(
