@@ -58,6 +58,9 @@ async function serveLocked(
     dataDir: options.dataDir,
     dataDirLock: lock,
     maxOpenDatabases: options.maxOpenDatabases,
+    ...(options.historyRetentionDays === undefined
+      ? {}
+      : { historyRetentionDays: options.historyRetentionDays }),
     threads: options.threads,
     objects: { hibernateAfterMs: options.hibernateAfterMs },
     onError: (error, context) => {

@@ -51,7 +51,13 @@ export type SteadErrorCode =
   /** One object's database is not a readable SQLite database; other objects are unaffected. */
   | "OBJECT_DATABASE_CORRUPT"
   /** A database file could not be opened for another reason (I/O error, full disk). */
-  | "DATABASE_OPEN_FAILED";
+  | "DATABASE_OPEN_FAILED"
+  /** A point-in-time-recovery bookmark is malformed, of another object, or names no state. */
+  | "BOOKMARK_INVALID"
+  /** A bookmark or time is older than the history kept (the retention window). */
+  | "BOOKMARK_EXPIRED"
+  /** The storage driver keeps no history (history off, or a driver without it). */
+  | "POINT_IN_TIME_UNAVAILABLE";
 
 /** HTTP status a code maps to when it reaches an HTTP client. */
 export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
@@ -78,6 +84,9 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   CONTROL_DATABASE_CORRUPT: 500,
   OBJECT_DATABASE_CORRUPT: 500,
   DATABASE_OPEN_FAILED: 500,
+  BOOKMARK_INVALID: 400,
+  BOOKMARK_EXPIRED: 400,
+  POINT_IN_TIME_UNAVAILABLE: 500,
 };
 
 export interface SteadErrorOptions {
