@@ -230,7 +230,13 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
         // The kept WAL is recycled only once history holds its frames durably.
         finish = async (stillClosed) => {
           await history.settle().catch(ignore);
-          if (history.durable) await rest(stillClosed);
+          if (!history.durable) return;
+          try {
+            history.trimIfDue();
+          } catch {
+            // Trimming only saves space; tried again on a later checkpoint or close.
+          }
+          await rest(stillClosed);
         };
       }
     }

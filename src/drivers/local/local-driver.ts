@@ -132,7 +132,9 @@ export class LocalDriver implements StorageDriver {
       );
     }
     this.historyOptions =
-      retentionMs === 0 ? undefined : { retentionMs, now: options.now ?? (() => Date.now()) };
+      retentionMs === 0
+        ? undefined
+        : { retentionMs, now: options.now ?? (() => Date.now()), trimmedAt: new Map() };
     this.#open = new OpenDatabases(this.#maxOpen);
     this.#beforeFlush = options.beforeFlush;
     const controlPath = join(this.dataDir, CONTROL_FILE);

@@ -17,6 +17,7 @@ import { type ReadAt, WalReader, type WalTransaction } from "../sqlite-wal/wal-f
 import {
   encodeRecord,
   type LoggedRecord,
+  RECORD_HEADER_SIZE,
   type RecordHeader,
   readAll,
   readAt,
@@ -31,6 +32,8 @@ export interface HistoryOptions {
   readonly retentionMs: number;
   /** Epoch ms (the runtime's clock, so tests move time). */
   now(): number;
+  /** History path -> when it was last trimmed (shared by the driver's handles). */
+  readonly trimmedAt: Map<string, number>;
 }
 
 /** A database image: page number -> page, and its size in pages. */
@@ -41,6 +44,8 @@ interface Image {
 }
 
 const BASE_MAGIC = 0x53544842; // "STHB"
+/** Records folded into the base per trimming pass. */
+const MAX_FOLD = 4096;
 const BASE_HEADER_SIZE = 32;
 
 /**
@@ -70,7 +75,6 @@ export class ObjectHistory {
   #writes = 0;
   /** Newest record (written or not): its position and time. Undefined until `connected`. */
   #last: { seq: number; time: number } | undefined;
-  #lastTrim = Number.NEGATIVE_INFINITY;
 
   constructor(dbPath: string, options: HistoryOptions) {
     this.#dbPath = dbPath;
@@ -112,7 +116,9 @@ export class ObjectHistory {
       const walEnd = sameWal ? inWal[inWal.length - 1]!.position.frame : 0;
       if (sameWal && walEnd < newest.frame) newest = this.#dropAfter(newest.salt1, newest.salt2, walEnd);
     }
-    if (newest === undefined && base === undefined && last === undefined && fileSize(this.#dbPath) > 0) {
+    // More than the header page SQLite writes when it switches a new file to WAL: a database
+    // made before history was kept.
+    if (newest === undefined && base === undefined && last === undefined && fileSize(this.#dbPath) > 4096) {
       this.#writeUpgradeBase(inWal);
       this.#last = { seq: 0, time: this.#options.now() };
       this.#reader = fresh;
@@ -278,13 +284,18 @@ export class ObjectHistory {
    */
   trimIfDue(): void {
     const now = this.#options.now();
-    if (now - this.#lastTrim < Math.min(this.retentionMs / 10, 3_600_000)) return;
-    this.#lastTrim = now;
+    const trimmedAt = this.#options.trimmedAt;
+    const last = trimmedAt.get(this.logPath) ?? Number.NEGATIVE_INFINITY;
+    if (now - last < Math.min(this.retentionMs / 10, 3_600_000)) return;
+    trimmedAt.set(this.logPath, now);
     this.writePending();
+    // Cheap check first: nothing to fold unless the second record is older than the window.
+    if (!secondRecordBefore(this.logPath, now - this.retentionMs)) return;
     const { base, records } = this.#records();
     const cutoff = now - this.retentionMs;
     let fold = 0;
-    while (fold + 1 < records.length && records[fold + 1]!.time < cutoff) fold++;
+    // Bounded work per pass: at most MAX_FOLD records (the rest wait for the next pass).
+    while (fold + 1 < records.length && fold < MAX_FOLD && records[fold + 1]!.time < cutoff) fold++;
     if (fold === 0) return;
     const folded = records.slice(0, fold);
     const image = this.#image(base, folded);
@@ -354,6 +365,20 @@ export class ObjectHistory {
       image.pageSize = transaction.pages.values().next().value?.length ?? image.pageSize;
     }
     writeBase(this.basePath, image, 0, this.#options.now());
+  }
+}
+
+/** True when the file's second record is older than `cutoff` (one can be folded). */
+function secondRecordBefore(path: string, cutoff: number): boolean {
+  if (!existsSync(path)) return false;
+  const fd = openSync(path, "r");
+  try {
+    const first = readAt(fd, RECORD_HEADER_SIZE, 0);
+    if (first.length < RECORD_HEADER_SIZE) return false;
+    const second = readAt(fd, RECORD_HEADER_SIZE, first.readUInt32BE(4));
+    return second.length === RECORD_HEADER_SIZE && second.readDoubleBE(16) < cutoff;
+  } finally {
+    closeSync(fd);
   }
 }
 
