@@ -139,7 +139,9 @@ function days(text: string | undefined, name: string): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
   if (text.trim() === "" || !Number.isFinite(value) || value < 0) {
-    throw new UsageError(`${name} must be a number of days >= 0, like 30 (0 keeps no history); got "${text}".`);
+    throw new UsageError(
+      `${name} must be a number of days >= 0, like 30 (0 keeps no history); got "${text}".`,
+    );
   }
   return value;
 }

@@ -6,8 +6,8 @@
 //
 // The seed is fixed so the suite is deterministic; set STEAD_FC_SEED to explore other seeds.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
 import type { DatabaseSync } from "node:sqlite";
+import { describe, it } from "node:test";
 import fc from "fast-check";
 import { LocalDriver } from "../../src/drivers/local/local-driver.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
@@ -33,7 +33,8 @@ function apply(db: DatabaseSync, o: Op): void {
   if (o.kind === "reopen" || o.kind === "restore") return;
   const t = `t${"table" in o ? o.table : 0}`;
   const exists = () =>
-    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !==
+    undefined;
   switch (o.kind) {
     case "create":
       db.exec(`CREATE TABLE IF NOT EXISTS ${t} (${o.pk ? "id INTEGER PRIMARY KEY, " : ""}v BLOB)`);
@@ -67,7 +68,10 @@ function dump(db: DatabaseSync): string {
   const tables = schema.filter((row) => row.type === "table").map((row) => String(row.name));
   const contents = tables.map((name) => [
     name,
-    db.prepare(`SELECT * FROM "${name}" ORDER BY 1`).all().map((row) => JSON.stringify(row, hex)),
+    db
+      .prepare(`SELECT * FROM "${name}" ORDER BY 1`)
+      .all()
+      .map((row) => JSON.stringify(row, hex)),
   ]);
   return JSON.stringify({ schema, contents });
 }

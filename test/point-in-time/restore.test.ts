@@ -14,7 +14,10 @@ import {
 const DAY = 24 * 60 * 60 * 1000;
 
 function rows(ctx: DurableObjectState): unknown[] {
-  return ctx.storage.sql.exec("SELECT x FROM t ORDER BY x").toArray().map((row) => row.x);
+  return ctx.storage.sql
+    .exec("SELECT x FROM t ORDER BY x")
+    .toArray()
+    .map((row) => row.x);
 }
 
 /** Runs `fn` in the object, then aborts it so the next event starts it again. */
@@ -76,7 +79,11 @@ describe("point-in-time recovery", () => {
   it("gives the bookmark of a time between writes; refuses times and bookmarks past retention", async () => {
     using dir = tempDataDir();
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
-    await using rt = await startStorageRuntime({ dataDir: dir.path, clock, historyRetentionDays: 2 });
+    await using rt = await startStorageRuntime({
+      dataDir: dir.path,
+      clock,
+      historyRetentionDays: 2,
+    });
     await inObject(rt, "a", (_, ctx) => {
       ctx.storage.sql.exec("CREATE TABLE t (x INTEGER)");
       ctx.storage.sql.exec("INSERT INTO t VALUES (1)");
@@ -124,7 +131,11 @@ describe("point-in-time recovery", () => {
   it("trims history past retention and keeps restores inside the window exact", async () => {
     using dir = tempDataDir();
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
-    await using rt = await startStorageRuntime({ dataDir: dir.path, clock, historyRetentionDays: 1 });
+    await using rt = await startStorageRuntime({
+      dataDir: dir.path,
+      clock,
+      historyRetentionDays: 1,
+    });
     const marks: Array<{ bookmark: string; rows: unknown[] }> = [];
     await inObject(rt, "a", (_, ctx) => void ctx.storage.sql.exec("CREATE TABLE t (x INTEGER)"));
     for (let i = 0; i < 300; i++) {
@@ -138,9 +149,13 @@ describe("point-in-time recovery", () => {
     }
     const history = `${dir.path}/Store`;
     const { readdirSync } = await import("node:fs");
-    const base = readdirSync(history, { recursive: true }).find((f) => String(f).endsWith("-history-base"));
+    const base = readdirSync(history, { recursive: true }).find((f) =>
+      String(f).endsWith("-history-base"),
+    );
     assert.ok(base, "a base image was folded from records past retention");
-    const log = readdirSync(history, { recursive: true }).find((f) => String(f).endsWith("-history"));
+    const log = readdirSync(history, { recursive: true }).find((f) =>
+      String(f).endsWith("-history"),
+    );
     const { readAll } = await import("../../src/drivers/local/history-log.ts");
     const kept = readAll(`${history}/${log}`).length;
     assert.ok(kept < 200, `folded records left the log (${kept} of 301 kept)`);
@@ -179,7 +194,9 @@ describe("point-in-time recovery", () => {
   it("rejects with POINT_IN_TIME_UNAVAILABLE when history is off", async () => {
     using dir = tempDataDir();
     await using rt = await startStorageRuntime({ dataDir: dir.path, historyRetentionDays: 0 });
-    const error = await failureOf(() => inObject(rt, "a", (_, ctx) => ctx.storage.getCurrentBookmark()));
+    const error = await failureOf(() =>
+      inObject(rt, "a", (_, ctx) => ctx.storage.getCurrentBookmark()),
+    );
     assert.equal((error as { code?: string }).code, "POINT_IN_TIME_UNAVAILABLE");
   });
 });

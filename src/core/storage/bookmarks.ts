@@ -35,7 +35,8 @@ export function parseBookmark(bookmark: unknown, objectKey: string): number | un
   if (typeof bookmark !== "string") return undefined;
   const match = BOOKMARK.exec(bookmark);
   if (match === null) return undefined;
-  const position = Number.parseInt(match[1]!, 16) * GENERATION_SPAN + Number.parseInt(match[2]!, 16);
+  const position =
+    Number.parseInt(match[1]!, 16) * GENERATION_SPAN + Number.parseInt(match[2]!, 16);
   return match[3] === digest(objectKey, position) ? position : undefined;
 }
 

@@ -78,7 +78,11 @@ export class PointInTime {
 
 function toTime(timestamp: unknown): number {
   const time =
-    timestamp instanceof Date ? timestamp.getTime() : typeof timestamp === "number" ? timestamp : NaN;
+    timestamp instanceof Date
+      ? timestamp.getTime()
+      : typeof timestamp === "number"
+        ? timestamp
+        : NaN;
   if (Number.isNaN(time)) {
     throw new TypeError(
       "Failed to execute 'getBookmarkForTime' on 'DurableObjectStorage': parameter 1 is not of type 'Date'.",

@@ -162,7 +162,11 @@ function* scan(fd: number, size: number): Generator<LoggedRecord> {
 
 /** The pages of one record (page number -> image), read from the open file `fd`. */
 export function readPages(fd: number, record: LoggedRecord): Map<number, Buffer> {
-  const body = readAt(fd, record.pageCount * (4 + record.pageSize), record.offset + RECORD_HEADER_SIZE);
+  const body = readAt(
+    fd,
+    record.pageCount * (4 + record.pageSize),
+    record.offset + RECORD_HEADER_SIZE,
+  );
   const pages = new Map<number, Buffer>();
   for (let at = 0; at < body.length; at += 4 + record.pageSize) {
     pages.set(body.readUInt32BE(at), body.subarray(at + 4, at + 4 + record.pageSize));

@@ -105,28 +105,42 @@ export class ObjectHistory {
    */
   connected(readWal: ReadAt): void {
     const { last, validEnd } = readTail(this.logPath);
-    if (existsSync(this.logPath) && fileSize(this.logPath) !== validEnd) truncate(this.logPath, validEnd);
+    if (existsSync(this.logPath) && fileSize(this.logPath) !== validEnd)
+      truncate(this.logPath, validEnd);
     const base = readBaseHeader(this.basePath);
     let newest = last && last.seq > (base?.seq ?? -1) ? last : undefined;
     const fresh = new WalReader();
     const inWal = fresh.readCommitted(readWal);
     if (newest !== undefined && newest.kind === "commit") {
       // Records of this WAL past its valid end were lost from the WAL: drop them.
-      const sameWal = inWal.length > 0 && inWal[0]!.position.salt1 === newest.salt1 && inWal[0]!.position.salt2 === newest.salt2;
+      const sameWal =
+        inWal.length > 0 &&
+        inWal[0]!.position.salt1 === newest.salt1 &&
+        inWal[0]!.position.salt2 === newest.salt2;
       const walEnd = sameWal ? inWal[inWal.length - 1]!.position.frame : 0;
-      if (sameWal && walEnd < newest.frame) newest = this.#dropAfter(newest.salt1, newest.salt2, walEnd);
+      if (sameWal && walEnd < newest.frame)
+        newest = this.#dropAfter(newest.salt1, newest.salt2, walEnd);
     }
     // More than the header page SQLite writes when it switches a new file to WAL: a database
     // made before history was kept.
-    if (newest === undefined && base === undefined && last === undefined && fileSize(this.#dbPath) > 4096) {
+    if (
+      newest === undefined &&
+      base === undefined &&
+      last === undefined &&
+      fileSize(this.#dbPath) > 4096
+    ) {
       this.#writeUpgradeBase(inWal);
       this.#last = { seq: 0, time: this.#options.now() };
       this.#reader = fresh;
       return;
     }
-    this.#last = newest ? { seq: newest.seq, time: newest.time } : { seq: base?.seq ?? 0, time: base?.time ?? 0 };
+    this.#last = newest
+      ? { seq: newest.seq, time: newest.time }
+      : { seq: base?.seq ?? 0, time: base?.time ?? 0 };
     const resume = newest?.kind === "commit" ? newest : undefined;
-    this.#reader = new WalReader(resume && { salt1: resume.salt1, salt2: resume.salt2, frame: resume.frame });
+    this.#reader = new WalReader(
+      resume && { salt1: resume.salt1, salt2: resume.salt2, frame: resume.frame },
+    );
     this.capture(readWal);
   }
 
@@ -139,10 +153,12 @@ export class ObjectHistory {
   #append(transaction: WalTransaction): void {
     const last = this.#last ?? { seq: 0, time: 0 };
     const seq = last.seq + 1;
-    if (seq % GENERATION_SPAN === 0) throw new RangeError("internal: 2^32 commits since the last restore");
+    if (seq % GENERATION_SPAN === 0)
+      throw new RangeError("internal: 2^32 commits since the last restore");
     const time = Math.max(this.#options.now(), last.time);
     const { salt1, salt2, frame } = transaction.position;
-    const pageSize = transaction.pages.values().next().value?.length ?? this.#reader.pageSize ?? 4096;
+    const pageSize =
+      transaction.pages.values().next().value?.length ?? this.#reader.pageSize ?? 4096;
     this.#pending.push(
       encodeRecord(
         { seq, time, kind: "commit", salt1, salt2, frame, dbSize: transaction.dbSize, pageSize },
@@ -250,7 +266,10 @@ export class ObjectHistory {
   restore(position: number): void {
     this.writePending();
     const { base, records } = this.#records();
-    const target = this.#image(base, records.filter((record) => record.seq <= position));
+    const target = this.#image(
+      base,
+      records.filter((record) => record.seq <= position),
+    );
     const before = this.#image(base, records);
     const temp = `${this.#dbPath}-restoring`;
     writeImage(temp, target);
@@ -266,7 +285,16 @@ export class ObjectHistory {
     }
     const seq = (Math.floor(this.newest / GENERATION_SPAN) + 1) * GENERATION_SPAN;
     const time = Math.max(this.#options.now(), this.#last?.time ?? 0);
-    const header = { seq, time, kind: "restore" as const, salt1: 0, salt2: 0, frame: 0, dbSize: target.dbSize, pageSize: target.pageSize };
+    const header = {
+      seq,
+      time,
+      kind: "restore" as const,
+      salt1: 0,
+      salt2: 0,
+      frame: 0,
+      dbSize: target.dbSize,
+      pageSize: target.pageSize,
+    };
     this.#pending.push(encodeRecord(header, changed));
     this.#last = { seq, time };
     this.#reader = new WalReader();
@@ -350,7 +378,9 @@ export class ObjectHistory {
   /** Drops records of the WAL `salt1/salt2` past `frame`; returns the newest one kept. */
   #dropAfter(salt1: number, salt2: number, frame: number): LoggedRecord | undefined {
     const records = readAll(this.logPath);
-    const cut = records.findIndex((r) => r.kind === "commit" && r.salt1 === salt1 && r.salt2 === salt2 && r.frame > frame);
+    const cut = records.findIndex(
+      (r) => r.kind === "commit" && r.salt1 === salt1 && r.salt2 === salt2 && r.frame > frame,
+    );
     if (cut < 0) return records[records.length - 1];
     truncate(this.logPath, records[cut]!.offset);
     return cut > 0 ? records[cut - 1] : undefined;
@@ -450,7 +480,11 @@ function readDatabaseFile(path: string): Image {
   const bytes = readFileSync(path);
   const pageSize = bytes.length >= 18 ? bytes.readUInt16BE(16) : 4096;
   const size = pageSize === 1 ? 65536 : pageSize || 4096;
-  const image: Image = { pages: new Map(), dbSize: Math.floor(bytes.length / size), pageSize: size };
+  const image: Image = {
+    pages: new Map(),
+    dbSize: Math.floor(bytes.length / size),
+    pageSize: size,
+  };
   for (let pgno = 1; pgno <= image.dbSize; pgno++) {
     image.pages.set(pgno, bytes.subarray((pgno - 1) * size, pgno * size));
   }
