@@ -143,8 +143,16 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // The connection's first event is over: a use from now on is a use again (`OpenDatabase`).
       this.used = false;
     }
+    // The flush that arms a checkpoint also syncs history (alongside the WAL's sync, one commit in
+    // `checkpointAfterCommits`): the WAL may restart after the checkpoint, so history must hold
+    // its frames durably first.
+    const arming =
+      this.#commits + 1 >= this.#driver.checkpointAfterCommits && !this.#checkpointArmed;
+    const history = arming ? this.#history : undefined;
     const flush = wal.sync(async () => {
+      const settled = history?.settle();
       await this.#driver.beforeFlush(this.#namespace, this.#id);
+      await settled;
       // New files: their directory entries, and the database file's first page, must be durable
       // with the first commit. SQLite deletes the WAL of a database file that is empty when
       // opened, so a power loss that left a never-synced file empty would lose the WAL's frames.
@@ -160,13 +168,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       const generation = this.#generation;
       const settled = () => {
         this.#checkpointArmed = false;
-        if (generation !== this.#generation) return;
-        const history = this.#history;
-        // The WAL may restart after the checkpoint: history must hold its frames durably first.
-        if (history === undefined || history.durable) return this.#checkpoint();
-        history.settle().then(() => {
-          if (generation === this.#generation) this.#checkpoint();
-        }, ignore);
+        if (generation === this.#generation) this.#checkpoint();
       };
       // A failed flush resets the object, which closes the connection: no checkpoint then.
       flush.then(settled, () => {
