@@ -49,6 +49,9 @@ export async function devCommand(requested: ServerOptions): Promise<void> {
         ...(options.maxOpenDatabases === undefined
           ? []
           : ["--max-open-databases", String(options.maxOpenDatabases)]),
+        ...(options.historyRetentionDays === undefined
+          ? []
+          : ["--history-retention-days", String(options.historyRetentionDays)]),
         ...(options.maxConnections === undefined
           ? []
           : ["--max-connections", String(options.maxConnections)]),

@@ -18,6 +18,7 @@ Environment variables (flags win over them):
   STEAD_MAX_CONNECTIONS    connections held open at once; more are answered 503
   STEAD_ENV                the wrangler environment ([env.<name>]) to use
   STEAD_THREADS            object threads (0: objects on the main thread; default: one per core)
+  STEAD_HISTORY_RETENTION_DAYS  days of object history kept for point-in-time recovery (0: none)
   STEAD_CONFIRM_DELETE     migration tags whose deleted_classes may delete data, e.g. "v3"`;
 
 function serverCommand(name: string, description: string, dev: boolean): Command {
@@ -52,6 +53,10 @@ function serverCommand(name: string, description: string, dev: boolean): Command
     .option(
       "--max-connections <n>",
       "connections held open at once, WebSockets included; more are answered 503 and closed (default: a quarter of ulimit -n, less if the databases leave less)",
+    )
+    .option(
+      "--history-retention-days <days>",
+      "days each object's database history is kept for point-in-time recovery (0: none; default: 30)",
     )
     .option(
       "--threads <n>",

@@ -24,6 +24,8 @@ export interface ServerOptions {
   env: string | undefined;
   /** Object threads (0: objects on the main thread). */
   threads: number;
+  /** Days of object history kept for point-in-time recovery; unset, the default (30). */
+  historyRetentionDays: number | undefined;
 }
 
 /** Raw flag values as commander gives them. */
@@ -38,6 +40,7 @@ export interface ServerFlags {
   maxConnections?: string;
   env?: string;
   threads?: string;
+  historyRetentionDays?: string;
 }
 
 /** Thrown for bad flags or environment variables; the CLI prints the message alone. */
@@ -106,6 +109,10 @@ export function resolveServerOptions(
     dev: mode.dev,
     env: wranglerEnv,
     threads,
+    historyRetentionDays: days(
+      flags.historyRetentionDays ?? env.STEAD_HISTORY_RETENTION_DAYS,
+      "--history-retention-days / STEAD_HISTORY_RETENTION_DAYS",
+    ),
   };
 }
 
@@ -123,6 +130,18 @@ function integer(raw: string, name: string, min: number, max: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new UsageError(`${name} must be an integer from ${min} to ${max}, got "${raw}".`);
+  }
+  return value;
+}
+
+/** A number of days >= 0 (fractions allowed), or undefined when unset. */
+function days(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value) || value < 0) {
+    throw new UsageError(
+      `${name} must be a number of days >= 0, like 30 (0 keeps no history); got "${text}".`,
+    );
   }
   return value;
 }

@@ -59,6 +59,9 @@ async function serveLocked(
     dataDir: options.dataDir,
     dataDirLock: lock,
     maxOpenDatabases: options.maxOpenDatabases,
+    ...(options.historyRetentionDays === undefined
+      ? {}
+      : { historyRetentionDays: options.historyRetentionDays }),
     threads: options.threads,
     objects: { hibernateAfterMs: options.hibernateAfterMs },
     onError: (error, context) => {

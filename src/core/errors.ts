@@ -55,7 +55,13 @@ export type SteadErrorCode =
   /** The app used a `cloudflare:*` API whose service Stead does not provide (AI, email, ...). */
   | "API_UNSUPPORTED"
   /** The app imported a `cloudflare:*` module that does not exist. */
-  | "UNKNOWN_MODULE";
+  | "UNKNOWN_MODULE"
+  /** A point-in-time-recovery bookmark is malformed, of another object, or names no state. */
+  | "BOOKMARK_INVALID"
+  /** A bookmark or time is older than the history kept (the retention window). */
+  | "BOOKMARK_EXPIRED"
+  /** The storage driver keeps no history (history off, or a driver without it). */
+  | "POINT_IN_TIME_UNAVAILABLE";
 
 /** HTTP status a code maps to when it reaches an HTTP client. */
 export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
@@ -84,6 +90,9 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   DATABASE_OPEN_FAILED: 500,
   API_UNSUPPORTED: 500,
   UNKNOWN_MODULE: 500,
+  BOOKMARK_INVALID: 400,
+  BOOKMARK_EXPIRED: 400,
+  POINT_IN_TIME_UNAVAILABLE: 500,
 };
 
 export interface SteadErrorOptions {

@@ -274,6 +274,7 @@ async function hostObjects(
         maxOpenDatabases(config.maxOpenDatabases, openFileLimit()),
         threads,
       ),
+      historyRetentionMs: historyOptions(config).historyRetentionMs,
       compatibilityDate,
       vars: config.vars ?? {},
       bindings,
@@ -396,12 +397,26 @@ function defaultOnError(error: unknown, context: string): void {
   console.error(`[stead] ${context}:`, error);
 }
 
+/** The local driver's history options from `historyRetentionDays` and the runtime's clock. */
+function historyOptions(config: RuntimeOptions): {
+  historyRetentionMs?: number;
+  now: () => number;
+} {
+  const clock = config.clock ?? systemClock;
+  const days = config.historyRetentionDays;
+  return {
+    ...(days === undefined ? {} : { historyRetentionMs: days * 24 * 60 * 60 * 1000 }),
+    now: () => clock.now(),
+  };
+}
+
 /** The local driver on `dataDir`; a limit or lock it refuses is a configuration error. */
 function defaultDriver(dataDir: string, config: RuntimeOptions): LocalDriver {
   try {
     return new LocalDriver({
       dataDir,
       maxOpenDatabases: config.maxOpenDatabases,
+      ...historyOptions(config),
       lock: config.dataDirLock,
       sharedControl: (config.threads ?? 0) > 0,
     });

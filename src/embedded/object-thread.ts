@@ -59,6 +59,9 @@ async function start(): Promise<void> {
   const driver = new LocalDriver({
     dataDir: data.dataDir,
     maxOpenDatabases: data.maxOpenDatabases,
+    ...(data.historyRetentionMs === undefined
+      ? {}
+      : { historyRetentionMs: data.historyRetentionMs }),
     sharedControl: true,
     // The main thread holds the data directory's lock for the whole process.
     lock: "held",

@@ -45,6 +45,13 @@ export interface RuntimeOptions {
    */
   maxOpenDatabases?: number;
   /**
+   * With the default local driver: days each object's database history is kept for
+   * point-in-time recovery (`ctx.storage.getBookmarkForTime`, `onNextSessionRestoreBookmark`).
+   * Default 30, as on Cloudflare; fractions are allowed; 0 keeps no history (the PITR calls
+   * then reject). The CLI fills it from `--history-retention-days` / `STEAD_HISTORY_RETENTION_DAYS`.
+   */
+  historyRetentionDays?: number;
+  /**
    * Bytes of `idFromName()` names whose ids are kept, shared by all namespaces (default 8 MiB;
    * 0 turns the cache off). Least recently used names leave first; a name not cached costs two
    * HMACs to resolve, so this trades memory for CPU, never correctness.
@@ -146,6 +153,10 @@ const schema = z.object({
     .number({ error: "must be a positive integer, like 1000" })
     .int({ error: "must be a positive integer, like 1000" })
     .positive({ error: "must be a positive integer, like 1000" })
+    .optional(),
+  historyRetentionDays: z
+    .number({ error: "must be a number of days, like 30 (0 keeps no history)" })
+    .nonnegative({ error: "must be 0 or more days, like 30 (0 keeps no history)" })
     .optional(),
   nameCacheBytes: z
     .number({ error: "must be a number of bytes, like 8388608 (0 turns the cache off)" })

@@ -75,6 +75,8 @@ export interface ShardData {
   cwd: string;
   dataDir: string;
   maxOpenDatabases: number | undefined;
+  /** History kept for point-in-time recovery, ms (undefined: the driver's default). */
+  historyRetentionMs: number | undefined;
   compatibilityDate: string;
   vars: Record<string, unknown>;
   /** Binding name -> storage name, for the env. */

@@ -73,6 +73,8 @@ export function createGeneration(
   onCreated: (generation: Generation) => void,
 ): Generation {
   const cls = host.objectClass;
+  // A restore asked for by `onNextSessionRestoreBookmark` happens now, before the constructor.
+  if (cls.backend === "sqlite") host.db.handle.history?.applyPendingRestore();
   const outputGate = new OutputGate();
   const inputGate = new InputGate(() => host.schedulePump());
   let generation!: Generation;

@@ -52,6 +52,42 @@ export interface DatabaseHandle {
   close(): void;
   /** Closes and reopens the connection, letting SQLite roll back anything not committed. */
   reopen(): void;
+  /**
+   * Point-in-time recovery, when the driver keeps the database's history (a capability: absent
+   * when it does not, and the storage API then rejects the PITR calls).
+   */
+  readonly history?: DatabaseHistory;
+}
+
+/**
+ * Every committed state of one database, kept for `retentionMs`. States are named by
+ * positions that grow with each commit (`core/storage/bookmarks.ts`); a restore starts a new
+ * generation. Methods open the connection when needed and may throw the driver's file errors.
+ */
+export interface DatabaseHistory {
+  /** How long a state stays restorable after a later commit replaced it, ms. */
+  readonly retentionMs: number;
+  /** The position of the newest committed state. Call after the commits it must include. */
+  currentPosition(): number;
+  /** The position of the state current at `time` (epoch ms), or "too-old" before retention. */
+  positionAt(time: number): number | "too-old";
+  /**
+   * Whether `position` names a state that can be restored: "kept"; "too-old" (replaced by a
+   * later commit longer than `retentionMs` ago, or trimmed); "unknown" (never existed).
+   */
+  check(position: number): "kept" | "too-old" | "unknown";
+  /**
+   * Durably records that the next `applyPendingRestore` restores `position`, which must be
+   * "kept", replacing any earlier request. Resolves to the position of the state just before
+   * that restore, so a later restore can undo it.
+   */
+  restoreOnNextStart(position: number): Promise<number>;
+  /**
+   * Call when the object starts, before its constructor. Applies a recorded restore, if any:
+   * atomically (a crash leaves the old or the restored database, never a mix) and as a new
+   * state in the history. Synchronous; the connection is closed and reopened.
+   */
+  applyPendingRestore(): void;
 }
 
 /** An object's pending alarm, as the node-level index records it. */

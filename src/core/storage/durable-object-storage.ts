@@ -4,6 +4,7 @@ import { DurableObjectTransaction, FINISH, ROLLED_BACK } from "./durable-object-
 import { type KvListOptions, KvStore } from "./kv.ts";
 import type { StorageBackend } from "./kv-limits.ts";
 import type { ObjectDatabase } from "./object-database.ts";
+import { PointInTime } from "./point-in-time.ts";
 import { SqlStorage } from "./sql.ts";
 import { SyncKvStorage } from "./sync-kv-storage.ts";
 import type { Transactions } from "./transactions.ts";
@@ -54,6 +55,7 @@ export class DurableObjectStorage {
   readonly #kv: KvStore;
   readonly #sql: SqlStorage | undefined;
   readonly #syncKv: SyncKvStorage;
+  readonly #pointInTime: PointInTime;
   #alarmDirty = false;
   /** The scheduled time of the alarm whose handler is running, if one is. */
   #runningAlarm: number | undefined;
@@ -67,6 +69,7 @@ export class DurableObjectStorage {
     this.#kv = new KvStore(db, tx, owner.backend);
     this.#sql = owner.backend === "sqlite" ? new SqlStorage(db, tx) : undefined;
     this.#syncKv = new SyncKvStorage(this.#kv);
+    this.#pointInTime = new PointInTime(db, tx, owner.backend, `${owner.namespace}/${owner.id}`);
   }
 
   /** Reads one key (a fresh copy of the value), or several keys into a Map in key order. */
@@ -188,6 +191,21 @@ export class DurableObjectStorage {
       }
       return result;
     });
+  }
+
+  /** A bookmark of the state after every write made so far (point-in-time recovery). */
+  getCurrentBookmark(): Promise<string> {
+    return this.#pointInTime.getCurrentBookmark();
+  }
+
+  /** A bookmark of the state at `timestamp`, within the history kept (30 days by default). */
+  getBookmarkForTime(timestamp: number | Date): Promise<string> {
+    return this.#pointInTime.getBookmarkForTime(timestamp);
+  }
+
+  /** Restores `bookmark` when the object next starts; resolves to a bookmark undoing that. */
+  onNextSessionRestoreBookmark(bookmark: string): Promise<string> {
+    return this.#pointInTime.onNextSessionRestoreBookmark(bookmark);
   }
 
   /** Resolves once every write made so far, including unconfirmed ones, is durable. */

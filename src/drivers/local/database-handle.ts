@@ -1,9 +1,11 @@
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
-import type { DatabaseHandle } from "../../core/storage/driver.ts";
+import type { DatabaseHandle, DatabaseHistory } from "../../core/storage/driver.ts";
+import { LocalDatabaseHistory } from "./database-history.ts";
 import { databaseOpenError, fileSystemError } from "./file-errors.ts";
 import type { LocalDriver } from "./local-driver.ts";
+import { ObjectHistory } from "./object-history.ts";
 import type { OpenDatabase } from "./open-databases.ts";
 import { createPrivateFile } from "./private-files.ts";
 import {
@@ -12,6 +14,7 @@ import {
   FileSync,
   openSqliteFile,
   recoverKeptWal,
+  syncFile,
   syncFileOffLoop,
   WAL_FRAME_BYTES,
   WAL_HEADER_BYTES,
@@ -71,6 +74,11 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   /** Bumped whenever the connection closes, so holds of an earlier connection are ignored. */
   #generation = 0;
   #lastFlush: Promise<void> | undefined;
+  /** The object's history, when the driver keeps one (point-in-time recovery). */
+  readonly #history: ObjectHistory | undefined;
+  readonly history: DatabaseHistory | undefined;
+  readonly #readWal = (length: number, position: number): Buffer =>
+    this.#wal?.readAt(length, position) ?? Buffer.alloc(0);
 
   constructor(
     driver: LocalDriver,
@@ -85,6 +93,9 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.path = path;
     this.#onClose = onClose;
     this.key = `${namespace}/${id}`;
+    const options = driver.historyOptions;
+    this.#history = options ? new ObjectHistory(path, options) : undefined;
+    this.history = this.#history ? new LocalDatabaseHistory(this, this.#history) : undefined;
   }
 
   get sqlite(): DatabaseSync {
@@ -119,6 +130,12 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   flush(): Promise<void> {
     const wal = this.#wal;
     if (wal === undefined) return this.#lastFlush ?? Promise.resolve();
+    // Right after COMMIT: the transaction's frames into history (in memory until `settle`).
+    try {
+      this.#history?.capture(this.#readWal);
+    } catch (error) {
+      return Promise.reject(fileSystemError(`${this.path}-wal`, this.#driver.dataDir, error));
+    }
     const created = this.#created;
     this.#created = false;
     if (!this.#flushed) {
@@ -126,8 +143,16 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // The connection's first event is over: a use from now on is a use again (`OpenDatabase`).
       this.used = false;
     }
+    // The flush that arms a checkpoint also syncs history (alongside the WAL's sync, one commit in
+    // `checkpointAfterCommits`): the WAL may restart after the checkpoint, so history must hold
+    // its frames durably first.
+    const arming =
+      this.#commits + 1 >= this.#driver.checkpointAfterCommits && !this.#checkpointArmed;
+    const history = arming ? this.#history : undefined;
     const flush = wal.sync(async () => {
+      const settled = history?.settle();
       await this.#driver.beforeFlush(this.#namespace, this.#id);
+      await settled;
       // New files: their directory entries, and the database file's first page, must be durable
       // with the first commit. SQLite deletes the WAL of a database file that is empty when
       // opened, so a power loss that left a never-synced file empty would lose the WAL's frames.
@@ -182,11 +207,68 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#dbSync = undefined;
     // Flushes already requested must reach the WAL's data even after the close unlinks it.
     const wal = this.#wal!;
+    const history = this.#history;
+    let historyError: unknown;
+    try {
+      // The close checkpoints: the WAL's last transactions into history (written, not synced).
+      history?.capture(this.#readWal);
+      history?.writePending();
+    } catch (error) {
+      historyError = error;
+    }
     this.#wal = undefined;
     wal.openNow();
     wal.close();
-    this.#driver.disconnected(this, closeSqliteFile(db, this.path));
+    let finish = closeSqliteFile(db, this.path);
+    if (history !== undefined && historyError !== undefined) {
+      // History could not take the WAL's last frames: keep the WAL aside (never recycle it), so
+      // the next open puts it back (`recoverKeptWal`) and history captures them then.
+      finish = undefined;
+    } else if (history !== undefined) {
+      if (finish === undefined) {
+        if (!history.durable) history.settleNow();
+      } else {
+        const rest = finish;
+        // The kept WAL is recycled only once history holds its frames durably.
+        finish = async (stillClosed) => {
+          await history.settle().catch(ignore);
+          if (!history.durable) return;
+          try {
+            history.trimIfDue();
+          } catch {
+            // Trimming only saves space; tried again on a later checkpoint or close.
+          }
+          await rest(stillClosed);
+        };
+      }
+    }
+    this.#driver.disconnected(this, finish);
     this.#onClose?.();
+  }
+
+  /**
+   * @internal Applies a restore recorded in history (`LocalDatabaseHistory`): with the
+   * connection open (so history captured the WAL), checkpoints the whole WAL into the database
+   * file and syncs it, closes the connection, and lets history swap the restored image in.
+   */
+  restoreFromHistory(position: number): void {
+    const history = this.#history!;
+    const db = this.sqlite;
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    history.capture(this.#readWal);
+    history.settleNow();
+    syncFile(this.path);
+    this.#db = undefined;
+    this.#holds = 0;
+    this.#generation++;
+    this.#dbSync?.close();
+    this.#dbSync = undefined;
+    this.#wal?.close();
+    this.#wal = undefined;
+    db.close();
+    this.#driver.disconnected(this);
+    this.#onClose?.();
+    history.restore(position);
   }
 
   /**
@@ -198,10 +280,17 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     const db = this.#db;
     const wal = this.#wal;
     if (db === undefined || wal === undefined || this.#holds > 0 || db.isTransaction) return;
+    const history = this.#history;
     try {
+      const forced = this.#commits >= FORCE_FACTOR * this.#driver.checkpointAfterCommits;
       if (!wal.idle) {
-        if (this.#commits < FORCE_FACTOR * this.#driver.checkpointAfterCommits) return;
+        if (!forced) return;
         wal.syncNow();
+      }
+      if (history !== undefined && !history.durable) {
+        if (!forced) return;
+        history.capture(this.#readWal);
+        history.settleNow();
       }
       checkpointSqliteFile(db);
     } catch {
@@ -210,6 +299,12 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       return;
     }
     this.#commits = 0;
+    // Background retention trimming, bounded to once per interval per object (`trimIfDue`).
+    try {
+      history?.trimIfDue();
+    } catch {
+      // Trimming only saves space; a failure leaves history longer, never wrong. Tried again later.
+    }
     const dbSync = new FileSync(this.path);
     this.#dbSync = dbSync;
     // On failure it stays set: the next use retries the sync and reports its error.
@@ -253,6 +348,12 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // A WAL checkpointed on time holds about one frame per commit (more for larger ones).
       usualSize: WAL_HEADER_BYTES + (this.#driver.checkpointAfterCommits + 8) * WAL_FRAME_BYTES,
     });
+    try {
+      this.#history?.connected(this.#readWal);
+    } catch (error) {
+      this.disconnect();
+      throw databaseOpenError(`${this.path}-history`, "object", this.#driver.dataDir, error);
+    }
     this.used = true;
     return db;
   }

@@ -7,6 +7,7 @@ import { LocalControlStore } from "./control-store.ts";
 import { DataDirLock } from "./data-dir-lock.ts";
 import { LocalDatabaseHandle } from "./database-handle.ts";
 import { assertWritableDir, databaseOpenError, fileSystemError } from "./file-errors.ts";
+import type { HistoryOptions } from "./object-history.ts";
 import { OpenDatabases } from "./open-databases.ts";
 import { maxOpenDatabases, openFileLimit } from "./open-file-limit.ts";
 import { createPrivateFile, makePrivateDir } from "./private-files.ts";
@@ -50,6 +51,15 @@ export interface LocalDriverOptions {
    */
   sharedControl?: boolean;
   /**
+   * Point-in-time recovery: keep every committed state of each object for this long (ms), so
+   * `getBookmarkForTime` and `onNextSessionRestoreBookmark` can go back to it. Default 30 days,
+   * as on Cloudflare; 0 keeps no history (the PITR calls then reject). See
+   * docs/point-in-time.md.
+   */
+  historyRetentionMs?: number;
+  /** Epoch ms for history timestamps (the runtime's clock). Default `Date.now`. */
+  now?: () => number;
+  /**
    * Test hook: runs before each durability flush of an object. Delay it to model a slow disk;
    * throw to model a failed flush.
    */
@@ -59,6 +69,8 @@ export interface LocalDriverOptions {
 const OBJECT_FILE = /^([0-9a-f]{64})\.sqlite$/;
 const CONTROL_FILE = "stead-control.sqlite";
 const DEFAULT_CHECKPOINT_AFTER = 64;
+/** Cloudflare keeps 30 days of history. */
+export const DEFAULT_HISTORY_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 
 /**
  * Storage on this machine: `<dataDir>/<namespace>/<id>.sqlite` per object, plus a control
@@ -83,6 +95,8 @@ export class LocalDriver implements StorageDriver {
   /** @internal See `LocalDriverOptions.checkpointAfterCommits`. */
   readonly checkpointAfterCommits: number;
   readonly #beforeFlush: LocalDriverOptions["beforeFlush"];
+  /** @internal What each object's history needs; undefined when history is off. */
+  readonly historyOptions: HistoryOptions | undefined;
   /** Handles of objects the runtime has open, by `namespace/id`. */
   readonly #handles = new Map<string, LocalDatabaseHandle>();
   /** Handles with an open connection, and which of them to close next. */
@@ -111,6 +125,16 @@ export class LocalDriver implements StorageDriver {
         `LocalDriver checkpointAfterCommits must be a positive integer, got ${String(options.checkpointAfterCommits)}.`,
       );
     }
+    const retentionMs = options.historyRetentionMs ?? DEFAULT_HISTORY_RETENTION_MS;
+    if (!Number.isFinite(retentionMs) || retentionMs < 0) {
+      throw new RangeError(
+        `LocalDriver historyRetentionMs must be a number of milliseconds >= 0 (0 keeps no history), got ${String(options.historyRetentionMs)}.`,
+      );
+    }
+    this.historyOptions =
+      retentionMs === 0
+        ? undefined
+        : { retentionMs, now: options.now ?? (() => Date.now()), trimmedAt: new Map() };
     this.#open = new OpenDatabases(this.#maxOpen);
     this.#beforeFlush = options.beforeFlush;
     const controlPath = join(this.dataDir, CONTROL_FILE);

@@ -7,6 +7,7 @@ import {
   fsyncSync,
   linkSync,
   openSync,
+  readSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -268,6 +269,32 @@ export class FileSync {
     if (size < this.#usualSize) end = Math.min(end, this.#usualSize);
     writeSync(fd, zeros(end - size), 0, end - size, size);
     this.#allocated = end;
+  }
+
+  /**
+   * Reads `length` bytes at `position` (fewer at the end of the file) through the descriptor the
+   * syncs use, so reading the WAL right after a commit costs no descriptor of its own.
+   */
+  readAt(length: number, position: number): Buffer {
+    if (this.#fd === undefined && !this.#closing) {
+      try {
+        this.#fd = this.#open();
+      } catch (error) {
+        // No WAL yet: SQLite creates it with the first write.
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return Buffer.alloc(0);
+        throw error;
+      }
+    }
+    const fd = this.#fd;
+    if (fd === undefined) return Buffer.alloc(0);
+    const buffer = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, buffer, done, length - done, position + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return done === length ? buffer : buffer.subarray(0, done);
   }
 
   /**

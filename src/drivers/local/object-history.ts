@@ -1,0 +1,517 @@
+import {
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { open } from "node:fs/promises";
+import { dirname } from "node:path";
+import { endOfGeneration, GENERATION_SPAN } from "../../core/storage/bookmarks.ts";
+import { type ReadAt, WalReader, type WalTransaction } from "../sqlite-wal/wal-frames.ts";
+import {
+  encodeRecord,
+  type LoggedRecord,
+  RECORD_HEADER_SIZE,
+  type RecordHeader,
+  readAll,
+  readAt,
+  readPages,
+  readTail,
+} from "./history-log.ts";
+import { syncDirectory } from "./sqlite-file.ts";
+
+/** What a history needs from its driver. */
+export interface HistoryOptions {
+  /** How long a replaced state stays restorable, ms. */
+  readonly retentionMs: number;
+  /** Epoch ms (the runtime's clock, so tests move time). */
+  now(): number;
+  /** History path -> when it was last trimmed (shared by the driver's handles). */
+  readonly trimmedAt: Map<string, number>;
+}
+
+/** A database image: page number -> page, and its size in pages. */
+interface Image {
+  readonly pages: Map<number, Buffer>;
+  dbSize: number;
+  pageSize: number;
+}
+
+const BASE_MAGIC = 0x53544842; // "STHB"
+/** Records folded into the base per trimming pass. */
+const MAX_FOLD = 4096;
+const BASE_HEADER_SIZE = 32;
+
+/**
+ * One object's history: `<id>.sqlite-history` (records of committed transactions, captured from
+ * the WAL right after each COMMIT, see `history-log.ts`) over `<id>.sqlite-history-base` (the
+ * database image before the oldest record; absent means the empty database at position 0).
+ *
+ * Durability is lazy: records wait in memory and reach the file when the WAL is about to be
+ * checkpointed (`settle`), or the connection closes. That is sound because the WAL still holds
+ * every frame whose record is not durable: the driver checkpoints (which lets the WAL restart)
+ * only once `durable` is true, and on open `connected` recaptures from the WAL whatever the file
+ * lacks, and drops records the WAL lost (a power loss can keep a history write and lose the
+ * WAL's). So a commit's acknowledgement waits for one fdatasync, the WAL's, as before.
+ */
+export class ObjectHistory {
+  readonly logPath: string;
+  readonly basePath: string;
+  readonly markerPath: string;
+  readonly #dbPath: string;
+  readonly #options: HistoryOptions;
+  #reader = new WalReader();
+  /** Encoded records not yet written to the file. */
+  #pending: Buffer[] = [];
+  /** Records were written since the file's last fdatasync. */
+  #unsynced = false;
+  /** Bumped by each write, so a settle knows whether a later write came meanwhile. */
+  #writes = 0;
+  /** Newest record (written or not): its position and time. Undefined until `connected`. */
+  #last: { seq: number; time: number } | undefined;
+
+  constructor(dbPath: string, options: HistoryOptions) {
+    this.#dbPath = dbPath;
+    this.logPath = `${dbPath}-history`;
+    this.basePath = `${dbPath}-history-base`;
+    this.markerPath = `${dbPath}-restore`;
+    this.#options = options;
+  }
+
+  get retentionMs(): number {
+    return this.#options.retentionMs;
+  }
+
+  /** Every captured record is in the file and synced: the WAL may restart. */
+  get durable(): boolean {
+    return this.#pending.length === 0 && !this.#unsynced;
+  }
+
+  /** The position of the newest state (after `connected`). */
+  get newest(): number {
+    return this.#last?.seq ?? 0;
+  }
+
+  /**
+   * Call right after the connection opened (SQLite replayed its WAL): finds the newest record,
+   * repairs a torn tail, drops records the WAL lost, and captures the WAL's transactions the
+   * file lacks. For a database that existed before it had a history, writes the base image.
+   */
+  connected(readWal: ReadAt): void {
+    const { last, validEnd } = readTail(this.logPath);
+    if (existsSync(this.logPath) && fileSize(this.logPath) !== validEnd)
+      truncate(this.logPath, validEnd);
+    const base = readBaseHeader(this.basePath);
+    let newest = last && last.seq > (base?.seq ?? -1) ? last : undefined;
+    const fresh = new WalReader();
+    const inWal = fresh.readCommitted(readWal);
+    if (newest !== undefined && newest.kind === "commit") {
+      // Records of this WAL past its valid end were lost from the WAL: drop them.
+      const sameWal =
+        inWal.length > 0 &&
+        inWal[0]!.position.salt1 === newest.salt1 &&
+        inWal[0]!.position.salt2 === newest.salt2;
+      const walEnd = sameWal ? inWal[inWal.length - 1]!.position.frame : 0;
+      if (sameWal && walEnd < newest.frame)
+        newest = this.#dropAfter(newest.salt1, newest.salt2, walEnd);
+    }
+    // More than the header page SQLite writes when it switches a new file to WAL: a database
+    // made before history was kept.
+    if (
+      newest === undefined &&
+      base === undefined &&
+      last === undefined &&
+      fileSize(this.#dbPath) > 4096
+    ) {
+      this.#writeUpgradeBase(inWal);
+      this.#last = { seq: 0, time: this.#options.now() };
+      this.#reader = fresh;
+      return;
+    }
+    this.#last = newest
+      ? { seq: newest.seq, time: newest.time }
+      : { seq: base?.seq ?? 0, time: base?.time ?? 0 };
+    const resume = newest?.kind === "commit" ? newest : undefined;
+    this.#reader = new WalReader(
+      resume && { salt1: resume.salt1, salt2: resume.salt2, frame: resume.frame },
+    );
+    this.capture(readWal);
+  }
+
+  /** Call right after each COMMIT (and before the connection closes): captures new transactions. */
+  capture(readWal: ReadAt): void {
+    const transactions = this.#reader.readCommitted(readWal);
+    for (const transaction of transactions) this.#append(transaction);
+  }
+
+  #append(transaction: WalTransaction): void {
+    const last = this.#last ?? { seq: 0, time: 0 };
+    const seq = last.seq + 1;
+    if (seq % GENERATION_SPAN === 0)
+      throw new RangeError("internal: 2^32 commits since the last restore");
+    const time = Math.max(this.#options.now(), last.time);
+    const { salt1, salt2, frame } = transaction.position;
+    const pageSize =
+      transaction.pages.values().next().value?.length ?? this.#reader.pageSize ?? 4096;
+    this.#pending.push(
+      encodeRecord(
+        { seq, time, kind: "commit", salt1, salt2, frame, dbSize: transaction.dbSize, pageSize },
+        transaction.pages,
+      ),
+    );
+    this.#last = { seq, time };
+  }
+
+  /** Writes pending records to the file, without syncing (on the event loop; page cache only). */
+  writePending(): void {
+    if (this.#pending.length === 0) return;
+    const records = this.#pending;
+    this.#pending = [];
+    const created = !existsSync(this.logPath);
+    const fd = openSync(this.logPath, "a", 0o600);
+    try {
+      for (const record of records) writeSync(fd, record);
+    } finally {
+      closeSync(fd);
+    }
+    if (created) syncDirectory(dirname(this.logPath));
+    this.#unsynced = true;
+    this.#writes++;
+  }
+
+  /** Makes every captured record durable, off the event loop. Then trims, when due. */
+  async settle(): Promise<void> {
+    this.writePending();
+    if (!this.#unsynced) return;
+    const writes = this.#writes;
+    const file = await open(this.logPath, "r");
+    try {
+      await file.datasync();
+    } finally {
+      await file.close();
+    }
+    if (this.#writes === writes) this.#unsynced = false;
+  }
+
+  /** Makes every captured record durable now, on the event loop (rare paths). */
+  settleNow(): void {
+    this.writePending();
+    if (!this.#unsynced) return;
+    const fd = openSync(this.logPath, "r");
+    try {
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.#unsynced = false;
+  }
+
+  /** The position of the state current at `time`, or "too-old" before the retention window. */
+  positionAt(time: number): number | "too-old" {
+    if (time < this.#options.now() - this.retentionMs) return "too-old";
+    const { base, records } = this.#records();
+    let position = base.seq;
+    for (const record of records) {
+      if (record.time > time) break;
+      position = record.seq;
+    }
+    return position;
+  }
+
+  /** See `DatabaseHistory.check`. */
+  check(position: number): "kept" | "too-old" | "unknown" {
+    const newest = this.newest;
+    if (position > endOfGeneration(newest)) return "unknown";
+    const { base, records } = this.#records();
+    if (position < base.seq) return "too-old";
+    const next = records.find((record) => record.seq > position);
+    if (next !== undefined && next.time < this.#options.now() - this.retentionMs) return "too-old";
+    return "kept";
+  }
+
+  /** Durably records a restore to `position` for the next start. */
+  recordRestore(position: number): void {
+    const temp = `${this.markerPath}.tmp`;
+    const fd = openSync(temp, "w", 0o600);
+    try {
+      writeSync(fd, String(position));
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, this.markerPath);
+    syncDirectory(dirname(this.markerPath));
+  }
+
+  /** The position a recorded restore goes to, if one is pending. */
+  pendingRestore(): number | undefined {
+    if (!existsSync(this.markerPath)) return undefined;
+    const position = Number(readFileSync(this.markerPath, "utf8"));
+    return Number.isSafeInteger(position) ? position : undefined;
+  }
+
+  /**
+   * Restores the closed database file to `position` (its connection must be closed and its
+   * WAL empty): builds the image in a temporary file, syncs it, removes the (empty) WAL and
+   * renames the image over the database, so a crash leaves one or the other whole. Then records
+   * the restore as a new generation and removes the pending marker. Repeating it after a crash
+   * is harmless: the target is the same, and the record is made against what history holds.
+   */
+  restore(position: number): void {
+    this.writePending();
+    const { base, records } = this.#records();
+    const target = this.#image(
+      base,
+      records.filter((record) => record.seq <= position),
+    );
+    const before = this.#image(base, records);
+    const temp = `${this.#dbPath}-restoring`;
+    writeImage(temp, target);
+    rmSync(`${this.#dbPath}-wal`, { force: true });
+    rmSync(`${this.#dbPath}-wal.closing`, { force: true });
+    renameSync(temp, this.#dbPath);
+    syncDirectory(dirname(this.#dbPath));
+    const changed = new Map<number, Buffer>();
+    for (let pgno = 1; pgno <= target.dbSize; pgno++) {
+      const page = target.pages.get(pgno) ?? Buffer.alloc(target.pageSize);
+      const old = before.pages.get(pgno);
+      if (old === undefined || !old.equals(page) || pgno > before.dbSize) changed.set(pgno, page);
+    }
+    const seq = (Math.floor(this.newest / GENERATION_SPAN) + 1) * GENERATION_SPAN;
+    const time = Math.max(this.#options.now(), this.#last?.time ?? 0);
+    const header = {
+      seq,
+      time,
+      kind: "restore" as const,
+      salt1: 0,
+      salt2: 0,
+      frame: 0,
+      dbSize: target.dbSize,
+      pageSize: target.pageSize,
+    };
+    this.#pending.push(encodeRecord(header, changed));
+    this.#last = { seq, time };
+    this.#reader = new WalReader();
+    this.settleNow();
+    rmSync(this.markerPath, { force: true });
+    syncDirectory(dirname(this.markerPath));
+  }
+
+  /**
+   * Folds records whose states were replaced before the retention window into the base image
+   * and drops them from the file. At most once per `retentionMs / 10` (and per hour) per object;
+   * call with no settle running. The new base is written aside and renamed into place before the
+   * file is rewritten the same way, so a crash in between leaves records the base already holds,
+   * which readers skip.
+   */
+  trimIfDue(): void {
+    const now = this.#options.now();
+    const trimmedAt = this.#options.trimmedAt;
+    const last = trimmedAt.get(this.logPath) ?? Number.NEGATIVE_INFINITY;
+    if (now - last < Math.min(this.retentionMs / 10, 3_600_000)) return;
+    trimmedAt.set(this.logPath, now);
+    this.writePending();
+    // Cheap check first: nothing to fold unless the second record is older than the window.
+    if (!secondRecordBefore(this.logPath, now - this.retentionMs)) return;
+    const { base, records } = this.#records();
+    const cutoff = now - this.retentionMs;
+    let fold = 0;
+    // Bounded work per pass: at most MAX_FOLD records (the rest wait for the next pass).
+    while (fold + 1 < records.length && fold < MAX_FOLD && records[fold + 1]!.time < cutoff) fold++;
+    if (fold === 0) return;
+    const folded = records.slice(0, fold);
+    const image = this.#image(base, folded);
+    const newest = folded[folded.length - 1]!;
+    writeBase(this.basePath, image, newest.seq, newest.time);
+    const keep = records[fold]!;
+    const temp = `${this.logPath}.tmp`;
+    const from = openSync(this.logPath, "r");
+    try {
+      const rest = readAt(from, fstatSync(from).size - keep.offset, keep.offset);
+      const fd = openSync(temp, "w", 0o600);
+      try {
+        writeSync(fd, rest);
+        fdatasyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } finally {
+      closeSync(from);
+    }
+    renameSync(temp, this.logPath);
+    syncDirectory(dirname(this.logPath));
+    this.#unsynced = false;
+  }
+
+  /** The base header and the records after it (pending ones written first). */
+  #records(): { base: { seq: number; time: number }; records: LoggedRecord[] } {
+    this.writePending();
+    const base = readBaseHeader(this.basePath) ?? { seq: 0, time: 0 };
+    return { base, records: readAll(this.logPath).filter((record) => record.seq > base.seq) };
+  }
+
+  /** The base image with `records` applied, in order. */
+  #image(base: { seq: number }, records: LoggedRecord[]): Image {
+    const image = readBaseImage(this.basePath);
+    if (records.length === 0) return image;
+    const fd = openSync(this.logPath, "r");
+    try {
+      for (const record of records) {
+        if (record.seq <= base.seq) continue;
+        for (const [pgno, page] of readPages(fd, record)) image.pages.set(pgno, page);
+        image.dbSize = record.dbSize;
+        image.pageSize = record.pageSize;
+        for (const pgno of image.pages.keys()) if (pgno > image.dbSize) image.pages.delete(pgno);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return image;
+  }
+
+  /** Drops records of the WAL `salt1/salt2` past `frame`; returns the newest one kept. */
+  #dropAfter(salt1: number, salt2: number, frame: number): LoggedRecord | undefined {
+    const records = readAll(this.logPath);
+    const cut = records.findIndex(
+      (r) => r.kind === "commit" && r.salt1 === salt1 && r.salt2 === salt2 && r.frame > frame,
+    );
+    if (cut < 0) return records[records.length - 1];
+    truncate(this.logPath, records[cut]!.offset);
+    return cut > 0 ? records[cut - 1] : undefined;
+  }
+
+  /** A database made before history was kept: its current image becomes the base. */
+  #writeUpgradeBase(inWal: WalTransaction[]): void {
+    const image = readDatabaseFile(this.#dbPath);
+    for (const transaction of inWal) {
+      for (const [pgno, page] of transaction.pages) image.pages.set(pgno, page);
+      image.dbSize = transaction.dbSize;
+      image.pageSize = transaction.pages.values().next().value?.length ?? image.pageSize;
+    }
+    writeBase(this.basePath, image, 0, this.#options.now());
+  }
+}
+
+/** True when the file's second record is older than `cutoff` (one can be folded). */
+function secondRecordBefore(path: string, cutoff: number): boolean {
+  if (!existsSync(path)) return false;
+  const fd = openSync(path, "r");
+  try {
+    const first = readAt(fd, RECORD_HEADER_SIZE, 0);
+    if (first.length < RECORD_HEADER_SIZE) return false;
+    const second = readAt(fd, RECORD_HEADER_SIZE, first.readUInt32BE(4));
+    return second.length === RECORD_HEADER_SIZE && second.readDoubleBE(16) < cutoff;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The fixed fields of a base image, or undefined when there is none. */
+function readBaseHeader(path: string): { seq: number; time: number } | undefined {
+  if (!existsSync(path)) return undefined;
+  const fd = openSync(path, "r");
+  try {
+    const header = readAt(fd, BASE_HEADER_SIZE, 0);
+    if (header.length < BASE_HEADER_SIZE || header.readUInt32BE(0) !== BASE_MAGIC) {
+      throw new Error(`${path} is not a Stead history base image; restore it from a backup.`);
+    }
+    return { seq: header.readDoubleBE(8), time: header.readDoubleBE(16) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readBaseImage(path: string): Image {
+  const image: Image = { pages: new Map(), dbSize: 0, pageSize: 4096 };
+  if (!existsSync(path)) return image;
+  const bytes = readFileSync(path);
+  image.pageSize = bytes.readUInt32BE(24);
+  image.dbSize = bytes.readUInt32BE(28);
+  for (let pgno = 1; pgno <= image.dbSize; pgno++) {
+    const at = BASE_HEADER_SIZE + (pgno - 1) * image.pageSize;
+    image.pages.set(pgno, bytes.subarray(at, at + image.pageSize));
+  }
+  return image;
+}
+
+/** Writes a base image aside, syncs it and renames it into place. */
+function writeBase(path: string, image: Image, seq: number, time: number): void {
+  const header = Buffer.alloc(BASE_HEADER_SIZE);
+  header.writeUInt32BE(BASE_MAGIC, 0);
+  header.writeDoubleBE(seq, 8);
+  header.writeDoubleBE(time, 16);
+  header.writeUInt32BE(image.pageSize, 24);
+  header.writeUInt32BE(image.dbSize, 28);
+  const temp = `${path}.tmp`;
+  writePages(temp, image, header);
+  renameSync(temp, path);
+  syncDirectory(dirname(path));
+}
+
+/** Writes a database file holding exactly `image`, synced. */
+function writeImage(path: string, image: Image): void {
+  writePages(path, image, undefined);
+}
+
+function writePages(path: string, image: Image, header: Buffer | undefined): void {
+  const fd = openSync(path, "w", 0o600);
+  try {
+    let at = 0;
+    if (header) at += writeSync(fd, header, 0, header.length, 0);
+    const zeros = Buffer.alloc(image.pageSize);
+    for (let pgno = 1; pgno <= image.dbSize; pgno++) {
+      const page = image.pages.get(pgno) ?? zeros;
+      at += writeSync(fd, page, 0, page.length, at);
+    }
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A closed or quiet database file's pages (without its WAL). */
+function readDatabaseFile(path: string): Image {
+  const bytes = readFileSync(path);
+  const pageSize = bytes.length >= 18 ? bytes.readUInt16BE(16) : 4096;
+  const size = pageSize === 1 ? 65536 : pageSize || 4096;
+  const image: Image = {
+    pages: new Map(),
+    dbSize: Math.floor(bytes.length / size),
+    pageSize: size,
+  };
+  for (let pgno = 1; pgno <= image.dbSize; pgno++) {
+    image.pages.set(pgno, bytes.subarray((pgno - 1) * size, pgno * size));
+  }
+  return image;
+}
+
+function fileSize(path: string): number {
+  try {
+    const fd = openSync(path, "r");
+    try {
+      return fstatSync(fd).size;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return 0;
+  }
+}
+
+function truncate(path: string, length: number): void {
+  const fd = openSync(path, "r+");
+  try {
+    ftruncateSync(fd, length);
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export type { RecordHeader };

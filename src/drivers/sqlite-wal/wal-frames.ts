@@ -1,0 +1,169 @@
+/**
+ * Reads committed transactions out of a SQLite WAL file, as page images, right after COMMIT.
+ * Shared by every driver that ships or keeps a database's changes page by page (the local
+ * driver's history; a PostgreSQL driver's log rows).
+ *
+ * The WAL format (https://www.sqlite.org/fileformat2.html#walformat): a 32-byte header (magic,
+ * version, page size, checkpoint sequence, salt-1, salt-2, checksum), then frames of a 24-byte
+ * header (page number, database size in pages after a commit or 0, salt-1, salt-2, checksum)
+ * and one page. Each frame's checksum covers the header's first 8 bytes and the page, chained
+ * from the previous frame's (the first from the WAL header's). A frame belongs to the WAL only
+ * if its salts equal the header's and its checksum is right; a transaction is the frames up to
+ * and including one whose database size is not zero (its commit frame). SQLite reads the WAL the
+ * same way on recovery, so what this reader accepts is exactly what SQLite replays.
+ */
+
+/** One committed transaction: the last image of each page it wrote, and the database size after. */
+export interface WalTransaction {
+  /** Page number (1-based) -> page image; each page once, its last image in the transaction. */
+  readonly pages: Map<number, Buffer>;
+  /** Database size in pages after the commit (pages past it are truncated away). */
+  readonly dbSize: number;
+  /** Where the transaction ends in the WAL: `salt1`/`salt2` of the WAL, and its commit frame. */
+  readonly position: WalPosition;
+}
+
+/** A point in one WAL: its salts (which change whenever SQLite restarts the WAL) and a frame. */
+export interface WalPosition {
+  readonly salt1: number;
+  readonly salt2: number;
+  /** 1-based index of the last frame included; 0 before the first frame. */
+  readonly frame: number;
+}
+
+/** Reads `length` bytes at `position` into a new buffer; fewer at the end of the file. */
+export type ReadAt = (length: number, position: number) => Buffer;
+
+export const WAL_HEADER_SIZE = 32;
+const FRAME_HEADER_SIZE = 24;
+const MAGIC_LITTLE = 0x377f0682;
+const MAGIC_BIG = 0x377f0683;
+
+interface WalHeader {
+  readonly bigEndian: boolean;
+  readonly pageSize: number;
+  readonly salt1: number;
+  readonly salt2: number;
+  readonly checksum: readonly [number, number];
+}
+
+/**
+ * Follows one database's WAL across commits and restarts. Call `readCommitted` right after
+ * each COMMIT (and once after opening): it returns every transaction committed since the last
+ * call, verifying salts and checksums, and notices when SQLite restarted the WAL (new salts),
+ * starting again from its first frame.
+ */
+export class WalReader {
+  #header: WalHeader | undefined;
+  /** Frames of the current WAL already returned. */
+  #frame = 0;
+  /** The checksum chain after frame `#frame`. */
+  #checksum: [number, number] = [0, 0];
+
+  /**
+   * Starts reading after `position` when the WAL still holds it (same salts, and that frame is a
+   * valid commit frame); otherwise from the WAL's first frame. For resuming after a reopen.
+   */
+  constructor(start?: WalPosition) {
+    this.#resume = start;
+  }
+
+  #resume: WalPosition | undefined;
+
+  /** The position after the last transaction returned. */
+  get position(): WalPosition {
+    const header = this.#header;
+    return { salt1: header?.salt1 ?? 0, salt2: header?.salt2 ?? 0, frame: this.#frame };
+  }
+
+  /** The page size of the WAL last read, or undefined before one was seen. */
+  get pageSize(): number | undefined {
+    return this.#header?.pageSize;
+  }
+
+  /** Transactions committed since the last call, oldest first. */
+  readCommitted(readAt: ReadAt): WalTransaction[] {
+    const header = parseHeader(readAt(WAL_HEADER_SIZE, 0));
+    if (header === undefined) return [];
+    const current = this.#header;
+    if (current === undefined || current.salt1 !== header.salt1 || current.salt2 !== header.salt2) {
+      // A new WAL (or the first read): start at its first frame, or where a resume says.
+      this.#header = header;
+      this.#frame = 0;
+      this.#checksum = [header.checksum[0], header.checksum[1]];
+    }
+    const resume = this.#resume;
+    this.#resume = undefined;
+    const frameSize = FRAME_HEADER_SIZE + header.pageSize;
+    const transactions: WalTransaction[] = [];
+    let pages = new Map<number, Buffer>();
+    let frame = this.#frame;
+    let checksum = this.#checksum;
+    for (;;) {
+      const offset = WAL_HEADER_SIZE + frame * frameSize;
+      const bytes = readAt(frameSize, offset);
+      if (bytes.length < frameSize) break;
+      if (bytes.readUInt32BE(8) !== header.salt1 || bytes.readUInt32BE(12) !== header.salt2) break;
+      const next = walChecksum(bytes.subarray(0, 8), header.bigEndian, checksum);
+      const page = bytes.subarray(FRAME_HEADER_SIZE);
+      walChecksum(page, header.bigEndian, next, next);
+      if (next[0] !== bytes.readUInt32BE(16) || next[1] !== bytes.readUInt32BE(20)) break;
+      checksum = next;
+      frame++;
+      pages.set(bytes.readUInt32BE(0), Buffer.from(page));
+      const dbSize = bytes.readUInt32BE(4);
+      if (dbSize === 0) continue;
+      const position = { salt1: header.salt1, salt2: header.salt2, frame };
+      this.#frame = frame;
+      this.#checksum = checksum;
+      // Frames up to a resume point were returned before the reopen: skip them.
+      const seen =
+        resume !== undefined &&
+        resume.salt1 === header.salt1 &&
+        resume.salt2 === header.salt2 &&
+        frame <= resume.frame;
+      if (!seen) transactions.push({ pages, dbSize, position });
+      pages = new Map();
+    }
+    return transactions;
+  }
+}
+
+function parseHeader(bytes: Buffer): WalHeader | undefined {
+  if (bytes.length < WAL_HEADER_SIZE) return undefined;
+  const magic = bytes.readUInt32BE(0);
+  if (magic !== MAGIC_LITTLE && magic !== MAGIC_BIG) return undefined;
+  const bigEndian = magic === MAGIC_BIG;
+  const sum = walChecksum(bytes.subarray(0, 24), bigEndian, [0, 0]);
+  if (sum[0] !== bytes.readUInt32BE(24) || sum[1] !== bytes.readUInt32BE(28)) return undefined;
+  return {
+    bigEndian,
+    pageSize: bytes.readUInt32BE(8) || 65536,
+    salt1: bytes.readUInt32BE(16),
+    salt2: bytes.readUInt32BE(20),
+    checksum: sum,
+  };
+}
+
+/**
+ * SQLite's WAL checksum over `data` (a multiple of 8 bytes), continuing from `seed`; the words
+ * are read in the byte order the WAL's magic names. Writes into `out` when given.
+ */
+export function walChecksum(
+  data: Buffer,
+  bigEndian: boolean,
+  seed: readonly [number, number],
+  out: [number, number] = [0, 0],
+): [number, number] {
+  let s0 = seed[0];
+  let s1 = seed[1];
+  const words = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const little = !bigEndian;
+  for (let i = 0; i < data.byteLength; i += 8) {
+    s0 = (s0 + words.getUint32(i, little) + s1) >>> 0;
+    s1 = (s1 + words.getUint32(i + 4, little) + s0) >>> 0;
+  }
+  out[0] = s0;
+  out[1] = s1;
+  return out;
+}
