@@ -18,7 +18,7 @@ import { Residency } from "../core/object/residency.ts";
 import type { DeadLetterRecord, NamespaceRecord, StorageDriver } from "../core/storage/driver.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { maxOpenDatabases, openFileLimit } from "../drivers/local/open-file-limit.ts";
-import { loadEntryModule } from "./module-loader.ts";
+import { type AppEntry, loadAppEntry } from "./app-entry.ts";
 import { buildControllers } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
 import { DEFAULT_LIMITS, parseRuntimeOptions, type RuntimeOptions } from "./runtime-options.ts";
@@ -58,19 +58,22 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const config = parseRuntimeOptions(options);
   checkThreadOptions(config);
   installFetchGate();
-  const cwd = config.cwd ?? process.cwd();
-  const module =
-    typeof config.main === "string" || config.main instanceof URL
-      ? await loadEntryModule(config.main, cwd)
-      : config.main;
-  const store = openStore(config);
+  const app = await loadAppEntry(config);
+  const module = app.module;
+  let store: Store;
+  try {
+    store = openStore(config);
+  } catch (error) {
+    app.dispose();
+    throw error;
+  }
   const onError = config.onError ?? defaultOnError;
   const env: Record<string, any> = { ...config.vars };
   let scheduler: AlarmScheduler | undefined;
   let hosting: ObjectHosting;
   try {
     const records = await prepareNamespaces(config, module, store.driver);
-    hosting = await hostObjects(config, module, records, store, env, {
+    hosting = await hostObjects(config, app, records, store, env, {
       alarmIndexChanged: () => scheduler?.changed(),
       onError,
     });
@@ -80,10 +83,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
   } catch (error) {
     await store.abort();
+    app.dispose();
     throw error;
   }
   scheduler = startAlarms(store.driver, config, hosting, onError);
-  return workerRuntime(module, env, store, hosting, scheduler, onError);
+  return workerRuntime(app, env, store, hosting, scheduler, onError);
 }
 
 /** Options that only make sense with objects on this thread are refused with threads. */
@@ -203,7 +207,7 @@ async function prepareNamespaces(
 /** Every recorded class the module exports gets a namespace, bound or not, so its alarms run. */
 async function hostObjects(
   config: RuntimeOptions,
-  module: Record<string, unknown>,
+  app: AppEntry,
   records: NamespaceRecord[],
   store: Store,
   env: Record<string, unknown>,
@@ -212,6 +216,7 @@ async function hostObjects(
   const limits = { ...DEFAULT_LIMITS, ...config.objects };
   const compatibilityDate = config.compatibilityDate ?? new Date().toISOString().slice(0, 10);
   const threads = config.threads ?? 0;
+  const module = app.module;
   const nameCacheBytes = config.nameCacheBytes ?? DEFAULT_NAME_CACHE_BYTES;
   if (threads === 0) {
     return localHosting(
@@ -238,7 +243,8 @@ async function hostObjects(
     shards: threads,
     cpuLimitMs: config.cpuLimitMs ?? DEFAULT_CPU_LIMIT_MS,
     data: {
-      main: String(config.main),
+      // The bundle this thread imported: every thread runs the same build.
+      main: app.url!,
       cwd: config.cwd ?? process.cwd(),
       dataDir: store.dataDir!,
       // The process-wide bound (the driver's default derives it from the open-file limit).
@@ -292,7 +298,7 @@ function startAlarms(
 
 /** The runtime's public face: the Worker's fetch handler, and an orderly dispose. */
 function workerRuntime(
-  module: Record<string, unknown>,
+  app: AppEntry,
   env: Record<string, any>,
   store: Store,
   hosting: ObjectHosting,
@@ -308,7 +314,7 @@ function workerRuntime(
     pending.add(tracked);
     tracked.finally(() => pending.delete(tracked));
   };
-  const handler = module.default as any;
+  const handler = app.module.default as any;
   let disposed = false;
 
   const runtime: Runtime = {
@@ -339,6 +345,7 @@ function workerRuntime(
       await Promise.allSettled(pending);
       await hosting.dispose();
       await store.close();
+      app.dispose();
     },
     [Symbol.asyncDispose]() {
       return runtime.dispose();

@@ -1,0 +1,64 @@
+import { builtinModules } from "node:module";
+import { resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Plugin } from "esbuild";
+
+/** Stead's own sources (or built files): one copy of the runtime per process, never bundled. */
+const STEAD_SOURCES = fileURLToPath(new URL("../", import.meta.url));
+
+/** Compatibility flags under which bare Node built-in names (`fs`, `buffer`) are Node's. */
+const NODE_COMPAT_FLAGS = ["nodejs_compat", "nodejs_compat_v2"];
+
+/**
+ * Imports the runtime serves instead of the bundle:
+ * - `cloudflare:*` stays as it is, for the module hooks of `embedded/module-loader.ts`;
+ * - `node:*` stays as it is, served by Node. Wrangler marks these external with or without
+ *   `nodejs_compat` (without it, it warns that they may fail on Cloudflare; on Node they work);
+ * - bare built-in names (`fs`, `buffer/`) become `node:` imports under `nodejs_compat` or
+ *   `nodejs_compat_v2`. Without the flag esbuild fails to resolve them, as with wrangler;
+ * - `stead` and its subpaths, and Stead's own files imported by path, become imports of the
+ *   running copy of Stead, so the app's `DurableObject` is the runtime's and module state
+ *   (gates, the current object) is shared.
+ */
+export function runtimeExternalsPlugin(compatibilityFlags: readonly string[]): Plugin {
+  return {
+    name: "stead-runtime-externals",
+    setup(build) {
+      build.onResolve({ filter: /^(cloudflare|node):/ }, (args) => ({
+        path: args.path,
+        external: true,
+      }));
+      if (compatibilityFlags.some((flag) => NODE_COMPAT_FLAGS.includes(flag))) {
+        const names = builtinModules
+          .filter((name) => !name.startsWith("_") && !name.includes(":"))
+          .map((name) => name.replace(/[/.]/g, "\\$&"));
+        build.onResolve({ filter: new RegExp(`^(${names.join("|")})(/.*)?$`) }, (args) => ({
+          path: `node:${args.path}`,
+          external: true,
+        }));
+      }
+      build.onResolve({ filter: /^stead(\/.*)?$/ }, (args) => {
+        try {
+          return { path: import.meta.resolve(args.path), external: true };
+        } catch {
+          return undefined;
+        }
+      });
+      build.onResolve({ filter: /^\.\.?\// }, async (args) => {
+        if (args.pluginData?.steadSource === true) return undefined;
+        if (!resolve(args.resolveDir, args.path).startsWith(STEAD_SOURCES)) return undefined;
+        const resolved = await build.resolve(args.path, {
+          kind: args.kind,
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          pluginData: { steadSource: true },
+        });
+        if (resolved.errors.length > 0 || !resolved.path.startsWith(STEAD_SOURCES)) {
+          return undefined;
+        }
+        return { path: pathToFileURL(resolved.path).href, external: true };
+      });
+    },
+  };
+}
+
