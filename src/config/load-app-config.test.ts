@@ -96,6 +96,9 @@ LIMITS = { perMinute = 10 }
 function expectedOptions(dir: string, configPath: string) {
   return {
     main: join(dir, "src", "index.ts"),
+    cwd: dir,
+    build: { nodeEnv: "production" },
+    compatibilityFlags: ["nodejs_compat"],
     durableObjects: { ROOMS: "ChatRoom", LIMITER: "RateLimiter" },
     vars: { GREETING: "hello", LIMITS: { perMinute: 10 } },
     configPath,

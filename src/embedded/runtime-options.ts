@@ -8,8 +8,8 @@ import { formatOptionIssues } from "../core/invalid-options.ts";
 import type { Migration } from "../core/migrations/migration.ts";
 import type { ObjectLimits } from "../core/object/object-class.ts";
 import type { StorageDriver } from "../core/storage/driver.ts";
-import type { ModuleRule } from "../loader/module-rules.ts";
 import { DataDirLock } from "../drivers/local/data-dir-lock.ts";
+import type { ModuleRule } from "../loader/module-rules.ts";
 
 /** A Durable Object binding: the class name, or the class name and its storage backend. */
 export type DurableObjectBinding =

@@ -1,9 +1,9 @@
 import { basename, extname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type BuildOptions as EsbuildOptions, build } from "esbuild";
+import { build, type BuildOptions as EsbuildOptions } from "esbuild";
+import { createBuildDir, removeBuildDir } from "./build-dir.ts";
 import { buildError } from "./build-error.ts";
 import type { BuildOptions } from "./build-options.ts";
-import { createBuildDir, removeBuildDir } from "./build-dir.ts";
 import { moduleRulesPlugin, parseRules } from "./module-rules.ts";
 import { runtimeExternalsPlugin } from "./runtime-externals.ts";
 

@@ -1,6 +1,6 @@
 import { builtinModules } from "node:module";
 import { relative, resolve } from "node:path";
-import { type BuildOptions as EsbuildOptions, build, type Message, type Plugin } from "esbuild";
+import { build, type BuildOptions as EsbuildOptions, type Message, type Plugin } from "esbuild";
 import { errorMessage } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
 import type { BuildOptions } from "./build-options.ts";
@@ -37,8 +37,11 @@ export async function buildError(
       const file = resolve(options.projectRoot, location.file);
       lines.push(`${show(file)}:${location.line}:${location.column + 1}: ${message.text}`);
       lines.push(`    ${location.line} | ${location.lineText}`);
-      lines.push(`    ${" ".repeat(String(location.line).length)} | ${" ".repeat(location.column)}^`);
-      for (const importer of chainTo(file, importers)) lines.push(`  imported by ${show(importer)}`);
+      lines.push(
+        `    ${" ".repeat(String(location.line).length)} | ${" ".repeat(location.column)}^`,
+      );
+      for (const importer of chainTo(file, importers))
+        lines.push(`  imported by ${show(importer)}`);
     }
     for (const note of message.notes) if (note.text !== "") lines.push(`  note: ${note.text}`);
     const hint = builtinHint(message.text);

@@ -61,4 +61,3 @@ export function runtimeExternalsPlugin(compatibilityFlags: readonly string[]): P
     },
   };
 }
-
