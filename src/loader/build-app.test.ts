@@ -118,7 +118,7 @@ describe("building apps: entries and module rules", () => {
     assert.equal(await text(rt, "/"), "# md<p>");
     await assertBuildFails(
       { main, cwd: app.dir, build: { rules: [{ type: "Text", globs: ["**/*.md"] }] } },
-      ["index.ts:2:18: ./page.html matches the module rule", "add fallthrough = true"],
+      ["index.ts:2:18: ./page.html matches the module rule", "Add fallthrough = true to that rule"],
     );
   });
 
