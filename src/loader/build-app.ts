@@ -87,7 +87,7 @@ function esbuildOptionsFor(options: BuildOptions): EsbuildOptions {
         }
       : {}),
     plugins: [
-      runtimeExternalsPlugin(compatibilityFlags),
+      runtimeExternalsPlugin({ entry: options.entry, compatibilityFlags }),
       moduleRulesPlugin(parseRules(options.rules)),
     ],
     logLevel: "silent",

@@ -44,7 +44,7 @@ export async function buildError(
         lines.push(`  imported by ${show(importer)}`);
     }
     for (const note of message.notes) if (note.text !== "") lines.push(`  note: ${note.text}`);
-    const hint = builtinHint(message.text);
+    const hint = fixHint(message.text);
     if (hint !== undefined) lines.push(`  ${hint}`);
     return lines.join("\n");
   });
@@ -104,8 +104,12 @@ function chainTo(file: string, importers: Map<string, string>): string[] {
   return chain;
 }
 
-/** The fix for a bare Node built-in name that did not resolve. */
-function builtinHint(text: string): string | undefined {
+/** The fix for a file no loader or module rule covers, or a bare built-in that did not resolve. */
+function fixHint(text: string): string | undefined {
+  const extension = /^No loader is configured for "([^"]+)" files/.exec(text)?.[1];
+  if (extension !== undefined) {
+    return `Add a module rule for it to the wrangler config, e.g. "rules": [{ "type": "Data", "globs": ["**/*${extension}"] }] (or "Text" for a string).`;
+  }
   const name = /^Could not resolve "([^"]+)"/.exec(text)?.[1];
   if (name === undefined || !builtinModules.includes(name.split("/")[0]!)) return undefined;
   return `"${name}" is a Node built-in: import it as "node:${name}", or add "nodejs_compat" to compatibility_flags in the wrangler config.`;

@@ -5,6 +5,7 @@ import type { Plugin } from "esbuild";
 
 /** Stead's own sources (or built files): one copy of the runtime per process, never bundled. */
 const STEAD_SOURCES = fileURLToPath(new URL("../", import.meta.url));
+const STEAD_PACKAGE = fileURLToPath(new URL("../../", import.meta.url));
 
 /** Compatibility flags under which bare Node built-in names (`fs`, `buffer`) are Node's. */
 const NODE_COMPAT_FLAGS = ["nodejs_compat", "nodejs_compat_v2"];
@@ -20,7 +21,11 @@ const NODE_COMPAT_FLAGS = ["nodejs_compat", "nodejs_compat_v2"];
  *   running copy of Stead, so the app's `DurableObject` is the runtime's and module state
  *   (gates, the current object) is shared.
  */
-export function runtimeExternalsPlugin(compatibilityFlags: readonly string[]): Plugin {
+export function runtimeExternalsPlugin(options: {
+  entry: string;
+  compatibilityFlags: readonly string[];
+}): Plugin {
+  const { compatibilityFlags } = options;
   return {
     name: "stead-runtime-externals",
     setup(build) {
@@ -44,6 +49,9 @@ export function runtimeExternalsPlugin(compatibilityFlags: readonly string[]): P
           return undefined;
         }
       });
+      // Only apps inside Stead's own package (its tests and examples) can reach its files by a
+      // relative path; other apps skip this hook, which esbuild would call for every import.
+      if (!options.entry.startsWith(STEAD_PACKAGE)) return;
       build.onResolve({ filter: /^\.\.?\// }, async (args) => {
         if (args.pluginData?.steadSource === true) return undefined;
         if (!resolve(args.resolveDir, args.path).startsWith(STEAD_SOURCES)) return undefined;
