@@ -22,7 +22,7 @@ const ALLOWED: Record<string, string[]> = {
   embedded: ["core", "drivers", "threads", "config", "loader"],
   cli: ["core", "drivers", "threads", "config", "server", "embedded", "loader"],
   // The package's entry points re-export the layers.
-  ".": ["core", "drivers", "embedded", "server", "testing", "config", "types"],
+  ".": ["core", "drivers", "embedded", "server", "testing", "config", "loader", "types"],
   types: ["core"],
 };
 
