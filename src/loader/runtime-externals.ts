@@ -42,6 +42,8 @@ export function runtimeExternalsPlugin(options: {
           external: true,
         }));
       }
+      // Node imports `file:` URLs; esbuild does not, so they become the paths they name.
+      build.onResolve({ filter: /^file:/ }, (args) => ({ path: fileURLToPath(args.path) }));
       build.onResolve({ filter: /^stead(\/.*)?$/ }, (args) => {
         try {
           return { path: import.meta.resolve(args.path), external: true };
