@@ -5,7 +5,7 @@ import { createBuildDir, removeBuildDir } from "./build-dir.ts";
 import { buildError } from "./build-error.ts";
 import type { BuildOptions } from "./build-options.ts";
 import { moduleRulesPlugin, parseRules } from "./module-rules.ts";
-import { runtimeExternalsPlugin } from "./runtime-externals.ts";
+import { hasNodeCompat, runtimeExternalsPlugin } from "./runtime-externals.ts";
 
 /** Package `exports` conditions, in wrangler's order (`default`, `import` always apply too). */
 export const BUILD_CONDITIONS = ["workerd", "worker", "browser"];
@@ -53,7 +53,7 @@ export async function buildApp(options: BuildOptions): Promise<AppBuild> {
 function esbuildOptionsFor(options: BuildOptions): EsbuildOptions {
   const nodeEnv = JSON.stringify(options.nodeEnv ?? process.env.NODE_ENV ?? "production");
   const compatibilityFlags = options.compatibilityFlags ?? [];
-  const nodeCompat = compatibilityFlags.some((flag) => flag.startsWith("nodejs_compat"));
+  const nodeCompat = hasNodeCompat(compatibilityFlags);
   return {
     entryPoints: [options.entry],
     absWorkingDir: options.projectRoot,

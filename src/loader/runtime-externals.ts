@@ -19,7 +19,8 @@ const NODE_COMPAT_FLAGS = ["nodejs_compat", "nodejs_compat_v2"];
  *   `nodejs_compat_v2`. Without the flag esbuild fails to resolve them, as with wrangler;
  * - `stead` and its subpaths, and Stead's own files imported by path, become imports of the
  *   running copy of Stead, so the app's `DurableObject` is the runtime's and module state
- *   (gates, the current object) is shared.
+ *   (gates, the current object) is shared;
+ * - `file:` URL imports, which Node takes and esbuild does not, are bundled as the files they name.
  */
 export function runtimeExternalsPlugin(options: {
   entry: string;
@@ -33,7 +34,7 @@ export function runtimeExternalsPlugin(options: {
         path: args.path,
         external: true,
       }));
-      if (compatibilityFlags.some((flag) => NODE_COMPAT_FLAGS.includes(flag))) {
+      if (hasNodeCompat(compatibilityFlags)) {
         const names = builtinModules
           .filter((name) => !name.startsWith("_") && !name.includes(":"))
           .map((name) => name.replace(/[/.]/g, "\\$&"));
@@ -70,4 +71,9 @@ export function runtimeExternalsPlugin(options: {
       });
     },
   };
+}
+
+/** Whether the flags turn on Node.js compatibility (`nodejs_compat`, `nodejs_compat_v2`). */
+export function hasNodeCompat(compatibilityFlags: readonly string[]): boolean {
+  return compatibilityFlags.some((flag) => NODE_COMPAT_FLAGS.includes(flag));
 }
