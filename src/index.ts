@@ -29,7 +29,8 @@ export { DataDirLock } from "./drivers/local/data-dir-lock.ts";
 export { LocalDriver, type LocalDriverOptions } from "./drivers/local/local-driver.ts";
 export { createRuntime, type Runtime } from "./embedded/create-runtime.ts";
 export { registerWorkersModule } from "./embedded/module-loader.ts";
-export type { RuntimeOptions } from "./embedded/runtime-options.ts";
+export type { AppBuildOptions, RuntimeOptions } from "./embedded/runtime-options.ts";
+export type { ModuleRule, ModuleRuleType } from "./loader/index.ts";
 
 // Workers globals (WebSocket, WebSocketPair, Response with `webSocket`, navigator) exist wherever
 // Stead is loaded, so objects written against `stead` see what Workers see; createRuntime and

@@ -56,6 +56,7 @@ export async function devCommand(requested: ServerOptions): Promise<void> {
           ? []
           : ["--max-connections", String(options.maxConnections)]),
         ...(options.env === undefined ? [] : ["--env", options.env]),
+        ...(options.main === undefined ? [] : ["--main", options.main]),
         "--threads",
         String(options.threads),
       ],

@@ -24,7 +24,15 @@ Environment variables (flags win over them):
 function serverCommand(name: string, description: string, dev: boolean): Command {
   return new Command(name)
     .description(description)
-    .argument("[dir]", "app directory with wrangler.jsonc, wrangler.json or wrangler.toml", ".")
+    .argument(
+      "[path]",
+      "app directory with wrangler.jsonc, wrangler.json or wrangler.toml; or the entry module (its config is the nearest one above it, else the one in the current directory)",
+      ".",
+    )
+    .option(
+      "--main <entry>",
+      "the Worker's entry module, instead of the config's main (relative to the current directory)",
+    )
     .option("-p, --port <port>", "port to listen on (default: 8787)")
     .option("--host <host>", `address to listen on (default: ${dev ? "127.0.0.1" : "0.0.0.0"})`)
     .option(
@@ -70,7 +78,7 @@ const program = new Command("stead")
   .showHelpAfterError()
   .addHelpText(
     "after",
-    `${ENVIRONMENT}\n\nExamples:\n  stead dev examples/counter\n  stead start . --port 8080 --data-dir /var/lib/app`,
+    `${ENVIRONMENT}\n\nExamples:\n  stead dev examples/counter\n  stead dev src/index.ts\n  stead start . --port 8080 --data-dir /var/lib/app`,
   );
 
 program.addCommand(

@@ -1,11 +1,15 @@
+import { existsSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
+import { findConfigDirUpward } from "../config/index.ts";
 import type { LogFormat } from "./logger.ts";
 
 /** Options shared by `stead dev` and `stead start`, after flags and environment are merged. */
 export interface ServerOptions {
   /** The app directory holding wrangler.jsonc / wrangler.json / wrangler.toml. */
   dir: string;
+  /** The entry module (absolute), when given on the command line instead of the config's `main`. */
+  main: string | undefined;
   port: number;
   host: string;
   dataDir: string;
@@ -30,6 +34,7 @@ export interface ServerOptions {
 
 /** Raw flag values as commander gives them. */
 export interface ServerFlags {
+  main?: string;
   port?: string;
   host?: string;
   dataDir?: string;
@@ -48,14 +53,18 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** Merges flags over `STEAD_*` environment variables over defaults, validating each. */
+/**
+ * Merges flags over `STEAD_*` environment variables over defaults, validating each. `pathArg` is
+ * the app directory, or the entry module (as in `wrangler dev src/index.ts`): its config is then
+ * the nearest one at or above the entry's directory, else the one in the current directory.
+ */
 export function resolveServerOptions(
-  dirArg: string | undefined,
+  pathArg: string | undefined,
   flags: ServerFlags,
   mode: { dev: boolean },
   env: NodeJS.ProcessEnv = process.env,
 ): ServerOptions {
-  const dir = resolve(dirArg ?? ".");
+  const { dir, main } = appLocation(pathArg, flags.main);
   const port = integer(flags.port ?? env.STEAD_PORT ?? "8787", "--port / STEAD_PORT", 0, 65535);
   const host = flags.host ?? env.STEAD_HOST ?? (mode.dev ? "127.0.0.1" : "0.0.0.0");
   const dataDir = resolve(flags.dataDir ?? env.STEAD_DATA_DIR ?? resolve(dir, ".stead"));
@@ -98,6 +107,7 @@ export function resolveServerOptions(
   );
   return {
     dir,
+    main,
     port,
     host,
     dataDir,
@@ -114,6 +124,23 @@ export function resolveServerOptions(
       "--history-retention-days / STEAD_HISTORY_RETENTION_DAYS",
     ),
   };
+}
+
+/** The app's directory and the entry module named on the command line, if any. */
+function appLocation(
+  pathArg: string | undefined,
+  mainFlag: string | undefined,
+): { dir: string; main: string | undefined } {
+  const path = resolve(pathArg ?? ".");
+  const isFile = existsSync(path) && statSync(path).isFile();
+  if (isFile && mainFlag !== undefined) {
+    throw new UsageError(
+      `Both ${pathArg} and --main ${mainFlag} name an entry module. Pass one of them (and the app directory, if not the current one, as the first argument with --main).`,
+    );
+  }
+  if (!isFile) return { dir: path, main: mainFlag === undefined ? undefined : resolve(mainFlag) };
+  const dir = findConfigDirUpward(dirname(path)) ?? process.cwd();
+  return { dir, main: path };
 }
 
 /**

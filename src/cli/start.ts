@@ -52,7 +52,11 @@ async function serveLocked(
       "Objects run on the main thread (--threads 0): limits.cpu_ms is not enforced, and one runaway event delays every object. Pass --threads <n> to run them on object threads.",
     );
   }
-  const config = await loadAppConfig(options.dir, { dev: options.dev, env: options.env });
+  const config = await loadAppConfig(options.dir, {
+    dev: options.dev,
+    env: options.env,
+    main: options.main,
+  });
   for (const warning of config.warnings) logger.warn(warning);
   const runtime = await createRuntime({
     ...config.runtimeOptions,

@@ -1,5 +1,5 @@
 import { existsSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { SteadError } from "../core/errors.ts";
 
 /** Config file names, most preferred first (the order wrangler itself prefers). */
@@ -33,4 +33,18 @@ export function findConfigFile(dir: string): FoundConfigFile {
     );
   }
   return { path, ignored };
+}
+
+/**
+ * The nearest directory at or above `start` that holds a wrangler config, as wrangler looks for
+ * the config of `wrangler dev src/index.ts`; undefined when there is none up to the root.
+ */
+export function findConfigDirUpward(start: string): string | undefined {
+  let dir = resolve(start);
+  for (;;) {
+    if (CONFIG_FILE_NAMES.some((name) => existsSync(join(dir, name)))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
 }

@@ -1,4 +1,9 @@
 export { type DevVars, readDevVars } from "./dev-vars.ts";
-export { CONFIG_FILE_NAMES, type FoundConfigFile, findConfigFile } from "./find-config-file.ts";
+export {
+  CONFIG_FILE_NAMES,
+  type FoundConfigFile,
+  findConfigDirUpward,
+  findConfigFile,
+} from "./find-config-file.ts";
 export { type AppConfig, type LoadAppConfigOptions, loadAppConfig } from "./load-app-config.ts";
 export type { WranglerConfig } from "./wrangler-schema.ts";

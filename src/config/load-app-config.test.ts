@@ -96,6 +96,9 @@ LIMITS = { perMinute = 10 }
 function expectedOptions(dir: string, configPath: string) {
   return {
     main: join(dir, "src", "index.ts"),
+    cwd: dir,
+    build: { nodeEnv: "production" },
+    compatibilityFlags: ["nodejs_compat"],
     durableObjects: { ROOMS: "ChatRoom", LIMITER: "RateLimiter" },
     vars: { GREETING: "hello", LIMITS: { perMinute: 10 } },
     configPath,
@@ -375,6 +378,77 @@ describe("loadAppConfig: keys Stead does not handle are named, one line each", (
     assert.match(
       staging.warnings[4] ?? "",
       /env\.staging\.r2_buckets is not supported by Stead: env\.UPLOADS will be undefined/,
+    );
+  });
+});
+
+describe("loadAppConfig: how the app is built", () => {
+  it("reads the build keys; environments inherit them but define, and alias is top-level only", async () => {
+    using a = app({
+      "wrangler.jsonc": JSON.stringify({
+        main: "src/index.ts",
+        compatibility_flags: ["nodejs_compat"],
+        rules: [{ type: "Text", globs: ["**/*.md"], fallthrough: true }],
+        define: { __V__: '"1"' },
+        alias: { lodash: "lodash-es" },
+        tsconfig: "tsconfig.worker.json",
+        jsx_factory: "h",
+        minify: true,
+        keep_names: false,
+        env: { staging: { jsx_fragment: "Fragment", define: { __V__: '"2"' } } },
+      }),
+    });
+    const top = await loadAppConfig(a.dir, { processEnv: {} });
+    assert.deepEqual(top.runtimeOptions.compatibilityFlags, ["nodejs_compat"]);
+    assert.deepEqual(top.runtimeOptions.cwd, a.dir);
+    assert.deepEqual(top.runtimeOptions.build, {
+      rules: [{ type: "Text", globs: ["**/*.md"], fallthrough: true }],
+      define: { __V__: '"1"' },
+      alias: { lodash: "lodash-es" },
+      tsconfig: join(a.dir, "tsconfig.worker.json"),
+      jsxFactory: "h",
+      minify: true,
+      keepNames: false,
+      nodeEnv: "production",
+    });
+    const staging = await loadAppConfig(a.dir, { env: "staging", dev: true, processEnv: {} });
+    assert.deepEqual(staging.runtimeOptions.build, {
+      rules: [{ type: "Text", globs: ["**/*.md"], fallthrough: true }],
+      define: { __V__: '"2"' },
+      alias: { lodash: "lodash-es" },
+      tsconfig: join(a.dir, "tsconfig.worker.json"),
+      jsxFactory: "h",
+      jsxFragment: "Fragment",
+      minify: true,
+      keepNames: false,
+      nodeEnv: "development",
+    });
+    const fromEnv = await loadAppConfig(a.dir, { processEnv: { NODE_ENV: "test" } });
+    assert.equal(fromEnv.runtimeOptions.build.nodeEnv, "test");
+  });
+
+  it("names a bad rule by its path", async () => {
+    using a = app({
+      "wrangler.jsonc": JSON.stringify({
+        main: "src/index.ts",
+        rules: [{ type: "Markdown", globs: ["*.md"] }],
+      }),
+    });
+    await assertFails(a.dir, "INVALID_CONFIG", ["rules[0].type", '"Text", "Data", "CompiledWasm"']);
+  });
+
+  it("takes the entry from options.main when the config has none", async () => {
+    using a = app({ "wrangler.toml": 'name = "x"' });
+    const entry = join(a.dir, "src", "index.ts");
+    const config = await loadAppConfig(a.dir, { main: entry });
+    assert.equal(config.runtimeOptions.main, entry);
+    await assertFails(
+      a.dir,
+      "INVALID_CONFIG",
+      [`The entry module ${join(a.dir, "src/gone.ts")} does not exist`],
+      {
+        main: join(a.dir, "src/gone.ts"),
+      },
     );
   });
 });

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import type { z } from "zod";
 import { SteadError } from "../core/errors.ts";
 import type { Migration } from "../core/migrations/migration.ts";
+import type { moduleRuleSchema } from "./build-schema.ts";
 import { unhandledKeyWarnings } from "./config-keys.ts";
 import { readDevVars } from "./dev-vars.ts";
 import { findConfigFile } from "./find-config-file.ts";
@@ -14,6 +16,12 @@ import { type WranglerEnvironment, wranglerConfigSchema } from "./wrangler-schem
 export interface AppRuntimeOptions {
   /** The entry module's absolute path. */
   main: string;
+  /** The config's directory: the app is built from there. */
+  cwd: string;
+  /** How the app is bundled: `rules`, `define`, `alias`, `tsconfig`, `jsx_*`, `minify`, `keep_names`. */
+  build: AppBuildKeys;
+  /** `compatibility_flags`. */
+  compatibilityFlags?: string[];
   /** Binding name -> exported class name. */
   durableObjects: Record<string, string>;
   vars: Record<string, unknown>;
@@ -26,7 +34,27 @@ export interface AppRuntimeOptions {
   confirmDeletions?: string[];
 }
 
+/** The build keys of a wrangler config, as `createRuntime()`'s `build` option. */
+export interface AppBuildKeys {
+  rules?: z.infer<typeof moduleRuleSchema>[];
+  define?: Record<string, string>;
+  alias?: Record<string, string>;
+  /** Absolute path. */
+  tsconfig?: string;
+  jsxFactory?: string;
+  jsxFragment?: string;
+  minify?: boolean;
+  keepNames?: boolean;
+  /** `NODE_ENV` if set, else "development" with `dev`, "production" without, as wrangler does. */
+  nodeEnv: string;
+}
+
 export interface LoadAppConfigOptions {
+  /**
+   * The entry module, overriding the config's `main` (an absolute path, or relative to the
+   * process's cwd), as `wrangler dev src/index.ts` and `--main` do.
+   */
+  main?: string;
   /** A wrangler environment (`env.<name>` in the config), as `wrangler --env <name>` selects. */
   env?: string;
   /** Local development: also read secrets from `.dev.vars` (or `.dev.vars.<env>`). */
@@ -60,12 +88,16 @@ export interface AppConfig {
  * Reads and validates the app's wrangler config (`wrangler.jsonc`, `wrangler.json` or
  * `wrangler.toml`, in that order of preference) and resolves it into `createRuntime` options.
  *
- * Keys read: `name`, `main` (resolved from the config's directory; the file must exist),
- * `compatibility_date`, `vars`, `durable_objects.bindings` (`name`, `class_name`; a
- * `script_name` naming another Worker is not supported), `migrations`, and `env.<name>` with
- * `options.env` (`main`, `compatibility_date`, `migrations` and `name` are inherited from the
- * top level; `vars` and `durable_objects` are not, as in wrangler). Every other key is accepted;
- * those that change what the app would see on Cloudflare are named in `warnings`.
+ * Keys read: `name`, `main` (resolved from the config's directory; the file must exist; not
+ * needed when `options.main` names the entry), `compatibility_date`, `compatibility_flags`,
+ * `vars`, `durable_objects.bindings` (`name`, `class_name`; a `script_name` naming another
+ * Worker is not supported), `migrations`, the build keys (`rules`, `define`, `alias`,
+ * `tsconfig`, `jsx_factory`, `jsx_fragment`, `minify`, `keep_names`), and `env.<name>` with
+ * `options.env` (`main`, `compatibility_date`, `compatibility_flags`, `migrations`, `name` and
+ * the build keys but `define` and `alias` are inherited from the top level; `vars`,
+ * `durable_objects` and `define` are not, and `alias` is read at the top level only, as in
+ * wrangler). Every other key is accepted; those that change what the app would see on
+ * Cloudflare are named in `warnings`.
  * With `options.dev`, `.dev.vars` is read and merged over `vars`. `STEAD_CONFIRM_DELETE`
  * (comma-separated migration tags) becomes `confirmDeletions`.
  *
@@ -95,7 +127,9 @@ export async function loadAppConfig(
   let migrations = config.migrations;
   let main = config.main;
   let compatibilityDate = config.compatibility_date;
+  let compatibilityFlags = config.compatibility_flags;
   let cpuLimitMs = config.limits?.cpu_ms;
+  let inherited = buildKeys(config);
   if (options.env !== undefined) {
     const envs = config.env ?? {};
     const chosen = envs[options.env];
@@ -111,16 +145,25 @@ export async function loadAppConfig(
     migrations = chosen.migrations ?? migrations;
     main = chosen.main ?? main;
     compatibilityDate = chosen.compatibility_date ?? compatibilityDate;
+    compatibilityFlags = chosen.compatibility_flags ?? compatibilityFlags;
     cpuLimitMs = chosen.limits?.cpu_ms ?? cpuLimitMs;
+    inherited = { ...inherited, ...definedOnly(buildKeys(chosen)) };
   }
 
   const configDir = dirname(configPath);
-  if (main === undefined) {
+  if (options.main !== undefined) {
+    const mainPath = resolve(options.main);
+    if (!existsSync(mainPath) || !statSync(mainPath).isFile()) {
+      throw invalid(
+        `The entry module ${mainPath} does not exist. Pass the path of the Worker's entry module (relative to the current directory).`,
+      );
+    }
+  } else if (main === undefined) {
     throw invalid(
-      `${configPath}: main: is required: the Worker's entry module, relative to the config file, e.g. "main": "src/index.ts".`,
+      `${configPath}: main: is required: the Worker's entry module, relative to the config file, e.g. "main": "src/index.ts". Or pass the entry on the command line: stead dev src/index.ts, or --main src/index.ts.`,
     );
   }
-  const mainPath = resolve(configDir, main);
+  const mainPath = options.main !== undefined ? resolve(options.main) : resolve(configDir, main!);
   if (!existsSync(mainPath) || !statSync(mainPath).isFile()) {
     throw invalid(
       `${configPath}: ${options.env !== undefined && selected.main !== undefined ? envPath : ""}main: the entry module ${mainPath} does not exist. Fix "main" (it is resolved from the config file's directory), or create the file.`,
@@ -149,14 +192,28 @@ export async function loadAppConfig(
   const devVars = options.dev === true ? readDevVars(configDir, options.env) : undefined;
   if (devVars !== undefined) Object.assign(vars, devVars.values);
 
-  const confirm = (options.processEnv ?? process.env).STEAD_CONFIRM_DELETE;
+  const processEnv = options.processEnv ?? process.env;
+  const confirm = processEnv.STEAD_CONFIRM_DELETE;
   const confirmDeletions = (confirm ?? "")
     .split(",")
     .map((tag) => tag.trim())
     .filter((tag) => tag !== "");
 
+  const build: AppBuildKeys = {
+    ...definedOnly({
+      ...inherited,
+      define: selected.define,
+      alias: config.alias,
+      tsconfig:
+        inherited.tsconfig === undefined ? undefined : resolve(configDir, inherited.tsconfig),
+    }),
+    nodeEnv: processEnv.NODE_ENV || (options.dev === true ? "development" : "production"),
+  };
   const runtimeOptions: AppRuntimeOptions = {
     main: mainPath,
+    cwd: configDir,
+    build,
+    ...(compatibilityFlags === undefined ? {} : { compatibilityFlags }),
     durableObjects,
     vars,
     configPath,
@@ -183,6 +240,25 @@ export async function loadAppConfig(
           )),
     ],
   });
+}
+
+/** The build keys an environment inherits from the top level. */
+function buildKeys(config: WranglerEnvironment) {
+  return {
+    rules: config.rules,
+    tsconfig: config.tsconfig,
+    jsxFactory: config.jsx_factory,
+    jsxFragment: config.jsx_fragment,
+    minify: config.minify,
+    keepNames: config.keep_names,
+  };
+}
+
+/** `object` without its undefined members. */
+function definedOnly<T extends object>(object: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(object).filter(([, value]) => value !== undefined),
+  ) as Partial<T>;
 }
 
 function invalid(message: string): SteadError {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { aliasSchema, defineSchema, moduleRuleSchema } from "./build-schema.ts";
 import { cpuLimitSchema } from "./cpu-limit-schema.ts";
 import { migrationSchema } from "./migration-schema.ts";
 
@@ -31,8 +32,17 @@ const workerFields = {
     .string()
     .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date like "2026-02-24"')
     .optional(),
+  compatibility_flags: z.array(z.string().min(1)).optional(),
   vars: z.record(z.string(), z.unknown()).optional(),
   durable_objects: durableObjects.optional(),
+  // How the app is bundled (see docs/configuration.md, "How apps are built").
+  rules: z.array(moduleRuleSchema).optional(),
+  define: defineSchema.optional(),
+  tsconfig: z.string().min(1).optional(),
+  jsx_factory: z.string().min(1).optional(),
+  jsx_fragment: z.string().min(1).optional(),
+  minify: z.boolean().optional(),
+  keep_names: z.boolean().optional(),
   limits: z
     .object({
       cpu_ms: cpuLimitSchema.optional(),
@@ -58,12 +68,15 @@ const workerFields = {
 };
 
 /**
- * The part of a wrangler config Stead reads: `name`, `main`, `compatibility_date`, `vars`,
- * `durable_objects.bindings`, `limits.cpu_ms`, `migrations`, and the same keys under `env.<name>`. Every other key
- * (routes, kv_namespaces, observability, ...) is accepted and ignored.
+ * The part of a wrangler config Stead reads: `name`, `main`, `compatibility_date`,
+ * `compatibility_flags`, `vars`, `durable_objects.bindings`, `limits.cpu_ms`, `migrations`, the
+ * build keys (`rules`, `define`, `tsconfig`, `jsx_factory`, `jsx_fragment`, `minify`,
+ * `keep_names`, and `alias` at the top level only), and the same keys under `env.<name>`. Every
+ * other key (routes, kv_namespaces, observability, ...) is accepted and ignored.
  */
 export const wranglerConfigSchema = z.object({
   ...workerFields,
+  alias: aliasSchema.optional(),
   env: z.record(z.string(), z.object(workerFields)).optional(),
 });
 

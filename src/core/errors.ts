@@ -32,6 +32,8 @@ export type SteadErrorCode =
   | "DELETE_NOT_CONFIRMED"
   /** The entry module could not be loaded or does not export what the config names. */
   | "MODULE_LOAD_FAILED"
+  /** The app could not be bundled: a syntax error, an import that does not resolve. */
+  | "BUILD_FAILED"
   /** The runtime was disposed. */
   | "RUNTIME_DISPOSED"
   /** An event kept its object thread busy past `limits.cpu_ms`; the thread's objects were reset. */
@@ -78,6 +80,7 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   MIGRATION_INVALID: 500,
   DELETE_NOT_CONFIRMED: 500,
   MODULE_LOAD_FAILED: 500,
+  BUILD_FAILED: 500,
   RUNTIME_DISPOSED: 503,
   CPU_LIMIT_EXCEEDED: 503,
   OBJECT_THREAD_STUCK: 503,

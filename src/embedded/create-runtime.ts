@@ -20,7 +20,7 @@ import type { DeadLetterRecord, NamespaceRecord, StorageDriver } from "../core/s
 import { addRuntimeScope, runInScope, type WorkerScope } from "../core/worker-scope.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { maxOpenDatabases, openFileLimit } from "../drivers/local/open-file-limit.ts";
-import { loadEntryModule } from "./module-loader.ts";
+import { type AppEntry, loadAppEntry } from "./app-entry.ts";
 import { buildControllers } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
 import { DEFAULT_LIMITS, parseRuntimeOptions, type RuntimeOptions } from "./runtime-options.ts";
@@ -62,23 +62,26 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   checkThreadOptions(config);
   installFetchGate();
   installWorkersGlobals();
-  const cwd = config.cwd ?? process.cwd();
   // The app's top-level code sees vars through `env` of cloudflare:workers while it loads;
   // Durable Object namespaces join once its classes are known.
   const env: Record<string, any> = { ...config.vars };
   const exports: Record<string, unknown> = {};
   const scope: WorkerScope = { env, exports };
   const removeScope = addRuntimeScope(scope);
-  let module: Record<string, unknown>;
+  let app: AppEntry;
   let store: Store;
   try {
-    module =
-      typeof config.main === "string" || config.main instanceof URL
-        ? await runInScope(scope, () => loadEntryModule(config.main as string | URL, cwd))
-        : config.main;
+    app = await runInScope(scope, () => loadAppEntry(config));
+  } catch (error) {
+    removeScope();
+    throw error;
+  }
+  const module = app.module;
+  try {
     store = openStore(config);
   } catch (error) {
     removeScope();
+    app.dispose();
     throw error;
   }
   const onError = config.onError ?? defaultOnError;
@@ -87,7 +90,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   let hosting: ObjectHosting;
   try {
     const records = await prepareNamespaces(config, module, store.driver);
-    hosting = await hostObjects(config, module, records, store, env, exports, {
+    hosting = await hostObjects(config, app, records, store, env, exports, {
       alarmIndexChanged: () => scheduler?.changed(),
       onError,
     });
@@ -106,10 +109,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   } catch (error) {
     removeScope();
     await store.abort();
+    app.dispose();
     throw error;
   }
   scheduler = startAlarms(store.driver, config, hosting, onError);
-  return workerRuntime(module, scope, waitUntil, store, hosting, scheduler, removeScope);
+  return workerRuntime(app, scope, waitUntil, store, hosting, scheduler, removeScope);
 }
 
 /** Options that only make sense with objects on this thread are refused with threads. */
@@ -229,13 +233,14 @@ async function prepareNamespaces(
 /** Every recorded class the module exports gets a namespace, bound or not, so its alarms run. */
 async function hostObjects(
   config: RuntimeOptions,
-  module: Record<string, unknown>,
+  app: AppEntry,
   records: NamespaceRecord[],
   store: Store,
   env: Record<string, unknown>,
   exports: Record<string, unknown>,
   hooks: { alarmIndexChanged(): void; onError(error: unknown, context: string): void },
 ): Promise<ObjectHosting> {
+  const module = app.module;
   const limits = { ...DEFAULT_LIMITS, ...config.objects };
   const compatibilityDate = config.compatibilityDate ?? new Date().toISOString().slice(0, 10);
   const threads = config.threads ?? 0;
@@ -266,7 +271,8 @@ async function hostObjects(
     shards: threads,
     cpuLimitMs: config.cpuLimitMs ?? DEFAULT_CPU_LIMIT_MS,
     data: {
-      main: String(config.main),
+      // The bundle this thread imported: every thread runs the same build.
+      main: app.url!,
       cwd: config.cwd ?? process.cwd(),
       dataDir: store.dataDir!,
       // The process-wide bound (the driver's default derives it from the open-file limit).
@@ -351,7 +357,7 @@ function workerContext(
 
 /** The runtime's public face: the Worker's fetch handler, and an orderly dispose. */
 function workerRuntime(
-  module: Record<string, unknown>,
+  app: AppEntry,
   scope: WorkerScope,
   waitUntil: WaitUntil,
   store: Store,
@@ -362,6 +368,7 @@ function workerRuntime(
   const env = scope.env as Record<string, any>;
   const exports = scope.exports as Record<string, unknown>;
   const requestScope: WorkerScope = { env, exports, waitUntil: waitUntil.track };
+  const module = app.module;
   let disposed = false;
 
   const runtime: Runtime = {
@@ -385,6 +392,7 @@ function workerRuntime(
       await hosting.dispose();
       await store.close();
       removeScope();
+      app.dispose();
     },
     [Symbol.asyncDispose]() {
       return runtime.dispose();

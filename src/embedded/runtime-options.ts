@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { aliasSchema, defineSchema, moduleRuleSchema } from "../config/build-schema.ts";
 import { cpuLimitSchema } from "../config/cpu-limit-schema.ts";
 import { migrationSchema } from "../config/migration-schema.ts";
 import type { Clock } from "../core/clock.ts";
@@ -8,6 +9,7 @@ import type { Migration } from "../core/migrations/migration.ts";
 import type { ObjectLimits } from "../core/object/object-class.ts";
 import type { StorageDriver } from "../core/storage/driver.ts";
 import { DataDirLock } from "../drivers/local/data-dir-lock.ts";
+import type { ModuleRule } from "../loader/module-rules.ts";
 
 /** A Durable Object binding: the class name, or the class name and its storage backend. */
 export type DurableObjectBinding =
@@ -18,10 +20,45 @@ export type DurableObjectBinding =
       storage?: "sqlite" | "kv";
     };
 
+/**
+ * How an entry given as a path or `file:` URL is bundled, as wrangler config keys say (see
+ * docs/configuration.md, "How apps are built").
+ */
+export interface AppBuildOptions {
+  /** `[[rules]]`: module rules, applied before wrangler's defaults (`.html`/`.txt`/`.sql` Text, `.bin` Data, `.wasm` CompiledWasm). */
+  rules?: ModuleRule[];
+  /** `define`: identifiers replaced with JavaScript expressions, e.g. `{ __VERSION__: '"1.2.3"' }`. */
+  define?: Record<string, string>;
+  /** `alias`: module names replaced with other modules or paths (relative to `cwd`). */
+  alias?: Record<string, string>;
+  /** `tsconfig`: the tsconfig.json to use (default: the nearest one to each file). */
+  tsconfig?: string;
+  /** `jsx_factory` (default `React.createElement`). */
+  jsxFactory?: string;
+  /** `jsx_fragment` (default `React.Fragment`). */
+  jsxFragment?: string;
+  /** `minify` (default false). */
+  minify?: boolean;
+  /** `keep_names` (default true). */
+  keepNames?: boolean;
+  /** What `process.env.NODE_ENV` reads as in the app (default: `NODE_ENV`, else "production"). */
+  nodeEnv?: string;
+}
+
 /** Options of `createRuntime`. */
 export interface RuntimeOptions {
-  /** The entry module: a path (resolved from `cwd`), a URL, or an imported module namespace. */
+  /**
+   * The entry module: a path (resolved from `cwd`) or `file:` URL, bundled as wrangler bundles
+   * it (see `build`); another URL, imported as it is; or an imported module namespace.
+   */
   main: string | URL | Record<string, unknown>;
+  /** How a `main` path is bundled. */
+  build?: AppBuildOptions;
+  /**
+   * Cloudflare compatibility flags (`compatibility_flags`). `nodejs_compat` / `nodejs_compat_v2`
+   * let the app import Node built-ins by bare name (`fs`), not only as `node:fs`.
+   */
+  compatibilityFlags?: string[];
   /** Binding name -> exported class name, e.g. `{ COUNTER: "Counter" }`. */
   durableObjects?: Record<string, DurableObjectBinding>;
   /** Plain bindings (strings, numbers, JSON values) visible in `env`. */
@@ -142,6 +179,21 @@ const schema = z.object({
       },
     )
     .optional(),
+  build: z
+    .object({
+      rules: z.array(moduleRuleSchema).optional(),
+      define: defineSchema.optional(),
+      alias: aliasSchema.optional(),
+      tsconfig: z.string().min(1).optional(),
+      jsxFactory: z.string().min(1).optional(),
+      jsxFragment: z.string().min(1).optional(),
+      minify: z.boolean().optional(),
+      keepNames: z.boolean().optional(),
+      nodeEnv: z.string().optional(),
+    })
+    .strict()
+    .optional(),
+  compatibilityFlags: z.array(z.string().min(1)).optional(),
   vars: z.record(z.string(), z.unknown()).optional(),
   dataDir: z.string().min(1).optional(),
   dataDirLock: z

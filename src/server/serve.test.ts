@@ -37,7 +37,7 @@ describe("serve", () => {
 
   it("rejects invalid options, naming them", async () => {
     await using rt = await createRuntime({
-      main: HTTP_WORKER,
+      main: await import(HTTP_WORKER.href),
       durableObjects: { BLOCKER: "Blocker" },
     });
     await assert.rejects(

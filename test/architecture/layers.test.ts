@@ -8,8 +8,8 @@ const SRC = fileURLToPath(new URL("../../src/", import.meta.url));
 
 /**
  * Which top-level folders of src/ each folder may import from (itself always). Layers point one
- * way: composition roots (cli, embedded) choose drivers and wire things; server, config and
- * threads build on core; drivers implement core's seams; core imports none of them.
+ * way: composition roots (cli, embedded) choose drivers and wire things; server, config,
+ * loader and threads build on core; drivers implement core's seams; core imports none of them.
  */
 const ALLOWED: Record<string, string[]> = {
   core: [],
@@ -17,13 +17,14 @@ const ALLOWED: Record<string, string[]> = {
   threads: ["core"],
   server: ["core"],
   config: ["core"],
+  loader: ["core"],
   testing: ["core"],
   // The `cloudflare:*` modules apps import: built on core.
   cloudflare: ["core"],
-  embedded: ["core", "drivers", "threads", "config", "cloudflare"],
-  cli: ["core", "drivers", "threads", "config", "server", "embedded"],
+  embedded: ["core", "drivers", "threads", "config", "cloudflare", "loader"],
+  cli: ["core", "drivers", "threads", "config", "server", "embedded", "loader"],
   // The package's entry points re-export the layers.
-  ".": ["core", "drivers", "embedded", "server", "testing", "config", "types"],
+  ".": ["core", "drivers", "embedded", "server", "testing", "config", "loader", "types"],
   types: ["core"],
 };
 

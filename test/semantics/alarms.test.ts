@@ -7,7 +7,9 @@ import { constructed } from "../fixtures/alarm-worker.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
 
-const main = new URL("../fixtures/alarm-worker.ts", import.meta.url);
+// The module itself, not its URL: a URL is bundled into a copy of its own, and these tests
+// read state the fixture module keeps.
+const main = await import("../fixtures/alarm-worker.ts");
 const bindings = { ALARMED: "Alarmed", NO_ALARM: "NoAlarm" };
 
 async function start(clock: ManualClock, extra: Record<string, unknown> = {}) {

@@ -5,7 +5,9 @@ import { runInNewContext } from "node:vm";
 import { createRuntime, ManualClock } from "../../src/index.ts";
 import { constructed, latch } from "../fixtures/lifecycle-worker.ts";
 
-const main = new URL("../fixtures/lifecycle-worker.ts", import.meta.url);
+// The module itself, not its URL: a URL is bundled into a copy of its own, and these tests
+// read state the fixture module keeps.
+const main = await import("../fixtures/lifecycle-worker.ts");
 
 async function start(clock: ManualClock, objects: Record<string, number>) {
   return createRuntime({ main, durableObjects: { LIFE: "Lifecycle" }, clock, objects });

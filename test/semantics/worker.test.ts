@@ -137,8 +137,10 @@ describe("ctx.waitUntil", () => {
   it("dispose() waits for the promise, and the work it does is kept", async () => {
     using dir = tempDataDir("stead-worker-test-");
     const dataDir = dir.path;
-    const { heldWork } = await fixture();
-    const rt = await start({ dataDir });
+    // The module itself, not its path: a path is bundled, and the bundle's heldWork is its own.
+    const module = await fixture();
+    const { heldWork } = module;
+    const rt = await start({ dataDir, main: module });
     const response = await rt.fetch("https://app.example/later?name=wu");
     assert.equal(response.status, 202, "the response does not wait for the background work");
     const release = heldWork.pop();

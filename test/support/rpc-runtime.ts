@@ -7,16 +7,18 @@ export const MAIN = new URL("../fixtures/rpc-worker.ts", import.meta.url);
  * A runtime on the RPC fixture: ECHO and OTHER bound, GREETING in vars. On a temporary data
  * directory unless `dataDir` is given (ids are the same only within one data directory).
  */
-export function start(dataDir?: string) {
+export async function start(dataDir?: string) {
   return createRuntime({
-    main: MAIN,
+    // The module itself, not its URL (which would be bundled into a copy of its own), so that
+    // fixture() is the module the runtime runs.
+    main: await fixture(),
     dataDir,
     durableObjects: { ECHO: "Echo", OTHER: "Other" },
     vars: { GREETING: "hi" },
   });
 }
 
-/** The fixture module the runtime loaded (same URL, so the same module instance). */
+/** The fixture module the runtime runs. */
 export async function fixture(): Promise<typeof import("../fixtures/rpc-worker.ts")> {
   return import(MAIN.href);
 }

@@ -14,8 +14,11 @@ import {
   STORED,
 } from "../support/platform-values.ts";
 
-function start() {
-  return createRuntime({ main: WS_WORKER, durableObjects: { ROOM: "Room", STANDARD: "Standard" } });
+async function start() {
+  return createRuntime({
+    main: await import(WS_WORKER.href),
+    durableObjects: { ROOM: "Room", STANDARD: "Standard" },
+  });
 }
 
 describe("platform objects as WebSocket attachments", () => {

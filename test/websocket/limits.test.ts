@@ -7,7 +7,10 @@ import { seen } from "../fixtures/ws-worker.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 async function start() {
-  return createRuntime({ main: WS_WORKER, durableObjects: { ROOM: "Room", STANDARD: "Standard" } });
+  return createRuntime({
+    main: await import(WS_WORKER.href),
+    durableObjects: { ROOM: "Room", STANDARD: "Standard" },
+  });
 }
 
 function pair(): [WebSocket, WebSocket] {

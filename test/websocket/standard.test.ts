@@ -60,7 +60,7 @@ describe("WebSocket standard API", () => {
 
   it("joins a pair in-process: events, auto-reply to close and readyState", LIMIT, async () => {
     await using rt = await createRuntime({
-      main: WS_WORKER,
+      main: await import(WS_WORKER.href),
       durableObjects: { ROOM: "Room", STANDARD: "Standard" },
     });
     const response = await rt.fetch("http://app/echo/", { headers: { Upgrade: "websocket" } });
@@ -121,7 +121,7 @@ describe("WebSocket standard API", () => {
 
   it("delivers the events of a socket accepted in an object through its queue", LIMIT, async () => {
     await using rt = await createRuntime({
-      main: WS_WORKER,
+      main: await import(WS_WORKER.href),
       durableObjects: { ROOM: "Room", STANDARD: "Standard" },
     });
     const response: Response = await rt.env.STANDARD.getByName("in-process").fetch("http://do/", {
