@@ -9,9 +9,13 @@ import { tempDataDir } from "../support/temp-dir.ts";
 const PLAIN = new URL("../fixtures/plain-module-worker.js", import.meta.url);
 const EXPORTS = new URL("../fixtures/exports-worker.ts", import.meta.url);
 
-function exportsRuntime(dataDir: string, greeting = "Hello") {
+function exportsRuntime(
+  dataDir: string,
+  greeting = "Hello",
+  main: URL | Record<string, unknown> = EXPORTS,
+) {
   return createRuntime({
-    main: EXPORTS,
+    main,
     dataDir,
     vars: { GREETING: greeting },
     durableObjects: { COUNTER: "Counter" },
@@ -98,9 +102,9 @@ describe("cloudflare:workers", () => {
       atLoad: "Hello",
       now: "Hello",
     });
-    // The module loaded once (with the first runtime's env); at request time each sees its own.
+    // Each runtime builds and loads its own copy of the app, as each Worker has its own isolate.
     assert.deepEqual(await (await second.fetch("http://x/env")).json(), {
-      atLoad: "Hello",
+      atLoad: "Hallo",
       now: "Hallo",
     });
   });
@@ -124,8 +128,10 @@ describe("cloudflare:workers", () => {
 
   it("waitUntil extends the request: dispose waits for it", async () => {
     using dir = tempDataDir();
-    const rt = await exportsRuntime(dir.path);
-    const { waited } = await import("../fixtures/exports-worker.ts");
+    // The module itself as main, so this test reads the same module state the Worker writes.
+    const worker = await import("../fixtures/exports-worker.ts");
+    const rt = await exportsRuntime(dir.path, "Hello", worker);
+    const { waited } = worker;
     waited.length = 0;
     assert.equal(await (await rt.fetch("http://x/wait-until")).text(), "ok");
     await rt.dispose();
