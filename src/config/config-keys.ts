@@ -48,7 +48,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   key(
     "compatibility_flags",
     "partial",
-    "`nodejs_compat` / `nodejs_compat_v2` select Node built-ins when bundling; other flags are accepted and have no effect.",
+    "`nodejs_compat` / `nodejs_compat_v2` let the app import Node built-ins by bare name (`fs`); `node:*` imports work without them; other flags are accepted and have no effect.",
   ),
   key(
     "vars",
@@ -74,13 +74,9 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   key(
     "find_additional_modules",
     "partial",
-    "Modules matched by `rules` are bundled, not uploaded separately.",
+    "Not read: dynamic `import()`s whose path esbuild can see are bundled; a module reachable only through a computed path is not found.",
   ),
-  key(
-    "base_dir",
-    "partial",
-    "Accepted; modules are bundled, so it only affects nothing Stead shows.",
-  ),
+  key("base_dir", "deploy-only", "Names of uploaded modules; Stead bundles the app into one."),
   key("preserve_file_names", "deploy-only", "Names of uploaded module files."),
   key(
     "no_bundle",

@@ -22,7 +22,14 @@ const slots = globalThis as unknown as Record<PropertyKey, unknown>;
  */
 export function installWorkersGlobals(): void {
   if (slots[INSTALLED] === true) return;
-  for (const [name, value] of Object.entries({
+  for (const [name, value] of Object.entries(workersGlobals())) {
+    Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
+  }
+  slots[INSTALLED] = true;
+}
+
+function workersGlobals(): Record<string, unknown> {
+  return {
     ...WEB_SOCKET_GLOBALS,
     navigator: new Navigator(),
     scheduler: new Scheduler(),
@@ -30,8 +37,8 @@ export function installWorkersGlobals(): void {
     IdentityTransformStream,
     FixedLengthStream,
     HTMLRewriter,
-  })) {
-    Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
-  }
-  slots[INSTALLED] = true;
+  };
 }
+
+/** The names `installWorkersGlobals` defines (docs/compatibility.md lists each). */
+export const WORKERS_GLOBAL_NAMES: readonly string[] = Object.keys(workersGlobals());
