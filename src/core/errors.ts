@@ -63,7 +63,9 @@ export type SteadErrorCode =
   /** A bookmark or time is older than the history kept (the retention window). */
   | "BOOKMARK_EXPIRED"
   /** The storage driver keeps no history (history off, or a driver without it). */
-  | "POINT_IN_TIME_UNAVAILABLE";
+  | "POINT_IN_TIME_UNAVAILABLE"
+  /** A Durable Object binding was used while the app's modules were still loading. */
+  | "BINDING_NOT_READY";
 
 /** HTTP status a code maps to when it reaches an HTTP client. */
 export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
@@ -96,6 +98,7 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   BOOKMARK_INVALID: 400,
   BOOKMARK_EXPIRED: 400,
   POINT_IN_TIME_UNAVAILABLE: 500,
+  BINDING_NOT_READY: 500,
 };
 
 export interface SteadErrorOptions {

@@ -21,7 +21,7 @@ import { addRuntimeScope, runInScope, type WorkerScope } from "../core/worker-sc
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { maxOpenDatabases, openFileLimit } from "../drivers/local/open-file-limit.ts";
 import { type AppEntry, loadAppEntry } from "./app-entry.ts";
-import { buildControllers } from "./namespaces.ts";
+import { buildControllers, deferBindings } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
 import { DEFAULT_LIMITS, parseRuntimeOptions, type RuntimeOptions } from "./runtime-options.ts";
 import { fillWorkerExports } from "./worker-exports.ts";
@@ -62,9 +62,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   checkThreadOptions(config);
   installFetchGate();
   installWorkersGlobals();
-  // The app's top-level code sees vars through `env` of cloudflare:workers while it loads;
-  // Durable Object namespaces join once its classes are known.
+  // The app's top-level code sees every binding through `env` of cloudflare:workers while it
+  // loads; Durable Object namespaces start working once its classes are known.
   const env: Record<string, any> = { ...config.vars };
+  const bindings = deferBindings(env, classBindings(config));
   const exports: Record<string, unknown> = {};
   const scope: WorkerScope = { env, exports };
   const removeScope = addRuntimeScope(scope);
@@ -96,7 +97,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     });
     for (const { binding, className } of classBindings(config)) {
       const storageName = records.find((record) => record.className === className)!.storageName;
-      env[binding] = new DurableObjectNamespace(hosting.route(storageName)!);
+      bindings.get(binding)!.resolve(hosting.route(storageName)!);
     }
     const namespaces = new Map<string, DurableObjectNamespace>();
     for (const record of records) {

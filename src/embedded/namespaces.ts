@@ -1,6 +1,7 @@
 import type { Clock } from "../core/clock.ts";
 import type { NameCache } from "../core/ids/name-cache.ts";
-import { NamespaceController } from "../core/object/namespace.ts";
+import { DeferredRoute } from "../core/object/deferred-route.ts";
+import { DurableObjectNamespace, NamespaceController } from "../core/object/namespace.ts";
 import type { ObjectLimits } from "../core/object/object-class.ts";
 import type { Residency } from "../core/object/residency.ts";
 import type { NamespaceRecord, StorageDriver } from "../core/storage/driver.ts";
@@ -56,4 +57,18 @@ export function buildControllers(setup: NamespaceSetup): Map<string, NamespaceCo
     );
   }
   return controllers;
+}
+
+/** Puts a namespace per binding in `env` now; each works once its route is resolved. */
+export function deferBindings(
+  env: Record<string, unknown>,
+  bindings: Iterable<{ binding: string }>,
+): Map<string, DeferredRoute> {
+  const routes = new Map<string, DeferredRoute>();
+  for (const { binding } of bindings) {
+    const route = new DeferredRoute(binding);
+    routes.set(binding, route);
+    env[binding] = new DurableObjectNamespace(route);
+  }
+  return routes;
 }

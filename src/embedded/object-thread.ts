@@ -29,7 +29,7 @@ import {
 } from "../threads/shard-protocol.ts";
 import { toWireError } from "../threads/wire.ts";
 import { loadEntryModule } from "./module-loader.ts";
-import { buildControllers } from "./namespaces.ts";
+import { buildControllers, deferBindings } from "./namespaces.ts";
 import { fillWorkerExports } from "./worker-exports.ts";
 
 const data = workerData as ShardData;
@@ -52,6 +52,10 @@ async function start(): Promise<void> {
   installWorkersGlobals();
   // This thread's own bindings: what `env` of cloudflare:workers means in its code.
   const env: Record<string, unknown> = { ...data.vars };
+  const bindings = deferBindings(
+    env,
+    Object.keys(data.bindings).map((binding) => ({ binding })),
+  );
   const exports: Record<string, unknown> = {};
   const scope: WorkerScope = { env, exports };
   addRuntimeScope(scope);
@@ -95,7 +99,7 @@ async function start(): Promise<void> {
     routes.set(storageName, shardRoute(controller, sender));
   }
   for (const [binding, storageName] of Object.entries(data.bindings)) {
-    env[binding] = new DurableObjectNamespace(routes.get(storageName)!);
+    bindings.get(binding)!.resolve(routes.get(storageName)!);
   }
   const namespaces = new Map<string, DurableObjectNamespace>();
   for (const record of data.namespaces) {

@@ -98,14 +98,18 @@ describe("cloudflare:workers", () => {
     using dir2 = tempDataDir();
     await using first = await exportsRuntime(dir1.path, "Hello");
     await using second = await exportsRuntime(dir2.path, "Hallo");
+    // Namespaces are in env at the top level, usable once the module has loaded.
+    const bindings = { counterAtLoad: true, useAtLoad: "BINDING_NOT_READY", counterNow: true };
     assert.deepEqual(await (await first.fetch("http://x/env")).json(), {
       atLoad: "Hello",
       now: "Hello",
+      ...bindings,
     });
     // Each runtime builds and loads its own copy of the app, as each Worker has its own isolate.
     assert.deepEqual(await (await second.fetch("http://x/env")).json(), {
       atLoad: "Hallo",
       now: "Hallo",
+      ...bindings,
     });
   });
 

@@ -255,13 +255,18 @@ export interface DurableObjectNamespaceGetDurableObjectOptions {
  */
 export class DurableObjectNamespace<T = any> {
   readonly [CONTROLLER]: ObjectRoute;
-  /** The ids of this namespace, or of one jurisdiction of it (`jurisdiction()`). */
-  readonly #ids: IdFactory;
+  /** One jurisdiction's ids (`jurisdiction()`); undefined: the route's own, read when used. */
+  readonly #jurisdictionIds: IdFactory | undefined;
 
   /** @internal */
-  constructor(controller: ObjectRoute, ids: IdFactory = controller.ids) {
+  constructor(controller: ObjectRoute, ids?: IdFactory) {
     this[CONTROLLER] = controller;
-    this.#ids = ids;
+    this.#jurisdictionIds = ids;
+  }
+
+  /** The ids of this namespace, or of one jurisdiction of it. */
+  get #ids(): IdFactory {
+    return this.#jurisdictionIds ?? this[CONTROLLER].ids;
   }
 
   /**

@@ -1,0 +1,48 @@
+import { SteadError } from "../errors.ts";
+import type { DurableObjectId } from "../ids/object-id.ts";
+import type { ObjectRoute } from "./namespace.ts";
+import type { ObjectEvent } from "./object-class.ts";
+
+/**
+ * The route of a namespace binding that exists before its class does: `env.ROOMS` is in `env`
+ * while the app's modules load (so `import { env } from "cloudflare:workers"` sees every
+ * binding at the top level, as on Cloudflare), and starts working once the runtime has made the
+ * class's namespace from the loaded module.
+ */
+export class DeferredRoute implements ObjectRoute {
+  readonly #binding: string;
+  #route: ObjectRoute | undefined;
+
+  constructor(binding: string) {
+    this.#binding = binding;
+  }
+
+  /** Call once the namespace exists; every use before this throws `BINDING_NOT_READY`. */
+  resolve(route: ObjectRoute): void {
+    this.#route = route;
+  }
+
+  get namespace(): string {
+    return this.#target().namespace;
+  }
+
+  get ids() {
+    return this.#target().ids;
+  }
+
+  checkId(id: unknown): DurableObjectId {
+    return this.#target().checkId(id);
+  }
+
+  send(id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
+    return this.#target().send(id, event);
+  }
+
+  #target(): ObjectRoute {
+    if (this.#route !== undefined) return this.#route;
+    throw new SteadError(
+      "BINDING_NOT_READY",
+      `env.${this.#binding} was used while the app's modules were still loading; a Durable Object namespace works once they have loaded. Keep the reference, and make ids and stubs in a handler or the constructor instead of at the top level of a module.`,
+    );
+  }
+}
