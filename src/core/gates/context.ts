@@ -20,6 +20,8 @@ export interface ObjectContext {
   readonly adoptWebSocket?: (socket: WebSocket) => () => void;
   /** What `cloudflare:workers`' `env`, `exports` and `waitUntil` mean inside this object. */
   readonly scope?: WorkerScope;
+  /** How many `blockConcurrencyWhile` callbacks enclose this code (0 or absent: none). */
+  readonly blockDepth?: number;
 }
 
 const storage = new AsyncLocalStorage<ObjectContext>();

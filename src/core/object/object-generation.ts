@@ -1,6 +1,11 @@
 import { errorMessage } from "../error-text.ts";
 import { resetError, SteadError } from "../errors.ts";
-import { type ObjectContext, runInObject, runOutsideObject } from "../gates/context.ts";
+import {
+  currentObject,
+  type ObjectContext,
+  runInObject,
+  runOutsideObject,
+} from "../gates/context.ts";
 import { InputGate } from "../gates/input-gate.ts";
 import { OutputGate } from "../gates/output-gate.ts";
 import type { DurableObjectId } from "../ids/object-id.ts";
@@ -154,12 +159,19 @@ export function createGeneration(
   return generation;
 }
 
+/** workerd's bound on nested `blockConcurrencyWhile` calls (io-context.h). */
+const MAX_BLOCK_DEPTH = 64;
+
 /** `ctx.blockConcurrencyWhile(fn)`: holds the input gate for `fn`'s whole run, with a deadline. */
 function blockConcurrency<T>(
   host: GenerationHost,
   generation: Generation,
   fn: () => Promise<T>,
 ): Promise<T> {
+  const depth = (currentObject()?.blockDepth ?? 0) + 1;
+  if (depth > MAX_BLOCK_DEPTH) {
+    throw new Error("blockConcurrencyWhile() calls are nested too deeply.");
+  }
   const release = generation.context.inputGate.lock();
   const cls = host.objectClass;
   const timer = cls.clock.setTimer(() => {
@@ -171,7 +183,11 @@ function blockConcurrency<T>(
     );
   }, cls.limits.blockConcurrencyTimeoutMs);
   // I/O that the callback itself starts must not wait for the gate it holds: give it its own.
-  const inner: ObjectContext = { ...generation.context, inputGate: new InputGate(() => {}) };
+  const inner: ObjectContext = {
+    ...generation.context,
+    inputGate: new InputGate(() => {}),
+    blockDepth: depth,
+  };
   const run = (async () => {
     try {
       return await runInObject(inner, fn);
