@@ -126,7 +126,7 @@ async function start(): Promise<void> {
           return;
         }
         const controller = controllers.get(message.namespace);
-        const id = new DurableObjectId(message.id, message.name);
+        const id = new DurableObjectId(message.id, message.name, message.jurisdiction);
         answerCall(
           port,
           message,

@@ -23,7 +23,13 @@ export interface HandleRef {
 
 type Marker =
   | { kind: "function" | "target"; thread: number; handle: number }
-  | { kind: "object"; namespace: string; id: string; name: string | undefined }
+  | {
+      kind: "object";
+      namespace: string;
+      id: string;
+      name: string | undefined;
+      jurisdiction: string | undefined;
+    }
   /** Headers, which RPC copies but `postMessage` cannot clone. */
   | { kind: "headers"; entries: [string, string][] };
 
@@ -113,6 +119,7 @@ export class Handles {
           namespace: controller.namespace,
           id: id.toString(),
           name: id.name,
+          jurisdiction: id.jurisdiction,
         },
       };
     }
@@ -168,7 +175,7 @@ export class Handles {
           `A stub of an object of class storage "${marker.namespace}" arrived, but this app exports no class stored there.`,
         );
       }
-      return objectStub(route, new DurableObjectId(marker.id, marker.name));
+      return objectStub(route, new DurableObjectId(marker.id, marker.name, marker.jurisdiction));
     }
     const ref: HandleRef = { thread: marker.thread, handle: marker.handle };
     if (marker.kind === "function") {

@@ -57,7 +57,11 @@ export class PendingCalls {
 
   /** Posts a call of `namespace`/`id` on `port`; resolves with the decoded answer. */
   send(port: Poster, namespace: string, id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
-    return this.#send(port, { namespace, id: id.toString(), name: id.name }, event);
+    return this.#send(
+      port,
+      { namespace, id: id.toString(), name: id.name, jurisdiction: id.jurisdiction },
+      event,
+    );
   }
 
   /** Posts a call of a function or RpcTarget another thread keeps (`member` undefined: call it). */
@@ -76,7 +80,7 @@ export class PendingCalls {
 
   #send(
     port: Poster,
-    target: Pick<WireCall, "namespace" | "id" | "name" | "handle">,
+    target: Pick<WireCall, "namespace" | "id" | "name" | "jurisdiction" | "handle">,
     event: ObjectEvent,
   ): Promise<unknown> {
     const call = ++this.#next;

@@ -24,6 +24,8 @@ export interface WireCall {
   namespace: string;
   id: string;
   name: string | undefined;
+  /** The id's jurisdiction (`ns.jurisdiction("eu")`), if it was made in one. */
+  jurisdiction?: string;
   event: WireEvent;
   /**
    * Set instead of an object: a call of a function or RpcTarget that thread `thread` keeps

@@ -105,6 +105,9 @@ describe("objects on object threads (createRuntime threads)", () => {
     // A stub of an object, passed to an object on another thread.
     assert.equal(await rt.env.ROOM.getByName(a).incrementVia(rt.env.ROOM.getByName(b)), 1);
     assert.equal(await rt.env.ROOM.getByName(b).count(), 1);
+    // Ids keep their jurisdiction across threads, in calls and in stubs passed along.
+    const eu = rt.env.ROOM.jurisdiction("eu");
+    assert.deepEqual(await eu.getByName(a).jurisdictions(eu.getByName(b)), ["eu", "eu"]);
     // Headers, which RPC copies, cross too.
     const headers = await rt.env.ROOM.getByName(a).withHeader(new Headers({ "set-cookie": "x=1" }));
     assert.deepEqual(
