@@ -1,7 +1,5 @@
 import { SteadError } from "../errors.ts";
-import type { DurableObjectId } from "../ids/object-id.ts";
 import type { ObjectRoute } from "./namespace.ts";
-import type { ObjectEvent } from "./object-class.ts";
 
 /**
  * The route of a namespace binding that exists before its class does: `env.ROOMS` is in `env`
@@ -9,7 +7,7 @@ import type { ObjectEvent } from "./object-class.ts";
  * binding at the top level, as on Cloudflare), and starts working once the runtime has made the
  * class's namespace from the loaded module.
  */
-export class DeferredRoute implements ObjectRoute {
+export class DeferredRoute {
   readonly #binding: string;
   #route: ObjectRoute | undefined;
 
@@ -22,23 +20,8 @@ export class DeferredRoute implements ObjectRoute {
     this.#route = route;
   }
 
-  get namespace(): string {
-    return this.#target().namespace;
-  }
-
-  get ids() {
-    return this.#target().ids;
-  }
-
-  checkId(id: unknown): DurableObjectId {
-    return this.#target().checkId(id);
-  }
-
-  send(id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
-    return this.#target().send(id, event);
-  }
-
-  #target(): ObjectRoute {
+  /** The route, once resolved. */
+  current(): ObjectRoute {
     if (this.#route !== undefined) return this.#route;
     throw new SteadError(
       "BINDING_NOT_READY",

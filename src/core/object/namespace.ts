@@ -8,6 +8,7 @@ import { cloneForRpc } from "../rpc/serialize.ts";
 import { makeStub, references, remoteError } from "../rpc/stub.ts";
 import type { AlarmRecord, StorageDriver } from "../storage/driver.ts";
 import type { StorageBackend } from "../storage/kv-limits.ts";
+import { DeferredRoute } from "./deferred-route.ts";
 import type { ObjectClass, ObjectEvent, ObjectLimits } from "./object-class.ts";
 import { ObjectHost } from "./object-host.ts";
 import type { DurableObjectState } from "./object-state.ts";
@@ -254,14 +255,20 @@ export interface DurableObjectNamespaceGetDurableObjectOptions {
  * const n = await stub.increment();
  */
 export class DurableObjectNamespace<T = any> {
-  readonly [CONTROLLER]: ObjectRoute;
+  readonly #route: ObjectRoute | DeferredRoute;
   /** One jurisdiction's ids (`jurisdiction()`); undefined: the route's own, read when used. */
   readonly #jurisdictionIds: IdFactory | undefined;
 
   /** @internal */
-  constructor(controller: ObjectRoute, ids?: IdFactory) {
-    this[CONTROLLER] = controller;
+  constructor(route: ObjectRoute | DeferredRoute, ids?: IdFactory) {
+    this.#route = route;
     this.#jurisdictionIds = ids;
+  }
+
+  /** @internal How stubs of this namespace reach its objects. */
+  get [CONTROLLER](): ObjectRoute {
+    const route = this.#route;
+    return route instanceof DeferredRoute ? route.current() : route;
   }
 
   /** The ids of this namespace, or of one jurisdiction of it. */
@@ -339,6 +346,6 @@ export class DurableObjectNamespace<T = any> {
    */
   jurisdiction(jurisdiction: string | null | undefined): DurableObjectNamespace<T> {
     const ids = this.#ids.withJurisdiction(jurisdiction);
-    return ids === this.#ids ? this : new DurableObjectNamespace<T>(this[CONTROLLER], ids);
+    return ids === this.#ids ? this : new DurableObjectNamespace<T>(this.#route, ids);
   }
 }
