@@ -14,6 +14,7 @@ const MODULES: Readonly<Record<string, string>> = {
   "cloudflare:vectorize": "./vectorize.ts",
   "cloudflare:pipelines": "./pipelines.ts",
   "cloudflare:node": "./node.ts",
+  "cloudflare:br": "./br.ts",
 };
 
 /** Every `cloudflare:*` specifier that resolves. */

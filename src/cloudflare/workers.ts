@@ -5,10 +5,11 @@
  * here but by the runtime, for every app whatever it imports.
  */
 import type { ExecutionContext } from "../core/base-classes.ts";
-import { currentScope, runInScope } from "../core/worker-scope.ts";
+import { currentScope, runWithOverride } from "../core/worker-scope.ts";
 
 export { DurableObject, RpcTarget, WorkerEntrypoint } from "../core/base-classes.ts";
 export { RpcStub } from "./rpc-stub.ts";
+export { RpcPromise, RpcProperty, ServiceStub } from "./rpc-types.ts";
 export { WorkflowEntrypoint } from "./workflow-entrypoint.ts";
 
 /**
@@ -38,20 +39,44 @@ export function waitUntil(promise: Promise<unknown>): void {
   else Promise.resolve(promise).catch(() => {});
 }
 
-/** Runs `fn` with `env` replaced by `newEnv` for everything it does, as on Cloudflare. */
-export function withEnv<T>(newEnv: object, fn: () => T): T {
-  return runInScope({ ...innerScope(), env: newEnv }, fn);
+/**
+ * Runs `fn` with `env` replaced by `newEnv` for everything it does, as on Cloudflare: `null` or
+ * `undefined` hides every binding, a value that is not an object leaves `env` as it is.
+ */
+export function withEnv<T>(newEnv: unknown, fn: () => T): T {
+  const scope = innerScope();
+  return runWithOverride({ ...scope, env: replacement(newEnv, scope.env) }, fn);
 }
 
-/** Runs `fn` with `exports` replaced by `newExports`. */
-export function withExports<T>(newExports: object, fn: () => T): T {
-  return runInScope({ ...innerScope(), exports: newExports }, fn);
+/** Runs `fn` with `exports` replaced by `newExports`, as `withEnv` replaces `env`. */
+export function withExports<T>(newExports: unknown, fn: () => T): T {
+  const scope = innerScope();
+  return runWithOverride({ ...scope, exports: replacement(newExports, scope.exports) }, fn);
 }
 
 /** Runs `fn` with both `env` and `exports` replaced. */
-export function withEnvAndExports<T>(newEnv: object, newExports: object, fn: () => T): T {
-  return runInScope({ ...innerScope(), env: newEnv, exports: newExports }, fn);
+export function withEnvAndExports<T>(newEnv: unknown, newExports: unknown, fn: () => T): T {
+  const scope = innerScope();
+  return runWithOverride(
+    {
+      ...scope,
+      env: replacement(newEnv, scope.env),
+      exports: replacement(newExports, scope.exports),
+    },
+    fn,
+  );
 }
+
+function replacement(value: unknown, current: object): object {
+  if (value === null || value === undefined) return {};
+  return typeof value === "object" || typeof value === "function" ? value : current;
+}
+
+/**
+ * `ctx.cache` of the running request, on Cloudflare (cache purging for the Worker's zone).
+ * Stead has no zone cache: every property reads as undefined, as outside a request on workerd.
+ */
+export const cache: Record<string, any> = new Proxy({}, { get: () => undefined });
 
 export type { ExecutionContext };
 

@@ -15,6 +15,8 @@ export interface WorkerScope {
 }
 
 const storage = new AsyncLocalStorage<WorkerScope>();
+/** Scopes set by `withEnv` / `withExports`: they win over the object's and the request's. */
+const overrides = new AsyncLocalStorage<WorkerScope>();
 /** Runtimes of this thread, latest last: code running outside any scope sees the latest. */
 const started: WorkerScope[] = [];
 
@@ -23,13 +25,18 @@ export function runInScope<T>(scope: WorkerScope, fn: () => T): T {
   return storage.run(scope, fn);
 }
 
+/** Call this for `withEnv` and its kin: `scope` wins for everything `fn` does. */
+export function runWithOverride<T>(scope: WorkerScope, fn: () => T): T {
+  return overrides.run(scope, fn);
+}
+
 /**
- * The scope of the running code: the object's, then the request's, then the runtime started
- * last on this thread (timers and sockets a library set up at import time). Undefined when no
- * runtime is running.
+ * The scope of the running code: one `withEnv` set, then the object's, then the request's,
+ * then the runtime started last on this thread (timers and sockets a library set up at import
+ * time). Undefined when no runtime is running.
  */
 export function currentScope(): WorkerScope | undefined {
-  return currentObject()?.scope ?? storage.getStore() ?? started.at(-1);
+  return overrides.getStore() ?? currentObject()?.scope ?? storage.getStore() ?? started.at(-1);
 }
 
 /** Call this when a runtime starts: until it stops, it is the fallback scope. */

@@ -14,9 +14,15 @@ declare module "cloudflare:workers" {
   export const exports: Record<string, any>;
   /** Extends the current request (or object event) until `promise` settles. */
   export function waitUntil(promise: Promise<unknown>): void;
-  export function withEnv<T>(newEnv: object, fn: () => T): T;
-  export function withExports<T>(newExports: object, fn: () => T): T;
-  export function withEnvAndExports<T>(newEnv: object, newExports: object, fn: () => T): T;
+  export function withEnv<T>(newEnv: unknown, fn: () => T): T;
+  export function withExports<T>(newExports: unknown, fn: () => T): T;
+  export function withEnvAndExports<T>(newEnv: unknown, newExports: unknown, fn: () => T): T;
+  /** `ctx.cache` on Cloudflare; every property reads as undefined on Stead. */
+  export const cache: Record<string, any>;
+  /** Type names of RPC values; cannot be constructed, and nothing is an instance on Stead. */
+  export class RpcPromise {}
+  export class RpcProperty {}
+  export class ServiceStub {}
 
   /** Wraps an RpcTarget or a function in a stub. */
   export class RpcStub {
@@ -60,6 +66,11 @@ declare module "cloudflare:sockets" {
     startTls(options?: { expectedServerHostname?: string }): Socket;
   }
   export function connect(address: SocketAddress, options?: SocketOptions): Socket;
+}
+
+declare module "cloudflare:br" {
+  /** Not supported by Stead: constructing one throws API_UNSUPPORTED. */
+  export class BrowserRendering {}
 }
 
 declare module "cloudflare:email" {

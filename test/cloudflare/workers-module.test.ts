@@ -125,9 +125,12 @@ describe("cloudflare:workers", () => {
         greeter: "Hello, object!",
         sameAsModule: true,
         envInObject: "Hello",
+        withEnvInObject: "Hej",
       },
-      keys: ["Counter", "Greeter", "Unbound", "default"],
+      keys: ["Counter", "Greeter", "Unbound", "default", "named"],
+      named: "named handler",
     });
+    assert.deepEqual(await (await rt.fetch("http://x/with-env")).json(), ["Hi", "hidden", "Hello"]);
   });
 
   it("waitUntil extends the request: dispose waits for it", async () => {

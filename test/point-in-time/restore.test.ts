@@ -54,6 +54,8 @@ describe("point-in-time recovery", () => {
       return ctx.storage.getCurrentBookmark();
     });
     assert.ok(first < second, `${first} < ${second}`);
+    // The primary is always at or past its own bookmarks: waitForBookmark resolves at once.
+    await inObject(rt, "a", (_, ctx) => ctx.storage.waitForBookmark(first));
     const undo = await thenAbort(rt, "a", (ctx) => ctx.storage.onNextSessionRestoreBookmark(first));
     assert.ok(undo > second, `${undo} > ${second}`);
     await inObject(rt, "a", async (_, ctx) => {

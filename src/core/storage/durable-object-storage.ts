@@ -208,6 +208,16 @@ export class DurableObjectStorage {
     return this.#pointInTime.onNextSessionRestoreBookmark(bookmark);
   }
 
+  /**
+   * Resolves once this database has reached `bookmark`. On Cloudflare only a read replica ever
+   * waits; Stead serves every object from its primary, so this resolves at once.
+   */
+  async waitForBookmark(bookmark: string): Promise<void> {
+    if (typeof bookmark !== "string") {
+      throw new TypeError("waitForBookmark() requires a bookmark string.");
+    }
+  }
+
   /** Resolves once every write made so far, including unconfirmed ones, is durable. */
   sync(): Promise<void> {
     return attempt(() => this.#tx.sync()).then((p) => p);
