@@ -1,8 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { AlarmScheduler } from "../core/alarms/alarm-scheduler.ts";
-import type { ExecutionContext } from "../core/base-classes.ts";
 import { systemClock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
 import { installFetchGate } from "../core/gates/outgoing-fetch.ts";
@@ -15,34 +11,18 @@ import type { ClassBinding } from "../core/migrations/migration.ts";
 import { planMigrations } from "../core/migrations/plan-migrations.ts";
 import { DurableObjectNamespace } from "../core/object/namespace.ts";
 import { Residency } from "../core/object/residency.ts";
-import { callFetch } from "../core/rpc/entrypoint-stub.ts";
-import type { DeadLetterRecord, NamespaceRecord, StorageDriver } from "../core/storage/driver.ts";
+import type { NamespaceRecord, StorageDriver } from "../core/storage/driver.ts";
 import { addRuntimeScope, runInScope, type WorkerScope } from "../core/worker-scope.ts";
-import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { maxOpenDatabases, openFileLimit } from "../drivers/local/open-file-limit.ts";
 import { type AppEntry, loadAppEntry } from "./app-entry.ts";
 import { buildControllers, deferBindings } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
 import { DEFAULT_LIMITS, parseRuntimeOptions, type RuntimeOptions } from "./runtime-options.ts";
+import { historyOptions, openStore, type Store } from "./store.ts";
 import { fillWorkerExports } from "./worker-exports.ts";
+import { type Runtime, trackWaitUntil, workerContext, workerRuntime } from "./worker-runtime.ts";
 
-/** A running Stead runtime, embedded in this process. */
-export interface Runtime extends AsyncDisposable {
-  /**
-   * Calls the entry module's default `fetch` handler. A Request passed alone reaches the Worker
-   * as it is (its body moves with it, as with `fetch(request)`); otherwise one is made from the
-   * arguments.
-   */
-  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-  /** The bindings, as the Worker sees them: vars and Durable Object namespaces. */
-  readonly env: Record<string, any>;
-  /** Where object databases live. */
-  readonly dataDir: string | undefined;
-  /** Alarms that failed every retry, newest first. */
-  alarmDeadLetters(): DeadLetterRecord[];
-  /** Stops alarms, lets in-flight writes finish, closes every database. */
-  dispose(): Promise<void>;
-}
+export type { Runtime };
 
 /** Default CPU limit per event, as on Cloudflare (`limits.cpu_ms`). */
 const DEFAULT_CPU_LIMIT_MS = 30_000;
@@ -135,60 +115,6 @@ function checkThreadOptions(config: RuntimeOptions): void {
   if (problems.length > 0) {
     throw new SteadError("INVALID_CONFIG", formatOptionProblems("createRuntime()", problems));
   }
-}
-
-/** The storage driver, and the temporary directory it owns when no data directory was given. */
-interface Store {
-  readonly driver: StorageDriver;
-  readonly dataDir: string | undefined;
-  /** Closes the driver (a caller's too) and removes the temporary directory. */
-  close(): Promise<void>;
-  /** Start-up failed: closes what the runtime opened itself; a caller's driver stays open. */
-  abort(): Promise<void>;
-}
-
-function openStore(config: RuntimeOptions): Store {
-  if (config.driver !== undefined && config.maxOpenDatabases !== undefined) {
-    throw new SteadError(
-      "INVALID_CONFIG",
-      formatOptionProblems("createRuntime()", [
-        "maxOpenDatabases: applies to the default local driver only; pass it to your driver instead, e.g. new LocalDriver({ dataDir, maxOpenDatabases }).",
-      ]),
-    );
-  }
-  if (
-    config.dataDirLock !== undefined &&
-    (config.driver !== undefined || config.dataDir === undefined)
-  ) {
-    throw new SteadError(
-      "INVALID_CONFIG",
-      formatOptionProblems("createRuntime()", [
-        `dataDirLock: ${config.driver !== undefined ? "applies to the default local driver only; pass it to your driver instead, e.g. new LocalDriver({ dataDir, lock })" : "needs dataDir, the directory it locks"}.`,
-      ]),
-    );
-  }
-  if (config.driver !== undefined) {
-    const driver = config.driver;
-    return { driver, dataDir: config.dataDir, close: () => driver.close(), abort: async () => {} };
-  }
-  const temporaryDir =
-    config.dataDir === undefined ? mkdtempSync(join(tmpdir(), "stead-")) : undefined;
-  const dataDir = config.dataDir ?? temporaryDir!;
-  const removeTemporary = () => {
-    if (temporaryDir !== undefined) rmSync(temporaryDir, { recursive: true, force: true });
-  };
-  let driver: StorageDriver;
-  try {
-    driver = defaultDriver(dataDir, config);
-  } catch (error) {
-    removeTemporary();
-    throw error;
-  }
-  const close = async () => {
-    await driver.close();
-    removeTemporary();
-  };
-  return { driver, dataDir, close, abort: () => close().catch(() => {}) };
 }
 
 function classBindings(config: RuntimeOptions): ClassBinding[] {
@@ -326,114 +252,6 @@ function startAlarms(
   return scheduler;
 }
 
-/** `ctx.waitUntil` of Worker requests: promises the runtime lets settle before disposing. */
-interface WaitUntil {
-  track(promise: Promise<unknown>): void;
-  /** Resolves once every tracked promise settled. */
-  settled(): Promise<unknown>;
-}
-
-function trackWaitUntil(onError: (error: unknown, context: string) => void): WaitUntil {
-  const pending = new Set<Promise<unknown>>();
-  return {
-    track(promise) {
-      const tracked = Promise.resolve(promise).then(
-        () => {},
-        (error: unknown) => onError(error, "waitUntil"),
-      );
-      pending.add(tracked);
-      tracked.finally(() => pending.delete(tracked));
-    },
-    settled: () => Promise.allSettled(pending),
-  };
-}
-
-/** The `ctx` a Worker's handler gets. */
-function workerContext(
-  waitUntil: (promise: Promise<unknown>) => void,
-  exports: Record<string, unknown>,
-): ExecutionContext {
-  return { waitUntil, passThroughOnException() {}, props: {}, exports };
-}
-
-/** The runtime's public face: the Worker's fetch handler, and an orderly dispose. */
-function workerRuntime(
-  app: AppEntry,
-  scope: WorkerScope,
-  waitUntil: WaitUntil,
-  store: Store,
-  hosting: ObjectHosting,
-  scheduler: AlarmScheduler,
-  removeScope: () => void,
-): Runtime {
-  const env = scope.env as Record<string, any>;
-  const exports = scope.exports as Record<string, unknown>;
-  const requestScope: WorkerScope = { env, exports, waitUntil: waitUntil.track };
-  const module = app.module;
-  let disposed = false;
-
-  const runtime: Runtime = {
-    env,
-    dataDir: store.dataDir,
-    async fetch(input, init) {
-      if (disposed)
-        throw new SteadError("RUNTIME_DISPOSED", "The runtime was disposed; create a new one.");
-      // A Request passed alone reaches the Worker as it is (as `stub.fetch` passes it on).
-      const request =
-        input instanceof Request && init === undefined ? input : new Request(input, init);
-      const ctx = workerContext(waitUntil.track, exports);
-      return runInScope(requestScope, () => callFetch(module.default, request, env, ctx));
-    },
-    alarmDeadLetters: () => store.driver.alarms.deadLetters(),
-    async dispose() {
-      if (disposed) return;
-      disposed = true;
-      scheduler.stop();
-      await waitUntil.settled();
-      await hosting.dispose();
-      await store.close();
-      removeScope();
-      app.dispose();
-    },
-    [Symbol.asyncDispose]() {
-      return runtime.dispose();
-    },
-  };
-  return runtime;
-}
-
 function defaultOnError(error: unknown, context: string): void {
   console.error(`[stead] ${context}:`, error);
-}
-
-/** The local driver's history options from `historyRetentionDays` and the runtime's clock. */
-function historyOptions(config: RuntimeOptions): {
-  historyRetentionMs?: number;
-  now: () => number;
-} {
-  const clock = config.clock ?? systemClock;
-  const days = config.historyRetentionDays;
-  return {
-    ...(days === undefined ? {} : { historyRetentionMs: days * 24 * 60 * 60 * 1000 }),
-    now: () => clock.now(),
-  };
-}
-
-/** The local driver on `dataDir`; a limit or lock it refuses is a configuration error. */
-function defaultDriver(dataDir: string, config: RuntimeOptions): LocalDriver {
-  try {
-    return new LocalDriver({
-      dataDir,
-      maxOpenDatabases: config.maxOpenDatabases,
-      ...historyOptions(config),
-      lock: config.dataDirLock,
-      sharedControl: (config.threads ?? 0) > 0,
-    });
-  } catch (error) {
-    if (!(error instanceof RangeError)) throw error;
-    throw new SteadError(
-      "INVALID_CONFIG",
-      formatOptionProblems("createRuntime()", [error.message]),
-    );
-  }
 }

@@ -1,0 +1,98 @@
+// Where a runtime keeps its objects: the caller's driver, or the local driver on a data directory
+// (a temporary one, removed on dispose, when none is given).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { systemClock } from "../core/clock.ts";
+import { SteadError } from "../core/errors.ts";
+import { formatOptionProblems } from "../core/invalid-options.ts";
+import type { StorageDriver } from "../core/storage/driver.ts";
+import { LocalDriver } from "../drivers/local/local-driver.ts";
+import type { RuntimeOptions } from "./runtime-options.ts";
+
+/** The storage driver, and the temporary directory it owns when no data directory was given. */
+export interface Store {
+  readonly driver: StorageDriver;
+  readonly dataDir: string | undefined;
+  /** Closes the driver (a caller's too) and removes the temporary directory. */
+  close(): Promise<void>;
+  /** Start-up failed: closes what the runtime opened itself; a caller's driver stays open. */
+  abort(): Promise<void>;
+}
+
+/** The driver `config` asks for: the caller's, or the local driver on `dataDir` (or a temporary directory). */
+export function openStore(config: RuntimeOptions): Store {
+  if (config.driver !== undefined && config.maxOpenDatabases !== undefined) {
+    throw new SteadError(
+      "INVALID_CONFIG",
+      formatOptionProblems("createRuntime()", [
+        "maxOpenDatabases: applies to the default local driver only; pass it to your driver instead, e.g. new LocalDriver({ dataDir, maxOpenDatabases }).",
+      ]),
+    );
+  }
+  if (
+    config.dataDirLock !== undefined &&
+    (config.driver !== undefined || config.dataDir === undefined)
+  ) {
+    throw new SteadError(
+      "INVALID_CONFIG",
+      formatOptionProblems("createRuntime()", [
+        `dataDirLock: ${config.driver !== undefined ? "applies to the default local driver only; pass it to your driver instead, e.g. new LocalDriver({ dataDir, lock })" : "needs dataDir, the directory it locks"}.`,
+      ]),
+    );
+  }
+  if (config.driver !== undefined) {
+    const driver = config.driver;
+    return { driver, dataDir: config.dataDir, close: () => driver.close(), abort: async () => {} };
+  }
+  const temporaryDir =
+    config.dataDir === undefined ? mkdtempSync(join(tmpdir(), "stead-")) : undefined;
+  const dataDir = config.dataDir ?? temporaryDir!;
+  const removeTemporary = () => {
+    if (temporaryDir !== undefined) rmSync(temporaryDir, { recursive: true, force: true });
+  };
+  let driver: StorageDriver;
+  try {
+    driver = defaultDriver(dataDir, config);
+  } catch (error) {
+    removeTemporary();
+    throw error;
+  }
+  const close = async () => {
+    await driver.close();
+    removeTemporary();
+  };
+  return { driver, dataDir, close, abort: () => close().catch(() => {}) };
+}
+
+/** The local driver's history options from `historyRetentionDays` and the runtime's clock. */
+export function historyOptions(config: RuntimeOptions): {
+  historyRetentionMs?: number;
+  now: () => number;
+} {
+  const clock = config.clock ?? systemClock;
+  const days = config.historyRetentionDays;
+  return {
+    ...(days === undefined ? {} : { historyRetentionMs: days * 24 * 60 * 60 * 1000 }),
+    now: () => clock.now(),
+  };
+}
+
+/** The local driver on `dataDir`; a limit or lock it refuses is a configuration error. */
+function defaultDriver(dataDir: string, config: RuntimeOptions): LocalDriver {
+  try {
+    return new LocalDriver({
+      dataDir,
+      maxOpenDatabases: config.maxOpenDatabases,
+      ...historyOptions(config),
+      lock: config.dataDirLock,
+      sharedControl: (config.threads ?? 0) > 0,
+    });
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new SteadError(
+      "INVALID_CONFIG",
+      formatOptionProblems("createRuntime()", [error.message]),
+    );
+  }
+}
