@@ -34,6 +34,8 @@ export interface HistoryOptions {
   now(): number;
   /** History path -> when it was last trimmed (shared by the driver's handles). */
   readonly trimmedAt: Map<string, number>;
+  /** Makes files created in `dir` so far durable, off the event loop (batched by the driver). */
+  syncDirectory(dir: string): Promise<void>;
 }
 
 /** A database image: page number -> page, and its size in pages. */
@@ -75,6 +77,11 @@ export class ObjectHistory {
   #writes = 0;
   /** Newest record (written or not): its position and time. Undefined until `connected`. */
   #last: { seq: number; time: number } | undefined;
+  /**
+   * The history file's directory entry: "durable"; a promise while `prepareFile` creates it and
+   * syncs its directory; undefined when not known to exist.
+   */
+  #entry: Promise<void> | "durable" | undefined;
 
   constructor(dbPath: string, options: HistoryOptions) {
     this.#dbPath = dbPath;
@@ -105,8 +112,9 @@ export class ObjectHistory {
    */
   connected(readWal: ReadAt): void {
     const { last, validEnd } = readTail(this.logPath);
-    if (existsSync(this.logPath) && fileSize(this.logPath) !== validEnd)
-      truncate(this.logPath, validEnd);
+    const exists = existsSync(this.logPath);
+    if (exists && this.#entry === undefined) this.#entry = "durable";
+    if (exists && fileSize(this.logPath) !== validEnd) truncate(this.logPath, validEnd);
     const base = readBaseHeader(this.basePath);
     let newest = last && last.seq > (base?.seq ?? -1) ? last : undefined;
     const fresh = new WalReader();
@@ -168,12 +176,40 @@ export class ObjectHistory {
     this.#last = { seq, time };
   }
 
+  /**
+   * Creates the (empty) history file off the event loop, then syncs its directory, for a new
+   * database: call with its first commit, whose own directory sync this one then covers. Creating
+   * a file on the event loop can wait for the filesystem's journal, and a close appends to it.
+   * Undefined when the file is known to exist already (then nothing is synced).
+   */
+  prepareFile(): Promise<void> | undefined {
+    if (this.#entry !== undefined) return undefined;
+    const creating = (async () => {
+      const file = await open(this.logPath, "a", 0o600);
+      await file.close();
+      await this.#options.syncDirectory(dirname(this.logPath));
+    })();
+    this.#entry = creating;
+    creating.then(
+      () => {
+        if (this.#entry === creating) this.#entry = "durable";
+      },
+      () => {
+        // Not created, or not known durable: the next write creates it and syncs the directory.
+        if (this.#entry === creating) this.#entry = undefined;
+      },
+    );
+    return creating;
+  }
+
   /** Writes pending records to the file, without syncing (on the event loop; page cache only). */
   writePending(): void {
     if (this.#pending.length === 0) return;
     const records = this.#pending;
     this.#pending = [];
-    const created = !existsSync(this.logPath);
+    // Rare: a database older than its history file (history turned on later, or a failed
+    // `prepareFile`). The file is created here, and its directory synced, on the event loop.
+    const created = this.#entry === undefined && !existsSync(this.logPath);
     const fd = openSync(this.logPath, "a", 0o600);
     try {
       for (const record of records) writeSync(fd, record);
@@ -181,6 +217,7 @@ export class ObjectHistory {
       closeSync(fd);
     }
     if (created) syncDirectory(dirname(this.logPath));
+    if (this.#entry === undefined) this.#entry = "durable";
     this.#unsynced = true;
     this.#writes++;
   }
@@ -190,9 +227,10 @@ export class ObjectHistory {
     this.writePending();
     if (!this.#unsynced) return;
     const writes = this.#writes;
+    const entry = this.#entry;
     const file = await open(this.logPath, "r");
     try {
-      await file.datasync();
+      await Promise.all([file.datasync(), entry === "durable" ? undefined : entry]);
     } finally {
       await file.close();
     }
@@ -203,6 +241,8 @@ export class ObjectHistory {
   settleNow(): void {
     this.writePending();
     if (!this.#unsynced) return;
+    // `prepareFile` is still making the file's entry durable: do it here, as this cannot wait.
+    if (this.#entry !== "durable") syncDirectory(dirname(this.logPath));
     const fd = openSync(this.logPath, "r");
     try {
       fdatasyncSync(fd);
