@@ -134,9 +134,9 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   flush(): Promise<void> {
     const wal = this.#wal;
     if (wal === undefined) return this.#lastFlush ?? Promise.resolve();
-    // Right after COMMIT: the transaction's frames into history (in memory until `settle`).
+    // Right after COMMIT: when the transaction committed (its pages are read at the next capture).
     try {
-      this.#history?.capture(this.#readWal);
+      this.#history?.note(this.#readWal);
     } catch (error) {
       return Promise.reject(fileSystemError(`${this.path}-wal`, this.#driver.dataDir, error));
     }
@@ -205,6 +205,12 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
 
   reopen(): void {
     this.disconnect();
+  }
+
+  /** @internal Opens the connection and brings history up to date with the WAL. */
+  captureHistory(): void {
+    void this.sqlite;
+    this.#history?.capture(this.#readWal);
   }
 
   /** @internal Resolves when the last flush settled. */
@@ -345,9 +351,15 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
    * WAL; a later settle covers them.
    */
   #settleHistory(): Promise<void> {
+    const history = this.#history!;
+    try {
+      history.capture(this.#readWal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#historySettling = true;
     const generation = this.#generation;
-    const settled = this.#history!.settle();
+    const settled = history.settle();
     settled.then(
       () => {
         this.#historySettling = false;

@@ -13,7 +13,13 @@ import {
 import { open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { endOfGeneration, GENERATION_SPAN } from "../../core/storage/bookmarks.ts";
-import { type ReadAt, WalReader, type WalTransaction } from "../sqlite-wal/wal-frames.ts";
+import {
+  type ReadAt,
+  WalCommitScanner,
+  type WalPosition,
+  WalReader,
+  type WalTransaction,
+} from "../sqlite-wal/wal-frames.ts";
 import {
   encodeRecord,
   type LoggedRecord,
@@ -69,6 +75,10 @@ export class ObjectHistory {
   readonly #dbPath: string;
   readonly #options: HistoryOptions;
   #reader = new WalReader();
+  /** Finds each commit's frame right after it (`note`), so the time it committed is known. */
+  #scanner = new WalCommitScanner();
+  /** Commits noted and not yet captured: their commit frames and times, oldest first. */
+  #stamps: Array<WalPosition & { time: number }> = [];
   /** Encoded records not yet written to the file. */
   #pending: Buffer[] = [];
   /** Records were written since the file's last fdatasync. */
@@ -140,6 +150,9 @@ export class ObjectHistory {
       this.#writeUpgradeBase(inWal);
       this.#last = { seq: 0, time: this.#options.now() };
       this.#reader = fresh;
+      this.#scanner = new WalCommitScanner();
+      this.#scanner.skipTo(fresh.position);
+      this.#stamps = [];
       return;
     }
     this.#last = newest
@@ -149,13 +162,49 @@ export class ObjectHistory {
     this.#reader = new WalReader(
       resume && { salt1: resume.salt1, salt2: resume.salt2, frame: resume.frame },
     );
+    this.#scanner = new WalCommitScanner();
+    this.#stamps = [];
     this.capture(readWal);
   }
 
-  /** Call right after each COMMIT (and before the connection closes): captures new transactions. */
+  /**
+   * Call right after each COMMIT: notes when the new transactions committed (reading only frame
+   * headers). Their pages are read by the next `capture`.
+   */
+  note(readWal: ReadAt): void {
+    const found = this.#scanner.scan(readWal);
+    if (found.length === 0) return;
+    const time = this.#options.now();
+    for (const position of found) this.#stamps.push({ ...position, time });
+  }
+
+  /**
+   * Captures the transactions committed since the last capture, reading and verifying their
+   * frames in one pass: call before history must hold them (a checkpoint, a close, a read of
+   * history), with the connection open.
+   */
   capture(readWal: ReadAt): void {
     const transactions = this.#reader.readCommitted(readWal);
     for (const transaction of transactions) this.#append(transaction);
+    this.#scanner.skipTo(this.#reader.position);
+  }
+
+  /** When the transaction ending at `position` committed, if `note` saw it; else now. */
+  #timeOf(position: WalPosition): number {
+    const stamps = this.#stamps;
+    let used = 0;
+    let time: number | undefined;
+    for (const stamp of stamps) {
+      const sameWal = stamp.salt1 === position.salt1 && stamp.salt2 === position.salt2;
+      if (sameWal && stamp.frame > position.frame) break;
+      used++;
+      if (sameWal && stamp.frame === position.frame) {
+        time = stamp.time;
+        break;
+      }
+    }
+    if (used > 0) stamps.splice(0, used);
+    return time ?? this.#options.now();
   }
 
   #append(transaction: WalTransaction): void {
@@ -163,7 +212,7 @@ export class ObjectHistory {
     const seq = last.seq + 1;
     if (seq % GENERATION_SPAN === 0)
       throw new RangeError("internal: 2^32 commits since the last restore");
-    const time = Math.max(this.#options.now(), last.time);
+    const time = Math.max(this.#timeOf(transaction.position), last.time);
     const { salt1, salt2, frame } = transaction.position;
     const pageSize =
       transaction.pages.values().next().value?.length ?? this.#reader.pageSize ?? 4096;
@@ -338,6 +387,8 @@ export class ObjectHistory {
     this.#pending.push(encodeRecord(header, changed));
     this.#last = { seq, time };
     this.#reader = new WalReader();
+    this.#scanner = new WalCommitScanner();
+    this.#stamps = [];
     this.settleNow();
     rmSync(this.markerPath, { force: true });
     syncDirectory(dirname(this.markerPath));
