@@ -63,6 +63,10 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   #commits = 0;
   /** A flush is set to try a checkpoint when it finishes. */
   #checkpointArmed = false;
+  /** History is being made durable so that a checkpoint can follow (`#settleHistory`). */
+  #historySettling = false;
+  /** The last checkpoint attempt found the WAL busy: flushes leave history to the background. */
+  #walBusy = false;
   /**
    * The database file or its WAL is new (SQLite creates them on open): their directory entries,
    * and the database file's first page, are not yet known durable.
@@ -130,9 +134,9 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   flush(): Promise<void> {
     const wal = this.#wal;
     if (wal === undefined) return this.#lastFlush ?? Promise.resolve();
-    // Right after COMMIT: the transaction's frames into history (in memory until `settle`).
+    // Right after COMMIT: when the transaction committed (its pages are read at the next capture).
     try {
-      this.#history?.capture(this.#readWal);
+      this.#history?.note(this.#readWal);
     } catch (error) {
       return Promise.reject(fileSystemError(`${this.path}-wal`, this.#driver.dataDir, error));
     }
@@ -143,27 +147,41 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // The connection's first event is over: a use from now on is a use again (`OpenDatabase`).
       this.used = false;
     }
-    // The flush that arms a checkpoint also syncs history (alongside the WAL's sync, one commit in
-    // `checkpointAfterCommits`): the WAL may restart after the checkpoint, so history must hold
-    // its frames durably first.
-    const arming =
-      this.#commits + 1 >= this.#driver.checkpointAfterCommits && !this.#checkpointArmed;
-    const history = arming ? this.#history : undefined;
-    const flush = wal.sync(async () => {
-      const settled = history?.settle();
+    // A new database: its history file is created now, off the event loop, and the directory
+    // sync after that covers it as well as the database file and the WAL (`prepareFile`).
+    const dir = dirname(this.path);
+    const entry = created ? this.#history?.prepareFile() : undefined;
+    const sync = wal.sync(async () => {
       await this.#driver.beforeFlush(this.#namespace, this.#id);
-      await settled;
       // New files: their directory entries, and the database file's first page, must be durable
       // with the first commit. SQLite deletes the WAL of a database file that is empty when
       // opened, so a power loss that left a never-synced file empty would lose the WAL's frames.
       if (created)
         await Promise.all([
-          this.#driver.syncDirectory(dirname(this.path)),
+          entry === undefined
+            ? this.#driver.syncDirectory(dir)
+            : entry.catch(() => this.#driver.syncDirectory(dir)),
           syncFileOffLoop(this.path),
         ]);
     });
+    let flush = sync;
+    const due = ++this.#commits >= this.#driver.checkpointAfterCommits;
+    if (
+      due &&
+      !this.#checkpointArmed &&
+      !this.#walBusy &&
+      this.#history !== undefined &&
+      !this.#historySettling
+    ) {
+      // The WAL is due for a checkpoint, which needs history to hold its frames durably. The
+      // flush that arms it waits for that too (alongside the WAL's sync, not after it), so a
+      // caller that waits for each commit finds the WAL quiet and history durable when it ends.
+      // Once a checkpoint found the WAL busy, history is settled only at a quiet moment
+      // (`#checkpoint`), or on the event loop when a busy WAL must be checkpointed anyway.
+      flush = Promise.all([sync, this.#settleHistory().catch(ignore)]).then(ignore);
+    }
     this.#lastFlush = flush;
-    if (++this.#commits >= this.#driver.checkpointAfterCommits && !this.#checkpointArmed) {
+    if (due && !this.#checkpointArmed) {
       this.#checkpointArmed = true;
       const generation = this.#generation;
       const settled = () => {
@@ -187,6 +205,12 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
 
   reopen(): void {
     this.disconnect();
+  }
+
+  /** @internal Opens the connection and brings history up to date with the WAL. */
+  captureHistory(): void {
+    void this.sqlite;
+    this.#history?.capture(this.#readWal);
   }
 
   /** @internal Resolves when the last flush settled. */
@@ -283,14 +307,20 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     const history = this.#history;
     try {
       const forced = this.#commits >= FORCE_FACTOR * this.#driver.checkpointAfterCommits;
+      this.#walBusy = !wal.idle;
       if (!wal.idle) {
         if (!forced) return;
         wal.syncNow();
       }
-      if (history !== undefined && !history.durable) {
-        if (!forced) return;
+      if (history !== undefined) {
         history.capture(this.#readWal);
-        history.settleNow();
+        if (!history.durable) {
+          if (!forced) {
+            if (!this.#historySettling) void this.#settleHistory().catch(ignore);
+            return;
+          }
+          history.settleNow();
+        }
       }
       checkpointSqliteFile(db);
     } catch {
@@ -299,6 +329,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       return;
     }
     this.#commits = 0;
+    this.#walBusy = false;
     // Background retention trimming, bounded to once per interval per object (`trimIfDue`).
     try {
       history?.trimIfDue();
@@ -312,6 +343,35 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       if (this.#dbSync === dbSync) this.#dbSync = undefined;
       dbSync.close();
     }, ignore);
+  }
+
+  /**
+   * Makes the history captured so far durable off the event loop, one settle at a time, then
+   * tries the checkpoint again if the WAL is due for one. Commits that come meanwhile stay in the
+   * WAL; a later settle covers them.
+   */
+  #settleHistory(): Promise<void> {
+    const history = this.#history!;
+    try {
+      history.capture(this.#readWal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#historySettling = true;
+    const generation = this.#generation;
+    const settled = history.settle();
+    settled.then(
+      () => {
+        this.#historySettling = false;
+        if (generation !== this.#generation || this.#checkpointArmed) return;
+        if (this.#commits >= this.#driver.checkpointAfterCommits) this.#checkpoint();
+      },
+      () => {
+        // A failing disk shows in the next flushes; the WAL keeps every frame until then.
+        this.#historySettling = false;
+      },
+    );
+    return settled;
   }
 
   /** The connection is about to be used while its checkpoint's sync runs: finish it here. */
@@ -343,6 +403,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#db = db;
     this.#flushed = false;
     this.#commits = 0;
+    this.#walBusy = false;
     this.#wal = new FileSync(`${this.path}-wal`, {
       preallocate: true,
       // A WAL checkpointed on time holds about one frame per commit (more for larger ones).

@@ -49,8 +49,8 @@ export class LocalDatabaseHistory implements DatabaseHistory {
     this.#handle.restoreFromHistory(position);
   }
 
-  /** Opens the connection, which brings history up to date with the WAL. */
+  /** Opens the connection and brings history up to date with the WAL. */
   #open(): void {
-    void this.#handle.sqlite;
+    this.#handle.captureHistory();
   }
 }

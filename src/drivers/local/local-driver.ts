@@ -134,7 +134,12 @@ export class LocalDriver implements StorageDriver {
     this.historyOptions =
       retentionMs === 0
         ? undefined
-        : { retentionMs, now: options.now ?? (() => Date.now()), trimmedAt: new Map() };
+        : {
+            retentionMs,
+            now: options.now ?? (() => Date.now()),
+            trimmedAt: new Map(),
+            syncDirectory: (dir) => this.syncDirectory(dir),
+          };
     this.#open = new OpenDatabases(this.#maxOpen);
     this.#beforeFlush = options.beforeFlush;
     const controlPath = join(this.dataDir, CONTROL_FILE);

@@ -13,7 +13,13 @@ import {
 import { open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { endOfGeneration, GENERATION_SPAN } from "../../core/storage/bookmarks.ts";
-import { type ReadAt, WalReader, type WalTransaction } from "../sqlite-wal/wal-frames.ts";
+import {
+  type ReadAt,
+  WalCommitScanner,
+  type WalPosition,
+  WalReader,
+  type WalTransaction,
+} from "../sqlite-wal/wal-frames.ts";
 import {
   encodeRecord,
   type LoggedRecord,
@@ -34,6 +40,8 @@ export interface HistoryOptions {
   now(): number;
   /** History path -> when it was last trimmed (shared by the driver's handles). */
   readonly trimmedAt: Map<string, number>;
+  /** Makes files created in `dir` so far durable, off the event loop (batched by the driver). */
+  syncDirectory(dir: string): Promise<void>;
 }
 
 /** A database image: page number -> page, and its size in pages. */
@@ -67,6 +75,10 @@ export class ObjectHistory {
   readonly #dbPath: string;
   readonly #options: HistoryOptions;
   #reader = new WalReader();
+  /** Finds each commit's frame right after it (`note`), so the time it committed is known. */
+  #scanner = new WalCommitScanner();
+  /** Commits noted and not yet captured: their commit frames and times, oldest first. */
+  #stamps: Array<WalPosition & { time: number }> = [];
   /** Encoded records not yet written to the file. */
   #pending: Buffer[] = [];
   /** Records were written since the file's last fdatasync. */
@@ -75,6 +87,11 @@ export class ObjectHistory {
   #writes = 0;
   /** Newest record (written or not): its position and time. Undefined until `connected`. */
   #last: { seq: number; time: number } | undefined;
+  /**
+   * The history file's directory entry: "durable"; a promise while `prepareFile` creates it and
+   * syncs its directory; undefined when not known to exist.
+   */
+  #entry: Promise<void> | "durable" | undefined;
 
   constructor(dbPath: string, options: HistoryOptions) {
     this.#dbPath = dbPath;
@@ -105,8 +122,9 @@ export class ObjectHistory {
    */
   connected(readWal: ReadAt): void {
     const { last, validEnd } = readTail(this.logPath);
-    if (existsSync(this.logPath) && fileSize(this.logPath) !== validEnd)
-      truncate(this.logPath, validEnd);
+    const exists = existsSync(this.logPath);
+    if (exists && this.#entry === undefined) this.#entry = "durable";
+    if (exists && fileSize(this.logPath) !== validEnd) truncate(this.logPath, validEnd);
     const base = readBaseHeader(this.basePath);
     let newest = last && last.seq > (base?.seq ?? -1) ? last : undefined;
     const fresh = new WalReader();
@@ -132,6 +150,9 @@ export class ObjectHistory {
       this.#writeUpgradeBase(inWal);
       this.#last = { seq: 0, time: this.#options.now() };
       this.#reader = fresh;
+      this.#scanner = new WalCommitScanner();
+      this.#scanner.skipTo(fresh.position);
+      this.#stamps = [];
       return;
     }
     this.#last = newest
@@ -141,13 +162,49 @@ export class ObjectHistory {
     this.#reader = new WalReader(
       resume && { salt1: resume.salt1, salt2: resume.salt2, frame: resume.frame },
     );
+    this.#scanner = new WalCommitScanner();
+    this.#stamps = [];
     this.capture(readWal);
   }
 
-  /** Call right after each COMMIT (and before the connection closes): captures new transactions. */
+  /**
+   * Call right after each COMMIT: notes when the new transactions committed (reading only frame
+   * headers). Their pages are read by the next `capture`.
+   */
+  note(readWal: ReadAt): void {
+    const found = this.#scanner.scan(readWal);
+    if (found.length === 0) return;
+    const time = this.#options.now();
+    for (const position of found) this.#stamps.push({ ...position, time });
+  }
+
+  /**
+   * Captures the transactions committed since the last capture, reading and verifying their
+   * frames in one pass: call before history must hold them (a checkpoint, a close, a read of
+   * history), with the connection open.
+   */
   capture(readWal: ReadAt): void {
     const transactions = this.#reader.readCommitted(readWal);
     for (const transaction of transactions) this.#append(transaction);
+    this.#scanner.skipTo(this.#reader.position);
+  }
+
+  /** When the transaction ending at `position` committed, if `note` saw it; else now. */
+  #timeOf(position: WalPosition): number {
+    const stamps = this.#stamps;
+    let used = 0;
+    let time: number | undefined;
+    for (const stamp of stamps) {
+      const sameWal = stamp.salt1 === position.salt1 && stamp.salt2 === position.salt2;
+      if (sameWal && stamp.frame > position.frame) break;
+      used++;
+      if (sameWal && stamp.frame === position.frame) {
+        time = stamp.time;
+        break;
+      }
+    }
+    if (used > 0) stamps.splice(0, used);
+    return time ?? this.#options.now();
   }
 
   #append(transaction: WalTransaction): void {
@@ -155,7 +212,7 @@ export class ObjectHistory {
     const seq = last.seq + 1;
     if (seq % GENERATION_SPAN === 0)
       throw new RangeError("internal: 2^32 commits since the last restore");
-    const time = Math.max(this.#options.now(), last.time);
+    const time = Math.max(this.#timeOf(transaction.position), last.time);
     const { salt1, salt2, frame } = transaction.position;
     const pageSize =
       transaction.pages.values().next().value?.length ?? this.#reader.pageSize ?? 4096;
@@ -168,12 +225,40 @@ export class ObjectHistory {
     this.#last = { seq, time };
   }
 
+  /**
+   * Creates the (empty) history file off the event loop, then syncs its directory, for a new
+   * database: call with its first commit, whose own directory sync this one then covers. Creating
+   * a file on the event loop can wait for the filesystem's journal, and a close appends to it.
+   * Undefined when the file is known to exist already (then nothing is synced).
+   */
+  prepareFile(): Promise<void> | undefined {
+    if (this.#entry !== undefined) return undefined;
+    const creating = (async () => {
+      const file = await open(this.logPath, "a", 0o600);
+      await file.close();
+      await this.#options.syncDirectory(dirname(this.logPath));
+    })();
+    this.#entry = creating;
+    creating.then(
+      () => {
+        if (this.#entry === creating) this.#entry = "durable";
+      },
+      () => {
+        // Not created, or not known durable: the next write creates it and syncs the directory.
+        if (this.#entry === creating) this.#entry = undefined;
+      },
+    );
+    return creating;
+  }
+
   /** Writes pending records to the file, without syncing (on the event loop; page cache only). */
   writePending(): void {
     if (this.#pending.length === 0) return;
     const records = this.#pending;
     this.#pending = [];
-    const created = !existsSync(this.logPath);
+    // Rare: a database older than its history file (history turned on later, or a failed
+    // `prepareFile`). The file is created here, and its directory synced, on the event loop.
+    const created = this.#entry === undefined && !existsSync(this.logPath);
     const fd = openSync(this.logPath, "a", 0o600);
     try {
       for (const record of records) writeSync(fd, record);
@@ -181,6 +266,7 @@ export class ObjectHistory {
       closeSync(fd);
     }
     if (created) syncDirectory(dirname(this.logPath));
+    if (this.#entry === undefined) this.#entry = "durable";
     this.#unsynced = true;
     this.#writes++;
   }
@@ -190,9 +276,10 @@ export class ObjectHistory {
     this.writePending();
     if (!this.#unsynced) return;
     const writes = this.#writes;
+    const entry = this.#entry;
     const file = await open(this.logPath, "r");
     try {
-      await file.datasync();
+      await Promise.all([file.datasync(), entry === "durable" ? undefined : entry]);
     } finally {
       await file.close();
     }
@@ -203,6 +290,8 @@ export class ObjectHistory {
   settleNow(): void {
     this.writePending();
     if (!this.#unsynced) return;
+    // `prepareFile` is still making the file's entry durable: do it here, as this cannot wait.
+    if (this.#entry !== "durable") syncDirectory(dirname(this.logPath));
     const fd = openSync(this.logPath, "r");
     try {
       fdatasyncSync(fd);
@@ -298,6 +387,8 @@ export class ObjectHistory {
     this.#pending.push(encodeRecord(header, changed));
     this.#last = { seq, time };
     this.#reader = new WalReader();
+    this.#scanner = new WalCommitScanner();
+    this.#stamps = [];
     this.settleNow();
     rmSync(this.markerPath, { force: true });
     syncDirectory(dirname(this.markerPath));

@@ -129,6 +129,55 @@ export class WalReader {
   }
 }
 
+/**
+ * Finds commit frames in a WAL from their frame headers alone (24 bytes each): cheap enough to
+ * run right after every COMMIT, to learn when each transaction committed, while `WalReader`
+ * reads and verifies the frames later in one pass. Frames are not verified here: a position
+ * found here names a transaction only once `WalReader` returns one ending there.
+ */
+export class WalCommitScanner {
+  #salt1 = 0;
+  #salt2 = 0;
+  #known = false;
+  /** Frames of the current WAL scanned up to the last commit frame found. */
+  #frame = 0;
+
+  /** Continues after `position` (a commit frame already accounted for), if it is further on. */
+  skipTo(position: WalPosition): void {
+    const sameWal = this.#known && position.salt1 === this.#salt1 && position.salt2 === this.#salt2;
+    if (sameWal && position.frame <= this.#frame) return;
+    this.#known = true;
+    this.#salt1 = position.salt1;
+    this.#salt2 = position.salt2;
+    this.#frame = position.frame;
+  }
+
+  /** Positions of the commit frames written since the last call, oldest first. */
+  scan(readAt: ReadAt): WalPosition[] {
+    const header = parseHeader(readAt(WAL_HEADER_SIZE, 0));
+    if (header === undefined) return [];
+    const { salt1, salt2 } = header;
+    if (!this.#known || this.#salt1 !== salt1 || this.#salt2 !== salt2) {
+      this.#known = true;
+      this.#salt1 = salt1;
+      this.#salt2 = salt2;
+      this.#frame = 0;
+    }
+    const frameSize = FRAME_HEADER_SIZE + header.pageSize;
+    const found: WalPosition[] = [];
+    for (let frame = this.#frame; ; ) {
+      const bytes = readAt(FRAME_HEADER_SIZE, WAL_HEADER_SIZE + frame * frameSize);
+      if (bytes.length < FRAME_HEADER_SIZE) break;
+      if (bytes.readUInt32BE(8) !== salt1 || bytes.readUInt32BE(12) !== salt2) break;
+      frame++;
+      if (bytes.readUInt32BE(4) === 0) continue;
+      found.push({ salt1, salt2, frame });
+      this.#frame = frame;
+    }
+    return found;
+  }
+}
+
 function parseHeader(bytes: Buffer): WalHeader | undefined {
   if (bytes.length < WAL_HEADER_SIZE) return undefined;
   const magic = bytes.readUInt32BE(0);
