@@ -9,7 +9,7 @@ import type { Migration } from "../core/migrations/migration.ts";
 import type { ObjectLimits } from "../core/object/object-class.ts";
 import type { StorageDriver } from "../core/storage/driver.ts";
 import { DataDirLock } from "../drivers/local/data-dir-lock.ts";
-import type { ModuleRule } from "../loader/module-rules.ts";
+import type { BuildKeys } from "../loader/build-options.ts";
 
 /** A Durable Object binding: the class name, or the class name and its storage backend. */
 export type DurableObjectBinding =
@@ -20,30 +20,8 @@ export type DurableObjectBinding =
       storage?: "sqlite" | "kv";
     };
 
-/**
- * How an entry given as a path or `file:` URL is bundled, as wrangler config keys say (see
- * docs/configuration.md, "How apps are built").
- */
-export interface AppBuildOptions {
-  /** `[[rules]]`: module rules, applied before wrangler's defaults (`.html`/`.txt`/`.sql` Text, `.bin` Data, `.wasm` CompiledWasm). */
-  rules?: ModuleRule[];
-  /** `define`: identifiers replaced with JavaScript expressions, e.g. `{ __VERSION__: '"1.2.3"' }`. */
-  define?: Record<string, string>;
-  /** `alias`: module names replaced with other modules or paths (relative to `cwd`). */
-  alias?: Record<string, string>;
-  /** `tsconfig`: the tsconfig.json to use (default: the nearest one to each file). */
-  tsconfig?: string;
-  /** `jsx_factory` (default `React.createElement`). */
-  jsxFactory?: string;
-  /** `jsx_fragment` (default `React.Fragment`). */
-  jsxFragment?: string;
-  /** `minify` (default false). */
-  minify?: boolean;
-  /** `keep_names` (default true). */
-  keepNames?: boolean;
-  /** What `process.env.NODE_ENV` reads as in the app (default: `NODE_ENV`, else "production"). */
-  nodeEnv?: string;
-}
+/** How an entry given as a path or `file:` URL is bundled, as wrangler config keys say. */
+export type AppBuildOptions = BuildKeys;
 
 /** Options of `createRuntime`. */
 export interface RuntimeOptions {

@@ -1,5 +1,6 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
 import { crc32 } from "node:zlib";
+import { readAt } from "./read-at.ts";
 
 /**
  * The records of an object's history file (`<id>.sqlite-history`), appended in commit order:
@@ -172,18 +173,6 @@ export function readPages(fd: number, record: LoggedRecord): Map<number, Buffer>
     pages.set(body.readUInt32BE(at), body.subarray(at + 4, at + 4 + record.pageSize));
   }
   return pages;
-}
-
-/** Reads `length` bytes at `position` (fewer at the end of the file). */
-export function readAt(fd: number, length: number, position: number): Buffer {
-  const buffer = Buffer.allocUnsafe(length);
-  let done = 0;
-  while (done < length) {
-    const n = readSync(fd, buffer, done, length - done, position + done);
-    if (n === 0) break;
-    done += n;
-  }
-  return done === length ? buffer : buffer.subarray(0, done);
 }
 
 function openOrUndefined(path: string): number | undefined {

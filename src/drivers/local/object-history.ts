@@ -26,10 +26,10 @@ import {
   RECORD_HEADER_SIZE,
   type RecordHeader,
   readAll,
-  readAt,
   readPages,
   readTail,
 } from "./history-log.ts";
+import { readAt } from "./read-at.ts";
 import { syncDirectory } from "./sqlite-file.ts";
 
 /** What a history needs from its driver. */

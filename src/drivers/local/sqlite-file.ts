@@ -7,7 +7,6 @@ import {
   fsyncSync,
   linkSync,
   openSync,
-  readSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -15,6 +14,7 @@ import {
 } from "node:fs";
 import { open } from "node:fs/promises";
 import { DatabaseSync } from "node:sqlite";
+import { readAt } from "./read-at.ts";
 
 /**
  * Opens a SQLite file the way every Stead database is opened. WAL with EXCLUSIVE locking, which
@@ -287,14 +287,7 @@ export class FileSync {
     }
     const fd = this.#fd;
     if (fd === undefined) return Buffer.alloc(0);
-    const buffer = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(fd, buffer, done, length - done, position + done);
-      if (n === 0) break;
-      done += n;
-    }
-    return done === length ? buffer : buffer.subarray(0, done);
+    return readAt(fd, length, position);
   }
 
   /**
