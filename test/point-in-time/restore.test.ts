@@ -56,6 +56,9 @@ describe("point-in-time recovery", () => {
     assert.ok(first < second, `${first} < ${second}`);
     // The primary is always at or past its own bookmarks: waitForBookmark resolves at once.
     await inObject(rt, "a", (_, ctx) => ctx.storage.waitForBookmark(first));
+    // Each current bookmark sorts after the last, even with no write between them.
+    const again = await inObject(rt, "a", (_, ctx) => ctx.storage.getCurrentBookmark());
+    assert.ok(second < again, `${second} < ${again}`);
     const undo = await thenAbort(rt, "a", (ctx) => ctx.storage.onNextSessionRestoreBookmark(first));
     assert.ok(undo > second, `${undo} > ${second}`);
     await inObject(rt, "a", async (_, ctx) => {

@@ -9,8 +9,10 @@ import { createHash } from "node:crypto";
  * restore, so the position `generation * 2^32 + (2^32 - 1)` names "the newest state of that
  * generation", which is the state just before the next restore. The first two groups of a
  * bookmark are the position in fixed-width hex, so bookmarks of one object sort as their states
- * do; the last group is a digest of the object and the position, so a bookmark edited by hand
- * or taken from another object is refused rather than restoring something unintended.
+ * do; the third counts the current bookmarks this process has handed out, so each new one sorts
+ * after the last even when no write came between them (as workerd's do); the last group is a digest of
+ * the object and the position, so a bookmark edited by hand or taken from another object is
+ * refused rather than restoring something unintended.
  */
 
 /** Positions per restore generation. */
@@ -21,14 +23,26 @@ export function endOfGeneration(position: number): number {
   return Math.floor(position / GENERATION_SPAN) * GENERATION_SPAN + (GENERATION_SPAN - 1);
 }
 
-/** The bookmark of `position` for the object `objectKey` (namespace and id). */
-export function formatBookmark(position: number, objectKey: string): string {
-  const generation = Math.floor(position / GENERATION_SPAN);
-  const index = position % GENERATION_SPAN;
-  return `${hex8(generation)}-${hex8(index)}-00000000-${digest(objectKey, position)}`;
+/** Current bookmarks handed out by this process (`nextIssue()`). */
+let issued = 0;
+
+/** The third group of the next `getCurrentBookmark()`: one more than the last. */
+export function nextIssue(): number {
+  issued = (issued + 1) % GENERATION_SPAN;
+  return issued;
 }
 
-const BOOKMARK = /^([0-9a-f]{8})-([0-9a-f]{8})-00000000-([0-9a-f]{32})$/;
+/**
+ * The bookmark of `position` for the object `objectKey` (namespace and id); `issue` is the third
+ * group (0 for bookmarks that name a point rather than "now").
+ */
+export function formatBookmark(position: number, objectKey: string, issue = 0): string {
+  const generation = Math.floor(position / GENERATION_SPAN);
+  const index = position % GENERATION_SPAN;
+  return `${hex8(generation)}-${hex8(index)}-${hex8(issue)}-${digest(objectKey, position)}`;
+}
+
+const BOOKMARK = /^([0-9a-f]{8})-([0-9a-f]{8})-[0-9a-f]{8}-([0-9a-f]{32})$/;
 
 /** The position a bookmark of `objectKey` names, or undefined when it is not one. */
 export function parseBookmark(bookmark: unknown, objectKey: string): number | undefined {

@@ -1,5 +1,5 @@
 import { SteadError } from "../errors.ts";
-import { formatBookmark, parseBookmark } from "./bookmarks.ts";
+import { formatBookmark, nextIssue, parseBookmark } from "./bookmarks.ts";
 import type { DatabaseHistory } from "./driver.ts";
 import type { StorageBackend } from "./kv-limits.ts";
 import type { ObjectDatabase } from "./object-database.ts";
@@ -32,7 +32,7 @@ export class PointInTime {
   async getCurrentBookmark(): Promise<string> {
     const history = this.#history();
     await this.#tx.sync();
-    return formatBookmark(history.currentPosition(), this.#objectKey);
+    return formatBookmark(history.currentPosition(), this.#objectKey, nextIssue());
   }
 
   /** A bookmark of the state current at `timestamp`, within the retention window. */
