@@ -62,9 +62,13 @@ for (const c of CASES) {
   const dir = mkdtempSync(join(tmpdir(), "stead-reload-"));
   cpSync(c.app, dir, { recursive: true, filter: (path) => !path.includes(".stead") });
   symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  const child = spawn(process.execPath, [...process.execArgv, MAIN, "dev", dir, "--port", "0", "--log-format", "json"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, MAIN, "dev", dir, "--port", "0", "--log-format", "json"],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   try {
     const url = await serving(child);
     await answer(url + c.path);
