@@ -101,9 +101,11 @@ program.addCommand(
 );
 // The child process of `stead dev`: `start` with development settings.
 program.addCommand(
-  serverCommand("__serve", "", true).action((dir: string, flags: ServerFlags) =>
-    startCommand(resolveServerOptions(dir, flags, { dev: true })),
-  ),
+  serverCommand("__serve", "", true)
+    .addOption(new Option("--prebuilt <url>", "the bundle stead dev built").hideHelp())
+    .action((dir: string, flags: ServerFlags) =>
+      startCommand(resolveServerOptions(dir, flags, { dev: true })),
+    ),
   { hidden: true },
 );
 

@@ -30,6 +30,11 @@ export interface ServerOptions {
   threads: number;
   /** Days of object history kept for point-in-time recovery; unset, the default (30). */
   historyRetentionDays: number | undefined;
+  /**
+   * Set by `stead dev` for its app process: the URL of the bundle it built, imported as it is
+   * (no build, no `build.command`).
+   */
+  prebuilt?: string | undefined;
 }
 
 /** Raw flag values as commander gives them. */
@@ -46,6 +51,7 @@ export interface ServerFlags {
   env?: string;
   threads?: string;
   historyRetentionDays?: string;
+  prebuilt?: string;
 }
 
 /** Thrown for bad flags or environment variables; the CLI prints the message alone. */
@@ -123,6 +129,7 @@ export function resolveServerOptions(
       flags.historyRetentionDays ?? env.STEAD_HISTORY_RETENTION_DAYS,
       "--history-retention-days / STEAD_HISTORY_RETENTION_DAYS",
     ),
+    ...(flags.prebuilt === undefined ? {} : { prebuilt: flags.prebuilt }),
   };
 }
 

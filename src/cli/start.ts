@@ -4,9 +4,10 @@ import { SteadError } from "../core/errors.ts";
 import { DataDirLock } from "../drivers/local/data-dir-lock.ts";
 import { openFileLimit } from "../drivers/local/open-file-limit.ts";
 import { exposureWarning } from "../drivers/local/private-files.ts";
-import { createRuntime, type Runtime } from "../embedded/create-runtime.ts";
+import { createRuntimeWith, type Runtime } from "../embedded/create-runtime.ts";
 import { type SteadServer, serve } from "../server/serve.ts";
 import { handleWebSocketUpgrade } from "../server/websocket-upgrade.ts";
+import { runCustomBuild } from "./custom-build.ts";
 import { maxConnections } from "./descriptor-budget.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { type ServerOptions, UsageError } from "./options.ts";
@@ -58,23 +59,31 @@ async function serveLocked(
     main: options.main,
   });
   for (const warning of config.warnings) logger.warn(warning);
-  const runtime = await createRuntime({
-    ...config.runtimeOptions,
-    dataDir: options.dataDir,
-    dataDirLock: lock,
-    maxOpenDatabases: options.maxOpenDatabases,
-    ...(options.historyRetentionDays === undefined
-      ? {}
-      : { historyRetentionDays: options.historyRetentionDays }),
-    threads: options.threads,
-    objects: { hibernateAfterMs: options.hibernateAfterMs },
-    onError: (error, context) => {
-      logger.error(`error in ${context}`, {
-        error: describeError(error),
-      });
-      if (error instanceof SteadError && error.code === "OBJECT_THREAD_STUCK") onStuck(error);
+  // `stead dev` runs the command itself, before it builds the bundle its app process imports.
+  if (config.customBuild !== undefined && options.prebuilt === undefined) {
+    logger.info(`Running the custom build: ${config.customBuild.command}`);
+    await runCustomBuild(config.customBuild, config.configPath);
+  }
+  const runtime = await createRuntimeWith(
+    {
+      ...config.runtimeOptions,
+      dataDir: options.dataDir,
+      dataDirLock: lock,
+      maxOpenDatabases: options.maxOpenDatabases,
+      ...(options.historyRetentionDays === undefined
+        ? {}
+        : { historyRetentionDays: options.historyRetentionDays }),
+      threads: options.threads,
+      objects: { hibernateAfterMs: options.hibernateAfterMs },
+      onError: (error, context) => {
+        logger.error(`error in ${context}`, {
+          error: describeError(error),
+        });
+        if (error instanceof SteadError && error.code === "OBJECT_THREAD_STUCK") onStuck(error);
+      },
     },
-  });
+    options.prebuilt === undefined ? {} : { prebuilt: options.prebuilt },
+  );
   let server: SteadServer;
   try {
     server = await serve(runtime, {

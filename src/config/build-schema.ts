@@ -22,3 +22,14 @@ export const aliasSchema = z.record(
   z.string().min(1),
   z.string().min(1, { error: 'must be a module name or a path, like "./src/shim.ts"' }),
 );
+
+/** `build`: a custom build command run before bundling, as `wrangler dev` / deploy run it. */
+export const customBuildSchema = z.object({
+  command: z.string().min(1, { error: 'must be a shell command, like "npm run build"' }).optional(),
+  cwd: z.string().min(1).optional(),
+  watch_dir: z
+    .union([z.string().min(1), z.array(z.string().min(1))], {
+      error: 'must be a directory or a list of directories, like "./src"',
+    })
+    .optional(),
+});

@@ -72,6 +72,11 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   key("minify", "supported", "Passed to esbuild."),
   key("keep_names", "supported", "Passed to esbuild (on by default, as in wrangler)."),
   key(
+    "build",
+    "supported",
+    "`command` runs in `cwd` before the app is bundled: once by `stead start`, and by `stead dev` at start and on a change under `watch_dir`.",
+  ),
+  key(
     "find_additional_modules",
     "partial",
     "Not read: dynamic `import()`s whose path esbuild can see are bundled; a module reachable only through a computed path is not found.",
@@ -82,11 +87,6 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     "no_bundle",
     "unsupported",
     "Stead always bundles the entry with esbuild; the app is built as if `no_bundle` were false.",
-  ),
-  key(
-    "build",
-    "unsupported",
-    "The custom build command is not run: run it yourself before `stead dev` / `stead start`.",
   ),
   key(
     "triggers",

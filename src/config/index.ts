@@ -5,5 +5,10 @@ export {
   findConfigDirUpward,
   findConfigFile,
 } from "./find-config-file.ts";
-export { type AppConfig, type LoadAppConfigOptions, loadAppConfig } from "./load-app-config.ts";
+export {
+  type AppConfig,
+  type CustomBuild,
+  type LoadAppConfigOptions,
+  loadAppConfig,
+} from "./load-app-config.ts";
 export type { WranglerConfig } from "./wrangler-schema.ts";

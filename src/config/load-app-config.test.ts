@@ -427,6 +427,37 @@ describe("loadAppConfig: how the app is built", () => {
     assert.equal(fromEnv.runtimeOptions.build.nodeEnv, "test");
   });
 
+  it("reads build (the custom build command): cwd and watch_dir from the config's directory, inherited by environments", async () => {
+    using a = app({
+      "wrangler.jsonc": JSON.stringify({
+        main: "src/index.ts",
+        build: { command: "npm run build:client" },
+        env: {
+          staging: { build: { command: "make", cwd: "client", watch_dir: ["client/src", "lib"] } },
+          prod: {},
+        },
+      }),
+    });
+    const top = await loadAppConfig(a.dir);
+    assert.deepEqual(top.customBuild, {
+      command: "npm run build:client",
+      cwd: a.dir,
+      watchDirs: [join(a.dir, "src")],
+    });
+    assert.deepEqual((await loadAppConfig(a.dir, { env: "prod" })).customBuild, top.customBuild);
+    assert.deepEqual((await loadAppConfig(a.dir, { env: "staging" })).customBuild, {
+      command: "make",
+      cwd: join(a.dir, "client"),
+      watchDirs: [join(a.dir, "client/src"), join(a.dir, "lib")],
+    });
+    using none = app({ "wrangler.jsonc": JSON.stringify({ main: "src/index.ts" }) });
+    assert.equal((await loadAppConfig(none.dir)).customBuild, undefined);
+    using bad = app({
+      "wrangler.jsonc": JSON.stringify({ main: "src/index.ts", build: { watch_dir: 3 } }),
+    });
+    await assertFails(bad.dir, "INVALID_CONFIG", ["build.watch_dir", 'like "./src"']);
+  });
+
   it("names a bad rule by its path", async () => {
     using a = app({
       "wrangler.jsonc": JSON.stringify({

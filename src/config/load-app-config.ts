@@ -49,6 +49,19 @@ export interface AppBuildKeys {
   nodeEnv: string;
 }
 
+/**
+ * The config's `build` key: a command run before the app is bundled (by `stead start` once, by
+ * `stead dev` at start and when a file under `watchDirs` changes), as wrangler runs it.
+ */
+export interface CustomBuild {
+  /** `build.command`, run by the system shell. */
+  readonly command: string;
+  /** `build.cwd` (absolute; default: the config's directory): where the command runs. */
+  readonly cwd: string;
+  /** `build.watch_dir` (absolute; default: `./src` of the config's directory). */
+  readonly watchDirs: readonly string[];
+}
+
 export interface LoadAppConfigOptions {
   /**
    * The entry module, overriding the config's `main` (an absolute path, or relative to the
@@ -77,6 +90,8 @@ export interface AppConfig {
   readonly secretNames: readonly string[];
   /** Options for `createRuntime`; add `dataDir` and the rest. */
   readonly runtimeOptions: Readonly<AppRuntimeOptions>;
+  /** The `build` key, when it sets a `command`: run it before building the app. */
+  readonly customBuild: CustomBuild | undefined;
   /**
    * One line per key set in the config (at the top level or in the selected environment) that
    * Stead does not handle, saying what the app will see instead: `stead start` logs them.
@@ -92,8 +107,9 @@ export interface AppConfig {
  * needed when `options.main` names the entry), `compatibility_date`, `compatibility_flags`,
  * `vars`, `durable_objects.bindings` (`name`, `class_name`; a `script_name` naming another
  * Worker is not supported), `migrations`, the build keys (`rules`, `define`, `alias`,
- * `tsconfig`, `jsx_factory`, `jsx_fragment`, `minify`, `keep_names`), and `env.<name>` with
- * `options.env` (`main`, `compatibility_date`, `compatibility_flags`, `migrations`, `name` and
+ * `tsconfig`, `jsx_factory`, `jsx_fragment`, `minify`, `keep_names`), `build` (a custom build
+ * command, as `customBuild`), and `env.<name>` with `options.env` (`main`, `compatibility_date`,
+ * `compatibility_flags`, `migrations`, `name`, `build` and
  * the build keys but `define` and `alias` are inherited from the top level; `vars`,
  * `durable_objects` and `define` are not, and `alias` is read at the top level only, as in
  * wrangler). Every other key is accepted; those that change what the app would see on
@@ -129,6 +145,7 @@ export async function loadAppConfig(
   let compatibilityDate = config.compatibility_date;
   let compatibilityFlags = config.compatibility_flags;
   let cpuLimitMs = config.limits?.cpu_ms;
+  let customBuildKey = config.build;
   let inherited = buildKeys(config);
   if (options.env !== undefined) {
     const envs = config.env ?? {};
@@ -147,6 +164,7 @@ export async function loadAppConfig(
     compatibilityDate = chosen.compatibility_date ?? compatibilityDate;
     compatibilityFlags = chosen.compatibility_flags ?? compatibilityFlags;
     cpuLimitMs = chosen.limits?.cpu_ms ?? cpuLimitMs;
+    customBuildKey = chosen.build ?? customBuildKey;
     inherited = { ...inherited, ...definedOnly(buildKeys(chosen)) };
   }
 
@@ -229,6 +247,7 @@ export async function loadAppConfig(
     env: options.env,
     secretNames: Object.keys(devVars?.values ?? {}),
     runtimeOptions,
+    customBuild: customBuildFrom(customBuildKey, configDir),
     warnings: [
       ...unhandledKeyWarnings(configPath, parsed as Record<string, unknown>),
       ...(options.env === undefined
@@ -251,6 +270,22 @@ function buildKeys(config: WranglerEnvironment) {
     jsxFragment: config.jsx_fragment,
     minify: config.minify,
     keepNames: config.keep_names,
+  };
+}
+
+/** The `build` key resolved from the config's directory, or undefined without a command. */
+function customBuildFrom(
+  key: WranglerEnvironment["build"],
+  configDir: string,
+): CustomBuild | undefined {
+  if (key?.command === undefined) return undefined;
+  const watchDir = key.watch_dir ?? "./src";
+  return {
+    command: key.command,
+    cwd: resolve(configDir, key.cwd ?? "."),
+    watchDirs: (Array.isArray(watchDir) ? watchDir : [watchDir]).map((dir) =>
+      resolve(configDir, dir),
+    ),
   };
 }
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { aliasSchema, defineSchema, moduleRuleSchema } from "./build-schema.ts";
+import { aliasSchema, customBuildSchema, defineSchema, moduleRuleSchema } from "./build-schema.ts";
 import { cpuLimitSchema } from "./cpu-limit-schema.ts";
 import { migrationSchema } from "./migration-schema.ts";
 
@@ -43,6 +43,7 @@ const workerFields = {
   jsx_fragment: z.string().min(1).optional(),
   minify: z.boolean().optional(),
   keep_names: z.boolean().optional(),
+  build: customBuildSchema.optional(),
   limits: z
     .object({
       cpu_ms: cpuLimitSchema.optional(),
@@ -71,7 +72,7 @@ const workerFields = {
  * The part of a wrangler config Stead reads: `name`, `main`, `compatibility_date`,
  * `compatibility_flags`, `vars`, `durable_objects.bindings`, `limits.cpu_ms`, `migrations`, the
  * build keys (`rules`, `define`, `tsconfig`, `jsx_factory`, `jsx_fragment`, `minify`,
- * `keep_names`, and `alias` at the top level only), and the same keys under `env.<name>`. Every
+ * `keep_names`, `build`, and `alias` at the top level only), and the same keys under `env.<name>`. Every
  * other key (routes, kv_namespaces, observability, ...) is accepted and ignored.
  */
 export const wranglerConfigSchema = z.object({

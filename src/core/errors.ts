@@ -32,7 +32,7 @@ export type SteadErrorCode =
   | "DELETE_NOT_CONFIRMED"
   /** The entry module could not be loaded or does not export what the config names. */
   | "MODULE_LOAD_FAILED"
-  /** The app could not be bundled: a syntax error, an import that does not resolve. */
+  /** The app could not be bundled (a syntax error, an import that does not resolve), or its `build.command` failed. */
   | "BUILD_FAILED"
   /** The runtime was disposed. */
   | "RUNTIME_DISPOSED"

@@ -17,14 +17,19 @@ export interface AppEntry {
 
 /**
  * Loads `main`: a path or `file:` URL is bundled first (`loader/`), as wrangler does; another
- * URL is imported as it is; a module namespace is used as it is.
+ * URL is imported as it is; a module namespace is used as it is. With `prebuilt` (the URL of a
+ * bundle of `main` built elsewhere: `stead dev` builds in its own process) that bundle is
+ * imported as it is; whoever built it removes it.
  */
-export async function loadAppEntry(config: RuntimeOptions): Promise<AppEntry> {
+export async function loadAppEntry(config: RuntimeOptions, prebuilt?: string): Promise<AppEntry> {
   const main = config.main;
+  const cwd = config.cwd ?? process.cwd();
+  if (prebuilt !== undefined) {
+    return { module: await loadEntryModule(prebuilt, cwd), url: prebuilt, dispose: () => {} };
+  }
   if (typeof main !== "string" && !(main instanceof URL)) {
     return { module: main, url: undefined, dispose: () => {} };
   }
-  const cwd = config.cwd ?? process.cwd();
   const entry = entryPath(main, cwd);
   if (entry === undefined) {
     return { module: await loadEntryModule(main, cwd), url: String(main), dispose: () => {} };

@@ -38,6 +38,20 @@ const DEFAULT_CPU_LIMIT_MS = 30_000;
  * const n = await rt.env.COUNTER.getByName("a").increment();
  */
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  return createRuntimeWith(options, {});
+}
+
+/** What Stead's own CLI passes to a runtime beyond the public options. */
+export interface RuntimeInternals {
+  /** The URL of a bundle of `main` built by another process (`stead dev`), imported as it is. */
+  prebuilt?: string;
+}
+
+/** `createRuntime` with internal options; not exported from the package. */
+export async function createRuntimeWith(
+  options: RuntimeOptions,
+  internals: RuntimeInternals,
+): Promise<Runtime> {
   const config = parseRuntimeOptions(options);
   checkThreadOptions(config);
   installFetchGate();
@@ -52,7 +66,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   let app: AppEntry;
   let store: Store;
   try {
-    app = await runInScope(scope, () => loadAppEntry(config));
+    app = await runInScope(scope, () => loadAppEntry(config, internals.prebuilt));
   } catch (error) {
     removeScope();
     throw error;

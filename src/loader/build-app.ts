@@ -50,7 +50,7 @@ export async function buildApp(options: BuildOptions): Promise<AppBuild> {
 }
 
 /** esbuild's options for `options`, without an output location. */
-function esbuildOptionsFor(options: BuildOptions): EsbuildOptions {
+export function esbuildOptionsFor(options: BuildOptions): EsbuildOptions {
   const nodeEnv = JSON.stringify(options.nodeEnv ?? process.env.NODE_ENV ?? "production");
   const compatibilityFlags = options.compatibilityFlags ?? [];
   const nodeCompat = hasNodeCompat(compatibilityFlags);

@@ -52,7 +52,11 @@ export async function runStead(args: string[], options: SteadProcessOptions = {}
 export async function startStead(
   command: "start" | "dev",
   args: string[],
-  options: SteadProcessOptions & { timeoutMs?: number } = {},
+  options: SteadProcessOptions & {
+    timeoutMs?: number;
+    /** Runs once the process is spawned, before it serves (e.g. to fix what stops it serving). */
+    whileStarting?: (output: { stderr(): string }) => Promise<void>;
+  } = {},
 ): Promise<SteadProcess> {
   const [file, argv] = withShellSettings(
     [process.execPath, MAIN, command, ...args, "--port", "0", "--log-format", "json"],
@@ -94,8 +98,16 @@ export async function startStead(
   });
   const timeout = options.timeoutMs ?? 15_000;
   let timer: NodeJS.Timeout | undefined;
+  const starting = options.whileStarting?.({ stderr: () => stderr }).then(
+    () => new Promise<never>(() => {}),
+    (error: unknown) => {
+      child.kill("SIGKILL");
+      throw error;
+    },
+  );
   const url = await Promise.race([
     serving,
+    ...(starting === undefined ? [] : [starting]),
     new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new Error(`stead ${command} did not serve within ${timeout} ms:\n${stderr}`)),
