@@ -1,16 +1,19 @@
 import {
+  close,
   closeSync,
   existsSync,
+  fdatasync,
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
+  open,
   openSync,
   readFileSync,
   renameSync,
   rmSync,
   writeSync,
+  writevSync,
 } from "node:fs";
-import { open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { endOfGeneration, GENERATION_SPAN } from "../../core/storage/bookmarks.ts";
 import {
@@ -85,6 +88,15 @@ export class ObjectHistory {
   #unsynced = false;
   /** Bumped by each write, so a settle knows whether a later write came meanwhile. */
   #writes = 0;
+  /**
+   * The history file, open from an append until a sync covered it (then closed, so an open object
+   * holds no descriptor for history between checkpoints).
+   */
+  #fd: number | undefined;
+  /** Off-loop fdatasyncs of `#fd` running. */
+  #syncing = 0;
+  /** `release` was called: close `#fd` once no sync runs on it, synced or not. */
+  #released = false;
   /** Newest record (written or not): its position and time. Undefined until `connected`. */
   #last: { seq: number; time: number } | undefined;
   /**
@@ -123,7 +135,12 @@ export class ObjectHistory {
   connected(readWal: ReadAt): void {
     const { last, validEnd } = readTail(this.logPath);
     const exists = existsSync(this.logPath);
-    if (exists && this.#entry === undefined) this.#entry = "durable";
+    // A close may have left records unsynced (its WAL then stays aside, and was put back before
+    // this open): sync the file, and its directory entry, before the WAL may restart.
+    if (exists) {
+      if (this.#entry !== "durable") this.#entry = undefined;
+      this.#unsynced = true;
+    }
     if (exists && fileSize(this.logPath) !== validEnd) truncate(this.logPath, validEnd);
     const base = readBaseHeader(this.basePath);
     let newest = last && last.seq > (base?.seq ?? -1) ? last : undefined;
@@ -234,8 +251,14 @@ export class ObjectHistory {
   prepareFile(): Promise<void> | undefined {
     if (this.#entry !== undefined) return undefined;
     const creating = (async () => {
-      const file = await open(this.logPath, "a", 0o600);
-      await file.close();
+      // Callback API, not fs/promises: no FileHandle to build for an open and a close.
+      await new Promise<void>((resolve, reject) =>
+        open(this.logPath, "a", 0o600, (error, fd) =>
+          error
+            ? reject(error)
+            : close(fd, (closeError) => (closeError ? reject(closeError) : resolve())),
+        ),
+      );
       await this.#options.syncDirectory(dirname(this.logPath));
     })();
     this.#entry = creating;
@@ -251,54 +274,98 @@ export class ObjectHistory {
     return creating;
   }
 
-  /** Writes pending records to the file, without syncing (on the event loop; page cache only). */
+  /**
+   * Writes pending records to the file in one write, without syncing (on the event loop; page
+   * cache only). The descriptor stays open for the sync that follows (`settle`, `settleNow`).
+   */
   writePending(): void {
     if (this.#pending.length === 0) return;
     const records = this.#pending;
     this.#pending = [];
     // Rare: a database older than its history file (history turned on later, or a failed
-    // `prepareFile`). The file is created here, and its directory synced, on the event loop.
-    const created = this.#entry === undefined && !existsSync(this.logPath);
-    const fd = openSync(this.logPath, "a", 0o600);
-    try {
-      for (const record of records) writeSync(fd, record);
-    } finally {
-      closeSync(fd);
+    // `prepareFile`). The file is created here; its directory is synced with the file.
+    if (this.#fd === undefined) this.#fd = openSync(this.logPath, "a", 0o600);
+    this.#released = false;
+    const fd = this.#fd;
+    const length = records.reduce((sum, record) => sum + record.length, 0);
+    let written = writevSync(fd, records);
+    // A short write (rare: a full disk reports its error on the next call): the rest, in order.
+    if (written < length) {
+      const all = Buffer.concat(records);
+      while (written < length) written += writeSync(fd, all, written, length - written);
     }
-    if (created) syncDirectory(dirname(this.logPath));
-    if (this.#entry === undefined) this.#entry = "durable";
     this.#unsynced = true;
     this.#writes++;
   }
 
-  /** Makes every captured record durable, off the event loop. Then trims, when due. */
+  /** Bytes of the current WAL's frames captured so far (its size, right after a capture). */
+  get capturedWalBytes(): number {
+    return this.#reader.position.frame * ((this.#reader.pageSize ?? 4096) + 24);
+  }
+
+  /** Makes every captured record durable, off the event loop. */
   async settle(): Promise<void> {
     this.writePending();
     if (!this.#unsynced) return;
     const writes = this.#writes;
-    const entry = this.#entry;
-    const file = await open(this.logPath, "r");
+    this.#fd ??= openSync(this.logPath, "a", 0o600);
+    const fd = this.#fd;
+    this.#syncing++;
     try {
-      await Promise.all([file.datasync(), entry === "durable" ? undefined : entry]);
+      await Promise.all([
+        new Promise<void>((resolve, reject) =>
+          fdatasync(fd, (error) => (error ? reject(error) : resolve())),
+        ),
+        this.#entryDurable(),
+      ]);
     } finally {
-      await file.close();
+      this.#syncing--;
     }
     if (this.#writes === writes) this.#unsynced = false;
+    this.#closeIfSynced();
   }
 
   /** Makes every captured record durable now, on the event loop (rare paths). */
   settleNow(): void {
     this.writePending();
     if (!this.#unsynced) return;
-    // `prepareFile` is still making the file's entry durable: do it here, as this cannot wait.
-    if (this.#entry !== "durable") syncDirectory(dirname(this.logPath));
-    const fd = openSync(this.logPath, "r");
-    try {
-      fdatasyncSync(fd);
-    } finally {
-      closeSync(fd);
+    // `prepareFile` is still making the file's entry durable, or the file was created by a
+    // write: do it here, as this cannot wait.
+    if (this.#entry !== "durable") {
+      syncDirectory(dirname(this.logPath));
+      this.#entry = "durable";
     }
+    this.#fd ??= openSync(this.logPath, "a", 0o600);
+    fdatasyncSync(this.#fd);
     this.#unsynced = false;
+    this.#closeIfSynced();
+  }
+
+  /** Closes the history file's descriptor, once the syncs running on it finish. */
+  release(): void {
+    this.#released = true;
+    this.#closeIfSynced();
+  }
+
+  /** The file's directory entry is durable: made so by `prepareFile`, or synced here. */
+  async #entryDurable(): Promise<void> {
+    const entry = this.#entry;
+    if (entry === "durable") return;
+    if (entry !== undefined) return entry;
+    await this.#options.syncDirectory(dirname(this.logPath));
+    if (this.#entry === undefined) this.#entry = "durable";
+  }
+
+  #closeIfSynced(): void {
+    if (this.#syncing > 0) return;
+    if (this.#released || (!this.#unsynced && this.#pending.length === 0)) this.#closeFd();
+  }
+
+  #closeFd(): void {
+    const fd = this.#fd;
+    if (fd === undefined) return;
+    this.#fd = undefined;
+    closeSync(fd);
   }
 
   /** The position of the state current at `time`, or "too-old" before the retention window. */
@@ -397,7 +464,7 @@ export class ObjectHistory {
   /**
    * Folds records whose states were replaced before the retention window into the base image
    * and drops them from the file. At most once per `retentionMs / 10` (and per hour) per object;
-   * call with no settle running. The new base is written aside and renamed into place before the
+   * a settle running postpones it. The new base is written aside and renamed into place before the
    * file is rewritten the same way, so a crash in between leaves records the base already holds,
    * which readers skip.
    */
@@ -406,6 +473,8 @@ export class ObjectHistory {
     const trimmedAt = this.#options.trimmedAt;
     const last = trimmedAt.get(this.logPath) ?? Number.NEGATIVE_INFINITY;
     if (now - last < Math.min(this.retentionMs / 10, 3_600_000)) return;
+    // A sync runs on the file's descriptor, which the rewrite below replaces: later.
+    if (this.#syncing > 0) return;
     trimmedAt.set(this.logPath, now);
     this.writePending();
     // Cheap check first: nothing to fold unless the second record is older than the window.
@@ -435,6 +504,8 @@ export class ObjectHistory {
     } finally {
       closeSync(from);
     }
+    // Appends go to the new file from here: the old descriptor names the replaced one.
+    this.#closeFd();
     renameSync(temp, this.logPath);
     syncDirectory(dirname(this.logPath));
     this.#unsynced = false;
