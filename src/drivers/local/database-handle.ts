@@ -154,10 +154,9 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // The connection's first event is over: a use from now on is a use again (`OpenDatabase`).
       this.used = false;
     }
-    // A new database: its history file is created now, off the event loop, and the directory
-    // sync after that covers it as well as the database file and the WAL (`prepareFile`).
+    // A new database: its history file is not created until history is written (a checkpoint
+    // or a close); the WAL keeps every frame until then.
     const dir = dirname(this.path);
-    const entry = created ? this.#history?.prepareFile() : undefined;
     // No sync of the WAL running or waiting: the commits come one at a time.
     const quiet = wal.idle;
     const sync = wal.sync(async () => {
@@ -165,13 +164,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // New files: their directory entries, and the database file's first page, must be durable
       // with the first commit. SQLite deletes the WAL of a database file that is empty when
       // opened, so a power loss that left a never-synced file empty would lose the WAL's frames.
-      if (created)
-        await Promise.all([
-          entry === undefined
-            ? this.#driver.syncDirectory(dir)
-            : entry.catch(() => this.#driver.syncDirectory(dir)),
-          syncFileOffLoop(this.path),
-        ]);
+      if (created) await Promise.all([this.#driver.syncDirectory(dir), syncFileOffLoop(this.path)]);
     });
     let flush = sync;
     const due = ++this.#commits >= this.#driver.checkpointAfterCommits;
@@ -250,7 +243,8 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     const history = this.#history;
     let historyError: unknown;
     try {
-      // The close checkpoints: the WAL's last transactions into history (written, not synced).
+      // The close checkpoints: the WAL's last transactions into history (written, not synced;
+      // written now, on the event loop, so that they outlive a SIGKILL that follows).
       history?.capture(this.#readWal);
       history?.writePending();
     } catch (error) {
@@ -260,6 +254,17 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     wal.openNow();
     wal.close();
     let finish = closeSqliteFile(db, this.path);
+    // A small WAL of a cold object the open-database budget closes: its records are left
+    // unsynced and the kept WAL is not recycled, so the next open puts it back (SQLite replays
+    // frames the file already holds) and history syncs them before the WAL restarts. A crash
+    // before then recaptures from the kept WAL whatever history lost.
+    const lazy =
+      history !== undefined &&
+      historyError === undefined &&
+      finish !== undefined &&
+      evicted &&
+      !history.durable &&
+      history.capturedWalBytes <= LAZY_CLOSE_BYTES;
     if (history !== undefined && historyError !== undefined) {
       // History could not take the WAL's last frames: keep the WAL aside (never recycle it), so
       // the next open puts it back (`recoverKeptWal`) and history captures them then.
@@ -269,13 +274,9 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       if (finish === undefined) {
         if (!history.durable) history.settleNow();
         history.release();
-      } else if (evicted && !history.durable && history.capturedWalBytes <= LAZY_CLOSE_BYTES) {
-        // A small WAL (a cold object written a few times): its records stay unsynced and the
-        // kept WAL is not recycled, so the next open puts it back (SQLite replays frames the
-        // file already holds) and history syncs them before the WAL restarts. A crash before
-        // then recaptures from the kept WAL whatever history lost.
-        history.release();
+      } else if (lazy) {
         const rest = finish;
+        history.release();
         finish = (stillClosed) => rest(stillClosed, false);
       } else {
         const rest = finish;

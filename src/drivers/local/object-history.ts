@@ -1,12 +1,10 @@
 import {
-  close,
   closeSync,
   existsSync,
   fdatasync,
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
-  open,
   openSync,
   readFileSync,
   renameSync,
@@ -99,11 +97,8 @@ export class ObjectHistory {
   #released = false;
   /** Newest record (written or not): its position and time. Undefined until `connected`. */
   #last: { seq: number; time: number } | undefined;
-  /**
-   * The history file's directory entry: "durable"; a promise while `prepareFile` creates it and
-   * syncs its directory; undefined when not known to exist.
-   */
-  #entry: Promise<void> | "durable" | undefined;
+  /** The history file's directory entry is known durable (synced since it was created). */
+  #entry: "durable" | undefined;
 
   constructor(dbPath: string, options: HistoryOptions) {
     this.#dbPath = dbPath;
@@ -243,38 +238,6 @@ export class ObjectHistory {
   }
 
   /**
-   * Creates the (empty) history file off the event loop, then syncs its directory, for a new
-   * database: call with its first commit, whose own directory sync this one then covers. Creating
-   * a file on the event loop can wait for the filesystem's journal, and a close appends to it.
-   * Undefined when the file is known to exist already (then nothing is synced).
-   */
-  prepareFile(): Promise<void> | undefined {
-    if (this.#entry !== undefined) return undefined;
-    const creating = (async () => {
-      // Callback API, not fs/promises: no FileHandle to build for an open and a close.
-      await new Promise<void>((resolve, reject) =>
-        open(this.logPath, "a", 0o600, (error, fd) =>
-          error
-            ? reject(error)
-            : close(fd, (closeError) => (closeError ? reject(closeError) : resolve())),
-        ),
-      );
-      await this.#options.syncDirectory(dirname(this.logPath));
-    })();
-    this.#entry = creating;
-    creating.then(
-      () => {
-        if (this.#entry === creating) this.#entry = "durable";
-      },
-      () => {
-        // Not created, or not known durable: the next write creates it and syncs the directory.
-        if (this.#entry === creating) this.#entry = undefined;
-      },
-    );
-    return creating;
-  }
-
-  /**
    * Writes pending records to the file in one write, without syncing (on the event loop; page
    * cache only). The descriptor stays open for the sync that follows (`settle`, `settleNow`).
    */
@@ -282,8 +245,8 @@ export class ObjectHistory {
     if (this.#pending.length === 0) return;
     const records = this.#pending;
     this.#pending = [];
-    // Rare: a database older than its history file (history turned on later, or a failed
-    // `prepareFile`). The file is created here; its directory is synced with the file.
+    // The first write of a new object's history (at its first checkpoint) creates the file; its
+    // directory entry is synced with the file's data (`settle`, `settleNow`).
     if (this.#fd === undefined) this.#fd = openSync(this.logPath, "a", 0o600);
     this.#released = false;
     const fd = this.#fd;
@@ -329,8 +292,7 @@ export class ObjectHistory {
   settleNow(): void {
     this.writePending();
     if (!this.#unsynced) return;
-    // `prepareFile` is still making the file's entry durable, or the file was created by a
-    // write: do it here, as this cannot wait.
+    // The file was created since its directory was last synced: do it here, as this cannot wait.
     if (this.#entry !== "durable") {
       syncDirectory(dirname(this.logPath));
       this.#entry = "durable";
@@ -347,11 +309,9 @@ export class ObjectHistory {
     this.#closeIfSynced();
   }
 
-  /** The file's directory entry is durable: made so by `prepareFile`, or synced here. */
+  /** The file's directory entry is durable: known so, or synced here. */
   async #entryDurable(): Promise<void> {
-    const entry = this.#entry;
-    if (entry === "durable") return;
-    if (entry !== undefined) return entry;
+    if (this.#entry === "durable") return;
     await this.#options.syncDirectory(dirname(this.logPath));
     if (this.#entry === undefined) this.#entry = "durable";
   }
