@@ -62,12 +62,13 @@ const BASE_HEADER_SIZE = 32;
  * the WAL right after each COMMIT, see `history-log.ts`) over `<id>.sqlite-history-base` (the
  * database image before the oldest record; absent means the empty database at position 0).
  *
- * Durability is lazy: records wait in memory and reach the file when the WAL is about to be
- * checkpointed (`settle`), or the connection closes. That is sound because the WAL still holds
- * every frame whose record is not durable: the driver checkpoints (which lets the WAL restart)
- * only once `durable` is true, and on open `connected` recaptures from the WAL whatever the file
- * lacks, and drops records the WAL lost (a power loss can keep a history write and lose the
- * WAL's). So a commit's acknowledgement waits for one fdatasync, the WAL's, as before.
+ * Durability is lazy: transactions wait in the WAL and reach the file when it is checkpointed
+ * (`capture`, `writePending`, then `settle` beside the database file's sync) or the connection
+ * closes. That is sound because the WAL still holds every frame whose record is not durable: the
+ * driver lets the WAL restart only once `durable` is true, and on open `connected` recaptures
+ * from the WAL whatever the file lacks, and drops records the WAL lost (a power loss can keep a
+ * history write and lose the WAL's). So a commit's acknowledgement waits for one fdatasync, the
+ * WAL's, as before.
  */
 export class ObjectHistory {
   readonly logPath: string;

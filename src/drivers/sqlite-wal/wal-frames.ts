@@ -159,9 +159,9 @@ function* frameChunks(
 }
 
 /**
- * Finds commit frames in a WAL from their frame headers alone (24 bytes each): cheap enough to
- * run right after every COMMIT, to learn when each transaction committed, while `WalReader`
- * reads and verifies the frames later in one pass. Frames are not verified here: a position
+ * Finds commit frames in a WAL from their frame headers alone (24 bytes each, read with the
+ * frames between them in one read): cheap enough to run right after every COMMIT, to learn when
+ * each transaction committed, while `WalReader` reads and verifies the frames later in one pass. Frames are not verified here: a position
  * found here names a transaction only once `WalReader` returns one ending there.
  */
 export class WalCommitScanner {
