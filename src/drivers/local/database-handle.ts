@@ -28,6 +28,13 @@ import {
 const FORCE_FACTOR = 16;
 
 /**
+ * A close whose WAL holds at most this many bytes of frames keeps it aside instead of syncing
+ * history (see `disconnect`): a cold object's close then costs no history sync. The WAL grows
+ * across such closes (it restarts only after a checkpoint), so a larger one is settled.
+ */
+const LAZY_CLOSE_BYTES = 64 * 1024;
+
+/**
  * One object's database file: its connection (opened on use, closed when the driver says), the
  * WAL syncer that makes commits durable, and the connection's checkpoints.
  *
@@ -147,37 +154,34 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // The connection's first event is over: a use from now on is a use again (`OpenDatabase`).
       this.used = false;
     }
-    // A new database: its history file is created now, off the event loop, and the directory
-    // sync after that covers it as well as the database file and the WAL (`prepareFile`).
+    // A new database: its history file is not created until history is written (a checkpoint
+    // or a close); the WAL keeps every frame until then.
     const dir = dirname(this.path);
-    const entry = created ? this.#history?.prepareFile() : undefined;
+    // No sync of the WAL running or waiting: the commits come one at a time.
+    const quiet = wal.idle;
     const sync = wal.sync(async () => {
       await this.#driver.beforeFlush(this.#namespace, this.#id);
       // New files: their directory entries, and the database file's first page, must be durable
       // with the first commit. SQLite deletes the WAL of a database file that is empty when
       // opened, so a power loss that left a never-synced file empty would lose the WAL's frames.
-      if (created)
-        await Promise.all([
-          entry === undefined
-            ? this.#driver.syncDirectory(dir)
-            : entry.catch(() => this.#driver.syncDirectory(dir)),
-          syncFileOffLoop(this.path),
-        ]);
+      if (created) await Promise.all([this.#driver.syncDirectory(dir), syncFileOffLoop(this.path)]);
     });
     let flush = sync;
     const due = ++this.#commits >= this.#driver.checkpointAfterCommits;
     if (
       due &&
+      quiet &&
       !this.#checkpointArmed &&
       !this.#walBusy &&
       this.#history !== undefined &&
       !this.#historySettling
     ) {
-      // The WAL is due for a checkpoint, which needs history to hold its frames durably. The
-      // flush that arms it waits for that too (alongside the WAL's sync, not after it), so a
-      // caller that waits for each commit finds the WAL quiet and history durable when it ends.
-      // Once a checkpoint found the WAL busy, history is settled only at a quiet moment
-      // (`#checkpoint`), or on the event loop when a busy WAL must be checkpointed anyway.
+      // The WAL is due for a checkpoint, which needs history to hold its frames durably. When
+      // commits come one at a time, the flush that arms it waits for that too (alongside the
+      // WAL's sync, not after it), so a caller that waits for each commit finds the WAL quiet
+      // and history durable when it ends. Under load more commits follow before the checkpoint
+      // anyway: history is then written by the checkpoint and synced beside the database file
+      // (`#checkpoint`), one history sync per checkpoint rather than two.
       flush = Promise.all([sync, this.#settleHistory().catch(ignore)]).then(ignore);
     }
     this.#lastFlush = flush;
@@ -218,8 +222,13 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     return this.#lastFlush ?? Promise.resolve();
   }
 
-  /** @internal Closes the connection (rolling back an open transaction); the next use reopens. */
-  disconnect(): void {
+  /**
+   * @internal Closes the connection (rolling back an open transaction); the next use reopens.
+   * `evicted` (the open-database budget closes a cold object, which likely comes back): a small
+   * WAL's history is left unsynced and the WAL kept aside for the next open. Other closes (the
+   * object left memory, the driver closes) sync history and recycle the WAL.
+   */
+  disconnect(evicted = false): void {
     const db = this.#db;
     if (db === undefined) return;
     this.#db = undefined;
@@ -234,7 +243,8 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     const history = this.#history;
     let historyError: unknown;
     try {
-      // The close checkpoints: the WAL's last transactions into history (written, not synced).
+      // The close checkpoints: the WAL's last transactions into history (written, not synced;
+      // written now, on the event loop, so that they outlive a SIGKILL that follows).
       history?.capture(this.#readWal);
       history?.writePending();
     } catch (error) {
@@ -244,24 +254,45 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     wal.openNow();
     wal.close();
     let finish = closeSqliteFile(db, this.path);
+    // A small WAL of a cold object the open-database budget closes: its records are left
+    // unsynced and the kept WAL is not recycled, so the next open puts it back (SQLite replays
+    // frames the file already holds) and history syncs them before the WAL restarts. A crash
+    // before then recaptures from the kept WAL whatever history lost.
+    const lazy =
+      history !== undefined &&
+      historyError === undefined &&
+      finish !== undefined &&
+      evicted &&
+      !history.durable &&
+      history.capturedWalBytes <= LAZY_CLOSE_BYTES;
     if (history !== undefined && historyError !== undefined) {
       // History could not take the WAL's last frames: keep the WAL aside (never recycle it), so
       // the next open puts it back (`recoverKeptWal`) and history captures them then.
       finish = undefined;
+      history.release();
     } else if (history !== undefined) {
       if (finish === undefined) {
         if (!history.durable) history.settleNow();
+        history.release();
+      } else if (lazy) {
+        const rest = finish;
+        history.release();
+        finish = (stillClosed) => rest(stillClosed, false);
       } else {
         const rest = finish;
         // The kept WAL is recycled only once history holds its frames durably.
         finish = async (stillClosed) => {
           await history.settle().catch(ignore);
-          if (!history.durable) return;
+          if (!history.durable) {
+            history.release();
+            return;
+          }
           try {
             history.trimIfDue();
           } catch {
             // Trimming only saves space; tried again on a later checkpoint or close.
           }
+          history.release();
           await rest(stillClosed);
         };
       }
@@ -312,16 +343,11 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
         if (!forced) return;
         wal.syncNow();
       }
-      if (history !== undefined) {
-        history.capture(this.#readWal);
-        if (!history.durable) {
-          if (!forced) {
-            if (!this.#historySettling) void this.#settleHistory().catch(ignore);
-            return;
-          }
-          history.settleNow();
-        }
-      }
+      // History takes the WAL's frames now (written, page cache only); its sync joins the
+      // database file's below. Both must finish before the connection writes again, as that
+      // write restarts the WAL (`#finishCheckpoint`): until then the WAL keeps every frame.
+      history?.capture(this.#readWal);
+      history?.writePending();
       checkpointSqliteFile(db);
     } catch {
       // A failed checkpoint leaves the WAL as it was (it does not restart), so nothing is lost:
@@ -330,19 +356,27 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     }
     this.#commits = 0;
     this.#walBusy = false;
-    // Background retention trimming, bounded to once per interval per object (`trimIfDue`).
-    try {
-      history?.trimIfDue();
-    } catch {
-      // Trimming only saves space; a failure leaves history longer, never wrong. Tried again later.
-    }
     const dbSync = new FileSync(this.path);
     this.#dbSync = dbSync;
-    // On failure it stays set: the next use retries the sync and reports its error.
-    dbSync.sync().then(() => {
+    const historySync = history?.durable === false ? history.settle() : undefined;
+    const generation = this.#generation;
+    // On failure it stays set: the next use retries the syncs and reports their error.
+    Promise.all([dbSync.sync(), historySync]).then(() => {
       if (this.#dbSync === dbSync) this.#dbSync = undefined;
       dbSync.close();
+      if (generation === this.#generation) this.#trimHistory();
     }, ignore);
+  }
+
+  /** Background retention trimming, bounded to once per interval per object (`trimIfDue`). */
+  #trimHistory(): void {
+    const history = this.#history;
+    if (history === undefined || !history.durable) return;
+    try {
+      history.trimIfDue();
+    } catch {
+      // Trimming only saves space; a failure leaves history longer, never wrong. Tried later.
+    }
   }
 
   /**
@@ -363,7 +397,9 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     settled.then(
       () => {
         this.#historySettling = false;
-        if (generation !== this.#generation || this.#checkpointArmed) return;
+        if (generation !== this.#generation) return;
+        this.#trimHistory();
+        if (this.#checkpointArmed) return;
         if (this.#commits >= this.#driver.checkpointAfterCommits) this.#checkpoint();
       },
       () => {
@@ -374,10 +410,15 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     return settled;
   }
 
-  /** The connection is about to be used while its checkpoint's sync runs: finish it here. */
+  /**
+   * The connection is about to be used while its checkpoint's syncs run (the database file's,
+   * and history's when the checkpoint wrote records): finish them here.
+   */
   #finishCheckpoint(): void {
     const dbSync = this.#dbSync!;
     dbSync.syncNow();
+    this.#history?.settleNow();
+    this.#trimHistory();
     this.#dbSync = undefined;
     dbSync.close();
   }

@@ -78,6 +78,45 @@ describe("local driver: open databases", () => {
     assert.ok(t.driver.openDatabases <= 2);
   });
 
+  it("keeps the history of an evicted object's small WAL, with its commit times, lazily", async () => {
+    let clock = 1_000_000;
+    await using t = tempDriver({ maxOpenDatabases: 1, now: () => clock });
+    const path = join(t.dataDir, "Ns", `${id(1)}.sqlite`);
+    const cold = t.driver.openObject("Ns", id(1));
+    cold.sqlite.exec("CREATE TABLE t (v)");
+    await cold.flush();
+    clock += 1000;
+    cold.sqlite.exec("INSERT INTO t VALUES ('one')");
+    await cold.flush();
+    clock += 1000;
+    // Opening another object evicts the first: its WAL stays aside, history written later.
+    const other = t.driver.openObject("Ns", id(2));
+    other.sqlite.exec("CREATE TABLE t (v)");
+    await other.flush();
+    assert.ok(existsSync(`${path}-wal.closing`), "the evicted object's WAL is kept aside");
+    // What a SIGKILL right now leaves (history written, not synced): the kept WAL comes back.
+    using image = tempDataDir("stead-crash-image-");
+    mkdirSync(join(image.path, "Ns"));
+    for (const suffix of ["", "-wal.closing", "-history"]) {
+      copyFileSync(`${path}${suffix}`, join(image.path, "Ns", `${id(1)}.sqlite${suffix}`));
+    }
+    // Back in use: the commit times noted before the eviction still name its states.
+    clock += 1000;
+    assert.deepEqual(values(cold), ["one"]);
+    const history = cold.history!;
+    assert.equal(history.currentPosition(), 2);
+    assert.equal(history.positionAt(1_000_500), 1);
+    assert.equal(history.positionAt(1_001_500), 2);
+    const driver = new LocalDriver({ dataDir: image.path, now: () => clock });
+    try {
+      const recovered = driver.openObject("Ns", id(1));
+      assert.deepEqual(values(recovered), ["one"]);
+      assert.equal(recovered.history!.currentPosition(), 2);
+    } finally {
+      await driver.close();
+    }
+  });
+
   it("never closes a held connection: an open transaction outlives other objects opening", async () => {
     await using t = tempDriver({ maxOpenDatabases: 1 });
     const busy = t.driver.openObject("Ns", id(1));

@@ -1,6 +1,7 @@
 import {
   closeSync,
   existsSync,
+  fdatasync,
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
@@ -9,8 +10,8 @@ import {
   renameSync,
   rmSync,
   writeSync,
+  writevSync,
 } from "node:fs";
-import { open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { endOfGeneration, GENERATION_SPAN } from "../../core/storage/bookmarks.ts";
 import {
@@ -61,12 +62,13 @@ const BASE_HEADER_SIZE = 32;
  * the WAL right after each COMMIT, see `history-log.ts`) over `<id>.sqlite-history-base` (the
  * database image before the oldest record; absent means the empty database at position 0).
  *
- * Durability is lazy: records wait in memory and reach the file when the WAL is about to be
- * checkpointed (`settle`), or the connection closes. That is sound because the WAL still holds
- * every frame whose record is not durable: the driver checkpoints (which lets the WAL restart)
- * only once `durable` is true, and on open `connected` recaptures from the WAL whatever the file
- * lacks, and drops records the WAL lost (a power loss can keep a history write and lose the
- * WAL's). So a commit's acknowledgement waits for one fdatasync, the WAL's, as before.
+ * Durability is lazy: transactions wait in the WAL and reach the file when it is checkpointed
+ * (`capture`, `writePending`, then `settle` beside the database file's sync) or the connection
+ * closes. That is sound because the WAL still holds every frame whose record is not durable: the
+ * driver lets the WAL restart only once `durable` is true, and on open `connected` recaptures
+ * from the WAL whatever the file lacks, and drops records the WAL lost (a power loss can keep a
+ * history write and lose the WAL's). So a commit's acknowledgement waits for one fdatasync, the
+ * WAL's, as before.
  */
 export class ObjectHistory {
   readonly logPath: string;
@@ -85,13 +87,19 @@ export class ObjectHistory {
   #unsynced = false;
   /** Bumped by each write, so a settle knows whether a later write came meanwhile. */
   #writes = 0;
+  /**
+   * The history file, open from an append until a sync covered it (then closed, so an open object
+   * holds no descriptor for history between checkpoints).
+   */
+  #fd: number | undefined;
+  /** Off-loop fdatasyncs of `#fd` running. */
+  #syncing = 0;
+  /** `release` was called: close `#fd` once no sync runs on it, synced or not. */
+  #released = false;
   /** Newest record (written or not): its position and time. Undefined until `connected`. */
   #last: { seq: number; time: number } | undefined;
-  /**
-   * The history file's directory entry: "durable"; a promise while `prepareFile` creates it and
-   * syncs its directory; undefined when not known to exist.
-   */
-  #entry: Promise<void> | "durable" | undefined;
+  /** The history file's directory entry is known durable (synced since it was created). */
+  #entry: "durable" | undefined;
 
   constructor(dbPath: string, options: HistoryOptions) {
     this.#dbPath = dbPath;
@@ -123,7 +131,12 @@ export class ObjectHistory {
   connected(readWal: ReadAt): void {
     const { last, validEnd } = readTail(this.logPath);
     const exists = existsSync(this.logPath);
-    if (exists && this.#entry === undefined) this.#entry = "durable";
+    // A close may have left records unsynced (its WAL then stays aside, and was put back before
+    // this open): sync the file, and its directory entry, before the WAL may restart.
+    if (exists) {
+      if (this.#entry !== "durable") this.#entry = undefined;
+      this.#unsynced = true;
+    }
     if (exists && fileSize(this.logPath) !== validEnd) truncate(this.logPath, validEnd);
     const base = readBaseHeader(this.basePath);
     let newest = last && last.seq > (base?.seq ?? -1) ? last : undefined;
@@ -226,79 +239,94 @@ export class ObjectHistory {
   }
 
   /**
-   * Creates the (empty) history file off the event loop, then syncs its directory, for a new
-   * database: call with its first commit, whose own directory sync this one then covers. Creating
-   * a file on the event loop can wait for the filesystem's journal, and a close appends to it.
-   * Undefined when the file is known to exist already (then nothing is synced).
+   * Writes pending records to the file in one write, without syncing (on the event loop; page
+   * cache only). The descriptor stays open for the sync that follows (`settle`, `settleNow`).
    */
-  prepareFile(): Promise<void> | undefined {
-    if (this.#entry !== undefined) return undefined;
-    const creating = (async () => {
-      const file = await open(this.logPath, "a", 0o600);
-      await file.close();
-      await this.#options.syncDirectory(dirname(this.logPath));
-    })();
-    this.#entry = creating;
-    creating.then(
-      () => {
-        if (this.#entry === creating) this.#entry = "durable";
-      },
-      () => {
-        // Not created, or not known durable: the next write creates it and syncs the directory.
-        if (this.#entry === creating) this.#entry = undefined;
-      },
-    );
-    return creating;
-  }
-
-  /** Writes pending records to the file, without syncing (on the event loop; page cache only). */
   writePending(): void {
     if (this.#pending.length === 0) return;
     const records = this.#pending;
     this.#pending = [];
-    // Rare: a database older than its history file (history turned on later, or a failed
-    // `prepareFile`). The file is created here, and its directory synced, on the event loop.
-    const created = this.#entry === undefined && !existsSync(this.logPath);
-    const fd = openSync(this.logPath, "a", 0o600);
-    try {
-      for (const record of records) writeSync(fd, record);
-    } finally {
-      closeSync(fd);
+    // The first write of a new object's history (at its first checkpoint) creates the file; its
+    // directory entry is synced with the file's data (`settle`, `settleNow`).
+    if (this.#fd === undefined) this.#fd = openSync(this.logPath, "a", 0o600);
+    this.#released = false;
+    const fd = this.#fd;
+    const length = records.reduce((sum, record) => sum + record.length, 0);
+    let written = writevSync(fd, records);
+    // A short write (rare: a full disk reports its error on the next call): the rest, in order.
+    if (written < length) {
+      const all = Buffer.concat(records);
+      while (written < length) written += writeSync(fd, all, written, length - written);
     }
-    if (created) syncDirectory(dirname(this.logPath));
-    if (this.#entry === undefined) this.#entry = "durable";
     this.#unsynced = true;
     this.#writes++;
   }
 
-  /** Makes every captured record durable, off the event loop. Then trims, when due. */
+  /** Bytes of the current WAL's frames captured so far (its size, right after a capture). */
+  get capturedWalBytes(): number {
+    return this.#reader.position.frame * ((this.#reader.pageSize ?? 4096) + 24);
+  }
+
+  /** Makes every captured record durable, off the event loop. */
   async settle(): Promise<void> {
     this.writePending();
     if (!this.#unsynced) return;
     const writes = this.#writes;
-    const entry = this.#entry;
-    const file = await open(this.logPath, "r");
+    this.#fd ??= openSync(this.logPath, "a", 0o600);
+    const fd = this.#fd;
+    this.#syncing++;
     try {
-      await Promise.all([file.datasync(), entry === "durable" ? undefined : entry]);
+      await Promise.all([
+        new Promise<void>((resolve, reject) =>
+          fdatasync(fd, (error) => (error ? reject(error) : resolve())),
+        ),
+        this.#entryDurable(),
+      ]);
     } finally {
-      await file.close();
+      this.#syncing--;
     }
     if (this.#writes === writes) this.#unsynced = false;
+    this.#closeIfSynced();
   }
 
   /** Makes every captured record durable now, on the event loop (rare paths). */
   settleNow(): void {
     this.writePending();
     if (!this.#unsynced) return;
-    // `prepareFile` is still making the file's entry durable: do it here, as this cannot wait.
-    if (this.#entry !== "durable") syncDirectory(dirname(this.logPath));
-    const fd = openSync(this.logPath, "r");
-    try {
-      fdatasyncSync(fd);
-    } finally {
-      closeSync(fd);
+    // The file was created since its directory was last synced: do it here, as this cannot wait.
+    if (this.#entry !== "durable") {
+      syncDirectory(dirname(this.logPath));
+      this.#entry = "durable";
     }
+    this.#fd ??= openSync(this.logPath, "a", 0o600);
+    fdatasyncSync(this.#fd);
     this.#unsynced = false;
+    this.#closeIfSynced();
+  }
+
+  /** Closes the history file's descriptor, once the syncs running on it finish. */
+  release(): void {
+    this.#released = true;
+    this.#closeIfSynced();
+  }
+
+  /** The file's directory entry is durable: known so, or synced here. */
+  async #entryDurable(): Promise<void> {
+    if (this.#entry === "durable") return;
+    await this.#options.syncDirectory(dirname(this.logPath));
+    if (this.#entry === undefined) this.#entry = "durable";
+  }
+
+  #closeIfSynced(): void {
+    if (this.#syncing > 0) return;
+    if (this.#released || (!this.#unsynced && this.#pending.length === 0)) this.#closeFd();
+  }
+
+  #closeFd(): void {
+    const fd = this.#fd;
+    if (fd === undefined) return;
+    this.#fd = undefined;
+    closeSync(fd);
   }
 
   /** The position of the state current at `time`, or "too-old" before the retention window. */
@@ -397,7 +425,7 @@ export class ObjectHistory {
   /**
    * Folds records whose states were replaced before the retention window into the base image
    * and drops them from the file. At most once per `retentionMs / 10` (and per hour) per object;
-   * call with no settle running. The new base is written aside and renamed into place before the
+   * a settle running postpones it. The new base is written aside and renamed into place before the
    * file is rewritten the same way, so a crash in between leaves records the base already holds,
    * which readers skip.
    */
@@ -406,6 +434,8 @@ export class ObjectHistory {
     const trimmedAt = this.#options.trimmedAt;
     const last = trimmedAt.get(this.logPath) ?? Number.NEGATIVE_INFINITY;
     if (now - last < Math.min(this.retentionMs / 10, 3_600_000)) return;
+    // A sync runs on the file's descriptor, which the rewrite below replaces: later.
+    if (this.#syncing > 0) return;
     trimmedAt.set(this.logPath, now);
     this.writePending();
     // Cheap check first: nothing to fold unless the second record is older than the window.
@@ -435,6 +465,8 @@ export class ObjectHistory {
     } finally {
       closeSync(from);
     }
+    // Appends go to the new file from here: the old descriptor names the replaced one.
+    this.#closeFd();
     renameSync(temp, this.logPath);
     syncDirectory(dirname(this.logPath));
     this.#unsynced = false;

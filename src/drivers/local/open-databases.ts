@@ -10,8 +10,8 @@ export interface OpenDatabase {
    * `used` in probation means "used again later".
    */
   used: boolean;
-  /** Closes the connection; the cache calls `closed` from it. */
-  disconnect(): void;
+  /** Closes the connection; the cache calls `closed` from it. `evicted`: closed by the budget. */
+  disconnect(evicted?: boolean): void;
 }
 
 /**
@@ -76,7 +76,7 @@ export class OpenDatabases<T extends OpenDatabase> {
         (probation && !db.held ? this.#main : set).add(db);
         continue;
       }
-      db.disconnect();
+      db.disconnect(true);
       if (probation) this.#remember(db.key);
     }
   }

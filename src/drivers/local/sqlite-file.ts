@@ -89,13 +89,14 @@ const KEPT_WAL = "-wal.closing";
  * with its header zeroed (SQLite reads that as an empty WAL), so a reopen writes into blocks
  * already allocated instead of creating and growing a new file. `stillClosed` must say whether
  * the database stayed closed since this close: if it was reopened meanwhile, the reopen took the
- * kept WAL back (`recoverKeptWal`) and it is not this close's to touch. Never rejects: a failure
+ * kept WAL back (`recoverKeptWal`) and it is not this close's to touch. `recycle` false keeps the
+ * WAL aside after the sync, for a caller that still needs its frames at the next open. Never rejects: a failure
  * leaves the kept WAL for recovery.
  */
 export function closeSqliteFile(
   db: DatabaseSync,
   path: string,
-): ((stillClosed: () => boolean) => Promise<void>) | undefined {
+): ((stillClosed: () => boolean, recycle?: boolean) => Promise<void>) | undefined {
   const kept = `${path}${KEPT_WAL}`;
   // Closing rolls an open transaction back anyway; the pragmas below are refused inside one.
   try {
@@ -122,16 +123,19 @@ export function closeSqliteFile(
   } finally {
     db.close();
   }
-  return (stillClosed) => syncThenRecycle(path, kept, stillClosed);
+  return (stillClosed, recycle = true) => syncThenRecycle(path, kept, stillClosed, recycle);
 }
 
 async function syncThenRecycle(
   path: string,
   kept: string,
   stillClosed: () => boolean,
+  recycle: boolean,
 ): Promise<void> {
   try {
     await syncFileOffLoop(path);
+    // Kept for the next open, which puts it back (`recoverKeptWal`): its frames are needed then.
+    if (!recycle) return;
     // Synchronous from here: no reopen can come between the check and the rename.
     if (!stillClosed()) return;
     if (existsSync(`${path}-wal`)) {
