@@ -61,6 +61,11 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     "`bindings` with `name` and `class_name`; `script_name` naming another Worker is refused at startup.",
   ),
   key("migrations", "supported", "All migration kinds but `transferred_classes` (refused)."),
+  key(
+    "exports",
+    "partial",
+    "Declarative Durable Object classes: live ones (`storage` `sqlite` or `legacy-kv`) get storage, bound or not, and `ctx.exports` reaches them; the states `deleted`, `renamed` and `transferred` are refused at startup (use `migrations` for those).",
+  ),
   key("limits", "partial", "`cpu_ms` is enforced on object threads; `subrequests` is ignored."),
   key("env", "supported", "Environments, selected with `--env` as `wrangler --env` does."),
   key("rules", "supported", "Module rules: Text, Data, CompiledWasm, ESModule, CommonJS."),

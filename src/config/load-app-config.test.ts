@@ -483,3 +483,30 @@ describe("loadAppConfig: how the app is built", () => {
     );
   });
 });
+
+describe("loadAppConfig: declarative exports", () => {
+  it("gives live classes storage with their backend, and refuses the other states", async () => {
+    using a = app({
+      "wrangler.jsonc": JSON.stringify({
+        main: "src/index.ts",
+        exports: {
+          Room: { type: "durable-object", storage: "sqlite" },
+          Legacy: { type: "durable-object", storage: "legacy-kv", state: "created" },
+        },
+      }),
+    });
+    const config = await loadAppConfig(a.dir);
+    assert.deepEqual(config.runtimeOptions.objectClasses, { Room: "sqlite", Legacy: "kv" });
+    assert.deepEqual(config.warnings, []);
+    using b = app({
+      "wrangler.jsonc": JSON.stringify({
+        main: "src/index.ts",
+        exports: { Old: { type: "durable-object", state: "deleted" } },
+      }),
+    });
+    await assertFails(b.dir, "CONFIG_UNSUPPORTED", [
+      'exports.Old.state: "deleted" is not supported yet',
+      "deleted_classes",
+    ]);
+  });
+});

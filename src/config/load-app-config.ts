@@ -9,7 +9,11 @@ import { readDevVars } from "./dev-vars.ts";
 import { findConfigFile } from "./find-config-file.ts";
 import { formatIssues, formatPath } from "./format-issues.ts";
 import { parseConfigText } from "./parse-config-text.ts";
-import { type WranglerEnvironment, wranglerConfigSchema } from "./wrangler-schema.ts";
+import {
+  type WranglerConfig,
+  type WranglerEnvironment,
+  wranglerConfigSchema,
+} from "./wrangler-schema.ts";
 
 /** Options of `loadAppConfig`. */
 /** What a wrangler config says about running the app, as `createRuntime()` options. */
@@ -32,6 +36,8 @@ export interface AppRuntimeOptions {
   migrations?: Migration[];
   /** Tags from `STEAD_CONFIRM_DELETE`. */
   confirmDeletions?: string[];
+  /** Classes with storage declared by `exports`, with their backend. */
+  objectClasses?: Record<string, "sqlite" | "kv">;
 }
 
 /** The build keys of a wrangler config, as `createRuntime()`'s `build` option. */
@@ -141,6 +147,7 @@ export async function loadAppConfig(
   let envPath = "";
   let name = config.name;
   let migrations = config.migrations;
+  let declaredExports = config.exports;
   let main = config.main;
   let compatibilityDate = config.compatibility_date;
   let compatibilityFlags = config.compatibility_flags;
@@ -160,6 +167,7 @@ export async function loadAppConfig(
     envPath = `env.${options.env}.`;
     name = chosen.name ?? (name === undefined ? undefined : `${name}-${options.env}`);
     migrations = chosen.migrations ?? migrations;
+    declaredExports = chosen.exports ?? declaredExports;
     main = chosen.main ?? main;
     compatibilityDate = chosen.compatibility_date ?? compatibilityDate;
     compatibilityFlags = chosen.compatibility_flags ?? compatibilityFlags;
@@ -239,6 +247,9 @@ export async function loadAppConfig(
     ...(cpuLimitMs === undefined ? {} : { cpuLimitMs }),
     ...(migrations === undefined ? {} : { migrations: migrations as Migration[] }),
     ...(confirmDeletions.length === 0 ? {} : { confirmDeletions }),
+    ...(declaredExports === undefined
+      ? {}
+      : { objectClasses: objectClasses(configPath, declaredExports) }),
   };
   return deepFreeze({
     configPath,
@@ -294,6 +305,27 @@ function definedOnly<T extends object>(object: T): Partial<T> {
   return Object.fromEntries(
     Object.entries(object).filter(([, value]) => value !== undefined),
   ) as Partial<T>;
+}
+
+/**
+ * The live classes of wrangler's declarative `exports`, with their backend. The lifecycle
+ * states (deleted, renamed, transferred) are refused: the `migrations` list does those in Stead.
+ */
+function objectClasses(
+  configPath: string,
+  declared: NonNullable<WranglerConfig["exports"]>,
+): Record<string, "sqlite" | "kv"> {
+  const classes: Record<string, "sqlite" | "kv"> = {};
+  for (const [name, entry] of Object.entries(declared)) {
+    if (entry.state !== undefined && entry.state !== "created") {
+      throw new SteadError(
+        "CONFIG_UNSUPPORTED",
+        `${configPath}: exports.${name}.state: "${entry.state}" is not supported yet: Stead reads live classes from exports. Delete or rename a class with a migration instead (deleted_classes, renamed_classes in "migrations").`,
+      );
+    }
+    classes[name] = entry.storage === "legacy-kv" ? "kv" : "sqlite";
+  }
+  return classes;
 }
 
 function invalid(message: string): SteadError {

@@ -49,6 +49,24 @@ const workerFields = {
       cpu_ms: cpuLimitSchema.optional(),
     })
     .optional(),
+  /**
+   * Declarative Durable Object classes: `{ "Room": { "type": "durable-object", "storage":
+   * "sqlite" } }`. Live classes (no `state`, or "created") get storage; other states are refused.
+   */
+  exports: z
+    .record(
+      className,
+      z
+        .object({
+          type: z.literal("durable-object", {
+            error: 'must be "durable-object", the only kind of export wrangler declares',
+          }),
+          storage: z.enum(["sqlite", "legacy-kv"]).optional(),
+          state: z.string().optional(),
+        })
+        .loose(),
+    )
+    .optional(),
   migrations: z
     .array(migrationSchema)
     .superRefine((migrations, ctx) => {

@@ -154,16 +154,30 @@ async function prepareNamespaces(
     applied: driver.control.appliedMigrations(),
     migrations: config.migrations ?? [],
     bindings,
+    declared: Object.entries(config.objectClasses ?? {}).map(([className, backend]) => ({
+      className,
+      backend,
+    })),
     confirmDeletions: config.confirmDeletions ?? [],
     countObjects: (storageName) => driver.listObjects(storageName).length,
     source: config.configPath ?? "createRuntime() options",
   });
-  for (const { binding, className } of bindings) {
+  const named = [
+    ...bindings.map(({ binding, className }) => ({
+      className,
+      by: `Durable Object binding ${binding}`,
+    })),
+    ...Object.keys(config.objectClasses ?? {}).map((className) => ({
+      className,
+      by: `exports.${className}`,
+    })),
+  ];
+  for (const { className, by } of named) {
     if (typeof module[className] !== "function") {
       const exported = Object.keys(module).filter((k) => typeof module[k] === "function");
       throw new SteadError(
         "INVALID_CONFIG",
-        `${config.configPath === undefined ? "" : `${config.configPath}: `}Durable Object binding ${binding} names class "${className}", but the entry module does not export it. Exported classes: ${exported.join(", ") || "(none)"}. Export the class, or fix the class name.`,
+        `${config.configPath === undefined ? "" : `${config.configPath}: `}${by} names class "${className}", but the entry module does not export it. Exported classes: ${exported.join(", ") || "(none)"}. Export the class, or fix the class name.`,
       );
     }
   }

@@ -87,6 +87,12 @@ export interface RuntimeOptions {
    * The CLI fills it from `STEAD_CONFIRM_DELETE=<tag>[,<tag>...]`.
    */
   confirmDeletions?: string[];
+  /**
+   * Durable Object classes that have storage whether or not a binding names them, with their
+   * backend (wrangler's declarative `exports`): reachable through `ctx.exports.ClassName`.
+   * Created on first sight, as a bound class is.
+   */
+  objectClasses?: Record<string, "sqlite" | "kv">;
   /** The config file these options came from; configuration errors name it. */
   configPath?: string;
   /** Directory relative paths are resolved from (default: the process's cwd). */
@@ -199,6 +205,7 @@ const schema = z.object({
     .optional(),
   migrations: z.array(migrationSchema).optional(),
   confirmDeletions: z.array(z.string().min(1)).optional(),
+  objectClasses: z.record(className, z.enum(["sqlite", "kv"])).optional(),
   configPath: z.string().min(1).optional(),
   cwd: z.string().min(1).optional(),
   objects: z

@@ -133,6 +133,20 @@ describe("cloudflare:workers", () => {
     assert.deepEqual(await (await rt.fetch("http://x/with-env")).json(), ["Hi", "hidden", "Hello"]);
   });
 
+  it("reaches a class that the config's declarative exports gives storage, with no binding", async () => {
+    using dir = tempDataDir();
+    await using rt = await createRuntime({
+      main: EXPORTS,
+      dataDir: dir.path,
+      vars: { GREETING: "Hello" },
+      durableObjects: { COUNTER: "Counter" },
+      objectClasses: { Unbound: "sqlite" },
+    });
+    const body = await (await rt.fetch("http://x/exports")).json();
+    assert.equal(body.fromObject.unbound, "unbound u 1");
+    assert.ok(body.keys.includes("Unbound"));
+  });
+
   it("waitUntil extends the request: dispose waits for it", async () => {
     using dir = tempDataDir();
     // The module itself as main, so this test reads the same module state the Worker writes.

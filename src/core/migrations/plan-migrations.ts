@@ -13,6 +13,8 @@ export interface PlanInput {
   migrations: readonly Migration[];
   /** The configured Durable Object bindings. */
   bindings: readonly ClassBinding[];
+  /** Classes declared to have storage without a binding (wrangler's `exports`). */
+  declared?: readonly { className: string; backend: "sqlite" | "kv" }[];
   /** Tags whose `deleted_classes` may delete data. */
   confirmDeletions: readonly string[];
   /** Objects stored in a namespace, to say what a deletion would lose. */
@@ -149,6 +151,19 @@ export function planMigrations(input: PlanInput): MigrationPlan {
       throw new SteadError(
         "MIGRATION_INVALID",
         `${source}: the Durable Object binding ${binding} references class ${className}, but ${gone}. Update or remove the binding; to bring the class back empty, list it in new_sqlite_classes in a new migration.`,
+      );
+    }
+    const record = newRecord(className, backend, state);
+    state.set(className, record);
+    firstSight.push(record);
+  }
+  for (const { className, backend } of input.declared ?? []) {
+    if (state.has(className)) continue;
+    const gone = history.get(className);
+    if (gone !== undefined) {
+      throw new SteadError(
+        "MIGRATION_INVALID",
+        `${source}: exports declares class ${className}, but ${gone}. Remove it from exports, or mark it "state": "deleted".`,
       );
     }
     const record = newRecord(className, backend, state);
