@@ -1,5 +1,5 @@
 import type { AlarmRecord } from "../storage/driver.ts";
-import type { DurableObjectStorage } from "../storage/durable-object-storage.ts";
+import { type DurableObjectStorage, storageInternals } from "../storage/durable-object-storage.ts";
 import { MAX_ALARM_RETRIES } from "./retry-policy.ts";
 
 /** How an alarm delivery ended, for the scheduler. */
@@ -27,28 +27,29 @@ export async function runAlarm(
   record: AlarmRecord,
   options: AlarmRunOptions,
 ): Promise<AlarmOutcome> {
-  const stored = storage.readAlarm();
+  const internals = storageInternals(storage);
+  const stored = internals.readAlarm();
   if (stored === null || (stored > options.now && !options.force)) {
     return { kind: "not-due", time: stored };
   }
   if (typeof instance.alarm !== "function") return { kind: "not-due", time: null };
   const scheduledTime = stored;
   const retryCount = stored === record.scheduledTime ? record.retryCount : 0;
-  storage.alarmRunning(scheduledTime);
+  internals.alarmRunning(scheduledTime);
   let failure: { error: unknown } | undefined;
   try {
     await instance.alarm({ retryCount, isRetry: retryCount > 0, scheduledTime });
   } catch (error) {
     failure = { error };
   } finally {
-    storage.alarmRunning(undefined);
+    internals.alarmRunning(undefined);
   }
   const broken = options.broken();
   if (broken !== undefined) throw broken;
   // A handler that set a new alarm has superseded this one, even if it then threw.
-  if (storage.readAlarm() !== scheduledTime) return { kind: "ran" };
+  if (internals.readAlarm() !== scheduledTime) return { kind: "ran" };
   if (failure === undefined || retryCount >= MAX_ALARM_RETRIES) {
-    storage.completeAlarm(scheduledTime);
+    internals.completeAlarm(scheduledTime);
   }
   return failure === undefined ? { kind: "ran" } : { kind: "failed", error: failure.error };
 }

@@ -9,7 +9,7 @@ import {
 import { InputGate } from "../gates/input-gate.ts";
 import { OutputGate } from "../gates/output-gate.ts";
 import type { DurableObjectId } from "../ids/object-id.ts";
-import { DurableObjectStorage } from "../storage/durable-object-storage.ts";
+import { DurableObjectStorage, storageInternals } from "../storage/durable-object-storage.ts";
 import type { ObjectDatabase } from "../storage/object-database.ts";
 import { Transactions } from "../storage/transactions.ts";
 import type { HibernatableWebSockets } from "../websocket/hibernatable-web-sockets.ts";
@@ -113,7 +113,7 @@ export function createGeneration(
   const tx = new Transactions(
     host.db,
     outputGate,
-    { beforeCommit: () => storage.beforeCommit() },
+    { beforeCommit: () => storageInternals(storage).beforeCommit() },
     (error) => host.reset(generation, error),
   );
   const blockConcurrencyWhile = <T>(fn: () => Promise<T>) => blockConcurrency(host, generation, fn);

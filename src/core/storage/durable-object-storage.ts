@@ -45,6 +45,34 @@ export interface StorageOwner {
 const ALARM_KEY = "alarm";
 
 /**
+ * What the runtime, not the app, does with an object's storage: the alarm's bookkeeping around a
+ * handler run and the commit hook that keeps the node's alarm index in step. Kept off
+ * `ctx.storage` itself, so apps see only Cloudflare's API.
+ */
+export interface StorageInternals {
+  /** The stored alarm time, ignoring a running handler. */
+  readAlarm(): number | null;
+  /** Marks the start (`scheduledTime`) and end (`undefined`) of an alarm handler run. */
+  alarmRunning(scheduledTime: number | undefined): void;
+  /** After a successful handler: clears the alarm unless the handler set a new one. */
+  completeAlarm(scheduledTime: number): void;
+  /**
+   * Call right before COMMIT: keeps the alarm index in step with the commit; returns what to do
+   * once it is durable, if anything.
+   */
+  beforeCommit(): (() => void) | undefined;
+}
+
+const INTERNALS = new WeakMap<DurableObjectStorage, StorageInternals>();
+
+/** The runtime's side of `storage` (see `StorageInternals`). */
+export function storageInternals(storage: DurableObjectStorage): StorageInternals {
+  const internals = INTERNALS.get(storage);
+  if (internals === undefined) throw new TypeError("Not a DurableObjectStorage made by Stead.");
+  return internals;
+}
+
+/**
  * `ctx.storage`: the async KV API, the sync KV API (`kv`), SQL (`sql`), transactions and the
  * alarm, all over one SQLite database and one transaction per turn.
  */
@@ -70,6 +98,12 @@ export class DurableObjectStorage {
     this.#sql = owner.backend === "sqlite" ? new SqlStorage(db, tx) : undefined;
     this.#syncKv = new SyncKvStorage(this.#kv);
     this.#pointInTime = new PointInTime(db, tx, owner.backend, `${owner.namespace}/${owner.id}`);
+    INTERNALS.set(this, {
+      readAlarm: () => this.#readAlarm(),
+      alarmRunning: (scheduledTime) => this.#alarmRunning(scheduledTime),
+      completeAlarm: (scheduledTime) => this.#completeAlarm(scheduledTime),
+      beforeCommit: () => this.#beforeCommit(),
+    });
   }
 
   /** Reads one key (a fresh copy of the value), or several keys into a Map in key order. */
@@ -228,7 +262,7 @@ export class DurableObjectStorage {
     return attempt(() => {
       this.#tx.check();
       if (!this.#owner.hasAlarmHandler) return null;
-      const stored = this.readAlarm();
+      const stored = this.#readAlarm();
       if (
         this.#runningAlarm !== undefined &&
         !this.#alarmSetWhileRunning &&
@@ -281,8 +315,7 @@ export class DurableObjectStorage {
     return this.#syncKv;
   }
 
-  /** @internal The stored alarm time, ignoring a running handler. */
-  readAlarm(): number | null {
+  #readAlarm(): number | null {
     if (!this.#db.isOpen && !this.#alarmDirty) {
       // Opening the database just to learn there is no alarm would create it.
       const indexed = this.#owner.alarmIndex.get(this.#owner.namespace, this.#owner.id);
@@ -292,31 +325,28 @@ export class DurableObjectStorage {
     return row === undefined ? null : Number(row.value);
   }
 
-  /** @internal Marks the start and end of an alarm handler run. */
-  alarmRunning(scheduledTime: number | undefined): void {
+  #alarmRunning(scheduledTime: number | undefined): void {
     this.#runningAlarm = scheduledTime;
     this.#alarmSetWhileRunning = false;
   }
 
-  /** @internal After a successful handler: clears the alarm unless the handler set a new one. */
-  completeAlarm(scheduledTime: number): void {
-    if (this.readAlarm() === scheduledTime) {
+  #completeAlarm(scheduledTime: number): void {
+    if (this.#readAlarm() === scheduledTime) {
       this.#tx.beforeWrite();
       this.#writeAlarm(null);
     }
   }
 
   /**
-   * @internal Keeps the node-level alarm index in step with this commit. An earlier (or new)
-   * alarm is indexed before COMMIT, a later or removed one only once the commit is durable, so
-   * the index is never later than the stored alarm: a crash can cause an early wake-up (which
-   * finds nothing due and re-arms) but never a missed alarm.
+   * An earlier (or new) alarm is indexed before COMMIT, a later or removed one only once the
+   * commit is durable, so the index is never later than the stored alarm: a crash can cause an
+   * early wake-up (which finds nothing due and re-arms) but never a missed alarm.
    */
-  beforeCommit(): (() => void) | undefined {
+  #beforeCommit(): (() => void) | undefined {
     if (!this.#alarmDirty) return undefined;
     this.#alarmDirty = false;
     const { namespace, id, name, alarmIndex } = this.#owner;
-    const stored = this.readAlarm();
+    const stored = this.#readAlarm();
     const indexed = alarmIndex.get(namespace, id);
     if (stored !== null && (indexed === undefined || stored < indexed.time)) {
       alarmIndex.set({ namespace, id, name, time: stored, scheduledTime: stored, retryCount: 0 });
