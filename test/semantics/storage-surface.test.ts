@@ -1,7 +1,19 @@
-// ctx.storage shows apps Cloudflare's API and nothing of the runtime's bookkeeping.
+// ctx.storage shows apps Cloudflare's API and nothing of the runtime's bookkeeping; LocalDriver
+// shows its StorageDriver members and nothing of what its handles call back.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { LocalDriver } from "../../src/index.ts";
 import { inObject, startStorageRuntime, tempDataDir } from "../fixtures/storage-harness.ts";
+
+/** Every property name reachable on `value` through its prototypes (Object's own left out). */
+function memberNames(value: object): Set<string> {
+  const names = new Set<string>();
+  for (let o: object | null = value; o !== null && o !== Object.prototype; ) {
+    for (const name of Object.getOwnPropertyNames(o)) names.add(name);
+    o = Object.getPrototypeOf(o);
+  }
+  return names;
+}
 
 const RUNTIME_ONLY = ["readAlarm", "alarmRunning", "completeAlarm", "beforeCommit"];
 
@@ -10,14 +22,35 @@ describe("ctx.storage", () => {
     using dir = tempDataDir();
     await using rt = await startStorageRuntime({ dataDir: dir.path });
     const seen = await inObject(rt, "a", (_, ctx) => {
-      const storage = ctx.storage as unknown as Record<string, unknown>;
-      const names = new Set<string>();
-      for (let o: object | null = storage; o !== null && o !== Object.prototype; ) {
-        for (const name of Object.getOwnPropertyNames(o)) names.add(name);
-        o = Object.getPrototypeOf(o);
-      }
-      return RUNTIME_ONLY.filter((name) => names.has(name) || name in storage);
+      const names = memberNames(ctx.storage);
+      return RUNTIME_ONLY.filter((name) => names.has(name));
     });
     assert.deepEqual(seen, []);
+  });
+});
+
+describe("LocalDriver", () => {
+  it("keeps what its database handles call back to itself", async () => {
+    using dir = tempDataDir();
+    const driver = new LocalDriver({ dataDir: dir.path });
+    try {
+      const names = memberNames(driver);
+      const internal = [
+        "beforeFlush",
+        "syncDirectory",
+        "opening",
+        "disconnected",
+        "reopening",
+        "release",
+        "checkpointAfterCommits",
+        "historyOptions",
+      ];
+      assert.deepEqual(
+        internal.filter((name) => names.has(name)),
+        [],
+      );
+    } finally {
+      await driver.close();
+    }
   });
 });

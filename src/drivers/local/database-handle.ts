@@ -4,8 +4,7 @@ import type { DatabaseSync } from "node:sqlite";
 import type { DatabaseHandle, DatabaseHistory } from "../../core/storage/driver.ts";
 import { LocalDatabaseHistory } from "./database-history.ts";
 import { databaseOpenError, fileSystemError } from "./file-errors.ts";
-import type { LocalDriver } from "./local-driver.ts";
-import { ObjectHistory } from "./object-history.ts";
+import { type HistoryOptions, ObjectHistory } from "./object-history.ts";
 import type { OpenDatabase } from "./open-databases.ts";
 import { createPrivateFile } from "./private-files.ts";
 import {
@@ -35,6 +34,37 @@ const FORCE_FACTOR = 16;
 const LAZY_CLOSE_BYTES = 64 * 1024;
 
 /**
+ * What a handle needs from the driver that owns it: shared settings, and the calls by which the
+ * driver keeps open connections under its cap, batches directory syncs and runs closes one at a
+ * time. The driver gives each handle this narrow view, not itself.
+ */
+export interface HandleOwner {
+  readonly dataDir: string;
+  /** Commits after which a quiet WAL is checkpointed. */
+  readonly checkpointAfterCommits: number;
+  /** What each object's history needs; undefined when history is off. */
+  readonly historyOptions: HistoryOptions | undefined;
+  /** Runs before each object flush: the test hook, then the control database's sync. */
+  beforeFlush(namespace: string, id: string): Promise<void>;
+  /** Makes files created in `dir` so far durable (batched per directory). */
+  syncDirectory(dir: string): Promise<void>;
+  /** `handle` is about to open its connection: close others to stay under the cap. */
+  opening(handle: LocalDatabaseHandle): void;
+  /**
+   * `handle` closed its connection; `finish` (see `closeSqliteFile`) is the rest of the close,
+   * run one at a time so closes never crowd the thread pool that commits wait on.
+   */
+  disconnected(
+    handle: LocalDatabaseHandle,
+    finish?: (stillClosed: () => boolean) => Promise<void>,
+  ): void;
+  /** The database at `path` is opening: closes still finishing must leave it be. */
+  reopening(path: string): void;
+  /** The object left memory: close its database now. */
+  release(handle: LocalDatabaseHandle): void;
+}
+
+/**
  * One object's database file: its connection (opened on use, closed when the driver says), the
  * WAL syncer that makes commits durable, and the connection's checkpoints.
  *
@@ -55,7 +85,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   readonly path: string;
   /** Used since the last CLOCK sweep passed it. */
   used = false;
-  readonly #driver: LocalDriver;
+  readonly #driver: HandleOwner;
   readonly #namespace: string;
   readonly #id: string;
   readonly #onClose: (() => void) | undefined;
@@ -92,7 +122,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#wal?.readAt(length, position) ?? Buffer.alloc(0);
 
   constructor(
-    driver: LocalDriver,
+    driver: HandleOwner,
     namespace: string,
     id: string,
     path: string,

@@ -5,7 +5,7 @@ import type { ControlStore, DatabaseHandle, StorageDriver } from "../../core/sto
 import { LocalAlarmIndex } from "./alarm-index.ts";
 import { LocalControlStore } from "./control-store.ts";
 import { DataDirLock } from "./data-dir-lock.ts";
-import { LocalDatabaseHandle } from "./database-handle.ts";
+import { type HandleOwner, LocalDatabaseHandle } from "./database-handle.ts";
 import { assertWritableDir, databaseOpenError, fileSystemError } from "./file-errors.ts";
 import type { HistoryOptions } from "./object-history.ts";
 import { OpenDatabases } from "./open-databases.ts";
@@ -92,11 +92,11 @@ export class LocalDriver implements StorageDriver {
   #controlDirty = false;
   #closed = false;
   readonly #maxOpen: number;
-  /** @internal See `LocalDriverOptions.checkpointAfterCommits`. */
-  readonly checkpointAfterCommits: number;
+  readonly #checkpointAfterCommits: number;
   readonly #beforeFlush: LocalDriverOptions["beforeFlush"];
-  /** @internal What each object's history needs; undefined when history is off. */
-  readonly historyOptions: HistoryOptions | undefined;
+  readonly #historyOptions: HistoryOptions | undefined;
+  /** The narrow view of this driver its handles get. */
+  readonly #owner: HandleOwner;
   /** Handles of objects the runtime has open, by `namespace/id`. */
   readonly #handles = new Map<string, LocalDatabaseHandle>();
   /** Handles with an open connection, and which of them to close next. */
@@ -119,8 +119,8 @@ export class LocalDriver implements StorageDriver {
   constructor(options: LocalDriverOptions) {
     this.dataDir = options.dataDir;
     this.#maxOpen = maxOpenDatabases(options.maxOpenDatabases, openFileLimit());
-    this.checkpointAfterCommits = options.checkpointAfterCommits ?? DEFAULT_CHECKPOINT_AFTER;
-    if (!Number.isInteger(this.checkpointAfterCommits) || this.checkpointAfterCommits < 1) {
+    this.#checkpointAfterCommits = options.checkpointAfterCommits ?? DEFAULT_CHECKPOINT_AFTER;
+    if (!Number.isInteger(this.#checkpointAfterCommits) || this.#checkpointAfterCommits < 1) {
       throw new RangeError(
         `LocalDriver checkpointAfterCommits must be a positive integer, got ${String(options.checkpointAfterCommits)}.`,
       );
@@ -131,15 +131,26 @@ export class LocalDriver implements StorageDriver {
         `LocalDriver historyRetentionMs must be a number of milliseconds >= 0 (0 keeps no history), got ${String(options.historyRetentionMs)}.`,
       );
     }
-    this.historyOptions =
+    this.#historyOptions =
       retentionMs === 0
         ? undefined
         : {
             retentionMs,
             now: options.now ?? (() => Date.now()),
             trimmedAt: new Map(),
-            syncDirectory: (dir) => this.syncDirectory(dir),
+            syncDirectory: (dir) => this.#syncDirectory(dir),
           };
+    this.#owner = {
+      dataDir: this.dataDir,
+      checkpointAfterCommits: this.#checkpointAfterCommits,
+      historyOptions: this.#historyOptions,
+      beforeFlush: (namespace, id) => this.#beforeObjectFlush(namespace, id),
+      syncDirectory: (dir) => this.#syncDirectory(dir),
+      opening: (handle) => this.#open.opening(handle),
+      disconnected: (handle, finish) => this.#disconnected(handle, finish),
+      reopening: (path) => this.#lastClose.delete(path),
+      release: (handle) => this.#release(handle),
+    };
     this.#open = new OpenDatabases(this.#maxOpen);
     this.#beforeFlush = options.beforeFlush;
     const controlPath = join(this.dataDir, CONTROL_FILE);
@@ -192,7 +203,13 @@ export class LocalDriver implements StorageDriver {
       }
       this.#knownDirs.add(dir);
     }
-    handle = new LocalDatabaseHandle(this, namespace, id, join(dir, `${id}.sqlite`), onClose);
+    handle = new LocalDatabaseHandle(
+      this.#owner,
+      namespace,
+      id,
+      join(dir, `${id}.sqlite`),
+      onClose,
+    );
     this.#handles.set(key, handle);
     return handle;
   }
@@ -249,8 +266,7 @@ export class LocalDriver implements StorageDriver {
     this.#ownLock?.release();
   }
 
-  /** @internal Runs before each object flush: the test hook, then the control database. */
-  async beforeFlush(namespace: string, id: string): Promise<void> {
+  async #beforeObjectFlush(namespace: string, id: string): Promise<void> {
     await this.#beforeFlush?.({ namespace, id });
     if (this.#controlDirty) {
       this.#controlDirty = false;
@@ -264,8 +280,7 @@ export class LocalDriver implements StorageDriver {
     return this.#controlWal.sync();
   }
 
-  /** @internal Makes files created in `dir` so far durable (batched per directory). */
-  syncDirectory(dir: string): Promise<void> {
+  #syncDirectory(dir: string): Promise<void> {
     let sync = this.#dirSyncs.get(dir);
     if (sync === undefined) {
       sync = new FileSync(dir);
@@ -274,17 +289,7 @@ export class LocalDriver implements StorageDriver {
     return sync.sync();
   }
 
-  /** @internal `handle` is about to open its connection: close others to stay under the cap. */
-  opening(handle: LocalDatabaseHandle): void {
-    this.#open.opening(handle);
-  }
-
-  /**
-   * @internal `handle` closed its connection; `finish` (see `closeSqliteFile`) is the rest of
-   * the close. Those run one at a time, so closes never crowd the thread pool that commits
-   * wait on.
-   */
-  disconnected(
+  #disconnected(
     handle: LocalDatabaseHandle,
     finish?: (stillClosed: () => boolean) => Promise<void>,
   ): void {
@@ -317,13 +322,7 @@ export class LocalDriver implements StorageDriver {
     }
   }
 
-  /** @internal The database at `path` is opening: closes still finishing must leave it be. */
-  reopening(path: string): void {
-    this.#lastClose.delete(path);
-  }
-
-  /** @internal The object left memory: close its database now. */
-  release(handle: LocalDatabaseHandle): void {
+  #release(handle: LocalDatabaseHandle): void {
     if (this.#handles.get(handle.key) === handle) this.#handles.delete(handle.key);
     handle.disconnect();
   }
