@@ -42,7 +42,7 @@ export class ChatRoom extends DurableObject<Env> {
     const url = new URL(request.url);
     const name = (url.searchParams.get("name") ?? "").trim().slice(0, 32) || "anonymous";
     const ip = request.headers.get("CF-Connecting-IP") ?? "unknown";
-    const [client, server] = Object.values(new WebSocketPair());
+    const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment({ name, ip } satisfies Member);
     server.send(JSON.stringify({ type: "history", messages: this.history() }));
@@ -54,21 +54,31 @@ export class ChatRoom extends DurableObject<Env> {
     const member = ws.deserializeAttachment() as Member;
     let text: string;
     try {
-      text = String(JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message)).text ?? "");
+      text = String(
+        JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message))
+          .text ?? "",
+      );
     } catch {
-      ws.send(JSON.stringify({ type: "error", error: "Send JSON like {\"text\": \"hello\"}" }));
+      ws.send(JSON.stringify({ type: "error", error: 'Send JSON like {"text": "hello"}' }));
       return;
     }
     text = text.trim().slice(0, 1000);
     if (text === "") return;
     const allowed = await this.env.LIMITERS.getByName(member.ip).allow();
     if (!allowed) {
-      ws.send(JSON.stringify({ type: "error", error: "You are sending too fast; wait a few seconds." }));
+      ws.send(
+        JSON.stringify({ type: "error", error: "You are sending too fast; wait a few seconds." }),
+      );
       return;
     }
     const sentAt = Date.now();
     const { id } = this.ctx.storage.sql
-      .exec<{ id: number }>("INSERT INTO messages (name, text, sent_at) VALUES (?, ?, ?) RETURNING id", member.name, text, sentAt)
+      .exec<{ id: number }>(
+        "INSERT INTO messages (name, text, sent_at) VALUES (?, ?, ?) RETURNING id",
+        member.name,
+        text,
+        sentAt,
+      )
       .one();
     this.broadcast({ type: "message", message: { id, name: member.name, text, sentAt } });
   }
@@ -107,7 +117,10 @@ export class RateLimiter extends DurableObject<Env> {
     const limit = Number(this.env.RATE_LIMIT);
     const windowMs = Number(this.env.RATE_WINDOW_SECONDS) * 1000;
     const now = Date.now();
-    const window = (await this.ctx.storage.get<{ start: number; count: number }>("window")) ?? { start: now, count: 0 };
+    const window = (await this.ctx.storage.get<{ start: number; count: number }>("window")) ?? {
+      start: now,
+      count: 0,
+    };
     const current = now - window.start >= windowMs ? { start: now, count: 0 } : window;
     if (current.count >= limit) return false;
     await this.ctx.storage.put("window", { start: current.start, count: current.count + 1 });

@@ -53,26 +53,42 @@ export class Event extends DurableObject<Env> {
     if (current.state !== "held" || current.holder !== holder) {
       return { ok: false, error: `seat ${seat} is not held by ${holder}` };
     }
-    this.ctx.storage.sql.exec("UPDATE seats SET state = 'confirmed', expires_at = NULL WHERE seat = ?", seat);
+    this.ctx.storage.sql.exec(
+      "UPDATE seats SET state = 'confirmed', expires_at = NULL WHERE seat = ?",
+      seat,
+    );
     await this.armAlarm();
     return { ok: true, seat: this.seat(seat) };
   }
 
   seats(): Seat[] {
     return this.ctx.storage.sql
-      .exec<{ seat: string; state: SeatState; holder: string; expires_at: number | null }>("SELECT * FROM seats ORDER BY seat")
+      .exec<{ seat: string; state: SeatState; holder: string; expires_at: number | null }>(
+        "SELECT * FROM seats ORDER BY seat",
+      )
       .toArray()
-      .map((row) => ({ seat: row.seat, state: row.state, holder: row.holder, expiresAt: row.expires_at }));
+      .map((row) => ({
+        seat: row.seat,
+        state: row.state,
+        holder: row.holder,
+        expiresAt: row.expires_at,
+      }));
   }
 
   async alarm(): Promise<void> {
-    this.ctx.storage.sql.exec("DELETE FROM seats WHERE state = 'held' AND expires_at <= ?", Date.now());
+    this.ctx.storage.sql.exec(
+      "DELETE FROM seats WHERE state = 'held' AND expires_at <= ?",
+      Date.now(),
+    );
     await this.armAlarm();
   }
 
   private seat(seat: string): Seat {
     const row = this.ctx.storage.sql
-      .exec<{ state: SeatState; holder: string; expires_at: number | null }>("SELECT * FROM seats WHERE seat = ?", seat)
+      .exec<{ state: SeatState; holder: string; expires_at: number | null }>(
+        "SELECT * FROM seats WHERE seat = ?",
+        seat,
+      )
       .toArray()[0];
     if (row === undefined) return { seat, state: "free", holder: null, expiresAt: null };
     return { seat, state: row.state, holder: row.holder, expiresAt: row.expires_at };
@@ -81,7 +97,9 @@ export class Event extends DurableObject<Env> {
   /** Points the alarm at the earliest hold to expire, or clears it. */
   private async armAlarm(): Promise<void> {
     const { next } = this.ctx.storage.sql
-      .exec<{ next: number | null }>("SELECT min(expires_at) AS next FROM seats WHERE state = 'held'")
+      .exec<{ next: number | null }>(
+        "SELECT min(expires_at) AS next FROM seats WHERE state = 'held'",
+      )
       .one();
     if (next === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);
@@ -96,11 +114,20 @@ export default {
     const event = env.EVENTS.getByName(match[1]!);
     if (match[2] === "seats") return Response.json(await event.seats());
     if (request.method !== "POST") return new Response("Use POST", { status: 405 });
-    const body = (await request.json().catch(() => null)) as { seat?: unknown; holder?: unknown } | null;
+    const body = (await request.json().catch(() => null)) as {
+      seat?: unknown;
+      holder?: unknown;
+    } | null;
     if (typeof body?.seat !== "string" || typeof body.holder !== "string") {
-      return Response.json({ ok: false, error: 'send JSON like {"seat": "A1", "holder": "ann"}' }, { status: 400 });
+      return Response.json(
+        { ok: false, error: 'send JSON like {"seat": "A1", "holder": "ann"}' },
+        { status: 400 },
+      );
     }
-    const outcome = match[2] === "hold" ? await event.hold(body.seat, body.holder) : await event.confirm(body.seat, body.holder);
+    const outcome =
+      match[2] === "hold"
+        ? await event.hold(body.seat, body.holder)
+        : await event.confirm(body.seat, body.holder);
     return Response.json(outcome, { status: outcome.ok ? 200 : 409 });
   },
 } satisfies ExportedHandler<Env>;
