@@ -102,6 +102,9 @@ async function serveLocked(
           closing,
           cfOverrideHeader: options.dev,
           onError: (error) => logger.error("WebSocket upgrade failed", { error: String(error) }),
+          log: (record) => logger.request(record),
+          onClose: ({ path, code, durationMs }) =>
+            logger.info("WebSocket closed", { path, code, durationMs: Math.round(durationMs) }),
         }),
     });
   } catch (error) {

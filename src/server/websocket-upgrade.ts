@@ -10,6 +10,7 @@ import {
 import { webSocketInternals } from "../core/websocket/web-socket.ts";
 import { badRequestReply, type ErrorReply, rawReply, thrownReply } from "./error-reply.ts";
 import { requestCf } from "./request-cf.ts";
+import type { RequestLogSink } from "./request-log.ts";
 import type { FetchTarget } from "./serve-options.ts";
 import { IncomingRequest, requestHeaders, requestUrl } from "./web-request.ts";
 
@@ -25,6 +26,13 @@ export interface WebSocketUpgradeOptions {
   closing?: AbortSignal;
   /** Merge the `X-Stead-Cf` header into `request.cf` (`stead dev` only). Default false. */
   cfOverrideHeader?: boolean;
+  /**
+   * Receives the upgrade request's record once it is answered: status 101 when the handshake
+   * completed (its duration is the time to the handshake), or the status answered instead.
+   */
+  log?: RequestLogSink;
+  /** Called when an accepted WebSocket closes: its path, close code and how long it was open. */
+  onClose?: (record: { path: string; code: number; durationMs: number }) => void;
 }
 
 /** Headers the WebSocket handshake itself decides; the Worker's values are not copied. */
@@ -61,6 +69,17 @@ export async function handleWebSocketUpgrade(
 ): Promise<void> {
   const onError =
     options.onError ?? ((error) => console.error("[stead] WebSocket upgrade:", error));
+  const started = performance.now();
+  const path = nodeRequest.url ?? "";
+  const log = (status: number, error?: unknown) =>
+    options.log?.({
+      method: nodeRequest.method ?? "",
+      path,
+      status,
+      durationMs: performance.now() - started,
+      bytes: 0,
+      ...(error === undefined ? {} : { error: String((error as Error)?.stack ?? error) }),
+    });
   const url = requestUrl(nodeRequest, options.fallbackHost ?? "localhost");
   if (url === undefined) {
     socket.end(rawReply(badRequestReply("the request target is not a valid URL")));
@@ -88,7 +107,9 @@ export async function handleWebSocketUpgrade(
     );
   } catch (error) {
     onError(error);
-    endWith(socket, thrownReply(error));
+    const reply = thrownReply(error);
+    endWith(socket, reply);
+    log(reply.status, error);
     return;
   } finally {
     socket.off("close", gone);
@@ -100,6 +121,7 @@ export async function handleWebSocketUpgrade(
       onError(error);
       socket.destroy();
     });
+    log(response.status);
     return;
   }
   let coupling: Coupling;
@@ -137,6 +159,11 @@ export async function handleWebSocketUpgrade(
   server.handleUpgrade(nodeRequest, socket, head, (connection) => {
     bound = true;
     bind(connection, coupling);
+    log(101);
+    const opened = performance.now();
+    connection.once("close", (code: number) =>
+      options.onClose?.({ path, code, durationMs: performance.now() - opened }),
+    );
     const closing = options.closing;
     if (closing === undefined) return;
     const goAway = () => connection.close(1001, "The server is shutting down.");

@@ -179,5 +179,13 @@ describe("examples/chat under stead start", () => {
     assert.ok(closed !== undefined, "the socket was still open 2 s after SIGTERM");
     assert.ok([1001, 1012].includes(closed.code), `close code ${closed.code}`);
     assert.deepEqual(await exited, { code: 0, signal: null });
+    // The upgrade has its request line (101) and the close its own line.
+    const upgrade = stead.logs.find(
+      (r) => r.msg === "request" && r.path === "/rooms/bye/ws?name=ann",
+    );
+    assert.equal(upgrade?.status, 101);
+    const close = stead.logs.find((r) => r.msg === "WebSocket closed");
+    assert.equal(close?.path, "/rooms/bye/ws?name=ann");
+    assert.ok([1001, 1012].includes(close?.code as number), `logged close code ${close?.code}`);
   });
 });
