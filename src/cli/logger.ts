@@ -1,3 +1,4 @@
+import type { ConsoleEntry } from "../core/console-capture.ts";
 import type { RequestLogRecord } from "../server/request-log.ts";
 
 /** How the server writes its log: one JSON object per line, or short lines for people. */
@@ -10,7 +11,12 @@ export interface Logger {
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
   request(record: RequestLogRecord): void;
+  /** A line the app wrote through `console`: stdout, warnings and errors on stderr. */
+  app(entry: ConsoleEntry): void;
 }
+
+const APP_STREAM = (level: ConsoleEntry["level"]) =>
+  level === "warn" || level === "error" ? process.stderr : process.stdout;
 
 /** Makes a logger writing in `format`. */
 export function createLogger(format: LogFormat): Logger {
@@ -33,6 +39,10 @@ export function createLogger(format: LogFormat): Logger {
       warn: (msg, fields) => write(process.stderr, "warn", msg, fields),
       error: (msg, fields) => write(process.stderr, "error", msg, fields),
       request: (record) => requests.write(requestLine(record)),
+      app: ({ level, text, object }) => {
+        requests.flush();
+        write(APP_STREAM(level), level, text, { source: "app", ...(object && { object }) });
+      },
     };
   }
   const extra = (fields?: Record<string, unknown>) =>
@@ -49,6 +59,22 @@ export function createLogger(format: LogFormat): Logger {
       process.stdout.write(
         `${method} ${path} ${status} ${durationMs.toFixed(1)}ms${error === undefined ? "" : `\n${error}`}\n`,
       ),
+    app: ({ level, text, object }) => {
+      const stream = APP_STREAM(level);
+      const where =
+        object === undefined
+          ? ""
+          : `[${object.className} ${object.name ?? object.id.slice(0, 8)}] `;
+      const line = `${where}${text}`;
+      const color = !stream.isTTY
+        ? undefined
+        : level === "error"
+          ? 31
+          : level === "warn"
+            ? 33
+            : undefined;
+      stream.write(color === undefined ? `${line}\n` : `\u001b[${color}m${line}\u001b[0m\n`);
+    },
   };
 }
 

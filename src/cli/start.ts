@@ -75,6 +75,7 @@ async function serveLocked(
         : { historyRetentionDays: options.historyRetentionDays }),
       threads: options.threads,
       objects: { hibernateAfterMs: options.hibernateAfterMs },
+      onConsole: (entry) => logger.app(entry),
       onError: (error, context) => {
         logger.error(`error in ${context}`, {
           error: describeError(error),

@@ -1,5 +1,6 @@
 import { AlarmScheduler } from "../core/alarms/alarm-scheduler.ts";
 import { systemClock } from "../core/clock.ts";
+import { captureConsole } from "../core/console-capture.ts";
 import { SteadError } from "../core/errors.ts";
 import { installFetchGate } from "../core/gates/outgoing-fetch.ts";
 import { installWorkersGlobals } from "../core/globals/workers-globals.ts";
@@ -56,13 +57,20 @@ export async function createRuntimeWith(
   checkThreadOptions(config);
   installFetchGate();
   installWorkersGlobals();
+  const releaseConsole =
+    config.onConsole === undefined ? () => {} : captureConsole(config.onConsole);
   // The app's top-level code sees every binding through `env` of cloudflare:workers while it
   // loads; Durable Object namespaces start working once its classes are known.
   const env: Record<string, any> = { ...config.vars };
   const bindings = deferBindings(env, classBindings(config));
   const exports: Record<string, unknown> = {};
   const scope: WorkerScope = { env, exports };
-  const removeScope = addRuntimeScope(scope);
+  const removeRuntimeScope = addRuntimeScope(scope);
+  // Undone when the runtime stops (or fails to start): its scope, and the console capture.
+  const removeScope = () => {
+    removeRuntimeScope();
+    releaseConsole();
+  };
   let app: AppEntry;
   let store: Store;
   try {
@@ -242,8 +250,10 @@ async function hostObjects(
       namespaces: records.filter((record) => exported(record.className)),
       limits: { ...limits, maxActive: Math.max(1, Math.ceil(limits.maxActive / threads)) },
       nameCacheBytes: Math.floor(nameCacheBytes / (threads + 1)),
+      captureConsole: config.onConsole !== undefined,
     },
     ...hooks,
+    ...(config.onConsole === undefined ? {} : { onConsole: config.onConsole }),
     onStuck: (error) => hooks.onError(error, "object threads"),
   });
 }

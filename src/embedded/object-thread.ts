@@ -5,6 +5,7 @@
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { systemClock } from "../core/clock.ts";
+import { captureConsole } from "../core/console-capture.ts";
 import { sendFromCurrent } from "../core/gates/context.ts";
 import { installFetchGate } from "../core/gates/outgoing-fetch.ts";
 import { installWorkersGlobals } from "../core/globals/workers-globals.ts";
@@ -50,6 +51,9 @@ try {
 async function start(): Promise<void> {
   installFetchGate();
   installWorkersGlobals();
+  if (data.captureConsole) {
+    captureConsole((entry) => port.postMessage({ t: "console", entry }));
+  }
   // This thread's own bindings: what `env` of cloudflare:workers means in its code.
   const env: Record<string, unknown> = { ...data.vars };
   const bindings = deferBindings(

@@ -3,6 +3,7 @@ import { aliasSchema, defineSchema, moduleRuleSchema } from "../config/build-sch
 import { cpuLimitSchema } from "../config/cpu-limit-schema.ts";
 import { migrationSchema } from "../config/migration-schema.ts";
 import type { Clock } from "../core/clock.ts";
+import type { ConsoleEntry } from "../core/console-capture.ts";
 import { SteadError } from "../core/errors.ts";
 import { formatOptionIssues } from "../core/invalid-options.ts";
 import type { Migration } from "../core/migrations/migration.ts";
@@ -118,6 +119,12 @@ export interface RuntimeOptions {
   driver?: StorageDriver;
   /** Receives errors nobody else sees (failed alarms, rejected `waitUntil` promises). */
   onError?: (error: unknown, context: string) => void;
+  /**
+   * Receives what the app writes through `console` (on every object thread too), with its level
+   * and the object that wrote it, instead of the process's stdout/stderr. `stead start` logs it
+   * as JSON lines. Omitted: the console is left alone.
+   */
+  onConsole?: (entry: ConsoleEntry) => void;
 }
 
 /** Defaults for `objects`. */
@@ -249,6 +256,7 @@ const schema = z.object({
     )
     .optional(),
   onError: z.function().optional(),
+  onConsole: z.function().optional(),
 });
 
 /** Validates options once, at the edge, naming the offending option path. */

@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import type { ConsoleEntry } from "../core/console-capture.ts";
 import { SteadError } from "../core/errors.ts";
 import type { DurableObjectId } from "../core/ids/object-id.ts";
 import type { ObjectEvent } from "../core/object/object-class.ts";
@@ -37,6 +38,8 @@ export interface ShardPoolOptions {
   alarmIndexChanged(): void;
   /** An error nobody else sees. */
   onError(error: unknown, context: string): void;
+  /** A line an object wrote through `console` (when the shards capture it). */
+  onConsole?(entry: ConsoleEntry): void;
   /**
    * A thread could not be stopped: it is inside a call nothing can interrupt (a SQLite statement
    * that never ends). Its objects fail until the process restarts.
@@ -197,6 +200,9 @@ export class ShardPool {
           return;
         case "alarmIndexChanged":
           this.#options.alarmIndexChanged();
+          return;
+        case "console":
+          this.#options.onConsole?.(message.entry);
           return;
         case "error":
           this.#options.onError(fromWireError(message.error), message.context);

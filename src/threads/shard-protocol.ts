@@ -1,3 +1,4 @@
+import type { ConsoleEntry } from "../core/console-capture.ts";
 import type { ObjectLimits } from "../core/object/object-class.ts";
 import type { AlarmRecord } from "../core/storage/driver.ts";
 import type { WireError, WireRequest } from "./wire.ts";
@@ -64,6 +65,8 @@ export type FromShard =
   | { t: "alarmIndexChanged" }
   /** An error nobody else sees, for the runtime's `onError`. */
   | { t: "error"; error: WireError; context: string }
+  /** A line the app wrote through `console`, for the runtime's `onConsole`. */
+  | { t: "console"; entry: ConsoleEntry }
   /** Every object is flushed and closed. */
   | { t: "disposed" };
 
@@ -87,6 +90,8 @@ export interface ShardData {
   limits: ObjectLimits;
   /** This thread's share of the name cache, in bytes. */
   nameCacheBytes: number;
+  /** Send the app's `console` lines to the main thread (the runtime has `onConsole`). */
+  captureConsole: boolean;
   /** A BigInt64 slot where the shard writes `nowUs()` as its event loop turns (the watchdog reads it). */
   heartbeat: SharedArrayBuffer;
 }

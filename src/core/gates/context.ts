@@ -20,6 +20,8 @@ export interface ObjectContext {
   readonly adoptWebSocket?: (socket: WebSocket) => () => void;
   /** What `cloudflare:workers`' `env`, `exports` and `waitUntil` mean inside this object. */
   readonly scope?: WorkerScope;
+  /** Which object this is, for logs: its class, id and name (when made from one). */
+  readonly object?: { readonly className: string; readonly id: string; readonly name?: string };
   /** How many `blockConcurrencyWhile` callbacks enclose this code (0 or absent: none). */
   readonly blockDepth?: number;
 }

@@ -86,6 +86,11 @@ export function createGeneration(
   const context: ObjectContext = {
     inputGate,
     outputGate,
+    object: {
+      className: cls.ctor.name || cls.namespace,
+      id: host.id.toString(),
+      ...(host.id.name === undefined ? {} : { name: host.id.name }),
+    },
     scope: {
       env: cls.env,
       exports: cls.exports,
