@@ -46,7 +46,7 @@ describe("an app's console under stead start", () => {
           object: { className: "Counter", name: "a" },
         },
       ]);
-      assert.match((app[1]?.object as { id: string }).id, /^[0-9a-f]{64}$/);
+      assert.match(String((app[1]?.object as { id?: string } | undefined)?.id), /^[0-9a-f]{64}$/);
       // Errors go to stderr, as JSON too.
       const errors = stead
         .stderr()
