@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { siblingModule } from "../core/sibling-module.ts";
 import type { Logger } from "./logger.ts";
 import type { ServerOptions } from "./options.ts";
 
-const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
+const MAIN = fileURLToPath(siblingModule("main", import.meta.url));
 
 /**
  * The process `stead dev` serves the app in (`stead __serve --prebuilt <bundle>`): it reads the

@@ -1,4 +1,5 @@
 import { SteadError } from "../core/errors.ts";
+import { siblingModule } from "../core/sibling-module.ts";
 
 /**
  * The `cloudflare:*` modules Stead serves, by specifier. Those whose service Stead lacks
@@ -6,15 +7,15 @@ import { SteadError } from "../core/errors.ts";
  * level loads; using them throws `API_UNSUPPORTED`.
  */
 const MODULES: Readonly<Record<string, string>> = {
-  "cloudflare:workers": "./workers.ts",
-  "cloudflare:sockets": "./sockets.ts",
-  "cloudflare:email": "./email.ts",
-  "cloudflare:workflows": "./workflows.ts",
-  "cloudflare:ai": "./ai.ts",
-  "cloudflare:vectorize": "./vectorize.ts",
-  "cloudflare:pipelines": "./pipelines.ts",
-  "cloudflare:node": "./node.ts",
-  "cloudflare:br": "./br.ts",
+  "cloudflare:workers": "workers",
+  "cloudflare:sockets": "sockets",
+  "cloudflare:email": "email",
+  "cloudflare:workflows": "workflows",
+  "cloudflare:ai": "ai",
+  "cloudflare:vectorize": "vectorize",
+  "cloudflare:pipelines": "pipelines",
+  "cloudflare:node": "node",
+  "cloudflare:br": "br",
 };
 
 /** Every `cloudflare:*` specifier that resolves. */
@@ -34,5 +35,5 @@ export function cloudflareModuleUrl(specifier: string): string {
       `Cannot find module "${specifier}": Stead provides ${CLOUDFLARE_SPECIFIERS.join(", ")}. Check the specifier's spelling; see docs/compatibility.md#cloudflare-modules.`,
     );
   }
-  return new URL(path, import.meta.url).href;
+  return siblingModule(path, import.meta.url).href;
 }

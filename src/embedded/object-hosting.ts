@@ -2,6 +2,7 @@ import type { AlarmOutcome } from "../core/alarms/run-alarm.ts";
 import type { NameCache } from "../core/ids/name-cache.ts";
 import { DurableObjectId, IdFactory } from "../core/ids/object-id.ts";
 import type { NamespaceController, ObjectRoute } from "../core/object/namespace.ts";
+import { siblingModule } from "../core/sibling-module.ts";
 import type { AlarmRecord, NamespaceRecord } from "../core/storage/driver.ts";
 import { Handles } from "../threads/handles.ts";
 import { threadRoute } from "../threads/remote-call.ts";
@@ -50,7 +51,7 @@ export async function threadHosting(
   pool = await ShardPool.start({
     ...options,
     handles,
-    entry: new URL("./object-thread.ts", import.meta.url),
+    entry: siblingModule("object-thread", import.meta.url),
   });
   const started = pool;
   for (const record of records) {

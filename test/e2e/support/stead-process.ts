@@ -20,6 +20,8 @@ export interface SteadProcess extends AsyncDisposable {
 /** How to run a `stead` process: its environment, limits and user. */
 export interface SteadProcessOptions {
   env?: NodeJS.ProcessEnv;
+  /** The CLI to run (default: src/cli/main.ts; the build's dist/cli/main.js to test the build). */
+  cli?: string;
   /** `ulimit -n` for the process. */
   openFileLimit?: number;
   /** The process's umask (e.g. 0o000, to show modes do not depend on it). */
@@ -59,7 +61,16 @@ export async function startStead(
   } = {},
 ): Promise<SteadProcess> {
   const [file, argv] = withShellSettings(
-    [process.execPath, MAIN, command, ...args, "--port", "0", "--log-format", "json"],
+    [
+      process.execPath,
+      options.cli ?? MAIN,
+      command,
+      ...args,
+      "--port",
+      "0",
+      "--log-format",
+      "json",
+    ],
     options,
   );
   const child = spawn(file, argv, {

@@ -1,0 +1,40 @@
+// `npm run build` emits a package that runs on its own: the built CLI serves an app, with its
+// objects on object threads (whose entry, like the cloudflare: modules, is found beside the
+// built files, not the sources).
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { tempDataDir } from "../support/temp-dir.ts";
+import { startStead } from "./support/stead-process.ts";
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+const COUNTER = join(REPO, "examples", "counter");
+
+describe("the built package", () => {
+  it("serves an app from dist/ with the built CLI, objects on object threads", async () => {
+    using out = tempDataDir("stead-build-");
+    // The build beside the repository's dependencies, as it sits in an installed package.
+    symlinkSync(join(REPO, "node_modules"), join(out.path, "node_modules"));
+    const dist = join(out.path, "dist");
+    const tsc = join(REPO, "node_modules", "typescript", "bin", "tsc");
+    const config = join(REPO, "tsconfig.build.json");
+    execFileSync(process.execPath, [tsc, "-p", config, "--outDir", dist], { stdio: "pipe" });
+    const cli = join(dist, "cli", "main.js");
+    assert.ok(existsSync(cli), "dist/cli/main.js was emitted");
+    assert.ok(existsSync(join(dist, "index.d.ts")), "types were emitted");
+    using data = tempDataDir();
+    await using stead = await startStead(
+      "start",
+      [COUNTER, "--data-dir", data.path, "--host", "127.0.0.1", "--threads", "2"],
+      { cli },
+    );
+    const count = async () => (await fetch(`${stead.url}/apples`, { method: "POST" })).json();
+    assert.deepEqual(await count(), { name: "apples", value: 1 });
+    assert.deepEqual(await count(), { name: "apples", value: 2 });
+    assert.deepEqual(await stead.stop("SIGTERM"), { code: 0, signal: null });
+    assert.equal(stead.stderr(), "");
+  });
+});
