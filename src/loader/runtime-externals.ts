@@ -1,5 +1,5 @@
 import { builtinModules } from "node:module";
-import { resolve } from "node:path";
+import { extname, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Plugin } from "esbuild";
 
@@ -46,11 +46,8 @@ export function runtimeExternalsPlugin(options: {
       // Node imports `file:` URLs; esbuild does not, so they become the paths they name.
       build.onResolve({ filter: /^file:/ }, (args) => ({ path: fileURLToPath(args.path) }));
       build.onResolve({ filter: /^stead(\/.*)?$/ }, (args) => {
-        try {
-          return { path: import.meta.resolve(args.path), external: true };
-        } catch {
-          return undefined;
-        }
+        const url = steadEntry(args.path);
+        return url === undefined ? undefined : { path: url, external: true };
       });
       // Only apps inside Stead's own package (its tests and examples) can reach its files by a
       // relative path; other apps skip this hook, which esbuild would call for every import.
@@ -71,6 +68,25 @@ export function runtimeExternalsPlugin(options: {
       });
     },
   };
+}
+
+/** The package's entry points, by specifier, as modules of the running Stead (sources or build). */
+const STEAD_ENTRIES: Readonly<Record<string, string>> = {
+  stead: "index",
+  "stead/testing": "testing/index",
+  "stead/register": "register",
+  "stead/server": "server/index",
+};
+
+/**
+ * The running copy of Stead's module for `stead` or one of its subpaths: the app then shares the
+ * runtime's classes and state, whether Stead runs from its sources or from its build.
+ */
+function steadEntry(specifier: string): string | undefined {
+  const path = STEAD_ENTRIES[specifier];
+  if (path === undefined) return undefined;
+  const extension = extname(new URL(import.meta.url).pathname);
+  return new URL(`../${path}${extension}`, import.meta.url).href;
 }
 
 /** Whether the flags turn on Node.js compatibility (`nodejs_compat`, `nodejs_compat_v2`). */
