@@ -234,12 +234,25 @@ export function objectStub(controller: ObjectRoute, id: DurableObjectId): Durabl
   );
 }
 
-/** A stub: `fetch`, `id`, `name`, plus every public method of the class as RPC. */
+/** A member of the object as its stub shows it: methods return promises, properties are read as promises. */
+type RpcMember<V> = V extends (...args: infer A) => infer R
+  ? (...args: A) => Promise<Awaited<R>>
+  : Promise<Awaited<V>>;
+
+/** `T` is `any`: a stub of an untyped namespace takes any member. */
+type IsAny<T> = 0 extends 1 & T ? true : false;
+
+/**
+ * A stub: `fetch`, `id`, `name`, plus every public member of the class as RPC, typed from the
+ * class (`DurableObjectNamespace<Counter>` gives `stub.increment(by: number): Promise<number>`).
+ */
 export type DurableObjectStub<T = any> = {
   readonly id: DurableObjectId;
   readonly name: string | undefined;
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-} & { [K in keyof T]: any };
+} & (IsAny<T> extends true
+  ? { [member: string]: any }
+  : { [K in Exclude<keyof T, "fetch" | "id" | "name">]: RpcMember<T[K]> });
 
 /** Options of `get`/`getByName`; accepted for compatibility, placement is local. */
 export interface DurableObjectNamespaceGetDurableObjectOptions {
