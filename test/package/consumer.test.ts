@@ -1,7 +1,8 @@
 // Stead as a user gets it: `npm pack`, the tarball installed into a fresh app outside the
 // repository, then the app serves with the package's own `stead` binary, imports createRuntime
-// and stead/testing in its own test (run with node --test), and type-checks against the
-// published types.
+// and stead/testing in its own tests (under node --test and under Vitest), and type-checks
+// against the published types; on this Node and on the oldest one `engines` allows (24,
+// installed from npm into the app, as the repository pins its own).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { cpSync, readdirSync, writeFileSync } from "node:fs";
@@ -50,6 +51,34 @@ test("counts, and the object's storage is reachable from the test", async () => 
 });
 `;
 
+const VITEST_TEST = `import { expect, test } from "vitest";
+import { createRuntime, DurableObject } from "stead";
+import { runInDurableObject } from "stead/testing";
+
+export class Counter extends DurableObject {
+  async increment() {
+    const n = ((await this.ctx.storage.get("n")) ?? 0) + 1;
+    await this.ctx.storage.put("n", n);
+    return n;
+  }
+}
+
+test("counts, and the object's storage is reachable from the test", async () => {
+  const rt = await createRuntime({
+    main: { Counter, default: { fetch: () => new Response("ok") } },
+    durableObjects: { COUNTER: "Counter" },
+  });
+  try {
+    const stub = rt.env.COUNTER.getByName("a");
+    expect(await stub.increment()).toBe(1);
+    expect(await stub.increment()).toBe(2);
+    expect(await runInDurableObject(stub, (_, ctx) => ctx.storage.get("n"))).toBe(2);
+  } finally {
+    await rt.dispose();
+  }
+});
+`;
+
 const TYPED = `import { DurableObject, type DurableObjectNamespace } from "stead";
 
 interface Env {
@@ -80,24 +109,32 @@ describe("the packed package in a fresh app", () => {
     const app = join(dir.path, "app");
     cpSync(join(REPO, "examples", "counter"), app, { recursive: true });
     writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", type: "module" }));
-    run("npm", ["install", "--no-audit", "--no-fund", join(dir.path, tarball)], app);
+    const install = [join(dir.path, tarball), "vitest", "node@24"];
+    run("npm", ["install", "--no-audit", "--no-fund", ...install], app);
+    const oldest = join(app, "node_modules", ".bin", "node");
+    assert.match(run(oldest, ["--version"], app), /^v24\./);
 
-    // (a) the package's binary serves the app.
-    using data = tempDataDir();
-    await using stead = await startStead(
-      "start",
-      [app, "--data-dir", data.path, "--host", "127.0.0.1"],
-      { cli: join(app, "node_modules", "stead", "dist", "cli", "main.js") },
-    );
-    const count = async () => (await fetch(`${stead.url}/apples`, { method: "POST" })).json();
-    assert.deepEqual(await count(), { name: "apples", value: 1 });
-    assert.deepEqual(await count(), { name: "apples", value: 2 });
-
-    // (b, c) the app's own test imports createRuntime and stead/testing, under node --test.
     writeFileSync(join(app, "counter.test.js"), CONSUMER_TEST);
-    const output = run(process.execPath, ["--test", "counter.test.js"], app);
-    assert.match(output, /pass 1\n/);
-    assert.match(output, /fail 0\n/);
+    writeFileSync(join(app, "counter.vitest.test.js"), VITEST_TEST);
+    for (const node of [process.execPath, oldest]) {
+      // (a) the package's binary serves the app.
+      using data = tempDataDir();
+      await using stead = await startStead(
+        "start",
+        [app, "--data-dir", data.path, "--host", "127.0.0.1"],
+        { cli: join(app, "node_modules", "stead", "dist", "cli", "main.js"), node },
+      );
+      const count = async () => (await fetch(`${stead.url}/apples`, { method: "POST" })).json();
+      assert.deepEqual(await count(), { name: "apples", value: 1 });
+      assert.deepEqual(await count(), { name: "apples", value: 2 });
+
+      // (b, c) the app's own tests import createRuntime and stead/testing: node --test, Vitest.
+      const output = run(node, ["--test", "counter.test.js"], app);
+      assert.match(output, /pass 1\n/);
+      assert.match(output, /fail 0\n/);
+      const vitest = join(app, "node_modules", "vitest", "vitest.mjs");
+      assert.match(run(node, [vitest, "run", "counter.vitest"], app), /1 passed/);
+    }
 
     // (d) a TypeScript file type-checks against the published types.
     writeFileSync(join(app, "typed.ts"), TYPED);

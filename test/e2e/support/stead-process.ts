@@ -22,6 +22,8 @@ export interface SteadProcessOptions {
   env?: NodeJS.ProcessEnv;
   /** The CLI to run (default: src/cli/main.ts; the build's dist/cli/main.js to test the build). */
   cli?: string;
+  /** The Node binary to run it with (default: this process's). */
+  node?: string;
   /** `ulimit -n` for the process. */
   openFileLimit?: number;
   /** The process's umask (e.g. 0o000, to show modes do not depend on it). */
@@ -62,7 +64,7 @@ export async function startStead(
 ): Promise<SteadProcess> {
   const [file, argv] = withShellSettings(
     [
-      process.execPath,
+      options.node ?? process.execPath,
       options.cli ?? MAIN,
       command,
       ...args,
