@@ -26,32 +26,10 @@ function run(command: string, args: string[], cwd: string): string {
   }
 }
 
-const CONSUMER_TEST = `import assert from "node:assert/strict";
-import { test } from "node:test";
-import { createRuntime, DurableObject } from "stead";
-import { runInDurableObject } from "stead/testing";
-
-export class Counter extends DurableObject {
-  async increment() {
-    const n = ((await this.ctx.storage.get("n")) ?? 0) + 1;
-    await this.ctx.storage.put("n", n);
-    return n;
-  }
-}
-
-test("counts, and the object's storage is reachable from the test", async () => {
-  await using rt = await createRuntime({
-    main: { Counter, default: { fetch: () => new Response("ok") } },
-    durableObjects: { COUNTER: "Counter" },
-  });
-  const stub = rt.env.COUNTER.getByName("a");
-  assert.equal(await stub.increment(), 1);
-  assert.equal(await stub.increment(), 2);
-  assert.equal(await runInDurableObject(stub, (_, ctx) => ctx.storage.get("n")), 2);
-});
-`;
-
-const VITEST_TEST = `import { expect, test } from "vitest";
+/** The app's own test, written once for both runners (`test` from node:test or from Vitest). */
+function appTest(runner: "node:test" | "vitest"): string {
+  return `import assert from "node:assert/strict";
+import { test } from "${runner}";
 import { createRuntime, DurableObject } from "stead";
 import { runInDurableObject } from "stead/testing";
 
@@ -70,14 +48,15 @@ test("counts, and the object's storage is reachable from the test", async () => 
   });
   try {
     const stub = rt.env.COUNTER.getByName("a");
-    expect(await stub.increment()).toBe(1);
-    expect(await stub.increment()).toBe(2);
-    expect(await runInDurableObject(stub, (_, ctx) => ctx.storage.get("n"))).toBe(2);
+    assert.equal(await stub.increment(), 1);
+    assert.equal(await stub.increment(), 2);
+    assert.equal(await runInDurableObject(stub, (_, ctx) => ctx.storage.get("n")), 2);
   } finally {
     await rt.dispose();
   }
 });
 `;
+}
 
 const TYPED = `import { DurableObject, type DurableObjectNamespace } from "stead";
 
@@ -114,8 +93,8 @@ describe("the packed package in a fresh app", () => {
     const oldest = join(app, "node_modules", ".bin", "node");
     assert.match(run(oldest, ["--version"], app), /^v24\./);
 
-    writeFileSync(join(app, "counter.test.js"), CONSUMER_TEST);
-    writeFileSync(join(app, "counter.vitest.test.js"), VITEST_TEST);
+    writeFileSync(join(app, "counter.test.js"), appTest("node:test"));
+    writeFileSync(join(app, "counter.vitest.test.js"), appTest("vitest"));
     for (const node of [process.execPath, oldest]) {
       // (a) the package's binary serves the app.
       using data = tempDataDir();
