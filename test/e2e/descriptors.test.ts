@@ -19,6 +19,19 @@ function post(path: string): string {
   return `POST ${path} HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\n\r\n`;
 }
 
+/** The process's RLIMIT_NOFILE, to restore after the test has lowered it. */
+function openFileLimit(pid: number): { soft: string; hard: string } {
+  const out = execFileSync("prlimit", [
+    `--pid=${pid}`,
+    "--nofile",
+    "--raw",
+    "--noheadings",
+    "--output=SOFT,HARD",
+  ]);
+  const [soft, hard] = out.toString().trim().split(/\s+/);
+  return { soft: soft!, hard: hard! };
+}
+
 describe("running out of file descriptors", () => {
   it("names the cause and the fix for a new object, and logs it once a minute", async () => {
     using data = tempDataDir();
@@ -34,7 +47,8 @@ describe("running out of file descriptors", () => {
     // process), then take them with more connections than that: libuv accepts and at once closes
     // those it has no descriptor for.
     const held = readdirSync(`/proc/${pid}/fd`).length;
-    execFileSync("prlimit", [`--pid=${pid}`, `--nofile=${held + 4}:${held + 4}`]);
+    const limit = openFileLimit(pid);
+    execFileSync("prlimit", [`--pid=${pid}`, `--nofile=${held + 4}:${limit.hard}`]);
     const fillers: RawConnection[] = [];
     try {
       for (let i = 0; i < 10; i++) fillers.push(openRaw(port));
@@ -58,7 +72,8 @@ describe("running out of file descriptors", () => {
     } finally {
       for (const filler of fillers) filler.socket.destroy();
     }
-    // With descriptors free again, new objects open.
+    // With descriptors free again (the limit restored, the fillers closed), new objects open.
+    execFileSync("prlimit", [`--pid=${pid}`, `--nofile=${limit.soft}:${limit.hard}`]);
     await waitFor(() => readdirSync(`/proc/${pid}/fd`).length < held + 2, "descriptors to free");
     const after = served.received().length;
     served.socket.write(post("/later"));
