@@ -23,8 +23,8 @@ interface Case {
 
 const CASES: Case[] = [
   {
-    name: "examples/chat",
-    app: join(ROOT, "examples/chat"),
+    name: "templates/chat",
+    app: join(ROOT, "templates/chat"),
     file: "src/page.ts",
     edit: (text, marker) => text.replace("<head>", `<head><!--${marker}-->`),
     path: "/",

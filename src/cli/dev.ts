@@ -11,8 +11,8 @@ import {
   createAppBuilder,
   failedFiles,
 } from "../loader/app-builder.ts";
+import { runCustomBuild } from "../loader/custom-build.ts";
 import { AppProcess } from "./app-process.ts";
-import { runCustomBuild } from "./custom-build.ts";
 import { DirectoryWatch } from "./directory-watch.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import type { ServerOptions } from "./options.ts";

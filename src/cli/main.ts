@@ -3,8 +3,10 @@ import { Command, Option } from "commander";
 import { describeError } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
 import { devCommand } from "./dev.ts";
+import { initCommand } from "./init.ts";
 import { resolveServerOptions, type ServerFlags, UsageError } from "./options.ts";
 import { startCommand } from "./start.ts";
+import { DEFAULT_TEMPLATE, listTemplates } from "./templates.ts";
 
 const ENVIRONMENT = `
 Environment variables (flags win over them):
@@ -78,9 +80,25 @@ const program = new Command("stead")
   .showHelpAfterError()
   .addHelpText(
     "after",
-    `${ENVIRONMENT}\n\nExamples:\n  stead dev examples/counter\n  stead dev src/index.ts\n  stead start . --port 8080 --data-dir /var/lib/app`,
+    `${ENVIRONMENT}\n\nExamples:\n  stead init my-app --template chat\n  stead dev my-app\n  stead dev src/index.ts\n  stead start . --port 8080 --data-dir /var/lib/app`,
   );
 
+program.addCommand(
+  new Command("init")
+    .description("scaffold a runnable app from a template: config, code, tests, README")
+    .argument("[dir]", "where the app goes; created if missing, must not hold its files", ".")
+    .option("-t, --template <name>", "the app to start from", DEFAULT_TEMPLATE)
+    .addHelpText(
+      "after",
+      () =>
+        `\nTemplates:\n${listTemplates()
+          .map((t) => `  ${t.name.padEnd(24)}${t.description}`)
+          .join("\n")}\n\nExample:\n  stead init my-app --template chat`,
+    )
+    .action((dir: string, flags: { template: string }) =>
+      initCommand({ dir, template: flags.template }, (line) => process.stdout.write(`${line}\n`)),
+    ),
+);
 program.addCommand(
   serverCommand(
     "dev",

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { SteadError } from "../core/errors.ts";
 import { buildApp } from "../loader/build-app.ts";
 import { loadEntryModule } from "./module-loader.ts";
-import type { RuntimeOptions } from "./runtime-options.ts";
+import type { ResolvedRuntimeOptions } from "./runtime-options.ts";
 
 /** The app's entry module, loaded, and what object threads import to load it too. */
 export interface AppEntry {
@@ -21,7 +21,7 @@ export interface AppEntry {
  * bundle of `main` built elsewhere: `stead dev` builds in its own process) that bundle is
  * imported as it is; whoever built it removes it.
  */
-export async function loadAppEntry(config: RuntimeOptions, prebuilt?: string): Promise<AppEntry> {
+export async function loadAppEntry(config: ResolvedRuntimeOptions, prebuilt?: string): Promise<AppEntry> {
   const main = config.main;
   const cwd = config.cwd ?? process.cwd();
   if (prebuilt !== undefined) {

@@ -18,7 +18,13 @@ import { maxOpenDatabases, openFileLimit } from "../drivers/local/open-file-limi
 import { type AppEntry, loadAppEntry } from "./app-entry.ts";
 import { buildControllers, deferBindings } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
-import { DEFAULT_LIMITS, parseRuntimeOptions, type RuntimeOptions } from "./runtime-options.ts";
+import { withAppConfig } from "./app-config.ts";
+import {
+  DEFAULT_LIMITS,
+  parseRuntimeOptions,
+  type ResolvedRuntimeOptions,
+  type RuntimeOptions,
+} from "./runtime-options.ts";
 import { historyOptions, openStore, type Store } from "./store.ts";
 import { fillWorkerExports } from "./worker-exports.ts";
 import { type Runtime, trackWaitUntil, workerContext, workerRuntime } from "./worker-runtime.ts";
@@ -37,9 +43,13 @@ const DEFAULT_CPU_LIMIT_MS = 30_000;
  *   durableObjects: { COUNTER: "Counter" },
  * });
  * const n = await rt.env.COUNTER.getByName("a").increment();
+ *
+ * @example
+ * // An app as `stead start` runs it, from its wrangler config:
+ * await using rt = await createRuntime({ config: new URL("..", import.meta.url) });
  */
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
-  return createRuntimeWith(options, {});
+  return createRuntimeWith(await withAppConfig(options), {});
 }
 
 /** What Stead's own CLI passes to a runtime beyond the public options. */
@@ -50,7 +60,7 @@ export interface RuntimeInternals {
 
 /** `createRuntime` with internal options; not exported from the package. */
 export async function createRuntimeWith(
-  options: RuntimeOptions,
+  options: Omit<RuntimeOptions, "config">,
   internals: RuntimeInternals,
 ): Promise<Runtime> {
   const config = parseRuntimeOptions(options);
@@ -120,7 +130,7 @@ export async function createRuntimeWith(
 }
 
 /** Options that only make sense with objects on this thread are refused with threads. */
-function checkThreadOptions(config: RuntimeOptions): void {
+function checkThreadOptions(config: ResolvedRuntimeOptions): void {
   if ((config.threads ?? 0) === 0) return;
   const problems: string[] = [];
   if (typeof config.main !== "string" && !(config.main instanceof URL)) {
@@ -139,7 +149,7 @@ function checkThreadOptions(config: RuntimeOptions): void {
   }
 }
 
-function classBindings(config: RuntimeOptions): ClassBinding[] {
+function classBindings(config: ResolvedRuntimeOptions): ClassBinding[] {
   return Object.entries(config.durableObjects ?? {}).map(([binding, spec]) => ({
     binding,
     className: typeof spec === "string" ? spec : spec.className,
@@ -152,7 +162,7 @@ function classBindings(config: RuntimeOptions): ClassBinding[] {
  * class, and only then applies them. Resolves to every recorded namespace.
  */
 async function prepareNamespaces(
-  config: RuntimeOptions,
+  config: ResolvedRuntimeOptions,
   module: Record<string, unknown>,
   driver: StorageDriver,
 ): Promise<NamespaceRecord[]> {
@@ -195,7 +205,7 @@ async function prepareNamespaces(
 
 /** Every recorded class the module exports gets a namespace, bound or not, so its alarms run. */
 async function hostObjects(
-  config: RuntimeOptions,
+  config: ResolvedRuntimeOptions,
   app: AppEntry,
   records: NamespaceRecord[],
   store: Store,
@@ -265,7 +275,7 @@ function shareOf(total: number, threads: number): number {
 
 function startAlarms(
   driver: StorageDriver,
-  config: RuntimeOptions,
+  config: ResolvedRuntimeOptions,
   hosting: ObjectHosting,
   onError: (error: unknown, context: string) => void,
 ): AlarmScheduler {

@@ -27,10 +27,18 @@ export type AppBuildOptions = BuildKeys;
 /** Options of `createRuntime`. */
 export interface RuntimeOptions {
   /**
+   * The app's wrangler config: its directory (holding `wrangler.jsonc`, `wrangler.json` or
+   * `wrangler.toml`) or the file itself, as a path or `file:` URL. It is read as `stead dev`
+   * reads it (`.dev.vars` included) and its custom `build.command` runs first; every option
+   * given here wins over what it says.
+   */
+  config?: string | URL;
+  /**
    * The entry module: a path (resolved from `cwd`) or `file:` URL, bundled as wrangler bundles
    * it (see `build`); another URL, imported as it is; or an imported module namespace.
+   * Required unless `config` names it.
    */
-  main: string | URL | Record<string, unknown>;
+  main?: string | URL | Record<string, unknown>;
   /** How a `main` path is bundled. */
   build?: AppBuildOptions;
   /**
@@ -127,6 +135,11 @@ export interface RuntimeOptions {
   onConsole?: (entry: ConsoleEntry) => void;
 }
 
+/** Options once `config` is read and merged: `main` is known. */
+export type ResolvedRuntimeOptions = Omit<RuntimeOptions, "config" | "main"> & {
+  main: string | URL | Record<string, unknown>;
+};
+
 /** Defaults for `objects`. */
 export const DEFAULT_LIMITS: ObjectLimits = {
   idleTimeoutMs: 70_000,
@@ -149,7 +162,7 @@ const schema = z.object({
   main: z.union([z.string().min(1), z.instanceof(URL), z.record(z.string(), z.unknown())], {
     error: (issue) =>
       issue.input === undefined
-        ? "is required: the entry module's path, URL or imported module namespace"
+        ? "is required: the entry module's path, URL or imported module namespace (or config: the app's directory with its wrangler config)"
         : "must be the entry module's path, URL or imported module namespace",
   }),
   durableObjects: z
@@ -260,7 +273,7 @@ const schema = z.object({
 });
 
 /** Validates options once, at the edge, naming the offending option path. */
-export function parseRuntimeOptions(options: unknown): RuntimeOptions {
+export function parseRuntimeOptions(options: unknown): ResolvedRuntimeOptions {
   const result = schema.strict().safeParse(options);
   if (!result.success) {
     throw new SteadError(
@@ -268,5 +281,5 @@ export function parseRuntimeOptions(options: unknown): RuntimeOptions {
       formatOptionIssues("createRuntime()", result.error.issues),
     );
   }
-  return options as RuntimeOptions;
+  return options as ResolvedRuntimeOptions;
 }

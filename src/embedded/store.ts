@@ -8,7 +8,7 @@ import { SteadError } from "../core/errors.ts";
 import { formatOptionProblems } from "../core/invalid-options.ts";
 import type { StorageDriver } from "../core/storage/driver.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
-import type { RuntimeOptions } from "./runtime-options.ts";
+import type { ResolvedRuntimeOptions } from "./runtime-options.ts";
 
 /** The storage driver, and the temporary directory it owns when no data directory was given. */
 export interface Store {
@@ -21,7 +21,7 @@ export interface Store {
 }
 
 /** The driver `config` asks for: the caller's, or the local driver on `dataDir` (or a temporary directory). */
-export function openStore(config: RuntimeOptions): Store {
+export function openStore(config: ResolvedRuntimeOptions): Store {
   if (config.driver !== undefined && config.maxOpenDatabases !== undefined) {
     throw new SteadError(
       "INVALID_CONFIG",
@@ -66,7 +66,7 @@ export function openStore(config: RuntimeOptions): Store {
 }
 
 /** The local driver's history options from `historyRetentionDays` and the runtime's clock. */
-export function historyOptions(config: RuntimeOptions): {
+export function historyOptions(config: ResolvedRuntimeOptions): {
   historyRetentionMs?: number;
   now: () => number;
 } {
@@ -79,7 +79,7 @@ export function historyOptions(config: RuntimeOptions): {
 }
 
 /** The local driver on `dataDir`; a limit or lock it refuses is a configuration error. */
-function defaultDriver(dataDir: string, config: RuntimeOptions): LocalDriver {
+function defaultDriver(dataDir: string, config: ResolvedRuntimeOptions): LocalDriver {
   try {
     return new LocalDriver({
       dataDir,

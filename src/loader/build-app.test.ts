@@ -9,7 +9,7 @@ import { tempDataDir } from "../../test/support/temp-dir.ts";
 import { loadAppConfig } from "../config/index.ts";
 import { SteadError } from "../core/errors.ts";
 import { createRuntime } from "../embedded/create-runtime.ts";
-import type { RuntimeOptions } from "../embedded/runtime-options.ts";
+import type { ResolvedRuntimeOptions } from "../embedded/runtime-options.ts";
 
 const APPS = fileURLToPath(new URL("../../test/fixtures/apps/", import.meta.url));
 
@@ -29,7 +29,7 @@ async function text(runtime: { fetch(url: string): Promise<Response> }, path: st
 }
 
 /** Asserts that starting a runtime on `options` fails with BUILD_FAILED naming every part. */
-async function assertBuildFails(options: RuntimeOptions, parts: string[]): Promise<void> {
+async function assertBuildFails(options: ResolvedRuntimeOptions, parts: string[]): Promise<void> {
   await assert.rejects(createRuntime(options), (error: unknown) => {
     assert.ok(error instanceof SteadError, String(error));
     assert.equal(error.code, "BUILD_FAILED", error.message);

@@ -49,7 +49,7 @@ export function runtimeExternalsPlugin(options: {
         const url = steadEntry(args.path);
         return url === undefined ? undefined : { path: url, external: true };
       });
-      // Only apps inside Stead's own package (its tests and examples) can reach its files by a
+      // Only apps inside Stead's own package (its tests and templates) can reach its files by a
       // relative path; other apps skip this hook, which esbuild would call for every import.
       if (!options.entry.startsWith(STEAD_PACKAGE)) return;
       build.onResolve({ filter: /^\.\.?\// }, async (args) => {

@@ -9,7 +9,7 @@ import { startStead } from "../e2e/support/stead-process.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
 
-const COUNTER = fileURLToPath(new URL("../../examples/counter", import.meta.url));
+const COUNTER = fileURLToPath(new URL("../../templates/counter", import.meta.url));
 
 /** Why the suite cannot run here, if it cannot. */
 function missingStrace(): string | undefined {

@@ -11,7 +11,7 @@ import { tempDataDir } from "../support/temp-dir.ts";
 import { startStead } from "./support/stead-process.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const COUNTER = join(REPO, "examples", "counter");
+const COUNTER = join(REPO, "templates", "counter");
 
 describe("the built package", () => {
   it("serves an app from dist/ with the built CLI, objects on object threads", async () => {

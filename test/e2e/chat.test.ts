@@ -4,12 +4,12 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Browser, Page } from "playwright-core";
 import { tempDataDir } from "../support/temp-dir.ts";
-import { copyExample, EXAMPLES } from "./support/apps.ts";
+import { copyTemplate, TEMPLATES } from "./support/apps.ts";
 import { launchChromium } from "./support/browser.ts";
 import { startStead } from "./support/stead-process.ts";
 import { connect } from "./support/ws-client.ts";
 
-const CHAT = join(EXAMPLES, "chat");
+const CHAT = join(TEMPLATES, "chat");
 const HOST = ["--host", "127.0.0.1"];
 const TOO_FAST = "You are sending too fast; wait a few seconds.";
 
@@ -33,7 +33,7 @@ function messages(page: Page): Promise<string[]> {
   return page.locator("#messages li").allTextContents();
 }
 
-describe("examples/chat under stead start", () => {
+describe("templates/chat under stead start", () => {
   let browser: Browser;
   before(async () => {
     browser = await launchChromium();
@@ -84,7 +84,7 @@ describe("examples/chat under stead start", () => {
   it("rate-limits a sender once it passes RATE_LIMIT messages in the window", async () => {
     using work = tempDataDir();
     using data = tempDataDir();
-    const app = await copyExample("chat", work.path, {
+    const app = await copyTemplate("chat", work.path, {
       file: "wrangler.jsonc",
       replace: ['"RATE_LIMIT": "20"', '"RATE_LIMIT": "3"'],
     });
@@ -131,7 +131,7 @@ describe("examples/chat under stead start", () => {
   it("limits each client address separately (CF-Connecting-IP is the client's address)", async () => {
     using work = tempDataDir();
     using data = tempDataDir();
-    const app = await copyExample("chat", work.path, {
+    const app = await copyTemplate("chat", work.path, {
       file: "wrangler.jsonc",
       replace: ['"RATE_LIMIT": "20"', '"RATE_LIMIT": "1"'],
     });

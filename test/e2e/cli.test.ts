@@ -9,7 +9,7 @@ import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
 import { runStead, startStead } from "./support/stead-process.ts";
 
-const COUNTER = fileURLToPath(new URL("../../examples/counter", import.meta.url));
+const COUNTER = fileURLToPath(new URL("../../templates/counter", import.meta.url));
 
 /** A copy of an example app that a test may change. */
 function copyApp(source: string): { path: string } & Disposable {

@@ -7,10 +7,10 @@ import { describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { copyExample, EXAMPLES } from "./support/apps.ts";
+import { copyTemplate, TEMPLATES } from "./support/apps.ts";
 import { startStead } from "./support/stead-process.ts";
 
-const COUNTER = join(EXAMPLES, "counter");
+const COUNTER = join(TEMPLATES, "counter");
 const HOST = ["--host", "127.0.0.1"];
 
 async function post(base: string, path: string): Promise<unknown> {
@@ -19,7 +19,7 @@ async function post(base: string, path: string): Promise<unknown> {
   return response.json();
 }
 
-describe("examples/counter under stead start", () => {
+describe("templates/counter under stead start", () => {
   it("counts over HTTP and keeps the count across a restart on the same data dir", async () => {
     using data = tempDataDir();
     {
@@ -86,7 +86,7 @@ describe("examples/counter under stead start", () => {
     using work = tempDataDir();
     // The counter app plus a route that echoes its request body as it streams in, so a test can
     // hold one request open across the signal. The example itself is imported unchanged.
-    const app = await copyExample("counter", work.path, {
+    const app = await copyTemplate("counter", work.path, {
       file: "wrangler.jsonc",
       replace: ['"main": "src/index.ts"', '"main": "src/with-echo.ts"'],
     });

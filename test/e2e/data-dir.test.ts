@@ -15,7 +15,7 @@ import { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
 import { createRuntime, SteadError } from "../../src/index.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
-import { copyExample } from "./support/apps.ts";
+import { copyTemplate } from "./support/apps.ts";
 import { runStead, type SteadProcessOptions, startStead } from "./support/stead-process.ts";
 
 async function increment(url: string, name: string): Promise<Response> {
@@ -56,7 +56,7 @@ function counterFile(dataDir: string, name: string): string {
 describe("one process per data directory", () => {
   it("a second stead start on the directory exits at once naming it and the holder; the first loses nothing", async () => {
     using tmp = tempDataDir();
-    const app = await copyExample("counter", tmp.path);
+    const app = await copyTemplate("counter", tmp.path);
     const dataDir = join(tmp.path, "data");
     const first = await startStead("start", [app, "--data-dir", dataDir]);
     try {
@@ -77,7 +77,7 @@ describe("one process per data directory", () => {
 
   it("createRuntime on a directory a server holds is refused, changing nothing", async () => {
     using tmp = tempDataDir();
-    const app = await copyExample("counter", tmp.path);
+    const app = await copyTemplate("counter", tmp.path);
     const dataDir = join(tmp.path, "data");
     await using server = await startStead("start", [app, "--data-dir", dataDir]);
     const before = modes(dataDir).map((e) => e.path);
@@ -99,7 +99,7 @@ describe("one process per data directory", () => {
 describe("data directory permissions", () => {
   it("creates the directory 0700 and every file 0600 whatever the umask, without a warning", async () => {
     using tmp = tempDataDir();
-    const app = await copyExample("counter", tmp.path);
+    const app = await copyTemplate("counter", tmp.path);
     const dataDir = join(tmp.path, "new", "data");
     const server = await startStead("start", [app, "--data-dir", dataDir], { umask: 0o000 });
     assert.equal((await increment(server.url, "a")).status, 200);
@@ -118,7 +118,7 @@ describe("data directory permissions", () => {
 
   it("stead start warns at startup when the directory is readable by others", async () => {
     using tmp = tempDataDir();
-    const app = await copyExample("counter", tmp.path);
+    const app = await copyTemplate("counter", tmp.path);
     const dataDir = join(tmp.path, "data");
     mkdirSync(dataDir);
     chmodSync(dataDir, 0o755);
@@ -142,7 +142,7 @@ describe("errors that name the file", () => {
   it("a read-only data directory, and one owned by another user", async () => {
     using tmp = tempDataDir();
     chmodSync(tmp.path, 0o755);
-    const app = await copyExample("counter", tmp.path);
+    const app = await copyTemplate("counter", tmp.path);
     const dataDir = join(tmp.path, "data");
     mkdirSync(dataDir, { mode: 0o700 });
     if (asUser.uid !== undefined) chownSync(dataDir, asUser.uid, asUser.gid!);
@@ -173,7 +173,7 @@ describe("errors that name the file", () => {
 
   it("a corrupted control database stops stead start with the file and the fix", async () => {
     using tmp = tempDataDir();
-    const app = await copyExample("counter", tmp.path);
+    const app = await copyTemplate("counter", tmp.path);
     const dataDir = join(tmp.path, "data");
     const first = await startStead("start", [app, "--data-dir", dataDir]);
     assert.equal((await increment(first.url, "a")).status, 200);
@@ -193,7 +193,7 @@ describe("errors that name the file", () => {
 
   it("a corrupted object database fails only that object, naming its file", async () => {
     using tmp = tempDataDir();
-    const app = await copyExample("counter", tmp.path);
+    const app = await copyTemplate("counter", tmp.path);
     const dataDir = join(tmp.path, "data");
     const first = await startStead("start", [app, "--data-dir", dataDir]);
     for (const name of ["a", "b"]) assert.equal((await increment(first.url, name)).status, 200);

@@ -6,10 +6,10 @@ import { describe, it } from "node:test";
 import { openRaw, type RawConnection } from "../fixtures/http-harness.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
-import { EXAMPLES } from "./support/apps.ts";
+import { TEMPLATES } from "./support/apps.ts";
 import { startStead } from "./support/stead-process.ts";
 
-const COUNTER = join(EXAMPLES, "counter");
+const COUNTER = join(TEMPLATES, "counter");
 const EXPLAINED =
   /Cannot open the database of object Counter\/[0-9a-f]{64}: this process has run out of file descriptors \(EMFILE\)\. Raise the open-file limit \(ulimit -n, or LimitNOFILE= in a systemd unit\), or lower --max-connections \/ STEAD_MAX_CONNECTIONS or --max-open-databases \/ STEAD_MAX_OPEN_DATABASES\./;
 const WARNING =

@@ -3,10 +3,10 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { copyExample, EXAMPLES } from "./support/apps.ts";
+import { copyTemplate, TEMPLATES } from "./support/apps.ts";
 import { startStead } from "./support/stead-process.ts";
 
-const RESERVATIONS = join(EXAMPLES, "reservations");
+const RESERVATIONS = join(TEMPLATES, "reservations");
 const HOST = ["--host", "127.0.0.1"];
 
 interface Seat {
@@ -37,15 +37,15 @@ async function seats(base: string, event: string): Promise<Seat[]> {
   return (await response.json()) as Seat[];
 }
 
-/** A copy of the example whose holds last `seconds`. */
+/** A copy of the template whose holds last `seconds`. */
 async function withHoldSeconds(into: string, seconds: number): Promise<string> {
-  return copyExample("reservations", into, {
-    file: "wrangler.toml",
-    replace: ['HOLD_SECONDS = "60"', `HOLD_SECONDS = "${seconds}"`],
+  return copyTemplate("reservations", into, {
+    file: "wrangler.jsonc",
+    replace: [`"HOLD_SECONDS": "60"`, `"HOLD_SECONDS": "${seconds}"`],
   });
 }
 
-describe("examples/reservations under stead start", () => {
+describe("templates/reservations under stead start", () => {
   it("never double-books: one of many concurrent holds wins, and one of many confirms", async () => {
     using data = tempDataDir();
     await using stead = await startStead("start", [RESERVATIONS, "--data-dir", data.path, ...HOST]);

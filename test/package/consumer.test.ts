@@ -86,7 +86,7 @@ describe("the packed package in a fresh app", () => {
     const tarball = readdirSync(dir.path).find((name) => name.endsWith(".tgz"));
     assert.ok(tarball, "npm pack wrote a tarball");
     const app = join(dir.path, "app");
-    cpSync(join(REPO, "examples", "counter"), app, { recursive: true });
+    cpSync(join(REPO, "templates", "counter"), app, { recursive: true });
     writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", type: "module" }));
     const install = [join(dir.path, tarball), "vitest", "node@24"];
     run("npm", ["install", "--no-audit", "--no-fund", ...install], app);

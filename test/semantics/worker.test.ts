@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
 import {
   createRuntime,
   ManualClock,
@@ -7,6 +9,7 @@ import {
   SteadError,
   WorkerEntrypoint,
 } from "../../src/index.ts";
+import { writeFiles } from "../e2e/support/app-files.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 
 const MAIN = new URL("../fixtures/rpc-worker.ts", import.meta.url);
@@ -280,6 +283,71 @@ describe("createRuntime option validation", () => {
     await assert.rejects(
       createRuntime({ main: new URL("../fixtures/does-not-exist.ts", import.meta.url) }),
       steadError("MODULE_LOAD_FAILED", "Could not load the entry module", "does-not-exist.ts"),
+    );
+  });
+});
+
+describe("createRuntime from an app's wrangler config", () => {
+  const APP = {
+    "wrangler.jsonc": `{
+      "main": "src/index.ts",
+      "vars": { "GREETING": "from the config" },
+      "durable_objects": { "bindings": [{ "name": "COUNTER", "class_name": "Counter" }] },
+      "build": { "command": "node -e \\"require('fs').writeFileSync('built.txt', 'built')\\"" },
+      "rules": [{ "type": "Text", "globs": ["**/*.txt"] }]
+    }`,
+    ".dev.vars": "SECRET=from .dev.vars\n",
+    "src/index.ts": `import { DurableObject } from "cloudflare:workers";
+import built from "../built.txt";
+export class Counter extends DurableObject {
+  async add(): Promise<number> {
+    const n = ((await this.ctx.storage.get<number>("n")) ?? 0) + 1;
+    await this.ctx.storage.put("n", n);
+    return n;
+  }
+}
+export default {
+  fetch: (_request: Request, env: Record<string, unknown>) =>
+    Response.json({ greeting: env.GREETING, secret: env.SECRET, built }),
+};
+`,
+  };
+
+  it("reads the config as stead dev does, runs its build, and lets the options given win", async () => {
+    using app = tempDataDir("stead-config-app-");
+    writeFiles(app.path, APP);
+    {
+      await using rt = await createRuntime({ config: app.path, dataDir: join(app.path, "data") });
+      assert.deepEqual(await (await rt.fetch("http://app/")).json(), {
+        greeting: "from the config",
+        secret: "from .dev.vars",
+        built: "built",
+      });
+      assert.equal(await rt.env.COUNTER.getByName("a").add(), 1);
+    }
+    await using rt = await createRuntime({
+      config: pathToFileURL(join(app.path, "wrangler.jsonc")),
+      dataDir: join(app.path, "data"),
+      vars: { GREETING: "given" },
+    });
+    assert.equal((await (await rt.fetch("http://app/")).json()).greeting, "given");
+    assert.equal(await rt.env.COUNTER.getByName("a").add(), 2);
+  });
+
+  it("names a config that does not exist, or a file that is not the one read", async () => {
+    using app = tempDataDir("stead-config-app-");
+    await assert.rejects(
+      createRuntime({ config: join(app.path, "nowhere") }),
+      steadError("CONFIG_NOT_FOUND", "nowhere, which does not exist"),
+    );
+    writeFiles(app.path, { ...APP, "wrangler.toml": 'main = "src/index.ts"\n' });
+    await assert.rejects(
+      createRuntime({ config: join(app.path, "wrangler.toml") }),
+      steadError("INVALID_CONFIG", "wrangler.jsonc in the same directory is the one"),
+    );
+    await assert.rejects(
+      createRuntime({ config: 7 as unknown as string }),
+      steadError("INVALID_CONFIG", "config must be the app's directory"),
     );
   });
 });

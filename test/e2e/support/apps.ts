@@ -2,21 +2,21 @@ import { cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The repository's examples directory. */
-export const EXAMPLES = fileURLToPath(new URL("../../../examples/", import.meta.url));
+/** The repository's templates directory: the apps `stead init` scaffolds. */
+export const TEMPLATES = fileURLToPath(new URL("../../../templates/", import.meta.url));
 
 /**
- * Copies `examples/<name>` into `into` (without any `.stead` data) and returns the copy's path.
+ * Copies `templates/<name>` into `into` (without any `.stead` data) and returns the copy's path.
  * `edit` rewrites the copy's config text, for a test that needs a smaller limit or a shorter
- * time than the example ships with; it must change something.
+ * time than the template ships with; it must change something.
  */
-export async function copyExample(
+export async function copyTemplate(
   name: string,
   into: string,
   edit?: { file: string; replace: [search: string, replacement: string] },
 ): Promise<string> {
   const dir = join(into, name);
-  await cp(join(EXAMPLES, name), dir, {
+  await cp(join(TEMPLATES, name), dir, {
     recursive: true,
     filter: (source) => !source.split(/[\\/]/).includes(".stead"),
   });

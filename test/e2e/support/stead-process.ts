@@ -20,6 +20,8 @@ export interface SteadProcess extends AsyncDisposable {
 /** How to run a `stead` process: its environment, limits and user. */
 export interface SteadProcessOptions {
   env?: NodeJS.ProcessEnv;
+  /** The working directory (default: this process's). */
+  cwd?: string;
   /** The CLI to run (default: src/cli/main.ts; the build's dist/cli/main.js to test the build). */
   cli?: string;
   /** The Node binary to run it with (default: this process's). */
@@ -38,6 +40,7 @@ export async function runStead(args: string[], options: SteadProcessOptions = {}
   const [file, argv] = withShellSettings([process.execPath, MAIN, ...args], options);
   const child = spawn(file, argv, {
     env: { ...process.env, ...options.env },
+    cwd: options.cwd,
     stdio: ["ignore", "pipe", "pipe"],
     uid: options.uid,
     gid: options.gid,
