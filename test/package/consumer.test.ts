@@ -1,12 +1,12 @@
-// Stead as a user gets it: `npm pack`, the tarball installed into a fresh app outside the
-// repository, then the app serves with the package's own `stead` binary, imports createRuntime
-// and stead/testing in its own tests (under node --test and under Vitest), and type-checks
-// against the published types; on this Node and on the oldest one `engines` allows (24,
-// installed from npm into the app, as the repository pins its own).
+// Stead as a user gets it: `npm pack`, the tarball installed into a fresh directory outside the
+// repository, `npx stead init app`, then in the app `npm install`, `npm run dev` serves and
+// `npm test` passes; its own modules import createRuntime and stead/testing (under node --test
+// and under Vitest), and it type-checks against the published types. On this Node and on the
+// oldest one `engines` allows (24, installed from npm, as the repository pins its own).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { cpSync, readdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { startStead } from "../e2e/support/stead-process.ts";
@@ -15,10 +15,15 @@ import { tempDataDir } from "../support/temp-dir.ts";
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
 /** Runs `command` in `cwd`, failing the test with its output when it fails. */
-function run(command: string, args: string[], cwd: string): string {
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+): string {
   try {
     // A child `node --test` that sees NODE_TEST_CONTEXT reports to this runner, not to stdout.
-    const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+    const { NODE_TEST_CONTEXT: _, ...env } = { ...process.env, ...extraEnv };
     return execFileSync(command, args, { cwd, env, encoding: "utf8", stdio: "pipe" });
   } catch (error) {
     const { stdout, stderr } = error as { stdout?: string; stderr?: string };
@@ -58,6 +63,27 @@ test("counts, and the object's storage is reachable from the test", async () => 
 `;
 }
 
+/**
+ * An environment whose `node` is `node`: the `stead` binary and npm scripts run on it (this
+ * machine's own Node is older than Stead allows).
+ */
+function withNode(node: string): NodeJS.ProcessEnv {
+  return { PATH: `${dirname(node)}${delimiter}${process.env.PATH}` };
+}
+
+const TYPED_TSCONFIG = {
+  compilerOptions: {
+    module: "nodenext",
+    moduleResolution: "nodenext",
+    target: "es2024",
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: [],
+  },
+  files: ["typed.ts"],
+};
+
 const TYPED = `import { DurableObject, type DurableObjectNamespace } from "stead";
 
 interface Env {
@@ -80,34 +106,46 @@ export async function count(env: Env): Promise<string> {
 `;
 
 describe("the packed package in a fresh app", () => {
-  it("serves with its stead binary, runs the app's own test, and type-checks the app", async () => {
+  it("scaffolds an app with stead init that serves with npm run dev, passes npm test, and type-checks", async () => {
     using dir = tempDataDir("stead-consumer-");
     run("npm", ["pack", "--pack-destination", dir.path], REPO);
     const tarball = readdirSync(dir.path).find((name) => name.endsWith(".tgz"));
     assert.ok(tarball, "npm pack wrote a tarball");
-    const app = join(dir.path, "app");
-    cpSync(join(REPO, "templates", "counter"), app, { recursive: true });
-    writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", type: "module" }));
-    const install = [join(dir.path, tarball), "vitest", "node@24"];
-    run("npm", ["install", "--no-audit", "--no-fund", ...install], app);
-    const oldest = join(app, "node_modules", ".bin", "node");
-    assert.match(run(oldest, ["--version"], app), /^v24\./);
+    // The oldest Node that engines allows, installed from npm beside the app.
+    const older = join(dir.path, "node24");
+    mkdirSync(older);
+    run("npm", ["install", "--no-audit", "--no-fund", "node@24"], older);
+    const oldest = join(older, "node_modules", ".bin", "node");
+    assert.match(run(oldest, ["--version"], older), /^v24\./);
 
+    // A fresh directory: npm install <the packed stead>, then npx stead init app.
+    const fresh = join(dir.path, "fresh");
+    mkdirSync(fresh);
+    const newest = withNode(process.execPath);
+    run("npm", ["install", "--no-audit", "--no-fund", join(dir.path, tarball)], fresh, newest);
+    assert.match(run("npx", ["stead", "init", "app"], fresh, newest), /Created a counter app/);
+    const app = join(fresh, "app");
+    run("npm", ["install", "--no-audit", "--no-fund"], app, newest);
+    run("npm", ["install", "--no-audit", "--no-fund", "--save-dev", "vitest"], app, newest);
     writeFileSync(join(app, "counter.test.js"), appTest("node:test"));
     writeFileSync(join(app, "counter.vitest.test.js"), appTest("vitest"));
+
     for (const node of [process.execPath, oldest]) {
-      // (a) the package's binary serves the app.
+      const env = withNode(node);
+      // npm run dev serves the counter, with the package's own stead binary.
       using data = tempDataDir();
-      await using stead = await startStead(
-        "start",
-        [app, "--data-dir", data.path, "--host", "127.0.0.1"],
-        { cli: join(app, "node_modules", "stead", "dist", "cli", "main.js"), node },
-      );
+      await using stead = await startStead("dev", ["--data-dir", data.path], {
+        launcher: ["npm", "run", "dev", "--"],
+        cwd: app,
+        env,
+      });
       const count = async () => (await fetch(`${stead.url}/apples`, { method: "POST" })).json();
       assert.deepEqual(await count(), { name: "apples", value: 1 });
       assert.deepEqual(await count(), { name: "apples", value: 2 });
 
-      // (b, c) the app's own tests import createRuntime and stead/testing: node --test, Vitest.
+      // npm test: the template's own tests.
+      assert.match(run("npm", ["test"], app, env), /fail 0\n/);
+      // A module of the app's own imports createRuntime and stead/testing: node --test, Vitest.
       const output = run(node, ["--test", "counter.test.js"], app);
       assert.match(output, /pass 1\n/);
       assert.match(output, /fail 0\n/);
@@ -115,34 +153,17 @@ describe("the packed package in a fresh app", () => {
       assert.match(run(node, [vitest, "run", "counter.vitest"], app), /1 passed/);
     }
 
-    // (d) a TypeScript file type-checks against the published types.
-    writeFileSync(join(app, "typed.ts"), TYPED);
-    writeFileSync(
-      join(app, "tsconfig.json"),
-      JSON.stringify({
-        compilerOptions: {
-          module: "nodenext",
-          moduleResolution: "nodenext",
-          target: "es2024",
-          strict: true,
-          noEmit: true,
-          skipLibCheck: true,
-          types: [],
-        },
-        files: ["typed.ts"],
-      }),
-    );
-    run(process.execPath, [join(REPO, "node_modules", "typescript", "bin", "tsc"), "-p", app], app);
-    // A wrong argument type is caught: the types carry RPC through the namespace.
-    writeFileSync(join(app, "typed.ts"), TYPED.replace("increment(2)", 'increment("2")'));
-    assert.throws(
-      () =>
-        run(
-          process.execPath,
-          [join(REPO, "node_modules", "typescript", "bin", "tsc"), "-p", app],
-          app,
-        ),
-      /Argument of type 'string' is not assignable to parameter of type 'number'/,
-    );
+    // The generated app type-checks (its Worker against Workers types, its tests against Node's).
+    run("npm", ["run", "typecheck"], app, newest);
+    // A TypeScript module type-checks against the published types, which carry RPC through
+    // the namespace: a wrong argument type is caught.
+    const typed = join(app, "typed");
+    mkdirSync(typed);
+    writeFileSync(join(typed, "tsconfig.json"), JSON.stringify(TYPED_TSCONFIG));
+    const tsc = () => run("npx", ["tsc", "-p", "typed"], app, newest);
+    writeFileSync(join(typed, "typed.ts"), TYPED);
+    tsc();
+    writeFileSync(join(typed, "typed.ts"), TYPED.replace("increment(2)", 'increment("2")'));
+    assert.throws(tsc, /Argument of type 'string' is not assignable to parameter of type 'number'/);
   });
 });

@@ -61,15 +61,18 @@ export async function startStead(
   args: string[],
   options: SteadProcessOptions & {
     timeoutMs?: number;
+    /**
+     * What runs instead of `node <cli> <command>`, e.g. `["npm", "run", "dev", "--"]`; `args`
+     * follow it. It runs in its own process group, which `stop()` signals as a whole.
+     */
+    launcher?: string[];
     /** Runs once the process is spawned, before it serves (e.g. to fix what stops it serving). */
     whileStarting?: (output: { stderr(): string }) => Promise<void>;
   } = {},
 ): Promise<SteadProcess> {
   const [file, argv] = withShellSettings(
     [
-      options.node ?? process.execPath,
-      options.cli ?? MAIN,
-      command,
+      ...(options.launcher ?? [options.node ?? process.execPath, options.cli ?? MAIN, command]),
       ...args,
       "--port",
       "0",
@@ -78,12 +81,17 @@ export async function startStead(
     ],
     options,
   );
+  const group = options.launcher !== undefined;
   const child = spawn(file, argv, {
     env: { ...process.env, ...options.env },
+    cwd: options.cwd,
     stdio: ["ignore", "pipe", "pipe"],
     uid: options.uid,
     gid: options.gid,
+    detached: group,
   });
+  const signal = (name: NodeJS.Signals) =>
+    group ? process.kill(-child.pid!, name) : child.kill(name);
   const logs: Array<Record<string, unknown>> = [];
   let stderr = "";
   let buffered = "";
@@ -117,7 +125,7 @@ export async function startStead(
   const starting = options.whileStarting?.({ stderr: () => stderr }).then(
     () => new Promise<never>(() => {}),
     (error: unknown) => {
-      child.kill("SIGKILL");
+      signal("SIGKILL");
       throw error;
     },
   );
@@ -132,8 +140,8 @@ export async function startStead(
     }),
   ]).finally(() => clearTimeout(timer));
   const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
-  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  const stop = async (name: NodeJS.Signals = "SIGTERM") => {
+    if (child.exitCode === null && child.signalCode === null) signal(name);
     const [code, sig] = await exited;
     return { code, signal: sig };
   };
