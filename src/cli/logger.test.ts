@@ -6,9 +6,17 @@ import { requestLine } from "./logger.ts";
 describe("request log lines", () => {
   it("are exactly what JSON.stringify writes for the record", () => {
     const records: RequestLogRecord[] = [
-      { method: "GET", path: "/w4", status: 200, durationMs: 1.234, bytes: 35 },
-      { method: "POST", path: '/q?a="b"&c=\\d', status: 503, durationMs: 0.001, bytes: 0 },
+      { requestId: "a1", method: "GET", path: "/w4", status: 200, durationMs: 1.234, bytes: 35 },
       {
+        requestId: 'x"y',
+        method: "POST",
+        path: '/q?a="b"&c=\\d',
+        status: 503,
+        durationMs: 0.001,
+        bytes: 0,
+      },
+      {
+        requestId: "abcdef012345000001",
         method: "GET",
         path: "/héllo\u2028\u{1F600}",
         status: 499,

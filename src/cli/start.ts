@@ -104,8 +104,13 @@ async function serveLocked(
           cfOverrideHeader: options.dev,
           onError: (error) => logger.error("WebSocket upgrade failed", { error: String(error) }),
           log: (record) => logger.request(record),
-          onClose: ({ path, code, durationMs }) =>
-            logger.info("WebSocket closed", { path, code, durationMs: Math.round(durationMs) }),
+          onClose: ({ requestId, path, code, durationMs }) =>
+            logger.info("WebSocket closed", {
+              requestId,
+              path,
+              code,
+              durationMs: Math.round(durationMs),
+            }),
         }),
     });
   } catch (error) {

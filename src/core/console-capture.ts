@@ -1,5 +1,5 @@
 import { format } from "node:util";
-import { currentObject } from "./gates/context.ts";
+import { currentObject, currentRequestId } from "./gates/context.ts";
 
 /** One line an app wrote through `console`, with the object it ran in, if any. */
 export interface ConsoleEntry {
@@ -8,6 +8,8 @@ export interface ConsoleEntry {
   text: string;
   /** The Durable Object whose code wrote it (absent for the Worker's own code). */
   object?: { className: string; id: string; name?: string };
+  /** For the Worker's own code: the id of the incoming request it was serving. */
+  requestId?: string;
 }
 
 const LEVELS = {
@@ -33,8 +35,17 @@ export function captureConsole(sink: (entry: ConsoleEntry) => void): () => void 
     target[method] = (...args: unknown[]) => {
       const object = currentObject()?.object;
       const text = method === "trace" ? `Trace: ${format(...args)}\n${traceOf()}` : format(...args);
+      // An object's line names the object: its event may run in the async context of whichever
+      // request woke its queue, so a request id there could name the wrong request.
+      const requestId = object === undefined ? currentRequestId() : undefined;
       try {
-        sink(object === undefined ? { level, text } : { level, text, object });
+        sink(
+          object !== undefined
+            ? { level, text, object }
+            : requestId !== undefined
+              ? { level, text, requestId }
+              : { level, text },
+        );
       } catch {
         // A sink that fails must not break the app's code.
       }

@@ -21,7 +21,10 @@ export interface AppEntry {
  * bundle of `main` built elsewhere: `stead dev` builds in its own process) that bundle is
  * imported as it is; whoever built it removes it.
  */
-export async function loadAppEntry(config: ResolvedRuntimeOptions, prebuilt?: string): Promise<AppEntry> {
+export async function loadAppEntry(
+  config: ResolvedRuntimeOptions,
+  prebuilt?: string,
+): Promise<AppEntry> {
   const main = config.main;
   const cwd = config.cwd ?? process.cwd();
   if (prebuilt !== undefined) {

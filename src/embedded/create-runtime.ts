@@ -15,10 +15,10 @@ import { Residency } from "../core/object/residency.ts";
 import type { NamespaceRecord, StorageDriver } from "../core/storage/driver.ts";
 import { addRuntimeScope, runInScope, type WorkerScope } from "../core/worker-scope.ts";
 import { maxOpenDatabases, openFileLimit } from "../drivers/local/open-file-limit.ts";
+import { withAppConfig } from "./app-config.ts";
 import { type AppEntry, loadAppEntry } from "./app-entry.ts";
 import { buildControllers, deferBindings } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
-import { withAppConfig } from "./app-config.ts";
 import {
   DEFAULT_LIMITS,
   parseRuntimeOptions,

@@ -9,6 +9,7 @@ import {
   rawReply,
   requestTimeoutReply,
 } from "./error-reply.ts";
+import { newRequestId } from "./request-id.ts";
 import type { RequestLogSink } from "./request-log.ts";
 
 /** A parse or timeout error Node reports for a connection (`'clientError'`). */
@@ -29,6 +30,7 @@ export function answerClientErrors(
   const answer = (reply: ErrorReply, socket: Duplex, error: unknown) => {
     socket.end(rawReply(reply));
     log({
+      requestId: newRequestId(),
       method: "",
       path: "",
       status: reply.status,

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { describeError } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
+import { runInRequest } from "../core/gates/context.ts";
 import type { Connections, ServedRequest } from "./connections.ts";
 import {
   badRequestReply,
@@ -23,6 +24,7 @@ import {
 } from "./request-body.ts";
 import { requestCf } from "./request-cf.ts";
 import { protocolProblem } from "./request-checks.ts";
+import { requestIdOf } from "./request-id.ts";
 import type { RequestLogSink } from "./request-log.ts";
 import type { FetchTarget } from "./serve-options.ts";
 import { IncomingRequest, requestHeaders, requestUrl } from "./web-request.ts";
@@ -55,6 +57,7 @@ export interface RequestContext {
  */
 export function handleRequest(ctx: RequestContext, req: IncomingMessage, res: ServerResponse) {
   const started = performance.now();
+  const requestId = requestIdOf(req);
   const socket = req.socket;
   const abort = new AbortController();
   const progress: WriteProgress = { bytes: 0, error: undefined };
@@ -94,6 +97,7 @@ export function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Se
     if (aborted) abort.abort(new DOMException(CLIENT_GONE, "AbortError"));
     else body?.discard();
     const record = {
+      requestId,
       method: req.method ?? "",
       path: req.url ?? "",
       // 499 as nginx logs it: the client closed the connection before any status was sent.
@@ -170,8 +174,7 @@ export function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Se
     }
   }
 
-  ctx.runtime
-    .fetch(new IncomingRequest(url, init, abort, cf))
+  runInRequest(requestId, () => ctx.runtime.fetch(new IncomingRequest(url, init, abort, cf)))
     .then(
       async (response) => {
         if (answered || res.destroyed) {

@@ -1,5 +1,10 @@
 /** What the HTTP front reports about one request, once its response has ended. */
 export interface RequestLogRecord {
+  /**
+   * The request's id: the `X-Request-Id` header a proxy set, or one made here. Lines the Worker's
+   * code logs while serving the request carry it too.
+   */
+  requestId: string;
   /** The request method; empty when the request could not be parsed. */
   method: string;
   /** The path and query as the client sent them; empty when the request could not be parsed. */

@@ -87,7 +87,7 @@ describe("serve", () => {
     }
   });
 
-  it("logs one record per request", async () => {
+  it("logs one record per request, with its id", async () => {
     await using h = await startHttp();
     await request(`${h.url}/status?x=1`, { method: "GET" });
     const record = await h.record("/status?x=1");
@@ -96,8 +96,17 @@ describe("serve", () => {
       "durationMs",
       "method",
       "path",
+      "requestId",
       "status",
     ]);
+    assert.match(record.requestId, /^[0-9a-f]{18}$/);
+    // A proxy's X-Request-Id is kept; one that does not look like an id is replaced.
+    await request(`${h.url}/status?x=2`, { headers: { "x-request-id": "req-7f3a9c21-proxy" } });
+    assert.equal((await h.record("/status?x=2")).requestId, "req-7f3a9c21-proxy");
+    await request(`${h.url}/status?x=3`, { headers: { "x-request-id": "a b" } });
+    const made = (await h.record("/status?x=3")).requestId;
+    assert.match(made, /^[0-9a-f]{18}$/);
+    assert.notEqual(made, record.requestId);
     assert.equal(record.method, "GET");
     assert.equal(record.status, 418);
     assert.equal(record.bytes, 6);

@@ -9,6 +9,7 @@ import { rawReply, shuttingDownReply, upgradeFailedReply } from "./error-reply.t
 import { handleRequest } from "./handle-request.ts";
 import { RateLimitedWarnings } from "./limit-warnings.ts";
 import { protocolProblem } from "./request-checks.ts";
+import { newRequestId, requestIdOf } from "./request-id.ts";
 
 export type { ServeOptions, UpgradeHandler } from "./serve-options.ts";
 
@@ -111,6 +112,7 @@ export async function serve(
       connections.upgraded(socket);
       const fail = (error: unknown) => {
         log({
+          requestId: requestIdOf(req),
           method: req.method ?? "",
           path: req.url ?? "",
           status: 500,
@@ -150,7 +152,15 @@ export async function serve(
       warnings.warn("descriptors", () => descriptorsExhausted(error.code!, limit.open));
       return;
     }
-    log({ method: "", path: "", status: 0, durationMs: 0, bytes: 0, error: describeError(error) });
+    log({
+      requestId: newRequestId(),
+      method: "",
+      path: "",
+      status: 0,
+      durationMs: 0,
+      bytes: 0,
+      error: describeError(error),
+    });
   });
 
   let closed: Promise<void> | undefined;

@@ -1,6 +1,7 @@
 import { type IncomingMessage, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocketServer, type WebSocket as WsConnection } from "ws";
+import { runInRequest } from "../core/gates/context.ts";
 import type { Coupling, NetworkEvents } from "../core/websocket/frames.ts";
 import {
   CLOSE_CODES,
@@ -10,6 +11,7 @@ import {
 import { webSocketInternals } from "../core/websocket/web-socket.ts";
 import { badRequestReply, type ErrorReply, rawReply, thrownReply } from "./error-reply.ts";
 import { requestCf } from "./request-cf.ts";
+import { requestIdOf } from "./request-id.ts";
 import type { RequestLogSink } from "./request-log.ts";
 import type { FetchTarget } from "./serve-options.ts";
 import { IncomingRequest, requestHeaders, requestUrl } from "./web-request.ts";
@@ -32,7 +34,7 @@ export interface WebSocketUpgradeOptions {
    */
   log?: RequestLogSink;
   /** Called when an accepted WebSocket closes: its path, close code and how long it was open. */
-  onClose?: (record: { path: string; code: number; durationMs: number }) => void;
+  onClose?: (record: { requestId: string; path: string; code: number; durationMs: number }) => void;
 }
 
 /** Headers the WebSocket handshake itself decides; the Worker's values are not copied. */
@@ -71,8 +73,10 @@ export async function handleWebSocketUpgrade(
     options.onError ?? ((error) => console.error("[stead] WebSocket upgrade:", error));
   const started = performance.now();
   const path = nodeRequest.url ?? "";
+  const requestId = requestIdOf(nodeRequest);
   const log = (status: number, error?: unknown) =>
     options.log?.({
+      requestId,
       method: nodeRequest.method ?? "",
       path,
       status,
@@ -97,12 +101,14 @@ export async function handleWebSocketUpgrade(
   socket.once("close", gone);
   let response: Response;
   try {
-    response = await runtime.fetch(
-      new IncomingRequest(
-        url,
-        { method: nodeRequest.method, headers: requestHeaders(nodeRequest) },
-        abort,
-        cf,
+    response = await runInRequest(requestId, () =>
+      runtime.fetch(
+        new IncomingRequest(
+          url,
+          { method: nodeRequest.method, headers: requestHeaders(nodeRequest) },
+          abort,
+          cf,
+        ),
       ),
     );
   } catch (error) {
@@ -162,7 +168,7 @@ export async function handleWebSocketUpgrade(
     log(101);
     const opened = performance.now();
     connection.once("close", (code: number) =>
-      options.onClose?.({ path, code, durationMs: performance.now() - opened }),
+      options.onClose?.({ requestId, path, code, durationMs: performance.now() - opened }),
     );
     const closing = options.closing;
     if (closing === undefined) return;

@@ -47,6 +47,14 @@ describe("an app's console under stead start", () => {
         },
       ]);
       assert.match(String((app[1]?.object as { id?: string } | undefined)?.id), /^[0-9a-f]{64}$/);
+      // The Worker's lines carry the id of the request they served, as its request line does.
+      const requests = stead.logs.filter((record) => record.msg === "request");
+      assert.equal(requests.length, 2);
+      assert.deepEqual(
+        [app[0]?.requestId, app[2]?.requestId],
+        requests.map((record) => record.requestId),
+      );
+      assert.notEqual(requests[0]?.requestId, requests[1]?.requestId);
       // Errors go to stderr, as JSON too.
       const errors = stead
         .stderr()

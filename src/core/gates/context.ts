@@ -64,3 +64,22 @@ export function sendFromCurrent<T>(send: () => Promise<T>): Promise<T> {
       }),
   );
 }
+
+const requests = new AsyncLocalStorage<string>();
+
+/**
+ * Call this to run the Worker's handler for one incoming request, so what its code logs can
+ * name the request (`currentRequestId`).
+ */
+export function runInRequest<T>(requestId: string, fn: () => T): T {
+  return requests.run(requestId, fn);
+}
+
+/**
+ * The id of the incoming request whose Worker code is running, or undefined. Inside an object
+ * it may name whichever request first woke the object's queue, so callers attribute an object's
+ * work to the object instead.
+ */
+export function currentRequestId(): string | undefined {
+  return requests.getStore();
+}
