@@ -8,6 +8,9 @@ import { DEFAULT_TEMPLATE, listTemplates, type Template } from "./templates.ts";
 /** Stead's own package root (`src/cli/` or `dist/cli/` is two levels below it). */
 const PACKAGE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
+/** The container recipe every app gets (docs/deploy.md). */
+const DOCKERFILE = join(PACKAGE_ROOT, "deploy", "Dockerfile");
+
 export interface InitOptions {
   /** Where the app goes; created if missing. */
   dir: string;
@@ -17,7 +20,8 @@ export interface InitOptions {
 
 /**
  * `stead init [dir] [--template NAME]`: writes a runnable app into `dir` — the template's
- * wrangler config, code, tests and README, plus package.json, .gitignore and tsconfig files —
+ * wrangler config, code, tests and README, plus package.json, .gitignore, tsconfig files and a
+ * Dockerfile —
  * and prints the commands to run it. Refuses, writing nothing, when any of those files exists.
  */
 export function initCommand(options: InitOptions, log: (line: string) => void): void {
@@ -63,6 +67,8 @@ function appFiles(template: Template, target: string): Map<string, string> {
   }
   files.set("package.json", `${JSON.stringify(packageJson(template, name, target), null, 2)}\n`);
   files.set(".gitignore", GITIGNORE);
+  files.set("Dockerfile", readFileSync(DOCKERFILE, "utf8"));
+  files.set(".dockerignore", DOCKERIGNORE);
   files.set("tsconfig.json", `${JSON.stringify(APP_TSCONFIG, null, 2)}\n`);
   files.set("test/tsconfig.json", `${JSON.stringify(TEST_TSCONFIG, null, 2)}\n`);
   return files;
@@ -147,6 +153,14 @@ const GITIGNORE = `node_modules/
 # Secrets for local development.
 .dev.vars*
 build/
+`;
+
+/** What `docker build` leaves out: installed packages (the image installs its own) and data. */
+const DOCKERIGNORE = `node_modules
+.stead
+.dev.vars*
+build
+.git
 `;
 
 /** The Worker's code is checked against Cloudflare's Workers types, resolved as a bundler does. */

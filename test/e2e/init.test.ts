@@ -54,6 +54,8 @@ describe("stead init", () => {
       assert.ok(readdirSync(join(app, "test")).some((file) => file.endsWith(".test.ts")));
       assert.ok(existsSync(join(app, "src", "index.ts")));
       assert.ok(existsSync(join(app, "tsconfig.json")));
+      assert.match(readFileSync(join(app, "Dockerfile"), "utf8"), /^FROM node:/m);
+      assert.match(readFileSync(join(app, ".dockerignore"), "utf8"), /^\.stead$/m);
       assert.equal(existsSync(join(app, "template.json")), false);
       assert.equal(existsSync(join(app, ".stead")), false);
     });

@@ -5,7 +5,7 @@
 // oldest one `engines` allows (24, installed from npm, as the repository pins its own).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -165,5 +165,26 @@ describe("the packed package in a fresh app", () => {
     tsc();
     writeFileSync(join(typed, "typed.ts"), TYPED.replace("increment(2)", 'increment("2")'));
     assert.throws(tsc, /Argument of type 'string' is not assignable to parameter of type 'number'/);
+
+    // The app's Dockerfile, without Docker (none runs here): its install step, then its CMD with
+    // its ENV, on this Node as the image's would be.
+    const dockerfile = readFileSync(join(app, "Dockerfile"), "utf8");
+    const install = /^RUN (npm ci [^&\n]*)/m.exec(dockerfile)?.[1];
+    assert.ok(install, "the Dockerfile installs with npm ci");
+    const [npm, ...installArgs] = install.trim().split(/\s+/);
+    run(npm!, installArgs, app, newest);
+    assert.equal(existsSync(join(app, "node_modules", "typescript")), false, "no devDependencies");
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    const imageEnv = Object.fromEntries(
+      [...dockerfile.matchAll(/(STEAD_\w+)=(\S+)/g)].map(([, name, value]) => [name, value]),
+    );
+    using volume = tempDataDir();
+    await using image = await startStead("start", cmd.slice(2), {
+      launcher: [join(app, cmd[0]!), cmd[1]!],
+      cwd: app,
+      env: { ...newest, ...imageEnv, STEAD_DATA_DIR: volume.path },
+    });
+    const count = await fetch(`${image.url}/apples`, { method: "POST" });
+    assert.deepEqual(await count.json(), { name: "apples", value: 1 });
   });
 });
