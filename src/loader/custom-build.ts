@@ -1,8 +1,15 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import type { CustomBuild } from "../config/index.ts";
 import { SteadError } from "../core/errors.ts";
+
+/** A wrangler config's custom build (`build.command`), as the config layer resolves it. */
+export interface CustomBuild {
+  /** The shell command. */
+  readonly command: string;
+  /** The absolute directory it runs in (`build.cwd`). */
+  readonly cwd: string;
+}
 
 /**
  * Runs the config's `build.command` through the system shell in `build.cwd`, as wrangler does
