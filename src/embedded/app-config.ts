@@ -8,7 +8,8 @@ import type { RuntimeOptions } from "./runtime-options.ts";
 
 /**
  * Resolves `createRuntime`'s `config` option: reads the app's wrangler config as `stead dev`
- * does (`.dev.vars` included), runs its custom build, and lays the options given over it.
+ * does (`.dev.vars` included), runs its custom build, and lays the options given over it (`vars`
+ * one by one, the others whole).
  */
 export async function withAppConfig(
   options: RuntimeOptions,
@@ -26,7 +27,13 @@ export async function withAppConfig(
   }
   if (app.customBuild !== undefined) await runCustomBuild(app.customBuild, app.configPath);
   const set = Object.entries(given).filter(([, value]) => value !== undefined);
-  return { ...app.runtimeOptions, ...Object.fromEntries(set) };
+  const merged: Omit<RuntimeOptions, "config"> = {
+    ...app.runtimeOptions,
+    ...Object.fromEntries(set),
+  };
+  // Vars given are laid over the config's one by one, as a test overriding one var expects.
+  if (given.vars !== undefined) merged.vars = { ...app.runtimeOptions.vars, ...given.vars };
+  return merged;
 }
 
 function configLocation(config: unknown): string {

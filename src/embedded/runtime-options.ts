@@ -30,7 +30,7 @@ export interface RuntimeOptions {
    * The app's wrangler config: its directory (holding `wrangler.jsonc`, `wrangler.json` or
    * `wrangler.toml`) or the file itself, as a path or `file:` URL. It is read as `stead dev`
    * reads it (`.dev.vars` included) and its custom `build.command` runs first; every option
-   * given here wins over what it says.
+   * given here wins over what it says (`vars` are merged over the config's, one by one).
    */
   config?: string | URL;
   /**

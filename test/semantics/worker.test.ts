@@ -330,7 +330,9 @@ export default {
       dataDir: join(app.path, "data"),
       vars: { GREETING: "given" },
     });
-    assert.equal((await (await rt.fetch("http://app/")).json()).greeting, "given");
+    const answer = await (await rt.fetch("http://app/")).json();
+    assert.equal(answer.greeting, "given");
+    assert.equal(answer.secret, "from .dev.vars", "the other vars stay");
     assert.equal(await rt.env.COUNTER.getByName("a").add(), 2);
   });
 
