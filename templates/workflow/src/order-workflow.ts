@@ -154,33 +154,34 @@ export class OrderWorkflow extends DurableObject<Env> {
     if (workflow === undefined) return;
     const next = this.#next(workflow.status);
     if (next === undefined) return;
-    await this.#attempt(JSON.parse(workflow.input) as OrderInput, next);
+    await this.#attempt(workflow, next);
   }
 
-  async #attempt(input: OrderInput, { step, action }: Next): Promise<void> {
+  async #attempt(workflow: WorkflowRow, { step, action }: Next): Promise<void> {
     const { sql } = this.ctx.storage;
-    const attempt =
-      sql
-        .exec<{ n: number }>(
-          "SELECT count(*) AS n FROM log WHERE step = ? AND action = ? AND outcome = 'started'",
-          step.name,
-          action,
-        )
-        .one().n + 1;
+    const { n: made } = sql
+      .exec<{ n: number }>(
+        "SELECT count(*) AS n FROM log WHERE step = ? AND action = ? AND outcome = 'started'",
+        step.name,
+        action,
+      )
+      .one();
+    const attempt = made + 1;
     // Logged before the call. A real service is reached by fetch, which the output gate holds
     // until this line is durable: after a crash the log shows the call may have been made, and
     // the retry carries the same idempotency key.
     this.#log(step.name, action, attempt, "started", null);
-    const call = { input, attempt, idempotencyKey: `${this.#workflow()!.id}/${step.name}` };
-    const done = sql
-      .exec<{ result: string | null }>("SELECT result FROM steps WHERE step = ?", step.name)
-      .one().result;
+    const call = {
+      input: JSON.parse(workflow.input) as OrderInput,
+      attempt,
+      idempotencyKey: `${workflow.id}/${step.name}${action === "run" ? "" : "/compensate"}`,
+    };
     let result: StepResult;
     try {
       result =
         action === "run"
           ? await step.run(call)
-          : await step.compensate!(call, JSON.parse(done!) as StepResult);
+          : await step.compensate!(call, this.#result(step.name));
     } catch (error) {
       await this.#failed(
         step,
@@ -265,6 +266,14 @@ export class OrderWorkflow extends DurableObject<Env> {
       return row && { step: stepOf(row), action: "compensate" };
     }
     return undefined;
+  }
+
+  /** What the step's service answered when it ran. */
+  #result(step: StepName): StepResult {
+    const { result } = this.ctx.storage.sql
+      .exec<{ result: string | null }>("SELECT result FROM steps WHERE step = ?", step)
+      .one();
+    return JSON.parse(result!) as StepResult;
   }
 
   #workflow(): WorkflowRow | undefined {

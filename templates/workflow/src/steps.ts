@@ -24,7 +24,7 @@ export type StepResult = Record<string, string | number>;
 
 export interface ServiceCall {
   input: OrderInput;
-  /** The same for every attempt of one step of one workflow. */
+  /** The same for every attempt of one call: a step of one workflow, or its compensation. */
   idempotencyKey: string;
   /** 1 for the first attempt. */
   attempt: number;
@@ -62,7 +62,7 @@ export const STEPS: readonly Step[] = [
     },
     async compensate(call, result) {
       return {
-        refundId: await idFor("re", `${call.idempotencyKey}/refund`),
+        refundId: await idFor("re", call.idempotencyKey),
         amount: Number(result.amount),
       };
     },

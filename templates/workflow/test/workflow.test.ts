@@ -186,6 +186,30 @@ test("a step recorded done never runs again, however often the alarm is delivere
   assert.equal(view.nextRunAt, null);
 });
 
+test("a step cut off by a crash before its outcome was recorded runs again", async () => {
+  await using rt = await createRuntime({ config: app, vars });
+  const stub = rt.env.WORKFLOWS.getByName("order-7");
+  await start(rt, "order-7");
+  await runDurableObjectAlarm(stub);
+  // What a crash during the charge call leaves behind: its start logged, no outcome, and the
+  // alarm, which the runtime delivers again.
+  await runInDurableObject(stub, (_workflow, ctx) => {
+    ctx.storage.sql.exec(
+      "INSERT INTO log (at, step, action, attempt, outcome) VALUES (?, 'charge', 'run', 1, 'started')",
+      Date.now(),
+    );
+  });
+  assert.equal(await runToEnd(stub), 2);
+  const view = await show(rt, "order-7");
+  assert.equal(view.status, "completed");
+  assert.deepEqual(lines(view), [
+    ...COMPLETED_LOG.slice(0, 3),
+    "charge run 2 started",
+    "charge run 2 done",
+    ...COMPLETED_LOG.slice(4),
+  ]);
+});
+
 test("resumes after a restart from the last recorded step", async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), "workflow-test-"));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
