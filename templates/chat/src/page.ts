@@ -1,4 +1,7 @@
-/** The chat page: pick a room and a name, then talk. */
+/**
+ * The chat page: `/?room=lobby&name=ann` joins room "lobby" as ann (it asks for a name if none
+ * is given). Plain HTML and script, so the app needs no build step.
+ */
 export const PAGE = `<!doctype html>
 <html lang="en">
 <head>
@@ -24,7 +27,7 @@ export const PAGE = `<!doctype html>
 <script>
   const params = new URLSearchParams(location.search);
   const room = params.get("room") || "lobby";
-  const name = params.get("name") || prompt("Your name?") || "anonymous";
+  const name = (params.get("name") || prompt("Your name?") || "").trim().slice(0, 32) || "anonymous";
   document.getElementById("room").textContent = room;
   const list = document.getElementById("messages");
   const status = document.getElementById("status");
@@ -37,8 +40,13 @@ export const PAGE = `<!doctype html>
   }
   const protocol = location.protocol === "https:" ? "wss:" : "ws:";
   const socket = new WebSocket(protocol + "//" + location.host + "/rooms/" + encodeURIComponent(room) + "/ws?name=" + encodeURIComponent(name));
-  socket.onopen = () => { status.textContent = "Connected as " + name; };
-  socket.onclose = () => { status.textContent = "Disconnected"; };
+  let opened = false;
+  socket.onopen = () => { opened = true; status.textContent = "Connected as " + name; };
+  socket.onclose = () => {
+    status.textContent = opened
+      ? "Disconnected"
+      : "Could not connect: room names are 1 to 64 letters, digits, - or _";
+  };
   socket.onmessage = (event) => {
     const data = JSON.parse(event.data);
     if (data.type === "history") for (const m of data.messages) show(m.name + ": " + m.text);
