@@ -1,4 +1,7 @@
 import { installWorkersGlobals } from "./core/globals/workers-globals.ts";
+// For the types: the declarations of Response.webSocket, WebSocket.accept() and the other
+// Workers additions to the globals reach the published .d.ts only through an import.
+import "./core/websocket/globals.ts";
 
 export {
   type AppConfig,

@@ -7,6 +7,9 @@
  */
 
 import type { AlarmOutcome } from "../core/alarms/run-alarm.ts";
+// For the types: Response.webSocket and the other Workers additions to the globals, which tests
+// of WebSocket apps use.
+import "../core/websocket/globals.ts";
 import type { DurableObjectId } from "../core/ids/object-id.ts";
 import {
   CONTROLLER,

@@ -5,7 +5,14 @@
 // oldest one `engines` allows (24, installed from npm, as the repository pins its own).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -153,7 +160,19 @@ describe("the packed package in a fresh app", () => {
       assert.match(run(node, [vitest, "run", "counter.vitest"], app), /1 passed/);
     }
 
-    // The generated app type-checks (its Worker against Workers types, its tests against Node's).
+    // The generated app type-checks (its Worker against Workers types, its tests against Node's),
+    // and so do the other templates' tests (those needing no package beyond stead) against the
+    // published types: WebSocket tests use Response.webSocket, alarm tests stead/testing.
+    const shipped = join(app, "node_modules", "stead", "templates");
+    for (const template of readdirSync(shipped)) {
+      const manifest = join(shipped, template, "template.json");
+      if (!existsSync(manifest) || JSON.parse(readFileSync(manifest, "utf8")).dependencies)
+        continue;
+      for (const file of readdirSync(join(shipped, template, "test"))) {
+        if (file !== "counter.test.ts")
+          copyFileSync(join(shipped, template, "test", file), join(app, "test", file));
+      }
+    }
     run("npm", ["run", "typecheck"], app, newest);
     // A TypeScript module type-checks against the published types, which carry RPC through
     // the namespace: a wrong argument type is caught.

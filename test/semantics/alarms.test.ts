@@ -244,4 +244,18 @@ describe("alarms", () => {
     await clock.advance(3_600_000);
     assert.equal((await stub.runs()).length, 1);
   });
+
+  it("keeps an alarm the handler set again for the same time, as in a forced early run", async () => {
+    const clock = new ManualClock();
+    await using rt = await start(clock);
+    const stub = rt.env.ALARMED.getByName("rearmed");
+    const due = clock.now() + 60_000;
+    await stub.schedule(due);
+    await stub.rescheduleBy(0);
+    assert.equal(await runDurableObjectAlarm(stub), true);
+    assert.equal(await stub.getAlarm(), due, "setAlarm(sameTime) inside alarm() re-arms it");
+    await clock.advance(60_000);
+    await waitFor(async () => (await stub.runs()).length === 2, "the re-armed alarm");
+    assert.equal(await stub.getAlarm(), null);
+  });
 });

@@ -46,8 +46,11 @@ export async function runAlarm(
   }
   const broken = options.broken();
   if (broken !== undefined) throw broken;
-  // A handler that set a new alarm has superseded this one, even if it then threw.
-  if (internals.readAlarm() !== scheduledTime) return { kind: "ran" };
+  // A handler that set an alarm (even for this very time: a forced early run may re-arm it) or
+  // deleted it has superseded this one, even if it then threw.
+  if (internals.alarmSetDuringRun() || internals.readAlarm() !== scheduledTime) {
+    return { kind: "ran" };
+  }
   if (failure === undefined || retryCount >= MAX_ALARM_RETRIES) {
     internals.completeAlarm(scheduledTime);
   }

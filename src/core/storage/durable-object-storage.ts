@@ -54,6 +54,8 @@ export interface StorageInternals {
   readAlarm(): number | null;
   /** Marks the start (`scheduledTime`) and end (`undefined`) of an alarm handler run. */
   alarmRunning(scheduledTime: number | undefined): void;
+  /** Whether the last (or current) alarm handler run called `setAlarm`, whatever the time. */
+  alarmSetDuringRun(): boolean;
   /** After a successful handler: clears the alarm unless the handler set a new one. */
   completeAlarm(scheduledTime: number): void;
   /**
@@ -101,6 +103,7 @@ export class DurableObjectStorage {
     INTERNALS.set(this, {
       readAlarm: () => this.#readAlarm(),
       alarmRunning: (scheduledTime) => this.#alarmRunning(scheduledTime),
+      alarmSetDuringRun: () => this.#alarmSetWhileRunning,
       completeAlarm: (scheduledTime) => this.#completeAlarm(scheduledTime),
       beforeCommit: () => this.#beforeCommit(),
     });
@@ -327,7 +330,8 @@ export class DurableObjectStorage {
 
   #alarmRunning(scheduledTime: number | undefined): void {
     this.#runningAlarm = scheduledTime;
-    this.#alarmSetWhileRunning = false;
+    // Reset at the start of a run only: the runner reads it once the handler has returned.
+    if (scheduledTime !== undefined) this.#alarmSetWhileRunning = false;
   }
 
   #completeAlarm(scheduledTime: number): void {
