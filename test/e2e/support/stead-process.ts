@@ -61,6 +61,8 @@ export async function startStead(
   args: string[],
   options: SteadProcessOptions & {
     timeoutMs?: number;
+    /** The port to listen on (default 0: a free one); a restart can take the same one again. */
+    port?: number;
     /** Runs once the process is spawned, before it serves (e.g. to fix what stops it serving). */
     whileStarting?: (output: { stderr(): string }) => Promise<void>;
   } = {},
@@ -72,7 +74,7 @@ export async function startStead(
       command,
       ...args,
       "--port",
-      "0",
+      String(options.port ?? 0),
       "--log-format",
       "json",
     ],
