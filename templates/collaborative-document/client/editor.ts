@@ -15,7 +15,7 @@ interface Person {
 
 const STATUS_TEXT: Record<ConnectionStatus, string> = {
   connecting: "Connecting…",
-  synced: "Saved and shared",
+  synced: "Connected",
   offline: "Offline: reconnecting… (your edits are kept and sent when back)",
 };
 
@@ -41,7 +41,10 @@ const me: Person = {
   color: COLORS[doc.clientID % COLORS.length]!,
 };
 awareness.setLocalState(me);
-awareness.on("change", () => {
+showPeople();
+awareness.on("change", showPeople);
+
+function showPeople(): void {
   const people = element("people");
   people.replaceChildren("Here:");
   for (const [clientID, state] of awareness.getStates()) {
@@ -51,7 +54,7 @@ awareness.on("change", () => {
     tag.style.color = person.color ?? "inherit";
     people.append(tag);
   }
-});
+}
 
 const status = element("status");
 const protocol = location.protocol === "https:" ? "wss:" : "ws:";

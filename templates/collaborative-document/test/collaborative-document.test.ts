@@ -12,6 +12,9 @@ import * as sync from "y-protocols/sync";
 import * as Y from "yjs";
 import { MESSAGE_AWARENESS, MESSAGE_SYNC, TEXT_NAME } from "../src/protocol.ts";
 
+// The app's bundle has its own copy of Yjs beside the one imported here, so Yjs warns "Yjs was
+// already imported": harmless, as no Y.Doc passes between the two.
+
 // The app as `stead start` runs it: its wrangler config (which builds the editor's script
 // first), its code, a data directory.
 const app = new URL("..", import.meta.url);
