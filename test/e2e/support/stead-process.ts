@@ -66,6 +66,8 @@ export async function startStead(
      * follow it. It runs in its own process group, which `stop()` signals as a whole.
      */
     launcher?: string[];
+    /** The port to listen on (default 0: a free one); a restart can take the same one again. */
+    port?: number;
     /** Runs once the process is spawned, before it serves (e.g. to fix what stops it serving). */
     whileStarting?: (output: { stderr(): string }) => Promise<void>;
   } = {},
@@ -75,7 +77,7 @@ export async function startStead(
       ...(options.launcher ?? [options.node ?? process.execPath, options.cli ?? MAIN, command]),
       ...args,
       "--port",
-      "0",
+      String(options.port ?? 0),
       "--log-format",
       "json",
     ],
