@@ -108,7 +108,8 @@ function packageJson(template: Template, name: string, target: string) {
       dev: "stead dev",
       start: "stead start",
       test: 'node --test "test/**/*.test.ts"',
-      typecheck: "tsc -p . && tsc -p test",
+      // The Worker, the tests, and any other part with its own tsconfig (a browser client).
+      typecheck: [".", "test", ...projectsOf(template)].map((dir) => `tsc -p ${dir}`).join(" && "),
     },
     dependencies: sorted({
       stead: steadDependency(stead.version, target),
@@ -141,6 +142,13 @@ function steadDependency(version: string, target: string): string {
     }
   }
   return `^${version}`;
+}
+
+/** Directories of the template holding a tsconfig.json of their own. */
+function projectsOf(template: Template): string[] {
+  return template.files
+    .filter((path) => path.endsWith("/tsconfig.json"))
+    .map((path) => path.slice(0, -"/tsconfig.json".length));
 }
 
 function sorted(record: Record<string, string>): Record<string, string> {

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
+import { delimiter, dirname, join, resolve } from "node:path";
 import { SteadError } from "../core/errors.ts";
 
 /** A wrangler config's custom build (`build.command`), as the config layer resolves it. */
@@ -13,7 +14,7 @@ export interface CustomBuild {
 
 /**
  * Runs the config's `build.command` through the system shell in `build.cwd`, as wrangler does
- * before bundling. Its output goes to stderr, so stdout stays the server's log. Throws
+ * before bundling, with the app's `node_modules/.bin` on the PATH. Its output goes to stderr, so stdout stays the server's log. Throws
  * `BUILD_FAILED` naming the command and its exit code (or signal) when it fails.
  */
 export async function runCustomBuild(build: CustomBuild, configPath: string): Promise<void> {
@@ -22,7 +23,12 @@ export async function runCustomBuild(build: CustomBuild, configPath: string): Pr
   }
   let child: ReturnType<typeof spawn>;
   try {
-    child = spawn(build.command, { shell: true, cwd: build.cwd, stdio: ["ignore", 2, 2] });
+    child = spawn(build.command, {
+      shell: true,
+      cwd: build.cwd,
+      env: { ...process.env, PATH: withPackageBins(build.cwd, process.env.PATH) },
+      stdio: ["ignore", 2, 2],
+    });
   } catch (cause) {
     throw failed(build, configPath, `could not be started (${String(cause)})`, cause);
   }
@@ -39,6 +45,20 @@ export async function runCustomBuild(build: CustomBuild, configPath: string): Pr
     configPath,
     signal === null ? `exited with code ${code}` : `was ended by ${signal}`,
   );
+}
+
+/**
+ * `path` with the `node_modules/.bin` of `dir` and of every directory above it in front, nearest
+ * first, as `npm run` sets it: a build command names the app's own tools (`esbuild ...`) however
+ * Stead was started.
+ */
+function withPackageBins(dir: string, path: string | undefined): string {
+  const bins: string[] = [];
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    bins.push(join(at, "node_modules", ".bin"));
+    if (dirname(at) === at) break;
+  }
+  return [...bins, ...(path === undefined || path === "" ? [] : [path])].join(delimiter);
 }
 
 function failed(build: CustomBuild, configPath: string, what: string, cause?: unknown): SteadError {

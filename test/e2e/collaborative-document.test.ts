@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { symlinkSync } from "node:fs";
 import { createServer } from "node:net";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { tempDataDir } from "../support/temp-dir.ts";
@@ -15,8 +15,6 @@ import { launchChromium } from "./support/browser.ts";
 import { startStead } from "./support/stead-process.ts";
 
 const NODE_MODULES = join(TEMPLATES, "..", "node_modules");
-/** As `npm start` runs it: with node_modules/.bin (esbuild, for the build command) on PATH. */
-const ENV = { PATH: `${join(NODE_MODULES, ".bin")}${delimiter}${process.env.PATH}` };
 
 /**
  * A copy of the template with the repository's node_modules, as an installed app has them: its
@@ -94,7 +92,7 @@ describe("templates/collaborative-document under stead start", () => {
     const port = await freePort();
     const args = [app, "--data-dir", data.path, "--host", "127.0.0.1"];
     const together = "Bob: Hello from Ann and more";
-    const stead = await startStead("start", args, { env: ENV, port });
+    const stead = await startStead("start", args, { port });
     let ann: Page;
     let bob: Page;
     try {
@@ -118,7 +116,7 @@ describe("templates/collaborative-document under stead start", () => {
     await ann.locator('#status[data-state="offline"]').waitFor({ timeout: 5_000 });
     await typeAt(ann, "end", " (offline)");
 
-    await using again = await startStead("start", args, { env: ENV, port });
+    await using again = await startStead("start", args, { port });
     // The pages reconnect by themselves; Ann's offline typing reaches the document and Bob.
     await synced(ann, 15_000);
     await synced(bob, 15_000);
@@ -134,11 +132,13 @@ describe("templates/collaborative-document under stead start", () => {
     using work = tempDataDir();
     using data = tempDataDir();
     const app = await installedApp(work.path);
-    await using stead = await startStead(
-      "start",
-      [app, "--data-dir", data.path, "--host", "127.0.0.1"],
-      { env: ENV },
-    );
+    await using stead = await startStead("start", [
+      app,
+      "--data-dir",
+      data.path,
+      "--host",
+      "127.0.0.1",
+    ]);
     const page = await browser.newPage();
     await page.goto(stead.url);
     await synced(page);

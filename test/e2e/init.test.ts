@@ -37,6 +37,11 @@ describe("stead init", () => {
       assert.equal(pkg.type, "module");
       assert.equal(pkg.description, manifest.description);
       assert.deepEqual(Object.keys(pkg.scripts), ["dev", "start", "test", "typecheck"]);
+      const client = existsSync(join(TEMPLATES, template, "client", "tsconfig.json"));
+      assert.equal(
+        pkg.scripts.typecheck,
+        `tsc -p . && tsc -p test${client ? " && tsc -p client" : ""}`,
+      );
       assert.equal(pkg.dependencies.stead, `^${REPO_PACKAGE.version}`);
       assert.deepEqual(pkg.engines, REPO_PACKAGE.engines);
       // What the template needs beyond Stead is what the repository tests it with (esbuild, for
