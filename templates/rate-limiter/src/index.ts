@@ -32,9 +32,9 @@ export class RateLimiter extends DurableObject<Env> {
     const { decision, bucket } = take(this.#bucket(), limits, now, cost);
     if (!decision.allowed) return decision;
     this.ctx.storage.kv.put(BUCKET, bucket);
-    // The alarm only ever needs to come no later than the bucket could be full: one set earlier
-    // finds the bucket not yet full and moves itself (see alarm()). Storage calls keep the input
-    // gate closed, so no other check runs between these awaits and the write above.
+    // The decision is made and written above with no await in between. What follows only makes
+    // sure a cleanup alarm exists: an alarm that fires before the bucket is full moves itself
+    // later (see alarm()), so the first one set is good enough, and most checks skip the write.
     if ((await this.ctx.storage.getAlarm()) === null) {
       await this.ctx.storage.setAlarm(now + decision.resetMs);
     }
