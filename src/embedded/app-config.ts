@@ -14,6 +14,8 @@ import type { RuntimeOptions } from "./runtime-options.ts";
 export async function withAppConfig(
   options: RuntimeOptions,
 ): Promise<Omit<RuntimeOptions, "config">> {
+  // Not an object at all: left for the options schema to report.
+  if (typeof options !== "object" || options === null) return options;
   const { config, ...given } = options;
   if (config === undefined) return given;
   const path = configLocation(config);
