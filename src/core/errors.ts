@@ -54,6 +54,10 @@ export type SteadErrorCode =
   | "OBJECT_DATABASE_CORRUPT"
   /** A database file could not be opened for another reason (I/O error, full disk). */
   | "DATABASE_OPEN_FAILED"
+  /** Another process took the object (a higher epoch): this one's commit was refused, the object reset. */
+  | "OBJECT_FENCED"
+  /** The storage backend (PostgreSQL) could not be reached or did not answer. */
+  | "STORAGE_UNAVAILABLE"
   /** The app used a `cloudflare:*` API whose service Stead does not provide (AI, email, ...). */
   | "API_UNSUPPORTED"
   /** The app imported a `cloudflare:*` module that does not exist. */
@@ -93,6 +97,8 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   CONTROL_DATABASE_CORRUPT: 500,
   OBJECT_DATABASE_CORRUPT: 500,
   DATABASE_OPEN_FAILED: 500,
+  OBJECT_FENCED: 503,
+  STORAGE_UNAVAILABLE: 503,
   API_UNSUPPORTED: 500,
   UNKNOWN_MODULE: 500,
   BOOKMARK_INVALID: 400,

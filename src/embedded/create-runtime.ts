@@ -167,6 +167,18 @@ async function prepareNamespaces(
   driver: StorageDriver,
 ): Promise<NamespaceRecord[]> {
   const bindings = classBindings(config);
+  // A deletion waiting for confirmation names how many objects it would delete: count them
+  // (asynchronously, for any driver) only when a pending migration deletes a class at all.
+  const applied = new Set(driver.control.appliedMigrations());
+  const deletes = (config.migrations ?? []).some(
+    (migration) => !applied.has(migration.tag) && (migration.deleted_classes ?? []).length > 0,
+  );
+  const counts = new Map<string, number>();
+  if (deletes) {
+    for (const { storageName } of driver.control.namespaces()) {
+      counts.set(storageName, (await driver.listObjects(storageName)).length);
+    }
+  }
   const plan = planMigrations({
     records: driver.control.namespaces(),
     applied: driver.control.appliedMigrations(),
@@ -177,7 +189,7 @@ async function prepareNamespaces(
       backend,
     })),
     confirmDeletions: config.confirmDeletions ?? [],
-    countObjects: (storageName) => driver.listObjects(storageName).length,
+    countObjects: (storageName) => counts.get(storageName) ?? 0,
     source: config.configPath ?? "createRuntime() options",
   });
   const named = [

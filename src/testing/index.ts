@@ -81,7 +81,6 @@ export async function listDurableObjectIds(
   namespace: DurableObjectNamespace,
 ): Promise<DurableObjectId[]> {
   const controller = local(namespace[CONTROLLER]);
-  return controller.driver
-    .listObjects(controller.namespace)
-    .map((hex) => controller.ids.fromString(hex));
+  const ids = await controller.driver.listObjects(controller.namespace);
+  return ids.map((hex) => controller.ids.fromString(hex));
 }

@@ -24,6 +24,12 @@ function rows(handle: { sqlite: import("node:sqlite").DatabaseSync }, sql: strin
 }
 const ID_B = "b".repeat(64);
 
+/** Opens an object's handle as the runtime does: prepared first, when the driver needs it. */
+async function open(driver: StorageDriver, namespace: string, id: string) {
+  await driver.prepareObject?.(namespace, id);
+  return driver.openObject(namespace, id);
+}
+
 function record(id: string, time: number, retryCount = 0) {
   return { namespace: "Ns", id, name: `name-${id[0]}`, time, scheduledTime: time, retryCount };
 }
@@ -32,18 +38,18 @@ export function storageDriverConformance(name: string, setup: () => Promise<Driv
   describe(`storage driver conformance: ${name}`, () => {
     it("opens one handle per object and keeps data across close and reopen", async () => {
       await using fixture = await setup();
-      const handle = fixture.driver.openObject("Ns", ID_A);
-      assert.equal(fixture.driver.openObject("Ns", ID_A), handle, "one handle per open object");
+      const handle = await open(fixture.driver, "Ns", ID_A);
+      assert.equal(await open(fixture.driver, "Ns", ID_A), handle, "one handle per open object");
       handle.sqlite.exec("CREATE TABLE t (v); INSERT INTO t VALUES (1);");
       await handle.flush();
       handle.close();
-      const again = fixture.driver.openObject("Ns", ID_A);
+      const again = await open(fixture.driver, "Ns", ID_A);
       assert.deepEqual(rows(again, "SELECT v FROM t"), [{ v: 1 }]);
     });
 
     it("accepts double-quoted string literals in DML and DDL, as workerd does", async () => {
       await using fixture = await setup();
-      const handle = fixture.driver.openObject("Ns", ID_A);
+      const handle = await open(fixture.driver, "Ns", ID_A);
       handle.sqlite.exec(`CREATE TABLE t (v TEXT DEFAULT "dflt" CHECK (v <> "bad"))`);
       handle.sqlite.exec(`INSERT INTO t DEFAULT VALUES; INSERT INTO t VALUES ("two")`);
       assert.deepEqual(rows(handle, `SELECT v, "lit" AS l FROM t ORDER BY v`), [
@@ -56,7 +62,7 @@ export function storageDriverConformance(name: string, setup: () => Promise<Driv
 
     it("rolls back an uncommitted transaction on reopen", async () => {
       await using fixture = await setup();
-      const handle = fixture.driver.openObject("Ns", ID_A);
+      const handle = await open(fixture.driver, "Ns", ID_A);
       handle.sqlite.exec("CREATE TABLE t (v)");
       handle.sqlite.exec("BEGIN; INSERT INTO t VALUES (1);");
       handle.reopen();
@@ -65,7 +71,7 @@ export function storageDriverConformance(name: string, setup: () => Promise<Driv
 
     it("resolves flushes in call order", async () => {
       await using fixture = await setup();
-      const handle = fixture.driver.openObject("Ns", ID_A);
+      const handle = await open(fixture.driver, "Ns", ID_A);
       const order: number[] = [];
       const flushes = [1, 2, 3, 4].map((n) => {
         handle.sqlite.exec(`CREATE TABLE IF NOT EXISTS t (v); INSERT INTO t VALUES (${n})`);
@@ -77,34 +83,36 @@ export function storageDriverConformance(name: string, setup: () => Promise<Driv
 
     it("keeps committed data across a restart of the driver", async () => {
       await using fixture = await setup();
-      const handle = fixture.driver.openObject("Ns", ID_B);
+      const handle = await open(fixture.driver, "Ns", ID_B);
       handle.sqlite.exec("CREATE TABLE t (v); INSERT INTO t VALUES ('kept');");
       await handle.flush();
       const driver = await fixture.restart();
-      assert.deepEqual(rows(driver.openObject("Ns", ID_B), "SELECT v FROM t"), [{ v: "kept" }]);
+      assert.deepEqual(rows(await open(driver, "Ns", ID_B), "SELECT v FROM t"), [{ v: "kept" }]);
     });
 
     it("lists the objects of a namespace and deletes a namespace", async () => {
       await using fixture = await setup();
       const { driver } = fixture;
-      assert.deepEqual(driver.listObjects("Ns"), []);
+      assert.deepEqual(await driver.listObjects("Ns"), []);
       for (const id of [ID_A, ID_B]) {
-        const handle = driver.openObject("Ns", id);
+        const handle = await open(driver, "Ns", id);
         handle.sqlite.exec("CREATE TABLE t (v)");
         await handle.flush();
         handle.close();
       }
-      driver.openObject("Other", ID_A).sqlite.exec("CREATE TABLE t (v)");
-      assert.deepEqual(driver.listObjects("Ns").sort(), [ID_A, ID_B]);
+      const other = await open(driver, "Other", ID_A);
+      other.sqlite.exec("CREATE TABLE t (v)");
+      await other.flush();
+      assert.deepEqual((await driver.listObjects("Ns")).sort(), [ID_A, ID_B]);
       driver.deleteNamespace("Ns");
-      assert.deepEqual(driver.listObjects("Ns"), []);
-      assert.deepEqual(driver.listObjects("Other"), [ID_A]);
+      assert.deepEqual(await driver.listObjects("Ns"), []);
+      assert.deepEqual(await driver.listObjects("Other"), [ID_A]);
     });
 
     it("deleting a namespace removes its alarms, durably, and only its own", async () => {
       await using fixture = await setup();
       const { driver } = fixture;
-      driver.openObject("Ns", ID_A).sqlite.exec("CREATE TABLE t (v)");
+      (await open(driver, "Ns", ID_A)).sqlite.exec("CREATE TABLE t (v)");
       driver.alarms.set(record(ID_A, 100));
       driver.alarms.set({ ...record(ID_B, 200), namespace: "Other" });
       driver.deleteNamespace("Ns");
@@ -116,7 +124,7 @@ export function storageDriverConformance(name: string, setup: () => Promise<Driv
         restarted.alarms.earliest(10).map((r) => [r.namespace, r.id]),
         [["Other", ID_B]],
       );
-      assert.deepEqual(restarted.listObjects("Ns"), []);
+      assert.deepEqual(await restarted.listObjects("Ns"), []);
     });
 
     it("records namespaces and applied migrations atomically, kept across restarts", async () => {
@@ -195,7 +203,7 @@ export function storageDriverConformance(name: string, setup: () => Promise<Driv
       alarms.deadLetter(letter(ID_B, 2));
       assert.deepEqual(alarms.earliest(10), []);
       // Index writes become durable with the next object flush.
-      await fixture.driver.openObject("Ns", ID_A).flush();
+      await (await open(fixture.driver, "Ns", ID_A)).flush();
       const driver = await fixture.restart();
       assert.deepEqual(driver.alarms.deadLetters(), [letter(ID_B, 2), letter(ID_A, 1)]);
     });

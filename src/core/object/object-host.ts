@@ -35,6 +35,10 @@ export class ObjectHost {
   readonly #db: ObjectDatabase;
   #generation: Generation | undefined;
   #constructing = false;
+  /** The driver is making the database ready for a new instance (`#prepare`). */
+  #preparing = false;
+  /** The database was made ready for the next instance. */
+  #prepared = false;
   readonly #queue: QueuedEvent[] = [];
   #running = 0;
   #keepAlive = 0;
@@ -140,6 +144,7 @@ export class ObjectHost {
     this.#pumpScheduled = false;
     const item = this.#queue[0];
     if (item === undefined || !this.#gateOpen()) return;
+    if (this.#generation === undefined && !this.#prepared && this.#prepare()) return;
     this.#queue.shift();
     const waited = this.#class.clock.now() - item.enqueuedAt;
     if (waited > this.#class.limits.maxQueueAgeMs) {
@@ -152,7 +157,36 @@ export class ObjectHost {
   };
 
   #gateOpen(): boolean {
-    return !this.#constructing && (this.#generation?.context.inputGate.isOpen ?? true);
+    return (
+      !this.#constructing &&
+      !this.#preparing &&
+      (this.#generation?.context.inputGate.isOpen ?? true)
+    );
+  }
+
+  /**
+   * Before a new instance: lets the driver make the database ready (`prepareObject`), holding
+   * the queue meanwhile. Returns false when the driver needs no preparing. A failure fails the
+   * event at the head of the queue; the next one tries again.
+   */
+  #prepare(): boolean {
+    const preparing = this.#db.prepare();
+    if (preparing === undefined) return false;
+    this.#preparing = true;
+    preparing.then(
+      () => {
+        this.#preparing = false;
+        this.#prepared = true;
+        this.#schedulePump();
+      },
+      (error: unknown) => {
+        this.#preparing = false;
+        this.#queue.shift()?.reject(error);
+        this.#schedulePump();
+        this.#maybeIdle();
+      },
+    );
+    return true;
   }
 
   #start(item: QueuedEvent): void {
@@ -253,6 +287,8 @@ export class ObjectHost {
 
   #ensureInstance(): Generation {
     if (this.#generation) return this.#generation;
+    // The preparing was for this instance; the next one prepares again.
+    this.#prepared = false;
     this.#constructing = true;
     try {
       return createGeneration(this.#generationHost, (generation) => {

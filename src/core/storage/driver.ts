@@ -11,8 +11,16 @@ export interface StorageDriver {
    * `reopen`, `close`): drop everything tied to that connection, such as prepared statements.
    */
   openObject(namespace: string, id: string, onClose?: () => void): DatabaseHandle;
+  /**
+   * Makes the object's database ready to open, when the driver needs a step that cannot be
+   * synchronous (fetching it from elsewhere, claiming it): call before the first event of each
+   * new instance of the object, and do not call `openObject` for it until it resolves. Rejects
+   * when the object cannot be served (its stored state is damaged, the store is unreachable).
+   * Absent: `openObject` needs no preparing.
+   */
+  prepareObject?(namespace: string, id: string): Promise<void>;
   /** Ids (64 hex) of the objects of `namespace` that have a database, in no particular order. */
-  listObjects(namespace: string): string[];
+  listObjects(namespace: string): Promise<string[]>;
   /**
    * Deletes every object database of `namespace` and removes its alarms from the index (a
    * `deleted_classes` migration). Idempotent. The databases are gone for good when it returns;

@@ -61,6 +61,14 @@ export class ObjectDatabase {
     this.#maxBytes = maxBytes;
   }
 
+  /**
+   * The driver's step before a new instance of the object (`StorageDriver.prepareObject`), or
+   * undefined when it has none.
+   */
+  prepare(): Promise<void> | undefined {
+    return this.#driver.prepareObject?.(this.#namespace, this.#id);
+  }
+
   /** True once the database was opened (the object has touched storage). */
   get isOpen(): boolean {
     return this.#handle !== undefined;

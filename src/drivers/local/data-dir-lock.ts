@@ -166,3 +166,25 @@ function writePid(dir: string): void {
   }
   renameSync(temporary, join(dir, PID_FILE));
 }
+
+/**
+ * A driver's lock of its data directory: takes it unless `lock` says it is held (a lock the
+ * caller acquired, or `"held"` on a worker thread of a process that holds it); returns it when
+ * the driver took it itself, and so releases it on close.
+ */
+export function takeDataDirLock(
+  dataDir: string,
+  lock: DataDirLock | "held" | undefined,
+): DataDirLock | undefined {
+  if (lock === undefined) return DataDirLock.acquire(dataDir);
+  if (lock === "held") {
+    DataDirLock.assertHeldByThisProcess(dataDir);
+    return undefined;
+  }
+  if (!lock.held || lock.dataDir !== resolve(dataDir)) {
+    throw new RangeError(
+      `The storage driver's lock must be a held lock of its data directory ${resolve(dataDir)}, got ${lock.held ? `the lock of ${lock.dataDir}` : "a released lock"}. Pass DataDirLock.acquire(dataDir), or leave lock out.`,
+    );
+  }
+  return undefined;
+}

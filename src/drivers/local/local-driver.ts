@@ -1,10 +1,10 @@
 import { existsSync, readdirSync, rmSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import type { ControlStore, DatabaseHandle, StorageDriver } from "../../core/storage/driver.ts";
 import { LocalAlarmIndex } from "./alarm-index.ts";
 import { LocalControlStore } from "./control-store.ts";
-import { DataDirLock } from "./data-dir-lock.ts";
+import { type DataDirLock, takeDataDirLock } from "./data-dir-lock.ts";
 import { type HandleOwner, LocalDatabaseHandle } from "./database-handle.ts";
 import { assertWritableDir, databaseOpenError, fileSystemError } from "./file-errors.ts";
 import type { HistoryOptions } from "./object-history.ts";
@@ -158,7 +158,7 @@ export class LocalDriver implements StorageDriver {
     // file) comes first.
     const createdDir = createDataDir(this.dataDir);
     assertWritableDir(this.dataDir, this.dataDir);
-    this.#ownLock = takeLock(this.dataDir, options.lock);
+    this.#ownLock = takeDataDirLock(this.dataDir, options.lock);
     const created = createdDir || !existsSync(controlPath);
     let control: DatabaseSync | undefined;
     try {
@@ -214,7 +214,7 @@ export class LocalDriver implements StorageDriver {
     return handle;
   }
 
-  listObjects(namespace: string): string[] {
+  async listObjects(namespace: string): Promise<string[]> {
     const dir = join(this.dataDir, namespace);
     if (!existsSync(dir)) return [];
     const ids: string[] = [];
@@ -326,24 +326,6 @@ export class LocalDriver implements StorageDriver {
     if (this.#handles.get(handle.key) === handle) this.#handles.delete(handle.key);
     handle.disconnect();
   }
-}
-
-/**
- * Takes the data-directory lock unless `lock` says it is held; returns it when the driver took
- * it (and so releases it).
- */
-function takeLock(dataDir: string, lock: LocalDriverOptions["lock"]): DataDirLock | undefined {
-  if (lock === undefined) return DataDirLock.acquire(dataDir);
-  if (lock === "held") {
-    DataDirLock.assertHeldByThisProcess(dataDir);
-    return undefined;
-  }
-  if (!lock.held || lock.dataDir !== resolve(dataDir)) {
-    throw new RangeError(
-      `LocalDriver lock must be a held lock of its data directory ${resolve(dataDir)}, got ${lock.held ? `the lock of ${lock.dataDir}` : "a released lock"}. Pass DataDirLock.acquire(dataDir), or leave lock out.`,
-    );
-  }
-  return undefined;
 }
 
 /**

@@ -1,0 +1,267 @@
+import { DatabaseSync } from "node:sqlite";
+import type { Sql } from "postgres";
+import type {
+  AlarmIndex,
+  AlarmRecord,
+  ControlChange,
+  ControlStore,
+  DeadLetterRecord,
+  NamespaceRecord,
+} from "../../core/storage/driver.ts";
+import { LocalAlarmIndex } from "../local/alarm-index.ts";
+
+/**
+ * Namespaces and applied migrations in PostgreSQL, read once at start and kept in memory, so
+ * reads are synchronous; `commit` writes through in one PostgreSQL transaction. Namespaces
+ * deleted by a migration (`deleteNamespace`) lose their rows in the same transaction as the
+ * migration's record.
+ */
+export class PostgresControlStore implements ControlStore {
+  readonly #sql: Sql;
+  readonly #S: string;
+  #records: NamespaceRecord[];
+  #applied: string[];
+  readonly #deleting = new Set<string>();
+
+  private constructor(sql: Sql, S: string, records: NamespaceRecord[], applied: string[]) {
+    this.#sql = sql;
+    this.#S = S;
+    this.#records = records;
+    this.#applied = applied;
+  }
+
+  static async load(sql: Sql, S: string): Promise<PostgresControlStore> {
+    const rows = await sql.unsafe(
+      `SELECT class_name, storage_name, unique_key, backend FROM ${S}.namespaces ORDER BY class_name`,
+    );
+    const tags = await sql.unsafe(`SELECT tag FROM ${S}.applied_migrations ORDER BY seq`);
+    return new PostgresControlStore(
+      sql,
+      S,
+      rows.map((row) => ({
+        className: row.class_name,
+        storageName: row.storage_name,
+        uniqueKey: row.unique_key,
+        backend: row.backend,
+      })),
+      tags.map((row) => row.tag as string),
+    );
+  }
+
+  namespaces(): NamespaceRecord[] {
+    return this.#records.map((record) => ({ ...record }));
+  }
+
+  appliedMigrations(): string[] {
+    return [...this.#applied];
+  }
+
+  /** Deletes a namespace's objects and alarms with the next `commit` (see `deleteNamespace`). */
+  deleteWithNextCommit(storageName: string): void {
+    this.#deleting.add(storageName);
+  }
+
+  /** Whether `storageName` was deleted and its rows wait for the next `commit`. */
+  deleting(storageName: string): boolean {
+    return this.#deleting.has(storageName);
+  }
+
+  async commit(change: ControlChange): Promise<void> {
+    const S = this.#S;
+    const deleting = [...this.#deleting];
+    await this.#sql.begin(async (tx) => {
+      if (deleting.length > 0) {
+        for (const table of ["object_log", "object_pages", "objects", "alarms"]) {
+          await tx.unsafe(`DELETE FROM ${S}.${table} WHERE namespace = ANY($1)`, [deleting]);
+        }
+      }
+      for (const className of change.remove ?? []) {
+        await tx.unsafe(`DELETE FROM ${S}.namespaces WHERE class_name = $1`, [className]);
+      }
+      for (const r of change.put ?? []) {
+        await tx.unsafe(
+          `INSERT INTO ${S}.namespaces (class_name, storage_name, unique_key, backend) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (class_name) DO UPDATE SET storage_name = $2, unique_key = $3, backend = $4`,
+          [r.className, r.storageName, r.uniqueKey, r.backend],
+        );
+      }
+      if (change.migrationTag !== undefined) {
+        await tx.unsafe(`INSERT INTO ${S}.applied_migrations (tag) VALUES ($1)`, [
+          change.migrationTag,
+        ]);
+      }
+    });
+    for (const name of deleting) this.#deleting.delete(name);
+    const removed = new Set([
+      ...(change.remove ?? []),
+      ...(change.put ?? []).map((r) => r.className),
+    ]);
+    this.#records = [
+      ...this.#records.filter((r) => !removed.has(r.className)),
+      ...(change.put ?? []).map((r) => ({ ...r })),
+    ].sort((a, b) => (a.className < b.className ? -1 : a.className > b.className ? 1 : 0));
+    if (change.migrationTag !== undefined) this.#applied.push(change.migrationTag);
+  }
+}
+
+type AlarmChange = { kind: "set"; record: AlarmRecord } | { kind: "delete" };
+
+/**
+ * The alarm index in PostgreSQL, mirrored in an in-memory SQLite database (the local driver's
+ * index code) so the scheduler reads it synchronously. Writes change the mirror at once and are
+ * shipped by `flush`, which every object flush waits for: an index write made before an
+ * object's commit is durable no later than that commit, as the seam requires.
+ */
+export class PostgresAlarmIndex implements AlarmIndex {
+  readonly #sql: Sql;
+  readonly #S: string;
+  readonly #mirror: LocalAlarmIndex;
+  readonly #memory: DatabaseSync;
+  /** Changes not yet shipped, by `namespace/id`, the last one winning. */
+  #pending = new Map<string, AlarmChange & { namespace: string; id: string }>();
+  #pendingDead: DeadLetterRecord[] = [];
+  /** The shipment in flight, if any; the next one starts after it. */
+  #shipping: Promise<void> = Promise.resolve();
+
+  private constructor(sql: Sql, S: string) {
+    this.#sql = sql;
+    this.#S = S;
+    this.#memory = new DatabaseSync(":memory:");
+    this.#mirror = new LocalAlarmIndex(this.#memory, () => {});
+  }
+
+  static async load(sql: Sql, S: string): Promise<PostgresAlarmIndex> {
+    const index = new PostgresAlarmIndex(sql, S);
+    const rows = await sql.unsafe(
+      `SELECT namespace, id, name, time, scheduled_time, retry_count FROM ${S}.alarms`,
+    );
+    for (const row of rows) {
+      index.#mirror.set({
+        namespace: row.namespace,
+        id: row.id,
+        name: row.name ?? undefined,
+        time: Number(row.time),
+        scheduledTime: Number(row.scheduled_time),
+        retryCount: Number(row.retry_count),
+      });
+    }
+    const dead = await sql.unsafe(
+      `SELECT namespace, id, name, scheduled_time, retry_count, error, failed_at FROM ${S}.dead_letters ORDER BY seq`,
+    );
+    for (const row of dead) {
+      index.#mirror.deadLetter({
+        namespace: row.namespace,
+        id: row.id,
+        name: row.name ?? undefined,
+        scheduledTime: Number(row.scheduled_time),
+        retryCount: Number(row.retry_count),
+        error: row.error,
+        failedAt: Number(row.failed_at),
+      });
+    }
+    return index;
+  }
+
+  set(record: AlarmRecord): void {
+    this.#mirror.set(record);
+    this.#pending.set(`${record.namespace}/${record.id}`, {
+      kind: "set",
+      namespace: record.namespace,
+      id: record.id,
+      record: { ...record },
+    });
+  }
+
+  delete(namespace: string, id: string): void {
+    this.#mirror.delete(namespace, id);
+    this.#pending.set(`${namespace}/${id}`, { kind: "delete", namespace, id });
+  }
+
+  /** Forgets a deleted namespace's alarms here; PostgreSQL's go with the control commit. */
+  deleteNamespace(namespace: string): void {
+    this.#mirror.deleteNamespace(namespace);
+    for (const [key, change] of this.#pending) {
+      if (change.namespace === namespace) this.#pending.delete(key);
+    }
+  }
+
+  get(namespace: string, id: string): AlarmRecord | undefined {
+    return this.#mirror.get(namespace, id);
+  }
+
+  earliest(limit: number): AlarmRecord[] {
+    return this.#mirror.earliest(limit);
+  }
+
+  deadLetter(record: DeadLetterRecord): void {
+    this.#mirror.deadLetter(record);
+    this.#pending.set(`${record.namespace}/${record.id}`, {
+      kind: "delete",
+      namespace: record.namespace,
+      id: record.id,
+    });
+    this.#pendingDead.push({ ...record });
+  }
+
+  deadLetters(): DeadLetterRecord[] {
+    return this.#mirror.deadLetters();
+  }
+
+  /** Resolves once every change made before the call is in PostgreSQL. */
+  flush(): Promise<void> {
+    if (this.#pending.size === 0 && this.#pendingDead.length === 0) return this.#shipping;
+    const changes = [...this.#pending.values()];
+    const dead = this.#pendingDead;
+    this.#pending = new Map();
+    this.#pendingDead = [];
+    const ship = () => this.#ship(changes, dead);
+    // One shipment at a time, in order: a later change of one alarm never lands first.
+    this.#shipping = this.#shipping.then(ship, ship);
+    return this.#shipping;
+  }
+
+  async #ship(
+    changes: Array<AlarmChange & { namespace: string; id: string }>,
+    dead: DeadLetterRecord[],
+  ) {
+    const S = this.#S;
+    const sets = changes.flatMap((c) => (c.kind === "set" ? [c.record] : []));
+    const deletes = changes.filter((c) => c.kind === "delete");
+    await this.#sql.begin(async (tx) => {
+      if (deletes.length > 0) {
+        await tx.unsafe(
+          `DELETE FROM ${S}.alarms a USING unnest($1::text[], $2::text[]) AS d(namespace, id)
+           WHERE a.namespace = d.namespace AND a.id = d.id`,
+          [deletes.map((c) => c.namespace), deletes.map((c) => c.id)],
+        );
+      }
+      if (sets.length > 0) {
+        await tx.unsafe(
+          `INSERT INTO ${S}.alarms (namespace, id, name, time, scheduled_time, retry_count)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::integer[])
+           ON CONFLICT (namespace, id) DO UPDATE SET name = EXCLUDED.name, time = EXCLUDED.time,
+             scheduled_time = EXCLUDED.scheduled_time, retry_count = EXCLUDED.retry_count`,
+          [
+            sets.map((r) => r.namespace),
+            sets.map((r) => r.id),
+            sets.map((r) => r.name ?? null),
+            sets.map((r) => r.time),
+            sets.map((r) => r.scheduledTime),
+            sets.map((r) => r.retryCount),
+          ] as never,
+        );
+      }
+      for (const r of dead) {
+        await tx.unsafe(
+          `INSERT INTO ${S}.dead_letters (namespace, id, name, scheduled_time, retry_count, error, failed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [r.namespace, r.id, r.name ?? null, r.scheduledTime, r.retryCount, r.error, r.failedAt],
+        );
+      }
+    });
+  }
+
+  close(): void {
+    this.#memory.close();
+  }
+}

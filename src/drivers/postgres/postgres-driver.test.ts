@@ -1,0 +1,201 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { describe, it } from "node:test";
+import postgres from "postgres";
+import { tempDataDir } from "../../../test/support/temp-dir.ts";
+import { storageDriverConformance } from "../../testing/storage-driver.case.ts";
+import { PostgresDriver } from "./postgres-driver.ts";
+
+/** The PostgreSQL the tests use: the run's own database under test:postgres, else `test`. */
+const URL_BASE = process.env.STEAD_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+/** A fresh schema for one test, dropped on dispose with everything in it. */
+function tempSchema(): { url: string; name: string } & AsyncDisposable {
+  const name = `t_${randomBytes(6).toString("hex")}`;
+  const separator = URL_BASE.includes("?") ? "&" : "?";
+  return {
+    name,
+    url: `${URL_BASE}${separator}schema=${name}`,
+    async [Symbol.asyncDispose]() {
+      const sql = postgres(URL_BASE, { max: 1, onnotice: () => {} });
+      await sql.unsafe(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+      await sql.end();
+    },
+  };
+}
+
+storageDriverConformance("postgres", async () => {
+  const dir = tempDataDir("stead-postgres-driver-");
+  const schema = tempSchema();
+  let driver = await PostgresDriver.connect({ url: schema.url, dataDir: dir.path });
+  return {
+    get driver() {
+      return driver;
+    },
+    async restart() {
+      await driver.close();
+      driver = await PostgresDriver.connect({ url: schema.url, dataDir: dir.path });
+      return driver;
+    },
+    async [Symbol.asyncDispose]() {
+      await driver.close();
+      await schema[Symbol.asyncDispose]();
+      dir[Symbol.dispose]();
+    },
+  };
+});
+
+const ID = "c".repeat(64);
+
+describe("PostgreSQL driver", () => {
+  it("brings every object back from PostgreSQL when the data directory is gone", async () => {
+    await using schema = tempSchema();
+    using dir = tempDataDir("stead-postgres-driver-");
+    let driver = await PostgresDriver.connect({
+      url: schema.url,
+      dataDir: dir.path,
+      compactAfter: 4,
+    });
+    await driver.prepareObject("Ns", ID);
+    const handle = driver.openObject("Ns", ID);
+    handle.sqlite.exec("CREATE TABLE t (n INTEGER PRIMARY KEY, v BLOB)");
+    for (let n = 0; n < 50; n++) {
+      handle.sqlite.exec(`INSERT INTO t VALUES (${n}, randomblob(${(n % 7) * 1500}))`);
+      await handle.flush();
+    }
+    const expected = handle.sqlite
+      .prepare("SELECT n, hex(v) AS v FROM t ORDER BY n")
+      .all()
+      .map((row) => ({ ...row }));
+    await driver.close();
+    rmSync(dir.path, { recursive: true, force: true });
+
+    driver = await PostgresDriver.connect({ url: schema.url, dataDir: dir.path });
+    try {
+      await driver.prepareObject("Ns", ID);
+      const again = driver.openObject("Ns", ID);
+      assert.deepEqual(
+        again.sqlite
+          .prepare("SELECT n, hex(v) AS v FROM t ORDER BY n")
+          .all()
+          .map((row) => ({ ...row })),
+        expected,
+      );
+      assert.deepEqual(
+        again.sqlite
+          .prepare("PRAGMA integrity_check")
+          .all()
+          .map((row) => ({ ...row })),
+        [{ integrity_check: "ok" }],
+      );
+      assert.deepEqual(await driver.listObjects("Ns"), [ID]);
+    } finally {
+      await driver.close();
+    }
+  });
+
+  it("fences the process with the lower epoch: its commit is refused and it must prepare again", async () => {
+    await using schema = tempSchema();
+    using dirA = tempDataDir("stead-postgres-a-");
+    using dirB = tempDataDir("stead-postgres-b-");
+    const a = await PostgresDriver.connect({ url: schema.url, dataDir: dirA.path });
+    const b = await PostgresDriver.connect({ url: schema.url, dataDir: dirB.path });
+    try {
+      await a.prepareObject("Ns", ID);
+      const handleA = a.openObject("Ns", ID);
+      handleA.sqlite.exec("CREATE TABLE t (v); INSERT INTO t VALUES ('a1')");
+      await handleA.flush();
+
+      await b.prepareObject("Ns", ID);
+      const handleB = b.openObject("Ns", ID);
+      assert.deepEqual(
+        handleB.sqlite
+          .prepare("SELECT v FROM t")
+          .all()
+          .map((row) => ({ ...row })),
+        [{ v: "a1" }],
+      );
+      handleB.sqlite.exec("INSERT INTO t VALUES ('b1')");
+      await handleB.flush();
+
+      handleA.sqlite.exec("INSERT INTO t VALUES ('a2')");
+      await assert.rejects(handleA.flush(), { code: "OBJECT_FENCED" });
+      await assert.rejects(handleA.flush(), { code: "OBJECT_FENCED" }, "stays broken");
+
+      // Preparing again takes the object back, with what B committed and not A's refused write.
+      await a.prepareObject("Ns", ID);
+      const rows = a
+        .openObject("Ns", ID)
+        .sqlite.prepare("SELECT v FROM t ORDER BY v")
+        .all()
+        .map((row) => ({ ...row }));
+      assert.deepEqual(rows, [{ v: "a1" }, { v: "b1" }]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("refuses an object whose log row does not match its checksum, naming the object and row", async () => {
+    await using schema = tempSchema();
+    using dir = tempDataDir("stead-postgres-driver-");
+    let driver = await PostgresDriver.connect({ url: schema.url, dataDir: dir.path });
+    for (const id of [ID, "d".repeat(64)]) {
+      await driver.prepareObject("Ns", id);
+      const handle = driver.openObject("Ns", id);
+      handle.sqlite.exec("CREATE TABLE t (v); INSERT INTO t VALUES (1)");
+      await handle.flush();
+    }
+    await driver.close();
+    const sql = postgres(URL_BASE, { max: 1, onnotice: () => {} });
+    await sql.unsafe(
+      `UPDATE "${schema.name}".object_log SET body = overlay(body placing '\\xff'::bytea from 100) WHERE id = $1 AND txid = 1`,
+      [ID],
+    );
+    await sql.end();
+    rmSync(dir.path, { recursive: true, force: true });
+
+    driver = await PostgresDriver.connect({ url: schema.url, dataDir: dir.path });
+    try {
+      await assert.rejects(driver.prepareObject("Ns", ID), (error: Error & { code?: string }) => {
+        assert.equal(error.code, "OBJECT_DATABASE_CORRUPT");
+        assert.match(error.message, new RegExp(`object Ns/${ID}`));
+        assert.match(error.message, /log row 1 does not match its checksum/);
+        return true;
+      });
+      await driver.prepareObject("Ns", "d".repeat(64));
+      assert.deepEqual(
+        driver
+          .openObject("Ns", "d".repeat(64))
+          .sqlite.prepare("SELECT v FROM t")
+          .all()
+          .map((row) => ({ ...row })),
+        [{ v: 1 }],
+        "other objects are unaffected",
+      );
+    } finally {
+      await driver.close();
+    }
+  });
+
+  it("names the URL without its password when PostgreSQL cannot be reached", async () => {
+    using dir = tempDataDir("stead-postgres-driver-");
+    const retries: number[] = [];
+    await assert.rejects(
+      PostgresDriver.connect({
+        url: "postgres://stead:secret@127.0.0.1:9/db",
+        dataDir: dir.path,
+        connectTimeoutMs: 1_000,
+        onRetry: (_, delay) => retries.push(delay),
+      }),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, "STORAGE_UNAVAILABLE");
+        assert.match(error.message, /postgres:\/\/stead:\*\*\*@127\.0\.0\.1:9\/db/);
+        assert.doesNotMatch(error.message, /secret/);
+        return true;
+      },
+    );
+    assert.deepEqual(retries.slice(0, 2), [250, 500], "retried with backoff");
+  });
+});

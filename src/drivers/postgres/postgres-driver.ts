@@ -1,0 +1,222 @@
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import postgres, { type Sql } from "postgres";
+import { SteadError } from "../../core/errors.ts";
+import type { StorageDriver } from "../../core/storage/driver.ts";
+import { type DataDirLock, takeDataDirLock } from "../local/data-dir-lock.ts";
+import { assertWritableDir } from "../local/file-errors.ts";
+import { makePrivateDir } from "../local/private-files.ts";
+import { PostgresAlarmIndex, PostgresControlStore } from "./postgres-control.ts";
+import {
+  PostgresDatabaseHandle,
+  type PostgresHandleOwner,
+  storageUnavailable,
+} from "./postgres-handle.ts";
+import { migrateSchema } from "./schema.ts";
+import { parseStorageUrl } from "./storage-url.ts";
+
+/** Options of the PostgreSQL driver. */
+export interface PostgresDriverOptions {
+  /** `postgres://user:password@host:port/database?schema=NAME` (schema default `stead`). */
+  url: string;
+  /**
+   * Where the working copies of object databases live (one SQLite file per object, as with the
+   * local driver). Only a cache: deleting it loses nothing. Locked for this process.
+   */
+  dataDir: string;
+  /** The data directory's lock, as for `LocalDriver` (omitted: the driver takes it). */
+  lock?: DataDirLock | "held";
+  /** Connections to PostgreSQL (default 10). */
+  maxConnections?: number;
+  /** Log rows per object after which its log is folded into its pages (default 64). */
+  compactAfter?: number;
+  /** How long `connect` keeps retrying an unreachable PostgreSQL, ms (default 30,000). */
+  connectTimeoutMs?: number;
+  /** Told about each failed attempt to reach PostgreSQL at start, before the next one. */
+  onRetry?: (error: SteadError, retryInMs: number) => void;
+}
+
+const OBJECT_ID = /^[0-9a-f]{64}$/;
+
+/**
+ * Objects durable in PostgreSQL: each object's SQLite file under `dataDir` is its working copy
+ * (reads are local and synchronous) and every commit is appended to the object's log in
+ * PostgreSQL before the output gate opens (`PostgresDatabaseHandle`). Namespaces, applied
+ * migrations and alarms live in PostgreSQL tables too, mirrored in memory for synchronous reads.
+ * Tables are created and upgraded at `connect` (`migrateSchema`).
+ */
+export class PostgresDriver implements StorageDriver {
+  readonly dataDir: string;
+  readonly alarms: PostgresAlarmIndex;
+  readonly control: PostgresControlStore;
+  readonly #sql: Sql;
+  readonly #owner: PostgresHandleOwner;
+  readonly #handles = new Map<string, PostgresDatabaseHandle>();
+  readonly #ownLock: DataDirLock | undefined;
+  #closed = false;
+
+  private constructor(
+    dataDir: string,
+    sql: Sql,
+    owner: PostgresHandleOwner,
+    control: PostgresControlStore,
+    alarms: PostgresAlarmIndex,
+    ownLock: DataDirLock | undefined,
+  ) {
+    this.dataDir = dataDir;
+    this.#sql = sql;
+    this.#owner = owner;
+    this.control = control;
+    this.alarms = alarms;
+    this.#ownLock = ownLock;
+  }
+
+  /**
+   * Connects, creating or upgrading Stead's tables. While PostgreSQL cannot be reached it
+   * retries with backoff (0.25 s doubling to 5 s) for `connectTimeoutMs`, then throws
+   * `STORAGE_UNAVAILABLE` naming the URL (password hidden).
+   */
+  static async connect(options: PostgresDriverOptions): Promise<PostgresDriver> {
+    const url = parseStorageUrl(options.url);
+    const compactAfter = options.compactAfter ?? 64;
+    if (!Number.isInteger(compactAfter) || compactAfter < 1) {
+      throw new RangeError(
+        `PostgresDriver compactAfter must be a positive integer, got ${String(options.compactAfter)}.`,
+      );
+    }
+    makePrivateDir(options.dataDir);
+    assertWritableDir(options.dataDir, options.dataDir);
+    const ownLock = takeDataDirLock(options.dataDir, options.lock);
+    const sql = postgres(url.connect, {
+      max: options.maxConnections ?? 10,
+      onnotice: () => {},
+      connect_timeout: 10,
+      // bigint columns come back as strings; Stead's fit in numbers and converts them.
+      prepare: true,
+    });
+    const S = `"${url.schema}"`;
+    try {
+      await withRetries(
+        () => migrateSchema(sql, url.schema),
+        url.display,
+        options.connectTimeoutMs ?? 30_000,
+        options.onRetry,
+      );
+      const control = await PostgresControlStore.load(sql, S);
+      const alarms = await PostgresAlarmIndex.load(sql, S);
+      const owner: PostgresHandleOwner = {
+        sql,
+        S,
+        display: url.display,
+        compactAfter,
+        flushAlarms: () => alarms.flush(),
+        ensureDir: (namespace) => makePrivateDir(join(options.dataDir, namespace)),
+      };
+      return new PostgresDriver(options.dataDir, sql, owner, control, alarms, ownLock);
+    } catch (error) {
+      await sql.end({ timeout: 1 }).catch(() => {});
+      ownLock?.release();
+      if (error instanceof SteadError) throw error;
+      throw storageUnavailable(url.display, error);
+    }
+  }
+
+  openObject(namespace: string, id: string, onClose?: () => void): PostgresDatabaseHandle {
+    const handle = this.#handle(namespace, id);
+    handle.onClose = onClose;
+    return handle;
+  }
+
+  prepareObject(namespace: string, id: string): Promise<void> {
+    return this.#handle(namespace, id).prepare();
+  }
+
+  async listObjects(namespace: string): Promise<string[]> {
+    // Deleted here already; the rows go with the next control commit.
+    if (this.control.deleting(namespace)) return [];
+    const rows = await this.#sql.unsafe(
+      `SELECT id FROM ${this.#owner.S}.objects WHERE namespace = $1 AND txid > 0`,
+      [namespace],
+    );
+    return rows.map((row) => row.id as string);
+  }
+
+  deleteNamespace(namespace: string): void {
+    for (const [key, handle] of this.#handles) {
+      if (key.startsWith(`${namespace}/`)) {
+        handle.close();
+        this.#handles.delete(key);
+      }
+    }
+    rmSync(join(this.dataDir, namespace), { recursive: true, force: true });
+    this.alarms.deleteNamespace(namespace);
+    this.control.deleteWithNextCommit(namespace);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const handle of this.#handles.values()) handle.close();
+    await Promise.all([...this.#handles.values()].map((handle) => handle.settle()));
+    await this.alarms.flush().catch(() => {});
+    this.alarms.close();
+    await this.#sql.end({ timeout: 5 });
+    this.#ownLock?.release();
+  }
+
+  #handle(namespace: string, id: string): PostgresDatabaseHandle {
+    if (this.#closed) throw new Error("internal: the PostgreSQL driver is closed");
+    if (!OBJECT_ID.test(id)) throw new Error(`internal: not an object id: ${id}`);
+    const key = `${namespace}/${id}`;
+    let handle = this.#handles.get(key);
+    if (handle === undefined) {
+      handle = new PostgresDatabaseHandle(
+        this.#owner,
+        namespace,
+        id,
+        join(this.dataDir, namespace, `${id}.sqlite`),
+      );
+      this.#handles.set(key, handle);
+    }
+    return handle;
+  }
+}
+
+/** Runs `attempt` until it succeeds, retrying failures to reach PostgreSQL with backoff. */
+async function withRetries<T>(
+  attempt: () => Promise<T>,
+  display: string,
+  timeoutMs: number,
+  onRetry: PostgresDriverOptions["onRetry"],
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!isConnectionError(error)) throw error;
+      const failure = storageUnavailable(display, error);
+      if (Date.now() + delay > deadline) throw failure;
+      onRetry?.(failure, delay);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/** Errors that mean PostgreSQL was not reached (worth retrying), not that it refused the SQL. */
+function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? "";
+  return (
+    [
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "ETIMEDOUT",
+      "ENOTFOUND",
+      "EAI_AGAIN",
+      "CONNECT_TIMEOUT",
+      "CONNECTION_CLOSED",
+      "CONNECTION_ENDED",
+      "CONNECTION_DESTROYED",
+    ].includes(code) || code === "57P03" // the database system is starting up
+  );
+}

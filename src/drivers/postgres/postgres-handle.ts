@@ -1,0 +1,552 @@
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import type { DatabaseSync } from "node:sqlite";
+import { crc32 } from "node:zlib";
+import type { Sql } from "postgres";
+import { SteadError } from "../../core/errors.ts";
+import type { DatabaseHandle } from "../../core/storage/driver.ts";
+import { readAt } from "../local/read-at.ts";
+import { openSqliteFile } from "../local/sqlite-file.ts";
+import { WalReader } from "../sqlite-wal/wal-frames.ts";
+import { decodeBody, encodeBody } from "./log-body.ts";
+import { DatabaseChecksum } from "./page-checksum.ts";
+
+/** What a handle needs from its driver. */
+export interface PostgresHandleOwner {
+  readonly sql: Sql;
+  /** The schema, quoted, ready to put in SQL. */
+  readonly S: string;
+  /** The URL for messages (password hidden). */
+  readonly display: string;
+  /** Resolves once every alarm index change made so far is in PostgreSQL. */
+  flushAlarms(): Promise<void>;
+  /** Creates the namespace's local directory if needed. */
+  ensureDir(namespace: string): void;
+  /** Log rows past the snapshot after which an object is compacted. */
+  readonly compactAfter: number;
+}
+
+/** Captured pages waiting to be appended, and the flushes that wait for them. */
+interface Batch {
+  pages: Map<number, Uint8Array>;
+  dbPages: number;
+  checksum: number;
+  done: PromiseWithResolvers<void>;
+}
+
+/** Frames after which a quiet WAL is checkpointed (every frame is already captured). */
+const CHECKPOINT_AFTER_FRAMES = 1000;
+
+/**
+ * One object's database with PostgreSQL as its durable home. The SQLite file under the data
+ * directory is a working copy, so reads stay local and synchronous; each commit's pages are read
+ * out of the WAL right after COMMIT (same turn, so nothing can write in between) and appended to
+ * the object's log in PostgreSQL, in one statement that checks the object's epoch (the fencing
+ * token this process got in `prepare`) and the previous log row. One append is in flight at a
+ * time; commits captured meanwhile are merged into the next (pages deduplicated), so a hot
+ * object's throughput does not depend on the round trip. A refused (fenced) or failed append
+ * rejects the flushes waiting on it, which resets the object; the next `prepare` rebuilds the
+ * working copy from PostgreSQL.
+ */
+export class PostgresDatabaseHandle implements DatabaseHandle {
+  readonly #owner: PostgresHandleOwner;
+  readonly #namespace: string;
+  readonly #id: string;
+  readonly #path: string;
+  #onClose: (() => void) | undefined;
+
+  /** This process's claim on the object; 0 until prepared. */
+  #epoch = 0;
+  /** The last log row PostgreSQL committed for the object. */
+  #txid = 0;
+  /** The last log row sent (in flight or committed). */
+  #sentTxid = 0;
+  #pageSize = 0;
+  #dbPages = 0;
+  /** The working copy's pages, as captured (committed locally, durable or on the way). */
+  #checksum = new DatabaseChecksum();
+  /** False when the working copy may differ from PostgreSQL: the next prepare rebuilds it. */
+  #trusted = false;
+  /** Why flushes fail until the next prepare (fenced, or an append's outcome is unknown). */
+  #broken: Error | undefined;
+  /** The working copy was created here: its file's own pages go with the first append. */
+  #fresh = false;
+
+  #db: DatabaseSync | undefined;
+  #holds = 0;
+  #reader = new WalReader();
+  #pending: Batch | undefined;
+  #inFlight: Promise<void> | undefined;
+  #compacting = false;
+
+  constructor(owner: PostgresHandleOwner, namespace: string, id: string, path: string) {
+    this.#owner = owner;
+    this.#namespace = namespace;
+    this.#id = id;
+    this.#path = path;
+  }
+
+  /** Registers the runtime's connection-closed callback (see `StorageDriver.openObject`). */
+  set onClose(callback: (() => void) | undefined) {
+    this.#onClose = callback;
+  }
+
+  get sqlite(): DatabaseSync {
+    if (this.#db !== undefined) return this.#db;
+    if (this.#epoch === 0) {
+      throw new Error(
+        `internal: ${this.#what()} was opened before prepareObject() resolved for it`,
+      );
+    }
+    this.#owner.ensureDir(this.#namespace);
+    this.#db = openSqliteFile(this.#path, { ownSyncs: true, doubleQuotedStrings: true });
+    this.#reader = new WalReader();
+    return this.#db;
+  }
+
+  hold(): () => void {
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds--;
+    };
+  }
+
+  flush(): Promise<void> {
+    if (this.#broken !== undefined) return Promise.reject(this.#broken);
+    try {
+      this.#capture();
+    } catch (error) {
+      this.#break(error instanceof Error ? error : new Error(String(error)));
+      return Promise.reject(this.#broken);
+    }
+    const alarms = this.#owner.flushAlarms();
+    let durable: Promise<void>;
+    if (this.#pending !== undefined) {
+      durable = this.#pending.done.promise;
+      if (this.#inFlight === undefined) this.#ship();
+    } else {
+      durable = this.#inFlight ?? Promise.resolve();
+    }
+    return Promise.all([durable, alarms]).then(() => {});
+  }
+
+  close(): void {
+    this.#disconnect();
+  }
+
+  reopen(): void {
+    this.#disconnect();
+  }
+
+  /**
+   * Claims the object for this process (a new epoch, which fences any earlier claimant) and makes
+   * the working copy match PostgreSQL: kept when it is known to, checked against the recorded
+   * checksum when a file is there, rebuilt from the log otherwise.
+   */
+  async prepare(): Promise<void> {
+    // An append still in flight decides whether what this process knows is current.
+    await this.#inFlight?.catch(() => {});
+    const S = this.#owner.S;
+    const [row] = await this.#query(
+      `INSERT INTO ${S}.objects (namespace, id, epoch) VALUES ($1, $2, 1)
+       ON CONFLICT (namespace, id) DO UPDATE SET epoch = objects.epoch + 1
+       RETURNING epoch, txid, page_size, db_pages, db_checksum`,
+      [this.#namespace, this.#id],
+    );
+    const head = {
+      epoch: Number(row!.epoch),
+      txid: Number(row!.txid),
+      pageSize: Number(row!.page_size),
+      dbPages: Number(row!.db_pages),
+      checksum: Number(row!.db_checksum),
+    };
+    this.#epoch = head.epoch;
+    const known =
+      this.#trusted &&
+      this.#broken === undefined &&
+      this.#pending === undefined &&
+      this.#txid === head.txid &&
+      this.#checksum.value === head.checksum;
+    if (known) return;
+    // What this process has locally is stale or unknown: drop it, shipping nothing.
+    this.#disconnect(false);
+    this.#broken = undefined;
+    this.#pending = undefined;
+    this.#txid = head.txid;
+    this.#sentTxid = head.txid;
+    this.#pageSize = head.pageSize;
+    this.#dbPages = head.dbPages;
+    if (head.txid === 0) {
+      // Nothing stored: whatever is here was never durable.
+      this.#removeFiles(this.#path);
+      this.#checksum = new DatabaseChecksum();
+      this.#fresh = true;
+    } else if (!this.#matchesFile(head)) {
+      await this.#rebuild(head);
+    }
+    this.#trusted = true;
+  }
+
+  /** Waits for the append in flight, if any (driver close). */
+  async settle(): Promise<void> {
+    while (this.#inFlight !== undefined) await this.#inFlight.catch(() => {});
+  }
+
+  #what(): string {
+    return `object ${this.#namespace}/${this.#id}`;
+  }
+
+  /** Reads what was committed since the last capture into the pending batch. */
+  #capture(): void {
+    const db = this.#db;
+    if (db === undefined) return;
+    let batch = this.#pending;
+    const take = (pgno: number, page: Uint8Array) => {
+      batch ??= {
+        pages: new Map(),
+        dbPages: this.#dbPages,
+        checksum: 0,
+        done: Promise.withResolvers<void>(),
+      };
+      batch.pages.set(pgno, page);
+      this.#checksum.set(pgno, page);
+    };
+    if (this.#fresh) {
+      // The file SQLite created before its first WAL frame (the header page): part of the state.
+      this.#fresh = false;
+      const file = readWhole(this.#path);
+      const pageSize = pageSizeOf(file);
+      if (pageSize !== undefined) {
+        this.#pageSize = pageSize;
+        for (let at = 0; at + pageSize <= file.length; at += pageSize) {
+          take(at / pageSize + 1, file.subarray(at, at + pageSize));
+        }
+        this.#dbPages = Math.floor(file.length / pageSize);
+      }
+    }
+    const wal = openIfExists(`${this.#path}-wal`);
+    if (wal !== undefined) {
+      try {
+        for (const tx of this.#reader.readCommitted((length, at) => readAt(wal, length, at))) {
+          for (const [pgno, page] of tx.pages) take(pgno, page);
+          this.#dbPages = tx.dbSize;
+          this.#checksum.truncate(tx.dbSize);
+          if (batch !== undefined) {
+            for (const pgno of batch.pages.keys()) if (pgno > tx.dbSize) batch.pages.delete(pgno);
+          }
+        }
+      } finally {
+        closeSync(wal);
+      }
+      this.#pageSize = this.#reader.pageSize ?? this.#pageSize;
+    }
+    if (batch === undefined) return;
+    batch.dbPages = this.#dbPages;
+    batch.checksum = this.#checksum.value;
+    this.#pending = batch;
+    if (this.#reader.position.frame >= CHECKPOINT_AFTER_FRAMES && this.#holds === 0) {
+      // Every frame is captured: the WAL may restart (new salts, which the reader follows).
+      db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    }
+  }
+
+  /** Appends the pending batch as the next log row. */
+  #ship(): void {
+    const batch = this.#pending;
+    if (batch === undefined) return;
+    this.#pending = undefined;
+    const txid = this.#sentTxid + 1;
+    this.#sentTxid = txid;
+    const body = encodeBody(batch.pages, this.#pageSize);
+    const S = this.#owner.S;
+    this.#inFlight = this.#query(
+      `WITH head AS (
+         UPDATE ${S}.objects SET txid = $3, db_pages = $4, db_checksum = $5, page_size = $9
+         WHERE namespace = $1 AND id = $2 AND epoch = $6 AND txid = $3 - 1
+         RETURNING 1),
+       log AS (
+         INSERT INTO ${S}.object_log (namespace, id, txid, epoch, db_pages, db_checksum, body_checksum, body)
+         SELECT $1, $2, $3, $6, $4, $5, $7, $8 FROM head
+         RETURNING 1)
+       SELECT count(*)::int AS committed FROM log`,
+      [
+        this.#namespace,
+        this.#id,
+        txid,
+        batch.dbPages,
+        batch.checksum,
+        this.#epoch,
+        crc32(body),
+        body,
+        this.#pageSize,
+      ],
+    )
+      .then(([result]) => {
+        if (Number(result!.committed) !== 1) {
+          throw new SteadError(
+            "OBJECT_FENCED",
+            `Another process took ${this.#what()} (its epoch in PostgreSQL is past ${this.#epoch}), so this commit was refused and the object reset here. Point one process at a storage URL and schema, or run the cluster.`,
+            { retryable: true, remote: true },
+          );
+        }
+      })
+      .then(
+        () => {
+          this.#txid = txid;
+          this.#inFlight = undefined;
+          batch.done.resolve();
+          if (this.#pending !== undefined) this.#ship();
+          else this.#compactIfDue();
+        },
+        (error: unknown) => {
+          this.#inFlight = undefined;
+          this.#break(error instanceof Error ? error : new Error(String(error)));
+          batch.done.reject(this.#broken);
+          throw this.#broken;
+        },
+      );
+    // Callers observe the outcome through their batch; the chain itself must not go unhandled.
+    this.#inFlight.catch(() => {});
+  }
+
+  /** Flushes fail from now until the next prepare, which rebuilds the working copy. */
+  #break(error: Error): void {
+    this.#broken ??= error;
+    this.#trusted = false;
+    const pending = this.#pending;
+    this.#pending = undefined;
+    pending?.done.reject(this.#broken);
+    pending?.done.promise.catch(() => {});
+  }
+
+  #disconnect(shipRest = true): void {
+    const db = this.#db;
+    if (db === undefined) return;
+    if (shipRest && this.#broken === undefined) {
+      try {
+        // Commits not flushed yet (none in the runtime's use; a direct caller's) go with a last append.
+        this.#capture();
+        if (this.#pending !== undefined && this.#inFlight === undefined) this.#ship();
+      } catch (error) {
+        this.#break(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    this.#db = undefined;
+    this.#holds = 0;
+    db.close();
+    this.#onClose?.();
+  }
+
+  /** Whether the working copy on disk is the database PostgreSQL records (size and checksum). */
+  #matchesFile(head: { pageSize: number; dbPages: number; checksum: number }): boolean {
+    if (!existsSync(this.#path) || existsSync(`${this.#path}-wal`)) return false;
+    if (statSync(this.#path).size !== head.pageSize * head.dbPages) return false;
+    const checksum = DatabaseChecksum.ofFile(this.#path, head.pageSize);
+    if (checksum.value !== head.checksum) return false;
+    this.#checksum = checksum;
+    return true;
+  }
+
+  /**
+   * Writes the database PostgreSQL holds into a new working copy: the compacted pages, then each
+   * later log row in order, each checked against its checksum, then the whole against the
+   * recorded database checksum. Read in one snapshot, so a compaction meanwhile cannot tear it.
+   */
+  async #rebuild(head: { txid: number; pageSize: number; dbPages: number; checksum: number }) {
+    const S = this.#owner.S;
+    const key = [this.#namespace, this.#id];
+    const { pages, rows } = await this.#owner.sql
+      .begin("isolation level repeatable read", async (tx) => {
+        const [object] = await tx.unsafe(
+          `SELECT snap_txid FROM ${S}.objects WHERE namespace = $1 AND id = $2`,
+          key,
+        );
+        const snap = Number(object!.snap_txid);
+        const pages = await tx.unsafe(
+          `SELECT pgno, data FROM ${S}.object_pages WHERE namespace = $1 AND id = $2`,
+          key,
+        );
+        const rows = await tx.unsafe(
+          `SELECT txid, db_pages, db_checksum, body_checksum, body FROM ${S}.object_log
+           WHERE namespace = $1 AND id = $2 AND txid > $3 AND txid <= $4 ORDER BY txid`,
+          [...key, snap, head.txid],
+        );
+        return { pages, rows };
+      })
+      .catch((error: unknown) => {
+        throw this.#unavailable(error);
+      });
+    this.#owner.ensureDir(this.#namespace);
+    const temporary = `${this.#path}-rebuild`;
+    const fd = openSync(temporary, "w", 0o600);
+    try {
+      const { pageSize } = head;
+      for (const page of pages) {
+        writeSync(fd, page.data as Buffer, 0, pageSize, (Number(page.pgno) - 1) * pageSize);
+      }
+      for (const row of rows) {
+        const body = row.body as Buffer;
+        if (crc32(body) !== Number(row.body_checksum)) {
+          throw this.#corrupt(`log row ${row.txid} does not match its checksum`);
+        }
+        for (const [pgno, page] of decodeBody(body, pageSize)) {
+          writeSync(fd, page, 0, pageSize, (pgno - 1) * pageSize);
+        }
+        ftruncateSync(fd, Number(row.db_pages) * pageSize);
+      }
+      ftruncateSync(fd, head.dbPages * pageSize);
+    } finally {
+      closeSync(fd);
+    }
+    const checksum = DatabaseChecksum.ofFile(temporary, head.pageSize);
+    if (checksum.value !== head.checksum) {
+      rmSync(temporary, { force: true });
+      throw this.#corrupt(
+        `the database rebuilt up to log row ${head.txid} does not match the checksum recorded with it`,
+      );
+    }
+    this.#removeFiles(this.#path);
+    renameSync(temporary, this.#path);
+    this.#checksum = checksum;
+  }
+
+  /** Folds log rows into the page table once enough have piled up (in the background). */
+  #compactIfDue(): void {
+    if (this.#compacting || this.#txid % this.#owner.compactAfter !== 0) return;
+    this.#compacting = true;
+    compactObject(this.#owner, this.#namespace, this.#id, this.#pageSize)
+      .catch(() => {
+        // A failed compaction changes nothing; the next one folds these rows too.
+      })
+      .finally(() => {
+        this.#compacting = false;
+      });
+  }
+
+  #removeFiles(path: string): void {
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
+  }
+
+  #corrupt(what: string): SteadError {
+    return new SteadError(
+      "OBJECT_DATABASE_CORRUPT",
+      `Cannot open ${this.#what()} from PostgreSQL: ${what}. Other objects are unaffected; restore the object's rows from a backup of the database.`,
+    );
+  }
+
+  #unavailable(error: unknown): Error {
+    if (error instanceof SteadError) return error;
+    return storageUnavailable(this.#owner.display, error);
+  }
+
+  #query(text: string, params: unknown[]) {
+    return this.#owner.sql
+      .unsafe(text, params as never, { prepare: true })
+      .catch((error: unknown) => {
+        throw this.#unavailable(error);
+      });
+  }
+}
+
+/**
+ * Folds the object's log rows after its snapshot into `object_pages` (the last image of each
+ * page), drops pages past the database's end and the folded rows. Idempotent: a compaction
+ * racing another changes nothing the other did not.
+ */
+export async function compactObject(
+  owner: Pick<PostgresHandleOwner, "sql" | "S">,
+  namespace: string,
+  id: string,
+  pageSize: number,
+): Promise<void> {
+  const S = owner.S;
+  await owner.sql.begin(async (tx) => {
+    const [object] = await tx.unsafe(
+      `SELECT snap_txid, txid FROM ${S}.objects WHERE namespace = $1 AND id = $2 FOR UPDATE`,
+      [namespace, id],
+    );
+    if (object === undefined) return;
+    const snap = Number(object.snap_txid);
+    const rows = await tx.unsafe(
+      `SELECT txid, db_pages, body FROM ${S}.object_log
+       WHERE namespace = $1 AND id = $2 AND txid > $3 ORDER BY txid`,
+      [namespace, id, snap],
+    );
+    if (rows.length === 0) return;
+    const pages = new Map<number, Buffer>();
+    let dbPages = 0;
+    for (const row of rows) {
+      for (const [pgno, page] of decodeBody(row.body as Buffer, pageSize)) pages.set(pgno, page);
+      dbPages = Number(row.db_pages);
+      for (const pgno of pages.keys()) if (pgno > dbPages) pages.delete(pgno);
+    }
+    const upto = Number(rows[rows.length - 1]!.txid);
+    const numbers = [...pages.keys()];
+    await tx.unsafe(
+      `INSERT INTO ${S}.object_pages (namespace, id, pgno, data)
+       SELECT $1, $2, p.pgno, p.data FROM unnest($3::integer[], $4::bytea[]) AS p(pgno, data)
+       ON CONFLICT (namespace, id, pgno) DO UPDATE SET data = EXCLUDED.data`,
+      [namespace, id, numbers, numbers.map((n) => pages.get(n)!)] as never,
+    );
+    await tx.unsafe(
+      `DELETE FROM ${S}.object_pages WHERE namespace = $1 AND id = $2 AND pgno > $3`,
+      [namespace, id, dbPages],
+    );
+    await tx.unsafe(
+      `UPDATE ${S}.objects SET snap_txid = $3 WHERE namespace = $1 AND id = $2 AND snap_txid < $3`,
+      [namespace, id, upto],
+    );
+    await tx.unsafe(`DELETE FROM ${S}.object_log WHERE namespace = $1 AND id = $2 AND txid <= $3`, [
+      namespace,
+      id,
+      upto,
+    ]);
+  });
+}
+
+/** The error for PostgreSQL not answering, naming the URL (password hidden). */
+export function storageUnavailable(display: string, cause: unknown): SteadError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new SteadError(
+    "STORAGE_UNAVAILABLE",
+    `PostgreSQL at ${display} did not complete the request (${reason}). Check that it is up and the storage URL is right; writes waiting on it failed and their objects reset.`,
+    { cause, retryable: true, remote: true },
+  );
+}
+
+function openIfExists(path: string): number | undefined {
+  try {
+    return openSync(path, "r");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+function readWhole(path: string): Buffer {
+  const fd = openIfExists(path);
+  if (fd === undefined) return Buffer.alloc(0);
+  try {
+    return readAt(fd, statSync(path).size, 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The page size in a SQLite database header, or undefined for an empty file. */
+function pageSizeOf(file: Buffer): number | undefined {
+  if (file.length < 100) return undefined;
+  const size = file.readUInt16BE(16);
+  return size === 1 ? 65536 : size;
+}

@@ -1,0 +1,119 @@
+import type { Sql } from "postgres";
+
+/**
+ * Stead's tables, one migration per version, applied in order. Append new versions; never edit
+ * an applied one. `$S` stands for the schema (a validated plain name).
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE $S.objects (
+    namespace text NOT NULL,
+    id text NOT NULL,
+    -- The fencing token: raised by every process that takes the object; a commit carries it.
+    epoch bigint NOT NULL DEFAULT 0,
+    -- The last committed log row, and the database after it.
+    txid bigint NOT NULL DEFAULT 0,
+    page_size integer NOT NULL DEFAULT 0,
+    db_pages integer NOT NULL DEFAULT 0,
+    db_checksum bigint NOT NULL DEFAULT 0,
+    -- object_pages holds the database as it was after this log row.
+    snap_txid bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (namespace, id)
+  );
+  CREATE TABLE $S.object_log (
+    namespace text NOT NULL,
+    id text NOT NULL,
+    txid bigint NOT NULL,
+    epoch bigint NOT NULL,
+    committed_at timestamptz NOT NULL DEFAULT now(),
+    db_pages integer NOT NULL,
+    db_checksum bigint NOT NULL,
+    body_checksum bigint NOT NULL,
+    body bytea NOT NULL,
+    PRIMARY KEY (namespace, id, txid)
+  );
+  CREATE TABLE $S.object_pages (
+    namespace text NOT NULL,
+    id text NOT NULL,
+    pgno integer NOT NULL,
+    data bytea NOT NULL,
+    PRIMARY KEY (namespace, id, pgno)
+  );
+  CREATE TABLE $S.namespaces (
+    class_name text PRIMARY KEY,
+    storage_name text NOT NULL UNIQUE,
+    unique_key text NOT NULL UNIQUE,
+    backend text NOT NULL
+  );
+  CREATE TABLE $S.applied_migrations (
+    seq bigserial PRIMARY KEY,
+    tag text NOT NULL UNIQUE
+  );
+  CREATE TABLE $S.alarms (
+    namespace text NOT NULL,
+    id text NOT NULL,
+    name text,
+    time bigint NOT NULL,
+    scheduled_time bigint NOT NULL,
+    retry_count integer NOT NULL,
+    PRIMARY KEY (namespace, id)
+  );
+  CREATE INDEX alarms_by_time ON $S.alarms (time);
+  CREATE TABLE $S.dead_letters (
+    seq bigserial PRIMARY KEY,
+    namespace text NOT NULL,
+    id text NOT NULL,
+    name text,
+    scheduled_time bigint NOT NULL,
+    retry_count integer NOT NULL,
+    error text NOT NULL,
+    failed_at bigint NOT NULL
+  );
+  `,
+];
+
+/** The schema version this Stead writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** SQLSTATEs of a CREATE ... IF NOT EXISTS that lost a race with another process's. */
+const CREATED_MEANWHILE = new Set(["23505", "42P06", "42P07"]);
+
+/**
+ * Creates or upgrades Stead's tables in `schema`, safe when several processes start at once:
+ * the version row is locked (`FOR UPDATE`) while migrations run, so one process applies each
+ * and the others wait, then see it applied. No advisory locks. Refuses a schema written by a
+ * newer Stead.
+ */
+export async function migrateSchema(sql: Sql, schema: string): Promise<void> {
+  const S = `"${schema}"`;
+  await ignoringRace(() => sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${S}`));
+  await ignoringRace(() =>
+    sql.unsafe(
+      `CREATE TABLE IF NOT EXISTS ${S}.stead_schema (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL)`,
+    ),
+  );
+  await sql.unsafe(`INSERT INTO ${S}.stead_schema VALUES (1, 0) ON CONFLICT DO NOTHING`);
+  await sql.begin(async (tx) => {
+    const [row] = await tx.unsafe(`SELECT version FROM ${S}.stead_schema WHERE id = 1 FOR UPDATE`);
+    const version = Number(row!.version);
+    if (version > SCHEMA_VERSION) {
+      throw new Error(
+        `the schema ${schema} was written by a newer Stead (schema version ${version}; this one knows up to ${SCHEMA_VERSION}). Upgrade Stead, or use another schema.`,
+      );
+    }
+    for (let next = version; next < SCHEMA_VERSION; next++) {
+      await tx.unsafe(MIGRATIONS[next]!.replaceAll("$S", S));
+    }
+    if (version < SCHEMA_VERSION) {
+      await tx.unsafe(`UPDATE ${S}.stead_schema SET version = ${SCHEMA_VERSION} WHERE id = 1`);
+    }
+  });
+}
+
+async function ignoringRace(run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    if (!CREATED_MEANWHILE.has((error as { code?: string }).code ?? "")) throw error;
+  }
+}
