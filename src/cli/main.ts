@@ -20,6 +20,7 @@ Environment variables (flags win over them):
   STEAD_MAX_CONNECTIONS    connections held open at once; more are answered 503
   STEAD_ENV                the wrangler environment ([env.<name>]) to use
   STEAD_THREADS            object threads (0: objects on the main thread; default: one per core)
+  STEAD_STORAGE_URL        PostgreSQL URL where objects are durable (default: the data directory)
   STEAD_HISTORY_RETENTION_DAYS  days of object history kept for point-in-time recovery (0: none)
   STEAD_CONFIRM_DELETE     migration tags whose deleted_classes may delete data, e.g. "v3"`;
 
@@ -67,6 +68,10 @@ function serverCommand(name: string, description: string, dev: boolean): Command
     .option(
       "--history-retention-days <days>",
       "days each object's database history is kept for point-in-time recovery (0: none; default: 30)",
+    )
+    .option(
+      "--storage <url>",
+      "keep objects durable in PostgreSQL (postgres://user:password@host:5432/db, ?schema=NAME; default schema stead): the data directory then holds only working copies, rebuilt when missing",
     )
     .option(
       "--threads <n>",

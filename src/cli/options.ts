@@ -28,6 +28,8 @@ export interface ServerOptions {
   env: string | undefined;
   /** Object threads (0: objects on the main thread). */
   threads: number;
+  /** A PostgreSQL URL where objects are durable; unset, the data directory is. */
+  storage: string | undefined;
   /** Days of object history kept for point-in-time recovery; unset, the default (30). */
   historyRetentionDays: number | undefined;
   /**
@@ -50,6 +52,7 @@ export interface ServerFlags {
   maxConnections?: string;
   env?: string;
   threads?: string;
+  storage?: string;
   historyRetentionDays?: string;
   prebuilt?: string;
 }
@@ -105,12 +108,25 @@ export function resolveServerOptions(
       ? undefined
       : integer(maxConnectionsText, "--max-connections / STEAD_MAX_CONNECTIONS", 1, 10_000_000);
   const wranglerEnv = flags.env ?? env.STEAD_ENV;
+  const storage = flags.storage ?? env.STEAD_STORAGE_URL;
+  if (storage !== undefined && !/^postgres(ql)?:\/\//.test(storage)) {
+    throw new UsageError(
+      `--storage / STEAD_STORAGE_URL must be a PostgreSQL URL, like postgres://user:password@127.0.0.1:5432/app (got "${storage.replace(/:[^:@/]*@/, ":***@")}").`,
+    );
+  }
+  const threadsText = flags.threads ?? env.STEAD_THREADS;
+  // Objects stored in PostgreSQL run on the main thread for now.
   const threads = integer(
-    flags.threads ?? env.STEAD_THREADS ?? String(defaultThreads()),
+    threadsText ?? String(storage === undefined ? defaultThreads() : 0),
     "--threads / STEAD_THREADS",
     0,
     256,
   );
+  if (storage !== undefined && threads > 0) {
+    throw new UsageError(
+      `--threads ${threads} cannot be used with --storage (STEAD_STORAGE_URL) yet: objects stored in PostgreSQL run on the main thread. Leave --threads / STEAD_THREADS out, or set it to 0.`,
+    );
+  }
   return {
     dir,
     main,
@@ -125,6 +141,7 @@ export function resolveServerOptions(
     dev: mode.dev,
     env: wranglerEnv,
     threads,
+    storage,
     historyRetentionDays: days(
       flags.historyRetentionDays ?? env.STEAD_HISTORY_RETENTION_DAYS,
       "--history-retention-days / STEAD_HISTORY_RETENTION_DAYS",

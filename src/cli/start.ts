@@ -48,7 +48,7 @@ async function serveLocked(
 ): Promise<RunningServer> {
   const exposed = exposureWarning(options.dataDir);
   if (exposed !== undefined) logger.warn(exposed, { dataDir: options.dataDir });
-  if (options.threads === 0) {
+  if (options.threads === 0 && options.storage === undefined) {
     logger.info(
       "Objects run on the main thread (--threads 0): limits.cpu_ms is not enforced, and one runaway event delays every object. Pass --threads <n> to run them on object threads.",
     );
@@ -74,6 +74,7 @@ async function serveLocked(
         ? {}
         : { historyRetentionDays: options.historyRetentionDays }),
       threads: options.threads,
+      ...(options.storage === undefined ? {} : { storage: options.storage }),
       objects: { hibernateAfterMs: options.hibernateAfterMs },
       onConsole: (entry) => logger.app(entry),
       onError: (error, context) => {

@@ -91,7 +91,7 @@ export async function createRuntimeWith(
   }
   const module = app.module;
   try {
-    store = openStore(config);
+    store = await openStore(config);
   } catch (error) {
     removeScope();
     app.dispose();
@@ -140,6 +140,11 @@ function checkThreadOptions(config: ResolvedRuntimeOptions): void {
   }
   if (config.driver !== undefined) {
     problems.push("driver: object threads use the default local driver; remove driver or threads");
+  }
+  if (config.storage !== undefined) {
+    problems.push(
+      "storage: PostgreSQL storage runs objects on the main thread for now; set threads to 0 (--threads 0)",
+    );
   }
   if (config.clock !== undefined) {
     problems.push("clock: an injected clock cannot reach object threads; remove clock or threads");

@@ -53,6 +53,14 @@ export interface RuntimeOptions {
   /** Where object databases live. Omitted: a temporary directory removed on dispose. */
   dataDir?: string;
   /**
+   * Where objects are durable. Omitted: on this machine's disk, in `dataDir` (the local driver).
+   * A PostgreSQL URL (`postgres://user:password@host:5432/database`, optionally `?schema=NAME`,
+   * default schema `stead`): every commit is durable in PostgreSQL before its outputs leave, and
+   * `dataDir` only holds working copies, rebuilt from PostgreSQL when missing. Stead creates its
+   * tables in the schema. Not with `threads` yet.
+   */
+  storage?: string;
+  /**
    * With the default local driver: the data directory's lock (one process at a time uses a data
    * directory). Omitted: the runtime takes it before writing anything and releases it on
    * dispose; another process holding it fails with `DATA_DIR_LOCKED`. A `DataDirLock` you took
@@ -200,6 +208,12 @@ const schema = z.object({
   compatibilityFlags: z.array(z.string().min(1)).optional(),
   vars: z.record(z.string(), z.unknown()).optional(),
   dataDir: z.string().min(1).optional(),
+  storage: z
+    .string({ error: 'must be a PostgreSQL URL, like "postgres://user@127.0.0.1:5432/app"' })
+    .regex(/^postgres(ql)?:\/\//, {
+      error: 'must be a PostgreSQL URL, like "postgres://user@127.0.0.1:5432/app"',
+    })
+    .optional(),
   dataDirLock: z
     .union([z.custom<DataDirLock>((v) => v instanceof DataDirLock), z.literal("held")], {
       error: 'must be a DataDirLock (DataDirLock.acquire(dataDir)) or "held"',

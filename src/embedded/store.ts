@@ -8,6 +8,7 @@ import { SteadError } from "../core/errors.ts";
 import { formatOptionProblems } from "../core/invalid-options.ts";
 import type { StorageDriver } from "../core/storage/driver.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
+import { PostgresDriver } from "../drivers/postgres/postgres-driver.ts";
 import type { ResolvedRuntimeOptions } from "./runtime-options.ts";
 
 /** The storage driver, and the temporary directory it owns when no data directory was given. */
@@ -20,8 +21,19 @@ export interface Store {
   abort(): Promise<void>;
 }
 
-/** The driver `config` asks for: the caller's, or the local driver on `dataDir` (or a temporary directory). */
-export function openStore(config: ResolvedRuntimeOptions): Store {
+/**
+ * The driver `config` asks for: the caller's; PostgreSQL for a `storage` URL; or the local
+ * driver. The last two on `dataDir`, or a temporary directory.
+ */
+export async function openStore(config: ResolvedRuntimeOptions): Promise<Store> {
+  if (config.storage !== undefined && config.driver !== undefined) {
+    throw new SteadError(
+      "INVALID_CONFIG",
+      formatOptionProblems("createRuntime()", [
+        "storage: a driver was given too; pass one of storage and driver.",
+      ]),
+    );
+  }
   if (config.driver !== undefined && config.maxOpenDatabases !== undefined) {
     throw new SteadError(
       "INVALID_CONFIG",
@@ -53,7 +65,22 @@ export function openStore(config: ResolvedRuntimeOptions): Store {
   };
   let driver: StorageDriver;
   try {
-    driver = defaultDriver(dataDir, config);
+    driver =
+      config.storage === undefined
+        ? defaultDriver(dataDir, config)
+        : await PostgresDriver.connect({
+            url: config.storage,
+            dataDir,
+            lock: config.dataDirLock,
+            onRetry: (error, delayMs) =>
+              config.onError?.(error, `connecting to PostgreSQL (retrying in ${delayMs} ms)`),
+          }).catch((error: unknown) => {
+            if (!(error instanceof TypeError)) throw error;
+            throw new SteadError(
+              "INVALID_CONFIG",
+              formatOptionProblems("createRuntime()", [`storage: ${error.message}`]),
+            );
+          });
   } catch (error) {
     removeTemporary();
     throw error;
