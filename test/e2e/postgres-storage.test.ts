@@ -1,0 +1,86 @@
+// stead start --storage postgres://…: objects are durable in PostgreSQL, so a SIGKILL followed by
+// the loss of the whole data directory loses nothing acknowledged; bad settings are refused with
+// the fix, and an unreachable PostgreSQL is retried, not a crash loop.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import postgres from "postgres";
+import { tempDataDir } from "../support/temp-dir.ts";
+import { waitFor } from "../support/wait-for.ts";
+import { TEMPLATES } from "./support/apps.ts";
+import { runStead, startStead } from "./support/stead-process.ts";
+
+const COUNTER = join(TEMPLATES, "counter");
+const BASE = process.env.STEAD_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+function schemaUrl(): { url: string } & AsyncDisposable {
+  const name = `e2e_${randomBytes(6).toString("hex")}`;
+  return {
+    url: `${BASE}${BASE.includes("?") ? "&" : "?"}schema=${name}`,
+    async [Symbol.asyncDispose]() {
+      const sql = postgres(BASE, { max: 1, onnotice: () => {} });
+      await sql.unsafe(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+      await sql.end();
+    },
+  };
+}
+
+describe("stead start --storage postgres://…", () => {
+  it("keeps every acknowledged count through a SIGKILL and the loss of the data directory", async () => {
+    await using schema = schemaUrl();
+    using data = tempDataDir();
+    const args = [COUNTER, "--data-dir", data.path, "--host", "127.0.0.1", "--storage", schema.url];
+    const count = async (url: string, name: string) =>
+      (await (await fetch(`${url}/${name}`, { method: "POST" })).json()).value as number;
+    let acknowledged = 0;
+    {
+      await using stead = await startStead("start", args);
+      const counts = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => count(stead.url, `c${i % 8}`)),
+      );
+      acknowledged = counts.length;
+      assert.deepEqual(await stead.stop("SIGKILL"), { code: null, signal: "SIGKILL" });
+    }
+    rmSync(data.path, { recursive: true, force: true });
+    await using again = await startStead("start", args);
+    let total = 0;
+    for (let i = 0; i < 8; i++) total += (await count(again.url, `c${i}`)) - 1;
+    assert.equal(total, acknowledged, "every acknowledged increment survived");
+  });
+
+  it("refuses a URL that is not PostgreSQL, and object threads with it, naming the fix", async () => {
+    const bad = await runStead(["start", COUNTER, "--storage", "mysql://root:pw@localhost/app"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--storage \/ STEAD_STORAGE_URL must be a PostgreSQL URL/);
+    assert.doesNotMatch(bad.stderr, /pw@/);
+    const threads = await runStead(["start", COUNTER, "--storage", BASE, "--threads", "2"]);
+    assert.equal(threads.code, 1);
+    assert.match(threads.stderr, /--threads 2 cannot be used with --storage/);
+  });
+
+  it("retries a PostgreSQL it cannot reach, naming the URL without its password", async () => {
+    using data = tempDataDir();
+    let stderr = "";
+    const started = startStead(
+      "start",
+      [COUNTER, "--data-dir", data.path, "--storage", "postgres://stead:secret@127.0.0.1:9/app"],
+      {
+        whileStarting: async (output) => {
+          await waitFor(
+            () => (output.stderr().match(/retrying in \d+ ms/g) ?? []).length >= 2,
+            "two retries",
+          );
+          stderr = output.stderr();
+          throw new Error("seen enough");
+        },
+      },
+    );
+    await assert.rejects(started, /seen enough/);
+    assert.match(stderr, /connecting to PostgreSQL \(retrying in 250 ms\)/);
+    assert.match(stderr, /retrying in 500 ms/);
+    assert.match(stderr, /postgres:\/\/stead:\*\*\*@127\.0\.0\.1:9\/app/);
+    assert.doesNotMatch(stderr, /secret/);
+  });
+});
