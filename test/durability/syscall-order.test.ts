@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { startStead } from "../e2e/support/stead-process.ts";
+import { startStead } from "../support/stead-process.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
 

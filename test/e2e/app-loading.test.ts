@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { runStead, startStead } from "./support/stead-process.ts";
+import { runStead, startStead } from "../support/stead-process.ts";
 
 const APPS = fileURLToPath(new URL("../fixtures/apps/", import.meta.url));
 const ITTY = join(APPS, "itty-app");

@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
-import { runStead, startStead } from "./support/stead-process.ts";
+import { runStead, startStead } from "../support/stead-process.ts";
 
 const COUNTER = fileURLToPath(new URL("../../templates/counter", import.meta.url));
 

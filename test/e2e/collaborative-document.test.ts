@@ -10,9 +10,9 @@ import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { copyTemplate, TEMPLATES } from "./support/apps.ts";
-import { launchChromium } from "./support/browser.ts";
-import { startStead } from "./support/stead-process.ts";
+import { copyTemplate, TEMPLATES } from "../support/apps.ts";
+import { launchChromium } from "../support/browser.ts";
+import { startStead } from "../support/stead-process.ts";
 
 const NODE_MODULES = join(TEMPLATES, "..", "node_modules");
 

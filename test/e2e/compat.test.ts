@@ -4,8 +4,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { type SteadProcess, startStead } from "./support/stead-process.ts";
-import { connect, type WsClient } from "./support/ws-client.ts";
+import { type SteadProcess, startStead } from "../support/stead-process.ts";
+import { connect, type WsClient } from "../support/ws-client.ts";
 
 /** An app written exactly as for Cloudflare: see its wrangler.jsonc. */
 const APP = fileURLToPath(new URL("../fixtures/compat-app/", import.meta.url));

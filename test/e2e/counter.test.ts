@@ -7,8 +7,8 @@ import { describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { copyTemplate, TEMPLATES } from "./support/apps.ts";
-import { startStead } from "./support/stead-process.ts";
+import { copyTemplate, TEMPLATES } from "../support/apps.ts";
+import { startStead } from "../support/stead-process.ts";
 
 const COUNTER = join(TEMPLATES, "counter");
 const HOST = ["--host", "127.0.0.1"];

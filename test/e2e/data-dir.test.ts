@@ -15,8 +15,8 @@ import { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
 import { createRuntime, SteadError } from "../../src/index.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
-import { copyTemplate } from "./support/apps.ts";
-import { runStead, type SteadProcessOptions, startStead } from "./support/stead-process.ts";
+import { copyTemplate } from "../support/apps.ts";
+import { runStead, type SteadProcessOptions, startStead } from "../support/stead-process.ts";
 
 async function increment(url: string, name: string): Promise<Response> {
   return fetch(`${url}/${name}`, { method: "POST" });

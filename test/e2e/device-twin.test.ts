@@ -3,9 +3,9 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { TEMPLATES } from "./support/apps.ts";
-import { startStead } from "./support/stead-process.ts";
-import { connect } from "./support/ws-client.ts";
+import { TEMPLATES } from "../support/apps.ts";
+import { startStead } from "../support/stead-process.ts";
+import { connect } from "../support/ws-client.ts";
 
 const DEVICE_TWIN = join(TEMPLATES, "device-twin");
 const HOST = ["--host", "127.0.0.1"];

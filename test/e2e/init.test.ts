@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "jsonc-parser";
 import { tempDataDir } from "../support/temp-dir.ts";
-import { TEMPLATES } from "./support/apps.ts";
-import { runStead } from "./support/stead-process.ts";
+import { TEMPLATES } from "../support/apps.ts";
+import { runStead } from "../support/stead-process.ts";
 
 const REPO_PACKAGE = JSON.parse(readFileSync(join(TEMPLATES, "..", "package.json"), "utf8"));
 

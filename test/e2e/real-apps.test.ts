@@ -4,8 +4,8 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { startStead } from "./support/stead-process.ts";
-import { connect } from "./support/ws-client.ts";
+import { startStead } from "../support/stead-process.ts";
+import { connect } from "../support/ws-client.ts";
 
 const APP = fileURLToPath(new URL("../fixtures/party-app/", import.meta.url));
 

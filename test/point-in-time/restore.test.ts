@@ -9,7 +9,7 @@ import {
   inObject,
   startStorageRuntime,
   tempDataDir,
-} from "../fixtures/storage-harness.ts";
+} from "../support/storage-harness.ts";
 
 const DAY = 24 * 60 * 60 * 1000;
 

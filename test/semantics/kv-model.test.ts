@@ -17,7 +17,7 @@ import {
   sortUtf8,
   startStorageRuntime,
   tempDataDir,
-} from "../fixtures/storage-harness.ts";
+} from "../support/storage-harness.ts";
 
 const OBJECT = "model";
 

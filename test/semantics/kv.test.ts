@@ -10,7 +10,7 @@ import {
   sortUtf8,
   startStorageRuntime,
   tempDataDir,
-} from "../fixtures/storage-harness.ts";
+} from "../support/storage-harness.ts";
 
 const PUT_SHAPE_MESSAGE =
   "put() may only be called with a single key-value pair and optional options as put(key, value, options) or with multiple key-value pairs and optional options as put(entries, options)";

@@ -10,7 +10,7 @@ import {
   inObject,
   startStorageRuntime,
   tempDataDir,
-} from "../fixtures/storage-harness.ts";
+} from "../support/storage-harness.ts";
 import {
   assertDataCloneError,
   assertSameValue,

@@ -11,7 +11,7 @@ import {
   STORAGE_WORKER,
   startStorageRuntime,
   tempDataDir,
-} from "../fixtures/storage-harness.ts";
+} from "../support/storage-harness.ts";
 
 const FULL = "database or disk is full: SQLITE_FULL";
 const LIMIT = 128 * 1024;

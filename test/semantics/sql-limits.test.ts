@@ -10,7 +10,7 @@ import {
   inObject,
   startStorageRuntime,
   tempDataDir,
-} from "../fixtures/storage-harness.ts";
+} from "../support/storage-harness.ts";
 
 const MiB = 1024 * 1024;
 const TOO_BIG = { message: "string or blob too big: SQLITE_TOOBIG" };

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LocalDriver } from "../../src/index.ts";
-import { inObject, startStorageRuntime, tempDataDir } from "../fixtures/storage-harness.ts";
+import { inObject, startStorageRuntime, tempDataDir } from "../support/storage-harness.ts";
 
 /** Every property name reachable on `value` through its prototypes (Object's own left out). */
 function memberNames(value: object): Set<string> {

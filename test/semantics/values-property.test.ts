@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { inObject, startStorageRuntime } from "../fixtures/storage-harness.ts";
+import { inObject, startStorageRuntime } from "../support/storage-harness.ts";
 import { picture, REFUSED, REFUSED_OUTSIDE_RPC } from "../support/platform-values.ts";
 
 /** Every refused object the arbitraries made, to know which values must be refused. */

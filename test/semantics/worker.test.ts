@@ -9,7 +9,7 @@ import {
   SteadError,
   WorkerEntrypoint,
 } from "../../src/index.ts";
-import { writeFiles } from "../e2e/support/app-files.ts";
+import { writeFiles } from "../support/app-files.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 
 const MAIN = new URL("../fixtures/rpc-worker.ts", import.meta.url);

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createRuntime } from "../../src/index.ts";
 import { runInDurableObject } from "../../src/testing/index.ts";
-import { WS_WORKER } from "../fixtures/ws-harness.ts";
+import { WS_WORKER } from "../support/ws-harness.ts";
 import {
   assertDataCloneError,
   assertSameValue,

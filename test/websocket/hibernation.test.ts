@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LocalDriver, ManualClock } from "../../src/index.ts";
-import { LIMIT, startWs } from "../fixtures/ws-harness.ts";
+import { LIMIT, startWs } from "../support/ws-harness.ts";
 import { constructed, seen } from "../fixtures/ws-worker.ts";
 import { isPending } from "../support/durability-harness.ts";
 import { tempDataDir } from "../support/temp-dir.ts";

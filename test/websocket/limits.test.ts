@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createRuntime } from "../../src/index.ts";
 import { runInDurableObject } from "../../src/testing/index.ts";
-import { LIMIT, startWs, WS_WORKER } from "../fixtures/ws-harness.ts";
+import { LIMIT, startWs, WS_WORKER } from "../support/ws-harness.ts";
 import { seen } from "../fixtures/ws-worker.ts";
 import { waitFor } from "../support/wait-for.ts";
 

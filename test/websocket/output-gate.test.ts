@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LocalDriver } from "../../src/index.ts";
-import { LIMIT, startWs } from "../fixtures/ws-harness.ts";
+import { LIMIT, startWs } from "../support/ws-harness.ts";
 import { Flushes, isPending } from "../support/durability-harness.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 

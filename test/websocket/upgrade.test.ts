@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { describe, it } from "node:test";
-import { LIMIT, startWs, TestClient } from "../fixtures/ws-harness.ts";
+import { LIMIT, startWs, TestClient } from "../support/ws-harness.ts";
 import { seen } from "../fixtures/ws-worker.ts";
 import { waitFor } from "../support/wait-for.ts";
 
