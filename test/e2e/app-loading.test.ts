@@ -6,9 +6,9 @@ import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { runStead, startStead } from "../support/stead-process.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { runStead, startStead } from "../support/stead-process.ts";
 
 const APPS = fileURLToPath(new URL("../fixtures/apps/", import.meta.url));
 const ITTY = join(APPS, "itty-app");

@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { tempDataDir } from "../support/temp-dir.ts";
 import { startStead } from "../support/stead-process.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 
 const APP = fileURLToPath(new URL("../fixtures/apps/console-app/", import.meta.url));
 

@@ -7,8 +7,8 @@ import { existsSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { tempDataDir } from "../support/temp-dir.ts";
 import { startStead } from "../support/stead-process.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const COUNTER = join(REPO, "templates", "counter");

@@ -3,10 +3,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Browser, Page } from "playwright-core";
-import { tempDataDir } from "../support/temp-dir.ts";
 import { copyTemplate, TEMPLATES } from "../support/apps.ts";
 import { launchChromium } from "../support/browser.ts";
 import { startStead } from "../support/stead-process.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 import { connect } from "../support/ws-client.ts";
 
 const CHAT = join(TEMPLATES, "chat");

@@ -5,9 +5,9 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { runStead, startStead } from "../support/stead-process.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
-import { runStead, startStead } from "../support/stead-process.ts";
 
 const COUNTER = fileURLToPath(new URL("../../templates/counter", import.meta.url));
 

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { type SteadProcess, startStead } from "../support/stead-process.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { type SteadProcess, startStead } from "../support/stead-process.ts";
 import { connect, type WsClient } from "../support/ws-client.ts";
 
 /** An app written exactly as for Cloudflare: see its wrangler.jsonc. */

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { HEARTBEAT_MS } from "../../src/threads/shard-protocol.ts";
-import { tempDataDir } from "../support/temp-dir.ts";
 import { startStead } from "../support/stead-process.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 
 /** limits.cpu_ms is 500 in its wrangler.jsonc. */
 const APP = fileURLToPath(new URL("../fixtures/cpu-app", import.meta.url));

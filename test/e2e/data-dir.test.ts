@@ -14,9 +14,9 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
 import { createRuntime, SteadError } from "../../src/index.ts";
-import { tempDataDir } from "../support/temp-dir.ts";
 import { copyTemplate } from "../support/apps.ts";
 import { runStead, type SteadProcessOptions, startStead } from "../support/stead-process.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 
 async function increment(url: string, name: string): Promise<Response> {
   return fetch(`${url}/${name}`, { method: "POST" });

@@ -3,11 +3,11 @@ import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { TEMPLATES } from "../support/apps.ts";
 import { openRaw, type RawConnection } from "../support/http-harness.ts";
+import { startStead } from "../support/stead-process.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
-import { TEMPLATES } from "../support/apps.ts";
-import { startStead } from "../support/stead-process.ts";
 
 const COUNTER = join(TEMPLATES, "counter");
 const EXPLAINED =

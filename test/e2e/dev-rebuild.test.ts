@@ -4,10 +4,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { tempDataDir } from "../support/temp-dir.ts";
-import { eventually, waitFor } from "../support/wait-for.ts";
 import { writeFiles } from "../support/app-files.ts";
 import { startStead } from "../support/stead-process.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
+import { eventually, waitFor } from "../support/wait-for.ts";
 
 const WRANGLER = JSON.stringify({ name: "dev-app", main: "src/index.ts" });
 const INDEX = `import { label } from "../../../shared/label.ts";

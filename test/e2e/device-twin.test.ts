@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { tempDataDir } from "../support/temp-dir.ts";
-import { eventually } from "../support/wait-for.ts";
 import { TEMPLATES } from "../support/apps.ts";
 import { startStead } from "../support/stead-process.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
+import { eventually } from "../support/wait-for.ts";
 import { connect } from "../support/ws-client.ts";
 
 const DEVICE_TWIN = join(TEMPLATES, "device-twin");

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { tempDataDir } from "../support/temp-dir.ts";
 import { TEMPLATES } from "../support/apps.ts";
 import { startStead } from "../support/stead-process.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 
 const LEADERBOARD = join(TEMPLATES, "leaderboard");
 const HOST = ["--host", "127.0.0.1"];

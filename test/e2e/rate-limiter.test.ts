@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { tempDataDir } from "../support/temp-dir.ts";
-import { eventually } from "../support/wait-for.ts";
 import { copyTemplate, TEMPLATES } from "../support/apps.ts";
 import { startStead } from "../support/stead-process.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
+import { eventually } from "../support/wait-for.ts";
 
 const RATE_LIMITER = join(TEMPLATES, "rate-limiter");
 const HOST = ["--host", "127.0.0.1"];

@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { startStead } from "../support/stead-process.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { startStead } from "../support/stead-process.ts";
 import { connect } from "../support/ws-client.ts";
 
 const APP = fileURLToPath(new URL("../fixtures/party-app/", import.meta.url));

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { describe, it } from "node:test";
-import { LIMIT, startWs, TestClient } from "../support/ws-harness.ts";
 import { seen } from "../fixtures/ws-worker.ts";
 import { waitFor } from "../support/wait-for.ts";
+import { LIMIT, startWs, TestClient } from "../support/ws-harness.ts";
 
 /** Sends raw bytes and collects everything the server answers until it closes. */
 function rawExchange(port: number, request: string): Promise<string> {
