@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { runStead, startStead } from "../support/stead-process.ts";
+import { testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
 
@@ -20,14 +21,10 @@ async function get(url: string): Promise<string> {
 
 describe("stead start: building apps", () => {
   it("serves the Hono app, with module rules, define and alias, and source-mapped stacks", async () => {
-    using data = tempDataDir("stead-data-");
-    await using stead = await startStead("start", [
-      join(APPS, "hono-app"),
-      "--data-dir",
-      data.path,
-      "--threads",
-      "1",
-    ]);
+    using store = testStore("stead-data-");
+    await using stead = await startStead("start", [join(APPS, "hono-app"), "--threads", "1"], {
+      store,
+    });
     assert.equal(await get(`${stead.url}/`), "hello hono");
     assert.match(await get(`${stead.url}/page`), /<h1>Hello from HTML<\/h1>/);
     assert.equal(await get(`${stead.url}/notes`), "plain text module\n");
@@ -40,21 +37,23 @@ describe("stead start: building apps", () => {
   });
 
   it("takes the entry as the first argument, finding the config above it", async () => {
-    using data = tempDataDir("stead-data-");
-    await using stead = await startStead("start", [
-      join(ITTY, "src", "worker.ts"),
-      "--data-dir",
-      data.path,
-      "--threads",
-      "0",
-    ]);
+    using store = testStore("stead-data-");
+    await using stead = await startStead(
+      "start",
+      [join(ITTY, "src", "worker.ts"), "--threads", "0"],
+      { store },
+    );
     assert.deepEqual(JSON.parse(await get(`${stead.url}/count/a`)), { name: "a", count: 1 });
   });
 
   it("takes the entry from --main, for a config without main", async () => {
-    using data = tempDataDir("stead-data-");
-    const args = [ITTY, "--data-dir", data.path, "--threads", "0"];
-    await using stead = await startStead("start", [...args, "--main", join(ITTY, "src/worker.ts")]);
+    using store = testStore("stead-data-");
+    const args = [ITTY, "--threads", "0"];
+    await using stead = await startStead(
+      "start",
+      [...args, "--main", join(ITTY, "src/worker.ts")],
+      { store },
+    );
     assert.deepEqual(JSON.parse(await get(`${stead.url}/count/b`)), { name: "b", count: 1 });
 
     using other = tempDataDir("stead-data-");

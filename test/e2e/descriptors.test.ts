@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import { TEMPLATES } from "../support/apps.ts";
 import { openRaw, type RawConnection } from "../support/http-harness.ts";
 import { startStead } from "../support/stead-process.ts";
+import { skipUnless } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
 
@@ -32,7 +33,9 @@ function openFileLimit(pid: number): { soft: string; hard: string } {
   return { soft: soft!, hard: hard! };
 }
 
-describe("running out of file descriptors", () => {
+describe("running out of file descriptors", {
+  skip: skipUnless("localFiles", "runs out of descriptors for the object database files"),
+}, () => {
   it("names the cause and the fix for a new object, and logs it once a minute", async () => {
     using data = tempDataDir();
     await using stead = await startStead("start", [COUNTER, "--data-dir", data.path]);
