@@ -5,8 +5,10 @@
 // the storage API every driver gives declares it with `skipUnless`, so the same suites run on
 // every driver and a skip says why.
 //
-// Schemas are not dropped one by one: no PostgreSQL client is a dependency, so the run script
-// drops the whole database afterwards.
+// Schemas are not dropped one by one (a store made by storageOptions() has no owner to drop it):
+// scripts/test-postgres.sh drops the whole database after the run. Run single files through it
+// too: `bash scripts/test-postgres.sh node --conditions=stead-source --import ./src/register.ts
+// --test FILE`.
 import { randomBytes } from "node:crypto";
 import { tempDataDir } from "./temp-dir.ts";
 
