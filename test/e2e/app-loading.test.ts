@@ -66,7 +66,8 @@ describe("stead start: building apps", () => {
   it("runs a JavaScript app without a package.json, and Node prints no warning", async () => {
     using app = tempDataDir("stead-app-");
     cpSync(join(APPS, "plain-js"), app.path, { recursive: true });
-    await using stead = await startStead("start", [app.path, "--threads", "0"]);
+    using store = testStore();
+    await using stead = await startStead("start", [app.path, "--threads", "0"], { store });
     assert.equal(await get(`${stead.url}/`), "visits: 1");
     const { code } = await stead.stop();
     assert.equal(code, 0);

@@ -26,6 +26,8 @@ export type StorageName = "local" | "postgres";
 
 const CAPABILITIES: Record<StorageName, StorageCapabilities> = {
   local: { history: true, localFiles: true, flushHooks: true },
+  // Durable state is log rows in PostgreSQL; dataDir holds working copies the driver may rebuild.
+  // It keeps no history and has no flush hook (a test controls no PostgreSQL write).
   postgres: { history: false, localFiles: false, flushHooks: false },
 };
 
