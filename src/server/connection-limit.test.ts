@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { openRaw, type RawConnection, startHttp } from "../../test/fixtures/http-harness.ts";
+import { openRaw, type RawConnection, startHttp } from "../../test/support/http-harness.ts";
 import { waitFor } from "../../test/support/wait-for.ts";
 
 const REQUEST = "GET /status HTTP/1.1\r\nHost: a.test\r\n\r\n";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import { describe, it } from "node:test";
-import { httpWorker, request, startHttp } from "../../test/fixtures/http-harness.ts";
+import { httpWorker, request, startHttp } from "../../test/support/http-harness.ts";
 import { waitFor } from "../../test/support/wait-for.ts";
 
 describe("one request", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { httpWorker, openRaw, rawExchange, startHttp } from "../../test/fixtures/http-harness.ts";
+import { httpWorker, openRaw, rawExchange, startHttp } from "../../test/support/http-harness.ts";
 import { waitFor } from "../../test/support/wait-for.ts";
 
 // RFC 9112 cases Node's parser lets through, and what the server must answer instead.

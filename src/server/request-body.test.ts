@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import http from "node:http";
 import { describe, it } from "node:test";
-import { httpWorker, rawExchange, request, startHttp } from "../../test/fixtures/http-harness.ts";
+import { httpWorker, rawExchange, request, startHttp } from "../../test/support/http-harness.ts";
 import { waitFor } from "../../test/support/wait-for.ts";
 
 const MiB = 1024 * 1024;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { httpWorker, openRaw, startHttp } from "../../test/fixtures/http-harness.ts";
+import { httpWorker, openRaw, startHttp } from "../../test/support/http-harness.ts";
 import { waitFor } from "../../test/support/wait-for.ts";
 
 // Short configured timeouts; each wait is for an event, with waitFor's deadline as the bound.

@@ -10,7 +10,7 @@ import {
   rawExchange,
   request,
   startHttp,
-} from "../../test/fixtures/http-harness.ts";
+} from "../../test/support/http-harness.ts";
 import { waitFor } from "../../test/support/wait-for.ts";
 import { serve } from "./serve.ts";
 

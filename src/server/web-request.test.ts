@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { rawExchange, request, startHttp } from "../../test/fixtures/http-harness.ts";
+import { rawExchange, request, startHttp } from "../../test/support/http-harness.ts";
 
 /** The JSON body of a raw HTTP/1.x response that the server closes after. */
 function bodyOf(raw: string): any {

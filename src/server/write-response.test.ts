@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import http from "node:http";
 import { describe, it } from "node:test";
 import { brotliDecompressSync, gunzipSync, inflateSync, zstdDecompressSync } from "node:zlib";
-import { httpWorker, request, startHttp } from "../../test/fixtures/http-harness.ts";
+import { httpWorker, request, startHttp } from "../../test/support/http-harness.ts";
 
 const MiB = 1024 * 1024;
 

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as tls from "node:tls";
 import { createRuntime } from "../../src/index.ts";
+import { storageOptions } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 
 const WORKER = new URL("../fixtures/sockets-worker.ts", import.meta.url);
@@ -77,7 +78,7 @@ describe("cloudflare:sockets connect()", () => {
     const server = createServer(echoLines);
     servers.push(server);
     const port = await listen(server);
-    await using rt = await createRuntime({ main: WORKER });
+    await using rt = await createRuntime({ main: WORKER, ...storageOptions() });
     const body = await (await rt.fetch(`http://x/?port=${port}`)).json();
     assert.deepEqual(body, {
       reply: "echo: hello\n",
@@ -91,7 +92,7 @@ describe("cloudflare:sockets connect()", () => {
     const server = tls.createServer({ key, cert }, echoLines);
     servers.push(server);
     const port = await listen(server);
-    await using rt = await createRuntime({ main: WORKER });
+    await using rt = await createRuntime({ main: WORKER, ...storageOptions() });
     const body = await (await rt.fetch(`http://x/?port=${port}&mode=on`)).json();
     assert.equal(body.reply, "echo: hello\n");
   });
@@ -108,7 +109,7 @@ describe("cloudflare:sockets connect()", () => {
     });
     servers.push(server);
     const port = await listen(server);
-    await using rt = await createRuntime({ main: WORKER });
+    await using rt = await createRuntime({ main: WORKER, ...storageOptions() });
     const body = await (await rt.fetch(`http://x/?port=${port}&mode=starttls`)).json();
     assert.equal(body.reply, "echo: hello\n");
     assert.equal(body.upgraded, true);
@@ -118,7 +119,7 @@ describe("cloudflare:sockets connect()", () => {
     const server = createServer();
     const port = await listen(server);
     server.close();
-    await using rt = await createRuntime({ main: WORKER });
+    await using rt = await createRuntime({ main: WORKER, ...storageOptions() });
     const response = await rt.fetch(`http://x/?port=${port}`);
     assert.equal(response.status, 502);
     assert.deepEqual(await response.json(), {

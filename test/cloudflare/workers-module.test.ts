@@ -4,19 +4,16 @@ import { describe, it } from "node:test";
 import WebSocket from "ws";
 import { createRuntime, SteadError } from "../../src/index.ts";
 import { handleWebSocketUpgrade, serve } from "../../src/server/index.ts";
-import { tempDataDir } from "../support/temp-dir.ts";
+import { storageOptions } from "../support/storage.ts";
 
 const PLAIN = new URL("../fixtures/plain-module-worker.js", import.meta.url);
 const EXPORTS = new URL("../fixtures/exports-worker.ts", import.meta.url);
 
-function exportsRuntime(
-  dataDir: string,
-  greeting = "Hello",
-  main: URL | Record<string, unknown> = EXPORTS,
-) {
+/** A runtime on the exports fixture, on a fresh store. */
+function exportsRuntime(greeting = "Hello", main: URL | Record<string, unknown> = EXPORTS) {
   return createRuntime({
     main,
-    dataDir,
+    ...storageOptions(),
     vars: { GREETING: greeting },
     durableObjects: { COUNTER: "Counter" },
     migrations: [{ tag: "v1", new_sqlite_classes: ["Counter", "Unbound"] }],
@@ -25,7 +22,7 @@ function exportsRuntime(
 
 describe("Workers globals", () => {
   it("gives a module Worker with no imports WebSocketPair, the Workers WebSocket and navigator", async () => {
-    await using rt = await createRuntime({ main: PLAIN });
+    await using rt = await createRuntime({ main: PLAIN, ...storageOptions() });
     const globals = await (await rt.fetch("http://x/globals")).json();
     assert.deepEqual(globals, {
       userAgent: "Cloudflare-Workers",
@@ -46,7 +43,7 @@ describe("Workers globals", () => {
   });
 
   it("has scheduler, a never-hitting caches, the Workers byte streams and a named HTMLRewriter", async () => {
-    await using rt = await createRuntime({ main: PLAIN });
+    await using rt = await createRuntime({ main: PLAIN, ...storageOptions() });
     assert.deepEqual(await (await rt.fetch("http://x/more-globals")).json(), {
       hit: "miss",
       named: true,
@@ -58,7 +55,7 @@ describe("Workers globals", () => {
   });
 
   it("keeps Node's client WebSocket behind `new WebSocket(url)`", async () => {
-    await using rt = await createRuntime({ main: PLAIN });
+    await using rt = await createRuntime({ main: PLAIN, ...storageOptions() });
     await using server = await serve(rt, {
       port: 0,
       upgrade: (request, socket, head, closing) =>
@@ -75,7 +72,7 @@ describe("Workers globals", () => {
   });
 
   it("sets request.cf from the connection; X-Stead-Cf is honoured only when enabled", async () => {
-    await using rt = await createRuntime({ main: PLAIN });
+    await using rt = await createRuntime({ main: PLAIN, ...storageOptions() });
     await using plain = await serve(rt, { port: 0 });
     const headers = { "accept-encoding": "br, gzip", "x-stead-cf": '{"country":"DE"}' };
     const cf = await (await fetch(`${plain.address.url}/cf`, { headers })).json();
@@ -94,10 +91,8 @@ describe("Workers globals", () => {
 
 describe("cloudflare:workers", () => {
   it("serves env at import time and per runtime, even with two runtimes in one process", async () => {
-    using dir1 = tempDataDir();
-    using dir2 = tempDataDir();
-    await using first = await exportsRuntime(dir1.path, "Hello");
-    await using second = await exportsRuntime(dir2.path, "Hallo");
+    await using first = await exportsRuntime("Hello");
+    await using second = await exportsRuntime("Hallo");
     // Namespaces are in env at the top level, usable once the module has loaded.
     const bindings = { counterAtLoad: true, useAtLoad: "BINDING_NOT_READY", counterNow: true };
     assert.deepEqual(await (await first.fetch("http://x/env")).json(), {
@@ -114,8 +109,7 @@ describe("cloudflare:workers", () => {
   });
 
   it("gives ctx.exports to the Worker and to objects, unbound classes included", async () => {
-    using dir = tempDataDir();
-    await using rt = await exportsRuntime(dir.path);
+    await using rt = await exportsRuntime();
     const body = await (await rt.fetch("http://x/exports")).json();
     assert.deepEqual(body, {
       greeter: "Hello, worker!",
@@ -134,10 +128,9 @@ describe("cloudflare:workers", () => {
   });
 
   it("reaches a class that the config's declarative exports gives storage, with no binding", async () => {
-    using dir = tempDataDir();
     await using rt = await createRuntime({
       main: EXPORTS,
-      dataDir: dir.path,
+      ...storageOptions(),
       vars: { GREETING: "Hello" },
       durableObjects: { COUNTER: "Counter" },
       objectClasses: { Unbound: "sqlite" },
@@ -148,10 +141,9 @@ describe("cloudflare:workers", () => {
   });
 
   it("waitUntil extends the request: dispose waits for it", async () => {
-    using dir = tempDataDir();
     // The module itself as main, so this test reads the same module state the Worker writes.
     const worker = await import("../fixtures/exports-worker.ts");
-    const rt = await exportsRuntime(dir.path, "Hello", worker);
+    const rt = await exportsRuntime("Hello", worker);
     const { waited } = worker;
     waited.length = 0;
     assert.equal(await (await rt.fetch("http://x/wait-until")).text(), "ok");
@@ -162,8 +154,7 @@ describe("cloudflare:workers", () => {
 
 describe("cloudflare:* modules Stead does not implement", () => {
   it("loads an app importing cloudflare:email at top level; using it throws API_UNSUPPORTED", async () => {
-    using dir = tempDataDir();
-    await using rt = await exportsRuntime(dir.path);
+    await using rt = await exportsRuntime();
     const body = await (await rt.fetch("http://x/email")).json();
     assert.equal(body.code, "API_UNSUPPORTED");
     assert.match(body.message, /EmailMessage from "cloudflare:email" is not supported/);

@@ -4,42 +4,16 @@
 // must reproduce the database exactly (restoring to the newest position changes nothing), and
 // history keeps growing across kills.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { LocalDriver } from "../../src/drivers/local/local-driver.ts";
+import { runAndKill, CRASH_SEED as SEED } from "../support/crash-workload.ts";
 import { mulberry32 } from "../support/seeded-random.ts";
-import { tempDataDir } from "../support/temp-dir.ts";
+import { skipUnless, testStore } from "../support/storage.ts";
 
-const CHILD = fileURLToPath(new URL("../fixtures/crash-child.ts", import.meta.url));
 const ITERATIONS = 8;
-/** Set STEAD_CRASH_SEED to replay a failing run. */
-const SEED = Number(process.env.STEAD_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
-
-/** Runs the workload and SIGKILLs it after `killAfter` acknowledged writes. */
-function runAndKill(dataDir: string, run: number, seed: number, killAfter: number) {
-  const child = spawn(process.execPath, [CHILD, dataDir, String(run), String(seed)], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let acks = 0;
-  let stderr = "";
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (chunk: string) => {
-    acks += chunk.split("\n").filter((line) => line !== "" && line !== "ready").length;
-    if (acks >= killAfter) child.kill("SIGKILL");
-  });
-  child.stderr.setEncoding("utf8");
-  child.stderr.on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  return new Promise<{ signal: NodeJS.Signals | null; stderr: string }>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (_code, signal) => resolve({ signal, stderr }));
-  });
-}
 
 function dump(db: DatabaseSync): string {
   const tables = db
@@ -60,21 +34,24 @@ function dump(db: DatabaseSync): string {
 describe("history across crashes", () => {
   it("replaying history reproduces every object's database after each SIGKILL", {
     timeout: 300_000,
+    skip:
+      skipUnless("history", "replays every object's history after each kill") ||
+      skipUnless("localFiles", "opens the data directory with the local driver itself"),
   }, async () => {
-    using dir = tempDataDir();
+    using store = testStore();
     const random = mulberry32(SEED);
     const newest = new Map<string, number>();
     for (let run = 0; run < ITERATIONS; run++) {
       const { signal, stderr } = await runAndKill(
-        dir.path,
+        store,
         run,
         SEED + run,
         1 + Math.floor(random() * 150),
       );
       assert.equal(signal, "SIGKILL", `run ${run} (seed ${SEED}) ended on its own: ${stderr}`);
-      const driver = new LocalDriver({ dataDir: dir.path });
+      const driver = new LocalDriver({ dataDir: store.dataDir });
       try {
-        const namespaces = readdirSync(dir.path, { withFileTypes: true })
+        const namespaces = readdirSync(store.dataDir, { withFileTypes: true })
           .filter((entry) => entry.isDirectory())
           .map((entry) => entry.name);
         for (const namespace of namespaces) {

@@ -3,7 +3,8 @@ import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
-import { isPending, LIMIT, startRuntime } from "../support/durability-harness.ts";
+import { LIMIT, NEEDS_FLUSH_HOOKS, startWithFlushes } from "../support/durability-harness.ts";
+import { isPending } from "../support/event-loop.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 /** A local HTTP server that records when each request arrives. */
@@ -26,10 +27,10 @@ async function recordingServer() {
   };
 }
 
-describe("outgoing fetch from an object", () => {
+describe("outgoing fetch from an object", NEEDS_FLUSH_HOOKS, () => {
   it("leaves only after the writes made before it are durable", LIMIT, async () => {
     await using remote = await recordingServer();
-    await using t = await startRuntime({
+    await using t = await startWithFlushes({
       main: new URL("../fixtures/fetch-worker.ts", import.meta.url),
       durableObjects: { CALLER: "Caller" },
     });
@@ -47,7 +48,7 @@ describe("outgoing fetch from an object", () => {
 
   it("is not held when nothing was written", LIMIT, async () => {
     await using remote = await recordingServer();
-    await using t = await startRuntime({
+    await using t = await startWithFlushes({
       main: new URL("../fixtures/fetch-worker.ts", import.meta.url),
       durableObjects: { CALLER: "Caller" },
     });

@@ -2,13 +2,18 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/index.ts";
 import { runInDurableObject } from "../../src/testing/index.ts";
-
-import { isPending, LIMIT, startRuntime } from "../support/durability-harness.ts";
+import {
+  LIMIT,
+  NEEDS_FLUSH_HOOKS,
+  startRuntime,
+  startWithFlushes,
+} from "../support/durability-harness.ts";
+import { isPending } from "../support/event-loop.ts";
 import { waitFor } from "../support/wait-for.ts";
 
-describe("output gate", () => {
+describe("output gate", NEEDS_FLUSH_HOOKS, () => {
   it("holds an RPC result until the write before it is durable", LIMIT, async () => {
-    await using t = await startRuntime();
+    await using t = await startWithFlushes();
     const stub = t.env.STORE.getByName("a");
     const id = t.idOf("a");
     t.flushes.hold(id);
@@ -34,7 +39,7 @@ describe("output gate", () => {
   });
 
   it("holds a stub.fetch response until the write before it is durable", LIMIT, async () => {
-    await using t = await startRuntime();
+    await using t = await startWithFlushes();
     const stub = t.env.STORE.getByName("a");
     const id = t.idOf("a");
     t.flushes.hold(id);
@@ -48,7 +53,7 @@ describe("output gate", () => {
   });
 
   it("holds a Worker's response that wrote through an object", LIMIT, async () => {
-    await using t = await startRuntime();
+    await using t = await startWithFlushes();
     const id = t.idOf("w");
 
     t.flushes.hold(id);
@@ -74,7 +79,7 @@ describe("output gate", () => {
   });
 
   it("does not hold a read-only call", LIMIT, async () => {
-    await using t = await startRuntime();
+    await using t = await startWithFlushes();
     const stub = t.env.STORE.getByName("a");
     const id = t.idOf("a");
     await stub.put("k", "stored");
@@ -88,7 +93,7 @@ describe("output gate", () => {
   });
 
   it("does not hold allowUnconfirmed writes, and sync() waits for them", LIMIT, async () => {
-    await using t = await startRuntime();
+    await using t = await startWithFlushes();
     const stub = t.env.STORE.getByName("a");
     const id = t.idOf("a");
     t.flushes.hold(id);
@@ -107,7 +112,7 @@ describe("output gate", () => {
   });
 
   it("commits writes made with no intervening await atomically, in one flush", LIMIT, async () => {
-    await using t = await startRuntime();
+    await using t = await startWithFlushes();
     const stub = t.env.STORE.getByName("a");
     const id = t.idOf("a");
     await stub.put("warm-up", true);
@@ -126,7 +131,7 @@ describe("output gate", () => {
   });
 
   it("holds the output of an event queued behind another event's write", LIMIT, async () => {
-    await using t = await startRuntime();
+    await using t = await startWithFlushes();
     const id = t.idOf("a");
     t.flushes.hold(id);
 
@@ -168,8 +173,11 @@ describe("resets", () => {
     },
   );
 
-  it("ctx.abort() fails outputs held by another event's write", LIMIT, async () => {
-    await using t = await startRuntime();
+  it("ctx.abort() fails outputs held by another event's write", {
+    ...LIMIT,
+    ...NEEDS_FLUSH_HOOKS,
+  }, async () => {
+    await using t = await startWithFlushes();
     const id = t.idOf("a");
     await t.env.STORE.getByName("a").put("durable", 1);
     t.flushes.hold(id);

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { LIMIT, NEEDS_FLUSH_HOOKS, startWithFlushes } from "../support/durability-harness.ts";
+import { isPending, turn } from "../support/event-loop.ts";
 
-import { isPending, LIMIT, startRuntime } from "../support/durability-harness.ts";
-
-describe("a slow flush", () => {
+describe("a slow flush", NEEDS_FLUSH_HOOKS, () => {
   it("delays only its own object: others read, write and answer meanwhile", LIMIT, async () => {
-    await using t = await startRuntime();
+    await using t = await startWithFlushes();
     const a = t.env.STORE.getByName("a");
     const b = t.env.STORE.getByName("b");
     const idA = t.idOf("a");
@@ -17,7 +17,7 @@ describe("a slow flush", () => {
     await t.flushes.started(idA, 1);
 
     // The event loop keeps turning: immediates and timers fire while A's flush is held.
-    await new Promise((resolve) => setImmediate(resolve));
+    await turn();
     await new Promise((resolve) => setTimeout(resolve, 0));
 
     const flushesOfB = t.flushes.count(idB);
@@ -41,7 +41,7 @@ describe("a slow flush", () => {
   });
 
   it("batches the commits that queue up behind it into one more flush", LIMIT, async () => {
-    await using t = await startRuntime();
+    await using t = await startWithFlushes();
     const a = t.env.STORE.getByName("a");
     const id = t.idOf("a");
     t.flushes.hold(id);
@@ -58,9 +58,9 @@ describe("a slow flush", () => {
   });
 });
 
-describe("a failed flush", () => {
+describe("a failed flush", NEEDS_FLUSH_HOOKS, () => {
   it("fails the held call, resets the object and keeps earlier data", LIMIT, async () => {
-    await using t = await startRuntime();
+    await using t = await startWithFlushes();
     const stub = t.env.STORE.getByName("a");
     const id = t.idOf("a");
     await stub.put("durable", "kept");
@@ -89,7 +89,7 @@ describe("a failed flush", () => {
   });
 
   it("fails a held fetch response, and every output held behind the write", LIMIT, async () => {
-    await using t = await startRuntime();
+    await using t = await startWithFlushes();
     const id = t.idOf("a");
     await t.env.STORE.getByName("a").put("durable", "kept");
     t.flushes.hold(id);
@@ -112,7 +112,7 @@ describe("a failed flush", () => {
   });
 
   it("leaves other objects alone", LIMIT, async () => {
-    await using t = await startRuntime();
+    await using t = await startWithFlushes();
     const a = t.env.STORE.getByName("a");
     const b = t.env.STORE.getByName("b");
     await b.setMemo("b's memory");

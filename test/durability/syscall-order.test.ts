@@ -5,7 +5,8 @@ import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { startStead } from "../e2e/support/stead-process.ts";
+import { startStead } from "../support/stead-process.ts";
+import { skipUnless } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
 
@@ -109,7 +110,11 @@ async function increment(url: string, expected: number): Promise<void> {
   assert.equal(((await response.json()) as { value: number }).value, expected);
 }
 
-describe("durability at the system-call level (strace)", { skip: missingStrace() }, () => {
+describe("durability at the system-call level (strace)", {
+  skip:
+    skipUnless("localFiles", "traces the fdatasync calls that make the data directory durable") ||
+    missingStrace(),
+}, () => {
   it("syncs what a write needs before its response, and the database file before a WAL restart", async () => {
     using data = tempDataDir("stead-syscalls-");
     // The first increment creates the object; 70 in all pass the 64 commits after which its WAL

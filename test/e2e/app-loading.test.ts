@@ -6,9 +6,10 @@ import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { runStead, startStead } from "../support/stead-process.ts";
+import { testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { runStead, startStead } from "./support/stead-process.ts";
 
 const APPS = fileURLToPath(new URL("../fixtures/apps/", import.meta.url));
 const ITTY = join(APPS, "itty-app");
@@ -20,14 +21,10 @@ async function get(url: string): Promise<string> {
 
 describe("stead start: building apps", () => {
   it("serves the Hono app, with module rules, define and alias, and source-mapped stacks", async () => {
-    using data = tempDataDir("stead-data-");
-    await using stead = await startStead("start", [
-      join(APPS, "hono-app"),
-      "--data-dir",
-      data.path,
-      "--threads",
-      "1",
-    ]);
+    using store = testStore("stead-data-");
+    await using stead = await startStead("start", [join(APPS, "hono-app"), "--threads", "1"], {
+      store,
+    });
     assert.equal(await get(`${stead.url}/`), "hello hono");
     assert.match(await get(`${stead.url}/page`), /<h1>Hello from HTML<\/h1>/);
     assert.equal(await get(`${stead.url}/notes`), "plain text module\n");
@@ -40,21 +37,23 @@ describe("stead start: building apps", () => {
   });
 
   it("takes the entry as the first argument, finding the config above it", async () => {
-    using data = tempDataDir("stead-data-");
-    await using stead = await startStead("start", [
-      join(ITTY, "src", "worker.ts"),
-      "--data-dir",
-      data.path,
-      "--threads",
-      "0",
-    ]);
+    using store = testStore("stead-data-");
+    await using stead = await startStead(
+      "start",
+      [join(ITTY, "src", "worker.ts"), "--threads", "0"],
+      { store },
+    );
     assert.deepEqual(JSON.parse(await get(`${stead.url}/count/a`)), { name: "a", count: 1 });
   });
 
   it("takes the entry from --main, for a config without main", async () => {
-    using data = tempDataDir("stead-data-");
-    const args = [ITTY, "--data-dir", data.path, "--threads", "0"];
-    await using stead = await startStead("start", [...args, "--main", join(ITTY, "src/worker.ts")]);
+    using store = testStore("stead-data-");
+    const args = [ITTY, "--threads", "0"];
+    await using stead = await startStead(
+      "start",
+      [...args, "--main", join(ITTY, "src/worker.ts")],
+      { store },
+    );
     assert.deepEqual(JSON.parse(await get(`${stead.url}/count/b`)), { name: "b", count: 1 });
 
     using other = tempDataDir("stead-data-");
@@ -67,7 +66,8 @@ describe("stead start: building apps", () => {
   it("runs a JavaScript app without a package.json, and Node prints no warning", async () => {
     using app = tempDataDir("stead-app-");
     cpSync(join(APPS, "plain-js"), app.path, { recursive: true });
-    await using stead = await startStead("start", [app.path, "--threads", "0"]);
+    using store = testStore();
+    await using stead = await startStead("start", [app.path, "--threads", "0"], { store });
     assert.equal(await get(`${stead.url}/`), "visits: 1");
     const { code } = await stead.stop();
     assert.equal(code, 0);

@@ -3,24 +3,20 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { tempDataDir } from "../support/temp-dir.ts";
-import { startStead } from "./support/stead-process.ts";
+import { startStead } from "../support/stead-process.ts";
+import { testStore } from "../support/storage.ts";
 
 const APP = fileURLToPath(new URL("../fixtures/apps/console-app/", import.meta.url));
 
 describe("an app's console under stead start", () => {
   for (const threads of ["0", "2"]) {
     it(`becomes JSON log lines with the level and the object (--threads ${threads})`, async () => {
-      using data = tempDataDir();
-      await using stead = await startStead("start", [
-        APP,
-        "--data-dir",
-        data.path,
-        "--host",
-        "127.0.0.1",
-        "--threads",
-        threads,
-      ]);
+      using store = testStore();
+      await using stead = await startStead(
+        "start",
+        [APP, "--host", "127.0.0.1", "--threads", threads],
+        { store },
+      );
       assert.equal(await (await fetch(`${stead.url}/a`)).text(), "1");
       assert.equal(await (await fetch(`${stead.url}/a`)).text(), "2");
       assert.deepEqual(await stead.stop("SIGTERM"), { code: 0, signal: null });

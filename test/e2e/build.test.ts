@@ -7,8 +7,9 @@ import { existsSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { startStead } from "../support/stead-process.ts";
+import { testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
-import { startStead } from "./support/stead-process.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const COUNTER = join(REPO, "templates", "counter");
@@ -25,11 +26,11 @@ describe("the built package", () => {
     const cli = join(dist, "cli", "main.js");
     assert.ok(existsSync(cli), "dist/cli/main.js was emitted");
     assert.ok(existsSync(join(dist, "index.d.ts")), "types were emitted");
-    using data = tempDataDir();
+    using store = testStore();
     await using stead = await startStead(
       "start",
-      [COUNTER, "--data-dir", data.path, "--host", "127.0.0.1", "--threads", "2"],
-      { cli },
+      [COUNTER, "--host", "127.0.0.1", "--threads", "2"],
+      { cli, store },
     );
     const count = async () => (await fetch(`${stead.url}/apples`, { method: "POST" })).json();
     assert.deepEqual(await count(), { name: "apples", value: 1 });

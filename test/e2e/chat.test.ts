@@ -3,11 +3,12 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Browser, Page } from "playwright-core";
+import { copyTemplate, TEMPLATES } from "../support/apps.ts";
+import { launchChromium } from "../support/browser.ts";
+import { startStead } from "../support/stead-process.ts";
+import { testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
-import { copyTemplate, TEMPLATES } from "./support/apps.ts";
-import { launchChromium } from "./support/browser.ts";
-import { startStead } from "./support/stead-process.ts";
-import { connect } from "./support/ws-client.ts";
+import { connect } from "../support/ws-client.ts";
 
 const CHAT = join(TEMPLATES, "chat");
 const HOST = ["--host", "127.0.0.1"];
@@ -44,9 +45,9 @@ describe("templates/chat under stead start", () => {
   });
 
   it("shows a message typed in one page in the other, and the history after a restart", async () => {
-    using data = tempDataDir();
-    const args = [CHAT, "--data-dir", data.path, ...HOST];
-    const stead = await startStead("start", args);
+    using store = testStore();
+    const args = [CHAT, ...HOST];
+    const stead = await startStead("start", args, { store });
     try {
       const ann = await openChat(browser, stead.url, "e2e", "ann");
       const bob = await openChat(browser, stead.url, "e2e", "bob");
@@ -75,7 +76,7 @@ describe("templates/chat under stead start", () => {
       await stead.stop("SIGKILL");
     }
 
-    await using again = await startStead("start", args);
+    await using again = await startStead("start", args, { store });
     const cat = await openChat(browser, again.url, "e2e", "cat");
     await shows(cat, "cat joined");
     assert.deepEqual(await messages(cat), ["ann: hello from ann", "bob: hi ann", "cat joined"]);
@@ -83,8 +84,8 @@ describe("templates/chat under stead start", () => {
   });
 
   it("says on the page why it could not join a room whose name is invalid", async () => {
-    using data = tempDataDir();
-    await using stead = await startStead("start", [CHAT, "--data-dir", data.path, ...HOST]);
+    using store = testStore();
+    await using stead = await startStead("start", [CHAT, ...HOST], { store });
     const page = await browser.newPage();
     await page.goto(`${stead.url}/?room=no.dots&name=ann`);
     await page
@@ -95,12 +96,12 @@ describe("templates/chat under stead start", () => {
 
   it("rate-limits a sender once it passes RATE_LIMIT messages in the window", async () => {
     using work = tempDataDir();
-    using data = tempDataDir();
+    using store = testStore();
     const app = await copyTemplate("chat", work.path, {
       file: "wrangler.jsonc",
       replace: ['"RATE_LIMIT": "20"', '"RATE_LIMIT": "3"'],
     });
-    await using stead = await startStead("start", [app, "--data-dir", data.path, ...HOST]);
+    await using stead = await startStead("start", [app, ...HOST], { store });
     const ws = stead.url.replace(/^http/, "ws");
 
     await using ann = await connect(`${ws}/rooms/limits/ws?name=ann`);
@@ -142,12 +143,12 @@ describe("templates/chat under stead start", () => {
 
   it("limits each client address separately (CF-Connecting-IP is the client's address)", async () => {
     using work = tempDataDir();
-    using data = tempDataDir();
+    using store = testStore();
     const app = await copyTemplate("chat", work.path, {
       file: "wrangler.jsonc",
       replace: ['"RATE_LIMIT": "20"', '"RATE_LIMIT": "1"'],
     });
-    await using stead = await startStead("start", [app, "--data-dir", data.path, ...HOST]);
+    await using stead = await startStead("start", [app, ...HOST], { store });
     const ws = stead.url.replace(/^http/, "ws");
     await using ann = await connect(`${ws}/rooms/ip/ws?name=ann`, { localAddress: "127.0.0.1" });
     await using bob = await connect(`${ws}/rooms/ip/ws?name=bob`, { localAddress: "127.0.0.2" });
@@ -168,15 +169,10 @@ describe("templates/chat under stead start", () => {
   });
 
   it("closes open chat sockets promptly with a close code on SIGTERM", async () => {
-    using data = tempDataDir();
-    await using stead = await startStead("start", [
-      CHAT,
-      "--data-dir",
-      data.path,
-      ...HOST,
-      "--shutdown-timeout",
-      "10000",
-    ]);
+    using store = testStore();
+    await using stead = await startStead("start", [CHAT, ...HOST, "--shutdown-timeout", "10000"], {
+      store,
+    });
     await using ann = await connect(`${stead.url.replace(/^http/, "ws")}/rooms/bye/ws?name=ann`);
     await ann.next((m) => m.type === "history");
     const exited = stead.stop("SIGTERM");

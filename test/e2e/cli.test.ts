@@ -5,9 +5,10 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { runStead, startStead } from "../support/stead-process.ts";
+import { skipUnless } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
-import { runStead, startStead } from "./support/stead-process.ts";
 
 const COUNTER = fileURLToPath(new URL("../../templates/counter", import.meta.url));
 
@@ -64,7 +65,9 @@ describe("stead CLI", () => {
     );
   });
 
-  it("fits its open databases to a low open-file limit, and refuses a value that cannot fit", async () => {
+  it("fits its open databases to a low open-file limit, and refuses a value that cannot fit", {
+    skip: skipUnless("localFiles", "budgets the descriptors of the object database files"),
+  }, async () => {
     const refused = await runStead(
       ["start", COUNTER, "--port", "0", "--max-open-databases", "2000"],
       { openFileLimit: 400 },
@@ -90,7 +93,9 @@ describe("stead CLI", () => {
     }
   });
 
-  it("refuses a --max-connections the open-file limit cannot hold beside the databases", async () => {
+  it("refuses a --max-connections the open-file limit cannot hold beside the databases", {
+    skip: skipUnless("localFiles", "budgets the descriptors of the object database files"),
+  }, async () => {
     using data = tempDataDir("stead-files-");
     const result = await runStead(
       ["start", COUNTER, "--port", "0", "--data-dir", data.path, "--max-connections", "350"],

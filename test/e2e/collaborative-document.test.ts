@@ -8,11 +8,12 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
+import { copyTemplate, TEMPLATES } from "../support/apps.ts";
+import { launchChromium } from "../support/browser.ts";
+import { startStead } from "../support/stead-process.ts";
+import { testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { copyTemplate, TEMPLATES } from "./support/apps.ts";
-import { launchChromium } from "./support/browser.ts";
-import { startStead } from "./support/stead-process.ts";
 
 const NODE_MODULES = join(TEMPLATES, "..", "node_modules");
 
@@ -87,12 +88,12 @@ describe("templates/collaborative-document under stead start", () => {
 
   it("syncs typing between pages, converges, and keeps the document across a crash", async () => {
     using work = tempDataDir();
-    using data = tempDataDir();
+    using store = testStore();
     const app = await installedApp(work.path);
     const port = await freePort();
-    const args = [app, "--data-dir", data.path, "--host", "127.0.0.1"];
+    const args = [app, "--host", "127.0.0.1"];
     const together = "Bob: Hello from Ann and more";
-    const stead = await startStead("start", args, { port });
+    const stead = await startStead("start", args, { port, store });
     let ann: Page;
     let bob: Page;
     try {
@@ -116,7 +117,7 @@ describe("templates/collaborative-document under stead start", () => {
     await ann.locator('#status[data-state="offline"]').waitFor({ timeout: 5_000 });
     await typeAt(ann, "end", " (offline)");
 
-    await using again = await startStead("start", args, { port });
+    await using again = await startStead("start", args, { port, store });
     // The pages reconnect by themselves; Ann's offline typing reaches the document and Bob.
     await synced(ann, 15_000);
     await synced(bob, 15_000);
@@ -130,15 +131,9 @@ describe("templates/collaborative-document under stead start", () => {
 
   it("serves the page at / for the default document, and refuses bad names", async () => {
     using work = tempDataDir();
-    using data = tempDataDir();
+    using store = testStore();
     const app = await installedApp(work.path);
-    await using stead = await startStead("start", [
-      app,
-      "--data-dir",
-      data.path,
-      "--host",
-      "127.0.0.1",
-    ]);
+    await using stead = await startStead("start", [app, "--host", "127.0.0.1"], { store });
     const page = await browser.newPage();
     await page.goto(stead.url);
     await synced(page);

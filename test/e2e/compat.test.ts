@@ -2,18 +2,18 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { tempDataDir } from "../support/temp-dir.ts";
+import { fetchJson } from "../support/fetch.ts";
+import { type SteadProcess, startStead } from "../support/stead-process.ts";
+import { testStore } from "../support/storage.ts";
 import { eventually } from "../support/wait-for.ts";
-import { type SteadProcess, startStead } from "./support/stead-process.ts";
-import { connect, type WsClient } from "./support/ws-client.ts";
+import { connect, type WsClient } from "../support/ws-client.ts";
 
 /** An app written exactly as for Cloudflare: see its wrangler.jsonc. */
 const APP = fileURLToPath(new URL("../fixtures/compat-app/", import.meta.url));
 const HOST = ["--host", "127.0.0.1"];
 
-async function getJson(stead: SteadProcess, path: string, init?: RequestInit) {
-  const response = await fetch(`${stead.url}${path}`, init);
-  return { status: response.status, body: (await response.json()) as any };
+function getJson(stead: SteadProcess, path: string, init?: RequestInit) {
+  return fetchJson(`${stead.url}${path}`, init);
 }
 
 function join(stead: SteadProcess, room: string, user: string): Promise<WsClient> {
@@ -22,8 +22,8 @@ function join(stead: SteadProcess, room: string, user: string): Promise<WsClient
 
 describe("a Cloudflare app unchanged under stead start", () => {
   it("serves the Worker: a WorkerEntrypoint class, vars, enums and parameter properties", async () => {
-    using data = tempDataDir();
-    await using stead = await startStead("start", [APP, "--data-dir", data.path, ...HOST]);
+    using store = testStore();
+    await using stead = await startStead("start", [APP, ...HOST], { store });
     const hello = await fetch(`${stead.url}/hello?name=ann`);
     assert.equal(hello.status, 200);
     assert.equal(await hello.text(), "Hello from the compat app, ann!");
@@ -38,11 +38,11 @@ describe("a Cloudflare app unchanged under stead start", () => {
   });
 
   it("reaches objects by RPC and by stub.fetch, with errors, getters and waitUntil", async () => {
-    using data = tempDataDir();
-    const args = [APP, "--data-dir", data.path, ...HOST];
+    using store = testStore();
+    const args = [APP, ...HOST];
     let id: string;
     {
-      await using stead = await startStead("start", args);
+      await using stead = await startStead("start", args, { store });
       assert.deepEqual(await getJson(stead, "/counters/a/up?times=3"), {
         status: 200,
         body: { value: 3, current: 3 },
@@ -103,15 +103,15 @@ describe("a Cloudflare app unchanged under stead start", () => {
       assert.deepEqual(await stead.stop("SIGTERM"), { code: 0, signal: null });
     }
     // Storage and ids survive a restart; the migrations are not applied again.
-    await using again = await startStead("start", args);
+    await using again = await startStead("start", args, { store });
     const after = await getJson(again, "/counters/a");
     assert.deepEqual([after.body.value, after.body.id], [1, id]);
     assert.equal((await getJson(again, "/counters/b/state")).body.value, 1);
   });
 
   it("runs alarms set over RPC", async () => {
-    using data = tempDataDir();
-    await using stead = await startStead("start", [APP, "--data-dir", data.path, ...HOST]);
+    using store = testStore();
+    await using stead = await startStead("start", [APP, ...HOST], { store });
     assert.equal((await getJson(stead, "/counters/c/up?times=4")).body.value, 4);
     const { body } = await getJson(stead, "/counters/c/reset-in?ms=200");
     const at = body.at as number;
@@ -125,8 +125,8 @@ describe("a Cloudflare app unchanged under stead start", () => {
   });
 
   it("serves hibernatable WebSockets through stub.fetch: tags, attachments, auto-response, alarms", async () => {
-    using data = tempDataDir();
-    await using stead = await startStead("start", [APP, "--data-dir", data.path, ...HOST]);
+    using store = testStore();
+    await using stead = await startStead("start", [APP, ...HOST], { store });
     await using ann = await join(stead, "lobby", "ann");
     await using bob = await join(stead, "lobby", "bob");
     await using admin = await join(stead, "lobby", "admin");
@@ -225,8 +225,8 @@ describe("a Cloudflare app unchanged under stead start", () => {
   });
 
   it("serves a standard WebSocket from the Worker to Node's own WebSocket client", async () => {
-    using data = tempDataDir();
-    await using stead = await startStead("start", [APP, "--data-dir", data.path, ...HOST]);
+    using store = testStore();
+    await using stead = await startStead("start", [APP, ...HOST], { store });
     const socket = new WebSocket(`${stead.url.replace(/^http/, "ws")}/echo`);
     const received: string[] = [];
     const closed = new Promise<CloseEvent>((resolve) => socket.addEventListener("close", resolve));
@@ -249,15 +249,12 @@ describe("a Cloudflare app unchanged under stead start", () => {
   it("hibernates the room while its sockets stay open, then wakes it for the next message", {
     timeout: 15_000,
   }, async () => {
-    using data = tempDataDir();
-    await using stead = await startStead("start", [
-      APP,
-      "--data-dir",
-      data.path,
-      "--hibernate-after",
-      String(HIBERNATE_AFTER_MS),
-      ...HOST,
-    ]);
+    using store = testStore();
+    await using stead = await startStead(
+      "start",
+      [APP, "--hibernate-after", String(HIBERNATE_AFTER_MS), ...HOST],
+      { store },
+    );
     await using ann = await join(stead, "sleepy", "ann");
     ann.send({ type: "whoami" });
     const before = await ann.next((m) => m.type === "you");

@@ -5,25 +5,25 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
+import { copyTemplate, TEMPLATES } from "../support/apps.ts";
+import { okJson } from "../support/fetch.ts";
+import { startStead } from "../support/stead-process.ts";
+import { testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { copyTemplate, TEMPLATES } from "./support/apps.ts";
-import { startStead } from "./support/stead-process.ts";
 
 const COUNTER = join(TEMPLATES, "counter");
 const HOST = ["--host", "127.0.0.1"];
 
-async function post(base: string, path: string): Promise<unknown> {
-  const response = await fetch(`${base}${path}`, { method: "POST" });
-  assert.equal(response.status, 200);
-  return response.json();
+function post(base: string, path: string): Promise<unknown> {
+  return okJson(`${base}${path}`, { method: "POST" });
 }
 
 describe("templates/counter under stead start", () => {
   it("counts over HTTP and keeps the count across a restart on the same data dir", async () => {
-    using data = tempDataDir();
+    using store = testStore();
     {
-      await using stead = await startStead("start", [COUNTER, "--data-dir", data.path, ...HOST]);
+      await using stead = await startStead("start", [COUNTER, ...HOST], { store });
       assert.deepEqual(await post(stead.url, "/apples"), { name: "apples", value: 1 });
       assert.deepEqual(await post(stead.url, "/apples"), { name: "apples", value: 2 });
       assert.deepEqual(await post(stead.url, "/pears"), { name: "pears", value: 1 });
@@ -39,15 +39,15 @@ describe("templates/counter under stead start", () => {
       );
       assert.deepEqual(await stead.stop("SIGTERM"), { code: 0, signal: null });
     }
-    await using again = await startStead("start", [COUNTER, "--data-dir", data.path, ...HOST]);
+    await using again = await startStead("start", [COUNTER, ...HOST], { store });
     const response = await fetch(`${again.url}/apples`);
     assert.deepEqual(await response.json(), { name: "apples", value: 22 });
     assert.deepEqual(await (await fetch(`${again.url}/pears`)).json(), { name: "pears", value: 1 });
   });
 
   it("logs one JSON line per request and exits 0 on SIGTERM", async () => {
-    using data = tempDataDir();
-    await using stead = await startStead("start", [COUNTER, "--data-dir", data.path, ...HOST]);
+    using store = testStore();
+    await using stead = await startStead("start", [COUNTER, ...HOST], { store });
     await post(stead.url, "/a");
     await post(stead.url, "/a");
     assert.equal((await fetch(`${stead.url}/a?x=1`)).status, 200);
@@ -82,7 +82,7 @@ describe("templates/counter under stead start", () => {
   });
 
   it("lets a request that is in flight at SIGTERM finish, refusing new connections meanwhile", async () => {
-    using data = tempDataDir();
+    using store = testStore();
     using work = tempDataDir();
     // The counter app plus a route that echoes its request body as it streams in, so a test can
     // hold one request open across the signal. The example itself is imported unchanged.
@@ -103,7 +103,7 @@ export default {
 };
 `,
     );
-    await using stead = await startStead("start", [app, "--data-dir", data.path, ...HOST]);
+    await using stead = await startStead("start", [app, ...HOST], { store });
     assert.deepEqual(await post(stead.url, "/x"), { name: "x", value: 1 });
 
     const upload = httpRequest(`${stead.url}/__echo`, { method: "POST", agent: false });

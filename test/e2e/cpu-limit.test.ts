@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { HEARTBEAT_MS } from "../../src/threads/shard-protocol.ts";
-import { tempDataDir } from "../support/temp-dir.ts";
-import { startStead } from "./support/stead-process.ts";
+import { startStead } from "../support/stead-process.ts";
+import { testStore } from "../support/storage.ts";
 
 /** limits.cpu_ms is 500 in its wrangler.jsonc. */
 const APP = fileURLToPath(new URL("../fixtures/cpu-app", import.meta.url));
@@ -34,8 +34,8 @@ async function slowestOf(url: string, room: string, times: number): Promise<numb
 
 describe("CPU limits under stead start --threads", () => {
   it("answers a runaway event with Cloudflare's error at limits.cpu_ms, resets its object, and keeps serving other threads", async () => {
-    using data = tempDataDir();
-    await using stead = await startStead("start", [APP, "--data-dir", data.path, ...ARGS]);
+    using store = testStore();
+    await using stead = await startStead("start", [APP, ...ARGS], { store });
     const [runaway, other] = await roomsOnTwoThreads(stead.url);
     assert.equal(await (await fetch(`${stead.url}/${runaway}/increment`)).text(), "1");
 
@@ -56,9 +56,9 @@ describe("CPU limits under stead start --threads", () => {
   });
 
   it("ends the process when a SQL statement never ends, after the other threads answered, and loses nothing", async () => {
-    using data = tempDataDir();
+    using store = testStore();
     {
-      await using stead = await startStead("start", [APP, "--data-dir", data.path, ...ARGS]);
+      await using stead = await startStead("start", [APP, ...ARGS], { store });
       const [runaway, other] = await roomsOnTwoThreads(stead.url);
       assert.equal(await (await fetch(`${stead.url}/${other}/increment`)).text(), "1");
       const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
@@ -74,14 +74,14 @@ describe("CPU limits under stead start --threads", () => {
       assert.equal(signal, "SIGKILL");
       assert.match(stead.stderr(), /object thread is stuck/);
     }
-    await using again = await startStead("start", [APP, "--data-dir", data.path, ...ARGS]);
+    await using again = await startStead("start", [APP, ...ARGS], { store });
     const [, other] = await roomsOnTwoThreads(again.url);
     assert.equal(await (await fetch(`${again.url}/${other}/increment`)).text(), "7");
   });
 
   it("finishes SIGTERM within --shutdown-timeout and its grace even while a thread is stuck", async () => {
-    using data = tempDataDir();
-    await using stead = await startStead("start", [APP, "--data-dir", data.path, ...ARGS]);
+    using store = testStore();
+    await using stead = await startStead("start", [APP, ...ARGS], { store });
     const stuck = fetch(`${stead.url}/room-0/runaway-sql`).catch(() => undefined);
     // The statement is running once the other requests of its thread stop being answered.
     await fetch(`${stead.url}/room-0/thread`).catch(() => undefined);

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { writeFiles } from "../support/app-files.ts";
+import { answers } from "../support/fetch.ts";
+import { runStead, startStead } from "../support/stead-process.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
-import { eventually } from "../support/wait-for.ts";
-import { writeFiles } from "./support/app-files.ts";
-import { runStead, startStead } from "./support/stead-process.ts";
 
 /** A command that counts its runs in runs.log and writes generated.txt ("run <n>"), printing a line. */
 const COUNTING_COMMAND = `node -e "const fs = require('node:fs'); fs.appendFileSync('runs.log', 'x'); fs.writeFileSync('generated.txt', 'run ' + fs.readFileSync('runs.log', 'utf8').length); console.log('built by the command')"`;
@@ -20,14 +20,6 @@ function appFiles(build: Record<string, unknown>): Record<string, string> {
     "src/index.ts": `import generated from "../generated.txt";\nimport { label } from "../lib/label.ts";\nexport default { fetch: () => new Response(\`\${generated} \${label}\`) };\n`,
     "lib/label.ts": 'export const label = "a";\n',
   };
-}
-
-async function answers(url: string, expected: string): Promise<void> {
-  await eventually(
-    `${url} to answer "${expected}"`,
-    async () => ((await (await fetch(url)).text()) === expected ? true : undefined),
-    { timeoutMs: 10_000 },
-  );
 }
 
 describe("build.command", () => {

@@ -1,5 +1,6 @@
 // The data directory as an operator meets it, through `stead start`: one process at a time,
-// private modes, and errors that name the file, what is wrong and the fix.
+// private modes, and errors that name the file, what is wrong and the fix. All of it is about
+// the local driver, whose data directory is the objects' durable state.
 import assert from "node:assert/strict";
 import {
   chmodSync,
@@ -14,9 +15,10 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
 import { createRuntime, SteadError } from "../../src/index.ts";
+import { copyTemplate } from "../support/apps.ts";
+import { runStead, type SteadProcessOptions, startStead } from "../support/stead-process.ts";
+import { skipUnless } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
-import { copyTemplate } from "./support/apps.ts";
-import { runStead, type SteadProcessOptions, startStead } from "./support/stead-process.ts";
 
 async function increment(url: string, name: string): Promise<Response> {
   return fetch(`${url}/${name}`, { method: "POST" });
@@ -53,7 +55,9 @@ function counterFile(dataDir: string, name: string): string {
   throw new Error(`no database of counter ${name} in ${dir}`);
 }
 
-describe("one process per data directory", () => {
+describe("one process per data directory", {
+  skip: skipUnless("localFiles", "checks the lock that guards the local driver's data directory"),
+}, () => {
   it("a second stead start on the directory exits at once naming it and the holder; the first loses nothing", async () => {
     using tmp = tempDataDir();
     const app = await copyTemplate("counter", tmp.path);
@@ -96,7 +100,9 @@ describe("one process per data directory", () => {
   });
 });
 
-describe("data directory permissions", () => {
+describe("data directory permissions", {
+  skip: skipUnless("localFiles", "checks the modes of the data directory's files"),
+}, () => {
   it("creates the directory 0700 and every file 0600 whatever the umask, without a warning", async () => {
     using tmp = tempDataDir();
     const app = await copyTemplate("counter", tmp.path);
@@ -134,7 +140,9 @@ describe("data directory permissions", () => {
   });
 });
 
-describe("errors that name the file", () => {
+describe("errors that name the file", {
+  skip: skipUnless("localFiles", "makes the data directory's files unreadable or corrupt"),
+}, () => {
   /** Root ignores permission bits: the test then runs the server as nobody. */
   const asUser: SteadProcessOptions = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
   const user = asUser.uid ?? process.getuid?.() ?? -1;

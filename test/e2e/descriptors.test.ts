@@ -3,11 +3,12 @@ import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { openRaw, type RawConnection } from "../fixtures/http-harness.ts";
+import { TEMPLATES } from "../support/apps.ts";
+import { openRaw, type RawConnection } from "../support/http-harness.ts";
+import { startStead } from "../support/stead-process.ts";
+import { skipUnless } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
-import { TEMPLATES } from "./support/apps.ts";
-import { startStead } from "./support/stead-process.ts";
 
 const COUNTER = join(TEMPLATES, "counter");
 const EXPLAINED =
@@ -32,7 +33,9 @@ function openFileLimit(pid: number): { soft: string; hard: string } {
   return { soft: soft!, hard: hard! };
 }
 
-describe("running out of file descriptors", () => {
+describe("running out of file descriptors", {
+  skip: skipUnless("localFiles", "runs out of descriptors for the object database files"),
+}, () => {
   it("names the cause and the fix for a new object, and logs it once a minute", async () => {
     using data = tempDataDir();
     await using stead = await startStead("start", [COUNTER, "--data-dir", data.path]);

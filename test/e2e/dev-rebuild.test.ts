@@ -4,10 +4,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { writeFiles } from "../support/app-files.ts";
+import { answers } from "../support/fetch.ts";
+import { startStead } from "../support/stead-process.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
-import { eventually, waitFor } from "../support/wait-for.ts";
-import { writeFiles } from "./support/app-files.ts";
-import { startStead } from "./support/stead-process.ts";
+import { waitFor } from "../support/wait-for.ts";
 
 const WRANGLER = JSON.stringify({ name: "dev-app", main: "src/index.ts" });
 const INDEX = `import { label } from "../../../shared/label.ts";
@@ -21,15 +22,6 @@ function messages(stderr: string): string {
     .filter((line) => line.startsWith("{"))
     .map((line) => (JSON.parse(line) as { msg: string }).msg)
     .join("\n");
-}
-
-/** Waits until GET `url` answers `expected`. */
-async function answers(url: string, expected: string): Promise<void> {
-  await eventually(
-    `${url} to answer "${expected}"`,
-    async () => ((await (await fetch(url)).text()) === expected ? true : undefined),
-    { timeoutMs: 10_000 },
-  );
 }
 
 describe("stead dev: incremental rebuilds", () => {

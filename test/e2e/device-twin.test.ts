@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { tempDataDir } from "../support/temp-dir.ts";
+import { TEMPLATES } from "../support/apps.ts";
+import { startStead } from "../support/stead-process.ts";
+import { testStore } from "../support/storage.ts";
 import { eventually } from "../support/wait-for.ts";
-import { TEMPLATES } from "./support/apps.ts";
-import { startStead } from "./support/stead-process.ts";
-import { connect } from "./support/ws-client.ts";
+import { connect } from "../support/ws-client.ts";
 
 const DEVICE_TWIN = join(TEMPLATES, "device-twin");
 const HOST = ["--host", "127.0.0.1"];
@@ -24,11 +24,11 @@ const isCommand = (message: any) => message.type === "command";
 
 describe("templates/device-twin under stead start", () => {
   it("delivers commands queued offline in order, redelivers unacknowledged ones, and keeps them across a SIGKILL", async () => {
-    using data = tempDataDir();
-    const args = [DEVICE_TWIN, "--data-dir", data.path, ...HOST];
+    using store = testStore();
+    const args = [DEVICE_TWIN, ...HOST];
     const ids: Record<string, string> = {};
     {
-      await using stead = await startStead("start", args);
+      await using stead = await startStead("start", args, { store });
       const ws = `${stead.url.replace(/^http/, "ws")}/devices/thermostat-9/connect`;
       await call(stead.url, "PUT", "/devices/thermostat-9/desired", { target: 21, mode: "heat" });
       await call(stead.url, "POST", "/devices/thermostat-9/reported", { target: 18, mode: "heat" });
@@ -92,7 +92,7 @@ describe("templates/device-twin under stead start", () => {
       assert.deepEqual(await stead.stop("SIGKILL"), { code: null, signal: "SIGKILL" });
     }
 
-    await using stead = await startStead("start", args);
+    await using stead = await startStead("start", args, { store });
     const twin = (await call(stead.url, "GET", "/devices/thermostat-9")).body;
     assert.deepEqual(twin.delta, {});
     assert.equal(twin.connected, false);
@@ -115,8 +115,8 @@ describe("templates/device-twin under stead start", () => {
   });
 
   it("expires an undelivered command once its ttlSeconds pass, and lets one connection per device", async () => {
-    using data = tempDataDir();
-    await using stead = await startStead("start", [DEVICE_TWIN, "--data-dir", data.path, ...HOST]);
+    using store = testStore();
+    await using stead = await startStead("start", [DEVICE_TWIN, ...HOST], { store });
     const ws = `${stead.url.replace(/^http/, "ws")}/devices/gate-3/connect`;
     const short = await call(stead.url, "POST", "/devices/gate-3/commands", {
       name: "open",

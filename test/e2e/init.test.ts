@@ -5,9 +5,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "jsonc-parser";
+import { TEMPLATES } from "../support/apps.ts";
+import { runStead } from "../support/stead-process.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
-import { TEMPLATES } from "./support/apps.ts";
-import { runStead } from "./support/stead-process.ts";
 
 const REPO_PACKAGE = JSON.parse(readFileSync(join(TEMPLATES, "..", "package.json"), "utf8"));
 

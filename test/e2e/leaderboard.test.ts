@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { tempDataDir } from "../support/temp-dir.ts";
-import { TEMPLATES } from "./support/apps.ts";
-import { startStead } from "./support/stead-process.ts";
+import { TEMPLATES } from "../support/apps.ts";
+import { fetchJson } from "../support/fetch.ts";
+import { startStead } from "../support/stead-process.ts";
+import { testStore } from "../support/storage.ts";
 
 const LEADERBOARD = join(TEMPLATES, "leaderboard");
 const HOST = ["--host", "127.0.0.1"];
@@ -17,19 +18,18 @@ async function submit(base: string, board: string, player: string, score: unknow
   return { status: response.status, body: (await response.json()) as any };
 }
 
-async function get(base: string, path: string) {
-  const response = await fetch(`${base}${path}`);
-  return { status: response.status, body: (await response.json()) as any };
+function get(base: string, path: string) {
+  return fetchJson(`${base}${path}`);
 }
 
 describe("templates/leaderboard under stead start", () => {
   it("ranks concurrent submissions, keeping bests, and keeps the board across a SIGKILL", async () => {
-    using data = tempDataDir();
-    const args = [LEADERBOARD, "--data-dir", data.path, ...HOST];
+    using store = testStore();
+    const args = [LEADERBOARD, ...HOST];
     const best = new Map<string, number>();
     let top: unknown;
     {
-      await using stead = await startStead("start", args);
+      await using stead = await startStead("start", args, { store });
       // 40 players, three scores each, all sent at once.
       const sent = Array.from({ length: 40 }, (_, i) => `player ${i}`).flatMap((player, i) =>
         [i % 13, (i * 7) % 17, i % 5].map((score) => ({ player, score: score * 10 })),
@@ -81,7 +81,7 @@ describe("templates/leaderboard under stead start", () => {
       assert.deepEqual(await stead.stop("SIGKILL"), { code: null, signal: "SIGKILL" });
     }
 
-    await using again = await startStead("start", args);
+    await using again = await startStead("start", args, { store });
     assert.deepEqual((await get(again.url, "/boards/cup/top?n=100")).body, top);
     const comeback = await submit(again.url, "cup", "player 39", 1000);
     assert.equal(comeback.body.rank, 1);

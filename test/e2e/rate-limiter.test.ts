@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { copyTemplate, TEMPLATES } from "../support/apps.ts";
+import { startStead } from "../support/stead-process.ts";
+import { testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { copyTemplate, TEMPLATES } from "./support/apps.ts";
-import { startStead } from "./support/stead-process.ts";
 
 const RATE_LIMITER = join(TEMPLATES, "rate-limiter");
 const HOST = ["--host", "127.0.0.1"];
@@ -28,10 +29,10 @@ async function check(base: string, key: string, method = "POST"): Promise<Checke
 
 describe("templates/rate-limiter under stead start", () => {
   it("admits exactly RATE_LIMIT of a burst per key, and remembers a drained key across a SIGKILL", async () => {
-    using data = tempDataDir();
-    const args = [RATE_LIMITER, "--data-dir", data.path, ...HOST];
+    using store = testStore();
+    const args = [RATE_LIMITER, ...HOST];
     {
-      await using stead = await startStead("start", args);
+      await using stead = await startStead("start", args, { store });
       const burst = await Promise.all(Array.from({ length: 30 }, () => check(stead.url, "ann")));
       const admitted = burst.filter((r) => r.status === 200);
       assert.equal(admitted.length, 10, JSON.stringify(burst.map((r) => r.status)));
@@ -58,7 +59,7 @@ describe("templates/rate-limiter under stead start", () => {
     }
 
     // Every answer was sent after its bucket was durable: a crash forgets nothing it admitted.
-    await using again = await startStead("start", args);
+    await using again = await startStead("start", args, { store });
     assert.equal((await check(again.url, "ann")).status, 429);
     assert.equal((await check(again.url, "bob")).remaining, "8");
     const peek = await check(again.url, "2001:db8::1", "GET");
@@ -68,13 +69,13 @@ describe("templates/rate-limiter under stead start", () => {
 
   it("refills over real time at RATE_LIMIT per RATE_PERIOD_SECONDS", async () => {
     using work = tempDataDir();
-    using data = tempDataDir();
+    using store = testStore();
     // Ten requests per second: a token comes back every 100 ms.
     const app = await copyTemplate("rate-limiter", work.path, {
       file: "wrangler.jsonc",
       replace: ['"RATE_PERIOD_SECONDS": "60"', '"RATE_PERIOD_SECONDS": "1"'],
     });
-    await using stead = await startStead("start", [app, "--data-dir", data.path, ...HOST]);
+    await using stead = await startStead("start", [app, ...HOST], { store });
     // Drain the bucket (tokens trickle back meanwhile, so it takes ten requests or a few more).
     let refused: Checked | undefined;
     let refusedSentAt = 0;

@@ -2,23 +2,17 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { tempDataDir } from "../support/temp-dir.ts";
+import { startStead } from "../support/stead-process.ts";
+import { testStore } from "../support/storage.ts";
 import { eventually } from "../support/wait-for.ts";
-import { startStead } from "./support/stead-process.ts";
-import { connect } from "./support/ws-client.ts";
+import { connect } from "../support/ws-client.ts";
 
 const APP = fileURLToPath(new URL("../fixtures/party-app/", import.meta.url));
 
 describe("real Workers libraries under stead start", () => {
   it("partyserver with hibernation: messages and closes reach the room after it left memory", async () => {
-    using data = tempDataDir();
-    await using stead = await startStead("start", [
-      APP,
-      "--data-dir",
-      data.path,
-      "--hibernate-after",
-      "50",
-    ]);
+    using store = testStore();
+    await using stead = await startStead("start", [APP, "--hibernate-after", "50"], { store });
     const base = `${stead.url.replace(/^http/, "ws")}/parties/room/lobby`;
     await using a = await connect(base);
     await using b = await connect(base);
@@ -44,8 +38,8 @@ describe("real Workers libraries under stead start", () => {
   });
 
   it("an agents SDK Agent syncs its state to clients over WebSocket", async () => {
-    using data = tempDataDir();
-    await using stead = await startStead("start", [APP, "--data-dir", data.path]);
+    using store = testStore();
+    await using stead = await startStead("start", [APP], { store });
     const url = `${stead.url.replace(/^http/, "ws")}/agents/counter-agent/one`;
     await using a = await connect(url);
     const initial = await a.next((m) => m.type === "cf_agent_state");

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { copyTemplate, TEMPLATES } from "../support/apps.ts";
+import { startStead } from "../support/stead-process.ts";
+import { testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { copyTemplate, TEMPLATES } from "./support/apps.ts";
-import { startStead } from "./support/stead-process.ts";
 
 const RESERVATIONS = join(TEMPLATES, "reservations");
 const HOST = ["--host", "127.0.0.1"];
@@ -47,8 +48,8 @@ async function withHoldSeconds(into: string, seconds: number): Promise<string> {
 
 describe("templates/reservations under stead start", () => {
   it("never double-books: one of many concurrent holds wins, and one of many confirms", async () => {
-    using data = tempDataDir();
-    await using stead = await startStead("start", [RESERVATIONS, "--data-dir", data.path, ...HOST]);
+    using store = testStore();
+    await using stead = await startStead("start", [RESERVATIONS, ...HOST], { store });
     const holders = Array.from({ length: 30 }, (_, i) => `holder-${i}`);
     const started = Date.now();
     const holds = await Promise.all(holders.map((h) => call(stead.url, "gala", "hold", "A1", h)));
@@ -116,9 +117,9 @@ describe("templates/reservations under stead start", () => {
 
   it("releases an unconfirmed hold by alarm once HOLD_SECONDS pass; confirmed seats stay", async () => {
     using work = tempDataDir();
-    using data = tempDataDir();
+    using store = testStore();
     const app = await withHoldSeconds(work.path, 1);
-    await using stead = await startStead("start", [app, "--data-dir", data.path, ...HOST]);
+    await using stead = await startStead("start", [app, ...HOST], { store });
 
     const ann = await call(stead.url, "show", "hold", "A1", "ann");
     assert.equal(ann.status, 200);
@@ -140,16 +141,16 @@ describe("templates/reservations under stead start", () => {
 
   it("releases holds after a restart: one due while running, one that fell due while stopped", async () => {
     using work = tempDataDir();
-    using data = tempDataDir();
+    using store = testStore();
     const app = await withHoldSeconds(work.path, 2);
-    const args = [app, "--data-dir", data.path, ...HOST];
+    const args = [app, ...HOST];
 
     // A hold that is still running when the server comes back.
-    let stead = await startStead("start", args);
+    let stead = await startStead("start", args, { store });
     const first = await call(stead.url, "tour", "hold", "A1", "ann");
     assert.equal(first.status, 200);
     assert.deepEqual(await stead.stop("SIGTERM"), { code: 0, signal: null });
-    stead = await startStead("start", args);
+    stead = await startStead("start", args, { store });
     try {
       const seatsNow = await seats(stead.url, "tour");
       if (Date.now() < first.body.seat.expiresAt) assert.equal(seatsNow[0]?.state, "held");
@@ -167,7 +168,7 @@ describe("templates/reservations under stead start", () => {
     } finally {
       await stead.stop("SIGKILL");
     }
-    await using again = await startStead("start", args);
+    await using again = await startStead("start", args, { store });
     await eventually("B1 to be released by the overdue alarm", async () =>
       (await seats(again.url, "tour")).length === 0 ? true : undefined,
     );

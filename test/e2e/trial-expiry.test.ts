@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { copyTemplate } from "../support/apps.ts";
+import { okJson } from "../support/fetch.ts";
+import { startStead } from "../support/stead-process.ts";
+import { testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { copyTemplate } from "./support/apps.ts";
-import { startStead } from "./support/stead-process.ts";
 
 const HOST = ["--host", "127.0.0.1"];
 
@@ -13,16 +15,12 @@ interface Account {
   history: Array<{ at: number; event: string; plan: string; trialEndsAt: number }>;
 }
 
-async function post(base: string, path: string): Promise<Account> {
-  const response = await fetch(`${base}${path}`, { method: "POST" });
-  assert.ok(response.ok, `${path}: ${response.status}`);
-  return (await response.json()) as Account;
+function post(base: string, path: string): Promise<Account> {
+  return okJson(`${base}${path}`, { method: "POST" });
 }
 
-async function show(base: string, id: string): Promise<Account> {
-  const response = await fetch(`${base}/accounts/${id}`);
-  assert.equal(response.status, 200);
-  return (await response.json()) as Account;
+function show(base: string, id: string): Promise<Account> {
+  return okJson(`${base}/accounts/${id}`);
 }
 
 /** A copy of the template whose trials last `seconds`. */
@@ -53,11 +51,11 @@ function downgraded(base: string, id: string): Promise<Account> {
 describe("templates/trial-expiry under stead start", () => {
   it("downgrades on time after a SIGKILL and restart before the trial's end; an upgrade stays paid", async () => {
     using work = tempDataDir();
-    using data = tempDataDir();
+    using store = testStore();
     const app = await withTrialSeconds(work.path, 3);
-    const args = [app, "--data-dir", data.path, ...HOST];
+    const args = [app, ...HOST];
 
-    await using first = await startStead("start", args);
+    await using first = await startStead("start", args, { store });
     const acme = await post(first.url, "/accounts/acme/trial");
     await post(first.url, "/accounts/bolt/trial");
     await post(first.url, "/accounts/bolt/upgrade");
@@ -65,7 +63,7 @@ describe("templates/trial-expiry under stead start", () => {
     assert.deepEqual(await first.stop("SIGKILL"), { code: null, signal: "SIGKILL" });
     assert.ok(Date.now() < acme.trialEndsAt, "the server was killed before the trial's end");
 
-    await using again = await startStead("start", args);
+    await using again = await startStead("start", args, { store });
     assert.equal((await show(again.url, "acme")).plan, "trial");
     assert.ok(Date.now() < acme.trialEndsAt, "the server was back before the trial's end");
     const account = await downgraded(again.url, "acme");
@@ -91,18 +89,18 @@ describe("templates/trial-expiry under stead start", () => {
 
   it("downgrades as soon as it starts an account whose trial ended while it was down", async () => {
     using work = tempDataDir();
-    using data = tempDataDir();
+    using store = testStore();
     const app = await withTrialSeconds(work.path, 1);
-    const args = [app, "--data-dir", data.path, ...HOST];
+    const args = [app, ...HOST];
 
-    await using first = await startStead("start", args);
+    await using first = await startStead("start", args, { store });
     const acme = await post(first.url, "/accounts/acme/trial");
     assert.deepEqual(await first.stop("SIGKILL"), { code: null, signal: "SIGKILL" });
     // The trial ends while no server runs.
     await timePasses(acme.trialEndsAt + 100, "the trial's end to pass");
 
     const restartedAt = Date.now();
-    await using again = await startStead("start", args);
+    await using again = await startStead("start", args, { store });
     const account = await downgraded(again.url, "acme");
     assert.equal(account.plan, "free");
     assert.deepEqual(

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { copyTemplate } from "../support/apps.ts";
+import { okJson } from "../support/fetch.ts";
+import { startStead } from "../support/stead-process.ts";
+import { testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
-import { copyTemplate } from "./support/apps.ts";
-import { startStead } from "./support/stead-process.ts";
 
 const HOST = ["--host", "127.0.0.1"];
 const ORDER = { items: [{ sku: "tea", quantity: 2 }], amount: 1200, address: "1 Main St" };
@@ -14,24 +16,22 @@ interface Workflow {
   log: Array<{ step: string; action: string; attempt: number; outcome: string }>;
 }
 
-async function show(base: string, id: string): Promise<Workflow> {
-  const response = await fetch(`${base}/workflows/${id}`);
-  assert.equal(response.status, 200);
-  return (await response.json()) as Workflow;
+function show(base: string, id: string): Promise<Workflow> {
+  return okJson(`${base}/workflows/${id}`);
 }
 
 describe("templates/workflow under stead start", () => {
   it("finishes a workflow killed mid-way once restarted, running every step exactly once", async () => {
     using work = tempDataDir();
-    using data = tempDataDir();
+    using store = testStore();
     // One second between steps: time to see the first step recorded and kill the server.
     const app = await copyTemplate("workflow", work.path, {
       file: "wrangler.jsonc",
       replace: [`"STEP_DELAY_SECONDS": "2"`, `"STEP_DELAY_SECONDS": "1"`],
     });
-    const args = [app, "--data-dir", data.path, ...HOST];
+    const args = [app, ...HOST];
 
-    await using first = await startStead("start", args);
+    await using first = await startStead("start", args, { store });
     const started = await fetch(`${first.url}/workflows/order-1`, {
       method: "POST",
       body: JSON.stringify(ORDER),
@@ -49,7 +49,7 @@ describe("templates/workflow under stead start", () => {
     assert.equal(midway.steps[1]?.status, "pending");
     assert.deepEqual(await first.stop("SIGKILL"), { code: null, signal: "SIGKILL" });
 
-    await using again = await startStead("start", args);
+    await using again = await startStead("start", args, { store });
     const done = await eventually(
       "the workflow to complete after the restart",
       async () => {

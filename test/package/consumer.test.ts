@@ -16,7 +16,7 @@ import {
 import { delimiter, dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { startStead } from "../e2e/support/stead-process.ts";
+import { startStead } from "../support/stead-process.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));

@@ -1,17 +1,18 @@
 // Point-in-time recovery through createRuntime: bookmarks, restores on the next start, undoing
-// a restore, bookmarks for a time, refused bookmarks, retention, and KV-backed classes.
+// a restore, bookmarks for a time, refused bookmarks, retention, and KV-backed classes; and the
+// error every call gives where no history is kept.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/core/clock.ts";
 import type { DurableObjectState } from "../../src/index.ts";
-import {
-  failureOf,
-  inObject,
-  startStorageRuntime,
-  tempDataDir,
-} from "../fixtures/storage-harness.ts";
+import { failureOf } from "../support/errors.ts";
+import { skipUnless, TEST_STORAGE, testStore } from "../support/storage.ts";
+import { inObject, startStorageRuntime } from "../support/storage-harness.ts";
 
 const DAY = 24 * 60 * 60 * 1000;
+
+/** The options of a test that bookmarks and restores states. */
+const NEEDS_HISTORY = { skip: skipUnless("history", "bookmarks and restores past states") };
 
 function rows(ctx: DurableObjectState): unknown[] {
   return ctx.storage.sql
@@ -37,107 +38,113 @@ async function thenAbort<R>(
 }
 
 describe("point-in-time recovery", () => {
-  it("restores SQL and KV to a bookmark on the next start, and a later restore undoes it", async () => {
-    using dir = tempDataDir();
-    await using rt = await startStorageRuntime({ dataDir: dir.path });
-    const first = await inObject(rt, "a", async (_, ctx) => {
-      ctx.storage.sql.exec("CREATE TABLE t (x INTEGER)");
-      ctx.storage.sql.exec("INSERT INTO t VALUES (1)");
-      await ctx.storage.put("k", "one");
-      return ctx.storage.getCurrentBookmark();
-    });
-    assert.match(first, /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/);
-    const second = await inObject(rt, "a", async (_, ctx) => {
-      ctx.storage.sql.exec("INSERT INTO t VALUES (2)");
-      ctx.storage.sql.exec("CREATE TABLE u (y)");
-      await ctx.storage.put("k", "two");
-      return ctx.storage.getCurrentBookmark();
-    });
-    assert.ok(first < second, `${first} < ${second}`);
-    // The primary is always at or past its own bookmarks: waitForBookmark resolves at once.
-    await inObject(rt, "a", (_, ctx) => ctx.storage.waitForBookmark(first));
-    // Each current bookmark sorts after the last, even with no write between them.
-    const again = await inObject(rt, "a", (_, ctx) => ctx.storage.getCurrentBookmark());
-    assert.ok(second < again, `${second} < ${again}`);
-    const undo = await thenAbort(rt, "a", (ctx) => ctx.storage.onNextSessionRestoreBookmark(first));
-    assert.ok(undo > second, `${undo} > ${second}`);
-    await inObject(rt, "a", async (_, ctx) => {
-      assert.deepEqual(rows(ctx), [1]);
-      assert.equal(await ctx.storage.get("k"), "one");
-      const tables = ctx.storage.sql
-        .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'u'")
-        .toArray();
-      assert.deepEqual(tables, []);
-      ctx.storage.sql.exec("INSERT INTO t VALUES (3)");
-    });
-    const after = await inObject(rt, "a", (_, ctx) => ctx.storage.getCurrentBookmark());
-    assert.ok(after > undo, "bookmarks after a restore sort after the restore's undo bookmark");
-    await thenAbort(rt, "a", (ctx) => ctx.storage.onNextSessionRestoreBookmark(undo));
-    await inObject(rt, "a", async (_, ctx) => {
-      assert.deepEqual(rows(ctx), [1, 2]);
-      assert.equal(await ctx.storage.get("k"), "two");
-    });
-    await thenAbort(rt, "a", (ctx) => ctx.storage.onNextSessionRestoreBookmark(after));
-    await inObject(rt, "a", (_, ctx) => assert.deepEqual(rows(ctx), [1, 3]));
-  });
-
-  it("gives the bookmark of a time between writes; refuses times and bookmarks past retention", async () => {
-    using dir = tempDataDir();
-    const clock = new ManualClock(Date.UTC(2026, 0, 1));
-    await using rt = await startStorageRuntime({
-      dataDir: dir.path,
-      clock,
-      historyRetentionDays: 2,
-    });
-    await inObject(rt, "a", (_, ctx) => {
-      ctx.storage.sql.exec("CREATE TABLE t (x INTEGER)");
-      ctx.storage.sql.exec("INSERT INTO t VALUES (1)");
-    });
-    const between = clock.now() + 1000;
-    await clock.advance(DAY);
-    await inObject(rt, "a", (_, ctx) => void ctx.storage.sql.exec("INSERT INTO t VALUES (2)"));
-    const bookmark = await inObject(rt, "a", (_, ctx) => ctx.storage.getBookmarkForTime(between));
-    const asDate = await inObject(rt, "a", (_, ctx) =>
-      ctx.storage.getBookmarkForTime(new Date(between)),
-    );
-    assert.equal(asDate, bookmark);
-    await thenAbort(rt, "a", (ctx) => ctx.storage.onNextSessionRestoreBookmark(bookmark));
-    await inObject(rt, "a", (_, ctx) => assert.deepEqual(rows(ctx), [1]));
-
-    // Malformed, edited, or another object's bookmark: refused, nothing changes.
-    const other = await inObject(rt, "b", (_, ctx) => ctx.storage.getCurrentBookmark());
-    for (const bad of ["nope", bookmark.replace(/.$/, (c) => (c === "0" ? "1" : "0")), other]) {
-      const error = await failureOf(() =>
-        inObject(rt, "a", (_, ctx) => ctx.storage.onNextSessionRestoreBookmark(bad)),
+  it(
+    "restores SQL and KV to a bookmark on the next start, and a later restore undoes it",
+    NEEDS_HISTORY,
+    async () => {
+      await using rt = await startStorageRuntime();
+      const first = await inObject(rt, "a", async (_, ctx) => {
+        ctx.storage.sql.exec("CREATE TABLE t (x INTEGER)");
+        ctx.storage.sql.exec("INSERT INTO t VALUES (1)");
+        await ctx.storage.put("k", "one");
+        return ctx.storage.getCurrentBookmark();
+      });
+      assert.match(first, /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/);
+      const second = await inObject(rt, "a", async (_, ctx) => {
+        ctx.storage.sql.exec("INSERT INTO t VALUES (2)");
+        ctx.storage.sql.exec("CREATE TABLE u (y)");
+        await ctx.storage.put("k", "two");
+        return ctx.storage.getCurrentBookmark();
+      });
+      assert.ok(first < second, `${first} < ${second}`);
+      // The primary is always at or past its own bookmarks: waitForBookmark resolves at once.
+      await inObject(rt, "a", (_, ctx) => ctx.storage.waitForBookmark(first));
+      // Each current bookmark sorts after the last, even with no write between them.
+      const again = await inObject(rt, "a", (_, ctx) => ctx.storage.getCurrentBookmark());
+      assert.ok(second < again, `${second} < ${again}`);
+      const undo = await thenAbort(rt, "a", (ctx) =>
+        ctx.storage.onNextSessionRestoreBookmark(first),
       );
-      assert.equal((error as { code?: string }).code, "BOOKMARK_INVALID");
-      assert.match(error.message, /^Invalid bookmark .*Nothing was changed/);
-    }
-    await inObject(rt, "a", (_, ctx) => assert.deepEqual(rows(ctx), [1]));
+      assert.ok(undo > second, `${undo} > ${second}`);
+      await inObject(rt, "a", async (_, ctx) => {
+        assert.deepEqual(rows(ctx), [1]);
+        assert.equal(await ctx.storage.get("k"), "one");
+        const tables = ctx.storage.sql
+          .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'u'")
+          .toArray();
+        assert.deepEqual(tables, []);
+        ctx.storage.sql.exec("INSERT INTO t VALUES (3)");
+      });
+      const after = await inObject(rt, "a", (_, ctx) => ctx.storage.getCurrentBookmark());
+      assert.ok(after > undo, "bookmarks after a restore sort after the restore's undo bookmark");
+      await thenAbort(rt, "a", (ctx) => ctx.storage.onNextSessionRestoreBookmark(undo));
+      await inObject(rt, "a", async (_, ctx) => {
+        assert.deepEqual(rows(ctx), [1, 2]);
+        assert.equal(await ctx.storage.get("k"), "two");
+      });
+      await thenAbort(rt, "a", (ctx) => ctx.storage.onNextSessionRestoreBookmark(after));
+      await inObject(rt, "a", (_, ctx) => assert.deepEqual(rows(ctx), [1, 3]));
+    },
+  );
 
-    // Three days on, the state of `bookmark` was replaced more than two days ago.
-    await clock.advance(3 * DAY);
-    const old = await failureOf(() =>
-      inObject(rt, "a", (_, ctx) => ctx.storage.getBookmarkForTime(between)),
-    );
-    assert.equal((old as { code?: string }).code, "BOOKMARK_EXPIRED");
-    assert.match(old.message, /older than the 2 days of history/);
-    const expired = await failureOf(() =>
-      inObject(rt, "a", (_, ctx) => ctx.storage.onNextSessionRestoreBookmark(bookmark)),
-    );
-    assert.equal((expired as { code?: string }).code, "BOOKMARK_EXPIRED");
-    await inObject(rt, "a", (_, ctx) => assert.deepEqual(rows(ctx), [1]));
-    // The newest state stays restorable however old it is.
-    const now = await inObject(rt, "a", (_, ctx) => ctx.storage.getBookmarkForTime(clock.now()));
-    await thenAbort(rt, "a", (ctx) => ctx.storage.onNextSessionRestoreBookmark(now));
-    await inObject(rt, "a", (_, ctx) => assert.deepEqual(rows(ctx), [1]));
-  });
+  it(
+    "gives the bookmark of a time between writes; refuses times and bookmarks past retention",
+    NEEDS_HISTORY,
+    async () => {
+      const clock = new ManualClock(Date.UTC(2026, 0, 1));
+      await using rt = await startStorageRuntime({ clock, historyRetentionDays: 2 });
+      await inObject(rt, "a", (_, ctx) => {
+        ctx.storage.sql.exec("CREATE TABLE t (x INTEGER)");
+        ctx.storage.sql.exec("INSERT INTO t VALUES (1)");
+      });
+      const between = clock.now() + 1000;
+      await clock.advance(DAY);
+      await inObject(rt, "a", (_, ctx) => void ctx.storage.sql.exec("INSERT INTO t VALUES (2)"));
+      const bookmark = await inObject(rt, "a", (_, ctx) => ctx.storage.getBookmarkForTime(between));
+      const asDate = await inObject(rt, "a", (_, ctx) =>
+        ctx.storage.getBookmarkForTime(new Date(between)),
+      );
+      assert.equal(asDate, bookmark);
+      await thenAbort(rt, "a", (ctx) => ctx.storage.onNextSessionRestoreBookmark(bookmark));
+      await inObject(rt, "a", (_, ctx) => assert.deepEqual(rows(ctx), [1]));
 
-  it("trims history past retention and keeps restores inside the window exact", async () => {
-    using dir = tempDataDir();
+      // Malformed, edited, or another object's bookmark: refused, nothing changes.
+      const other = await inObject(rt, "b", (_, ctx) => ctx.storage.getCurrentBookmark());
+      for (const bad of ["nope", bookmark.replace(/.$/, (c) => (c === "0" ? "1" : "0")), other]) {
+        const error = await failureOf(() =>
+          inObject(rt, "a", (_, ctx) => ctx.storage.onNextSessionRestoreBookmark(bad)),
+        );
+        assert.equal((error as { code?: string }).code, "BOOKMARK_INVALID");
+        assert.match(error.message, /^Invalid bookmark .*Nothing was changed/);
+      }
+      await inObject(rt, "a", (_, ctx) => assert.deepEqual(rows(ctx), [1]));
+
+      // Three days on, the state of `bookmark` was replaced more than two days ago.
+      await clock.advance(3 * DAY);
+      const old = await failureOf(() =>
+        inObject(rt, "a", (_, ctx) => ctx.storage.getBookmarkForTime(between)),
+      );
+      assert.equal((old as { code?: string }).code, "BOOKMARK_EXPIRED");
+      assert.match(old.message, /older than the 2 days of history/);
+      const expired = await failureOf(() =>
+        inObject(rt, "a", (_, ctx) => ctx.storage.onNextSessionRestoreBookmark(bookmark)),
+      );
+      assert.equal((expired as { code?: string }).code, "BOOKMARK_EXPIRED");
+      await inObject(rt, "a", (_, ctx) => assert.deepEqual(rows(ctx), [1]));
+      // The newest state stays restorable however old it is.
+      const now = await inObject(rt, "a", (_, ctx) => ctx.storage.getBookmarkForTime(clock.now()));
+      await thenAbort(rt, "a", (ctx) => ctx.storage.onNextSessionRestoreBookmark(now));
+      await inObject(rt, "a", (_, ctx) => assert.deepEqual(rows(ctx), [1]));
+    },
+  );
+
+  it("trims history past retention and keeps restores inside the window exact", {
+    skip: NEEDS_HISTORY.skip || skipUnless("localFiles", "finds the trimmed history files"),
+  }, async () => {
+    using store = testStore();
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
     await using rt = await startStorageRuntime({
-      dataDir: dir.path,
+      ...store.options,
       clock,
       historyRetentionDays: 1,
     });
@@ -152,7 +159,7 @@ describe("point-in-time recovery", () => {
       });
       marks.push(mark);
     }
-    const history = `${dir.path}/Store`;
+    const history = `${store.dataDir}/Store`;
     const { readdirSync } = await import("node:fs");
     const base = readdirSync(history, { recursive: true }).find((f) =>
       String(f).endsWith("-history-base"),
@@ -181,8 +188,7 @@ describe("point-in-time recovery", () => {
   });
 
   it("refuses every call on a KV-backed class with workerd's text", async () => {
-    using dir = tempDataDir();
-    await using rt = await startStorageRuntime({ dataDir: dir.path });
+    await using rt = await startStorageRuntime();
     for (const call of [
       (ctx: DurableObjectState) => ctx.storage.getCurrentBookmark(),
       (ctx: DurableObjectState) => ctx.storage.getBookmarkForTime(Date.now()),
@@ -196,9 +202,10 @@ describe("point-in-time recovery", () => {
     }
   });
 
-  it("rejects with POINT_IN_TIME_UNAVAILABLE when history is off", async () => {
-    using dir = tempDataDir();
-    await using rt = await startStorageRuntime({ dataDir: dir.path, historyRetentionDays: 0 });
+  it("rejects with POINT_IN_TIME_UNAVAILABLE when history is off, or the driver keeps none", async () => {
+    await using rt = await startStorageRuntime(
+      TEST_STORAGE.capabilities.history ? { historyRetentionDays: 0 } : {},
+    );
     const error = await failureOf(() =>
       inObject(rt, "a", (_, ctx) => ctx.storage.getCurrentBookmark()),
     );

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
-import { createRuntime, ManualClock } from "../../src/index.ts";
+import { createRuntime, ManualClock, type RuntimeOptions } from "../../src/index.ts";
 import { runDurableObjectAlarm } from "../../src/testing/index.ts";
 import { constructed } from "../fixtures/alarm-worker.ts";
-import { tempDataDir } from "../support/temp-dir.ts";
+import { storageOptions, testStore } from "../support/storage.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 // The module itself, not its URL: a URL is bundled into a copy of its own, and these tests
@@ -12,12 +12,13 @@ import { waitFor } from "../support/wait-for.ts";
 const main = await import("../fixtures/alarm-worker.ts");
 const bindings = { ALARMED: "Alarmed", NO_ALARM: "NoAlarm" };
 
-async function start(clock: ManualClock, extra: Record<string, unknown> = {}) {
+async function start(clock: ManualClock, extra: Partial<RuntimeOptions> = {}) {
   return createRuntime({
     main,
     durableObjects: bindings,
     clock,
     onError: () => {},
+    ...storageOptions(),
     ...extra,
   });
 }
@@ -188,16 +189,16 @@ describe("alarms", () => {
     assert.equal((await fresh.runs())[0].name, "sleeper");
   });
 
-  it("survives a runtime restart on the same data directory", async () => {
-    using dir = tempDataDir("stead-alarms-");
+  it("survives a runtime restart on the same store", async () => {
+    using store = testStore("stead-alarms-");
     const clock = new ManualClock();
     const at = clock.now() + 30_000;
     {
-      await using rt = await start(clock, { dataDir: dir.path });
+      await using rt = await start(clock, store.options);
       await rt.env.ALARMED.getByName("persistent").schedule(at);
     }
     await clock.advance(40_000);
-    await using rt = await start(clock, { dataDir: dir.path });
+    await using rt = await start(clock, store.options);
     await clock.advance(0);
     const stub = rt.env.ALARMED.getByName("persistent");
     await waitFor(async () => (await stub.runs()).length === 1, "the alarm to run after restart");
@@ -205,13 +206,11 @@ describe("alarms", () => {
   });
 
   it("survives a SIGKILL of the process that set it", async () => {
-    using dir = tempDataDir("stead-alarms-");
+    using store = testStore("stead-alarms-");
     const child = spawn(
       process.execPath,
-      [new URL("../fixtures/alarm-child.ts", import.meta.url).pathname, dir.path],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
+      [new URL("../fixtures/alarm-child.ts", import.meta.url).pathname, store.dataDir],
+      { env: { ...process.env, ...store.env }, stdio: ["ignore", "pipe", "inherit"] },
     );
     const acked = await new Promise<number>((resolve, reject) => {
       child.stdout.setEncoding("utf8");
@@ -224,7 +223,7 @@ describe("alarms", () => {
     child.kill("SIGKILL");
     await new Promise((resolve) => child.once("exit", resolve));
     const clock = new ManualClock(acked + 1);
-    await using rt = await start(clock, { dataDir: dir.path });
+    await using rt = await start(clock, store.options);
     await clock.advance(0);
     const stub = rt.env.ALARMED.getByName("crashy");
     await waitFor(async () => (await stub.runs()).length === 1, "the alarm to run after the crash");

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { DurableObjectState } from "../../src/index.ts";
 import { ManualClock, type Runtime } from "../../src/index.ts";
-import { failureOf, inObject, startStorageRuntime } from "../fixtures/storage-harness.ts";
+import { failureOf } from "../support/errors.ts";
+import { inObject, startStorageRuntime } from "../support/storage-harness.ts";
 
 const SEED = { a: 1, "nested/b": { list: [1, 2], when: new Date(0) }, "\u{1F600}": "emoji" };
 

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createRuntime, DurableObject } from "../../src/index.ts";
+import { storageOptions } from "../support/storage.ts";
 
 class Nester extends DurableObject {
   /** Nests `levels` calls, then tries one more inside them. */
@@ -24,6 +25,7 @@ describe("blockConcurrencyWhile nesting", () => {
     await using rt = await createRuntime({
       main: { Nester, default: { fetch: () => new Response() } },
       durableObjects: { NESTER: "Nester" },
+      ...storageOptions(),
     });
     const stub = rt.env.NESTER.getByName("a");
     assert.equal(await stub.probe(63), "ok");

@@ -5,6 +5,7 @@ import { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
 import { deserialize } from "node:v8";
 import { createRuntime } from "../../src/index.ts";
+import { skipUnless } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 
 const COUNTER_WORKER = new URL("../fixtures/counter-worker.ts", import.meta.url);
@@ -24,7 +25,9 @@ function countInDatabaseFile(file: string): number {
 }
 
 describe("WAL checkpoints", () => {
-  it("keep the WAL of an object in steady use short, its data reaching the database file", async () => {
+  it("keep the WAL of an object in steady use short, its data reaching the database file", {
+    skip: skipUnless("localFiles", "reads the size of the -wal file and the database file alone"),
+  }, async () => {
     using dir = tempDataDir("stead-checkpoints-");
     await using rt = await createRuntime({
       main: COUNTER_WORKER,

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { listDurableObjectIds } from "../../src/testing/index.ts";
+import { typeError } from "../support/errors.ts";
 import { fixture, start } from "../support/rpc-runtime.ts";
-import { tempDataDir } from "../support/temp-dir.ts";
+import { testStore } from "../support/storage.ts";
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const BAD_ID = "Invalid Durable Object ID: must be 64 hex digits";
@@ -13,20 +14,12 @@ async function constructions(id: { toString(): string }): Promise<number> {
   return constructed.filter((c) => c.id === id.toString()).length;
 }
 
-function typeError(message: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof TypeError, `expected a TypeError, got ${String(error)}`);
-    assert.equal(error.message, message);
-    return true;
-  };
-}
-
 describe("idFromName", () => {
   it("is deterministic: the same name gives the same id, in this runtime and the next", async () => {
-    using dir = tempDataDir();
+    using store = testStore();
     let first: string;
     {
-      await using rt = await start(dir.path);
+      await using rt = await start(store.options);
       const a = rt.env.ECHO.idFromName("room-1");
       const b = rt.env.ECHO.idFromName("room-1");
       assert.equal(a.toString(), b.toString());
@@ -34,7 +27,7 @@ describe("idFromName", () => {
       assert.notEqual(a, b, "each call returns a new id object");
       first = a.toString();
     }
-    await using rt = await start(dir.path);
+    await using rt = await start(store.options);
     assert.equal(rt.env.ECHO.idFromName("room-1").toString(), first);
   });
 
@@ -117,13 +110,13 @@ describe("idFromString", () => {
   });
 
   it("parses ids across runtimes: a stored id string still addresses the same object", async () => {
-    using dir = tempDataDir();
+    using store = testStore();
     let hex: string;
     {
-      await using rt1 = await start(dir.path);
+      await using rt1 = await start(store.options);
       hex = rt1.env.ECHO.newUniqueId().toString();
     }
-    await using rt2 = await start(dir.path);
+    await using rt2 = await start(store.options);
     assert.equal(rt2.env.ECHO.idFromString(hex).toString(), hex);
   });
 

@@ -5,21 +5,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { runInDurableObject } from "../../src/testing/index.ts";
+import { typeError } from "../support/errors.ts";
 import { start } from "../support/rpc-runtime.ts";
-import { tempDataDir } from "../support/temp-dir.ts";
+import { testStore } from "../support/storage.ts";
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const OTHER_JURISDICTION =
   "get called on jurisdictional subnamespace with an ID from a different jurisdiction";
-
-function typeError(pattern: string | RegExp) {
-  return (error: unknown) => {
-    assert.ok(error instanceof TypeError, `expected a TypeError, got ${String(error)}`);
-    if (typeof pattern === "string") assert.equal(error.message, pattern);
-    else assert.match(error.message, pattern);
-    return true;
-  };
-}
 
 describe("jurisdiction()", () => {
   it("gives another id for the same name, encoding the jurisdiction in 64 hex digits", async () => {
@@ -40,15 +32,15 @@ describe("jurisdiction()", () => {
   });
 
   it("keeps objects of different jurisdictions apart, across runtimes", async () => {
-    using dir = tempDataDir();
+    using store = testStore();
     let euHex: string;
     {
-      await using rt = await start(dir.path);
+      await using rt = await start(store.options);
       await rt.env.ECHO.getByName("shared").save("where", "global");
       await rt.env.ECHO.jurisdiction("eu").getByName("shared").save("where", "eu");
       euHex = rt.env.ECHO.jurisdiction("eu").idFromName("shared").toString();
     }
-    await using rt = await start(dir.path);
+    await using rt = await start(store.options);
     assert.equal(await rt.env.ECHO.getByName("shared").load("where"), "global");
     assert.equal(await rt.env.ECHO.jurisdiction("eu").getByName("shared").load("where"), "eu");
     // A stored id string reaches the same object through either namespace.

@@ -11,13 +11,13 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { KvListOptions } from "../../src/core/storage/kv.ts";
 import type { DurableObjectState, Runtime } from "../../src/index.ts";
+import { type StoreOptions, testStore } from "../support/storage.ts";
 import {
   compareUtf8,
   inObject,
   sortUtf8,
   startStorageRuntime,
-  tempDataDir,
-} from "../fixtures/storage-harness.ts";
+} from "../support/storage-harness.ts";
 
 const OBJECT = "model";
 
@@ -44,7 +44,7 @@ interface Model {
   data: Map<string, unknown>;
 }
 interface Real {
-  dataDir: string;
+  store: StoreOptions;
   rt: Runtime;
 }
 
@@ -189,12 +189,12 @@ function deleteAll() {
   );
 }
 
-/** Stops the runtime and starts a new one on the same data directory, then compares everything. */
+/** Stops the runtime and starts a new one on the same store, then compares everything. */
 const restart: fc.AsyncCommand<Model, Real> = {
   check: () => true,
   async run(model, real) {
     await real.rt.dispose();
-    real.rt = await startStorageRuntime({ dataDir: real.dataDir });
+    real.rt = await startStorageRuntime(real.store);
     const stored = await inObject(real.rt, OBJECT, (_, ctx) => outcome(() => ctx.storage.list()));
     assert.deepStrictEqual(stored, expectedList(model, {}), "everything survives a restart");
   },
@@ -260,10 +260,10 @@ describe("KV model", () => {
       fc.asyncProperty(
         fc.commands(commandArbs, { maxCommands: 40, size: "max" }),
         async (commands) => {
-          using dir = tempDataDir("stead-kv-model-");
+          using store = testStore("stead-kv-model-");
           const real: Real = {
-            dataDir: dir.path,
-            rt: await startStorageRuntime({ dataDir: dir.path }),
+            store: store.options,
+            rt: await startStorageRuntime(store.options),
           };
           try {
             await fc.asyncModelRun(() => ({ model: { data: new Map() }, real }), commands);

@@ -4,13 +4,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../../src/index.ts";
+import { failureOf } from "../support/errors.ts";
+import { testStore } from "../support/storage.ts";
 import {
-  failureOf,
+  compareUtf8,
   inObject,
   sortUtf8,
   startStorageRuntime,
-  tempDataDir,
-} from "../fixtures/storage-harness.ts";
+} from "../support/storage-harness.ts";
 
 const PUT_SHAPE_MESSAGE =
   "put() may only be called with a single key-value pair and optional options as put(key, value, options) or with multiple key-value pairs and optional options as put(entries, options)";
@@ -282,10 +283,8 @@ describe("KV list()", () => {
         ...(await ctx.storage.list(options)).keys(),
       ];
       const all = sortUtf8(MIXED_KEYS);
-      const from = (k: string) =>
-        all.filter((x) => Buffer.compare(Buffer.from(x), Buffer.from(k)) >= 0);
-      const before = (k: string) =>
-        all.filter((x) => Buffer.compare(Buffer.from(x), Buffer.from(k)) < 0);
+      const from = (k: string) => all.filter((x) => compareUtf8(x, k) >= 0);
+      const before = (k: string) => all.filter((x) => compareUtf8(x, k) < 0);
 
       assert.deepEqual(await keys({ start: "\uFFFF" }), from("\uFFFF"));
       assert.deepEqual(await keys({ startAfter: "\uFFFF" }), from("\uFFFF").slice(1));
@@ -428,9 +427,9 @@ describe("KV list()", () => {
 
 describe("deleteAll()", () => {
   it("removes KV data and SQL tables together, durably", async () => {
-    using dir = tempDataDir();
+    using store = testStore();
     {
-      await using rt = await startStorageRuntime({ dataDir: dir.path });
+      await using rt = await startStorageRuntime(store.options);
       await inObject(rt, "wipe", async (_, ctx) => {
         await ctx.storage.put({ a: 1, b: 2 });
         ctx.storage.sql.exec("CREATE TABLE t (x); INSERT INTO t VALUES (1)");
@@ -449,7 +448,7 @@ describe("deleteAll()", () => {
         ctx.storage.sql.exec("CREATE TABLE t (y)");
       });
     }
-    await using rt = await startStorageRuntime({ dataDir: dir.path });
+    await using rt = await startStorageRuntime(store.options);
     await inObject(rt, "wipe", async (_, ctx) => {
       assert.deepEqual([...(await ctx.storage.list())], [["again", 1]]);
       assert.deepEqual(userTables(ctx.storage.sql), ["t"]);
@@ -732,9 +731,9 @@ describe("transactionSync()", () => {
 
 describe("sync() and options", () => {
   it("sync() resolves once earlier writes are durable, and at once when nothing is pending", async () => {
-    using dir = tempDataDir();
+    using store = testStore();
     {
-      await using rt = await startStorageRuntime({ dataDir: dir.path });
+      await using rt = await startStorageRuntime(store.options);
       await inObject(rt, "sync", async (_, ctx) => {
         assert.equal(await ctx.storage.sync(), undefined);
         ctx.storage.put("k", "unconfirmed", { allowUnconfirmed: true });
@@ -744,7 +743,7 @@ describe("sync() and options", () => {
         await ctx.storage.sync();
       });
     }
-    await using rt = await startStorageRuntime({ dataDir: dir.path });
+    await using rt = await startStorageRuntime(store.options);
     assert.deepEqual(await rt.env.STORE.getByName("sync").entries(), [
       ["k", "unconfirmed"],
       ["k2", 2],

@@ -4,18 +4,21 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { createRuntime, ManualClock } from "../../src/index.ts";
 import { constructed, latch } from "../fixtures/lifecycle-worker.ts";
+import { turn, turns } from "../support/event-loop.ts";
+import { storageOptions } from "../support/storage.ts";
 
 // The module itself, not its URL: a URL is bundled into a copy of its own, and these tests
 // read state the fixture module keeps.
 const main = await import("../fixtures/lifecycle-worker.ts");
 
 async function start(clock: ManualClock, objects: Record<string, number>) {
-  return createRuntime({ main, durableObjects: { LIFE: "Lifecycle" }, clock, objects });
-}
-
-/** Lets queued events reach the object (they start from a fresh macrotask). */
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return createRuntime({
+    main,
+    durableObjects: { LIFE: "Lifecycle" },
+    clock,
+    objects,
+    ...storageOptions(),
+  });
 }
 
 describe("object lifecycle", () => {
@@ -106,7 +109,7 @@ describe("object lifecycle", () => {
     const blocked = stub.block("gate").then(() => order.push("block"));
     await turn();
     const other = stub.ping().then(() => order.push("ping"));
-    for (let i = 0; i < 5; i++) await turn();
+    await turns(5);
     assert.deepEqual(order, [], "the ping waits for the gate");
     release();
     await Promise.all([blocked, other]);

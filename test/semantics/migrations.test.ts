@@ -16,6 +16,7 @@ import {
   type RuntimeOptions,
 } from "../../src/index.ts";
 import { listDurableObjectIds } from "../../src/testing/index.ts";
+import { type StoreOptions, storageOptions, TEST_STORAGE, testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
 
@@ -24,29 +25,32 @@ const MAIN = new URL("../fixtures/migrations-worker.ts", import.meta.url);
 const SQL_UNAVAILABLE =
   "Error: This Durable Object is not backed by SQLite storage, so the SQL API is not available. SQL can be enabled on a new Durable Object class by using the `new_sqlite_classes` instead of `new_classes` under `migrations` in your Wrangler configuration.";
 
-function start(dataDir: string, options: Partial<RuntimeOptions>): Promise<Runtime> {
-  return createRuntime({ main: MAIN, dataDir, ...options });
+/** The class databases are the files under <dataDir>/<Class> (checked besides the API). */
+const LOCAL_FILES = TEST_STORAGE.capabilities.localFiles;
+
+function start(store: StoreOptions, options: Partial<RuntimeOptions>): Promise<Runtime> {
+  return createRuntime({ main: MAIN, ...store, ...options });
 }
 
 /** Starts, runs `fn` against the runtime, and disposes it. */
 async function withRuntime<T>(
-  dataDir: string,
+  store: StoreOptions,
   options: Partial<RuntimeOptions>,
   fn: (rt: Runtime) => Promise<T>,
 ): Promise<T> {
-  await using rt = await start(dataDir, options);
+  await using rt = await start(store, options);
   return await fn(rt);
 }
 
 /** Asserts that starting fails with `code` and a message matching every pattern. */
 async function assertRefused(
-  dataDir: string,
+  store: StoreOptions,
   options: Partial<RuntimeOptions>,
   code: string,
   ...patterns: Array<string | RegExp>
 ): Promise<string> {
   let message = "";
-  await assert.rejects(start(dataDir, options), (error: any) => {
+  await assert.rejects(start(store, options), (error: any) => {
     assert.equal(error.code, code, error.message);
     message = error.message;
     return true;
@@ -62,10 +66,10 @@ const V1: Migration = { tag: "v1", new_sqlite_classes: ["Room", "Doomed"] };
 
 describe("migrations: renamed_classes", () => {
   it("the new name keeps the old class's ids, data (KV, SQL) and alarms", async () => {
-    using dir = tempDataDir("stead-migrations-");
+    using store = testStore("stead-migrations-");
     const clock = new ManualClock();
     const unique = await withRuntime(
-      dir.path,
+      store.options,
       { migrations: [V1], durableObjects: { ROOM: "Room" }, clock },
       async (rt) => {
         await rt.env.ROOM.getByName("a").write("k", "kept");
@@ -81,7 +85,7 @@ describe("migrations: renamed_classes", () => {
 
     const migrations = [V1, { tag: "v2", renamed_classes: [{ from: "Room", to: "Hall" }] }];
     await withRuntime(
-      dir.path,
+      store.options,
       { migrations, durableObjects: { HALL: "Hall" }, clock },
       async (rt) => {
         assert.equal(rt.env.HALL.idFromName("a").toString(), unique.byName, "same id for the name");
@@ -105,7 +109,7 @@ describe("migrations: renamed_classes", () => {
 
     // The old name no longer exists: a binding to it is refused with the way out.
     await assertRefused(
-      dir.path,
+      store.options,
       { migrations, durableObjects: { ROOM: "Room" } },
       "MIGRATION_INVALID",
       'the Durable Object binding ROOM references class Room, but migration "v2" renamed it to Hall',
@@ -113,20 +117,20 @@ describe("migrations: renamed_classes", () => {
   });
 
   it("a rename onto an existing class is refused and changes nothing", async () => {
-    using dir = tempDataDir("stead-migrations-");
-    await withRuntime(dir.path, { migrations: [V1], durableObjects: { ROOM: "Room" } }, (rt) =>
+    using store = testStore("stead-migrations-");
+    await withRuntime(store.options, { migrations: [V1], durableObjects: { ROOM: "Room" } }, (rt) =>
       rt.env.ROOM.getByName("a").write("k", 1),
     );
     const onto = { tag: "v2", renamed_classes: [{ from: "Room", to: "Doomed" }] };
     await assertRefused(
-      dir.path,
+      store.options,
       { migrations: [V1, onto], durableObjects: { DOOMED: "Doomed" } },
       "MIGRATION_INVALID",
       'createRuntime() options: migrations[1] (tag "v2"): renamed_classes renames Room to Doomed, but a class Doomed already exists.',
       "The destination of a rename must not exist yet",
     );
     await withRuntime(
-      dir.path,
+      store.options,
       { migrations: [V1], durableObjects: { ROOM: "Room" } },
       async (rt) => assert.equal(await rt.env.ROOM.getByName("a").read("k"), 1),
     );
@@ -137,20 +141,24 @@ describe("migrations: deleted_classes", () => {
   const V2: Migration = { tag: "v2", deleted_classes: ["Doomed"] };
 
   it("deletes a class's objects, data and alarms only when unbound and confirmed", async () => {
-    using dir = tempDataDir("stead-migrations-");
+    using store = testStore("stead-migrations-");
     const clock = new ManualClock();
     const both = { ROOM: "Room", DOOMED: "Doomed" };
-    await withRuntime(dir.path, { migrations: [V1], durableObjects: both, clock }, async (rt) => {
-      await rt.env.ROOM.getByName("a").write("k", "room");
-      await rt.env.DOOMED.getByName("a").write("k", "doomed");
-      await rt.env.DOOMED.getByName("b").scheduleAlarm(clock.now() + 60_000);
-    });
-    const doomedDir = join(dir.path, "Doomed");
-    assert.ok(existsSync(doomedDir));
+    await withRuntime(
+      store.options,
+      { migrations: [V1], durableObjects: both, clock },
+      async (rt) => {
+        await rt.env.ROOM.getByName("a").write("k", "room");
+        await rt.env.DOOMED.getByName("a").write("k", "doomed");
+        await rt.env.DOOMED.getByName("b").scheduleAlarm(clock.now() + 60_000);
+      },
+    );
+    const doomedDir = join(store.dataDir, "Doomed");
+    if (LOCAL_FILES) assert.ok(existsSync(doomedDir));
 
     // Cloudflare's rule: the binding must go first.
     await assertRefused(
-      dir.path,
+      store.options,
       { migrations: [V1, V2], durableObjects: both, confirmDeletions: ["v2"] },
       "MIGRATION_INVALID",
       /^Cannot apply --delete-class migration to class Doomed without also removing the binding that references it\./,
@@ -159,7 +167,7 @@ describe("migrations: deleted_classes", () => {
 
     // Stead's rule: deleting data needs an explicit confirmation, and says how to give it.
     const message = await assertRefused(
-      dir.path,
+      store.options,
       { migrations: [V1, V2], durableObjects: { ROOM: "Room" } },
       "DELETE_NOT_CONFIRMED",
       'migration "v2" deletes class Doomed: 2 stored objects',
@@ -169,30 +177,30 @@ describe("migrations: deleted_classes", () => {
     );
     assert.ok(message.split("\n").length <= 8, `one screen:\n${message}`);
     await assertRefused(
-      dir.path,
+      store.options,
       { migrations: [V1, V2], durableObjects: { ROOM: "Room" }, confirmDeletions: ["v3"] },
       "DELETE_NOT_CONFIRMED",
     );
 
     // Refusals changed nothing.
-    await withRuntime(dir.path, { migrations: [V1], durableObjects: both }, async (rt) => {
+    await withRuntime(store.options, { migrations: [V1], durableObjects: both }, async (rt) => {
       assert.equal(await rt.env.DOOMED.getByName("a").read("k"), "doomed");
     });
 
     const confirmed = { migrations: [V1, V2], confirmDeletions: ["v2"] };
     await withRuntime(
-      dir.path,
+      store.options,
       { ...confirmed, durableObjects: { ROOM: "Room" }, clock },
       async (rt) => {
         assert.equal(await rt.env.ROOM.getByName("a").read("k"), "room", "other classes keep data");
         assert.equal(rt.env.DOOMED, undefined);
-        assert.equal(existsSync(doomedDir), false, "the class's databases are gone");
+        if (LOCAL_FILES) assert.equal(existsSync(doomedDir), false, "the databases are gone");
       },
     );
 
     // A deleted class cannot be bound again unless a new migration recreates it, empty.
     await assertRefused(
-      dir.path,
+      store.options,
       { ...confirmed, durableObjects: { DOOMED: "Doomed" } },
       "MIGRATION_INVALID",
       'the Durable Object binding DOOMED references class Doomed, but migration "v2" deleted it',
@@ -200,7 +208,7 @@ describe("migrations: deleted_classes", () => {
     );
     const v3 = { tag: "v3", new_sqlite_classes: ["Doomed"] };
     await withRuntime(
-      dir.path,
+      store.options,
       {
         migrations: [V1, V2, v3],
         confirmDeletions: ["v2"],
@@ -226,7 +234,7 @@ describe("migrations: deleted_classes", () => {
 
 describe("migrations: tags", () => {
   it("apply in list order, each once", async () => {
-    using dir = tempDataDir("stead-migrations-");
+    using store = testStore("stead-migrations-");
     // Only this order works: Room must exist to be renamed, and its name must be free again to
     // be created anew.
     const migrations: Migration[] = [
@@ -241,7 +249,7 @@ describe("migrations: tags", () => {
       confirmDeletions: ["v4"],
       durableObjects: { HALL: "Hall", ROOM: "Room", DOOMED: "Doomed" },
     };
-    await withRuntime(dir.path, options, async (rt) => {
+    await withRuntime(store.options, options, async (rt) => {
       assert.notEqual(
         rt.env.HALL.idFromName("a").toString(),
         rt.env.ROOM.idFromName("a").toString(),
@@ -251,38 +259,38 @@ describe("migrations: tags", () => {
       assert.equal(await rt.env.ROOM.getByName("a").read("k"), undefined, "a separate namespace");
     });
     // Applied tags are not applied again: v4's deletion does not run a second time.
-    await withRuntime(dir.path, options, async (rt) => {
+    await withRuntime(store.options, options, async (rt) => {
       assert.equal(await rt.env.HALL.getByName("a").read("k"), "hall");
       assert.equal(await rt.env.DOOMED.getByName("a").read("k"), "doomed");
     });
   });
 
   it("applied tags stay listed, in order, with new tags after them", async () => {
-    using dir = tempDataDir("stead-migrations-");
+    using store = testStore("stead-migrations-");
     const v2 = { tag: "v2", new_sqlite_classes: ["Hall"] };
     const v3 = { tag: "v3", new_classes: ["Legacy"] };
     const bound = { durableObjects: { ROOM: "Room" } };
-    await withRuntime(dir.path, { ...bound, migrations: [V1, v2] }, async () => {});
+    await withRuntime(store.options, { ...bound, migrations: [V1, v2] }, async () => {});
     await assertRefused(
-      dir.path,
+      store.options,
       { ...bound, migrations: [V1] },
       "MIGRATION_INVALID",
       'migrations no longer lists "v2", already applied to this data directory (applied, in order: v1, v2)',
     );
     await assertRefused(
-      dir.path,
+      store.options,
       { ...bound, migrations: [v2, V1] },
       "MIGRATION_INVALID",
       "migrations lists the applied tags in the order v2, v1, but they were applied as v1, v2",
     );
     await assertRefused(
-      dir.path,
+      store.options,
       { ...bound, migrations: [V1, v3, v2] },
       "MIGRATION_INVALID",
       'the new migration "v3" comes before "v2", which was already applied to this data directory. Move "v3" to the end of migrations.',
     );
     await assertRefused(
-      dir.path,
+      store.options,
       { ...bound, migrations: [V1, v2, { ...v3, tag: "v1" }] },
       "MIGRATION_INVALID",
       'migrations lists the tag "v1" twice',
@@ -292,10 +300,10 @@ describe("migrations: tags", () => {
 
 describe("migrations: storage backends", () => {
   it("a new_classes class is KV-backed for good: KV works, the SQL API is unavailable", async () => {
-    using dir = tempDataDir("stead-migrations-");
+    using store = testStore("stead-migrations-");
     const migrations = [{ tag: "v1", new_classes: ["Legacy"] }];
     await withRuntime(
-      dir.path,
+      store.options,
       { migrations, durableObjects: { LEGACY: "Legacy" } },
       async (rt) => {
         const stub = rt.env.LEGACY.getByName("a");
@@ -306,7 +314,7 @@ describe("migrations: storage backends", () => {
     );
     // The recorded backend wins over a binding's default, also without migrations.
     for (const binding of ["Legacy", { className: "Legacy", storage: "sqlite" as const }]) {
-      await withRuntime(dir.path, { durableObjects: { LEGACY: binding } }, async (rt) => {
+      await withRuntime(store.options, { durableObjects: { LEGACY: binding } }, async (rt) => {
         assert.equal(await rt.env.LEGACY.getByName("a").read("k"), 1);
         assert.deepEqual(await rt.env.LEGACY.getByName("a").sqlWrite("x"), {
           error: SQL_UNAVAILABLE,
@@ -314,7 +322,7 @@ describe("migrations: storage backends", () => {
       });
     }
     await assertRefused(
-      dir.path,
+      store.options,
       { migrations: [...migrations, { tag: "v2", new_sqlite_classes: ["Legacy"] }] },
       "MIGRATION_INVALID",
       "new_sqlite_classes lists Legacy, but Legacy already exists as a KV-backed class (new_classes). A KV-backed class cannot be converted to SQLite",
@@ -322,17 +330,23 @@ describe("migrations: storage backends", () => {
   });
 
   it("without migrations a bound class is SQLite-backed and a later migration adopts it", async () => {
-    using dir = tempDataDir("stead-migrations-");
-    const id = await withRuntime(dir.path, { durableObjects: { ROOM: "Room" } }, async (rt) => {
-      assert.deepEqual(await rt.env.ROOM.getByName("a").sqlWrite("x"), { rows: [{ text: "x" }] });
-      return rt.env.ROOM.idFromName("a").toString();
-    });
-    assert.ok(
-      existsSync(join(dir.path, "Room", `${id}.sqlite`)),
-      "data stays under <dataDir>/Room",
+    using store = testStore("stead-migrations-");
+    const id = await withRuntime(
+      store.options,
+      { durableObjects: { ROOM: "Room" } },
+      async (rt) => {
+        assert.deepEqual(await rt.env.ROOM.getByName("a").sqlWrite("x"), { rows: [{ text: "x" }] });
+        return rt.env.ROOM.idFromName("a").toString();
+      },
     );
+    if (LOCAL_FILES) {
+      assert.ok(
+        existsSync(join(store.dataDir, "Room", `${id}.sqlite`)),
+        "data under <dataDir>/Room",
+      );
+    }
     await withRuntime(
-      dir.path,
+      store.options,
       {
         migrations: [{ tag: "v1", new_sqlite_classes: ["Room"] }],
         durableObjects: { ROOM: "Room" },
@@ -345,7 +359,7 @@ describe("migrations: storage backends", () => {
       },
     );
     await assertRefused(
-      dir.path,
+      store.options,
       {
         migrations: [
           { tag: "v1", new_sqlite_classes: ["Room"] },
@@ -360,9 +374,9 @@ describe("migrations: storage backends", () => {
 
 describe("migrations: what Stead refuses", () => {
   it("transfers, and renames or deletes of classes that do not exist, with nothing changed", async () => {
-    using dir = tempDataDir("stead-migrations-");
+    using store = testStore("stead-migrations-");
     await assertRefused(
-      dir.path,
+      store.options,
       {
         migrations: [
           { tag: "v1", transferred_classes: [{ from: "A", from_script: "other", to: "Room" }] },
@@ -373,26 +387,26 @@ describe("migrations: what Stead refuses", () => {
       "list it in new_sqlite_classes instead",
     );
     await assertRefused(
-      dir.path,
+      store.options,
       { migrations: [{ tag: "v1", renamed_classes: [{ from: "Nope", to: "Room" }] }] },
       "MIGRATION_INVALID",
       "renamed_classes renames Nope to Room, but there is no class Nope",
     );
     await assertRefused(
-      dir.path,
+      store.options,
       { migrations: [V1, { tag: "v2", deleted_classes: ["Nope"] }] },
       "MIGRATION_INVALID",
       "deleted_classes lists Nope, but there is no class Nope",
     );
     await assertRefused(
-      dir.path,
+      store.options,
       { migrations: [{ tag: "v1", new_sqlite_classs: ["Room"] } as never] },
       "INVALID_CONFIG",
       'migrations.0: Unrecognized key: "new_sqlite_classs"',
     );
     // None of the refused migrations was recorded.
     await withRuntime(
-      dir.path,
+      store.options,
       { migrations: [V1], durableObjects: { ROOM: "Room" } },
       async () => {},
     );
@@ -434,8 +448,9 @@ describe("migrations from a wrangler config file", () => {
       ),
     );
     const dataDir = join(app.path, ".stead");
+    const store = { dataDir, ...storageOptions() };
     const config = await loadAppConfig(app.path);
-    await withRuntime(dataDir, config.runtimeOptions, async (rt) => {
+    await withRuntime(store, config.runtimeOptions, async (rt) => {
       await rt.env.DOOMED.getByName("a").write("k", 1);
       const response = await rt.fetch("http://app/?binding=DOOMED&name=a");
       assert.deepEqual(await response.json(), { value: 1 });
@@ -451,7 +466,7 @@ describe("migrations from a wrangler config file", () => {
     );
     const unconfirmed = await loadAppConfig(app.path, { processEnv: {} });
     await assertRefused(
-      dataDir,
+      store,
       unconfirmed.runtimeOptions,
       "DELETE_NOT_CONFIRMED",
       `${config.configPath}: a deleted_classes migration would delete data for good`,
@@ -459,9 +474,9 @@ describe("migrations from a wrangler config file", () => {
     );
     const confirmed = await loadAppConfig(app.path, { processEnv: { STEAD_CONFIRM_DELETE: "v2" } });
     assert.deepEqual(confirmed.runtimeOptions.confirmDeletions, ["v2"]);
-    await withRuntime(dataDir, confirmed.runtimeOptions, async (rt) => {
+    await withRuntime(store, confirmed.runtimeOptions, async (rt) => {
       assert.equal(rt.env.DOOMED, undefined);
-      assert.equal(existsSync(join(dataDir, "Doomed")), false);
+      if (LOCAL_FILES) assert.equal(existsSync(join(dataDir, "Doomed")), false);
     });
   });
 
@@ -513,7 +528,10 @@ describe("migrations from a wrangler config file", () => {
       await assert.rejects(
         (async () => {
           const config = await loadAppConfig(app.path);
-          await using _rt = await start(join(app.path, ".stead"), config.runtimeOptions);
+          await using _rt = await start(
+            { dataDir: join(app.path, ".stead"), ...storageOptions() },
+            config.runtimeOptions,
+          );
         })(),
         (error: any) => {
           assert.equal(error.code, code, error.message);

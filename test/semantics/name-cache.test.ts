@@ -6,7 +6,7 @@ import { execFile } from "node:child_process";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { inObject, startStorageRuntime } from "../fixtures/storage-harness.ts";
+import { inObject, startStorageRuntime } from "../support/storage-harness.ts";
 
 const CHILD = fileURLToPath(new URL("../fixtures/name-memory-child.ts", import.meta.url));
 const MiB = 1024 * 1024;

@@ -5,12 +5,7 @@
 // the surrounding transaction goes on. Never `{}`.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  failureOf,
-  inObject,
-  startStorageRuntime,
-  tempDataDir,
-} from "../fixtures/storage-harness.ts";
+import { failureOf } from "../support/errors.ts";
 import {
   assertDataCloneError,
   assertSameValue,
@@ -18,6 +13,8 @@ import {
   REFUSED_OUTSIDE_RPC,
   STORED,
 } from "../support/platform-values.ts";
+import { testStore } from "../support/storage.ts";
+import { inObject, startStorageRuntime } from "../support/storage-harness.ts";
 
 const ALL_REFUSED = [...REFUSED, ...REFUSED_OUTSIDE_RPC];
 
@@ -48,14 +45,14 @@ describe("platform objects workerd stores", () => {
   }
 
   it("survive a restart", async () => {
-    using dir = tempDataDir();
+    using store = testStore();
     {
-      await using rt = await startStorageRuntime({ dataDir: dir.path });
+      await using rt = await startStorageRuntime(store.options);
       await inObject(rt, "restart", async (_, ctx) => {
         for (const [i, { make }] of STORED.entries()) await ctx.storage.put(`k${i}`, make());
       });
     }
-    await using rt = await startStorageRuntime({ dataDir: dir.path });
+    await using rt = await startStorageRuntime(store.options);
     await inObject(rt, "restart", async (_, ctx) => {
       for (const [i, { make }] of STORED.entries()) {
         await assertSameValue(await ctx.storage.get(`k${i}`), make());

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RpcTarget } from "../../src/index.ts";
+import { typeError } from "../support/errors.ts";
 import { assertDataCloneError } from "../support/platform-values.ts";
 import { fixture, start } from "../support/rpc-runtime.ts";
 
@@ -12,11 +13,7 @@ async function constructionsOf(id: { toString(): string }) {
 }
 
 function notImplemented(member: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof TypeError, `expected a TypeError, got ${String(error)}`);
-    assert.equal(error.message, `The RPC receiver does not implement the method "${member}".`);
-    return true;
-  };
+  return typeError(`The RPC receiver does not implement the method "${member}".`);
 }
 
 function unserializable(type: string) {

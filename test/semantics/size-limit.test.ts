@@ -5,13 +5,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createRuntime, SteadError } from "../../src/index.ts";
-import {
-  failureOf,
-  inObject,
-  STORAGE_WORKER,
-  startStorageRuntime,
-  tempDataDir,
-} from "../fixtures/storage-harness.ts";
+import { failureOf } from "../support/errors.ts";
+import { testStore } from "../support/storage.ts";
+import { inObject, STORAGE_WORKER, startStorageRuntime } from "../support/storage-harness.ts";
 
 const FULL = "database or disk is full: SQLITE_FULL";
 const LIMIT = 128 * 1024;
@@ -19,8 +15,8 @@ const TOO_BIG = "x".repeat(LIMIT * 2 - 1000);
 
 describe("object size limit", () => {
   it("fails a write past the limit, resets the object and keeps what was committed", async () => {
-    using dir = tempDataDir();
-    const options = { dataDir: dir.path, objects: { maxDatabaseBytes: LIMIT } };
+    using store = testStore();
+    const options = { ...store.options, objects: { maxDatabaseBytes: LIMIT } };
     {
       await using rt = await startStorageRuntime(options);
       const first = await inObject(rt, "full", async (store, ctx) => {

@@ -5,12 +5,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { SqlStorage } from "../../src/index.ts";
-import {
-  compareUtf8,
-  inObject,
-  startStorageRuntime,
-  tempDataDir,
-} from "../fixtures/storage-harness.ts";
+import { testStore } from "../support/storage.ts";
+import { compareUtf8, inObject, startStorageRuntime } from "../support/storage-harness.ts";
 
 const MiB = 1024 * 1024;
 const TOO_BIG = { message: "string or blob too big: SQLITE_TOOBIG" };
@@ -104,9 +100,9 @@ describe("SQL limits: strings, BLOBs and rows of 2 MB", () => {
   });
 
   it("keeps what the turn wrote before a refused value, and it survives a restart", async () => {
-    using dir = tempDataDir();
+    using store = testStore();
     {
-      await using rt = await startStorageRuntime({ dataDir: dir.path });
+      await using rt = await startStorageRuntime(store.options);
       await inObject(rt, "kept", (_, ctx) => {
         const sql = ctx.storage.sql;
         sql.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v)");
@@ -118,7 +114,7 @@ describe("SQL limits: strings, BLOBs and rows of 2 MB", () => {
         sql.exec("INSERT INTO t (v) VALUES ('after')");
       });
     }
-    await using rt = await startStorageRuntime({ dataDir: dir.path });
+    await using rt = await startStorageRuntime(store.options);
     const values = await inObject(rt, "kept", (_, ctx) =>
       ctx.storage.sql.exec("SELECT v FROM t ORDER BY id").toArray(),
     );

@@ -5,12 +5,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { SqlStorage } from "../../src/index.ts";
 import { ManualClock } from "../../src/index.ts";
-import {
-  failureOf,
-  inObject,
-  startStorageRuntime,
-  tempDataDir,
-} from "../fixtures/storage-harness.ts";
+import { failureOf } from "../support/errors.ts";
+import { testStore } from "../support/storage.ts";
+import { inObject, startStorageRuntime } from "../support/storage-harness.ts";
 
 const TRANSACTION_MESSAGE =
   "To execute a transaction, please use the state.storage.transaction() or state.storage.transactionSync() APIs instead of the SQL BEGIN TRANSACTION or SAVEPOINT statements. The JavaScript API is safer because it will automatically roll back on exceptions, and because it interacts correctly with Durable Objects' automatic atomic write coalescing.";
@@ -613,9 +610,9 @@ describe("SQLite features", () => {
 
 describe("SQL persistence", () => {
   it("SQL tables survive the process: a new runtime on the same data directory sees them", async () => {
-    using dir = tempDataDir();
+    using store = testStore();
     {
-      await using rt = await startStorageRuntime({ dataDir: dir.path });
+      await using rt = await startStorageRuntime(store.options);
       const stub = rt.env.STORE.getByName("persist");
       await stub.note("first");
       await stub.note("second");
@@ -623,7 +620,7 @@ describe("SQL persistence", () => {
         ctx.storage.sql.exec("CREATE TABLE blobs (b BLOB); INSERT INTO blobs VALUES (x'cafe')");
       });
     }
-    await using rt = await startStorageRuntime({ dataDir: dir.path });
+    await using rt = await startStorageRuntime(store.options);
     assert.deepEqual(await rt.env.STORE.getByName("persist").notes(), [
       { id: 1, text: "first" },
       { id: 2, text: "second" },
@@ -651,15 +648,15 @@ describe("SQL persistence", () => {
   });
 
   it("un-awaited exec writes commit with the turn and are durable before the event's result", async () => {
-    using dir = tempDataDir();
+    using store = testStore();
     {
-      await using rt = await startStorageRuntime({ dataDir: dir.path });
+      await using rt = await startStorageRuntime(store.options);
       await inObject(rt, "turn", (_, ctx) => {
         ctx.storage.sql.exec("CREATE TABLE t (x)");
         for (let i = 0; i < 10; i++) ctx.storage.sql.exec("INSERT INTO t VALUES (?)", i);
       });
     }
-    await using rt = await startStorageRuntime({ dataDir: dir.path });
+    await using rt = await startStorageRuntime(store.options);
     assert.equal(
       await inObject(
         rt,

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LocalDriver } from "../../src/index.ts";
-import { inObject, startStorageRuntime, tempDataDir } from "../fixtures/storage-harness.ts";
+import { inObject, startStorageRuntime } from "../support/storage-harness.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
 
 /** Every property name reachable on `value` through its prototypes (Object's own left out). */
 function memberNames(value: object): Set<string> {
@@ -19,8 +20,7 @@ const RUNTIME_ONLY = ["readAlarm", "alarmRunning", "completeAlarm", "beforeCommi
 
 describe("ctx.storage", () => {
   it("has no members of the runtime's own (alarm bookkeeping, the commit hook)", async () => {
-    using dir = tempDataDir();
-    await using rt = await startStorageRuntime({ dataDir: dir.path });
+    await using rt = await startStorageRuntime();
     const seen = await inObject(rt, "a", (_, ctx) => {
       const names = memberNames(ctx.storage);
       return RUNTIME_ONLY.filter((name) => names.has(name));

@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { inObject, startStorageRuntime } from "../fixtures/storage-harness.ts";
 import { picture, REFUSED, REFUSED_OUTSIDE_RPC } from "../support/platform-values.ts";
+import { inObject, startStorageRuntime } from "../support/storage-harness.ts";
 
 /** Every refused object the arbitraries made, to know which values must be refused. */
 const refusedObjects = new WeakSet<object>();

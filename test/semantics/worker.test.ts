@@ -6,10 +6,12 @@ import {
   createRuntime,
   ManualClock,
   type RuntimeOptions,
-  SteadError,
   WorkerEntrypoint,
 } from "../../src/index.ts";
-import { writeFiles } from "../e2e/support/app-files.ts";
+import { writeFiles } from "../support/app-files.ts";
+import { steadError } from "../support/errors.ts";
+import { turns } from "../support/event-loop.ts";
+import { storageOptions, testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 
 const MAIN = new URL("../fixtures/rpc-worker.ts", import.meta.url);
@@ -24,29 +26,13 @@ function start(extra: Partial<RuntimeOptions> = {}) {
     main: MAIN,
     durableObjects: { ECHO: "Echo", OTHER: "Other" },
     vars: { GREETING: "hi" },
+    ...storageOptions(),
     ...extra,
   });
 }
 
 async function fixture(): Promise<typeof import("../fixtures/rpc-worker.ts")> {
   return import(MAIN.href);
-}
-
-function steadError(code: string, ...fragments: (string | RegExp)[]) {
-  return (error: unknown) => {
-    assert.ok(error instanceof SteadError, `expected a SteadError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    for (const fragment of fragments) {
-      if (typeof fragment === "string") assert.ok(error.message.includes(fragment), error.message);
-      else assert.match(error.message, fragment);
-    }
-    return true;
-  };
-}
-
-/** Lets pending callbacks run: enough turns for a promise chain that is not blocked to settle. */
-async function turns(n = 20): Promise<void> {
-  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
 describe("export default { fetch }", () => {
@@ -91,6 +77,7 @@ describe("export default class extends WorkerEntrypoint", () => {
       main: ENTRYPOINT,
       durableObjects: { NOTES: "Notes" },
       vars: { GREETING: "hey" },
+      ...storageOptions(),
     });
     assert.equal(await (await rt.fetch("https://app.example/")).text(), "hey from an entrypoint");
     const first = await rt.fetch("https://app.example/note?list=a", {
@@ -108,7 +95,11 @@ describe("export default class extends WorkerEntrypoint", () => {
 
 describe("a missing default fetch handler", () => {
   it("gives a clear error when the module has no default export; its objects still work", async () => {
-    await using rt = await createRuntime({ main: NO_FETCH, durableObjects: { LONELY: "Lonely" } });
+    await using rt = await createRuntime({
+      main: NO_FETCH,
+      durableObjects: { LONELY: "Lonely" },
+      ...storageOptions(),
+    });
     await assert.rejects(
       rt.fetch("https://app.example/"),
       steadError("HANDLER_MISSING", MISSING_FETCH),
@@ -118,7 +109,10 @@ describe("a missing default fetch handler", () => {
 
   it("gives the same error for a default object without fetch, or an entrypoint without fetch", async () => {
     {
-      await using rt = await createRuntime({ main: { default: { notFetch() {} } } });
+      await using rt = await createRuntime({
+        main: { default: { notFetch() {} } },
+        ...storageOptions(),
+      });
       await assert.rejects(
         rt.fetch("https://app.example/"),
         steadError("HANDLER_MISSING", MISSING_FETCH),
@@ -127,6 +121,7 @@ describe("a missing default fetch handler", () => {
     {
       await using rt = await createRuntime({
         main: { default: class extends WorkerEntrypoint {} },
+        ...storageOptions(),
       });
       await assert.rejects(
         rt.fetch("https://app.example/"),
@@ -138,12 +133,11 @@ describe("a missing default fetch handler", () => {
 
 describe("ctx.waitUntil", () => {
   it("dispose() waits for the promise, and the work it does is kept", async () => {
-    using dir = tempDataDir("stead-worker-test-");
-    const dataDir = dir.path;
+    using store = testStore("stead-worker-test-");
     // The module itself, not its path: a path is bundled, and the bundle's heldWork is its own.
     const module = await fixture();
     const { heldWork } = module;
-    const rt = await start({ dataDir, main: module });
+    const rt = await start({ ...store.options, main: module });
     const response = await rt.fetch("https://app.example/later?name=wu");
     assert.equal(response.status, 202, "the response does not wait for the background work");
     const release = heldWork.pop();
@@ -153,12 +147,12 @@ describe("ctx.waitUntil", () => {
     const disposing = rt.dispose().then(() => {
       disposed = true;
     });
-    await turns();
+    await turns(20);
     assert.equal(disposed, false, "dispose() is waiting for the waitUntil promise");
     release();
     await disposing;
 
-    await using again = await start({ dataDir });
+    await using again = await start(store.options);
     assert.equal(await again.env.ECHO.getByName("wu").load("later"), "written in waitUntil");
   });
 
@@ -316,8 +310,9 @@ export default {
   it("reads the config as stead dev does, runs its build, and lets the options given win", async () => {
     using app = tempDataDir("stead-config-app-");
     writeFiles(app.path, APP);
+    const store = { dataDir: join(app.path, "data"), ...storageOptions() };
     {
-      await using rt = await createRuntime({ config: app.path, dataDir: join(app.path, "data") });
+      await using rt = await createRuntime({ config: app.path, ...store });
       assert.deepEqual(await (await rt.fetch("http://app/")).json(), {
         greeting: "from the config",
         secret: "from .dev.vars",
@@ -327,7 +322,7 @@ export default {
     }
     await using rt = await createRuntime({
       config: pathToFileURL(join(app.path, "wrangler.jsonc")),
-      dataDir: join(app.path, "data"),
+      ...store,
       vars: { GREETING: "given" },
     });
     const answer = await (await rt.fetch("http://app/")).json();

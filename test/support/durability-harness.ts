@@ -1,11 +1,19 @@
-// Shared set-up of the durability tests: a runtime on the local driver whose flushes the test
-// can count, hold and fail per object.
+// Shared set-up of the durability tests: a runtime on the durability fixture, on the storage
+// under test or on the local driver with its flushes under the test's control (counted, held and
+// failed per object). Only the local driver has that hook, so a test that controls flushes
+// declares it: `describe(name, NEEDS_FLUSH_HOOKS, ...)`.
 import { createRuntime, LocalDriver, type RuntimeOptions } from "../../src/index.ts";
+import { skipUnless, storageOptions } from "./storage.ts";
 import { tempDataDir } from "./temp-dir.ts";
 import { waitFor } from "./wait-for.ts";
 
 /** No test here needs long; a hang fails fast instead of stalling the run. */
 export const LIMIT = { timeout: 5_000 };
+
+/** The options of a test or suite that counts, holds or fails flushes through `Flushes`. */
+export const NEEDS_FLUSH_HOOKS = {
+  skip: skipUnless("flushHooks", "counts, holds or fails flushes to see what waits for them"),
+};
 
 export const FIXTURE = new URL("../fixtures/durability-worker.ts", import.meta.url);
 
@@ -56,12 +64,34 @@ export class Flushes {
   }
 }
 
+const BINDINGS = { STORE: "Store", LATCH: "Latch", SLOW: "SlowStart" };
+
+/** A runtime on the durability fixture, on a fresh store of the storage under test. */
 export async function startRuntime(options: Partial<RuntimeOptions> = {}) {
+  const rt = await createRuntime({
+    main: FIXTURE,
+    durableObjects: BINDINGS,
+    ...storageOptions(),
+    ...options,
+  });
+  return {
+    rt,
+    env: rt.env,
+    idOf: (name: string): string => rt.env.STORE.idFromName(name).toString(),
+    [Symbol.asyncDispose]: () => rt.dispose(),
+  };
+}
+
+/**
+ * A runtime on the durability fixture, on the local driver whose flushes `flushes` controls
+ * (declare `NEEDS_FLUSH_HOOKS`).
+ */
+export async function startWithFlushes(options: Partial<RuntimeOptions> = {}) {
   const dir = tempDataDir("stead-durability-");
   const flushes = new Flushes();
   const rt = await createRuntime({
     main: FIXTURE,
-    durableObjects: { STORE: "Store", LATCH: "Latch", SLOW: "SlowStart" },
+    durableObjects: BINDINGS,
     driver: new LocalDriver({ dataDir: dir.path, beforeFlush: flushes.hook }),
     ...options,
   });
@@ -76,19 +106,4 @@ export async function startRuntime(options: Partial<RuntimeOptions> = {}) {
       dir[Symbol.dispose]();
     },
   };
-}
-
-export function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** True if `promise` is still unsettled after several turns of the event loop. */
-export async function isPending(promise: Promise<unknown>, turns = 10): Promise<boolean> {
-  let settled = false;
-  const settle = () => {
-    settled = true;
-  };
-  promise.then(settle, settle);
-  for (let i = 0; i < turns; i++) await turn();
-  return !settled;
 }

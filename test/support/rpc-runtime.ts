@@ -1,18 +1,19 @@
 import { createRuntime } from "../../src/index.ts";
+import { type StoreOptions, storageOptions } from "./storage.ts";
 
 /** The RPC fixture module, shared by the id and RPC semantics tests. */
 export const MAIN = new URL("../fixtures/rpc-worker.ts", import.meta.url);
 
 /**
- * A runtime on the RPC fixture: ECHO and OTHER bound, GREETING in vars. On a temporary data
- * directory unless `dataDir` is given (ids are the same only within one data directory).
+ * A runtime on the RPC fixture: ECHO and OTHER bound, GREETING in vars. On a fresh store unless
+ * `store` is given (ids are the same only within one store).
  */
-export async function start(dataDir?: string) {
+export async function start(store?: StoreOptions) {
   return createRuntime({
     // The module itself, not its URL (which would be bundled into a copy of its own), so that
     // fixture() is the module the runtime runs.
     main: await fixture(),
-    dataDir,
+    ...(store ?? storageOptions()),
     durableObjects: { ECHO: "Echo", OTHER: "Other" },
     vars: { GREETING: "hi" },
   });

@@ -2,17 +2,17 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createRuntime, type Runtime } from "../../src/index.ts";
 import { HEARTBEAT_MS, shardOf } from "../../src/threads/shard-protocol.ts";
-import { tempDataDir } from "../support/temp-dir.ts";
+import { type StoreOptions, testStore } from "../support/storage.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 const MAIN = new URL("../fixtures/threads-worker.ts", import.meta.url);
 const THREADS = 2;
 
-function start(dataDir: string, extra: { cpuLimitMs?: number } = {}): Promise<Runtime> {
+function start(store: StoreOptions, extra: { cpuLimitMs?: number } = {}): Promise<Runtime> {
   return createRuntime({
     main: MAIN,
     durableObjects: { ROOM: "Room" },
-    dataDir,
+    ...store,
     threads: THREADS,
     onError: () => {},
     ...extra,
@@ -33,9 +33,9 @@ function namesOnEachThread(rt: Runtime): string[] {
 
 describe("objects on object threads (createRuntime threads)", () => {
   it("serves RPC and fetch from every thread, and keeps the data across runtimes", async () => {
-    using dir = tempDataDir();
+    using store = testStore();
     {
-      await using rt = await start(dir.path);
+      await using rt = await start(store.options);
       const [a, b] = namesOnEachThread(rt);
       assert.equal(await rt.env.ROOM.getByName(a).increment(), 1);
       assert.equal(await rt.env.ROOM.getByName(a).increment(), 2);
@@ -46,15 +46,15 @@ describe("objects on object threads (createRuntime threads)", () => {
       assert.equal(echoed.headers.get("x-room"), b);
       assert.equal(await echoed.text(), "streamed");
     }
-    await using again = await start(dir.path);
+    await using again = await start(store.options);
     const [a, b] = namesOnEachThread(again);
     assert.equal(await again.env.ROOM.getByName(a).count(), 3);
     assert.equal(await again.env.ROOM.getByName(b).count(), 1);
   });
 
   it("lets an object call an object on another thread, by RPC and by fetch", async () => {
-    using dir = tempDataDir();
-    await using rt = await start(dir.path);
+    using store = testStore();
+    await using rt = await start(store.options);
     const [a, b] = namesOnEachThread(rt);
     assert.equal(await rt.env.ROOM.getByName(a).incrementOther(b), 1);
     assert.equal(await rt.env.ROOM.getByName(b).incrementOther(a), 1);
@@ -62,8 +62,8 @@ describe("objects on object threads (createRuntime threads)", () => {
   });
 
   it("delivers one caller's calls in the order it made them, a streamed body included", async () => {
-    using dir = tempDataDir();
-    await using rt = await start(dir.path);
+    using store = testStore();
+    await using rt = await start(store.options);
     const stub = rt.env.ROOM.getByName("ordered");
     let close!: () => void;
     const body = new ReadableStream<Uint8Array>({
@@ -85,8 +85,8 @@ describe("objects on object threads (createRuntime threads)", () => {
   });
 
   it("passes functions, RpcTargets and stubs by reference between threads, as on one", async () => {
-    using dir = tempDataDir();
-    await using rt = await start(dir.path);
+    using store = testStore();
+    await using rt = await start(store.options);
     const [a, b] = namesOnEachThread(rt);
     // The Worker's function, called from an object thread.
     assert.equal(
@@ -120,8 +120,8 @@ describe("objects on object threads (createRuntime threads)", () => {
   });
 
   it("delivers alarms to objects on object threads", async () => {
-    using dir = tempDataDir();
-    await using rt = await start(dir.path);
+    using store = testStore();
+    await using rt = await start(store.options);
     const [a, b] = namesOnEachThread(rt);
     await rt.env.ROOM.getByName(a).alarmIn(1);
     await rt.env.ROOM.getByName(b).alarmIn(1);
@@ -134,8 +134,8 @@ describe("objects on object threads (createRuntime threads)", () => {
   });
 
   it("resets a runaway object at its CPU limit while objects on other threads keep answering", async () => {
-    using dir = tempDataDir();
-    await using rt = await start(dir.path, { cpuLimitMs: 300 });
+    using store = testStore();
+    await using rt = await start(store.options, { cpuLimitMs: 300 });
     const [runaway, other] = namesOnEachThread(rt);
     await rt.env.ROOM.getByName(runaway).increment();
     await rt.env.ROOM.getByName(other).increment();
@@ -167,8 +167,8 @@ describe("objects on object threads (createRuntime threads)", () => {
   });
 
   it("relays a WebSocket to an object on another thread, and drops it when that thread is reset", async () => {
-    using dir = tempDataDir();
-    await using rt = await start(dir.path, { cpuLimitMs: 300 });
+    using store = testStore();
+    await using rt = await start(store.options, { cpuLimitMs: 300 });
     const [room] = namesOnEachThread(rt);
     const response = await rt.fetch(`http://app/${room}/ws`, { headers: { upgrade: "websocket" } });
     assert.equal(response.status, 101);

@@ -3,9 +3,7 @@
 // too; what it refuses is a DataCloneError with its text, and the previous attachment stays.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createRuntime } from "../../src/index.ts";
 import { runInDurableObject } from "../../src/testing/index.ts";
-import { WS_WORKER } from "../fixtures/ws-harness.ts";
 import {
   assertDataCloneError,
   assertSameValue,
@@ -13,17 +11,11 @@ import {
   REFUSED_OUTSIDE_RPC,
   STORED,
 } from "../support/platform-values.ts";
-
-async function start() {
-  return createRuntime({
-    main: await import(WS_WORKER.href),
-    durableObjects: { ROOM: "Room", STANDARD: "Standard" },
-  });
-}
+import { startWsRuntime } from "../support/ws-harness.ts";
 
 describe("platform objects as WebSocket attachments", () => {
   it("what workerd stores comes back equal, in the same event and a later one", async () => {
-    await using rt = await start();
+    await using rt = await startWsRuntime();
     const room = rt.env.ROOM.getByName("attach-stored");
     await runInDurableObject(room, async (_room, ctx) => {
       for (const { name, make } of STORED) {
@@ -48,7 +40,7 @@ describe("platform objects as WebSocket attachments", () => {
   });
 
   it("what workerd refuses is a DataCloneError with its text; the old attachment stays", async () => {
-    await using rt = await start();
+    await using rt = await startWsRuntime();
     await runInDurableObject(rt.env.ROOM.getByName("attach-refused"), (_room, ctx) => {
       const server = Object.values(new WebSocketPair())[1]!;
       ctx.acceptWebSocket(server);

@@ -1,17 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createRuntime } from "../../src/index.ts";
 import { runInDurableObject } from "../../src/testing/index.ts";
-import { LIMIT, startWs, WS_WORKER } from "../fixtures/ws-harness.ts";
 import { seen } from "../fixtures/ws-worker.ts";
 import { waitFor } from "../support/wait-for.ts";
-
-async function start() {
-  return createRuntime({
-    main: await import(WS_WORKER.href),
-    durableObjects: { ROOM: "Room", STANDARD: "Standard" },
-  });
-}
+import { LIMIT, startWs, startWsRuntime } from "../support/ws-harness.ts";
 
 function pair(): [WebSocket, WebSocket] {
   const [client, server] = Object.values(new WebSocketPair());
@@ -20,7 +12,7 @@ function pair(): [WebSocket, WebSocket] {
 
 describe("WebSocket limits and misuse", () => {
   it("checks tags: at most 10 distinct, each at most 256 characters", async () => {
-    await using rt = await start();
+    await using rt = await startWsRuntime();
     await runInDurableObject(rt.env.ROOM.getByName("tags"), (_room, ctx) => {
       const tags = Array.from({ length: 11 }, (_, i) => `t${i}`);
       assert.throws(() => ctx.acceptWebSocket(pair()[1], tags), {
@@ -41,7 +33,7 @@ describe("WebSocket limits and misuse", () => {
   });
 
   it("refuses to mix accept() and acceptWebSocket(), with Cloudflare's errors", async () => {
-    await using rt = await start();
+    await using rt = await startWsRuntime();
     await runInDurableObject(rt.env.ROOM.getByName("mix"), (_room, ctx) => {
       const [, accepted] = pair();
       accepted.accept();
@@ -81,7 +73,7 @@ describe("WebSocket limits and misuse", () => {
   });
 
   it("limits an object to 32,768 hibernatable sockets", async () => {
-    await using rt = await start();
+    await using rt = await startWsRuntime();
     await runInDurableObject(rt.env.ROOM.getByName("many"), (_room, ctx) => {
       for (let i = 0; i < 32_768; i++) ctx.acceptWebSocket(pair()[1]);
       assert.throws(() => ctx.acceptWebSocket(pair()[1]), {
@@ -140,7 +132,7 @@ describe("WebSocket limits and misuse", () => {
   });
 
   it("checks the auto-response pair and the event timeout", async () => {
-    await using rt = await start();
+    await using rt = await startWsRuntime();
     await runInDurableObject(rt.env.ROOM.getByName("settings"), (_room, ctx) => {
       assert.equal(ctx.getWebSocketAutoResponse(), null);
       assert.throws(

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LocalDriver } from "../../src/index.ts";
-import { LIMIT, startWs } from "../fixtures/ws-harness.ts";
-import { Flushes, isPending } from "../support/durability-harness.ts";
+import { Flushes, NEEDS_FLUSH_HOOKS } from "../support/durability-harness.ts";
+import { isPending } from "../support/event-loop.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
+import { LIMIT, startWs } from "../support/ws-harness.ts";
 
 /** The fixture app on a local driver whose flushes the test holds and fails. */
 async function startGated() {
@@ -23,7 +24,7 @@ async function startGated() {
   };
 }
 
-describe("WebSocket sends and the output gate", () => {
+describe("WebSocket sends and the output gate", NEEDS_FLUSH_HOOKS, () => {
   it(
     "holds a hibernatable socket's send after a write until the write is durable",
     LIMIT,

@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createRuntime, ManualClock } from "../../src/index.ts";
-import { LIMIT, startWs, WS_WORKER } from "../fixtures/ws-harness.ts";
+import { ManualClock } from "../../src/index.ts";
 import { constructed, seen } from "../fixtures/ws-worker.ts";
+import { turn } from "../support/event-loop.ts";
 import { waitFor } from "../support/wait-for.ts";
-
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
+import { LIMIT, startWs, startWsRuntime } from "../support/ws-harness.ts";
 
 describe("WebSocket standard API", () => {
   it("echoes through a Worker over a real connection, text and binary", LIMIT, async () => {
@@ -59,10 +56,7 @@ describe("WebSocket standard API", () => {
   );
 
   it("joins a pair in-process: events, auto-reply to close and readyState", LIMIT, async () => {
-    await using rt = await createRuntime({
-      main: await import(WS_WORKER.href),
-      durableObjects: { ROOM: "Room", STANDARD: "Standard" },
-    });
+    await using rt = await startWsRuntime();
     const response = await rt.fetch("http://app/echo/", { headers: { Upgrade: "websocket" } });
     assert.equal(response.status, 101);
     assert.ok(response instanceof Response);
@@ -120,10 +114,7 @@ describe("WebSocket standard API", () => {
   });
 
   it("delivers the events of a socket accepted in an object through its queue", LIMIT, async () => {
-    await using rt = await createRuntime({
-      main: await import(WS_WORKER.href),
-      durableObjects: { ROOM: "Room", STANDARD: "Standard" },
-    });
+    await using rt = await startWsRuntime();
     const response: Response = await rt.env.STANDARD.getByName("in-process").fetch("http://do/", {
       headers: { Upgrade: "websocket" },
     });

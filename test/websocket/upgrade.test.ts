@@ -1,21 +1,9 @@
 import assert from "node:assert/strict";
-import net from "node:net";
 import { describe, it } from "node:test";
-import { LIMIT, startWs, TestClient } from "../fixtures/ws-harness.ts";
 import { seen } from "../fixtures/ws-worker.ts";
+import { rawExchange } from "../support/http-harness.ts";
 import { waitFor } from "../support/wait-for.ts";
-
-/** Sends raw bytes and collects everything the server answers until it closes. */
-function rawExchange(port: number, request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, "127.0.0.1", () => socket.write(request));
-    let answer = "";
-    socket.on("data", (chunk) => (answer += chunk.toString("latin1")));
-    socket.on("close", () => resolve(answer));
-    socket.on("error", reject);
-    socket.setTimeout(5_000, () => socket.destroy(new Error("no answer within 5 s")));
-  });
-}
+import { LIMIT, startWs, TestClient } from "../support/ws-harness.ts";
 
 describe("WebSocket upgrades over HTTP", () => {
   it("writes a non-101 answer to an upgrade request as plain HTTP", LIMIT, async () => {

@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
-import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
+import { tempDataDir } from "../../../test/support/temp-dir.ts";
 import { readAt } from "../local/read-at.ts";
 import { WalCommitScanner, type WalPosition, WalReader } from "./wal-frames.ts";
 
 describe("WAL frames", () => {
   it("finds every commit, of one frame or hundreds, as the reader returns them", () => {
-    const dir = mkdtempSync(join(tmpdir(), "stead-wal-frames-"));
-    const path = join(dir, "db.sqlite");
+    using dir = tempDataDir("stead-wal-frames-");
+    const path = join(dir.path, "db.sqlite");
     const db = new DatabaseSync(path);
     try {
       db.exec(
@@ -53,7 +53,6 @@ describe("WAL frames", () => {
       assert.equal(transactions.length, 3, "the commits after the WAL restarted");
     } finally {
       db.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

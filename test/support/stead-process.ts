@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
+import type { TestStore } from "./storage.ts";
 
-const MAIN = fileURLToPath(new URL("../../../src/cli/main.ts", import.meta.url));
+const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
 /** A `stead` CLI process under test. */
 export interface SteadProcess extends AsyncDisposable {
@@ -33,13 +34,21 @@ export interface SteadProcessOptions {
   /** Run as this user and group (the test must run as root to switch). */
   uid?: number;
   gid?: number;
+  /**
+   * The store to run on: its data directory (`--data-dir`) and, when the storage under test is
+   * not the local driver, its storage (STEAD_STORAGE_URL). Restarts given one store share it.
+   */
+  store?: Pick<TestStore, "dataDir" | "env">;
 }
 
 /** Runs `stead <args>` to completion (it must exit by itself) and returns what it printed. */
 export async function runStead(args: string[], options: SteadProcessOptions = {}) {
-  const [file, argv] = withShellSettings([process.execPath, MAIN, ...args], options);
+  const [file, argv] = withShellSettings(
+    [process.execPath, MAIN, ...args, ...storeArgs(options)],
+    options,
+  );
   const child = spawn(file, argv, {
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...options.store?.env, ...options.env },
     cwd: options.cwd,
     stdio: ["ignore", "pipe", "pipe"],
     uid: options.uid,
@@ -76,6 +85,7 @@ export async function startStead(
     [
       ...(options.launcher ?? [options.node ?? process.execPath, options.cli ?? MAIN, command]),
       ...args,
+      ...storeArgs(options),
       "--port",
       String(options.port ?? 0),
       "--log-format",
@@ -85,7 +95,7 @@ export async function startStead(
   );
   const group = options.launcher !== undefined;
   const child = spawn(file, argv, {
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...options.store?.env, ...options.env },
     cwd: options.cwd,
     stdio: ["ignore", "pipe", "pipe"],
     uid: options.uid,
@@ -157,6 +167,11 @@ export async function startStead(
       await stop("SIGKILL");
     },
   };
+}
+
+/** The arguments that point a `stead` command at `options.store`'s data directory. */
+function storeArgs({ store }: SteadProcessOptions): string[] {
+  return store === undefined ? [] : ["--data-dir", store.dataDir];
 }
 
 /**

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The repository's templates directory: the apps `stead init` scaffolds. */
-export const TEMPLATES = fileURLToPath(new URL("../../../templates/", import.meta.url));
+export const TEMPLATES = fileURLToPath(new URL("../../templates/", import.meta.url));
 
 /**
  * Copies `templates/<name>` into `into` (without any `.stead` data) and returns the copy's path.
