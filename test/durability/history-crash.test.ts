@@ -55,7 +55,7 @@ describe("history across crashes", () => {
           .filter((entry) => entry.isDirectory())
           .map((entry) => entry.name);
         for (const namespace of namespaces) {
-          for (const id of driver.listObjects(namespace)) {
+          for (const id of await driver.listObjects(namespace)) {
             const handle = driver.openObject(namespace, id);
             const history = handle.history!;
             const before = dump(handle.sqlite);
