@@ -30,6 +30,11 @@ export interface PostgresDriverOptions {
   maxConnections?: number;
   /** Log rows per object after which its log is folded into its pages (default 64). */
   compactAfter?: number;
+  /**
+   * WAL frames after which an object's connection checkpoints its WAL (default 1,000, about 4 MB;
+   * every frame is already in PostgreSQL by then, so this only bounds the local WAL).
+   */
+  checkpointAfterFrames?: number;
   /** How long `connect` keeps retrying an unreachable PostgreSQL, ms (default 30,000). */
   connectTimeoutMs?: number;
   /** Told about each failed attempt to reach PostgreSQL at start, before the next one. */
@@ -109,6 +114,7 @@ export class PostgresDriver implements StorageDriver {
         S,
         display: url.display,
         compactAfter,
+        checkpointAfterFrames: options.checkpointAfterFrames ?? 1_000,
         flushAlarms: () => alarms.flush(),
         ensureDir: (namespace) => makePrivateDir(join(options.dataDir, namespace)),
       };

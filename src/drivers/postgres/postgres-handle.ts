@@ -32,6 +32,8 @@ export interface PostgresHandleOwner {
   ensureDir(namespace: string): void;
   /** Log rows past the snapshot after which an object is compacted. */
   readonly compactAfter: number;
+  /** WAL frames after which a connection checkpoints (its frames all captured). */
+  readonly checkpointAfterFrames: number;
 }
 
 /** Captured pages waiting to be appended, and the flushes that wait for them. */
@@ -41,9 +43,6 @@ interface Batch {
   checksum: number;
   done: PromiseWithResolvers<void>;
 }
-
-/** Frames after which a quiet WAL is checkpointed (every frame is already captured). */
-const CHECKPOINT_AFTER_FRAMES = 1000;
 
 /**
  * One object's database with PostgreSQL as its durable home. The SQLite file under the data
@@ -255,7 +254,7 @@ export class PostgresDatabaseHandle implements DatabaseHandle {
     batch.dbPages = this.#dbPages;
     batch.checksum = this.#checksum.value;
     this.#pending = batch;
-    if (this.#reader.position.frame >= CHECKPOINT_AFTER_FRAMES && this.#holds === 0) {
+    if (this.#reader.position.frame >= this.#owner.checkpointAfterFrames && this.#holds === 0) {
       // Every frame is captured: the WAL may restart (new salts, which the reader follows).
       db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     }
