@@ -13,19 +13,7 @@ HOST=127.0.0.1
 PORT=5432
 USER_NAME=postgres
 
-if ! pg_isready -q -h "$HOST" -p "$PORT"; then
-  version=$(ls /etc/postgresql)
-  echo "test-postgres: starting PostgreSQL $version (cluster main)" >&2
-  pg_ctlcluster --skip-systemctl-redirect "$version" main start
-  for _ in $(seq 1 100); do
-    pg_isready -q -h "$HOST" -p "$PORT" && break
-    sleep 0.1
-  done
-  pg_isready -q -h "$HOST" -p "$PORT" || {
-    echo "test-postgres: PostgreSQL does not accept connections on $HOST:$PORT" >&2
-    exit 1
-  }
-fi
+bash "$(dirname "$0")/ensure-postgres.sh"
 
 database="stead_test_$$_$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
 createdb -h "$HOST" -p "$PORT" -U "$USER_NAME" "$database"

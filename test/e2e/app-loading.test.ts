@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { runStead, startStead } from "../support/stead-process.ts";
-import { testStore } from "../support/storage.ts";
+import { TEST_STORAGE, testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
 
@@ -22,7 +22,8 @@ async function get(url: string): Promise<string> {
 describe("stead start: building apps", () => {
   it("serves the Hono app, with module rules, define and alias, and source-mapped stacks", async () => {
     using store = testStore("stead-data-");
-    await using stead = await startStead("start", [join(APPS, "hono-app"), "--threads", "1"], {
+    const threads = TEST_STORAGE.capabilities.threads ? "1" : "0";
+    await using stead = await startStead("start", [join(APPS, "hono-app"), "--threads", threads], {
       store,
     });
     assert.equal(await get(`${stead.url}/`), "hello hono");

@@ -4,13 +4,16 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { startStead } from "../support/stead-process.ts";
-import { testStore } from "../support/storage.ts";
+import { skipUnless, testStore } from "../support/storage.ts";
 
 const APP = fileURLToPath(new URL("../fixtures/apps/console-app/", import.meta.url));
 
 describe("an app's console under stead start", () => {
   for (const threads of ["0", "2"]) {
-    it(`becomes JSON log lines with the level and the object (--threads ${threads})`, async () => {
+    const skip = threads !== "0" && skipUnless("threads", "runs objects on object threads");
+    it(`becomes JSON log lines with the level and the object (--threads ${threads})`, {
+      skip,
+    }, async () => {
       using store = testStore();
       await using stead = await startStead(
         "start",

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { startStead } from "../support/stead-process.ts";
-import { testStore } from "../support/storage.ts";
+import { TEST_STORAGE, testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -29,7 +29,7 @@ describe("the built package", () => {
     using store = testStore();
     await using stead = await startStead(
       "start",
-      [COUNTER, "--host", "127.0.0.1", "--threads", "2"],
+      [COUNTER, "--host", "127.0.0.1", "--threads", TEST_STORAGE.capabilities.threads ? "2" : "0"],
       { cli, store },
     );
     const count = async () => (await fetch(`${stead.url}/apples`, { method: "POST" })).json();

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { HEARTBEAT_MS } from "../../src/threads/shard-protocol.ts";
 import { startStead } from "../support/stead-process.ts";
-import { testStore } from "../support/storage.ts";
+import { skipUnless, testStore } from "../support/storage.ts";
 
 /** limits.cpu_ms is 500 in its wrangler.jsonc. */
 const APP = fileURLToPath(new URL("../fixtures/cpu-app", import.meta.url));
@@ -32,7 +32,9 @@ async function slowestOf(url: string, room: string, times: number): Promise<numb
   return slowest;
 }
 
-describe("CPU limits under stead start --threads", () => {
+describe("CPU limits under stead start --threads", {
+  skip: skipUnless("threads", "runs objects on object threads"),
+}, () => {
   it("answers a runaway event with Cloudflare's error at limits.cpu_ms, resets its object, and keeps serving other threads", async () => {
     using store = testStore();
     await using stead = await startStead("start", [APP, ...ARGS], { store });

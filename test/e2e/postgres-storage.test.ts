@@ -7,10 +7,10 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import postgres from "postgres";
-import { tempDataDir } from "../support/temp-dir.ts";
-import { waitFor } from "../support/wait-for.ts";
 import { TEMPLATES } from "../support/apps.ts";
 import { runStead, startStead } from "../support/stead-process.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
+import { waitFor } from "../support/wait-for.ts";
 
 const COUNTER = join(TEMPLATES, "counter");
 const BASE = process.env.STEAD_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";

@@ -59,6 +59,9 @@ describe("object lifecycle", () => {
     const clock = new ManualClock();
     await using rt = await start(clock, { maxQueuedEvents: 5 });
     const stub = rt.env.LIFE.getByName("hot");
+    // In memory first (a driver may prepare a new instance asynchronously), so the blocking
+    // call below starts at once instead of waiting in the queue with the others.
+    await stub.ping();
     const release = latch("hot");
     const blocked = stub.block("hot");
     await turn();
@@ -84,6 +87,7 @@ describe("object lifecycle", () => {
       blockConcurrencyTimeoutMs: 60_000,
     });
     const stub = rt.env.LIFE.getByName("slow");
+    await stub.ping();
     const release = latch("slow");
     const blocked = stub.block("slow");
     await turn();

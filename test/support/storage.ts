@@ -20,15 +20,18 @@ export interface StorageCapabilities {
   readonly localFiles: boolean;
   /** The local driver's `beforeFlush` hook, through which durability-harness.ts holds flushes. */
   readonly flushHooks: boolean;
+  /** Objects on object threads (`threads` > 0, `stead start --threads`). */
+  readonly threads: boolean;
 }
 
 export type StorageName = "local" | "postgres";
 
 const CAPABILITIES: Record<StorageName, StorageCapabilities> = {
-  local: { history: true, localFiles: true, flushHooks: true },
+  local: { history: true, localFiles: true, flushHooks: true, threads: true },
   // Durable state is log rows in PostgreSQL; dataDir holds working copies the driver may rebuild.
-  // It keeps no history and has no flush hook (a test controls no PostgreSQL write).
-  postgres: { history: false, localFiles: false, flushHooks: false },
+  // It keeps no history and has no flush hook (a test controls no PostgreSQL write); its objects
+  // run on the main thread for now.
+  postgres: { history: false, localFiles: false, flushHooks: false, threads: false },
 };
 
 function chosen(): StorageName {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createRuntime, type Runtime } from "../../src/index.ts";
 import { HEARTBEAT_MS, shardOf } from "../../src/threads/shard-protocol.ts";
-import { type StoreOptions, testStore } from "../support/storage.ts";
+import { type StoreOptions, skipUnless, testStore } from "../support/storage.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 const MAIN = new URL("../fixtures/threads-worker.ts", import.meta.url);
@@ -31,7 +31,9 @@ function namesOnEachThread(rt: Runtime): string[] {
   return names;
 }
 
-describe("objects on object threads (createRuntime threads)", () => {
+describe("objects on object threads (createRuntime threads)", {
+  skip: skipUnless("threads", "runs objects on object threads"),
+}, () => {
   it("serves RPC and fetch from every thread, and keeps the data across runtimes", async () => {
     using store = testStore();
     {
