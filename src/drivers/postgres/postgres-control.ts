@@ -9,6 +9,7 @@ import type {
   NamespaceRecord,
 } from "../../core/storage/driver.ts";
 import { LocalAlarmIndex } from "../local/alarm-index.ts";
+import { withinTimeout } from "./answer-timeout.ts";
 
 /**
  * Namespaces and applied migrations in PostgreSQL, read once at start and kept in memory, so
@@ -123,15 +124,19 @@ export class PostgresAlarmIndex implements AlarmIndex {
   /** The shipment in flight, if any; the next one starts after it. */
   #shipping: Promise<void> = Promise.resolve();
 
-  private constructor(sql: Sql, S: string) {
+  readonly #timeoutMs: number;
+
+  private constructor(sql: Sql, S: string, timeoutMs: number) {
     this.#sql = sql;
     this.#S = S;
+    this.#timeoutMs = timeoutMs;
     this.#memory = new DatabaseSync(":memory:");
     this.#mirror = new LocalAlarmIndex(this.#memory, () => {});
   }
 
-  static async load(sql: Sql, S: string): Promise<PostgresAlarmIndex> {
-    const index = new PostgresAlarmIndex(sql, S);
+  /** `timeoutMs`: how long a shipment may go unanswered before it counts as failed. */
+  static async load(sql: Sql, S: string, timeoutMs: number): Promise<PostgresAlarmIndex> {
+    const index = new PostgresAlarmIndex(sql, S, timeoutMs);
     const rows = await sql.unsafe(
       `SELECT namespace, id, name, time, scheduled_time, retry_count FROM ${S}.alarms`,
     );
@@ -214,7 +219,16 @@ export class PostgresAlarmIndex implements AlarmIndex {
     const dead = this.#pendingDead;
     this.#pending = new Map();
     this.#pendingDead = [];
-    const ship = () => this.#ship(changes, dead);
+    const ship = () =>
+      withinTimeout(this.#ship(changes, dead), this.#timeoutMs).catch((error: unknown) => {
+        // Not in PostgreSQL for sure: kept for the next shipment, unless changed again since.
+        for (const change of changes) {
+          const key = `${change.namespace}/${change.id}`;
+          if (!this.#pending.has(key)) this.#pending.set(key, change);
+        }
+        this.#pendingDead.unshift(...dead);
+        throw error;
+      });
     // One shipment at a time, in order: a later change of one alarm never lands first.
     this.#shipping = this.#shipping.then(ship, ship);
     return this.#shipping;

@@ -35,6 +35,11 @@ export interface PostgresDriverOptions {
    * every frame is already in PostgreSQL by then, so this only bounds the local WAL).
    */
   checkpointAfterFrames?: number;
+  /**
+   * How long a commit or a claim may wait for PostgreSQL's answer before its outcome counts as
+   * unknown and the object resets, ms (default 10,000).
+   */
+  statementTimeoutMs?: number;
   /** How long `connect` keeps retrying an unreachable PostgreSQL, ms (default 30,000). */
   connectTimeoutMs?: number;
   /** Told about each failed attempt to reach PostgreSQL at start, before the next one. */
@@ -108,13 +113,15 @@ export class PostgresDriver implements StorageDriver {
         options.onRetry,
       );
       const control = await PostgresControlStore.load(sql, S);
-      const alarms = await PostgresAlarmIndex.load(sql, S);
+      const timeoutMs = options.statementTimeoutMs ?? 10_000;
+      const alarms = await PostgresAlarmIndex.load(sql, S, timeoutMs);
       const owner: PostgresHandleOwner = {
         sql,
         S,
         display: url.display,
         compactAfter,
         checkpointAfterFrames: options.checkpointAfterFrames ?? 1_000,
+        statementTimeoutMs: timeoutMs,
         flushAlarms: () => alarms.flush(),
         ensureDir: (namespace) => makePrivateDir(join(options.dataDir, namespace)),
       };

@@ -16,6 +16,7 @@ import type { DatabaseHandle } from "../../core/storage/driver.ts";
 import { readAt } from "../local/read-at.ts";
 import { openSqliteFile } from "../local/sqlite-file.ts";
 import { WalReader } from "../sqlite-wal/wal-frames.ts";
+import { withinTimeout } from "./answer-timeout.ts";
 import { decodeBody, encodeBody } from "./log-body.ts";
 import { DatabaseChecksum } from "./page-checksum.ts";
 
@@ -34,6 +35,8 @@ export interface PostgresHandleOwner {
   readonly compactAfter: number;
   /** WAL frames after which a connection checkpoints (its frames all captured). */
   readonly checkpointAfterFrames: number;
+  /** How long a statement may go unanswered before its outcome counts as unknown, ms. */
+  readonly statementTimeoutMs: number;
 }
 
 /** Captured pages waiting to be appended, and the flushes that wait for them. */
@@ -365,27 +368,28 @@ export class PostgresDatabaseHandle implements DatabaseHandle {
   async #rebuild(head: { txid: number; pageSize: number; dbPages: number; checksum: number }) {
     const S = this.#owner.S;
     const key = [this.#namespace, this.#id];
-    const { pages, rows } = await this.#owner.sql
-      .begin("isolation level repeatable read", async (tx) => {
-        const [object] = await tx.unsafe(
-          `SELECT snap_txid FROM ${S}.objects WHERE namespace = $1 AND id = $2`,
-          key,
-        );
-        const snap = Number(object!.snap_txid);
-        const pages = await tx.unsafe(
-          `SELECT pgno, data FROM ${S}.object_pages WHERE namespace = $1 AND id = $2`,
-          key,
-        );
-        const rows = await tx.unsafe(
-          `SELECT txid, db_pages, db_checksum, body_checksum, body FROM ${S}.object_log
+    const read = this.#owner.sql.begin("isolation level repeatable read", async (tx) => {
+      const [object] = await tx.unsafe(
+        `SELECT snap_txid FROM ${S}.objects WHERE namespace = $1 AND id = $2`,
+        key,
+      );
+      const snap = Number(object!.snap_txid);
+      const pages = await tx.unsafe(
+        `SELECT pgno, data FROM ${S}.object_pages WHERE namespace = $1 AND id = $2`,
+        key,
+      );
+      const rows = await tx.unsafe(
+        `SELECT txid, db_pages, db_checksum, body_checksum, body FROM ${S}.object_log
            WHERE namespace = $1 AND id = $2 AND txid > $3 AND txid <= $4 ORDER BY txid`,
-          [...key, snap, head.txid],
-        );
-        return { pages, rows };
-      })
-      .catch((error: unknown) => {
+        [...key, snap, head.txid],
+      );
+      return { pages, rows };
+    });
+    const { pages, rows } = await withinTimeout(read, this.#owner.statementTimeoutMs).catch(
+      (error: unknown) => {
         throw this.#unavailable(error);
-      });
+      },
+    );
     this.#owner.ensureDir(this.#namespace);
     const temporary = `${this.#path}-rebuild`;
     const fd = openSync(temporary, "w", 0o600);
@@ -450,11 +454,10 @@ export class PostgresDatabaseHandle implements DatabaseHandle {
   }
 
   #query(text: string, params: unknown[]) {
-    return this.#owner.sql
-      .unsafe(text, params as never, { prepare: true })
-      .catch((error: unknown) => {
-        throw this.#unavailable(error);
-      });
+    const query = this.#owner.sql.unsafe(text, params as never, { prepare: true });
+    return withinTimeout(query, this.#owner.statementTimeoutMs).catch((error: unknown) => {
+      throw this.#unavailable(error);
+    });
   }
 }
 
