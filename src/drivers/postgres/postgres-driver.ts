@@ -53,7 +53,15 @@ const OBJECT_ID = /^[0-9a-f]{64}$/;
  * (reads are local and synchronous) and every commit is appended to the object's log in
  * PostgreSQL before the output gate opens (`PostgresDatabaseHandle`). Namespaces, applied
  * migrations and alarms live in PostgreSQL tables too, mirrored in memory for synchronous reads.
- * Tables are created and upgraded at `connect` (`migrateSchema`).
+ * Tables are created and upgraded at `connect` (`migrateSchema`). See docs/postgres.md.
+ *
+ * @example
+ * // Usually through createRuntime({ storage: "postgres://…", dataDir }); directly:
+ * const driver = await PostgresDriver.connect({
+ *   url: "postgres://stead@127.0.0.1:5432/app?schema=stead",
+ *   dataDir: "/var/lib/app",
+ * });
+ * await using rt = await createRuntime({ main: "./worker.ts", driver });
  */
 export class PostgresDriver implements StorageDriver {
   readonly dataDir: string;
