@@ -3,23 +3,20 @@
 // wait, then fail cleanly; the objects reset and recover by themselves; no acknowledged write is
 // lost, and none is counted twice.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { describe, it } from "node:test";
-import postgres from "postgres";
 import { PostgresDriver } from "../../src/drivers/postgres/postgres-driver.ts";
 import { createRuntime, type Runtime } from "../../src/index.ts";
+import { POSTGRES_TEST_URL, tempSchema } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 
-const BASE = new URL(
-  process.env.STEAD_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test",
-);
+const BASE = new URL(POSTGRES_TEST_URL);
 const MAIN = new URL("../fixtures/counter-worker.ts", import.meta.url);
 const TIMEOUT_MS = 500;
 
 /** A TCP proxy in front of PostgreSQL: passes, stalls, drops replies, or cuts connections. */
-class Proxy implements AsyncDisposable {
+class TcpProxy implements AsyncDisposable {
   mode: "pass" | "stall" | "drop-replies" = "pass";
   readonly #server: Server;
   readonly #pairs = new Set<[Socket, Socket]>();
@@ -29,9 +26,9 @@ class Proxy implements AsyncDisposable {
     this.#server = server;
   }
 
-  static async start(): Promise<Proxy> {
+  static async start(): Promise<TcpProxy> {
     const server = createServer();
-    const proxy = new Proxy(server);
+    const proxy = new TcpProxy(server);
     server.on("connection", (client) => proxy.#connect(client));
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
@@ -97,7 +94,7 @@ class Proxy implements AsyncDisposable {
 }
 
 /** A runtime on the counter fixture whose PostgreSQL goes through `proxy`. */
-async function counterRuntime(proxy: Proxy, schema: string, dataDir: string): Promise<Runtime> {
+async function counterRuntime(proxy: TcpProxy, schema: string, dataDir: string): Promise<Runtime> {
   const driver = await PostgresDriver.connect({
     url: proxy.url(schema),
     dataDir,
@@ -105,17 +102,6 @@ async function counterRuntime(proxy: Proxy, schema: string, dataDir: string): Pr
     connectTimeoutMs: 5_000,
   });
   return createRuntime({ main: MAIN, durableObjects: { COUNTER: "Counter" }, driver });
-}
-
-async function withSchema(fn: (schema: string) => Promise<void>): Promise<void> {
-  const schema = `f_${randomBytes(6).toString("hex")}`;
-  try {
-    await fn(schema);
-  } finally {
-    const sql = postgres(BASE.href, { max: 1, onnotice: () => {} });
-    await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await sql.end();
-  }
 }
 
 /** Increments until one succeeds: a reset object recovers by itself on its next call. */
@@ -142,10 +128,11 @@ function assertCleanFailure(reason: unknown): void {
 
 describe("PostgreSQL faults through a proxy", () => {
   it("survives connections cut mid-load: failures are clean, acknowledged writes all stay", async () => {
-    await using proxy = await Proxy.start();
+    await using proxy = await TcpProxy.start();
     using dir = tempDataDir("stead-faults-");
-    await withSchema(async (schema) => {
-      await using rt = await counterRuntime(proxy, schema, dir.path);
+    await using schema = tempSchema("f");
+    {
+      await using rt = await counterRuntime(proxy, schema.name, dir.path);
       const names = Array.from({ length: 8 }, (_, i) => `c${i}`);
       const acknowledged = new Map<string, number[]>(names.map((name) => [name, []]));
       let failures = 0;
@@ -174,14 +161,15 @@ describe("PostgreSQL faults through a proxy", () => {
         assert.ok(now >= Math.max(0, ...values), `${name}: every acknowledged increment stayed`);
         assert.ok(now <= 30, `${name}: nothing counted twice`);
       }
-    });
+    }
   });
 
   it("fails writes that get no answer, then recovers once PostgreSQL answers again", async () => {
-    await using proxy = await Proxy.start();
+    await using proxy = await TcpProxy.start();
     using dir = tempDataDir("stead-faults-");
-    await withSchema(async (schema) => {
-      await using rt = await counterRuntime(proxy, schema, dir.path);
+    await using schema = tempSchema("f");
+    {
+      await using rt = await counterRuntime(proxy, schema.name, dir.path);
       // A stub broken by a failure stays broken (as on Cloudflare): later calls take a new one.
       const counter = () => rt.env.COUNTER.getByName("stalled");
       assert.equal(await counter().increment(), 1);
@@ -199,14 +187,15 @@ describe("PostgreSQL faults through a proxy", () => {
       const next = await eventually(() => counter().increment());
       // The stalled write reached PostgreSQL once released, or never did: either is allowed.
       assert.ok(next === 2 || next === 3, `counting on from 1, got ${next}`);
-    });
+    }
   });
 
   it("keeps a write whose commit reached PostgreSQL but whose reply was lost, counted once", async () => {
-    await using proxy = await Proxy.start();
+    await using proxy = await TcpProxy.start();
     using dir = tempDataDir("stead-faults-");
-    await withSchema(async (schema) => {
-      await using rt = await counterRuntime(proxy, schema, dir.path);
+    await using schema = tempSchema("f");
+    {
+      await using rt = await counterRuntime(proxy, schema.name, dir.path);
       const counter = () => rt.env.COUNTER.getByName("unanswered");
       assert.equal(await counter().increment(), 1);
       assert.equal(await counter().increment(), 2);
@@ -223,6 +212,6 @@ describe("PostgreSQL faults through a proxy", () => {
       proxy.cut();
       assert.equal(await eventually(() => counter().count()), 3, "the committed write, once");
       assert.equal(await counter().increment(), 4);
-    });
+    }
   });
 });
