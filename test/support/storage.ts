@@ -10,7 +10,7 @@
 // too: `bash scripts/test-postgres.sh node --conditions=stead-source --import ./src/register.ts
 // --test FILE`.
 import { randomBytes } from "node:crypto";
-import postgres from "postgres";
+import pg from "pg";
 import { tempDataDir } from "./temp-dir.ts";
 
 /** What a test may rely on beyond the storage API every driver gives. Declared, never sniffed. */
@@ -161,12 +161,18 @@ export function tempSchema(prefix = "t"): TempSchema {
     name,
     url: url.href,
     async [Symbol.asyncDispose]() {
-      const sql = postgres(POSTGRES_TEST_URL, { max: 1, onnotice: () => {} });
-      try {
-        await sql.unsafe(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
-      } finally {
-        await sql.end();
-      }
+      await postgresQuery(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
     },
   };
+}
+
+/** Runs one statement on the PostgreSQL test database, on a connection of its own. */
+export async function postgresQuery(text: string, params: unknown[] = []): Promise<unknown[]> {
+  const client = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+  await client.connect();
+  try {
+    return (await client.query(text, params)).rows;
+  } finally {
+    await client.end();
+  }
 }

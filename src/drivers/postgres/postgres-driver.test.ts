@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { describe, it } from "node:test";
-import postgres from "postgres";
-import { POSTGRES_TEST_URL, tempSchema } from "../../../test/support/storage.ts";
+import { postgresQuery, tempSchema } from "../../../test/support/storage.ts";
 import { tempDataDir } from "../../../test/support/temp-dir.ts";
 import { storageDriverConformance } from "../../testing/storage-driver.case.ts";
 import { PostgresDriver } from "./postgres-driver.ts";
@@ -130,12 +129,10 @@ describe("PostgreSQL driver", () => {
       await handle.flush();
     }
     await driver.close();
-    const sql = postgres(POSTGRES_TEST_URL, { max: 1, onnotice: () => {} });
-    await sql.unsafe(
+    await postgresQuery(
       `UPDATE "${schema.name}".object_log SET body = overlay(body placing '\\xff'::bytea from 100) WHERE id = $1 AND txid = 1`,
       [ID],
     );
-    await sql.end();
     rmSync(dir.path, { recursive: true, force: true });
 
     driver = await PostgresDriver.connect({ url: schema.url, dataDir: dir.path });
