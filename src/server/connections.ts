@@ -34,6 +34,8 @@ interface ConnectionState {
 export class Connections {
   readonly #active = new Map<Duplex, ConnectionState>();
   #closing = false;
+  /** Called once no connection is left (see `allClosed`). */
+  #whenEmpty: Array<() => void> = [];
 
   /** True once `closeIdle` was called: responses should ask the client to close. */
   get closing(): boolean {
@@ -43,7 +45,10 @@ export class Connections {
   /** Call this for every accepted socket. */
   add(socket: Socket): void {
     this.#active.set(socket, { requests: 0, latest: undefined, failed: false });
-    socket.once("close", () => this.#active.delete(socket));
+    socket.once("close", () => {
+      this.#active.delete(socket);
+      if (this.#active.size === 0) for (const resolve of this.#whenEmpty.splice(0)) resolve();
+    });
   }
 
   /** Call this when a request starts on `socket`. */
@@ -97,6 +102,15 @@ export class Connections {
   closeIdle(): void {
     this.#closing = true;
     for (const [socket, state] of this.#active) if (state.requests === 0) socket.destroy();
+  }
+
+  /**
+   * Resolves once every connection has closed, upgraded ones included (Node's own `close`
+   * callback does not wait for those: a WebSocket's closing handshake may still be under way).
+   */
+  allClosed(): Promise<void> {
+    if (this.#active.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#whenEmpty.push(resolve));
   }
 
   /** Ends shutdown: cuts every connection still open. */

@@ -175,8 +175,11 @@ export async function serve(
         shutdown.abort(new Error("The server is shutting down."));
         const deadline = setTimeout(() => connections.destroyAll(), deadlineMs);
         server.close(() => {
-          clearTimeout(deadline);
-          resolve();
+          // WebSockets finish their closing handshake too (or are cut at the deadline).
+          connections.allClosed().then(() => {
+            clearTimeout(deadline);
+            resolve();
+          });
         });
         connections.closeIdle();
       });
