@@ -30,6 +30,10 @@ export { WebSocketRequestResponsePair } from "./core/websocket/request-response-
 export { WebSocketPair } from "./core/websocket/web-socket-pair.ts";
 export { DataDirLock } from "./drivers/local/data-dir-lock.ts";
 export { LocalDriver, type LocalDriverOptions } from "./drivers/local/local-driver.ts";
+export {
+  PostgresDriver,
+  type PostgresDriverOptions,
+} from "./drivers/postgres/postgres-driver.ts";
 export { createRuntime, type Runtime } from "./embedded/create-runtime.ts";
 export { registerWorkersModule } from "./embedded/module-loader.ts";
 export type { AppBuildOptions, RuntimeOptions } from "./embedded/runtime-options.ts";

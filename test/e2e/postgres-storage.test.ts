@@ -2,34 +2,21 @@
 // the loss of the whole data directory loses nothing acknowledged; bad settings are refused with
 // the fix, and an unreachable PostgreSQL is retried, not a crash loop.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import postgres from "postgres";
 import { TEMPLATES } from "../support/apps.ts";
 import { runStead, startStead } from "../support/stead-process.ts";
+import { POSTGRES_TEST_URL, tempSchema } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 const COUNTER = join(TEMPLATES, "counter");
-const BASE = process.env.STEAD_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-
-function schemaUrl(): { url: string } & AsyncDisposable {
-  const name = `e2e_${randomBytes(6).toString("hex")}`;
-  return {
-    url: `${BASE}${BASE.includes("?") ? "&" : "?"}schema=${name}`,
-    async [Symbol.asyncDispose]() {
-      const sql = postgres(BASE, { max: 1, onnotice: () => {} });
-      await sql.unsafe(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
-      await sql.end();
-    },
-  };
-}
+const BASE = POSTGRES_TEST_URL;
 
 describe("stead start --storage postgres://…", () => {
   it("keeps every acknowledged count through a SIGKILL and the loss of the data directory", async () => {
-    await using schema = schemaUrl();
+    await using schema = tempSchema("e2e");
     using data = tempDataDir();
     const args = [COUNTER, "--data-dir", data.path, "--host", "127.0.0.1", "--storage", schema.url];
     const count = async (url: string, name: string) =>

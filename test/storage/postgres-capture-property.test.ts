@@ -6,16 +6,14 @@
 //
 // The seed is fixed so the suite is deterministic; set STEAD_FC_SEED to explore other seeds.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import type { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import postgres from "postgres";
 import { PostgresDriver } from "../../src/drivers/postgres/postgres-driver.ts";
+import { tempSchema } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 
-const BASE = process.env.STEAD_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const ID = "e".repeat(64);
 
 const op = fc.oneof(
@@ -96,10 +94,14 @@ describe("PostgreSQL WAL capture", () => {
     const seed = Number(process.env.STEAD_FC_SEED ?? 20261207);
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 40 }), async (ops) => {
-        const name = `p_${randomBytes(6).toString("hex")}`;
-        const url = `${BASE}${BASE.includes("?") ? "&" : "?"}schema=${name}`;
+        await using schema = tempSchema("p");
         using dir = tempDataDir("stead-capture-");
-        const options = { url, dataDir: dir.path, compactAfter: 5, checkpointAfterFrames: 20 };
+        const options = {
+          url: schema.url,
+          dataDir: dir.path,
+          compactAfter: 5,
+          checkpointAfterFrames: 20,
+        };
         let driver = await PostgresDriver.connect(options);
         try {
           await driver.prepareObject("Ns", ID);
@@ -128,9 +130,6 @@ describe("PostgreSQL WAL capture", () => {
           assert.deepEqual(dump(rebuilt), expected);
         } finally {
           await driver.close();
-          const sql = postgres(BASE, { max: 1, onnotice: () => {} });
-          await sql.unsafe(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
-          await sql.end();
         }
       }),
       { seed, numRuns: 25 },

@@ -10,6 +10,7 @@
 // too: `bash scripts/test-postgres.sh node --conditions=stead-source --import ./src/register.ts
 // --test FILE`.
 import { randomBytes } from "node:crypto";
+import pg from "pg";
 import { tempDataDir } from "./temp-dir.ts";
 
 /** What a test may rely on beyond the storage API every driver gives. Declared, never sniffed. */
@@ -136,4 +137,42 @@ export function skipUnless(capability: keyof StorageCapabilities, needs: string)
   return TEST_STORAGE.capabilities[capability]
     ? false
     : `${TEST_STORAGE.name} storage has no ${capability}: this test ${needs}`;
+}
+
+/**
+ * The database the PostgreSQL driver's own tests use, whichever storage the suites run on: the
+ * run's database under `npm run test:postgres`, else `test` on the local PostgreSQL (which
+ * scripts/ensure-postgres.sh makes sure of).
+ */
+export const POSTGRES_TEST_URL =
+  process.env.STEAD_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+/** A PostgreSQL schema of its own for one test: `url` names it; dropped, with its tables, on dispose. */
+export interface TempSchema extends AsyncDisposable {
+  readonly name: string;
+  readonly url: string;
+}
+
+export function tempSchema(prefix = "t"): TempSchema {
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
+  const url = new URL(POSTGRES_TEST_URL);
+  url.searchParams.set("schema", name);
+  return {
+    name,
+    url: url.href,
+    async [Symbol.asyncDispose]() {
+      await postgresQuery(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+    },
+  };
+}
+
+/** Runs one statement on the PostgreSQL test database, on a connection of its own. */
+export async function postgresQuery(text: string, params: unknown[] = []): Promise<unknown[]> {
+  const client = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+  await client.connect();
+  try {
+    return (await client.query(text, params)).rows;
+  } finally {
+    await client.end();
+  }
 }

@@ -1,5 +1,4 @@
 import { DatabaseSync } from "node:sqlite";
-import type { Sql } from "postgres";
 import type {
   AlarmIndex,
   AlarmRecord,
@@ -9,6 +8,8 @@ import type {
   NamespaceRecord,
 } from "../../core/storage/driver.ts";
 import { LocalAlarmIndex } from "../local/alarm-index.ts";
+import { withinTimeout } from "./answer-timeout.ts";
+import type { PgPool } from "./pg-pool.ts";
 
 /**
  * Namespaces and applied migrations in PostgreSQL, read once at start and kept in memory, so
@@ -17,26 +18,26 @@ import { LocalAlarmIndex } from "../local/alarm-index.ts";
  * migration's record.
  */
 export class PostgresControlStore implements ControlStore {
-  readonly #sql: Sql;
+  readonly #pool: PgPool;
   readonly #S: string;
   #records: NamespaceRecord[];
   #applied: string[];
   readonly #deleting = new Set<string>();
 
-  private constructor(sql: Sql, S: string, records: NamespaceRecord[], applied: string[]) {
-    this.#sql = sql;
+  private constructor(pool: PgPool, S: string, records: NamespaceRecord[], applied: string[]) {
+    this.#pool = pool;
     this.#S = S;
     this.#records = records;
     this.#applied = applied;
   }
 
-  static async load(sql: Sql, S: string): Promise<PostgresControlStore> {
-    const rows = await sql.unsafe(
+  static async load(pool: PgPool, S: string): Promise<PostgresControlStore> {
+    const rows = await pool.query(
       `SELECT class_name, storage_name, unique_key, backend FROM ${S}.namespaces ORDER BY class_name`,
     );
-    const tags = await sql.unsafe(`SELECT tag FROM ${S}.applied_migrations ORDER BY seq`);
+    const tags = await pool.query(`SELECT tag FROM ${S}.applied_migrations ORDER BY seq`);
     return new PostgresControlStore(
-      sql,
+      pool,
       S,
       rows.map((row) => ({
         className: row.class_name,
@@ -69,24 +70,24 @@ export class PostgresControlStore implements ControlStore {
   async commit(change: ControlChange): Promise<void> {
     const S = this.#S;
     const deleting = [...this.#deleting];
-    await this.#sql.begin(async (tx) => {
+    await this.#pool.transaction(async (tx) => {
       if (deleting.length > 0) {
         for (const table of ["object_log", "object_pages", "objects", "alarms"]) {
-          await tx.unsafe(`DELETE FROM ${S}.${table} WHERE namespace = ANY($1)`, [deleting]);
+          await tx.query(`DELETE FROM ${S}.${table} WHERE namespace = ANY($1)`, [deleting]);
         }
       }
       for (const className of change.remove ?? []) {
-        await tx.unsafe(`DELETE FROM ${S}.namespaces WHERE class_name = $1`, [className]);
+        await tx.query(`DELETE FROM ${S}.namespaces WHERE class_name = $1`, [className]);
       }
       for (const r of change.put ?? []) {
-        await tx.unsafe(
+        await tx.query(
           `INSERT INTO ${S}.namespaces (class_name, storage_name, unique_key, backend) VALUES ($1, $2, $3, $4)
            ON CONFLICT (class_name) DO UPDATE SET storage_name = $2, unique_key = $3, backend = $4`,
           [r.className, r.storageName, r.uniqueKey, r.backend],
         );
       }
       if (change.migrationTag !== undefined) {
-        await tx.unsafe(`INSERT INTO ${S}.applied_migrations (tag) VALUES ($1)`, [
+        await tx.query(`INSERT INTO ${S}.applied_migrations (tag) VALUES ($1)`, [
           change.migrationTag,
         ]);
       }
@@ -113,7 +114,7 @@ type AlarmChange = { kind: "set"; record: AlarmRecord } | { kind: "delete" };
  * object's commit is durable no later than that commit, as the seam requires.
  */
 export class PostgresAlarmIndex implements AlarmIndex {
-  readonly #sql: Sql;
+  readonly #pool: PgPool;
   readonly #S: string;
   readonly #mirror: LocalAlarmIndex;
   readonly #memory: DatabaseSync;
@@ -123,16 +124,20 @@ export class PostgresAlarmIndex implements AlarmIndex {
   /** The shipment in flight, if any; the next one starts after it. */
   #shipping: Promise<void> = Promise.resolve();
 
-  private constructor(sql: Sql, S: string) {
-    this.#sql = sql;
+  readonly #timeoutMs: number;
+
+  private constructor(pool: PgPool, S: string, timeoutMs: number) {
+    this.#pool = pool;
     this.#S = S;
+    this.#timeoutMs = timeoutMs;
     this.#memory = new DatabaseSync(":memory:");
     this.#mirror = new LocalAlarmIndex(this.#memory, () => {});
   }
 
-  static async load(sql: Sql, S: string): Promise<PostgresAlarmIndex> {
-    const index = new PostgresAlarmIndex(sql, S);
-    const rows = await sql.unsafe(
+  /** `timeoutMs`: how long a shipment may go unanswered before it counts as failed. */
+  static async load(pool: PgPool, S: string, timeoutMs: number): Promise<PostgresAlarmIndex> {
+    const index = new PostgresAlarmIndex(pool, S, timeoutMs);
+    const rows = await pool.query(
       `SELECT namespace, id, name, time, scheduled_time, retry_count FROM ${S}.alarms`,
     );
     for (const row of rows) {
@@ -145,7 +150,7 @@ export class PostgresAlarmIndex implements AlarmIndex {
         retryCount: Number(row.retry_count),
       });
     }
-    const dead = await sql.unsafe(
+    const dead = await pool.query(
       `SELECT namespace, id, name, scheduled_time, retry_count, error, failed_at FROM ${S}.dead_letters ORDER BY seq`,
     );
     for (const row of dead) {
@@ -214,7 +219,16 @@ export class PostgresAlarmIndex implements AlarmIndex {
     const dead = this.#pendingDead;
     this.#pending = new Map();
     this.#pendingDead = [];
-    const ship = () => this.#ship(changes, dead);
+    const ship = () =>
+      withinTimeout(this.#ship(changes, dead), this.#timeoutMs).catch((error: unknown) => {
+        // Not in PostgreSQL for sure: kept for the next shipment, unless changed again since.
+        for (const change of changes) {
+          const key = `${change.namespace}/${change.id}`;
+          if (!this.#pending.has(key)) this.#pending.set(key, change);
+        }
+        this.#pendingDead.unshift(...dead);
+        throw error;
+      });
     // One shipment at a time, in order: a later change of one alarm never lands first.
     this.#shipping = this.#shipping.then(ship, ship);
     return this.#shipping;
@@ -227,16 +241,16 @@ export class PostgresAlarmIndex implements AlarmIndex {
     const S = this.#S;
     const sets = changes.flatMap((c) => (c.kind === "set" ? [c.record] : []));
     const deletes = changes.filter((c) => c.kind === "delete");
-    await this.#sql.begin(async (tx) => {
+    await this.#pool.transaction(async (tx) => {
       if (deletes.length > 0) {
-        await tx.unsafe(
+        await tx.query(
           `DELETE FROM ${S}.alarms a USING unnest($1::text[], $2::text[]) AS d(namespace, id)
            WHERE a.namespace = d.namespace AND a.id = d.id`,
           [deletes.map((c) => c.namespace), deletes.map((c) => c.id)],
         );
       }
       if (sets.length > 0) {
-        await tx.unsafe(
+        await tx.query(
           `INSERT INTO ${S}.alarms (namespace, id, name, time, scheduled_time, retry_count)
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::integer[])
            ON CONFLICT (namespace, id) DO UPDATE SET name = EXCLUDED.name, time = EXCLUDED.time,
@@ -248,11 +262,11 @@ export class PostgresAlarmIndex implements AlarmIndex {
             sets.map((r) => r.time),
             sets.map((r) => r.scheduledTime),
             sets.map((r) => r.retryCount),
-          ] as never,
+          ],
         );
       }
       for (const r of dead) {
-        await tx.unsafe(
+        await tx.query(
           `INSERT INTO ${S}.dead_letters (namespace, id, name, scheduled_time, retry_count, error, failed_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7)`,
           [r.namespace, r.id, r.name ?? null, r.scheduledTime, r.retryCount, r.error, r.failedAt],

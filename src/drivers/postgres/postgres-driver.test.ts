@@ -1,29 +1,10 @@
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { describe, it } from "node:test";
-import postgres from "postgres";
+import { postgresQuery, tempSchema } from "../../../test/support/storage.ts";
 import { tempDataDir } from "../../../test/support/temp-dir.ts";
 import { storageDriverConformance } from "../../testing/storage-driver.case.ts";
 import { PostgresDriver } from "./postgres-driver.ts";
-
-/** The PostgreSQL the tests use: the run's own database under test:postgres, else `test`. */
-const URL_BASE = process.env.STEAD_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-
-/** A fresh schema for one test, dropped on dispose with everything in it. */
-function tempSchema(): { url: string; name: string } & AsyncDisposable {
-  const name = `t_${randomBytes(6).toString("hex")}`;
-  const separator = URL_BASE.includes("?") ? "&" : "?";
-  return {
-    name,
-    url: `${URL_BASE}${separator}schema=${name}`,
-    async [Symbol.asyncDispose]() {
-      const sql = postgres(URL_BASE, { max: 1, onnotice: () => {} });
-      await sql.unsafe(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
-      await sql.end();
-    },
-  };
-}
 
 storageDriverConformance("postgres", async () => {
   const dir = tempDataDir("stead-postgres-driver-");
@@ -148,12 +129,10 @@ describe("PostgreSQL driver", () => {
       await handle.flush();
     }
     await driver.close();
-    const sql = postgres(URL_BASE, { max: 1, onnotice: () => {} });
-    await sql.unsafe(
+    await postgresQuery(
       `UPDATE "${schema.name}".object_log SET body = overlay(body placing '\\xff'::bytea from 100) WHERE id = $1 AND txid = 1`,
       [ID],
     );
-    await sql.end();
     rmSync(dir.path, { recursive: true, force: true });
 
     driver = await PostgresDriver.connect({ url: schema.url, dataDir: dir.path });

@@ -1,11 +1,11 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import postgres, { type Sql } from "postgres";
 import { SteadError } from "../../core/errors.ts";
 import type { StorageDriver } from "../../core/storage/driver.ts";
 import { type DataDirLock, takeDataDirLock } from "../local/data-dir-lock.ts";
 import { assertWritableDir } from "../local/file-errors.ts";
 import { makePrivateDir } from "../local/private-files.ts";
+import { PgPool } from "./pg-pool.ts";
 import { PostgresAlarmIndex, PostgresControlStore } from "./postgres-control.ts";
 import {
   PostgresDatabaseHandle,
@@ -35,6 +35,11 @@ export interface PostgresDriverOptions {
    * every frame is already in PostgreSQL by then, so this only bounds the local WAL).
    */
   checkpointAfterFrames?: number;
+  /**
+   * How long a commit or a claim may wait for PostgreSQL's answer before its outcome counts as
+   * unknown and the object resets, ms (default 10,000).
+   */
+  statementTimeoutMs?: number;
   /** How long `connect` keeps retrying an unreachable PostgreSQL, ms (default 30,000). */
   connectTimeoutMs?: number;
   /** Told about each failed attempt to reach PostgreSQL at start, before the next one. */
@@ -48,13 +53,21 @@ const OBJECT_ID = /^[0-9a-f]{64}$/;
  * (reads are local and synchronous) and every commit is appended to the object's log in
  * PostgreSQL before the output gate opens (`PostgresDatabaseHandle`). Namespaces, applied
  * migrations and alarms live in PostgreSQL tables too, mirrored in memory for synchronous reads.
- * Tables are created and upgraded at `connect` (`migrateSchema`).
+ * Tables are created and upgraded at `connect` (`migrateSchema`). See docs/postgres.md.
+ *
+ * @example
+ * // Usually through createRuntime({ storage: "postgres://…", dataDir }); directly:
+ * const driver = await PostgresDriver.connect({
+ *   url: "postgres://stead@127.0.0.1:5432/app?schema=stead",
+ *   dataDir: "/var/lib/app",
+ * });
+ * await using rt = await createRuntime({ main: "./worker.ts", driver });
  */
 export class PostgresDriver implements StorageDriver {
   readonly dataDir: string;
   readonly alarms: PostgresAlarmIndex;
   readonly control: PostgresControlStore;
-  readonly #sql: Sql;
+  readonly #pool: PgPool;
   readonly #owner: PostgresHandleOwner;
   readonly #handles = new Map<string, PostgresDatabaseHandle>();
   readonly #ownLock: DataDirLock | undefined;
@@ -62,14 +75,14 @@ export class PostgresDriver implements StorageDriver {
 
   private constructor(
     dataDir: string,
-    sql: Sql,
+    pool: PgPool,
     owner: PostgresHandleOwner,
     control: PostgresControlStore,
     alarms: PostgresAlarmIndex,
     ownLock: DataDirLock | undefined,
   ) {
     this.dataDir = dataDir;
-    this.#sql = sql;
+    this.#pool = pool;
     this.#owner = owner;
     this.control = control;
     this.alarms = alarms;
@@ -92,35 +105,31 @@ export class PostgresDriver implements StorageDriver {
     makePrivateDir(options.dataDir);
     assertWritableDir(options.dataDir, options.dataDir);
     const ownLock = takeDataDirLock(options.dataDir, options.lock);
-    const sql = postgres(url.connect, {
-      max: options.maxConnections ?? 10,
-      onnotice: () => {},
-      connect_timeout: 10,
-      // bigint columns come back as strings; Stead's fit in numbers and converts them.
-      prepare: true,
-    });
+    const pool = new PgPool(url.connect, options.maxConnections ?? 10);
     const S = `"${url.schema}"`;
     try {
       await withRetries(
-        () => migrateSchema(sql, url.schema),
+        () => migrateSchema(pool, url.schema),
         url.display,
         options.connectTimeoutMs ?? 30_000,
         options.onRetry,
       );
-      const control = await PostgresControlStore.load(sql, S);
-      const alarms = await PostgresAlarmIndex.load(sql, S);
+      const control = await PostgresControlStore.load(pool, S);
+      const timeoutMs = options.statementTimeoutMs ?? 10_000;
+      const alarms = await PostgresAlarmIndex.load(pool, S, timeoutMs);
       const owner: PostgresHandleOwner = {
-        sql,
+        pool,
         S,
         display: url.display,
         compactAfter,
         checkpointAfterFrames: options.checkpointAfterFrames ?? 1_000,
+        statementTimeoutMs: timeoutMs,
         flushAlarms: () => alarms.flush(),
         ensureDir: (namespace) => makePrivateDir(join(options.dataDir, namespace)),
       };
-      return new PostgresDriver(options.dataDir, sql, owner, control, alarms, ownLock);
+      return new PostgresDriver(options.dataDir, pool, owner, control, alarms, ownLock);
     } catch (error) {
-      await sql.end({ timeout: 1 }).catch(() => {});
+      await pool.end().catch(() => {});
       ownLock?.release();
       if (error instanceof SteadError) throw error;
       throw storageUnavailable(url.display, error);
@@ -140,7 +149,7 @@ export class PostgresDriver implements StorageDriver {
   async listObjects(namespace: string): Promise<string[]> {
     // Deleted here already; the rows go with the next control commit.
     if (this.control.deleting(namespace)) return [];
-    const rows = await this.#sql.unsafe(
+    const rows = await this.#pool.query(
       `SELECT id FROM ${this.#owner.S}.objects WHERE namespace = $1 AND txid > 0`,
       [namespace],
     );
@@ -166,7 +175,7 @@ export class PostgresDriver implements StorageDriver {
     await Promise.all([...this.#handles.values()].map((handle) => handle.settle()));
     await this.alarms.flush().catch(() => {});
     this.alarms.close();
-    await this.#sql.end({ timeout: 5 });
+    await this.#pool.end();
     this.#ownLock?.release();
   }
 

@@ -10,18 +10,19 @@ import {
 } from "node:fs";
 import type { DatabaseSync } from "node:sqlite";
 import { crc32 } from "node:zlib";
-import type { Sql } from "postgres";
 import { SteadError } from "../../core/errors.ts";
 import type { DatabaseHandle } from "../../core/storage/driver.ts";
 import { readAt } from "../local/read-at.ts";
 import { openSqliteFile } from "../local/sqlite-file.ts";
 import { WalReader } from "../sqlite-wal/wal-frames.ts";
+import { withinTimeout } from "./answer-timeout.ts";
 import { decodeBody, encodeBody } from "./log-body.ts";
 import { DatabaseChecksum } from "./page-checksum.ts";
+import type { PgPool } from "./pg-pool.ts";
 
 /** What a handle needs from its driver. */
 export interface PostgresHandleOwner {
-  readonly sql: Sql;
+  readonly pool: PgPool;
   /** The schema, quoted, ready to put in SQL. */
   readonly S: string;
   /** The URL for messages (password hidden). */
@@ -34,6 +35,8 @@ export interface PostgresHandleOwner {
   readonly compactAfter: number;
   /** WAL frames after which a connection checkpoints (its frames all captured). */
   readonly checkpointAfterFrames: number;
+  /** How long a statement may go unanswered before its outcome counts as unknown, ms. */
+  readonly statementTimeoutMs: number;
 }
 
 /** Captured pages waiting to be appended, and the flushes that wait for them. */
@@ -365,27 +368,28 @@ export class PostgresDatabaseHandle implements DatabaseHandle {
   async #rebuild(head: { txid: number; pageSize: number; dbPages: number; checksum: number }) {
     const S = this.#owner.S;
     const key = [this.#namespace, this.#id];
-    const { pages, rows } = await this.#owner.sql
-      .begin("isolation level repeatable read", async (tx) => {
-        const [object] = await tx.unsafe(
-          `SELECT snap_txid FROM ${S}.objects WHERE namespace = $1 AND id = $2`,
-          key,
-        );
-        const snap = Number(object!.snap_txid);
-        const pages = await tx.unsafe(
-          `SELECT pgno, data FROM ${S}.object_pages WHERE namespace = $1 AND id = $2`,
-          key,
-        );
-        const rows = await tx.unsafe(
-          `SELECT txid, db_pages, db_checksum, body_checksum, body FROM ${S}.object_log
+    const read = this.#owner.pool.transaction(async (tx) => {
+      const [object] = await tx.query(
+        `SELECT snap_txid FROM ${S}.objects WHERE namespace = $1 AND id = $2`,
+        key,
+      );
+      const snap = Number(object!.snap_txid);
+      const pages = await tx.query(
+        `SELECT pgno, data FROM ${S}.object_pages WHERE namespace = $1 AND id = $2`,
+        key,
+      );
+      const rows = await tx.query(
+        `SELECT txid, db_pages, db_checksum, body_checksum, body FROM ${S}.object_log
            WHERE namespace = $1 AND id = $2 AND txid > $3 AND txid <= $4 ORDER BY txid`,
-          [...key, snap, head.txid],
-        );
-        return { pages, rows };
-      })
-      .catch((error: unknown) => {
+        [...key, snap, head.txid],
+      );
+      return { pages, rows };
+    });
+    const { pages, rows } = await withinTimeout(read, this.#owner.statementTimeoutMs).catch(
+      (error: unknown) => {
         throw this.#unavailable(error);
-      });
+      },
+    );
     this.#owner.ensureDir(this.#namespace);
     const temporary = `${this.#path}-rebuild`;
     const fd = openSync(temporary, "w", 0o600);
@@ -450,11 +454,10 @@ export class PostgresDatabaseHandle implements DatabaseHandle {
   }
 
   #query(text: string, params: unknown[]) {
-    return this.#owner.sql
-      .unsafe(text, params as never, { prepare: true })
-      .catch((error: unknown) => {
-        throw this.#unavailable(error);
-      });
+    const query = this.#owner.pool.query(text, params);
+    return withinTimeout(query, this.#owner.statementTimeoutMs).catch((error: unknown) => {
+      throw this.#unavailable(error);
+    });
   }
 }
 
@@ -464,20 +467,20 @@ export class PostgresDatabaseHandle implements DatabaseHandle {
  * racing another changes nothing the other did not.
  */
 export async function compactObject(
-  owner: Pick<PostgresHandleOwner, "sql" | "S">,
+  owner: Pick<PostgresHandleOwner, "pool" | "S">,
   namespace: string,
   id: string,
   pageSize: number,
 ): Promise<void> {
   const S = owner.S;
-  await owner.sql.begin(async (tx) => {
-    const [object] = await tx.unsafe(
+  await owner.pool.transaction(async (tx) => {
+    const [object] = await tx.query(
       `SELECT snap_txid, txid FROM ${S}.objects WHERE namespace = $1 AND id = $2 FOR UPDATE`,
       [namespace, id],
     );
     if (object === undefined) return;
     const snap = Number(object.snap_txid);
-    const rows = await tx.unsafe(
+    const rows = await tx.query(
       `SELECT txid, db_pages, body FROM ${S}.object_log
        WHERE namespace = $1 AND id = $2 AND txid > $3 ORDER BY txid`,
       [namespace, id, snap],
@@ -492,21 +495,22 @@ export async function compactObject(
     }
     const upto = Number(rows[rows.length - 1]!.txid);
     const numbers = [...pages.keys()];
-    await tx.unsafe(
+    await tx.query(
       `INSERT INTO ${S}.object_pages (namespace, id, pgno, data)
        SELECT $1, $2, p.pgno, p.data FROM unnest($3::integer[], $4::bytea[]) AS p(pgno, data)
        ON CONFLICT (namespace, id, pgno) DO UPDATE SET data = EXCLUDED.data`,
-      [namespace, id, numbers, numbers.map((n) => pages.get(n)!)] as never,
+      [namespace, id, numbers, numbers.map((n) => pages.get(n)!)],
     );
-    await tx.unsafe(
-      `DELETE FROM ${S}.object_pages WHERE namespace = $1 AND id = $2 AND pgno > $3`,
-      [namespace, id, dbPages],
-    );
-    await tx.unsafe(
+    await tx.query(`DELETE FROM ${S}.object_pages WHERE namespace = $1 AND id = $2 AND pgno > $3`, [
+      namespace,
+      id,
+      dbPages,
+    ]);
+    await tx.query(
       `UPDATE ${S}.objects SET snap_txid = $3 WHERE namespace = $1 AND id = $2 AND snap_txid < $3`,
       [namespace, id, upto],
     );
-    await tx.unsafe(`DELETE FROM ${S}.object_log WHERE namespace = $1 AND id = $2 AND txid <= $3`, [
+    await tx.query(`DELETE FROM ${S}.object_log WHERE namespace = $1 AND id = $2 AND txid <= $3`, [
       namespace,
       id,
       upto,

@@ -1,4 +1,4 @@
-import type { Sql } from "postgres";
+import type { PgPool } from "./pg-pool.ts";
 
 /**
  * Stead's tables, one migration per version, applied in order. Append new versions; never edit
@@ -84,17 +84,17 @@ const CREATED_MEANWHILE = new Set(["23505", "42P06", "42P07"]);
  * and the others wait, then see it applied. No advisory locks. Refuses a schema written by a
  * newer Stead.
  */
-export async function migrateSchema(sql: Sql, schema: string): Promise<void> {
+export async function migrateSchema(pool: PgPool, schema: string): Promise<void> {
   const S = `"${schema}"`;
-  await ignoringRace(() => sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${S}`));
+  await ignoringRace(() => pool.exec(`CREATE SCHEMA IF NOT EXISTS ${S}`));
   await ignoringRace(() =>
-    sql.unsafe(
+    pool.exec(
       `CREATE TABLE IF NOT EXISTS ${S}.stead_schema (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL)`,
     ),
   );
-  await sql.unsafe(`INSERT INTO ${S}.stead_schema VALUES (1, 0) ON CONFLICT DO NOTHING`);
-  await sql.begin(async (tx) => {
-    const [row] = await tx.unsafe(`SELECT version FROM ${S}.stead_schema WHERE id = 1 FOR UPDATE`);
+  await pool.exec(`INSERT INTO ${S}.stead_schema VALUES (1, 0) ON CONFLICT DO NOTHING`);
+  await pool.transaction(async (tx) => {
+    const [row] = await tx.query(`SELECT version FROM ${S}.stead_schema WHERE id = 1 FOR UPDATE`);
     const version = Number(row!.version);
     if (version > SCHEMA_VERSION) {
       throw new Error(
@@ -102,10 +102,10 @@ export async function migrateSchema(sql: Sql, schema: string): Promise<void> {
       );
     }
     for (let next = version; next < SCHEMA_VERSION; next++) {
-      await tx.unsafe(MIGRATIONS[next]!.replaceAll("$S", S));
+      await tx.exec(MIGRATIONS[next]!.replaceAll("$S", S));
     }
     if (version < SCHEMA_VERSION) {
-      await tx.unsafe(`UPDATE ${S}.stead_schema SET version = ${SCHEMA_VERSION} WHERE id = 1`);
+      await tx.exec(`UPDATE ${S}.stead_schema SET version = ${SCHEMA_VERSION} WHERE id = 1`);
     }
   });
 }

@@ -1,0 +1,16 @@
+/**
+ * `work`, or a rejection once it has gone `timeoutMs` without settling: PostgreSQL did not answer
+ * (a stalled network, a hung server), so the outcome is unknown. A late answer changes nothing.
+ */
+export function withinTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${timeoutMs} ms; the outcome is unknown`)),
+      timeoutMs,
+    );
+  });
+  // A rejection the race no longer reports must not go unhandled.
+  work.catch(() => {});
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
