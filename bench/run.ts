@@ -311,14 +311,17 @@ async function measure(
   const withPostgres = async (m: Measurement): Promise<Measurement> => {
     if (pgWindow === undefined) return m;
     const pg = await pgWindow;
-    const postgresCpu = pg.backendCpuSeconds / wallSeconds;
+    const postgresCpu =
+      pg.backendCpuSeconds === undefined ? undefined : pg.backendCpuSeconds / wallSeconds;
     return {
       ...m,
-      postgresCpu,
+      ...(postgresCpu === undefined ? {} : { postgresCpu }),
       walBytes: pg.walBytes,
       ...(pg.schemaWalBytes === undefined ? {} : { schemaWalBytes: pg.schemaWalBytes }),
       logRows: pg.logRows,
-      ...(m.otherCpu === undefined ? {} : { otherCpu: m.otherCpu - postgresCpu }),
+      ...(m.otherCpu === undefined || postgresCpu === undefined
+        ? {}
+        : { otherCpu: m.otherCpu - postgresCpu }),
     };
   };
 

@@ -45,8 +45,8 @@ export interface PostgresWindow {
   walBytes: number;
   /** Log rows (PostgreSQL commits of object batches) Stead appended. */
   logRows: number;
-  /** CPU seconds the server's PostgreSQL backends used. */
-  backendCpuSeconds: number;
+  /** CPU seconds the server's PostgreSQL backends used (undefined: none were found). */
+  backendCpuSeconds: number | undefined;
   /**
    * The schema's own WAL bytes (records on its tables, indexes and TOAST, and the rest of the
    * transactions that wrote them, commits included), read with pg_waldump; undefined when the
@@ -190,9 +190,9 @@ async function schemaWal(start: string, end: string, relations: Set<string>): Pr
 /** A schema for one Stead+PG server, and how to read what PostgreSQL did for it. */
 export interface PostgresProbe {
   readonly schema: string;
-  /** The server's `--storage` URL: the base URL with `?schema=<schema>`. */
+  /** The server's `--storage` URL: the base URL with `?schema=<schema>&application_name=...`. */
   readonly storageUrl: string;
-  /** The server's `application_name` (give it to the server as PGAPPNAME). */
+  /** The `application_name` of the server's connections, by which its backends are found. */
   readonly applicationName: string;
   snapshot(): Promise<PostgresSnapshot>;
   /** What happened since `before` (a snapshot of this probe). */
@@ -213,6 +213,8 @@ export async function createSchema(url: string): Promise<PostgresProbe> {
   await sql.unsafe(`COMMENT ON SCHEMA ${schema} IS '${COMMENT_PREFIX}${process.pid}'`);
   const storageUrl = new URL(url);
   storageUrl.searchParams.set("schema", schema);
+  // Stead passes the URL's other parameters to the client, which sends this one to PostgreSQL.
+  storageUrl.searchParams.set("application_name", applicationName);
   const snapshot = async (): Promise<PostgresSnapshot> => {
     const [row] = await sql.unsafe(
       `SELECT pg_current_wal_lsn()::text AS lsn,
@@ -265,10 +267,10 @@ export async function createSchema(url: string): Promise<PostgresProbe> {
           );
         }
       }
-      let backendCpuSeconds = 0;
+      let backendCpuSeconds: number | undefined;
       // A backend that appeared meanwhile counts from zero; one that went away is lost.
       for (const [pid, seconds] of after.backendCpu) {
-        backendCpuSeconds += seconds - (before.backendCpu.get(pid) ?? 0);
+        backendCpuSeconds = (backendCpuSeconds ?? 0) + seconds - (before.backendCpu.get(pid) ?? 0);
       }
       return {
         walBytes: Number(row!.d),

@@ -84,10 +84,10 @@ function table(report: RunReport): Table {
     ...(hasWorkerd ? others.map((r) => `${RUNTIME_LABELS[r]}/workerd`) : []),
     `p50 ms ${letters}`,
     `p99 ms ${letters}`,
-    ...(hasWorkerd ? others.map((r) => `p99 ${LETTERS[r]}/W`) : []),
+    ...(hasWorkerd && present.includes("stead") ? ["p99 S/W"] : []),
     `peak RSS MB ${letters}`,
     `server CPU ${letters}`,
-    ...(hasPg ? ["PG backends CPU", "PG WAL B/write all | schema"] : []),
+    ...(hasPg ? ["PG CPU", "PG WAL B/write all | schema"] : []),
   ];
   const rows = report.workloads.map((workload) => {
     const find = (runtime: RuntimeName) =>
@@ -104,7 +104,7 @@ function table(report: RunReport): Table {
       ...(hasWorkerd ? others.map((r) => ratio(find(r)?.perSecond, w?.perSecond)) : []),
       group((m) => ms(m.p50Ms)),
       group((m) => ms(m.p99Ms)),
-      ...(hasWorkerd ? others.map((r) => ratio(find(r)?.p99Ms, w?.p99Ms)) : []),
+      ...(hasWorkerd && present.includes("stead") ? [ratio(find("stead")?.p99Ms, w?.p99Ms)] : []),
       group((m) => (m.peakRssBytes === undefined ? "-" : (m.peakRssBytes / 2 ** 20).toFixed(0))),
       group((m) => percent(m.serverCpu)),
       ...(hasPg ? [percent(pg?.postgresCpu), walPerWrite(pg)] : []),
@@ -158,7 +158,7 @@ export function postgresNotes(report: RunReport): string[] {
       (info === undefined
         ? "."
         : `; PostgreSQL ${info.version}, fsync=${info.fsync}, synchronous_commit=${info.synchronousCommit}, full_page_writes=${info.fullPageWrites}, wal_compression=${info.walCompression}.`),
-    "Server CPU is the Stead process's; PG backends CPU is that of the PostgreSQL backends serving it (not pinned: they run on either core, the load generator's too).",
+    "Server CPU is the Stead process's; PG CPU is that of the PostgreSQL backends serving it (not pinned: they run on either core, the load generator's too).",
     "PG WAL B/write, all: pg_wal_lsn_diff of pg_current_wal_lsn() read by the harness around the measured window, over the acknowledged (2xx) requests, each of which wrote. " +
       "That is the whole cluster's WAL: other activity on the same PostgreSQL (other sessions, other databases, checkpoints) adds to it. " +
       `Schema: only the WAL records on the schema's tables, indexes and TOAST, and the rest of the transactions that wrote them (commit records), summed from the same LSN range with ${info?.walAttribution ?? "pg_waldump"}.`,

@@ -70,7 +70,6 @@ export async function startServer(
         ? []
         : ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`];
     let storageFlags: string[] = [];
-    let env: NodeJS.ProcessEnv | undefined;
     if (runtime === "stead-pg") {
       if (options.postgresUrl === undefined) throw new Error("internal: stead-pg needs a URL");
       try {
@@ -81,8 +80,6 @@ export async function startServer(
       }
       // Objects stored in PostgreSQL run on the main thread for now.
       storageFlags = ["--storage", probe.storageUrl, "--threads", "0"];
-      // Names the server's connections, so the harness can find its backends.
-      env = { ...process.env, PGAPPNAME: probe.applicationName };
     }
     child = startChild(
       process.execPath,
@@ -103,12 +100,7 @@ export async function startServer(
         "2000",
         ...storageFlags,
       ],
-      {
-        logFile,
-        confinement: options.confinement,
-        cwd: REPO,
-        ...(env === undefined ? {} : { env }),
-      },
+      { logFile, confinement: options.confinement, cwd: REPO },
     );
   } else {
     mkdirSync(join(dir, "do"));
