@@ -173,7 +173,9 @@ export function postgresNotes(report: RunReport): string[] {
         (own === undefined ? "" : `, ${megabytes(own)} of it the schema's`) +
         "; " +
         (rows > 0 && m.ok
-          ? `${m.ok.toLocaleString("en-US")} acknowledged writes in ${rows.toLocaleString("en-US")} log rows (concurrent commits to one object share a row): ` +
+          ? `${m.ok.toLocaleString("en-US")} acknowledged writes in ${rows.toLocaleString("en-US")} log rows` +
+            (m.ok > rows * 1.05 ? " (concurrent commits to one object share a row)" : "") +
+            ": " +
             `per write ${bytes(m.walBytes / m.ok)} B${own === undefined ? "" : ` (schema's ${bytes(own / m.ok)} B)`}, ` +
             `per log row ${bytes(m.walBytes / rows)} B${own === undefined ? "" : ` (schema's ${bytes(own / rows)} B)`}.`
           : "no log rows appended (nothing written)."),
