@@ -1,6 +1,7 @@
-// `npm run bench [-- options]`: the benchmark app on Stead and on workerd, one workload and one
-// server at a time, with the same load generators; prints one table, writes
-// bench/results/<date>.json and appends an entry to bench/RESULTS.md. `--help` for options.
+// `npm run bench [-- options]`: the benchmark app on Stead and on workerd (and with
+// `--storage postgres` on Stead+PG, Stead storing in PostgreSQL), one workload and one server at
+// a time, with the same load generators; prints one table, writes bench/results/<date>.json and
+// appends an entry to bench/RESULTS.md. `--help` for options.
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -15,6 +16,14 @@ import {
   runWrk,
 } from "./lib/http-load.ts";
 import { describeMachine, steadCommit } from "./lib/machine.ts";
+import {
+  closePostgres,
+  DEFAULT_POSTGRES_URL,
+  describePostgres,
+  type PostgresSnapshot,
+  type PostgresWindow,
+  removeStaleSchemas,
+} from "./lib/postgres.ts";
 import {
   type Confinement,
   cpuSeconds,
@@ -36,7 +45,14 @@ import {
   type WorkloadInfo,
   writeJson,
 } from "./lib/report.ts";
-import { RUNTIMES, type RunningServer, type RuntimeName, startServer } from "./lib/servers.ts";
+import {
+  DEFAULT_RUNTIMES,
+  RUNTIME_LABELS,
+  RUNTIMES,
+  type RunningServer,
+  type RuntimeName,
+  startServer,
+} from "./lib/servers.ts";
 import { loadBenchApp } from "./lib/workerd-config.ts";
 import { runFanout } from "./lib/ws-fanout.ts";
 
@@ -45,11 +61,16 @@ const BENCH = fileURLToPath(new URL(".", import.meta.url));
 const HELP = `Usage: npm run bench [-- options]
 
 Runs the benchmark app (bench/app) on Stead and on workerd, one server at a time, and compares.
+With --storage postgres, also on Stead+PG: Stead with its objects stored in PostgreSQL.
 
 Options:
   --quick                 short runs (0.5 s warm-up, 2 s per workload, 300 cold objects): < 1 min
   --only <w1,w2,...>      run only these workloads (w1..w6)
-  --runtimes <list>       stead,workerd (default both)
+  --runtimes <list>       from stead, stead-pg (Stead+PG) and workerd (default stead,workerd)
+  --storage <postgres>    "postgres" (${DEFAULT_POSTGRES_URL}) or a postgres:// URL:
+                          Stead+PG stores in a fresh schema there per server (--threads 0), and
+                          its PostgreSQL WAL bytes per write are reported. Means --runtimes
+                          stead,stead-pg,workerd and --only w1,w2,w3,w6 unless they are given
   --loadgen <tool>        auto (wrk when on PATH, else autocannon), autocannon or wrk (w1-w4)
   --seconds <n>           measured seconds per workload (default 10; quick 2)
   --warmup <n>            warm-up seconds per workload (default 2; quick 0.5)
@@ -57,7 +78,7 @@ Options:
   --cold-objects <n>      new objects in w6 (default 10000; quick 300)
   --cpu-prof              profile the Stead server (node --cpu-prof) and print where its time
                           went; profiles land in bench/.profiles/. Implies --runtimes stead
-                          unless given, and --no-record
+                          (with --storage: stead-pg) unless given, and --no-record
   --no-pin                do not pin the server to CPU 0 and the load generator to CPU 1
   --no-record             print only: no bench/results/*.json, no RESULTS.md entry
   -h, --help              this text
@@ -124,6 +145,8 @@ interface Settings {
   workloads: Workload[];
   cpuProf: boolean;
   record: boolean;
+  /** Where Stead+PG stores (no schema), when it runs. */
+  postgresUrl: string | undefined;
   confinement: Confinement;
   pinning: string;
 }
@@ -134,6 +157,7 @@ function parseSettings(): Settings {
       quick: { type: "boolean", default: false },
       only: { type: "string" },
       runtimes: { type: "string" },
+      storage: { type: "string" },
       loadgen: { type: "string", default: "auto" },
       seconds: { type: "string" },
       warmup: { type: "string" },
@@ -157,17 +181,35 @@ function parseSettings(): Settings {
     if (!(value > 0)) throw new Error(`--${name} must be a positive number, got "${raw}"`);
     return value;
   };
-  const only = values.only?.split(",").map((s) => s.trim());
+  const storage = values.storage;
+  if (storage !== undefined && storage !== "postgres" && !/^postgres(ql)?:\/\//.test(storage)) {
+    throw new Error(`--storage takes "postgres" or a postgres:// URL, got "${storage}"`);
+  }
+  const only = (values.only ?? (storage === undefined ? undefined : "w1,w2,w3,w6"))
+    ?.split(",")
+    .map((s) => s.trim());
   const workloads = only ? WORKLOADS.filter((w) => only.includes(w.id)) : WORKLOADS;
   if (only && workloads.length !== only.length) {
     throw new Error(`--only takes workload ids from ${WORKLOADS.map((w) => w.id).join(",")}`);
   }
-  const runtimes = (values.runtimes?.split(",") ?? (values["cpu-prof"] ? ["stead"] : RUNTIMES)).map(
+  const defaultRuntimes = values["cpu-prof"]
+    ? [storage === undefined ? "stead" : "stead-pg"]
+    : storage === undefined
+      ? DEFAULT_RUNTIMES
+      : RUNTIMES;
+  const runtimes = (values.runtimes?.split(",").map((r) => r.trim()) ?? defaultRuntimes).map(
     (r) => {
-      if (!RUNTIMES.includes(r as RuntimeName)) throw new Error(`unknown runtime "${r}"`);
+      if (!RUNTIMES.includes(r as RuntimeName)) {
+        throw new Error(`unknown runtime "${r}": use ${RUNTIMES.join(", ")}`);
+      }
       return r as RuntimeName;
     },
   );
+  const postgresUrl = runtimes.includes("stead-pg")
+    ? storage === undefined || storage === "postgres"
+      ? DEFAULT_POSTGRES_URL
+      : storage
+    : undefined;
   const wrk = which("wrk") !== undefined;
   let loadTool: LoadTool;
   if (values.loadgen === "auto") loadTool = wrk ? "wrk" : "autocannon";
@@ -194,6 +236,7 @@ function parseSettings(): Settings {
     workloads,
     cpuProf: values["cpu-prof"],
     record: !values["no-record"] && !values["cpu-prof"],
+    postgresUrl,
     confinement: { cpus: canPin ? "0" : undefined },
     pinning: canPin
       ? "Server pinned to CPU 0, load generator (this process and its children) to CPU 1"
@@ -227,7 +270,16 @@ async function measure(
 ): Promise<Measurement> {
   const base = { workload: workload.id, runtime: server.runtime, unit: workload.unit };
   const window = { server: 0, load: 0, wall: 0, machine: { busy: 0, steal: 0 } };
+  // Stead+PG: PostgreSQL read at the window's edges (queries from this process, started there).
+  const probe = server.postgres;
+  let pgBefore: Promise<PostgresSnapshot> | undefined;
+  let pgWindow: Promise<PostgresWindow> | undefined;
+  let wallSeconds = 0;
   const openWindow = () => {
+    if (probe !== undefined) {
+      pgBefore = probe.snapshot();
+      pgBefore.catch(() => {}); // awaited through pgWindow
+    }
     window.server = cpuSeconds(server.pid) ?? 0;
     window.load = loadCpuSeconds();
     window.machine = machineCpuSeconds();
@@ -237,6 +289,11 @@ async function measure(
   const closeWindow = () => {
     const wall = (performance.now() - window.wall) / 1000;
     measuredWindow.endUs = monotonicUs();
+    if (probe !== undefined && pgBefore !== undefined) {
+      pgWindow = pgBefore.then((before) => probe.since(before));
+      pgWindow.catch(() => {}); // awaited in withPostgres
+    }
+    wallSeconds = wall;
     const serverCpu = ((cpuSeconds(server.pid) ?? 0) - window.server) / wall;
     const loadCpu = (loadCpuSeconds() - window.load) / wall;
     const machine = machineCpuSeconds();
@@ -250,6 +307,23 @@ async function measure(
     };
   };
   const capMs = (seconds: number) => seconds * 1000 + 30_000;
+  /** Adds what PostgreSQL did in the window; its backends' CPU is not "other" then. */
+  const withPostgres = async (m: Measurement): Promise<Measurement> => {
+    if (pgWindow === undefined) return m;
+    const pg = await pgWindow;
+    const postgresCpu =
+      pg.backendCpuSeconds === undefined ? undefined : pg.backendCpuSeconds / wallSeconds;
+    return {
+      ...m,
+      ...(postgresCpu === undefined ? {} : { postgresCpu }),
+      walBytes: pg.walBytes,
+      ...(pg.schemaWalBytes === undefined ? {} : { schemaWalBytes: pg.schemaWalBytes }),
+      logRows: pg.logRows,
+      ...(m.otherCpu === undefined || postgresCpu === undefined
+        ? {}
+        : { otherCpu: m.otherCpu - postgresCpu }),
+    };
+  };
 
   if (workload.kind === "fanout") {
     let cpu: ReturnType<typeof closeWindow> | undefined;
@@ -265,7 +339,7 @@ async function measure(
         cpu = closeWindow();
       },
     });
-    return {
+    return withPostgres({
       ...base,
       tool: "ws",
       perSecond: result.perSecond,
@@ -276,7 +350,7 @@ async function measure(
       seconds: result.seconds,
       ...cpu,
       extra: { sent: result.sent, lost: result.lost },
-    };
+    });
   }
 
   const http = (load: HttpLoad): Promise<LoadResult> =>
@@ -310,7 +384,7 @@ async function measure(
       amount: settings.coldObjects,
       capMs: capMs(120),
     });
-    return { ...base, ...toMeasurement(result), ...closeWindow() };
+    return withPostgres({ ...base, ...toMeasurement(result), ...closeWindow() });
   }
 
   const load = {
@@ -337,7 +411,7 @@ async function measure(
   });
   openWindow();
   const result = await http({ ...load, seconds: settings.seconds, capMs: capMs(settings.seconds) });
-  return { ...base, ...toMeasurement(result), ...closeWindow() };
+  return withPostgres({ ...base, ...toMeasurement(result), ...closeWindow() });
 }
 
 function toMeasurement(result: LoadResult) {
@@ -374,17 +448,29 @@ function serverErrors(logFile: string): string[] {
 
 function progressLine(m: Measurement): string {
   if (m.error !== undefined) {
-    return `  ${m.workload} ${m.runtime.padEnd(7)} FAILED: ${m.error.split("\n").slice(0, 12).join("\n    ")}`;
+    return `  ${m.workload} ${RUNTIME_LABELS[m.runtime].padEnd(8)} FAILED: ${m.error.split("\n").slice(0, 12).join("\n    ")}`;
   }
   const f = (v: number | undefined, digits = 1) => (v === undefined ? "-" : v.toFixed(digits));
   return (
-    `  ${m.workload} ${m.runtime.padEnd(7)} ${Math.round(m.perSecond ?? 0)
+    `  ${m.workload} ${RUNTIME_LABELS[m.runtime].padEnd(8)} ${Math.round(m.perSecond ?? 0)
       .toLocaleString("en-US")
       .padStart(8)} ${m.unit}` +
     `  p50 ${f(m.p50Ms, 2)} ms  p99 ${f(m.p99Ms, 2)} ms` +
     `  peak RSS ${f((m.peakRssBytes ?? 0) / 2 ** 20, 0)} MB` +
     `  CPU server ${f((m.serverCpu ?? 0) * 100, 0)}% load ${f((m.loadCpu ?? 0) * 100, 0)}%` +
+    (m.postgresCpu === undefined ? "" : ` PG backends ${f(m.postgresCpu * 100, 0)}%`) +
     ` other ${f((m.otherCpu ?? 0) * 100, 0)}% steal ${f((m.stealCpu ?? 0) * 100, 0)}%` +
+    (m.walBytes === undefined
+      ? ""
+      : `  WAL ${f(m.walBytes / 1e6)} MB` +
+        (m.schemaWalBytes === undefined ? "" : ` (schema's ${f(m.schemaWalBytes / 1e6, 2)} MB)`) +
+        `, ${m.logRows} log rows` +
+        (m.logRows && m.ok
+          ? ` (${Math.round(m.walBytes / m.ok)} B/write` +
+            (m.schemaWalBytes === undefined
+              ? ")"
+              : `, schema's ${Math.round(m.schemaWalBytes / m.ok)} B/write)`)
+          : "")) +
     ((m.otherCpu ?? 0) + (m.stealCpu ?? 0) > DISTURBED ? " (DISTURBED)" : "") +
     (m.failed ? `  (${m.failed} failed: ${JSON.stringify(m.failures ?? {})})` : "") +
     (m.serverErrors ?? []).map((line) => `\n    server log: ${line}`).join("")
@@ -405,21 +491,34 @@ async function main(): Promise<void> {
   }, budgetMs);
   watchdog.unref();
 
+  const postgres =
+    settings.postgresUrl === undefined ? undefined : await describePostgres(settings.postgresUrl);
+  if (settings.postgresUrl !== undefined) {
+    const stale = await removeStaleSchemas(settings.postgresUrl);
+    if (stale.length > 0) {
+      process.stdout.write(`Dropped schemas left by killed runs: ${stale.join(", ")}\n`);
+    }
+  }
   const app = loadBenchApp(join(BENCH, "app"));
   const scratch = makeTempDir("run");
   const machine = describeMachine(scratch);
   const profileRoot = join(BENCH, ".profiles", new Date().toISOString().replace(/:/g, "-"));
   process.stdout.write(
-    `bench (${settings.mode}): ${settings.workloads.map((w) => w.id).join(",")} on ${settings.runtimes.join(", ")}; ` +
+    `bench (${settings.mode}): ${settings.workloads.map((w) => w.id).join(",")} on ${settings.runtimes.map((r) => RUNTIME_LABELS[r]).join(", ")}; ` +
       `HTTP load: ${settings.loadTool}, ${settings.connections} connections, ${settings.warmupSeconds} s warm-up + ${settings.seconds} s. ` +
-      `${settings.pinning}.\n`,
+      `${settings.pinning}.\n` +
+      (postgres === undefined
+        ? ""
+        : `Stead+PG: PostgreSQL ${postgres.version} at ${postgres.url}, a fresh schema per server; fsync=${postgres.fsync}, synchronous_commit=${postgres.synchronousCommit}. Its backends are not pinned.\n`),
   );
 
   const measurements: Measurement[] = [];
   for (const workload of settings.workloads) {
     for (const runtime of settings.runtimes) {
       const profileDir =
-        settings.cpuProf && runtime === "stead" ? join(profileRoot, workload.id) : undefined;
+        settings.cpuProf && runtime !== "workerd"
+          ? join(profileRoot, runtime === "stead" ? workload.id : `${workload.id}-${runtime}`)
+          : undefined;
       let measurement: Measurement;
       let server: RunningServer | undefined;
       const began = performance.now();
@@ -430,6 +529,7 @@ async function main(): Promise<void> {
           confinement: settings.confinement,
           cpuProfileDir: profileDir,
           readyTimeoutMs: 30_000,
+          ...(settings.postgresUrl === undefined ? {} : { postgresUrl: settings.postgresUrl }),
         });
         measurement = await measure(workload, server, settings, scratch, measuredWindow);
         measurement.peakRssBytes = peakRss(server.pid);
@@ -454,7 +554,7 @@ async function main(): Promise<void> {
         for (const file of readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile"))) {
           const path = join(profileDir, file);
           process.stdout.write(
-            `\nCPU profile of Stead on ${workload.id}, measured window only: ${path}\n${formatProfileSummary(summarizeProfile(path, measuredWindow), 15)}\n\n`,
+            `\nCPU profile of ${RUNTIME_LABELS[runtime]} on ${workload.id}, measured window only: ${path}\n${formatProfileSummary(summarizeProfile(path, measuredWindow), 15)}\n\n`,
           );
         }
       }
@@ -478,6 +578,7 @@ async function main(): Promise<void> {
       wsSenders: settings.wsSenders,
       loadTool: settings.loadTool,
       pinning: settings.pinning,
+      ...(postgres === undefined ? {} : { postgres }),
     },
     machine,
     workloads: settings.workloads.map(({ id, title }) => ({ id, title })),
@@ -496,7 +597,10 @@ async function main(): Promise<void> {
   if (measurements.some((m) => m.error !== undefined)) process.exitCode = 1;
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
-});
+main()
+  .catch((error: unknown) => {
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  })
+  // Its open connection would keep the process alive.
+  .finally(() => closePostgres());

@@ -2,7 +2,8 @@
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Machine } from "./machine.ts";
-import type { RuntimeName } from "./servers.ts";
+import type { PostgresInfo } from "./postgres.ts";
+import { RUNTIME_LABELS, RUNTIMES, type RuntimeName } from "./servers.ts";
 
 /** One workload on one runtime. */
 export interface Measurement {
@@ -27,6 +28,14 @@ export interface Measurement {
   otherCpu?: number;
   /** CPU time the hypervisor took from this VM (all cores), likewise. */
   stealCpu?: number;
+  /** Stead+PG: CPU time of the server's PostgreSQL backends, likewise (not in `otherCpu`). */
+  postgresCpu?: number;
+  /** Stead+PG: WAL bytes PostgreSQL wrote during the window (the whole cluster's). */
+  walBytes?: number;
+  /** Stead+PG: the part of `walBytes` that was the schema's own (pg_waldump), when read. */
+  schemaWalBytes?: number;
+  /** Stead+PG: log rows the server appended during the window. */
+  logRows?: number;
   extra?: Record<string, number>;
   /** Failed requests by kind, when any failed. */
   failures?: Record<string, number>;
@@ -49,55 +58,72 @@ export interface RunReport {
   measurements: Measurement[];
 }
 
-interface Row {
-  title: string;
-  unit: string;
-  stead: string;
-  workerd: string;
-  ratio: string;
-  p50: string;
-  p99: string;
-  p99Ratio: string;
-  rss: string;
-  cpu: string;
+const LETTERS: Record<RuntimeName, string> = { stead: "S", "stead-pg": "P", workerd: "W" };
+
+/** Headings and cells of the table; the first two columns are left-aligned. */
+interface Table {
+  headings: string[];
+  rows: string[][];
 }
 
-const HEADINGS: Row = {
-  title: "Workload",
-  unit: "unit",
-  stead: "Stead",
-  workerd: "workerd",
-  ratio: "Stead/workerd",
-  p50: "p50 ms S | W",
-  p99: "p99 ms S | W",
-  p99Ratio: "p99 S/W",
-  rss: "peak RSS MB S | W",
-  cpu: "server CPU S | W",
-};
-
-function rows(report: RunReport): Row[] {
-  return report.workloads.map((workload) => {
+/**
+ * One row per workload. Rates and ratios to workerd per runtime, then "S | P | W" groups (Stead,
+ * Stead+PG, workerd; only the runtimes that ran). With Stead+PG, also its PostgreSQL backends'
+ * CPU and the WAL bytes per acknowledged write. Without it, the columns of earlier entries.
+ */
+function table(report: RunReport): Table {
+  const present = RUNTIMES.filter((r) => report.measurements.some((m) => m.runtime === r));
+  const others = present.filter((r) => r !== "workerd");
+  const hasWorkerd = present.includes("workerd");
+  const hasPg = present.includes("stead-pg");
+  const letters = present.map((r) => LETTERS[r]).join(" | ");
+  const headings = [
+    "Workload",
+    "unit",
+    ...present.map((r) => RUNTIME_LABELS[r]),
+    ...(hasWorkerd ? others.map((r) => `${RUNTIME_LABELS[r]}/workerd`) : []),
+    `p50 ms ${letters}`,
+    `p99 ms ${letters}`,
+    ...(hasWorkerd && present.includes("stead") ? ["p99 S/W"] : []),
+    `peak RSS MB ${letters}`,
+    `server CPU ${letters}`,
+    ...(hasPg ? ["PG CPU", "PG WAL B/write all | schema"] : []),
+  ];
+  const rows = report.workloads.map((workload) => {
     const find = (runtime: RuntimeName) =>
       report.measurements.find((m) => m.workload === workload.id && m.runtime === runtime);
-    const s = find("stead");
+    const found = present.map(find);
     const w = find("workerd");
-    const pair = (value: (m: Measurement) => string) =>
-      `${s ? value(s) : "-"} | ${w ? value(w) : "-"}`;
-    return {
-      title: `${workload.id} ${workload.title}`,
-      unit: (s ?? w)?.unit ?? "",
-      stead: rate(s),
-      workerd: rate(w),
-      ratio: ratio(s?.perSecond, w?.perSecond),
-      p50: pair((m) => ms(m.p50Ms)),
-      p99: pair((m) => ms(m.p99Ms)),
-      p99Ratio: ratio(s?.p99Ms, w?.p99Ms),
-      rss: pair((m) =>
-        m.peakRssBytes === undefined ? "-" : (m.peakRssBytes / 2 ** 20).toFixed(0),
-      ),
-      cpu: pair((m) => (m.serverCpu === undefined ? "-" : `${Math.round(m.serverCpu * 100)}%`)),
-    };
+    const group = (value: (m: Measurement) => string) =>
+      found.map((m) => (m ? value(m) : "-")).join(" | ");
+    const pg = find("stead-pg");
+    return [
+      `${workload.id} ${workload.title}`,
+      found.find((m) => m !== undefined)?.unit ?? "",
+      ...found.map(rate),
+      ...(hasWorkerd ? others.map((r) => ratio(find(r)?.perSecond, w?.perSecond)) : []),
+      group((m) => ms(m.p50Ms)),
+      group((m) => ms(m.p99Ms)),
+      ...(hasWorkerd && present.includes("stead") ? [ratio(find("stead")?.p99Ms, w?.p99Ms)] : []),
+      group((m) => (m.peakRssBytes === undefined ? "-" : (m.peakRssBytes / 2 ** 20).toFixed(0))),
+      group((m) => percent(m.serverCpu)),
+      ...(hasPg ? [percent(pg?.postgresCpu), walPerWrite(pg)] : []),
+    ];
   });
+  return { headings, rows };
+}
+
+function percent(share: number | undefined): string {
+  return share === undefined ? "-" : `${Math.round(share * 100)}%`;
+}
+
+/** WAL bytes per acknowledged write: the cluster's, and the schema's own. */
+function walPerWrite(m: Measurement | undefined): string {
+  if (m?.walBytes === undefined || !m.logRows || !m.ok) return "-";
+  const ok = m.ok;
+  const per = (bytes: number | undefined) =>
+    bytes === undefined ? "-" : Math.round(bytes / ok).toLocaleString("en-US");
+  return `${per(m.walBytes)} | ${per(m.schemaWalBytes)}`;
 }
 
 function rate(m: Measurement | undefined): string {
@@ -118,28 +144,71 @@ function ratio(a: number | undefined, b: number | undefined): string {
   return `${(a / b).toFixed(2)}x`;
 }
 
-/** The results as an aligned plain-text table. */
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/** Lines under the table when Stead+PG ran: what its columns mean, and its WAL per workload. */
+export function postgresNotes(report: RunReport): string[] {
+  const pg = report.measurements.filter((m) => m.runtime === "stead-pg");
+  if (pg.length === 0) return [];
+  const info = report.settings.postgres as PostgresInfo | undefined;
+  const lines = [
+    `Stead+PG (P): \`stead start --storage ${info?.url ?? "postgres://..."}?schema=bench_<random> --threads 0\`, a fresh schema per workload` +
+      (info === undefined
+        ? "."
+        : `; PostgreSQL ${info.version}, fsync=${info.fsync}, synchronous_commit=${info.synchronousCommit}, full_page_writes=${info.fullPageWrites}, wal_compression=${info.walCompression}.`),
+    "Server CPU is the Stead process's; PG CPU is that of the PostgreSQL backends serving it (not pinned: they run on either core, the load generator's too).",
+    "PG WAL B/write, all: pg_wal_lsn_diff of pg_current_wal_lsn() read by the harness around the measured window, over the acknowledged (2xx) requests, each of which wrote. " +
+      "That is the whole cluster's WAL: other activity on the same PostgreSQL (other sessions, other databases, checkpoints) adds to it. " +
+      `Schema: only the WAL records on the schema's tables, indexes and TOAST, and the rest of the transactions that wrote them (commit records), summed from the same LSN range with ${info?.walAttribution ?? "pg_waldump"}.`,
+  ];
+  for (const m of pg) {
+    if (m.walBytes === undefined) continue;
+    const rows = m.logRows ?? 0;
+    const own = m.schemaWalBytes;
+    const bytes = (n: number) => Math.round(n).toLocaleString("en-US");
+    lines.push(
+      `${m.workload}: ${megabytes(m.walBytes)} of WAL in ${(m.seconds ?? 0).toFixed(1)} s` +
+        (own === undefined ? "" : `, ${megabytes(own)} of it the schema's`) +
+        "; " +
+        (rows > 0 && m.ok
+          ? `${m.ok.toLocaleString("en-US")} acknowledged writes in ${rows.toLocaleString("en-US")} log rows` +
+            (m.ok > rows * 1.05 ? " (concurrent commits to one object share a row)" : "") +
+            ": " +
+            `per write ${bytes(m.walBytes / m.ok)} B${own === undefined ? "" : ` (schema's ${bytes(own / m.ok)} B)`}, ` +
+            `per log row ${bytes(m.walBytes / rows)} B${own === undefined ? "" : ` (schema's ${bytes(own / rows)} B)`}.`
+          : "no log rows appended (nothing written)."),
+    );
+  }
+  return lines;
+}
+
+/** The results as an aligned plain-text table (with Stead+PG's notes under it). */
 export function formatTable(report: RunReport): string {
-  const all = [HEADINGS, ...rows(report)];
-  const keys = Object.keys(HEADINGS) as Array<keyof Row>;
-  const widths = keys.map((key) => Math.max(...all.map((row) => row[key].length)));
-  const line = (row: Row) =>
-    keys
-      .map((key, i) => (i < 2 ? row[key].padEnd(widths[i]!) : row[key].padStart(widths[i]!)))
-      .join("  ");
-  const [head, ...body] = all;
-  return [line(head!), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+  const { headings, rows } = table(report);
+  const all = [headings, ...rows];
+  const widths = headings.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
+  const line = (row: string[]) =>
+    row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
+  const notes = postgresNotes(report);
+  return [
+    line(headings),
+    widths.map((w) => "-".repeat(w)).join("  "),
+    ...rows.map(line),
+    ...(notes.length > 0 ? ["", ...notes.map((n) => `- ${n}`)] : []),
+  ].join("\n");
 }
 
 function markdownTable(report: RunReport): string {
-  const keys = Object.keys(HEADINGS) as Array<keyof Row>;
-  // Markdown cells cannot hold "|": pairs read "Stead / workerd" there.
-  const line = (row: Row) =>
-    `| ${keys.map((key) => row[key].replaceAll(" | ", " / ")).join(" | ")} |`;
+  const { headings, rows } = table(report);
+  // Markdown cells cannot hold "|": groups read "Stead / workerd" there.
+  const line = (row: string[]) =>
+    `| ${row.map((cell) => cell.replaceAll(" | ", " / ")).join(" | ")} |`;
   return [
-    line(HEADINGS),
-    `|${keys.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`,
-    ...rows(report).map(line),
+    line(headings),
+    `|${headings.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`,
+    ...rows.map(line),
   ].join("\n");
 }
 
@@ -176,6 +245,7 @@ export function appendResults(report: RunReport, file: string, jsonPath: string)
       );
     }
   }
+  const notes = postgresNotes(report);
   const entry = [
     "",
     `## ${date} — ${report.mode === "quick" ? "quick run (--quick)" : "full run"}`,
@@ -188,6 +258,8 @@ export function appendResults(report: RunReport, file: string, jsonPath: string)
     "",
     markdownTable(report),
     "",
+    ...notes.map((n) => `- ${n}`),
+    ...(notes.length > 0 ? [""] : []),
     ...(failures.length > 0 ? [...failures, ""] : []),
     `Raw results: \`${jsonPath}\`.`,
     "",

@@ -1,9 +1,11 @@
-// Starting and stopping the two servers under test: `stead start` and `workerd serve`, each a
-// real child process on 127.0.0.1 with its own temporary data directory.
+// Starting and stopping the servers under test: `stead start` (local disk, or PostgreSQL storage
+// in a fresh schema) and `workerd serve`, each a real child process on 127.0.0.1 with its own
+// temporary data directory.
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createSchema, type PostgresProbe } from "./postgres.ts";
 import {
   type Confinement,
   freePort,
@@ -15,8 +17,16 @@ import {
 } from "./processes.ts";
 import { type BenchApp, workerdBinary, writeWorkerdConfig } from "./workerd-config.ts";
 
-export type RuntimeName = "stead" | "workerd";
-export const RUNTIMES: readonly RuntimeName[] = ["stead", "workerd"];
+export type RuntimeName = "stead" | "stead-pg" | "workerd";
+export const RUNTIMES: readonly RuntimeName[] = ["stead", "stead-pg", "workerd"];
+/** What `npm run bench` compares without `--runtimes` or `--storage`. */
+export const DEFAULT_RUNTIMES: readonly RuntimeName[] = ["stead", "workerd"];
+/** How output names each runtime. */
+export const RUNTIME_LABELS: Record<RuntimeName, string> = {
+  stead: "Stead",
+  "stead-pg": "Stead+PG",
+  workerd: "workerd",
+};
 
 /** A server under test, listening and answering. */
 export interface RunningServer {
@@ -26,7 +36,9 @@ export interface RunningServer {
   /** "http://127.0.0.1:<port>" */
   readonly url: string;
   readonly logFile: string;
-  /** Stops the process (SIGTERM, then SIGKILL) and removes its temp dir. */
+  /** Stead+PG only: its schema, and what PostgreSQL did for it. */
+  readonly postgres?: PostgresProbe;
+  /** Stops the process (SIGTERM, then SIGKILL) and removes its temp dir (and schema). */
   stop(): Promise<void>;
 }
 
@@ -35,6 +47,8 @@ export interface StartOptions {
   confinement: Confinement;
   /** Stead only: write a V8 CPU profile into this directory on exit. */
   cpuProfileDir?: string;
+  /** Stead+PG: the PostgreSQL URL (no schema) to make the server's schema in. */
+  postgresUrl?: string;
   readyTimeoutMs: number;
 }
 
@@ -49,11 +63,24 @@ export async function startServer(
   const logFile = join(dir, "server.log");
   const port = await freePort();
   let child: ChildProcess;
-  if (runtime === "stead") {
+  let probe: PostgresProbe | undefined;
+  if (runtime === "stead" || runtime === "stead-pg") {
     const nodeFlags =
       options.cpuProfileDir === undefined
         ? []
         : ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`];
+    let storageFlags: string[] = [];
+    if (runtime === "stead-pg") {
+      if (options.postgresUrl === undefined) throw new Error("internal: stead-pg needs a URL");
+      try {
+        probe = await createSchema(options.postgresUrl);
+      } catch (error) {
+        removeTempDir(dir);
+        throw error;
+      }
+      // Objects stored in PostgreSQL run on the main thread for now.
+      storageFlags = ["--storage", probe.storageUrl, "--threads", "0"];
+    }
     child = startChild(
       process.execPath,
       [
@@ -71,6 +98,7 @@ export async function startServer(
         "json",
         "--shutdown-timeout",
         "2000",
+        ...storageFlags,
       ],
       { logFile, confinement: options.confinement, cwd: REPO },
     );
@@ -90,11 +118,17 @@ export async function startServer(
     port,
     url,
     logFile,
+    ...(probe === undefined ? {} : { postgres: probe }),
     async stop() {
       // A graceful stop only matters when a CPU profile must be written on exit; otherwise
       // the data is thrown away, so do not wait for databases to be checkpointed and closed.
       await stopChild(child, options.cpuProfileDir === undefined ? 0 : 10_000);
       removeTempDir(dir);
+      await probe?.drop().catch((error: unknown) => {
+        process.stderr.write(
+          `bench: could not drop the schema ${probe.schema}: ${(error as Error).message}\n`,
+        );
+      });
     },
   };
   try {
