@@ -72,10 +72,11 @@ export async function openStore(config: ResolvedRuntimeOptions): Promise<Store> 
             url: config.storage,
             dataDir,
             lock: config.dataDirLock,
+            maxOpenDatabases: config.maxOpenDatabases,
             onRetry: (error, delayMs) =>
               config.onError?.(error, `connecting to PostgreSQL (retrying in ${delayMs} ms)`),
           }).catch((error: unknown) => {
-            if (!(error instanceof TypeError)) throw error;
+            if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
             throw new SteadError(
               "INVALID_CONFIG",
               formatOptionProblems("createRuntime()", [`storage: ${error.message}`]),

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { postgresQuery, tempSchema } from "../../../test/support/storage.ts";
 import { tempDataDir } from "../../../test/support/temp-dir.ts";
@@ -176,5 +177,38 @@ describe("PostgreSQL driver", () => {
       },
     );
     assert.deepEqual(retries.slice(0, 2), [250, 500], "retried with backoff");
+  });
+});
+
+describe("PostgreSQL driver working copies", () => {
+  it("keeps at most maxOpenDatabases connections open, reopening closed ones on use", async () => {
+    await using schema = tempSchema();
+    using dir = tempDataDir("stead-postgres-driver-");
+    const driver = await PostgresDriver.connect({
+      url: schema.url,
+      dataDir: dir.path,
+      maxOpenDatabases: 4,
+    });
+    try {
+      const ids = Array.from({ length: 12 }, (_, n) => n.toString(16).padStart(64, "0"));
+      for (const id of ids) {
+        await driver.prepareObject("Ns", id);
+        const handle = driver.openObject("Ns", id);
+        handle.sqlite.exec(`CREATE TABLE t (v); INSERT INTO t VALUES ('${id.slice(-2)}')`);
+        await handle.flush();
+      }
+      const open = readdirSync(join(dir.path, "Ns")).filter((file) => file.endsWith("-wal"));
+      assert.ok(open.length <= 4, `${open.length} working copies open`);
+      for (const id of ids) {
+        const rows = driver.openObject("Ns", id).sqlite.prepare("SELECT v FROM t").all();
+        assert.deepEqual(
+          rows.map((row) => ({ ...row })),
+          [{ v: id.slice(-2) }],
+        );
+      }
+      assert.deepEqual((await driver.listObjects("Ns")).sort(), ids);
+    } finally {
+      await driver.close();
+    }
   });
 });

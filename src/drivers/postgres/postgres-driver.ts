@@ -4,6 +4,8 @@ import { SteadError } from "../../core/errors.ts";
 import type { StorageDriver } from "../../core/storage/driver.ts";
 import { type DataDirLock, takeDataDirLock } from "../local/data-dir-lock.ts";
 import { assertWritableDir } from "../local/file-errors.ts";
+import { OpenDatabases } from "../local/open-databases.ts";
+import { maxOpenDatabases, openFileLimit } from "../local/open-file-limit.ts";
 import { makePrivateDir } from "../local/private-files.ts";
 import { PgPool } from "./pg-pool.ts";
 import { PostgresAlarmIndex, PostgresControlStore } from "./postgres-control.ts";
@@ -26,6 +28,11 @@ export interface PostgresDriverOptions {
   dataDir: string;
   /** The data directory's lock, as for `LocalDriver` (omitted: the driver takes it). */
   lock?: DataDirLock | "held";
+  /**
+   * Object databases (working copies) open at once, as for `LocalDriver`: default 2,000, or fewer
+   * under a low open-file limit. Past it, the least recently used idle ones close.
+   */
+  maxOpenDatabases?: number;
   /** Connections to PostgreSQL (default 10). */
   maxConnections?: number;
   /** Log rows per object after which its log is folded into its pages (default 64). */
@@ -105,6 +112,9 @@ export class PostgresDriver implements StorageDriver {
     makePrivateDir(options.dataDir);
     assertWritableDir(options.dataDir, options.dataDir);
     const ownLock = takeDataDirLock(options.dataDir, options.lock);
+    const open = new OpenDatabases<PostgresDatabaseHandle>(
+      maxOpenDatabases(options.maxOpenDatabases, openFileLimit()),
+    );
     const pool = new PgPool(url.connect, options.maxConnections ?? 10);
     const S = `"${url.schema}"`;
     try {
@@ -126,6 +136,8 @@ export class PostgresDriver implements StorageDriver {
         statementTimeoutMs: timeoutMs,
         flushAlarms: () => alarms.flush(),
         ensureDir: (namespace) => makePrivateDir(join(options.dataDir, namespace)),
+        opening: (handle) => open.opening(handle),
+        closed: (handle) => open.closed(handle),
       };
       return new PostgresDriver(options.dataDir, pool, owner, control, alarms, ownLock);
     } catch (error) {

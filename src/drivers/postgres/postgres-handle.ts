@@ -12,6 +12,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { crc32 } from "node:zlib";
 import { SteadError } from "../../core/errors.ts";
 import type { DatabaseHandle } from "../../core/storage/driver.ts";
+import type { OpenDatabase } from "../local/open-databases.ts";
 import { readAt } from "../local/read-at.ts";
 import { openSqliteFile } from "../local/sqlite-file.ts";
 import { WalReader } from "../sqlite-wal/wal-frames.ts";
@@ -31,6 +32,10 @@ export interface PostgresHandleOwner {
   flushAlarms(): Promise<void>;
   /** Creates the namespace's local directory if needed. */
   ensureDir(namespace: string): void;
+  /** Call before opening a connection: the driver's cap of open databases may close others. */
+  opening(handle: PostgresDatabaseHandle): void;
+  /** Call when a connection closed, for whatever reason. */
+  closed(handle: PostgresDatabaseHandle): void;
   /** Log rows past the snapshot after which an object is compacted. */
   readonly compactAfter: number;
   /** WAL frames after which a connection checkpoints (its frames all captured). */
@@ -58,7 +63,7 @@ interface Batch {
  * rejects the flushes waiting on it, which resets the object; the next `prepare` rebuilds the
  * working copy from PostgreSQL.
  */
-export class PostgresDatabaseHandle implements DatabaseHandle {
+export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
   readonly #owner: PostgresHandleOwner;
   readonly #namespace: string;
   readonly #id: string;
@@ -88,12 +93,30 @@ export class PostgresDatabaseHandle implements DatabaseHandle {
   #pending: Batch | undefined;
   #inFlight: Promise<void> | undefined;
   #compacting = false;
+  /** The log row the last compaction started from here went up to. */
+  #compactedTo = 0;
+
+  /** For the driver's cache of open databases (`OpenDatabases`). */
+  readonly key: string;
+  used = false;
+  /** The connection has not flushed yet (see `OpenDatabase.used`). */
+  #firstFlush = false;
 
   constructor(owner: PostgresHandleOwner, namespace: string, id: string, path: string) {
     this.#owner = owner;
     this.#namespace = namespace;
     this.#id = id;
     this.#path = path;
+    this.key = `${namespace}/${id}`;
+  }
+
+  get held(): boolean {
+    return this.#holds > 0;
+  }
+
+  /** Closes the connection (the cache of open databases needs room); it reopens on next use. */
+  disconnect(): void {
+    this.#disconnect();
   }
 
   /** Registers the runtime's connection-closed callback (see `StorageDriver.openObject`). */
@@ -102,6 +125,7 @@ export class PostgresDatabaseHandle implements DatabaseHandle {
   }
 
   get sqlite(): DatabaseSync {
+    this.used = true;
     if (this.#db !== undefined) return this.#db;
     if (this.#epoch === 0) {
       throw new Error(
@@ -109,8 +133,15 @@ export class PostgresDatabaseHandle implements DatabaseHandle {
       );
     }
     this.#owner.ensureDir(this.#namespace);
-    this.#db = openSqliteFile(this.#path, { ownSyncs: true, doubleQuotedStrings: true });
+    this.#owner.opening(this);
+    try {
+      this.#db = openSqliteFile(this.#path, { ownSyncs: true, doubleQuotedStrings: true });
+    } catch (error) {
+      this.#owner.closed(this);
+      throw error;
+    }
     this.#reader = new WalReader();
+    this.#firstFlush = true;
     return this.#db;
   }
 
@@ -125,6 +156,11 @@ export class PostgresDatabaseHandle implements DatabaseHandle {
   }
 
   flush(): Promise<void> {
+    if (this.#firstFlush) {
+      // The first event on a new connection is over: only a later use counts as "used again".
+      this.#firstFlush = false;
+      this.used = false;
+    }
     if (this.#broken !== undefined) return Promise.reject(this.#broken);
     try {
       this.#capture();
@@ -309,7 +345,7 @@ export class PostgresDatabaseHandle implements DatabaseHandle {
           this.#inFlight = undefined;
           batch.done.resolve();
           if (this.#pending !== undefined) this.#ship();
-          else this.#compactIfDue();
+          this.#compactIfDue();
         },
         (error: unknown) => {
           this.#inFlight = undefined;
@@ -347,6 +383,7 @@ export class PostgresDatabaseHandle implements DatabaseHandle {
     this.#db = undefined;
     this.#holds = 0;
     db.close();
+    this.#owner.closed(this);
     this.#onClose?.();
   }
 
@@ -426,8 +463,9 @@ export class PostgresDatabaseHandle implements DatabaseHandle {
 
   /** Folds log rows into the page table once enough have piled up (in the background). */
   #compactIfDue(): void {
-    if (this.#compacting || this.#txid % this.#owner.compactAfter !== 0) return;
+    if (this.#compacting || this.#txid - this.#compactedTo < this.#owner.compactAfter) return;
     this.#compacting = true;
+    this.#compactedTo = this.#txid;
     compactObject(this.#owner, this.#namespace, this.#id, this.#pageSize)
       .catch(() => {
         // A failed compaction changes nothing; the next one folds these rows too.
@@ -463,8 +501,9 @@ export class PostgresDatabaseHandle implements DatabaseHandle {
 
 /**
  * Folds the object's log rows after its snapshot into `object_pages` (the last image of each
- * page), drops pages past the database's end and the folded rows. Idempotent: a compaction
- * racing another changes nothing the other did not.
+ * page), drops pages past the database's end and the folded rows. The rows are read and folded
+ * without a lock; only the writes take the object's head row, briefly. Idempotent, and a
+ * compaction overtaken by another writes nothing.
  */
 export async function compactObject(
   owner: Pick<PostgresHandleOwner, "pool" | "S">,
@@ -473,46 +512,52 @@ export async function compactObject(
   pageSize: number,
 ): Promise<void> {
   const S = owner.S;
+  const key = [namespace, id];
+  const [object] = await owner.pool.query(
+    `SELECT snap_txid FROM ${S}.objects WHERE namespace = $1 AND id = $2`,
+    key,
+  );
+  if (object === undefined) return;
+  // Read and fold the rows without a lock, so appends go on meanwhile.
+  const rows = await owner.pool.query(
+    `SELECT txid, db_pages, body FROM ${S}.object_log
+     WHERE namespace = $1 AND id = $2 AND txid > $3 ORDER BY txid`,
+    [...key, Number(object.snap_txid)],
+  );
+  if (rows.length === 0) return;
+  const pages = new Map<number, Buffer>();
+  let dbPages = 0;
+  for (const row of rows) {
+    for (const [pgno, page] of decodeBody(row.body as Buffer, pageSize)) pages.set(pgno, page);
+    dbPages = Number(row.db_pages);
+    for (const pgno of pages.keys()) if (pgno > dbPages) pages.delete(pgno);
+  }
+  const upto = Number(rows[rows.length - 1]!.txid);
+  const numbers = [...pages.keys()];
   await owner.pool.transaction(async (tx) => {
-    const [object] = await tx.query(
-      `SELECT snap_txid, txid FROM ${S}.objects WHERE namespace = $1 AND id = $2 FOR UPDATE`,
-      [namespace, id],
+    // The head's lock orders compactions of one object: one that another has overtaken (its
+    // snapshot is already at or past these rows) writes nothing, so pages never go back.
+    const [head] = await tx.query(
+      `SELECT snap_txid FROM ${S}.objects WHERE namespace = $1 AND id = $2 FOR UPDATE`,
+      key,
     );
-    if (object === undefined) return;
-    const snap = Number(object.snap_txid);
-    const rows = await tx.query(
-      `SELECT txid, db_pages, body FROM ${S}.object_log
-       WHERE namespace = $1 AND id = $2 AND txid > $3 ORDER BY txid`,
-      [namespace, id, snap],
-    );
-    if (rows.length === 0) return;
-    const pages = new Map<number, Buffer>();
-    let dbPages = 0;
-    for (const row of rows) {
-      for (const [pgno, page] of decodeBody(row.body as Buffer, pageSize)) pages.set(pgno, page);
-      dbPages = Number(row.db_pages);
-      for (const pgno of pages.keys()) if (pgno > dbPages) pages.delete(pgno);
-    }
-    const upto = Number(rows[rows.length - 1]!.txid);
-    const numbers = [...pages.keys()];
+    if (head === undefined || Number(head.snap_txid) >= upto) return;
     await tx.query(
       `INSERT INTO ${S}.object_pages (namespace, id, pgno, data)
        SELECT $1, $2, p.pgno, p.data FROM unnest($3::integer[], $4::bytea[]) AS p(pgno, data)
        ON CONFLICT (namespace, id, pgno) DO UPDATE SET data = EXCLUDED.data`,
-      [namespace, id, numbers, numbers.map((n) => pages.get(n)!)],
+      [...key, numbers, numbers.map((n) => pages.get(n)!)],
     );
     await tx.query(`DELETE FROM ${S}.object_pages WHERE namespace = $1 AND id = $2 AND pgno > $3`, [
-      namespace,
-      id,
+      ...key,
       dbPages,
     ]);
-    await tx.query(
-      `UPDATE ${S}.objects SET snap_txid = $3 WHERE namespace = $1 AND id = $2 AND snap_txid < $3`,
-      [namespace, id, upto],
-    );
+    await tx.query(`UPDATE ${S}.objects SET snap_txid = $3 WHERE namespace = $1 AND id = $2`, [
+      ...key,
+      upto,
+    ]);
     await tx.query(`DELETE FROM ${S}.object_log WHERE namespace = $1 AND id = $2 AND txid <= $3`, [
-      namespace,
-      id,
+      ...key,
       upto,
     ]);
   });
