@@ -212,3 +212,63 @@ describe("PostgreSQL driver working copies", () => {
     }
   });
 });
+
+describe("PostgreSQL driver schema and connections", () => {
+  it("creates its tables once when several processes start on a new schema at once", async () => {
+    await using schema = tempSchema();
+    const dirs = Array.from({ length: 4 }, () => tempDataDir("stead-postgres-driver-"));
+    try {
+      const drivers = await Promise.all(
+        dirs.map((dir) => PostgresDriver.connect({ url: schema.url, dataDir: dir.path })),
+      );
+      await Promise.all(drivers.map((driver) => driver.close()));
+      const [version] = await postgresQuery(`SELECT version FROM "${schema.name}".stead_schema`);
+      assert.deepEqual({ ...(version as object) }, { version: 1 });
+    } finally {
+      for (const dir of dirs) dir[Symbol.dispose]();
+    }
+  });
+
+  it("recovers by itself when PostgreSQL ends its connections (pg_terminate_backend)", async () => {
+    await using schema = tempSchema();
+    using dir = tempDataDir("stead-postgres-driver-");
+    const app = `stead_test_${schema.name}`;
+    const url = new URL(schema.url);
+    url.searchParams.set("application_name", app);
+    const driver = await PostgresDriver.connect({ url: url.href, dataDir: dir.path });
+    try {
+      await driver.prepareObject("Ns", ID);
+      const handle = driver.openObject("Ns", ID);
+      handle.sqlite.exec("CREATE TABLE t (n)");
+      await handle.flush();
+      let acknowledged = 0;
+      let failed = 0;
+      for (let n = 0; n < 40; n++) {
+        if (n === 20) {
+          await postgresQuery(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            [app],
+          );
+        }
+        try {
+          const current = driver.openObject("Ns", ID);
+          current.sqlite.exec(`INSERT INTO t VALUES (${n})`);
+          await current.flush();
+          acknowledged++;
+        } catch (error) {
+          failed++;
+          assert.match((error as Error).message, /PostgreSQL at .* did not complete the request/);
+          // What the runtime does after a failed flush: the object starts again, prepared.
+          driver.openObject("Ns", ID).reopen();
+          await driver.prepareObject("Ns", ID);
+        }
+      }
+      assert.ok(acknowledged >= 38, `${acknowledged} of 40 writes went through`);
+      const rows = driver.openObject("Ns", ID).sqlite.prepare("SELECT count(*) AS n FROM t").get();
+      assert.ok(Number(rows!.n) >= acknowledged, "every acknowledged write is there");
+      assert.ok(failed <= 2);
+    } finally {
+      await driver.close();
+    }
+  });
+});
