@@ -35,7 +35,7 @@ export interface PostgresDriverOptions {
   maxOpenDatabases?: number;
   /** Connections to PostgreSQL (default 10). */
   maxConnections?: number;
-  /** Log rows per object after which its log is folded into its pages (default 64). */
+  /** Log rows per object after which its log is folded into its pages (default 256). */
   compactAfter?: number;
   /**
    * WAL frames after which an object's connection checkpoints its WAL (default 1,000, about 4 MB;
@@ -103,7 +103,7 @@ export class PostgresDriver implements StorageDriver {
    */
   static async connect(options: PostgresDriverOptions): Promise<PostgresDriver> {
     const url = parseStorageUrl(options.url);
-    const compactAfter = options.compactAfter ?? 64;
+    const compactAfter = options.compactAfter ?? 256;
     if (!Number.isInteger(compactAfter) || compactAfter < 1) {
       throw new RangeError(
         `PostgresDriver compactAfter must be a positive integer, got ${String(options.compactAfter)}.`,

@@ -88,6 +88,8 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
   #fresh = false;
 
   #db: DatabaseSync | undefined;
+  /** The open connection's WAL, read after each commit; opened once it exists. */
+  #walFd: number | undefined;
   #holds = 0;
   #reader = new WalReader();
   #pending: Batch | undefined;
@@ -273,19 +275,18 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
         this.#dbPages = Math.floor(file.length / pageSize);
       }
     }
-    const wal = openIfExists(`${this.#path}-wal`);
+    // The WAL stays one file while the connection is open (checkpoints truncate it in place;
+    // SQLite deletes it only on close), so its descriptor is kept for the connection's life.
+    this.#walFd ??= openIfExists(`${this.#path}-wal`);
+    const wal = this.#walFd;
     if (wal !== undefined) {
-      try {
-        for (const tx of this.#reader.readCommitted((length, at) => readAt(wal, length, at))) {
-          for (const [pgno, page] of tx.pages) take(pgno, page);
-          this.#dbPages = tx.dbSize;
-          this.#checksum.truncate(tx.dbSize);
-          if (batch !== undefined) {
-            for (const pgno of batch.pages.keys()) if (pgno > tx.dbSize) batch.pages.delete(pgno);
-          }
+      for (const tx of this.#reader.readCommitted((length, at) => readAt(wal, length, at))) {
+        for (const [pgno, page] of tx.pages) take(pgno, page);
+        this.#dbPages = tx.dbSize;
+        this.#checksum.truncate(tx.dbSize);
+        if (batch !== undefined) {
+          for (const pgno of batch.pages.keys()) if (pgno > tx.dbSize) batch.pages.delete(pgno);
         }
-      } finally {
-        closeSync(wal);
       }
       this.#pageSize = this.#reader.pageSize ?? this.#pageSize;
     }
@@ -383,6 +384,10 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#db = undefined;
     this.#holds = 0;
     db.close();
+    if (this.#walFd !== undefined) {
+      closeSync(this.#walFd);
+      this.#walFd = undefined;
+    }
     this.#owner.closed(this);
     this.#onClose?.();
   }

@@ -75,8 +75,8 @@ const MIGRATIONS: readonly string[] = [
 /** The schema version this Stead writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** SQLSTATEs of a CREATE ... IF NOT EXISTS that lost a race with another process's. */
-const CREATED_MEANWHILE = new Set(["23505", "42P06", "42P07"]);
+/** SQLSTATEs of a CREATE ... IF NOT EXISTS that lost a race with another process's (the catalog's unique index, the schema, the table, or its row type). */
+const CREATED_MEANWHILE = new Set(["23505", "42P06", "42P07", "42710"]);
 
 /**
  * Creates or upgrades Stead's tables in `schema`, safe when several processes start at once:
