@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { accessSync, constants, existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import postgres, { type Sql } from "postgres";
-import { cpuSeconds, which } from "./processes.ts";
+import { cpuSeconds, isAlive, which } from "./processes.ts";
 
 /** The local PostgreSQL the tests use (scripts/ensure-postgres.sh); `--storage <url>` overrides. */
 export const DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test";
@@ -302,13 +302,4 @@ export async function removeStaleSchemas(url: string): Promise<string[]> {
     dropped.push(row.schema as string);
   }
   return dropped;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -74,7 +74,8 @@ export function removeStaleTempDirs(): void {
   settleFilesystem();
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with `pid` exists (one owned by another user counts). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
