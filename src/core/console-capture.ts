@@ -35,17 +35,16 @@ export function captureConsole(sink: (entry: ConsoleEntry) => void): () => void 
     target[method] = (...args: unknown[]) => {
       const object = currentObject()?.object;
       const text = method === "trace" ? `Trace: ${format(...args)}\n${traceOf()}` : format(...args);
-      // An object's line names the object: its event may run in the async context of whichever
-      // request woke its queue, so a request id there could name the wrong request.
-      const requestId = object === undefined ? currentRequestId() : undefined;
+      const entry: ConsoleEntry = { level, text };
+      if (object !== undefined) entry.object = object;
+      else {
+        // Only the Worker's own lines name a request: an object's event may run in the async
+        // context of whichever request woke its queue, so there it could name the wrong one.
+        const requestId = currentRequestId();
+        if (requestId !== undefined) entry.requestId = requestId;
+      }
       try {
-        sink(
-          object !== undefined
-            ? { level, text, object }
-            : requestId !== undefined
-              ? { level, text, requestId }
-              : { level, text },
-        );
+        sink(entry);
       } catch {
         // A sink that fails must not break the app's code.
       }

@@ -10,10 +10,13 @@ import { PostgresDriver } from "../../src/drivers/postgres/postgres-driver.ts";
 import { createRuntime, type Runtime } from "../../src/index.ts";
 import { POSTGRES_TEST_URL, tempSchema } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
+import { eventually } from "../support/wait-for.ts";
 
 const BASE = new URL(POSTGRES_TEST_URL);
 const MAIN = new URL("../fixtures/counter-worker.ts", import.meta.url);
 const TIMEOUT_MS = 500;
+/** A reset object recovers by itself on a later call; retried until then. */
+const RECOVERY = { timeoutMs: 10_000, intervalMs: 50 };
 
 /** A TCP proxy in front of PostgreSQL: passes, stalls, drops replies, or cuts connections. */
 class TcpProxy implements AsyncDisposable {
@@ -104,19 +107,6 @@ async function counterRuntime(proxy: TcpProxy, schema: string, dataDir: string):
   return createRuntime({ main: MAIN, durableObjects: { COUNTER: "Counter" }, driver });
 }
 
-/** Increments until one succeeds: a reset object recovers by itself on its next call. */
-async function eventually(fn: () => Promise<number>): Promise<number> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
-
 function assertCleanFailure(reason: unknown): void {
   const error = reason as { code?: string; retryable?: boolean; message?: string };
   assert.ok(
@@ -157,7 +147,11 @@ describe("PostgreSQL faults through a proxy", () => {
       for (const name of names) {
         const values = acknowledged.get(name)!;
         assert.equal(new Set(values).size, values.length, `${name}: no value acknowledged twice`);
-        const now = await eventually(() => rt.env.COUNTER.getByName(name).count());
+        const now = await eventually(
+          `${name} to answer again`,
+          () => rt.env.COUNTER.getByName(name).count(),
+          RECOVERY,
+        );
         assert.ok(now >= Math.max(0, ...values), `${name}: every acknowledged increment stayed`);
         assert.ok(now <= 30, `${name}: nothing counted twice`);
       }
@@ -184,7 +178,11 @@ describe("PostgreSQL faults through a proxy", () => {
       assertCleanFailure(stalled);
       assert.ok(Date.now() - started >= TIMEOUT_MS - 50, "it waited for the answer first");
       proxy.pass();
-      const next = await eventually(() => counter().increment());
+      const next = await eventually(
+        "a write to go through again",
+        () => counter().increment(),
+        RECOVERY,
+      );
       // The stalled write reached PostgreSQL once released, or never did: either is allowed.
       assert.ok(next === 2 || next === 3, `counting on from 1, got ${next}`);
     }
@@ -210,7 +208,11 @@ describe("PostgreSQL faults through a proxy", () => {
       // The connection's protocol state is lost with the reply: a real network would reset it.
       proxy.mode = "pass";
       proxy.cut();
-      assert.equal(await eventually(() => counter().count()), 3, "the committed write, once");
+      assert.equal(
+        await eventually("a read to go through again", () => counter().count(), RECOVERY),
+        3,
+        "the committed write, once",
+      );
       assert.equal(await counter().increment(), 4);
     }
   });

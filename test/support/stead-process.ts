@@ -1,5 +1,6 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, type ChildProcessByStdio, spawn } from "node:child_process";
 import { once } from "node:events";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { TestStore } from "./storage.ts";
 
@@ -41,19 +42,30 @@ export interface SteadProcessOptions {
   store?: Pick<TestStore, "dataDir" | "env">;
 }
 
+/** Spawns a stead process with the options' environment, store, directory and user. */
+function spawnWith(
+  file: string,
+  argv: string[],
+  options: SteadProcessOptions,
+  detached: boolean,
+): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(file, argv, {
+    env: { ...process.env, ...options.store?.env, ...options.env },
+    cwd: options.cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+    uid: options.uid,
+    gid: options.gid,
+    detached,
+  });
+}
+
 /** Runs `stead <args>` to completion (it must exit by itself) and returns what it printed. */
 export async function runStead(args: string[], options: SteadProcessOptions = {}) {
   const [file, argv] = withShellSettings(
     [process.execPath, MAIN, ...args, ...storeArgs(options)],
     options,
   );
-  const child = spawn(file, argv, {
-    env: { ...process.env, ...options.store?.env, ...options.env },
-    cwd: options.cwd,
-    stdio: ["ignore", "pipe", "pipe"],
-    uid: options.uid,
-    gid: options.gid,
-  });
+  const child = spawnWith(file, argv, options, false);
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
@@ -94,14 +106,7 @@ export async function startStead(
     options,
   );
   const group = options.launcher !== undefined;
-  const child = spawn(file, argv, {
-    env: { ...process.env, ...options.store?.env, ...options.env },
-    cwd: options.cwd,
-    stdio: ["ignore", "pipe", "pipe"],
-    uid: options.uid,
-    gid: options.gid,
-    detached: group,
-  });
+  const child = spawnWith(file, argv, options, group);
   const signal = (name: NodeJS.Signals) =>
     group ? process.kill(-child.pid!, name) : child.kill(name);
   const logs: Array<Record<string, unknown>> = [];

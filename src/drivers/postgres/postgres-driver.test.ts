@@ -245,10 +245,11 @@ describe("PostgreSQL driver schema and connections", () => {
       let failed = 0;
       for (let n = 0; n < 40; n++) {
         if (n === 20) {
-          await postgresQuery(
+          const ended = await postgresQuery(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
             [app],
           );
+          assert.ok(ended.length > 0, "the driver's connections were ended");
         }
         try {
           const current = driver.openObject("Ns", ID);

@@ -7,13 +7,11 @@ import { assertWritableDir } from "../local/file-errors.ts";
 import { OpenDatabases } from "../local/open-databases.ts";
 import { maxOpenDatabases, openFileLimit } from "../local/open-file-limit.ts";
 import { makePrivateDir } from "../local/private-files.ts";
+import { storageUnavailable } from "./answer-timeout.ts";
 import { PgPool } from "./pg-pool.ts";
-import { PostgresAlarmIndex, PostgresControlStore } from "./postgres-control.ts";
-import {
-  PostgresDatabaseHandle,
-  type PostgresHandleOwner,
-  storageUnavailable,
-} from "./postgres-handle.ts";
+import { PostgresAlarmIndex } from "./postgres-alarm-index.ts";
+import { PostgresControlStore } from "./postgres-control.ts";
+import { PostgresDatabaseHandle, type PostgresHandleOwner } from "./postgres-handle.ts";
 import { migrateSchema } from "./schema.ts";
 import { parseStorageUrl } from "./storage-url.ts";
 

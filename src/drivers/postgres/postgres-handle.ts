@@ -16,7 +16,8 @@ import type { OpenDatabase } from "../local/open-databases.ts";
 import { readAt } from "../local/read-at.ts";
 import { openSqliteFile } from "../local/sqlite-file.ts";
 import { WalReader } from "../sqlite-wal/wal-frames.ts";
-import { withinTimeout } from "./answer-timeout.ts";
+import { storageUnavailable, withinTimeout } from "./answer-timeout.ts";
+import { compactObject } from "./compaction.ts";
 import { decodeBody, encodeBody } from "./log-body.ts";
 import { DatabaseChecksum } from "./page-checksum.ts";
 import type { PgPool } from "./pg-pool.ts";
@@ -502,80 +503,6 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
       throw this.#unavailable(error);
     });
   }
-}
-
-/**
- * Folds the object's log rows after its snapshot into `object_pages` (the last image of each
- * page), drops pages past the database's end and the folded rows. The rows are read and folded
- * without a lock; only the writes take the object's head row, briefly. Idempotent, and a
- * compaction overtaken by another writes nothing.
- */
-export async function compactObject(
-  owner: Pick<PostgresHandleOwner, "pool" | "S">,
-  namespace: string,
-  id: string,
-  pageSize: number,
-): Promise<void> {
-  const S = owner.S;
-  const key = [namespace, id];
-  const [object] = await owner.pool.query(
-    `SELECT snap_txid FROM ${S}.objects WHERE namespace = $1 AND id = $2`,
-    key,
-  );
-  if (object === undefined) return;
-  // Read and fold the rows without a lock, so appends go on meanwhile.
-  const rows = await owner.pool.query(
-    `SELECT txid, db_pages, body FROM ${S}.object_log
-     WHERE namespace = $1 AND id = $2 AND txid > $3 ORDER BY txid`,
-    [...key, Number(object.snap_txid)],
-  );
-  if (rows.length === 0) return;
-  const pages = new Map<number, Buffer>();
-  let dbPages = 0;
-  for (const row of rows) {
-    for (const [pgno, page] of decodeBody(row.body as Buffer, pageSize)) pages.set(pgno, page);
-    dbPages = Number(row.db_pages);
-    for (const pgno of pages.keys()) if (pgno > dbPages) pages.delete(pgno);
-  }
-  const upto = Number(rows[rows.length - 1]!.txid);
-  const numbers = [...pages.keys()];
-  await owner.pool.transaction(async (tx) => {
-    // The head's lock orders compactions of one object: one that another has overtaken (its
-    // snapshot is already at or past these rows) writes nothing, so pages never go back.
-    const [head] = await tx.query(
-      `SELECT snap_txid FROM ${S}.objects WHERE namespace = $1 AND id = $2 FOR UPDATE`,
-      key,
-    );
-    if (head === undefined || Number(head.snap_txid) >= upto) return;
-    await tx.query(
-      `INSERT INTO ${S}.object_pages (namespace, id, pgno, data)
-       SELECT $1, $2, p.pgno, p.data FROM unnest($3::integer[], $4::bytea[]) AS p(pgno, data)
-       ON CONFLICT (namespace, id, pgno) DO UPDATE SET data = EXCLUDED.data`,
-      [...key, numbers, numbers.map((n) => pages.get(n)!)],
-    );
-    await tx.query(`DELETE FROM ${S}.object_pages WHERE namespace = $1 AND id = $2 AND pgno > $3`, [
-      ...key,
-      dbPages,
-    ]);
-    await tx.query(`UPDATE ${S}.objects SET snap_txid = $3 WHERE namespace = $1 AND id = $2`, [
-      ...key,
-      upto,
-    ]);
-    await tx.query(`DELETE FROM ${S}.object_log WHERE namespace = $1 AND id = $2 AND txid <= $3`, [
-      ...key,
-      upto,
-    ]);
-  });
-}
-
-/** The error for PostgreSQL not answering, naming the URL (password hidden). */
-export function storageUnavailable(display: string, cause: unknown): SteadError {
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  return new SteadError(
-    "STORAGE_UNAVAILABLE",
-    `PostgreSQL at ${display} did not complete the request (${reason}). Check that it is up and the storage URL is right; writes waiting on it failed and their objects reset.`,
-    { cause, retryable: true, remote: true },
-  );
 }
 
 function openIfExists(path: string): number | undefined {
