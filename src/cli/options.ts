@@ -115,18 +115,12 @@ export function resolveServerOptions(
     );
   }
   const threadsText = flags.threads ?? env.STEAD_THREADS;
-  // Objects stored in PostgreSQL run on the main thread for now.
   const threads = integer(
-    threadsText ?? String(storage === undefined ? defaultThreads() : 0),
+    threadsText ?? String(defaultThreads()),
     "--threads / STEAD_THREADS",
     0,
     256,
   );
-  if (storage !== undefined && threads > 0) {
-    throw new UsageError(
-      `--threads ${threads} cannot be used with --storage (STEAD_STORAGE_URL) yet: objects stored in PostgreSQL run on the main thread. Leave --threads / STEAD_THREADS out, or set it to 0.`,
-    );
-  }
   return {
     dir,
     main,

@@ -48,11 +48,7 @@ async function serveLocked(
 ): Promise<RunningServer> {
   const exposed = exposureWarning(options.dataDir);
   if (exposed !== undefined) logger.warn(exposed, { dataDir: options.dataDir });
-  if (options.storage !== undefined) {
-    logger.info(
-      "Objects stored in PostgreSQL run on the main thread for now: limits.cpu_ms is not enforced, and one runaway event delays every object.",
-    );
-  } else if (options.threads === 0) {
+  if (options.threads === 0) {
     logger.info(
       "Objects run on the main thread (--threads 0): limits.cpu_ms is not enforced, and one runaway event delays every object. Pass --threads <n> to run them on object threads.",
     );

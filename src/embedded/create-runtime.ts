@@ -125,7 +125,7 @@ export async function createRuntimeWith(
     app.dispose();
     throw error;
   }
-  scheduler = startAlarms(store.driver, config, hosting, onError);
+  scheduler = await startAlarms(store.driver, config, hosting, onError);
   return workerRuntime(app, scope, waitUntil, store, hosting, scheduler, removeScope);
 }
 
@@ -140,11 +140,6 @@ function checkThreadOptions(config: ResolvedRuntimeOptions): void {
   }
   if (config.driver !== undefined) {
     problems.push("driver: object threads use the default local driver; remove driver or threads");
-  }
-  if (config.storage !== undefined) {
-    problems.push(
-      "storage: PostgreSQL storage runs objects on the main thread for now; set threads to 0 (--threads 0)",
-    );
   }
   if (config.clock !== undefined) {
     problems.push("clock: an injected clock cannot reach object threads; remove clock or threads");
@@ -265,6 +260,7 @@ async function hostObjects(
       main: app.url!,
       cwd: config.cwd ?? process.cwd(),
       dataDir: store.dataDir!,
+      storage: config.storage,
       // The process-wide bound (the driver's default derives it from the open-file limit).
       maxOpenDatabases: shareOf(
         maxOpenDatabases(config.maxOpenDatabases, openFileLimit()),
@@ -290,12 +286,12 @@ function shareOf(total: number, threads: number): number {
   return Math.max(1, Math.floor(total / threads));
 }
 
-function startAlarms(
+async function startAlarms(
   driver: StorageDriver,
   config: ResolvedRuntimeOptions,
   hosting: ObjectHosting,
   onError: (error: unknown, context: string) => void,
-): AlarmScheduler {
+): Promise<AlarmScheduler> {
   const scheduler = new AlarmScheduler(
     driver.alarms,
     config.clock ?? systemClock,
@@ -311,9 +307,13 @@ function startAlarms(
       }
       return hosting.deliverAlarm(record);
     },
-    (error, record) => onError(error, `alarm of ${record.namespace} ${record.id}`),
+    (error, record) =>
+      onError(
+        error,
+        record === undefined ? "alarm index" : `alarm of ${record.namespace} ${record.id}`,
+      ),
   );
-  scheduler.start();
+  await scheduler.start();
   return scheduler;
 }
 

@@ -17,8 +17,10 @@ import {
   type ObjectRoute,
 } from "../core/object/namespace.ts";
 import { Residency } from "../core/object/residency.ts";
+import type { StorageDriver } from "../core/storage/driver.ts";
 import { addRuntimeScope, runInScope, type WorkerScope } from "../core/worker-scope.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
+import { PostgresDriver } from "../drivers/postgres/postgres-driver.ts";
 import { Handles } from "../threads/handles.ts";
 import { answerCall, type CallSender, PendingCalls } from "../threads/remote-call.ts";
 import {
@@ -34,6 +36,9 @@ import { buildControllers, deferBindings } from "./namespaces.ts";
 import { fillWorkerExports } from "./worker-exports.ts";
 
 const data = workerData as ShardData;
+
+/** Connections to PostgreSQL per object thread: appends of one object are merged, one in flight. */
+const SHARD_POSTGRES_CONNECTIONS = 6;
 const port = parentPort as MessagePort;
 
 // The main thread's watchdog reads this: a heartbeat that stops means a blocked event loop.
@@ -64,16 +69,7 @@ async function start(): Promise<void> {
   const scope: WorkerScope = { env, exports };
   addRuntimeScope(scope);
   const module = await runInScope(scope, () => loadEntryModule(data.main, data.cwd));
-  const driver = new LocalDriver({
-    dataDir: data.dataDir,
-    maxOpenDatabases: data.maxOpenDatabases,
-    ...(data.historyRetentionMs === undefined
-      ? {}
-      : { historyRetentionMs: data.historyRetentionMs }),
-    sharedControl: true,
-    // The main thread holds the data directory's lock for the whole process.
-    lock: "held",
-  });
+  const driver = await openDriver();
   const routes = new Map<string, ObjectRoute>();
   const handles = new Handles({
     thread: data.shard,
@@ -170,6 +166,30 @@ async function start(): Promise<void> {
 }
 
 /** This shard's objects are called here; the others through the main thread. */
+/** The thread's own driver on the storage the main thread opened, whose lock it holds. */
+async function openDriver(): Promise<StorageDriver> {
+  if (data.storage !== undefined) {
+    return PostgresDriver.connect({
+      url: data.storage,
+      dataDir: data.dataDir,
+      lock: "held",
+      maxOpenDatabases: data.maxOpenDatabases,
+      maxConnections: SHARD_POSTGRES_CONNECTIONS,
+      // The scheduler runs on the main thread and reads the index from PostgreSQL.
+      onAlarmsShipped: () => port.postMessage({ t: "alarmIndexChanged" }),
+    });
+  }
+  return new LocalDriver({
+    dataDir: data.dataDir,
+    maxOpenDatabases: data.maxOpenDatabases,
+    ...(data.historyRetentionMs === undefined
+      ? {}
+      : { historyRetentionMs: data.historyRetentionMs }),
+    sharedControl: true,
+    lock: "held",
+  });
+}
+
 function shardRoute(local: NamespaceController, sender: CallSender): ObjectRoute {
   return {
     namespace: local.namespace,

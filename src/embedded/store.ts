@@ -73,6 +73,9 @@ export async function openStore(config: ResolvedRuntimeOptions): Promise<Store> 
             dataDir,
             lock: config.dataDirLock,
             maxOpenDatabases: config.maxOpenDatabases,
+            // With object threads, each thread has its own connections; this thread's serve the
+            // control store and the alarm scheduler only.
+            ...((config.threads ?? 0) > 0 ? { maxConnections: 2 } : {}),
             onRetry: (error, delayMs) =>
               config.onError?.(error, `connecting to PostgreSQL (retrying in ${delayMs} ms)`),
           }).catch((error: unknown) => {

@@ -79,6 +79,8 @@ export interface ShardData {
   /** Directory the entry module's relative paths resolve from. */
   cwd: string;
   dataDir: string;
+  /** The PostgreSQL storage URL, when objects are stored there (`storage`); else the local driver. */
+  storage: string | undefined;
   maxOpenDatabases: number | undefined;
   /** History kept for point-in-time recovery, ms (undefined: the driver's default). */
   historyRetentionMs: number | undefined;

@@ -32,7 +32,7 @@ const CAPABILITIES: Record<StorageName, StorageCapabilities> = {
   // Durable state is log rows in PostgreSQL; dataDir holds working copies the driver may rebuild.
   // It keeps no history and has no flush hook (a test controls no PostgreSQL write); its objects
   // run on the main thread for now.
-  postgres: { history: false, localFiles: false, flushHooks: false, threads: false },
+  postgres: { history: false, localFiles: false, flushHooks: false, threads: true },
 };
 
 function chosen(): StorageName {

@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from "../clock.ts";
 import { describeError } from "../error-text.ts";
-import type { AlarmIndex, AlarmRecord } from "../storage/driver.ts";
+import type { AlarmIndex, AlarmRecord, SharedAlarmIndex } from "../storage/driver.ts";
 import { MAX_ALARM_RETRIES, retryDelay } from "./retry-policy.ts";
 import type { AlarmOutcome } from "./run-alarm.ts";
 
@@ -10,26 +10,48 @@ export type AlarmDelivery = (record: AlarmRecord) => Promise<AlarmOutcome>;
 /** Alarms started per wake-up at most; the rest follow as these finish. */
 const BATCH = 64;
 
+/** How long a claimed alarm stays with this scheduler before another may take it (shared index). */
+export const ALARM_LEASE_MS = 30_000;
+
+/**
+ * How often a shared index is re-read for alarms other processes wrote, or whose lease ended,
+ * and how long to wait after failing to reach it.
+ */
+export const ALARM_POLL_MS = 1_000;
+
 /**
  * Wakes objects whose alarm is due. It keeps one timer, for the earliest alarm in the index,
  * and reads only the head of the index, never all of it. Delivery is at least once: an alarm
  * stays in the index until its handler's commit is durable, so a crash re-delivers it.
+ *
+ * With a shared index (`AlarmIndex.shared`, several processes or threads writing it), the timer
+ * follows the index's cached head, the head is re-read every `ALARM_POLL_MS` and whenever the
+ * index changed, and due alarms are claimed (`claimDue`) before they are delivered, so two
+ * schedulers never deliver one alarm at once; a scheduler that dies leaves its claims to expire.
  */
 export class AlarmScheduler {
   readonly #index: AlarmIndex;
   readonly #clock: Clock;
   readonly #deliver: AlarmDelivery;
-  readonly #onError: (error: unknown, record: AlarmRecord) => void;
+  readonly #onError: (error: unknown, record: AlarmRecord | undefined) => void;
   readonly #inFlight = new Set<string>();
   #timer: TimerHandle | undefined;
   #timerAt: number | undefined;
   #stopped = true;
+  /** Shared index: the poll timer, a claim or re-read in flight, one asked for meanwhile. */
+  #pollTimer: TimerHandle | undefined;
+  #claiming = false;
+  #refreshing = false;
+  #refreshAgain = false;
+  /** Shared index: no claim before this time (it could not be reached). */
+  #claimAfter = 0;
 
+  /** `onError` hears of failed alarms and, with `record` undefined, of an unreachable index. */
   constructor(
     index: AlarmIndex,
     clock: Clock,
     deliver: AlarmDelivery,
-    onError: (error: unknown, record: AlarmRecord) => void,
+    onError: (error: unknown, record: AlarmRecord | undefined) => void,
   ) {
     this.#index = index;
     this.#clock = clock;
@@ -37,21 +59,30 @@ export class AlarmScheduler {
     this.#onError = onError;
   }
 
-  /** Starts watching the index. */
-  start(): void {
+  /** Starts watching the index; resolves once a shared index's head has been read. */
+  start(): Promise<void> {
     this.#stopped = false;
+    const read = this.#index.shared === undefined ? undefined : this.#refresh(this.#index.shared);
     this.#arm();
+    return read ?? Promise.resolve();
   }
 
   /** Stops; alarms stay in the index for the next start. */
   stop(): void {
     this.#stopped = true;
     this.#clearTimer();
+    if (this.#pollTimer !== undefined) this.#clock.clearTimer(this.#pollTimer);
+    this.#pollTimer = undefined;
   }
 
-  /** Call this after the index changed, so an earlier alarm is not missed. */
+  /**
+   * Call this after the index changed, so an earlier alarm is not missed. A shared index is
+   * re-read too, since the change may have been made by another thread.
+   */
   changed(): void {
-    if (!this.#stopped) this.#arm();
+    if (this.#stopped) return;
+    if (this.#index.shared !== undefined) this.#refresh(this.#index.shared);
+    this.#arm();
   }
 
   /** Resolves once no alarm delivery is in flight. */
@@ -89,18 +120,82 @@ export class AlarmScheduler {
     this.#timerAt = undefined;
     if (this.#stopped) return;
     const now = this.#clock.now();
+    if (this.#index.shared !== undefined) {
+      this.#claim(this.#index.shared, now);
+      return;
+    }
     for (const record of this.#index.earliest(this.#inFlight.size + BATCH)) {
       if (record.time > now) break;
-      const key = keyOf(record);
-      if (this.#inFlight.has(key)) continue;
-      this.#inFlight.add(key);
-      this.#run(record).finally(() => {
-        this.#inFlight.delete(key);
-        this.changed();
-      });
+      this.#start(record);
     }
     this.#arm();
   };
+
+  /** Shared index: takes what is due and delivers it; the index drops what others hold. */
+  #claim(shared: SharedAlarmIndex, now: number): void {
+    if (this.#claiming || now < this.#claimAfter) {
+      // Armed again once the claim in flight ends, or by the next poll.
+      return;
+    }
+    this.#claiming = true;
+    shared
+      .claimDue(now, BATCH, ALARM_LEASE_MS)
+      .then(
+        (records) => {
+          for (const record of records) this.#start(record);
+        },
+        (error: unknown) => {
+          this.#claimAfter = this.#clock.now() + ALARM_POLL_MS;
+          this.#onError(error, undefined);
+        },
+      )
+      .finally(() => {
+        this.#claiming = false;
+        if (!this.#stopped) this.#arm();
+      });
+  }
+
+  /**
+   * Shared index: re-reads its head now (one read at a time), then every `ALARM_POLL_MS`.
+   * Resolves when this read (or the one in flight) has ended and the timer is armed.
+   */
+  #refresh(shared: SharedAlarmIndex): Promise<void> | undefined {
+    if (this.#refreshing) {
+      this.#refreshAgain = true;
+      return undefined;
+    }
+    this.#refreshing = true;
+    if (this.#pollTimer !== undefined) this.#clock.clearTimer(this.#pollTimer);
+    this.#pollTimer = undefined;
+    return shared
+      .refresh(this.#clock.now())
+      .catch((error: unknown) => this.#onError(error, undefined))
+      .finally(() => {
+        this.#refreshing = false;
+        if (this.#stopped) return;
+        if (this.#refreshAgain) {
+          this.#refreshAgain = false;
+          this.#refresh(shared);
+          return;
+        }
+        this.#pollTimer = this.#clock.setTimer(() => {
+          this.#pollTimer = undefined;
+          if (!this.#stopped) this.#refresh(shared);
+        }, ALARM_POLL_MS);
+        this.#arm();
+      });
+  }
+
+  #start(record: AlarmRecord): void {
+    const key = keyOf(record);
+    if (this.#inFlight.has(key)) return;
+    this.#inFlight.add(key);
+    this.#run(record).finally(() => {
+      this.#inFlight.delete(key);
+      // The outcome changed the index here (a shared one's head included): no re-read needed.
+      if (!this.#stopped) this.#arm();
+    });
+  }
 
   async #run(record: AlarmRecord): Promise<void> {
     let outcome: AlarmOutcome;

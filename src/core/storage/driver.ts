@@ -143,6 +143,23 @@ export interface AlarmIndex {
   deadLetter(record: DeadLetterRecord): void;
   /** The dead-letter list, newest first. */
   deadLetters(): DeadLetterRecord[];
+  /**
+   * Present when other processes or threads write the same index (PostgreSQL): `earliest` then
+   * reads only a cache of the index's head, and the scheduler takes due alarms with `claimDue`.
+   */
+  readonly shared?: SharedAlarmIndex;
+}
+
+/** The part of an alarm index that several schedulers share (a capability of `AlarmIndex`). */
+export interface SharedAlarmIndex {
+  /**
+   * Takes up to `limit` alarms due at `now` (epoch ms) that no scheduler holds, holding them for
+   * `leaseMs`: no other scheduler takes them until the lease ends or a write replaces or removes
+   * them. Writes made here before the call are in the index first.
+   */
+  claimDue(now: number, limit: number, leaseMs: number): Promise<AlarmRecord[]>;
+  /** Re-reads the index's earliest alarms not held by a scheduler at `now` into what `earliest` returns. */
+  refresh(now: number): Promise<void>;
 }
 
 /**

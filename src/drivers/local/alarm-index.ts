@@ -29,6 +29,7 @@ export class LocalAlarmIndex implements AlarmIndex {
   readonly #upsert: StatementSync;
   readonly #delete: StatementSync;
   readonly #deleteNamespace: StatementSync;
+  readonly #clear: StatementSync;
   readonly #get: StatementSync;
   readonly #earliest: StatementSync;
   readonly #addDeadLetter: StatementSync;
@@ -44,6 +45,7 @@ export class LocalAlarmIndex implements AlarmIndex {
     );
     this.#delete = db.prepare("DELETE FROM alarms WHERE namespace = ? AND id = ?");
     this.#deleteNamespace = db.prepare("DELETE FROM alarms WHERE namespace = ?");
+    this.#clear = db.prepare("DELETE FROM alarms");
     this.#get = db.prepare("SELECT * FROM alarms WHERE namespace = ? AND id = ?");
     this.#earliest = db.prepare("SELECT * FROM alarms ORDER BY time, namespace, id LIMIT ?");
     this.#addDeadLetter = db.prepare(
@@ -62,6 +64,11 @@ export class LocalAlarmIndex implements AlarmIndex {
 
   delete(namespace: string, id: string): void {
     if (this.#delete.run(namespace, id).changes > 0) this.#onWrite();
+  }
+
+  /** Removes every alarm, keeping the dead letters. */
+  clear(): void {
+    if (this.#clear.run().changes > 0) this.#onWrite();
   }
 
   /** Removes every alarm of `namespace` (its class was deleted). */

@@ -1,59 +1,81 @@
+import { randomUUID } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
-import type { AlarmIndex, AlarmRecord, DeadLetterRecord } from "../../core/storage/driver.ts";
+import type {
+  AlarmIndex,
+  AlarmRecord,
+  DeadLetterRecord,
+  SharedAlarmIndex,
+} from "../../core/storage/driver.ts";
 import { LocalAlarmIndex } from "../local/alarm-index.ts";
 import { withinTimeout } from "./answer-timeout.ts";
 import type { PgPool } from "./pg-pool.ts";
 
 type AlarmChange = { kind: "set"; record: AlarmRecord } | { kind: "delete" };
+type KeyedChange = AlarmChange & { namespace: string; id: string };
+
+/** Alarms of the head re-read by `refresh`: enough for the scheduler's next wake-ups. */
+const HEAD = 64;
+
+const COLUMNS = "namespace, id, name, time, scheduled_time, retry_count";
 
 /**
- * The alarm index in PostgreSQL, mirrored in an in-memory SQLite database (the local driver's
- * index code) so the scheduler reads it synchronously. Writes change the mirror at once and are
- * shipped by `flush`, which every object flush waits for: an index write made before an
- * object's commit is durable no later than that commit, as the seam requires.
+ * The alarm index in PostgreSQL's `alarms` table, which every process and object thread on the
+ * same storage shares. Writes change what this process knows at once and are shipped by `flush`,
+ * which every object flush waits for: an index write made before an object's commit is durable
+ * no later than that commit, as the seam requires.
+ *
+ * Reads are synchronous, so they come from what this process knows: `get` from the rows of the
+ * objects it prepared (loaded by `learn`) and wrote; `earliest` from a cache of the table's head,
+ * re-read by `refresh`. Due alarms are taken with `claimDue`, which holds them for one scheduler
+ * (`FOR UPDATE SKIP LOCKED`, a lease in `claimed_until`); a write to an alarm ends its claim.
  */
-export class PostgresAlarmIndex implements AlarmIndex {
+export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
+  readonly shared: SharedAlarmIndex = this;
   readonly #pool: PgPool;
   readonly #S: string;
-  readonly #mirror: LocalAlarmIndex;
+  readonly #timeoutMs: number;
+  /** This index's name in `claimed_by`, so its claims can be given back at close. */
+  readonly #me = randomUUID();
+  /** The head cache and the dead letters, in an in-memory SQLite (the local index's code). */
   readonly #memory: DatabaseSync;
+  readonly #head: LocalAlarmIndex;
+  /** The alarm of each object this process prepared or wrote (null: none). */
+  readonly #known = new Map<string, AlarmRecord | null>();
   /** Changes not yet shipped, by `namespace/id`, the last one winning. */
-  #pending = new Map<string, AlarmChange & { namespace: string; id: string }>();
+  #pending = new Map<string, KeyedChange>();
   #pendingDead: DeadLetterRecord[] = [];
   /** The shipment in flight, if any; the next one starts after it. */
   #shipping: Promise<void> = Promise.resolve();
+  /** Changes made while a `refresh` reads the head, replayed over what it read. */
+  #duringRefresh: KeyedChange[] | undefined;
+  /** Told after a shipment that set an alarm reached PostgreSQL. */
+  readonly #onShipped: (() => void) | undefined;
 
-  readonly #timeoutMs: number;
-
-  private constructor(pool: PgPool, S: string, timeoutMs: number) {
+  private constructor(pool: PgPool, S: string, timeoutMs: number, onShipped?: () => void) {
     this.#pool = pool;
     this.#S = S;
     this.#timeoutMs = timeoutMs;
+    this.#onShipped = onShipped;
     this.#memory = new DatabaseSync(":memory:");
-    this.#mirror = new LocalAlarmIndex(this.#memory, () => {});
+    this.#head = new LocalAlarmIndex(this.#memory, () => {});
   }
 
-  /** `timeoutMs`: how long a shipment may go unanswered before it counts as failed. */
-  static async load(pool: PgPool, S: string, timeoutMs: number): Promise<PostgresAlarmIndex> {
-    const index = new PostgresAlarmIndex(pool, S, timeoutMs);
-    const rows = await pool.query(
-      `SELECT namespace, id, name, time, scheduled_time, retry_count FROM ${S}.alarms`,
-    );
-    for (const row of rows) {
-      index.#mirror.set({
-        namespace: row.namespace,
-        id: row.id,
-        name: row.name ?? undefined,
-        time: Number(row.time),
-        scheduledTime: Number(row.scheduled_time),
-        retryCount: Number(row.retry_count),
-      });
-    }
+  /**
+   * `timeoutMs`: how long a shipment may go unanswered before it counts as failed. `onShipped`:
+   * told when alarms this index set are in PostgreSQL, for schedulers elsewhere to re-read.
+   */
+  static async load(
+    pool: PgPool,
+    S: string,
+    timeoutMs: number,
+    onShipped?: () => void,
+  ): Promise<PostgresAlarmIndex> {
+    const index = new PostgresAlarmIndex(pool, S, timeoutMs, onShipped);
     const dead = await pool.query(
       `SELECT namespace, id, name, scheduled_time, retry_count, error, failed_at FROM ${S}.dead_letters ORDER BY seq`,
     );
     for (const row of dead) {
-      index.#mirror.deadLetter({
+      index.#head.deadLetter({
         namespace: row.namespace,
         id: row.id,
         name: row.name ?? undefined,
@@ -66,9 +88,15 @@ export class PostgresAlarmIndex implements AlarmIndex {
     return index;
   }
 
+  /** Records what PostgreSQL holds for one object, read when this process prepared it. */
+  learn(namespace: string, id: string, record: AlarmRecord | undefined): void {
+    const key = `${namespace}/${id}`;
+    // A change not yet shipped is newer than what was read.
+    if (!this.#pending.has(key)) this.#known.set(key, record ?? null);
+  }
+
   set(record: AlarmRecord): void {
-    this.#mirror.set(record);
-    this.#pending.set(`${record.namespace}/${record.id}`, {
+    this.#change({
       kind: "set",
       namespace: record.namespace,
       id: record.id,
@@ -77,38 +105,88 @@ export class PostgresAlarmIndex implements AlarmIndex {
   }
 
   delete(namespace: string, id: string): void {
-    this.#mirror.delete(namespace, id);
-    this.#pending.set(`${namespace}/${id}`, { kind: "delete", namespace, id });
+    this.#change({ kind: "delete", namespace, id });
   }
 
   /** Forgets a deleted namespace's alarms here; PostgreSQL's go with the control commit. */
   deleteNamespace(namespace: string): void {
-    this.#mirror.deleteNamespace(namespace);
+    this.#head.deleteNamespace(namespace);
     for (const [key, change] of this.#pending) {
       if (change.namespace === namespace) this.#pending.delete(key);
+    }
+    for (const key of this.#known.keys()) {
+      if (key.startsWith(`${namespace}/`)) this.#known.delete(key);
     }
   }
 
   get(namespace: string, id: string): AlarmRecord | undefined {
-    return this.#mirror.get(namespace, id);
+    const record = this.#known.get(`${namespace}/${id}`);
+    return record == null ? undefined : { ...record };
   }
 
   earliest(limit: number): AlarmRecord[] {
-    return this.#mirror.earliest(limit);
+    return this.#head.earliest(limit);
   }
 
   deadLetter(record: DeadLetterRecord): void {
-    this.#mirror.deadLetter(record);
-    this.#pending.set(`${record.namespace}/${record.id}`, {
-      kind: "delete",
-      namespace: record.namespace,
-      id: record.id,
-    });
+    this.#change({ kind: "delete", namespace: record.namespace, id: record.id });
+    this.#head.deadLetter(record);
     this.#pendingDead.push({ ...record });
   }
 
   deadLetters(): DeadLetterRecord[] {
-    return this.#mirror.deadLetters();
+    return this.#head.deadLetters();
+  }
+
+  async claimDue(now: number, limit: number, leaseMs: number): Promise<AlarmRecord[]> {
+    await this.flush();
+    const rows = await withinTimeout(
+      this.#pool.query(
+        `UPDATE ${this.#S}.alarms a SET claimed_by = $1, claimed_until = $2::bigint + $3::bigint
+         FROM (SELECT namespace, id FROM ${this.#S}.alarms
+               WHERE time <= $2 AND (claimed_until IS NULL OR claimed_until <= $2)
+               ORDER BY time LIMIT $4 FOR UPDATE SKIP LOCKED) due
+         WHERE a.namespace = due.namespace AND a.id = due.id
+         RETURNING a.namespace, a.id, a.name, a.time, a.scheduled_time, a.retry_count`,
+        [this.#me, now, leaseMs, limit],
+      ),
+      this.#timeoutMs,
+    );
+    const claimed = rows.map(toRecord);
+    // What the cache has as due and was not claimed is held by another scheduler or gone: the
+    // next refresh brings it back once its lease ends.
+    const taken = new Set(claimed.map((record) => `${record.namespace}/${record.id}`));
+    for (const record of this.#head.earliest(limit + taken.size)) {
+      if (record.time > now) break;
+      if (!taken.has(`${record.namespace}/${record.id}`)) {
+        this.#head.delete(record.namespace, record.id);
+      }
+    }
+    return claimed;
+  }
+
+  async refresh(now: number): Promise<void> {
+    await this.flush();
+    this.#duringRefresh = [];
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await withinTimeout(
+        this.#pool.query(
+          `SELECT ${COLUMNS} FROM ${this.#S}.alarms
+           WHERE claimed_until IS NULL OR claimed_until <= $1 ORDER BY time LIMIT ${HEAD}`,
+          [now],
+        ),
+        this.#timeoutMs,
+      );
+    } catch (error) {
+      this.#duringRefresh = undefined;
+      throw error;
+    }
+    const since = this.#duringRefresh;
+    this.#duringRefresh = undefined;
+    this.#head.clear();
+    for (const row of rows) this.#head.set(toRecord(row));
+    for (const change of since) this.#applyToHead(change);
   }
 
   /** Resolves once every change made before the call is in PostgreSQL. */
@@ -119,24 +197,51 @@ export class PostgresAlarmIndex implements AlarmIndex {
     this.#pending = new Map();
     this.#pendingDead = [];
     const ship = () =>
-      withinTimeout(this.#ship(changes, dead), this.#timeoutMs).catch((error: unknown) => {
-        // Not in PostgreSQL for sure: kept for the next shipment, unless changed again since.
-        for (const change of changes) {
-          const key = `${change.namespace}/${change.id}`;
-          if (!this.#pending.has(key)) this.#pending.set(key, change);
-        }
-        this.#pendingDead.unshift(...dead);
-        throw error;
-      });
+      withinTimeout(this.#ship(changes, dead), this.#timeoutMs).then(
+        () => {
+          if (changes.some((change) => change.kind === "set")) this.#onShipped?.();
+        },
+        (error: unknown) => {
+          // Not in PostgreSQL for sure: kept for the next shipment, unless changed again since.
+          for (const change of changes) {
+            const key = `${change.namespace}/${change.id}`;
+            if (!this.#pending.has(key)) this.#pending.set(key, change);
+          }
+          this.#pendingDead.unshift(...dead);
+          throw error;
+        },
+      );
     // One shipment at a time, in order: a later change of one alarm never lands first.
     this.#shipping = this.#shipping.then(ship, ship);
     return this.#shipping;
   }
 
-  async #ship(
-    changes: Array<AlarmChange & { namespace: string; id: string }>,
-    dead: DeadLetterRecord[],
-  ) {
+  /** Gives back the alarms this index claimed, so the next scheduler need not wait for leases. */
+  async close(): Promise<void> {
+    await this.flush().catch(() => {});
+    await this.#pool
+      .query(
+        `UPDATE ${this.#S}.alarms SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1`,
+        [this.#me],
+      )
+      .catch(() => {});
+    this.#memory.close();
+  }
+
+  #change(change: KeyedChange): void {
+    const key = `${change.namespace}/${change.id}`;
+    this.#known.set(key, change.kind === "set" ? change.record : null);
+    this.#pending.set(key, change);
+    this.#duringRefresh?.push(change);
+    this.#applyToHead(change);
+  }
+
+  #applyToHead(change: KeyedChange): void {
+    if (change.kind === "set") this.#head.set(change.record);
+    else this.#head.delete(change.namespace, change.id);
+  }
+
+  async #ship(changes: KeyedChange[], dead: DeadLetterRecord[]) {
     const S = this.#S;
     const sets = changes.flatMap((c) => (c.kind === "set" ? [c.record] : []));
     const deletes = changes.filter((c) => c.kind === "delete");
@@ -149,11 +254,13 @@ export class PostgresAlarmIndex implements AlarmIndex {
         );
       }
       if (sets.length > 0) {
+        // A write ends any claim on the alarm: it is a new one, due when it says.
         await tx.query(
-          `INSERT INTO ${S}.alarms (namespace, id, name, time, scheduled_time, retry_count)
+          `INSERT INTO ${S}.alarms (${COLUMNS})
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::integer[])
            ON CONFLICT (namespace, id) DO UPDATE SET name = EXCLUDED.name, time = EXCLUDED.time,
-             scheduled_time = EXCLUDED.scheduled_time, retry_count = EXCLUDED.retry_count`,
+             scheduled_time = EXCLUDED.scheduled_time, retry_count = EXCLUDED.retry_count,
+             claimed_by = NULL, claimed_until = NULL`,
           [
             sets.map((r) => r.namespace),
             sets.map((r) => r.id),
@@ -173,8 +280,15 @@ export class PostgresAlarmIndex implements AlarmIndex {
       }
     });
   }
+}
 
-  close(): void {
-    this.#memory.close();
-  }
+function toRecord(row: Record<string, unknown>): AlarmRecord {
+  return {
+    namespace: row.namespace as string,
+    id: row.id as string,
+    name: (row.name as string | null) ?? undefined,
+    time: Number(row.time),
+    scheduledTime: Number(row.scheduled_time),
+    retryCount: Number(row.retry_count),
+  };
 }

@@ -49,6 +49,11 @@ export interface PostgresDriverOptions {
   connectTimeoutMs?: number;
   /** Told about each failed attempt to reach PostgreSQL at start, before the next one. */
   onRetry?: (error: SteadError, retryInMs: number) => void;
+  /**
+   * Told when alarms set through this driver are in PostgreSQL, so a scheduler in another
+   * thread or process that shares the storage can look again (object threads use it).
+   */
+  onAlarmsShipped?: () => void;
 }
 
 const OBJECT_ID = /^[0-9a-f]{64}$/;
@@ -57,7 +62,8 @@ const OBJECT_ID = /^[0-9a-f]{64}$/;
  * Objects durable in PostgreSQL: each object's SQLite file under `dataDir` is its working copy
  * (reads are local and synchronous) and every commit is appended to the object's log in
  * PostgreSQL before the output gate opens (`PostgresDatabaseHandle`). Namespaces, applied
- * migrations and alarms live in PostgreSQL tables too, mirrored in memory for synchronous reads.
+ * migrations and alarms live in PostgreSQL tables too (`PostgresAlarmIndex`), shared by every
+ * process and object thread on the same storage URL and schema.
  * Tables are created and upgraded at `connect` (`migrateSchema`). See docs/postgres.md.
  *
  * @example
@@ -124,7 +130,7 @@ export class PostgresDriver implements StorageDriver {
       );
       const control = await PostgresControlStore.load(pool, S);
       const timeoutMs = options.statementTimeoutMs ?? 10_000;
-      const alarms = await PostgresAlarmIndex.load(pool, S, timeoutMs);
+      const alarms = await PostgresAlarmIndex.load(pool, S, timeoutMs, options.onAlarmsShipped);
       const owner: PostgresHandleOwner = {
         pool,
         S,
@@ -133,6 +139,7 @@ export class PostgresDriver implements StorageDriver {
         checkpointAfterFrames: options.checkpointAfterFrames ?? 1_000,
         statementTimeoutMs: timeoutMs,
         flushAlarms: () => alarms.flush(),
+        learnAlarm: (namespace, id, record) => alarms.learn(namespace, id, record),
         ensureDir: (namespace) => makePrivateDir(join(options.dataDir, namespace)),
         opening: (handle) => open.opening(handle),
         closed: (handle) => open.closed(handle),
@@ -183,8 +190,7 @@ export class PostgresDriver implements StorageDriver {
     this.#closed = true;
     for (const handle of this.#handles.values()) handle.close();
     await Promise.all([...this.#handles.values()].map((handle) => handle.settle()));
-    await this.alarms.flush().catch(() => {});
-    this.alarms.close();
+    await this.alarms.close();
     await this.#pool.end();
     this.#ownLock?.release();
   }

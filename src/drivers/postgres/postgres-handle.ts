@@ -11,7 +11,7 @@ import {
 import type { DatabaseSync } from "node:sqlite";
 import { crc32 } from "node:zlib";
 import { SteadError } from "../../core/errors.ts";
-import type { DatabaseHandle } from "../../core/storage/driver.ts";
+import type { AlarmRecord, DatabaseHandle } from "../../core/storage/driver.ts";
 import type { OpenDatabase } from "../local/open-databases.ts";
 import { readAt } from "../local/read-at.ts";
 import { openSqliteFile } from "../local/sqlite-file.ts";
@@ -31,6 +31,8 @@ export interface PostgresHandleOwner {
   readonly display: string;
   /** Resolves once every alarm index change made so far is in PostgreSQL. */
   flushAlarms(): Promise<void>;
+  /** Tells the alarm index what PostgreSQL holds for an object being prepared. */
+  learnAlarm(namespace: string, id: string, record: AlarmRecord | undefined): void;
   /** Creates the namespace's local directory if needed. */
   ensureDir(namespace: string): void;
   /** Call before opening a connection: the driver's cap of open databases may close others. */
@@ -199,11 +201,29 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
     // An append still in flight decides whether what this process knows is current.
     await this.#inFlight?.catch(() => {});
     const S = this.#owner.S;
+    // The claim, and the object's alarm as the index holds it (for `AlarmIndex.get`).
     const [row] = await this.#query(
-      `INSERT INTO ${S}.objects (namespace, id, epoch) VALUES ($1, $2, 1)
-       ON CONFLICT (namespace, id) DO UPDATE SET epoch = objects.epoch + 1
-       RETURNING epoch, txid, page_size, db_pages, db_checksum`,
+      `WITH claim AS (
+         INSERT INTO ${S}.objects (namespace, id, epoch) VALUES ($1, $2, 1)
+         ON CONFLICT (namespace, id) DO UPDATE SET epoch = objects.epoch + 1
+         RETURNING epoch, txid, page_size, db_pages, db_checksum)
+       SELECT claim.*, a.name, a.time, a.scheduled_time, a.retry_count
+       FROM claim LEFT JOIN ${S}.alarms a ON a.namespace = $1 AND a.id = $2`,
       [this.#namespace, this.#id],
+    );
+    this.#owner.learnAlarm(
+      this.#namespace,
+      this.#id,
+      row!.time === null
+        ? undefined
+        : {
+            namespace: this.#namespace,
+            id: this.#id,
+            name: (row!.name as string | null) ?? undefined,
+            time: Number(row!.time),
+            scheduledTime: Number(row!.scheduled_time),
+            retryCount: Number(row!.retry_count),
+          },
     );
     const head = {
       epoch: Number(row!.epoch),

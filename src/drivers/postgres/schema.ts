@@ -70,6 +70,10 @@ const MIGRATIONS: readonly string[] = [
     failed_at bigint NOT NULL
   );
   `,
+  // 2: due alarms are claimed by one scheduler at a time, for a lease (epoch ms, the claimer's clock).
+  `
+  ALTER TABLE $S.alarms ADD COLUMN claimed_by text, ADD COLUMN claimed_until bigint;
+  `,
 ];
 
 /** The schema version this Stead writes. */
