@@ -42,6 +42,8 @@ export type SteadErrorCode =
   | "OBJECT_THREAD_STUCK"
   /** An RPC value held a Request, Response or stream bound for an object on another thread. */
   | "CROSS_THREAD_UNSUPPORTED"
+  /** An RPC value or an event bound for an object on another cluster node cannot cross nodes yet. */
+  | "CROSS_NODE_UNSUPPORTED"
   /** An object's files could not be opened: the process or system ran out of file descriptors. */
   | "DESCRIPTORS_EXHAUSTED"
   /** Another process (or another runtime in this one) holds the data directory. */
@@ -58,6 +60,12 @@ export type SteadErrorCode =
   | "OBJECT_FENCED"
   /** The storage backend (PostgreSQL) could not be reached or did not answer. */
   | "STORAGE_UNAVAILABLE"
+  /** Another cluster node holds the object, and the call could not be forwarded to it. */
+  | "OBJECT_ELSEWHERE"
+  /** This cluster node could not renew its lease in time, so it serves no object until it can. */
+  | "NODE_NOT_SERVING"
+  /** A call between cluster nodes was refused: a wrong or missing cluster secret. */
+  | "CLUSTER_UNAUTHORIZED"
   /** The app used a `cloudflare:*` API whose service Stead does not provide (AI, email, ...). */
   | "API_UNSUPPORTED"
   /** The app imported a `cloudflare:*` module that does not exist. */
@@ -91,6 +99,7 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   CPU_LIMIT_EXCEEDED: 503,
   OBJECT_THREAD_STUCK: 503,
   CROSS_THREAD_UNSUPPORTED: 500,
+  CROSS_NODE_UNSUPPORTED: 500,
   DESCRIPTORS_EXHAUSTED: 503,
   DATA_DIR_LOCKED: 500,
   DATA_DIR_UNWRITABLE: 500,
@@ -99,6 +108,9 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   DATABASE_OPEN_FAILED: 500,
   OBJECT_FENCED: 503,
   STORAGE_UNAVAILABLE: 503,
+  OBJECT_ELSEWHERE: 503,
+  NODE_NOT_SERVING: 503,
+  CLUSTER_UNAUTHORIZED: 401,
   API_UNSUPPORTED: 500,
   UNKNOWN_MODULE: 500,
   BOOKMARK_INVALID: 400,

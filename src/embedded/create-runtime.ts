@@ -17,6 +17,7 @@ import { addRuntimeScope, runInScope, type WorkerScope } from "../core/worker-sc
 import { maxOpenDatabases, openFileLimit } from "../drivers/local/open-file-limit.ts";
 import { withAppConfig } from "./app-config.ts";
 import { type AppEntry, loadAppEntry } from "./app-entry.ts";
+import { ClusterNode } from "./cluster-node.ts";
 import { buildControllers, deferBindings } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
 import {
@@ -100,13 +101,23 @@ export async function createRuntimeWith(
   const onError = config.onError ?? defaultOnError;
   const waitUntil = trackWaitUntil(onError);
   let scheduler: AlarmScheduler | undefined;
-  let hosting: ObjectHosting;
+  let hosting: ObjectHosting | undefined;
+  const node =
+    store.cluster === undefined
+      ? undefined
+      : new ClusterNode(
+          config.cluster!,
+          store.cluster,
+          (error) => hosting?.resetAll(error),
+          (error) => onError(error, "cluster"),
+        );
   try {
     const records = await prepareNamespaces(config, module, store.driver);
-    hosting = await hostObjects(config, app, records, store, env, exports, {
+    hosting = await hostObjects(config, app, records, store, env, exports, node, {
       alarmIndexChanged: () => scheduler?.changed(),
       onError,
     });
+    await node?.listen(hosting.deliverForwarded);
     for (const { binding, className } of classBindings(config)) {
       const storageName = records.find((record) => record.className === className)!.storageName;
       bindings.get(binding)!.resolve(hosting.route(storageName)!);
@@ -120,13 +131,15 @@ export async function createRuntimeWith(
       workerContext(waitUntil.track, exports),
     );
   } catch (error) {
+    node?.abandon();
     removeScope();
+    await hosting?.dispose().catch(() => {});
     await store.abort();
     app.dispose();
     throw error;
   }
   scheduler = await startAlarms(store.driver, config, hosting, onError);
-  return workerRuntime(app, scope, waitUntil, store, hosting, scheduler, removeScope);
+  return workerRuntime(app, scope, waitUntil, store, hosting, scheduler, node, removeScope);
 }
 
 /** Options that only make sense with objects on this thread are refused with threads. */
@@ -223,6 +236,7 @@ async function hostObjects(
   store: Store,
   env: Record<string, unknown>,
   exports: Record<string, unknown>,
+  node: ClusterNode | undefined,
   hooks: { alarmIndexChanged(): void; onError(error: unknown, context: string): void },
 ): Promise<ObjectHosting> {
   const module = app.module;
@@ -244,6 +258,7 @@ async function hostObjects(
         names: new NameCache(nameCacheBytes),
         compatibilityDate,
         ...hooks,
+        ...(node === undefined ? {} : { forwarder: node.forwarder }),
       }),
     );
   }
@@ -274,6 +289,7 @@ async function hostObjects(
       limits: { ...limits, maxActive: Math.max(1, Math.ceil(limits.maxActive / threads)) },
       nameCacheBytes: Math.floor(nameCacheBytes / (threads + 1)),
       captureConsole: config.onConsole !== undefined,
+      cluster: node?.shardData(),
     },
     ...hooks,
     ...(config.onConsole === undefined ? {} : { onConsole: config.onConsole }),

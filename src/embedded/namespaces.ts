@@ -3,6 +3,7 @@ import type { NameCache } from "../core/ids/name-cache.ts";
 import { DeferredRoute } from "../core/object/deferred-route.ts";
 import { DurableObjectNamespace, NamespaceController } from "../core/object/namespace.ts";
 import type { ObjectLimits } from "../core/object/object-class.ts";
+import type { ObjectForwarder } from "../core/object/object-forwarder.ts";
 import type { Residency } from "../core/object/residency.ts";
 import type { NamespaceRecord, StorageDriver } from "../core/storage/driver.ts";
 
@@ -25,6 +26,8 @@ export interface NamespaceSetup {
   compatibilityDate: string;
   alarmIndexChanged(): void;
   onError(error: unknown, context: string): void;
+  /** Reaches objects other cluster nodes hold (a cluster node only). */
+  forwarder?: ObjectForwarder;
 }
 
 /**
@@ -53,6 +56,7 @@ export function buildControllers(setup: NamespaceSetup): Map<string, NamespaceCo
         deleteAllDeletesAlarm: setup.compatibilityDate >= DELETE_ALL_DELETES_ALARM,
         alarmIndexChanged: setup.alarmIndexChanged,
         onError: setup.onError,
+        ...(setup.forwarder === undefined ? {} : { forwarder: setup.forwarder }),
       }),
     );
   }

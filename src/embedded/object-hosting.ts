@@ -2,6 +2,7 @@ import type { AlarmOutcome } from "../core/alarms/run-alarm.ts";
 import type { NameCache } from "../core/ids/name-cache.ts";
 import { DurableObjectId, IdFactory } from "../core/ids/object-id.ts";
 import type { NamespaceController, ObjectRoute } from "../core/object/namespace.ts";
+import type { ObjectEvent } from "../core/object/object-class.ts";
 import { siblingModule } from "../core/sibling-module.ts";
 import type { AlarmRecord, NamespaceRecord } from "../core/storage/driver.ts";
 import { Handles } from "../threads/handles.ts";
@@ -15,6 +16,10 @@ export interface ObjectHosting {
   route(storageName: string): ObjectRoute | undefined;
   /** Delivers a due alarm to its object, waking it (its class has a route). */
   deliverAlarm(record: AlarmRecord): Promise<AlarmOutcome>;
+  /** Delivers an event another cluster node forwarded here, never sending it on. */
+  deliverForwarded(namespace: string, id: DurableObjectId, event: ObjectEvent): Promise<unknown>;
+  /** Discards every live object, failing its outputs with `error` (the node lost its lease). */
+  resetAll(error: Error): void;
   /** Lets in-flight writes finish and closes every object. */
   dispose(): Promise<void>;
 }
@@ -24,6 +29,14 @@ export function localHosting(controllers: Map<string, NamespaceController>): Obj
   return {
     route: (storageName) => controllers.get(storageName),
     deliverAlarm: (record) => controllers.get(record.namespace)!.deliverAlarm(record),
+    deliverForwarded: (namespace, id, event) => {
+      const controller = controllers.get(namespace);
+      if (controller === undefined) return Promise.reject(noClass(namespace));
+      return controller.deliver(id, event, true);
+    },
+    resetAll: (error) => {
+      for (const controller of controllers.values()) controller.resetAll(error);
+    },
     async dispose() {
       // Let commits scheduled for the end of this turn run before closing.
       await new Promise((resolve) => setImmediate(resolve));
@@ -72,6 +85,17 @@ export async function threadHosting(
         kind: "alarm",
         record,
       }) as Promise<AlarmOutcome>,
+    deliverForwarded: (namespace, id, event) =>
+      routes.has(namespace)
+        ? started.call(namespace, id, event, true)
+        : Promise.reject(noClass(namespace)),
+    resetAll: (error) => started.resetAll(error),
     dispose: () => started.dispose(),
   };
+}
+
+function noClass(namespace: string): Error {
+  return new Error(
+    `No exported class has storage "${namespace}" on this cluster node; every node must run the same app.`,
+  );
 }

@@ -4,6 +4,7 @@
  * thread; calls to objects of other shards go back through it. See `threads/shard-pool.ts`.
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import { HttpForwarder } from "../cluster/http-forwarder.ts";
 import { systemClock } from "../core/clock.ts";
 import { captureConsole } from "../core/console-capture.ts";
 import { sendFromCurrent } from "../core/gates/context.ts";
@@ -30,12 +31,14 @@ import {
   shardOf,
   type ToShard,
 } from "../threads/shard-protocol.ts";
-import { toWireError } from "../threads/wire.ts";
+import { fromWireError, toWireError } from "../threads/wire.ts";
 import { loadEntryModule } from "./module-loader.ts";
 import { buildControllers, deferBindings } from "./namespaces.ts";
 import { fillWorkerExports } from "./worker-exports.ts";
 
 const data = workerData as ShardData;
+const cluster = data.cluster;
+const serving = cluster === undefined ? undefined : new Int32Array(cluster.serving);
 
 /** Connections to PostgreSQL per object thread: appends of one object are merged, one in flight. */
 const SHARD_POSTGRES_CONNECTIONS = 6;
@@ -92,6 +95,9 @@ async function start(): Promise<void> {
     names: new NameCache(data.nameCacheBytes),
     compatibilityDate: data.compatibilityDate,
     alarmIndexChanged: () => port.postMessage({ t: "alarmIndexChanged" }),
+    ...(cluster === undefined
+      ? {}
+      : { forwarder: new HttpForwarder(cluster.node, cluster.secret) }),
     onError: (error, context) =>
       port.postMessage({ t: "error", error: toWireError(error), context }),
   });
@@ -133,7 +139,7 @@ async function start(): Promise<void> {
           (event) =>
             controller === undefined
               ? Promise.reject(new Error(`No class has storage "${message.namespace}".`))
-              : controller.deliver(id, event),
+              : controller.deliver(id, event, message.forwarded === true),
           handles,
         );
         return;
@@ -144,6 +150,11 @@ async function start(): Promise<void> {
       case "result":
         calls.settle(message);
         return;
+      case "reset": {
+        const error = fromWireError(message.error);
+        for (const controller of controllers.values()) controller.resetAll(error);
+        return;
+      }
       case "dispose":
         dispose().then(
           () => port.postMessage({ t: "disposed" }),
@@ -177,6 +188,17 @@ async function openDriver(): Promise<StorageDriver> {
       maxConnections: SHARD_POSTGRES_CONNECTIONS,
       // The scheduler runs on the main thread and reads the index from PostgreSQL.
       onAlarmsShipped: () => port.postMessage({ t: "alarmIndexChanged" }),
+      ...(cluster === undefined
+        ? {}
+        : {
+            cluster: {
+              node: cluster.node,
+              address: cluster.address,
+              leaseMs: cluster.leaseMs,
+              incarnation: cluster.incarnation,
+              serving: () => Atomics.load(serving!, 0) === 1,
+            },
+          }),
     });
   }
   return new LocalDriver({

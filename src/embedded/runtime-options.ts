@@ -12,6 +12,20 @@ import type { StorageDriver } from "../core/storage/driver.ts";
 import { DataDirLock } from "../drivers/local/data-dir-lock.ts";
 import type { BuildKeys } from "../loader/build-options.ts";
 
+/** A cluster node's settings (`createRuntime({ cluster })`, `stead start --cluster`). */
+export interface ClusterOptions {
+  /** This node's id, unique in the cluster: letters, digits, `.`, `_`, `-` (`--node-id`). */
+  nodeId: string;
+  /** Where other nodes reach this one, `host:port` (`--advertise`); it listens there for them. */
+  advertise: string;
+  /** Shared by every node, at least 16 characters; calls between nodes carry it. */
+  secret: string;
+  /** How long a node's claims last without a heartbeat, ms (default 10,000; at least 1,000). */
+  leaseMs?: number;
+  /** The address to listen on for other nodes (default: the advertised host). */
+  listenHost?: string;
+}
+
 /** A Durable Object binding: the class name, or the class name and its storage backend. */
 export type DurableObjectBinding =
   | string
@@ -57,9 +71,16 @@ export interface RuntimeOptions {
    * A PostgreSQL URL (`postgres://user:password@host:5432/database`, optionally `?schema=NAME`,
    * default schema `stead`): every commit is durable in PostgreSQL before its outputs leave, and
    * `dataDir` only holds working copies, rebuilt from PostgreSQL when missing. Stead creates its
-   * tables in the schema. Not with `threads` yet.
+   * tables in the schema.
    */
   storage?: string;
+  /**
+   * Makes this runtime a node of a cluster whose nodes share the PostgreSQL `storage`: each
+   * object lives on one node at a time (the node that first asks for it, fenced by an epoch),
+   * calls to objects another node holds are forwarded to it, and a node's objects move to the
+   * others once its lease expires. See docs/cluster.md.
+   */
+  cluster?: ClusterOptions;
   /**
    * With the default local driver: the data directory's lock (one process at a time uses a data
    * directory). Omitted: the runtime takes it before writing anything and releases it on
@@ -213,6 +234,20 @@ const schema = z.object({
     .regex(/^postgres(ql)?:\/\//, {
       error: 'must be a PostgreSQL URL, like "postgres://user@127.0.0.1:5432/app"',
     })
+    .optional(),
+  cluster: z
+    .object({
+      nodeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, {
+        error: 'must be 1-64 letters, digits, ".", "_" or "-", like "node-1"',
+      }),
+      advertise: z.string().regex(/^[^\s:/]+:\d{1,5}$/, {
+        error: 'must be host:port, like "10.0.0.5:7400"',
+      }),
+      secret: z.string().min(16, { error: "must be at least 16 characters (a random string)" }),
+      leaseMs: z.number().int().min(1_000, { error: "must be at least 1000 ms" }).optional(),
+      listenHost: z.string().min(1).optional(),
+    })
+    .strict()
     .optional(),
   dataDirLock: z
     .union([z.custom<DataDirLock>((v) => v instanceof DataDirLock), z.literal("held")], {

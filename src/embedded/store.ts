@@ -6,10 +6,14 @@ import { join } from "node:path";
 import { systemClock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
 import { formatOptionProblems } from "../core/invalid-options.ts";
+import type { ClusterStore } from "../core/storage/cluster-store.ts";
 import type { StorageDriver } from "../core/storage/driver.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { PostgresDriver } from "../drivers/postgres/postgres-driver.ts";
 import type { ResolvedRuntimeOptions } from "./runtime-options.ts";
+
+/** How long a cluster node's claims last without a heartbeat, by default (ms). */
+export const DEFAULT_LEASE_MS = 10_000;
 
 /** The storage driver, and the temporary directory it owns when no data directory was given. */
 export interface Store {
@@ -19,6 +23,17 @@ export interface Store {
   close(): Promise<void>;
   /** Start-up failed: closes what the runtime opened itself; a caller's driver stays open. */
   abort(): Promise<void>;
+  /** This process as a cluster node (the `cluster` option), registered in the storage. */
+  readonly cluster?: StoreCluster;
+}
+
+/** A cluster node's registration and the flag that says whether it may serve objects. */
+export interface StoreCluster {
+  readonly store: ClusterStore;
+  /** An Int32 slot: 1 while the node may serve (kept by its lease; object threads read it). */
+  readonly serving: Int32Array;
+  /** `performance.now()` just before the node registered: its first lease starts no earlier. */
+  readonly joinedAt: number;
 }
 
 /**
@@ -26,6 +41,14 @@ export interface Store {
  * driver. The last two on `dataDir`, or a temporary directory.
  */
 export async function openStore(config: ResolvedRuntimeOptions): Promise<Store> {
+  if (config.cluster !== undefined && config.storage === undefined) {
+    throw new SteadError(
+      "INVALID_CONFIG",
+      formatOptionProblems("createRuntime()", [
+        "cluster: needs storage, the PostgreSQL URL every node of the cluster shares.",
+      ]),
+    );
+  }
   if (config.storage !== undefined && config.driver !== undefined) {
     throw new SteadError(
       "INVALID_CONFIG",
@@ -64,6 +87,9 @@ export async function openStore(config: ResolvedRuntimeOptions): Promise<Store> 
     if (temporaryDir !== undefined) rmSync(temporaryDir, { recursive: true, force: true });
   };
   let driver: StorageDriver;
+  const serving = new Int32Array(new SharedArrayBuffer(4));
+  const joinedAt = performance.now();
+  const cluster = config.cluster;
   try {
     driver =
       config.storage === undefined
@@ -76,6 +102,16 @@ export async function openStore(config: ResolvedRuntimeOptions): Promise<Store> 
             // With object threads, each thread has its own connections; this thread's serve the
             // control store and the alarm scheduler only.
             ...((config.threads ?? 0) > 0 ? { maxConnections: 2 } : {}),
+            ...(cluster === undefined
+              ? {}
+              : {
+                  cluster: {
+                    node: cluster.nodeId,
+                    address: cluster.advertise,
+                    leaseMs: cluster.leaseMs ?? DEFAULT_LEASE_MS,
+                    serving: () => Atomics.load(serving, 0) === 1,
+                  },
+                }),
             onRetry: (error, delayMs) =>
               config.onError?.(error, `connecting to PostgreSQL (retrying in ${delayMs} ms)`),
           }).catch((error: unknown) => {
@@ -93,7 +129,15 @@ export async function openStore(config: ResolvedRuntimeOptions): Promise<Store> 
     await driver.close();
     removeTemporary();
   };
-  return { driver, dataDir, close, abort: () => close().catch(() => {}) };
+  return {
+    driver,
+    dataDir,
+    close,
+    abort: () => close().catch(() => {}),
+    ...(driver.cluster === undefined
+      ? {}
+      : { cluster: { store: driver.cluster, serving, joinedAt } }),
+  };
 }
 
 /** The local driver's history options from `historyRetentionDays` and the runtime's clock. */

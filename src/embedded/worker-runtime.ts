@@ -66,6 +66,7 @@ export function workerRuntime(
   store: Store,
   hosting: ObjectHosting,
   scheduler: AlarmScheduler,
+  node: { leave(): Promise<void> } | undefined,
   removeScope: () => void,
 ): Runtime {
   const env = scope.env as Record<string, any>;
@@ -93,7 +94,11 @@ export function workerRuntime(
       scheduler.stop();
       await waitUntil.settled();
       await hosting.dispose();
-      await store.close();
+      try {
+        await node?.leave();
+      } finally {
+        await store.close();
+      }
       removeScope();
       app.dispose();
     },

@@ -56,10 +56,22 @@ export class PendingCalls {
   }
 
   /** Posts a call of `namespace`/`id` on `port`; resolves with the decoded answer. */
-  send(port: Poster, namespace: string, id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
+  send(
+    port: Poster,
+    namespace: string,
+    id: DurableObjectId,
+    event: ObjectEvent,
+    forwarded = false,
+  ): Promise<unknown> {
     return this.#send(
       port,
-      { namespace, id: id.toString(), name: id.name, jurisdiction: id.jurisdiction },
+      {
+        namespace,
+        id: id.toString(),
+        name: id.name,
+        jurisdiction: id.jurisdiction,
+        ...(forwarded ? { forwarded } : {}),
+      },
       event,
     );
   }
@@ -80,7 +92,7 @@ export class PendingCalls {
 
   #send(
     port: Poster,
-    target: Pick<WireCall, "namespace" | "id" | "name" | "jurisdiction" | "handle">,
+    target: Pick<WireCall, "namespace" | "id" | "name" | "jurisdiction" | "handle" | "forwarded">,
     event: ObjectEvent,
   ): Promise<unknown> {
     const call = ++this.#next;

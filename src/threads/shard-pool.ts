@@ -94,10 +94,26 @@ export class ShardPool {
     return pool;
   }
 
-  /** Delivers an event to object `id` of `namespace`, on the thread that owns it. */
-  async call(namespace: string, id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
+  /**
+   * Delivers an event to object `id` of `namespace`, on the thread that owns it. `forwarded`:
+   * another cluster node sent it here; it is not sent on.
+   */
+  async call(
+    namespace: string,
+    id: DurableObjectId,
+    event: ObjectEvent,
+    forwarded = false,
+  ): Promise<unknown> {
     const shard = await this.#readyShard(shardOf(id.toString(), this.#options.shards));
-    return shard.calls.send(shard.worker, namespace, id, event);
+    return shard.calls.send(shard.worker, namespace, id, event, forwarded);
+  }
+
+  /** Discards every live object on every shard, failing its outputs with `error`. */
+  resetAll(error: Error): void {
+    for (const shard of this.#shards) {
+      if (shard.state === "ready")
+        shard.worker.postMessage({ t: "reset", error: toWireError(error) });
+    }
   }
 
   /** Calls a function or RpcTarget that a shard keeps (`member` undefined: the function). */

@@ -35,6 +35,8 @@ export interface WireCall {
   handle?: { thread: number; handle: number; member: string | undefined };
   /** The RPC arguments hold references (markers) to revive. */
   refs?: true;
+  /** Another cluster node sent the event to this one: deliver it here, never send it on. */
+  forwarded?: true;
 }
 
 /** The answer to a `WireCall`; `refs`: the value holds references to revive. */
@@ -48,7 +50,9 @@ export type ToShard =
   /** No stub needs the value the shard keeps under `handle` any more. */
   | { t: "release"; handle: number }
   /** Flush and close every object, then say `disposed`. */
-  | { t: "dispose" };
+  | { t: "dispose" }
+  /** Discard every live object, failing its outputs with `error` (the cluster node lost its lease). */
+  | { t: "reset"; error: WireError };
 
 export type FromShard =
   /** The app loaded and the shard takes calls. */
@@ -96,6 +100,19 @@ export interface ShardData {
   captureConsole: boolean;
   /** A BigInt64 slot where the shard writes `nowUs()` as its event loop turns (the watchdog reads it). */
   heartbeat: SharedArrayBuffer;
+  /** The cluster node this process is, when it is one: the shard claims objects for it. */
+  cluster: ShardCluster | undefined;
+}
+
+/** A cluster node's identity as its object threads use it. */
+export interface ShardCluster {
+  node: string;
+  address: string;
+  incarnation: number;
+  leaseMs: number;
+  secret: string;
+  /** An Int32 slot: 1 while the node may serve objects (the main thread keeps its lease). */
+  serving: SharedArrayBuffer;
 }
 
 /** A namespace as a shard builds it. */

@@ -1,6 +1,7 @@
 import type { MessagePort, Transferable } from "node:worker_threads";
 import { MessageChannel } from "node:worker_threads";
 import { SteadError, type SteadErrorCode } from "../core/errors.ts";
+import { type NodeAddress, ObjectElsewhere } from "../core/object/object-forwarder.ts";
 import { cloneError } from "../core/rpc/serialize.ts";
 import type { Coupling, NetworkEvents } from "../core/websocket/frames.ts";
 import { Response } from "../core/websocket/response.ts";
@@ -46,6 +47,8 @@ export interface WireError {
   remote: boolean | undefined;
   retryable: boolean | undefined;
   overloaded: boolean | undefined;
+  /** An `ObjectElsewhere`: the cluster node that holds the object. */
+  owner?: NodeAddress;
 }
 
 export async function toWireRequest(
@@ -238,6 +241,9 @@ function relay(coupling: Coupling, port: MessagePort): void {
 }
 
 export function toWireError(error: unknown): WireError {
+  if (error instanceof ObjectElsewhere) {
+    return { ...toWireError(new Error(error.message)), owner: error.owner };
+  }
   const e = error instanceof Error ? error : new Error(String(error));
   const flags = e as Partial<SteadError>;
   return {
@@ -252,6 +258,7 @@ export function toWireError(error: unknown): WireError {
 }
 
 export function fromWireError(wire: WireError): Error {
+  if (wire.owner !== undefined) return new ObjectElsewhere(wire.owner);
   if (wire.code !== undefined) {
     return new SteadError(wire.code, wire.message, {
       remote: wire.remote,

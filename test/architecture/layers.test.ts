@@ -15,13 +15,15 @@ const ALLOWED: Record<string, string[]> = {
   core: [],
   drivers: ["core"],
   threads: ["core"],
+  // Membership, ownership and forwarding between nodes; calls cross as threads' wire values.
+  cluster: ["core", "threads"],
   server: ["core"],
   config: ["core"],
   loader: ["core"],
   testing: ["core"],
   // The `cloudflare:*` modules apps import: built on core.
   cloudflare: ["core"],
-  embedded: ["core", "drivers", "threads", "config", "cloudflare", "loader"],
+  embedded: ["core", "drivers", "threads", "cluster", "config", "cloudflare", "loader"],
   cli: ["core", "drivers", "threads", "config", "server", "embedded", "loader"],
   // The package's entry points re-export the layers.
   ".": ["core", "drivers", "embedded", "server", "testing", "config", "loader", "types"],

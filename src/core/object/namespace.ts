@@ -10,6 +10,7 @@ import type { AlarmRecord, StorageDriver } from "../storage/driver.ts";
 import type { StorageBackend } from "../storage/kv-limits.ts";
 import { DeferredRoute } from "./deferred-route.ts";
 import type { ObjectClass, ObjectEvent, ObjectLimits } from "./object-class.ts";
+import { type NodeAddress, ObjectElsewhere, type ObjectForwarder } from "./object-forwarder.ts";
 import { ObjectHost } from "./object-host.ts";
 import type { DurableObjectState } from "./object-state.ts";
 import type { Residency } from "./residency.ts";
@@ -36,7 +37,14 @@ export interface NamespaceOptions {
   alarmIndexChanged(): void;
   /** Receives errors nobody else sees (failed WebSocket event handlers). Default: stderr. */
   onError?: (error: unknown, context: string) => void;
+  /** Reaches objects other cluster nodes hold; absent on a single node. */
+  forwarder?: ObjectForwarder;
 }
+
+/** Times an event follows a moved object to its next holder before it fails. */
+const MAX_HOPS = 3;
+/** Objects whose holder elsewhere is remembered, at most (the oldest is forgotten first). */
+const ELSEWHERE_ENTRIES = 10_000;
 
 /** Internal handle on a namespace (its `ObjectRoute`), for the runtime and `stead/testing`. */
 export const CONTROLLER = Symbol("stead.namespace");
@@ -77,6 +85,9 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
   readonly #alarmIndexChanged: () => void;
   readonly #onError: (error: unknown, context: string) => void;
   readonly #hosts = new Map<string, ObjectHost>();
+  readonly #forwarder: ObjectForwarder | undefined;
+  /** Objects another node holds, as last learned (`ObjectElsewhere`), by id. */
+  readonly #elsewhere = new Map<string, NodeAddress>();
   #closed = false;
 
   constructor(options: NamespaceOptions) {
@@ -92,6 +103,7 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
     this.residency = options.residency;
     this.deleteAllDeletesAlarm = options.deleteAllDeletesAlarm;
     this.#alarmIndexChanged = options.alarmIndexChanged;
+    this.#forwarder = options.forwarder;
     this.#onError =
       options.onError ?? ((error, context) => console.error(`[stead] ${context}:`, error));
   }
@@ -121,8 +133,12 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
     return host;
   }
 
-  /** Delivers an event outside the caller's context. */
-  deliver(id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
+  /**
+   * Delivers an event outside the caller's context, to this node's object or, in a cluster, to
+   * the node that holds it. `forwarded`: the event came from another node, which already chose
+   * this one; it is not sent on.
+   */
+  deliver(id: DurableObjectId, event: ObjectEvent, forwarded = false): Promise<unknown> {
     if (this.#closed) {
       return Promise.reject(
         new SteadError(
@@ -131,7 +147,45 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
         ),
       );
     }
-    return runOutsideObject(() => this.host(id).deliver(event));
+    if (this.#forwarder === undefined || forwarded) {
+      return runOutsideObject(() => this.host(id).deliver(event));
+    }
+    return this.#deliverAnywhere(this.#forwarder, id, event);
+  }
+
+  /** Here, unless the object's holder is known or turns out to be another node. */
+  async #deliverAnywhere(
+    forwarder: ObjectForwarder,
+    id: DurableObjectId,
+    event: ObjectEvent,
+  ): Promise<unknown> {
+    const key = id.toString();
+    for (let hop = 0; ; hop++) {
+      const owner = this.#elsewhere.get(key);
+      try {
+        if (owner === undefined) return await runOutsideObject(() => this.host(id).deliver(event));
+        return await forwarder.forward(owner, this.namespace, id, event);
+      } catch (error) {
+        if (!(error instanceof ObjectElsewhere)) throw error;
+        this.#elsewhere.delete(key);
+        if (hop >= MAX_HOPS || !replayable(event)) throw notForwarded(error, this.namespace, id);
+        if (error.owner.node !== forwarder.node) {
+          if (this.#elsewhere.size >= ELSEWHERE_ENTRIES) {
+            this.#elsewhere.delete(this.#elsewhere.keys().next().value!);
+          }
+          this.#elsewhere.set(key, error.owner);
+        }
+      }
+    }
+  }
+
+  /**
+   * Discards every live instance, failing their outputs with `error`; each object prepares its
+   * database again before its next event (a cluster node that lost its lease).
+   */
+  resetAll(error: Error): void {
+    for (const host of this.#hosts.values()) host.reset(error);
+    this.#elsewhere.clear();
   }
 
   send(id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
@@ -167,6 +221,19 @@ export function checkNamespaceId(ids: IdFactory, id: unknown): DurableObjectId {
     throw new TypeError("Durable Object ID is not valid for this namespace.");
   }
   return id;
+}
+
+/** An event that can be sent again after a node turned it away: not one whose body was sent. */
+function replayable(event: ObjectEvent): boolean {
+  return event.kind !== "fetch" || event.request.body === null || !event.request.bodyUsed;
+}
+
+function notForwarded(error: ObjectElsewhere, namespace: string, id: DurableObjectId): SteadError {
+  return new SteadError(
+    "OBJECT_ELSEWHERE",
+    `Object ${id.toString()} of ${namespace} is held by cluster node ${error.owner.node} (${error.owner.address}), and the call could not be passed to it: its holder kept changing, or the request body was already sent. Retry the call.`,
+    { cause: error, retryable: true },
+  );
 }
 
 /** Errors that mean the stub's object connection is gone, so the stub is broken for good. */

@@ -119,6 +119,14 @@ export class ObjectHost {
     return true;
   }
 
+  /**
+   * Discards the live instance, if any: its in-flight and held outputs fail with `error`, and
+   * the next event prepares the database again (a cluster node that lost its lease).
+   */
+  reset(error: Error): void {
+    if (this.#generation !== undefined) this.#reset(this.#generation, error);
+  }
+
   /** Closes the object's database (runtime shutdown). */
   close(): void {
     this.#cancelIdle();

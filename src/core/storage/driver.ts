@@ -1,4 +1,5 @@
 import type { DatabaseSync } from "node:sqlite";
+import type { ClusterStore } from "./cluster-store.ts";
 
 /**
  * The storage seam. `core` reaches disk only through these interfaces; `drivers/<name>/`
@@ -31,6 +32,8 @@ export interface StorageDriver {
   readonly alarms: AlarmIndex;
   /** The node-level record of namespaces and applied migrations. */
   readonly control: ControlStore;
+  /** The cluster's record of its nodes, when several nodes share this storage (a capability). */
+  readonly cluster?: ClusterStore | undefined;
   /** Flushes and closes everything. Handles must not be used afterwards. */
   close(): Promise<void>;
 }

@@ -8,6 +8,8 @@ import { OpenDatabases } from "../local/open-databases.ts";
 import { maxOpenDatabases, openFileLimit } from "../local/open-file-limit.ts";
 import { makePrivateDir } from "../local/private-files.ts";
 import { storageUnavailable } from "./answer-timeout.ts";
+import { PostgresNodeRegistry } from "./node-registry.ts";
+import type { ClusterIdentity } from "./object-claim.ts";
 import { PgPool } from "./pg-pool.ts";
 import { PostgresAlarmIndex } from "./postgres-alarm-index.ts";
 import { PostgresControlStore } from "./postgres-control.ts";
@@ -54,6 +56,20 @@ export interface PostgresDriverOptions {
    * thread or process that shares the storage can look again (object threads use it).
    */
   onAlarmsShipped?: () => void;
+  /**
+   * The cluster node this process is: `connect` registers it in the `nodes` table (a new
+   * incarnation), or joins the run `incarnation` (an object thread of the node). Objects are
+   * claimed for it only when no other live node holds them (`ObjectElsewhere` otherwise), and
+   * none while `serving()` is false. Omitted: a single node, which takes any object asked for.
+   */
+  cluster?: {
+    node: string;
+    /** Where other nodes reach it (host:port). */
+    address: string;
+    leaseMs: number;
+    serving(): boolean;
+    incarnation?: number;
+  };
 }
 
 const OBJECT_ID = /^[0-9a-f]{64}$/;
@@ -78,7 +94,10 @@ export class PostgresDriver implements StorageDriver {
   readonly dataDir: string;
   readonly alarms: PostgresAlarmIndex;
   readonly control: PostgresControlStore;
+  /** The cluster's nodes, when this process is a cluster node (`cluster` option). */
+  readonly cluster: PostgresNodeRegistry | undefined;
   readonly #pool: PgPool;
+  readonly #heartbeats: PgPool | undefined;
   readonly #owner: PostgresHandleOwner;
   readonly #handles = new Map<string, PostgresDatabaseHandle>();
   readonly #ownLock: DataDirLock | undefined;
@@ -91,7 +110,10 @@ export class PostgresDriver implements StorageDriver {
     control: PostgresControlStore,
     alarms: PostgresAlarmIndex,
     ownLock: DataDirLock | undefined,
+    cluster: { registry: PostgresNodeRegistry | undefined; heartbeats: PgPool | undefined },
   ) {
+    this.cluster = cluster.registry;
+    this.#heartbeats = cluster.heartbeats;
     this.dataDir = dataDir;
     this.#pool = pool;
     this.#owner = owner;
@@ -120,6 +142,7 @@ export class PostgresDriver implements StorageDriver {
       maxOpenDatabases(options.maxOpenDatabases, openFileLimit()),
     );
     const pool = new PgPool(url.connect, options.maxConnections ?? 10);
+    let heartbeats: PgPool | undefined;
     const S = `"${url.schema}"`;
     try {
       await withRetries(
@@ -131,6 +154,23 @@ export class PostgresDriver implements StorageDriver {
       const control = await PostgresControlStore.load(pool, S);
       const timeoutMs = options.statementTimeoutMs ?? 10_000;
       const alarms = await PostgresAlarmIndex.load(pool, S, timeoutMs, options.onAlarmsShipped);
+      // Lease renewals get a connection of their own, never queued behind commits.
+      if (options.cluster !== undefined && options.cluster.incarnation === undefined) {
+        heartbeats = new PgPool(url.connect, 1);
+      }
+      const registry =
+        options.cluster === undefined
+          ? undefined
+          : await PostgresNodeRegistry.join(heartbeats ?? pool, S, options.cluster, timeoutMs);
+      const cluster: ClusterIdentity | undefined =
+        registry === undefined
+          ? undefined
+          : {
+              node: registry.node,
+              incarnation: registry.incarnation,
+              leaseMs: options.cluster!.leaseMs,
+              serving: options.cluster!.serving,
+            };
       const owner: PostgresHandleOwner = {
         pool,
         S,
@@ -138,15 +178,20 @@ export class PostgresDriver implements StorageDriver {
         compactAfter,
         checkpointAfterFrames: options.checkpointAfterFrames ?? 1_000,
         statementTimeoutMs: timeoutMs,
+        cluster,
         flushAlarms: () => alarms.flush(),
         learnAlarm: (namespace, id, record) => alarms.learn(namespace, id, record),
         ensureDir: (namespace) => makePrivateDir(join(options.dataDir, namespace)),
         opening: (handle) => open.opening(handle),
         closed: (handle) => open.closed(handle),
       };
-      return new PostgresDriver(options.dataDir, pool, owner, control, alarms, ownLock);
+      return new PostgresDriver(options.dataDir, pool, owner, control, alarms, ownLock, {
+        registry,
+        heartbeats,
+      });
     } catch (error) {
       await pool.end().catch(() => {});
+      await heartbeats?.end().catch(() => {});
       ownLock?.release();
       if (error instanceof SteadError) throw error;
       throw storageUnavailable(url.display, error);
@@ -192,6 +237,7 @@ export class PostgresDriver implements StorageDriver {
     await Promise.all([...this.#handles.values()].map((handle) => handle.settle()));
     await this.alarms.close();
     await this.#pool.end();
+    await this.#heartbeats?.end();
     this.#ownLock?.release();
   }
 

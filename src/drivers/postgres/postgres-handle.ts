@@ -19,6 +19,7 @@ import { WalReader } from "../sqlite-wal/wal-frames.ts";
 import { storageUnavailable, withinTimeout } from "./answer-timeout.ts";
 import { compactObject } from "./compaction.ts";
 import { decodeBody, encodeBody } from "./log-body.ts";
+import { type ClusterIdentity, claimObject } from "./object-claim.ts";
 import { DatabaseChecksum } from "./page-checksum.ts";
 import type { PgPool } from "./pg-pool.ts";
 
@@ -31,6 +32,8 @@ export interface PostgresHandleOwner {
   readonly display: string;
   /** Resolves once every alarm index change made so far is in PostgreSQL. */
   flushAlarms(): Promise<void>;
+  /** The cluster node this process is, when it is one: objects are claimed for it. */
+  readonly cluster: ClusterIdentity | undefined;
   /** Tells the alarm index what PostgreSQL holds for an object being prepared. */
   learnAlarm(namespace: string, id: string, record: AlarmRecord | undefined): void;
   /** Creates the namespace's local directory if needed. */
@@ -201,37 +204,14 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
     // An append still in flight decides whether what this process knows is current.
     await this.#inFlight?.catch(() => {});
     const S = this.#owner.S;
-    // The claim, and the object's alarm as the index holds it (for `AlarmIndex.get`).
-    const [row] = await this.#query(
-      `WITH claim AS (
-         INSERT INTO ${S}.objects (namespace, id, epoch) VALUES ($1, $2, 1)
-         ON CONFLICT (namespace, id) DO UPDATE SET epoch = objects.epoch + 1
-         RETURNING epoch, txid, page_size, db_pages, db_checksum)
-       SELECT claim.*, a.name, a.time, a.scheduled_time, a.retry_count
-       FROM claim LEFT JOIN ${S}.alarms a ON a.namespace = $1 AND a.id = $2`,
-      [this.#namespace, this.#id],
-    );
-    this.#owner.learnAlarm(
+    const head = await claimObject(
+      (text, params) => this.#query(text, params),
+      S,
       this.#namespace,
       this.#id,
-      row!.time === null
-        ? undefined
-        : {
-            namespace: this.#namespace,
-            id: this.#id,
-            name: (row!.name as string | null) ?? undefined,
-            time: Number(row!.time),
-            scheduledTime: Number(row!.scheduled_time),
-            retryCount: Number(row!.retry_count),
-          },
+      this.#owner.cluster,
     );
-    const head = {
-      epoch: Number(row!.epoch),
-      txid: Number(row!.txid),
-      pageSize: Number(row!.page_size),
-      dbPages: Number(row!.db_pages),
-      checksum: Number(row!.db_checksum),
-    };
+    this.#owner.learnAlarm(this.#namespace, this.#id, head.alarm);
     this.#epoch = head.epoch;
     const known =
       this.#trusted &&

@@ -74,6 +74,21 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE $S.alarms ADD COLUMN claimed_by text, ADD COLUMN claimed_until bigint;
   `,
+  // 3: cluster nodes, and which node (and run of it) holds each object.
+  `
+  CREATE TABLE $S.nodes (
+    node_id text PRIMARY KEY,
+    -- Raised each time the node registers: claims of an earlier run are dead.
+    incarnation bigint NOT NULL,
+    -- Where other nodes reach it (host:port).
+    address text NOT NULL,
+    -- Set by PostgreSQL's clock; a lease lasts this plus the lease length.
+    heartbeat_at timestamptz NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now()
+  );
+  ALTER TABLE $S.objects ADD COLUMN owner_node text, ADD COLUMN owner_incarnation bigint;
+  CREATE INDEX objects_by_owner ON $S.objects (owner_node);
+  `,
 ];
 
 /** The schema version this Stead writes. */

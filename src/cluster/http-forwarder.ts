@@ -1,0 +1,140 @@
+import { Readable } from "node:stream";
+import { Pool } from "undici";
+import { SteadError } from "../core/errors.ts";
+import type { DurableObjectId } from "../core/ids/object-id.ts";
+import type { ObjectEvent } from "../core/object/object-class.ts";
+import {
+  type NodeAddress,
+  ObjectElsewhere,
+  type ObjectForwarder,
+} from "../core/object/object-forwarder.ts";
+import { fromWireError } from "../threads/wire.ts";
+import {
+  bearer,
+  CALL_PATH,
+  type CallHeader,
+  decodeHeader,
+  decodeValue,
+  encodeHeader,
+  encodeValue,
+  type ResponseHeader,
+} from "./cluster-wire.ts";
+
+/** Connections kept to each other node. */
+const CONNECTIONS_PER_NODE = 16;
+
+/** Statuses whose Response has no body. */
+const NULL_BODY = new Set([101, 204, 205, 304]);
+
+/**
+ * Sends events to the node that holds their object, over HTTP/1.1 with kept-alive connections
+ * (undici's `Pool`, one per node), authenticated with the cluster secret (`cluster-wire.ts`).
+ */
+export class HttpForwarder implements ObjectForwarder, AsyncDisposable {
+  readonly node: string;
+  readonly #secret: string;
+  readonly #pools = new Map<string, Pool>();
+
+  constructor(node: string, secret: string) {
+    this.node = node;
+    this.#secret = secret;
+  }
+
+  async forward(
+    owner: NodeAddress,
+    namespace: string,
+    id: DurableObjectId,
+    event: ObjectEvent,
+  ): Promise<unknown> {
+    const call: CallHeader = {
+      namespace,
+      id: id.toString(),
+      name: id.name,
+      jurisdiction: id.jurisdiction,
+      kind: "rpc",
+    };
+    let body: Buffer | Readable | null = null;
+    switch (event.kind) {
+      case "fetch": {
+        const { request } = event;
+        call.kind = "fetch";
+        call.request = {
+          method: request.method,
+          url: request.url,
+          headers: [...request.headers],
+          redirect: request.redirect,
+          hasBody: request.body !== null,
+        };
+        if (request.body !== null) body = Readable.fromWeb(request.body as never);
+        break;
+      }
+      case "rpc":
+        call.member = event.member;
+        body = encodeValue(event.args ?? [], `The arguments of ${event.member}()`);
+        break;
+      case "alarm":
+        call.kind = "alarm";
+        call.record = event.record;
+        call.force = event.force === true;
+        break;
+      default:
+        throw new SteadError(
+          "CROSS_NODE_UNSUPPORTED",
+          `A "${event.kind}" event cannot be sent to a Durable Object on another cluster node yet.`,
+        );
+    }
+    let reply: Awaited<ReturnType<Pool["request"]>>;
+    try {
+      reply = await this.#pool(owner.address).request({
+        path: CALL_PATH,
+        method: "POST",
+        headers: { authorization: bearer(this.#secret), "stead-call": encodeHeader(call) },
+        body,
+      });
+    } catch (error) {
+      throw new SteadError(
+        "OBJECT_ELSEWHERE",
+        `Cluster node ${owner.node} at ${owner.address}, which holds object ${call.id} of ${namespace}, could not be reached (${(error as Error).message}). Retry; once its lease ends another node takes the object over.`,
+        { cause: error, retryable: true },
+      );
+    }
+    const outcome = reply.headers["stead-outcome"];
+    if (outcome === "elsewhere") {
+      await reply.body.dump();
+      throw new ObjectElsewhere(decodeHeader(reply.headers["stead-owner"]) as NodeAddress);
+    }
+    if (outcome === "error") throw fromWireError((await reply.body.json()) as never);
+    if (outcome !== "ok") {
+      const text = await reply.body.text();
+      throw new SteadError(
+        "CLUSTER_UNAUTHORIZED",
+        `Cluster node ${owner.node} at ${owner.address} refused the call (${reply.statusCode}: ${text.slice(0, 200)}). Give every node the same STEAD_CLUSTER_SECRET.`,
+      );
+    }
+    if (call.kind === "fetch") {
+      const head = decodeHeader(reply.headers["stead-response"]) as ResponseHeader;
+      const stream = NULL_BODY.has(head.status) ? null : Readable.toWeb(reply.body);
+      if (stream === null) await reply.body.dump();
+      return new Response(stream as ReadableStream | null, {
+        status: head.status,
+        statusText: head.statusText,
+        headers: head.headers,
+      });
+    }
+    return decodeValue(new Uint8Array(await reply.body.arrayBuffer()));
+  }
+
+  #pool(address: string): Pool {
+    let pool = this.#pools.get(address);
+    if (pool === undefined) {
+      pool = new Pool(`http://${address}`, { connections: CONNECTIONS_PER_NODE });
+      this.#pools.set(address, pool);
+    }
+    return pool;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
+    this.#pools.clear();
+  }
+}

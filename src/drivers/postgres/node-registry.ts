@@ -1,0 +1,100 @@
+import type { ClusterStore, NodeStatus } from "../../core/storage/cluster-store.ts";
+import { withinTimeout } from "./answer-timeout.ts";
+import type { PgPool } from "./pg-pool.ts";
+
+/**
+ * The cluster's nodes in PostgreSQL's `nodes` table, judged by PostgreSQL's clock. Heartbeats go
+ * through a pool of their own, so a busy commit pool never delays a lease renewal.
+ */
+export class PostgresNodeRegistry implements ClusterStore {
+  readonly node: string;
+  readonly incarnation: number;
+  readonly #pool: PgPool;
+  readonly #S: string;
+  readonly #leaseMs: number;
+  readonly #timeoutMs: number;
+
+  private constructor(
+    pool: PgPool,
+    S: string,
+    node: string,
+    incarnation: number,
+    leaseMs: number,
+    timeoutMs: number,
+  ) {
+    this.#pool = pool;
+    this.#S = S;
+    this.node = node;
+    this.incarnation = incarnation;
+    this.#leaseMs = leaseMs;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /**
+   * Registers a run of `node` reachable at `address`: a new incarnation, which ends the claims
+   * of any earlier run of the same node id. With `incarnation` given, joins that run instead
+   * (an object thread of the node).
+   */
+  static async join(
+    pool: PgPool,
+    S: string,
+    cluster: { node: string; address: string; leaseMs: number; incarnation?: number },
+    timeoutMs: number,
+  ): Promise<PostgresNodeRegistry> {
+    let incarnation = cluster.incarnation;
+    if (incarnation === undefined) {
+      const [row] = await pool.query(
+        `INSERT INTO ${S}.nodes (node_id, incarnation, address, heartbeat_at) VALUES ($1, 1, $2, now())
+         ON CONFLICT (node_id) DO UPDATE SET incarnation = nodes.incarnation + 1,
+           address = EXCLUDED.address, heartbeat_at = now(), started_at = now()
+         RETURNING incarnation`,
+        [cluster.node, cluster.address],
+      );
+      incarnation = Number(row!.incarnation);
+    }
+    return new PostgresNodeRegistry(pool, S, cluster.node, incarnation, cluster.leaseMs, timeoutMs);
+  }
+
+  async heartbeat(): Promise<boolean> {
+    const rows = await withinTimeout(
+      this.#pool.query(
+        `UPDATE ${this.#S}.nodes SET heartbeat_at = now() WHERE node_id = $1 AND incarnation = $2 RETURNING 1`,
+        [this.node, this.incarnation],
+      ),
+      this.#timeoutMs,
+    );
+    return rows.length === 1;
+  }
+
+  async leave(): Promise<void> {
+    await this.#pool.transaction(async (tx) => {
+      await tx.query(
+        `UPDATE ${this.#S}.objects SET owner_node = NULL, owner_incarnation = NULL
+         WHERE owner_node = $1 AND owner_incarnation = $2`,
+        [this.node, this.incarnation],
+      );
+      await tx.query(`DELETE FROM ${this.#S}.nodes WHERE node_id = $1 AND incarnation = $2`, [
+        this.node,
+        this.incarnation,
+      ]);
+    });
+  }
+
+  async nodes(): Promise<NodeStatus[]> {
+    const rows = await this.#pool.query(
+      `SELECT n.node_id, n.address, n.incarnation,
+         (extract(epoch FROM now() - n.heartbeat_at) * 1000)::float8 AS age_ms,
+         (SELECT count(*) FROM ${this.#S}.objects o
+          WHERE o.owner_node = n.node_id AND o.owner_incarnation = n.incarnation)::int AS objects
+       FROM ${this.#S}.nodes n ORDER BY n.node_id`,
+    );
+    return rows.map((row) => ({
+      node: row.node_id as string,
+      address: row.address as string,
+      incarnation: Number(row.incarnation),
+      heartbeatAgeMs: Math.max(0, Math.round(Number(row.age_ms))),
+      alive: Number(row.age_ms) < this.#leaseMs,
+      objects: Number(row.objects),
+    }));
+  }
+}
