@@ -22,6 +22,11 @@ Environment variables (flags win over them):
   STEAD_THREADS            object threads (0: objects on the main thread; default: one per core)
   STEAD_STORAGE_URL        PostgreSQL URL where objects are durable (default: the data directory)
   STEAD_HISTORY_RETENTION_DAYS  days of object history kept for point-in-time recovery (0: none)
+  STEAD_CLUSTER_URL        PostgreSQL URL of the cluster this node joins (stead start --cluster)
+  STEAD_CLUSTER_NODE_ID    this node's id in the cluster (default: the host name)
+  STEAD_CLUSTER_ADVERTISE  host:port other nodes reach this one at; it listens there for them
+  STEAD_CLUSTER_SECRET     shared by every node (16+ characters); required in a cluster
+  STEAD_CLUSTER_LEASE_MS   how long a node's objects stay its own without a heartbeat (default 10000)
   STEAD_CONFIRM_DELETE     migration tags whose deleted_classes may delete data, e.g. "v3"`;
 
 function serverCommand(name: string, description: string, dev: boolean): Command {
@@ -118,9 +123,19 @@ program.addCommand(
     "start",
     "serve the app in production: no watching, structured logs, graceful shutdown",
     false,
-  ).action((dir: string, flags: ServerFlags) =>
-    startCommand(resolveServerOptions(dir, flags, { dev: false })),
-  ),
+  )
+    .option(
+      "--cluster <url>",
+      "join a cluster of Stead nodes sharing this PostgreSQL URL (it is the storage too); needs STEAD_CLUSTER_SECRET and --advertise",
+    )
+    .option("--node-id <id>", "this node's id in the cluster, unique (default: the host name)")
+    .option(
+      "--advertise <host:port>",
+      "where other cluster nodes reach this one; it listens there for forwarded calls",
+    )
+    .action((dir: string, flags: ServerFlags) =>
+      startCommand(resolveServerOptions(dir, flags, { dev: false })),
+    ),
 );
 // The child process of `stead dev`: `start` with development settings.
 program.addCommand(

@@ -1,5 +1,5 @@
 import { existsSync, statSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import { findConfigDirUpward } from "../config/index.ts";
 import type { LogFormat } from "./logger.ts";
@@ -32,11 +32,21 @@ export interface ServerOptions {
   storage: string | undefined;
   /** Days of object history kept for point-in-time recovery; unset, the default (30). */
   historyRetentionDays: number | undefined;
+  /** This process as a cluster node (`--cluster`); its storage is the cluster's URL. */
+  cluster: ClusterFlags | undefined;
   /**
    * Set by `stead dev` for its app process: the URL of the bundle it built, imported as it is
    * (no build, no `build.command`).
    */
   prebuilt?: string | undefined;
+}
+
+/** A cluster node's settings, from `--cluster`, `--node-id`, `--advertise` and `STEAD_CLUSTER_*`. */
+export interface ClusterFlags {
+  nodeId: string;
+  advertise: string;
+  secret: string;
+  leaseMs: number | undefined;
 }
 
 /** Raw flag values as commander gives them. */
@@ -55,6 +65,9 @@ export interface ServerFlags {
   storage?: string;
   historyRetentionDays?: string;
   prebuilt?: string;
+  cluster?: string;
+  nodeId?: string;
+  advertise?: string;
 }
 
 /** Thrown for bad flags or environment variables; the CLI prints the message alone. */
@@ -108,7 +121,8 @@ export function resolveServerOptions(
       ? undefined
       : integer(maxConnectionsText, "--max-connections / STEAD_MAX_CONNECTIONS", 1, 10_000_000);
   const wranglerEnv = flags.env ?? env.STEAD_ENV;
-  const storage = flags.storage ?? env.STEAD_STORAGE_URL;
+  const cluster = clusterFlags(flags, env);
+  const storage = cluster?.url ?? flags.storage ?? env.STEAD_STORAGE_URL;
   if (storage !== undefined && !/^postgres(ql)?:\/\//.test(storage)) {
     throw new UsageError(
       `--storage / STEAD_STORAGE_URL must be a PostgreSQL URL, like postgres://user:password@127.0.0.1:5432/app (got "${storage.replace(/:[^:@/]*@/, ":***@")}").`,
@@ -141,7 +155,47 @@ export function resolveServerOptions(
       "--history-retention-days / STEAD_HISTORY_RETENTION_DAYS",
     ),
     ...(flags.prebuilt === undefined ? {} : { prebuilt: flags.prebuilt }),
+    cluster: cluster?.node,
   };
+}
+
+/** `--cluster URL` and the node's settings, checked; undefined when not a cluster node. */
+function clusterFlags(
+  flags: ServerFlags,
+  env: NodeJS.ProcessEnv,
+): { url: string; node: ClusterFlags } | undefined {
+  const url = flags.cluster ?? env.STEAD_CLUSTER_URL;
+  if (url === undefined) return undefined;
+  const storage = flags.storage ?? env.STEAD_STORAGE_URL;
+  if (storage !== undefined && storage !== url) {
+    throw new UsageError(
+      "--cluster / STEAD_CLUSTER_URL is the PostgreSQL URL objects are stored in too; leave --storage / STEAD_STORAGE_URL out, or give both the same URL.",
+    );
+  }
+  const nodeId = flags.nodeId ?? env.STEAD_CLUSTER_NODE_ID ?? hostname();
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) {
+    throw new UsageError(
+      `--node-id / STEAD_CLUSTER_NODE_ID must be 1-64 letters, digits, ".", "_" or "-", unique in the cluster, like "node-1"; got "${nodeId}".`,
+    );
+  }
+  const advertise = flags.advertise ?? env.STEAD_CLUSTER_ADVERTISE;
+  if (advertise === undefined || !/^[^\s:/]+:\d{1,5}$/.test(advertise)) {
+    throw new UsageError(
+      `--advertise / STEAD_CLUSTER_ADVERTISE must be the host:port other nodes reach this one at, like 10.0.0.5:7400 (the node listens there for them)${advertise === undefined ? "" : `; got "${advertise}"`}.`,
+    );
+  }
+  const secret = env.STEAD_CLUSTER_SECRET;
+  if (secret === undefined || secret.length < 16) {
+    throw new UsageError(
+      "A cluster node needs STEAD_CLUSTER_SECRET: the same random string (16 characters or more) on every node, e.g. from `openssl rand -hex 32`. Calls between nodes carry it; it is read from the environment only, so it never shows in `ps`.",
+    );
+  }
+  const leaseText = env.STEAD_CLUSTER_LEASE_MS;
+  const leaseMs =
+    leaseText === undefined
+      ? undefined
+      : integer(leaseText, "STEAD_CLUSTER_LEASE_MS", 1_000, 600_000);
+  return { url, node: { nodeId, advertise, secret, leaseMs } };
 }
 
 /** The app's directory and the entry module named on the command line, if any. */

@@ -75,6 +75,18 @@ async function serveLocked(
         : { historyRetentionDays: options.historyRetentionDays }),
       threads: options.threads,
       ...(options.storage === undefined ? {} : { storage: options.storage }),
+      ...(options.cluster === undefined
+        ? {}
+        : {
+            cluster: {
+              nodeId: options.cluster.nodeId,
+              advertise: options.cluster.advertise,
+              secret: options.cluster.secret,
+              ...(options.cluster.leaseMs === undefined
+                ? {}
+                : { leaseMs: options.cluster.leaseMs }),
+            },
+          }),
       objects: { hibernateAfterMs: options.hibernateAfterMs },
       onConsole: (entry) => logger.app(entry),
       onError: (error, context) => {

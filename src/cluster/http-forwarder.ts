@@ -65,7 +65,8 @@ export class HttpForwarder implements ObjectForwarder, AsyncDisposable {
           redirect: request.redirect,
           hasBody: request.body !== null,
         };
-        if (request.body !== null) body = Readable.fromWeb(request.body as never);
+        if (request.body !== null)
+          body = Readable.from(untilRead(request.body), { objectMode: false });
         break;
       }
       case "rpc":
@@ -136,5 +137,22 @@ export class HttpForwarder implements ObjectForwarder, AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
     this.#pools.clear();
+  }
+}
+
+/**
+ * A request body that undici reads only once it sends the request: a node that cannot be
+ * reached leaves the body untouched (`bodyUsed` false), so the event can go elsewhere.
+ */
+async function* untilRead(stream: ReadableStream<Uint8Array>): AsyncIterable<Uint8Array> {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.releaseLock();
   }
 }

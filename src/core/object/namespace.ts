@@ -160,14 +160,25 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
     event: ObjectEvent,
   ): Promise<unknown> {
     const key = id.toString();
+    /** The holder's node could not be reached: the error, unless the storage names another. */
+    let unreachable: { node: string; error: unknown } | undefined;
     for (let hop = 0; ; hop++) {
       const owner = this.#elsewhere.get(key);
       try {
         if (owner === undefined) return await runOutsideObject(() => this.host(id).deliver(event));
         return await forwarder.forward(owner, this.namespace, id, event);
       } catch (error) {
-        if (!(error instanceof ObjectElsewhere)) throw error;
+        if (!(error instanceof ObjectElsewhere)) {
+          if (!isUnreachable(error) || owner === undefined) throw error;
+          // The holder may be dead: ask the storage, which gives the object to this node once
+          // the holder's lease has ended.
+          this.#elsewhere.delete(key);
+          if (!replayable(event)) throw error;
+          unreachable = { node: owner.node, error };
+          continue;
+        }
         this.#elsewhere.delete(key);
+        if (unreachable?.node === error.owner.node) throw unreachable.error;
         if (hop >= MAX_HOPS || !replayable(event)) throw notForwarded(error, this.namespace, id);
         if (error.owner.node !== forwarder.node) {
           if (this.#elsewhere.size >= ELSEWHERE_ENTRIES) {
@@ -221,6 +232,11 @@ export function checkNamespaceId(ids: IdFactory, id: unknown): DurableObjectId {
     throw new TypeError("Durable Object ID is not valid for this namespace.");
   }
   return id;
+}
+
+/** The forwarder could not reach the holder's node (`HttpForwarder`). */
+function isUnreachable(error: unknown): boolean {
+  return error instanceof SteadError && error.code === "OBJECT_ELSEWHERE";
 }
 
 /** An event that can be sent again after a node turned it away: not one whose body was sent. */

@@ -1,0 +1,128 @@
+// Three `stead start --cluster` nodes on 127.0.0.1 sharing one PostgreSQL schema: any node serves
+// any object, and after a `kill -9` of a node its objects are served by the others once its lease
+// ends, with every acknowledged append kept, in order.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import type { Served } from "../fixtures/cluster-worker.ts";
+import { freePort } from "../support/free-port.ts";
+import { runStead, type SteadProcess, startStead } from "../support/stead-process.ts";
+import { tempSchema } from "../support/storage.ts";
+import { tempDataDir } from "../support/temp-dir.ts";
+import { waitFor } from "../support/wait-for.ts";
+
+const APP = new URL("../fixtures/cluster-app", import.meta.url).pathname;
+const SECRET = "e2e-cluster-secret-0123456789";
+const LEASE_MS = 2_000;
+const OBJECTS = 12;
+
+async function startNode(node: string, url: string, dataDir: string): Promise<SteadProcess> {
+  const port = await freePort();
+  return startStead(
+    "start",
+    [APP, "--data-dir", dataDir, "--host", "127.0.0.1", "--threads", "0"],
+    {
+      env: {
+        STEAD_CLUSTER_URL: url,
+        STEAD_STORAGE_URL: url,
+        STEAD_CLUSTER_NODE_ID: node,
+        STEAD_CLUSTER_ADVERTISE: `127.0.0.1:${port}`,
+        STEAD_CLUSTER_SECRET: SECRET,
+        STEAD_CLUSTER_LEASE_MS: String(LEASE_MS),
+      },
+    },
+  );
+}
+
+/** Why the last append failed, for assertion messages. */
+let lastFailure = "";
+
+async function append(
+  node: SteadProcess,
+  name: string,
+  value: string,
+): Promise<Served | undefined> {
+  try {
+    const response = await fetch(`${node.url}/${name}`, { method: "POST", body: value });
+    if (!response.ok) {
+      lastFailure = `${response.status} ${await response.text()}`;
+      return undefined;
+    }
+    return (await response.json()) as Served;
+  } catch (error) {
+    lastFailure = String(error);
+    return undefined;
+  }
+}
+
+describe("stead start --cluster", () => {
+  it("serves every object from any node, and fails a killed node's objects over with nothing lost", async (t) => {
+    await using schema = tempSchema("e2e_cluster");
+    const dirs = [tempDataDir(), tempDataDir(), tempDataDir()];
+    const nodes: SteadProcess[] = [];
+    try {
+      for (let i = 0; i < 3; i++) nodes.push(await startNode(`n${i}`, schema.url, dirs[i]!.path));
+      const acked = new Map<string, string[]>();
+      const holder = new Map<string, string>();
+      // Every object is first asked for on a round-robin node, then appended to through all three.
+      for (let round = 0; round < 3; round++) {
+        for (let o = 0; o < OBJECTS; o++) {
+          const name = `o${o}`;
+          const value = `${round}`;
+          const served = await append(nodes[(o + round) % 3]!, name, value);
+          assert.ok(served, `append ${value} to ${name}`);
+          acked.set(name, [...(acked.get(name) ?? []), value]);
+          assert.deepEqual(served.list, acked.get(name));
+          if (round > 0) assert.equal(served.node, holder.get(name), `${name} stays on one node`);
+          holder.set(name, served.node);
+        }
+      }
+      assert.equal(new Set(holder.values()).size, 3, "objects are spread over the nodes");
+      // kill -9 the node holding o0; its objects move to the others once its lease ends.
+      const victim = Number(holder.get("o0")!.slice(1));
+      const killedAt = performance.now();
+      await nodes[victim]!.stop("SIGKILL");
+      const survivors = nodes.filter((_, i) => i !== victim);
+      let recoveredAt = 0;
+      await waitFor(
+        async () => {
+          const served = await append(survivors[0]!, "o0", "after");
+          if (served === undefined) return false;
+          recoveredAt = performance.now();
+          acked.set("o0", [...acked.get("o0")!, "after"]);
+          assert.deepEqual(served.list, acked.get("o0"));
+          return true;
+        },
+        "o0 served again after its node was killed",
+        30_000,
+      );
+      t.diagnostic(
+        `failover: first acknowledged write ${Math.round(recoveredAt - killedAt)} ms after kill -9 (lease ${LEASE_MS} ms)`,
+      );
+      for (let o = 1; o < OBJECTS; o++) {
+        const name = `o${o}`;
+        const served = await append(survivors[o % 2]!, name, "last");
+        assert.ok(served, `append to ${name} after the failover: ${lastFailure}`);
+        acked.set(name, [...acked.get(name)!, "last"]);
+        assert.deepEqual(served.list, acked.get(name), `${name} kept every acknowledged append`);
+        assert.notEqual(served.node, `n${victim}`);
+      }
+    } finally {
+      for (const node of nodes) await node.stop().catch(() => {});
+      for (const dir of dirs) dir[Symbol.dispose]();
+    }
+  });
+
+  it("refuses to start a cluster node without a secret or an advertised address, naming the fix", async () => {
+    using data = tempDataDir();
+    const base = [APP, "--data-dir", data.path, "--cluster", "postgres://127.0.0.1/x"];
+    const noSecret = await runStead(["start", ...base, "--advertise", "127.0.0.1:7400"], {
+      env: { STEAD_CLUSTER_SECRET: "" },
+    });
+    assert.equal(noSecret.code, 1);
+    assert.match(noSecret.stderr, /needs STEAD_CLUSTER_SECRET/);
+    const noAddress = await runStead(["start", ...base], { env: { STEAD_CLUSTER_SECRET: SECRET } });
+    assert.equal(noAddress.code, 1);
+    assert.match(noAddress.stderr, /--advertise \/ STEAD_CLUSTER_ADVERTISE must be the host:port/);
+  });
+});
