@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import { describeError } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
+import { type ClusterStatusFlags, clusterStatusCommand } from "./cluster.ts";
 import { devCommand } from "./dev.ts";
 import { initCommand } from "./init.ts";
 import { resolveServerOptions, type ServerFlags, UsageError } from "./options.ts";
@@ -136,6 +137,17 @@ program.addCommand(
     .action((dir: string, flags: ServerFlags) =>
       startCommand(resolveServerOptions(dir, flags, { dev: false })),
     ),
+);
+program.addCommand(
+  new Command("cluster").description("look at a cluster of Stead nodes").addCommand(
+    new Command("status")
+      .description("the nodes of the cluster: address, lease, heartbeat age, objects held")
+      .option("--cluster <url>", "the cluster's PostgreSQL URL (default: STEAD_CLUSTER_URL)")
+      .option("--json", "print JSON")
+      .action((flags: ClusterStatusFlags) =>
+        clusterStatusCommand(flags, (text) => process.stdout.write(text)),
+      ),
+  ),
 );
 // The child process of `stead dev`: `start` with development settings.
 program.addCommand(

@@ -19,6 +19,7 @@ import {
   encodeValue,
   type ResponseHeader,
 } from "./cluster-wire.ts";
+import type { PeerWatch } from "./peer-watch.ts";
 
 /** Connections kept to each other node. */
 const CONNECTIONS_PER_NODE = 16;
@@ -34,10 +35,13 @@ export class HttpForwarder implements ObjectForwarder, AsyncDisposable {
   readonly node: string;
   readonly #secret: string;
   readonly #pools = new Map<string, Pool>();
+  readonly #watch: PeerWatch | undefined;
 
-  constructor(node: string, secret: string) {
+  /** `watch`: gives up on calls waiting on a node whose lease ended (dead or paused). */
+  constructor(node: string, secret: string, watch?: PeerWatch) {
     this.node = node;
     this.#secret = secret;
+    this.#watch = watch;
   }
 
   async forward(
@@ -84,6 +88,22 @@ export class HttpForwarder implements ObjectForwarder, AsyncDisposable {
           `A "${event.kind}" event cannot be sent to a Durable Object on another cluster node yet.`,
         );
     }
+    const controller = new AbortController();
+    const unwatch = this.#watch?.watch(owner.node, controller);
+    try {
+      return await this.#send(owner, call, body, controller.signal);
+    } finally {
+      unwatch?.();
+    }
+  }
+
+  async #send(
+    owner: NodeAddress,
+    call: CallHeader,
+    body: Buffer | Readable | null,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    const namespace = call.namespace;
     let reply: Awaited<ReturnType<Pool["request"]>>;
     try {
       reply = await this.#pool(owner.address).request({
@@ -91,11 +111,12 @@ export class HttpForwarder implements ObjectForwarder, AsyncDisposable {
         method: "POST",
         headers: { authorization: bearer(this.#secret), "stead-call": encodeHeader(call) },
         body,
+        signal,
       });
     } catch (error) {
       throw new SteadError(
         "OBJECT_ELSEWHERE",
-        `Cluster node ${owner.node} at ${owner.address}, which holds object ${call.id} of ${namespace}, could not be reached (${(error as Error).message}). Retry; once its lease ends another node takes the object over.`,
+        `Cluster node ${owner.node} at ${owner.address}, which holds object ${call.id} of ${namespace}, could not be reached (${signal.aborted ? String((signal.reason as Error).message) : (error as Error).message}). Retry; once its lease ends another node takes the object over.`,
         { cause: error, retryable: true },
       );
     }

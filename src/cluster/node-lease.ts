@@ -1,37 +1,39 @@
 import { SteadError } from "../core/errors.ts";
 import type { ClusterStore } from "../core/storage/cluster-store.ts";
+import { nowUs } from "../threads/shard-protocol.ts";
+import type { LeaseDeadline } from "./lease-deadline.ts";
 
 export interface NodeLeaseOptions {
   store: ClusterStore;
   /** How long a heartbeat keeps the node's claims alive, by the store's clock, ms. */
   leaseMs: number;
-  /** Set to 1 while this node may serve objects, 0 when not; object threads read it too. */
-  serving: Int32Array;
-  /** When the node registered (`now()` taken before the store was asked): its first lease. */
-  joinedAt: number;
+  /** Until when this node may serve objects; object threads read it too. */
+  deadline: LeaseDeadline;
+  /** When the node registered (`nowUs()` taken before the store was asked): its first lease. */
+  joinedAt: bigint;
   /** The node stopped serving: reset every live object with `error`. */
   onLost(error: SteadError): void;
   /** The node renewed its lease after losing it: objects are claimed again as they are used. */
   onRegained(): void;
   /** A newer run of the same node id registered: this run is out for good. */
   onReplaced(error: SteadError): void;
-  /** Monotonic ms (default `performance.now`). */
-  now?: () => number;
 }
 
 /**
- * Keeps a cluster node's lease: renews it every fifth of the lease, and stops the node serving
- * once `leaseMs − margin` has passed, by this machine's monotonic clock, since the last renewal
- * that PostgreSQL acknowledged was sent. A renewal's lease starts no earlier than its sending, so
- * the node stops before any other node can judge its lease expired and take its objects (the
- * margin covers clock-rate differences and the time to reset). No stale read is served after.
+ * Keeps a cluster node's lease: renews it every fifth of the lease, and lets the node serve only
+ * until `leaseMs − margin` after the last renewal that PostgreSQL acknowledged was *sent*
+ * (`LeaseDeadline`, checked before every event). A renewal's lease starts no earlier than its
+ * sending, so the node stops before any other node can judge its lease expired and take its
+ * objects (the margin covers clock-rate differences). A timer also resets the live objects as
+ * soon as the deadline passes, and reports it.
  */
 export class NodeLease {
   readonly #options: NodeLeaseOptions;
-  readonly #now: () => number;
-  readonly #margin: number;
-  #lastRenewal: number;
+  /** How long after a renewal was sent the node may serve, µs. */
+  readonly #windowUs: bigint;
   #renewing = false;
+  /** Whether the last check saw the node serving (so a loss is reported once). */
+  #wasServing = false;
   #replaced = false;
   #stopped = false;
   #beat: NodeJS.Timeout | undefined;
@@ -39,17 +41,13 @@ export class NodeLease {
 
   constructor(options: NodeLeaseOptions) {
     this.#options = options;
-    this.#now = options.now ?? (() => performance.now());
-    this.#margin = Math.max(500, options.leaseMs * 0.3);
-    this.#lastRenewal = options.joinedAt;
-  }
-
-  get serving(): boolean {
-    return Atomics.load(this.#options.serving, 0) === 1;
+    const margin = Math.max(500, options.leaseMs * 0.3);
+    this.#windowUs = BigInt(Math.round((options.leaseMs - margin) * 1000));
   }
 
   start(): void {
-    Atomics.store(this.#options.serving, 0, 1);
+    this.#options.deadline.extend(this.#options.joinedAt + this.#windowUs);
+    this.#wasServing = true;
     this.#beat = setInterval(() => this.#renew(), this.#options.leaseMs / 5);
     this.#check = setInterval(() => this.#checkLease(), Math.min(250, this.#options.leaseMs / 20));
     this.#beat.unref();
@@ -61,13 +59,13 @@ export class NodeLease {
     this.#stopped = true;
     clearInterval(this.#beat);
     clearInterval(this.#check);
-    Atomics.store(this.#options.serving, 0, 0);
+    this.#options.deadline.clear();
   }
 
   #renew(): void {
     if (this.#renewing || this.#replaced) return;
     this.#renewing = true;
-    const sentAt = this.#now();
+    const sentAt = nowUs();
     this.#options.store
       .heartbeat()
       .then(
@@ -84,9 +82,9 @@ export class NodeLease {
             );
             return;
           }
-          this.#lastRenewal = Math.max(this.#lastRenewal, sentAt);
-          if (!this.serving) {
-            Atomics.store(this.#options.serving, 0, 1);
+          this.#options.deadline.extend(sentAt + this.#windowUs);
+          if (!this.#wasServing && this.#options.deadline.serving) {
+            this.#wasServing = true;
             this.#options.onRegained();
           }
         },
@@ -100,16 +98,17 @@ export class NodeLease {
   }
 
   #checkLease(): void {
-    if (!this.serving || this.#replaced) return;
-    const since = this.#now() - this.#lastRenewal;
-    if (since <= this.#options.leaseMs - this.#margin) return;
-    Atomics.store(this.#options.serving, 0, 0);
-    this.#options.onLost(
-      new SteadError(
-        "NODE_NOT_SERVING",
-        `Cluster node ${this.#options.store.node} could not renew its lease in PostgreSQL for ${Math.round(since)} ms, so it stopped serving objects before another node could take them over. It serves again once it can renew; check its connection to PostgreSQL.`,
-        { retryable: true },
-      ),
-    );
+    if (!this.#wasServing || this.#replaced || this.#options.deadline.serving) return;
+    this.#wasServing = false;
+    this.#options.onLost(leaseLapsed(this.#options.store.node));
   }
+}
+
+/** The error of events refused, and objects reset, while a node's lease has lapsed. */
+export function leaseLapsed(node: string): SteadError {
+  return new SteadError(
+    "NODE_NOT_SERVING",
+    `Cluster node ${node} could not renew its lease in PostgreSQL in time, so it stopped serving objects before another node could take them over. It serves again once it can renew; check its connection to PostgreSQL. The call can be retried on another node.`,
+    { retryable: true },
+  );
 }

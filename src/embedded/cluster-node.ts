@@ -2,8 +2,9 @@
 // nodes forward calls to, and the forwarder its own calls go out through.
 import type { Server } from "node:http";
 import { HttpForwarder } from "../cluster/http-forwarder.ts";
-import { NodeLease } from "../cluster/node-lease.ts";
+import { leaseLapsed, NodeLease } from "../cluster/node-lease.ts";
 import { type ForwardedDelivery, listenForNodes } from "../cluster/node-listener.ts";
+import { PeerWatch } from "../cluster/peer-watch.ts";
 import type { SteadError } from "../core/errors.ts";
 import type { ShardCluster } from "../threads/shard-protocol.ts";
 import type { ClusterOptions } from "./runtime-options.ts";
@@ -28,11 +29,15 @@ export class ClusterNode {
   ) {
     this.#options = options;
     this.#registration = registration;
-    this.forwarder = new HttpForwarder(options.nodeId, options.secret);
+    this.forwarder = new HttpForwarder(
+      options.nodeId,
+      options.secret,
+      new PeerWatch(registration.store, this.leaseMs / 4),
+    );
     this.#lease = new NodeLease({
       store: registration.store,
       leaseMs: this.leaseMs,
-      serving: registration.serving,
+      deadline: registration.deadline,
       joinedAt: registration.joinedAt,
       onLost: (error) => {
         reset(error);
@@ -51,6 +56,10 @@ export class ClusterNode {
     return this.#options.leaseMs ?? DEFAULT_LEASE_MS;
   }
 
+  /** Refuses events while the lease has lapsed (`NamespaceOptions.refuse`). */
+  readonly refuse = (): SteadError | undefined =>
+    this.#registration.deadline.serving ? undefined : leaseLapsed(this.#options.nodeId);
+
   /** What object threads need to claim objects for this node and forward calls. */
   shardData(): ShardCluster {
     return {
@@ -59,7 +68,7 @@ export class ClusterNode {
       incarnation: this.#registration.store.incarnation,
       leaseMs: this.leaseMs,
       secret: this.#options.secret,
-      serving: this.#registration.serving.buffer as SharedArrayBuffer,
+      deadline: this.#registration.deadline.buffer,
     };
   }
 

@@ -258,7 +258,7 @@ async function hostObjects(
         names: new NameCache(nameCacheBytes),
         compatibilityDate,
         ...hooks,
-        ...(node === undefined ? {} : { forwarder: node.forwarder }),
+        ...(node === undefined ? {} : { forwarder: node.forwarder, refuse: node.refuse }),
       }),
     );
   }

@@ -28,6 +28,8 @@ export interface NamespaceSetup {
   onError(error: unknown, context: string): void;
   /** Reaches objects other cluster nodes hold (a cluster node only). */
   forwarder?: ObjectForwarder;
+  /** Refuses events while the cluster node's lease has lapsed (a cluster node only). */
+  refuse?: () => Error | undefined;
 }
 
 /**
@@ -57,6 +59,7 @@ export function buildControllers(setup: NamespaceSetup): Map<string, NamespaceCo
         alarmIndexChanged: setup.alarmIndexChanged,
         onError: setup.onError,
         ...(setup.forwarder === undefined ? {} : { forwarder: setup.forwarder }),
+        ...(setup.refuse === undefined ? {} : { refuse: setup.refuse }),
       }),
     );
   }

@@ -5,6 +5,9 @@
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { HttpForwarder } from "../cluster/http-forwarder.ts";
+import { LeaseDeadline } from "../cluster/lease-deadline.ts";
+import { leaseLapsed } from "../cluster/node-lease.ts";
+import { PeerWatch } from "../cluster/peer-watch.ts";
 import { systemClock } from "../core/clock.ts";
 import { captureConsole } from "../core/console-capture.ts";
 import { sendFromCurrent } from "../core/gates/context.ts";
@@ -38,7 +41,7 @@ import { fillWorkerExports } from "./worker-exports.ts";
 
 const data = workerData as ShardData;
 const cluster = data.cluster;
-const serving = cluster === undefined ? undefined : new Int32Array(cluster.serving);
+const deadline = cluster === undefined ? undefined : new LeaseDeadline(cluster.deadline);
 
 /** Connections to PostgreSQL per object thread: appends of one object are merged, one in flight. */
 const SHARD_POSTGRES_CONNECTIONS = 6;
@@ -97,7 +100,14 @@ async function start(): Promise<void> {
     alarmIndexChanged: () => port.postMessage({ t: "alarmIndexChanged" }),
     ...(cluster === undefined
       ? {}
-      : { forwarder: new HttpForwarder(cluster.node, cluster.secret) }),
+      : {
+          forwarder: new HttpForwarder(
+            cluster.node,
+            cluster.secret,
+            new PeerWatch(driver.cluster!, cluster.leaseMs / 4),
+          ),
+          refuse: () => (deadline!.serving ? undefined : leaseLapsed(cluster.node)),
+        }),
     onError: (error, context) =>
       port.postMessage({ t: "error", error: toWireError(error), context }),
   });
@@ -196,7 +206,7 @@ async function openDriver(): Promise<StorageDriver> {
               address: cluster.address,
               leaseMs: cluster.leaseMs,
               incarnation: cluster.incarnation,
-              serving: () => Atomics.load(serving!, 0) === 1,
+              serving: () => deadline!.serving,
             },
           }),
     });

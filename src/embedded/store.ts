@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LeaseDeadline } from "../cluster/lease-deadline.ts";
 import { systemClock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
 import { formatOptionProblems } from "../core/invalid-options.ts";
@@ -10,6 +11,7 @@ import type { ClusterStore } from "../core/storage/cluster-store.ts";
 import type { StorageDriver } from "../core/storage/driver.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { PostgresDriver } from "../drivers/postgres/postgres-driver.ts";
+import { nowUs } from "../threads/shard-protocol.ts";
 import type { ResolvedRuntimeOptions } from "./runtime-options.ts";
 
 /** How long a cluster node's claims last without a heartbeat, by default (ms). */
@@ -30,10 +32,10 @@ export interface Store {
 /** A cluster node's registration and the flag that says whether it may serve objects. */
 export interface StoreCluster {
   readonly store: ClusterStore;
-  /** An Int32 slot: 1 while the node may serve (kept by its lease; object threads read it). */
-  readonly serving: Int32Array;
-  /** `performance.now()` just before the node registered: its first lease starts no earlier. */
-  readonly joinedAt: number;
+  /** Until when the node may serve (kept by its lease; object threads read it too). */
+  readonly deadline: LeaseDeadline;
+  /** `nowUs()` just before the node registered: its first lease starts no earlier. */
+  readonly joinedAt: bigint;
 }
 
 /**
@@ -87,8 +89,8 @@ export async function openStore(config: ResolvedRuntimeOptions): Promise<Store> 
     if (temporaryDir !== undefined) rmSync(temporaryDir, { recursive: true, force: true });
   };
   let driver: StorageDriver;
-  const serving = new Int32Array(new SharedArrayBuffer(4));
-  const joinedAt = performance.now();
+  const deadline = new LeaseDeadline();
+  const joinedAt = nowUs();
   const cluster = config.cluster;
   try {
     driver =
@@ -109,7 +111,7 @@ export async function openStore(config: ResolvedRuntimeOptions): Promise<Store> 
                     node: cluster.nodeId,
                     address: cluster.advertise,
                     leaseMs: cluster.leaseMs ?? DEFAULT_LEASE_MS,
-                    serving: () => Atomics.load(serving, 0) === 1,
+                    serving: () => deadline.serving,
                   },
                 }),
             onRetry: (error, delayMs) =>
@@ -136,7 +138,7 @@ export async function openStore(config: ResolvedRuntimeOptions): Promise<Store> 
     abort: () => close().catch(() => {}),
     ...(driver.cluster === undefined
       ? {}
-      : { cluster: { store: driver.cluster, serving, joinedAt } }),
+      : { cluster: { store: driver.cluster, deadline, joinedAt } }),
   };
 }
 

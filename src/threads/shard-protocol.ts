@@ -111,8 +111,8 @@ export interface ShardCluster {
   incarnation: number;
   leaseMs: number;
   secret: string;
-  /** An Int32 slot: 1 while the node may serve objects (the main thread keeps its lease). */
-  serving: SharedArrayBuffer;
+  /** Until when the node may serve (`LeaseDeadline`'s buffer; the main thread keeps the lease). */
+  deadline: SharedArrayBuffer;
 }
 
 /** A namespace as a shard builds it. */

@@ -2,7 +2,6 @@
 // any object, and after a `kill -9` of a node its objects are served by the others once its lease
 // ends, with every acknowledged append kept, in order.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { Served } from "../fixtures/cluster-worker.ts";
 import { freePort } from "../support/free-port.ts";
@@ -107,8 +106,70 @@ describe("stead start --cluster", () => {
         assert.deepEqual(served.list, acked.get(name), `${name} kept every acknowledged append`);
         assert.notEqual(served.node, `n${victim}`);
       }
+      const status = await runStead(["cluster", "status", "--cluster", schema.url, "--json"], {
+        env: { STEAD_CLUSTER_LEASE_MS: String(LEASE_MS) },
+      });
+      assert.equal(status.code, 0, status.stderr);
+      const seen = JSON.parse(status.stdout) as Array<{
+        node: string;
+        alive: boolean;
+        objects: number;
+      }>;
+      assert.deepEqual(
+        seen.map((n) => [n.node, n.alive]),
+        [0, 1, 2].map((i) => [`n${i}`, i !== victim]),
+      );
+      assert.equal(seen[victim]!.objects, 0, "the killed node holds nothing any more");
     } finally {
       for (const node of nodes) await node.stop().catch(() => {});
+      for (const dir of dirs) dir[Symbol.dispose]();
+    }
+  });
+
+  it("fences a paused node: once resumed it serves nothing stale and its pending write fails", async () => {
+    await using schema = tempSchema("e2e_cluster");
+    const dirs = [tempDataDir(), tempDataDir()];
+    const nodes: SteadProcess[] = [];
+    try {
+      for (let i = 0; i < 2; i++) nodes.push(await startNode(`n${i}`, schema.url, dirs[i]!.path));
+      const [zombie, other] = nodes as [SteadProcess, SteadProcess];
+      assert.equal((await append(zombie, "z", "1"))?.node, "n0");
+      assert.equal((await append(other, "z", "2"))?.node, "n0", "forwarded to the holder");
+      zombie.child.kill("SIGSTOP");
+      // Sent while it is paused: it reaches the node only once it resumes.
+      const pending = append(zombie, "z", "from-the-zombie");
+      await waitFor(
+        async () => (await append(other, "z", "3"))?.node === "n1",
+        "n1 to take the object over once n0's lease ended",
+        30_000,
+      );
+      zombie.child.kill("SIGCONT");
+      assert.equal(
+        await pending,
+        undefined,
+        `the paused node's pending write failed: ${lastFailure}`,
+      );
+      assert.match(
+        lastFailure,
+        /^503 .*(could not renew its lease|another process took|Another process took)/i,
+      );
+      // Whatever the resumed node answers is the current state, never its stale copy.
+      await waitFor(
+        async () => {
+          const response = await fetch(`${zombie.url}/z`).catch(() => undefined);
+          if (response?.ok !== true) return false;
+          const served = (await response.json()) as Served;
+          assert.deepEqual(served, { list: ["1", "2", "3"], node: "n1" });
+          return true;
+        },
+        "the resumed node to serve the object again, from its new holder",
+        30_000,
+      );
+    } finally {
+      for (const node of nodes) {
+        node.child.kill("SIGCONT");
+        await node.stop().catch(() => {});
+      }
       for (const dir of dirs) dir[Symbol.dispose]();
     }
   });

@@ -39,6 +39,11 @@ export interface NamespaceOptions {
   onError?: (error: unknown, context: string) => void;
   /** Reaches objects other cluster nodes hold; absent on a single node. */
   forwarder?: ObjectForwarder;
+  /**
+   * Asked before every event: an error refuses it and resets every live object (a cluster node
+   * whose lease lapsed must not serve even a read). Absent: every event is taken.
+   */
+  refuse?: () => Error | undefined;
 }
 
 /** Times an event follows a moved object to its next holder before it fails. */
@@ -86,6 +91,7 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
   readonly #onError: (error: unknown, context: string) => void;
   readonly #hosts = new Map<string, ObjectHost>();
   readonly #forwarder: ObjectForwarder | undefined;
+  readonly #refuse: (() => Error | undefined) | undefined;
   /** Objects another node holds, as last learned (`ObjectElsewhere`), by id. */
   readonly #elsewhere = new Map<string, NodeAddress>();
   #closed = false;
@@ -104,6 +110,7 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
     this.deleteAllDeletesAlarm = options.deleteAllDeletesAlarm;
     this.#alarmIndexChanged = options.alarmIndexChanged;
     this.#forwarder = options.forwarder;
+    this.#refuse = options.refuse;
     this.#onError =
       options.onError ?? ((error, context) => console.error(`[stead] ${context}:`, error));
   }
@@ -146,6 +153,11 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
           "The runtime was disposed; create a new runtime to reach this object.",
         ),
       );
+    }
+    const refusal = this.#refuse?.();
+    if (refusal !== undefined) {
+      this.resetAll(refusal);
+      return Promise.reject(refusal);
     }
     if (this.#forwarder === undefined || forwarded) {
       return runOutsideObject(() => this.host(id).deliver(event));

@@ -31,4 +31,6 @@ export interface ClusterStore {
   leave(): Promise<void>;
   /** Every registered node with its heartbeat age and the objects it holds, by node id. */
   nodes(): Promise<NodeStatus[]>;
+  /** The ids of the nodes whose lease is alive now, by the store's clock. */
+  liveNodes(): Promise<Set<string>>;
 }

@@ -1,6 +1,7 @@
 import type { ClusterStore, NodeStatus } from "../../core/storage/cluster-store.ts";
-import { withinTimeout } from "./answer-timeout.ts";
-import type { PgPool } from "./pg-pool.ts";
+import { storageUnavailable, withinTimeout } from "./answer-timeout.ts";
+import { PgPool } from "./pg-pool.ts";
+import { parseStorageUrl } from "./storage-url.ts";
 
 /**
  * The cluster's nodes in PostgreSQL's `nodes` table, judged by PostgreSQL's clock. Heartbeats go
@@ -80,21 +81,52 @@ export class PostgresNodeRegistry implements ClusterStore {
     });
   }
 
-  async nodes(): Promise<NodeStatus[]> {
-    const rows = await this.#pool.query(
-      `SELECT n.node_id, n.address, n.incarnation,
-         (extract(epoch FROM now() - n.heartbeat_at) * 1000)::float8 AS age_ms,
-         (SELECT count(*) FROM ${this.#S}.objects o
-          WHERE o.owner_node = n.node_id AND o.owner_incarnation = n.incarnation)::int AS objects
-       FROM ${this.#S}.nodes n ORDER BY n.node_id`,
+  async liveNodes(): Promise<Set<string>> {
+    const rows = await withinTimeout(
+      this.#pool.query(
+        `SELECT node_id FROM ${this.#S}.nodes
+         WHERE heartbeat_at > now() - make_interval(secs => $1::float8 / 1000)`,
+        [this.#leaseMs],
+      ),
+      this.#timeoutMs,
     );
-    return rows.map((row) => ({
-      node: row.node_id as string,
-      address: row.address as string,
-      incarnation: Number(row.incarnation),
-      heartbeatAgeMs: Math.max(0, Math.round(Number(row.age_ms))),
-      alive: Number(row.age_ms) < this.#leaseMs,
-      objects: Number(row.objects),
-    }));
+    return new Set(rows.map((row) => row.node_id as string));
+  }
+
+  nodes(): Promise<NodeStatus[]> {
+    return listNodes(this.#pool, this.#S, this.#leaseMs);
+  }
+}
+
+/** Every registered node of the cluster in schema `S`, judged alive by `leaseMs`. */
+export async function listNodes(pool: PgPool, S: string, leaseMs: number): Promise<NodeStatus[]> {
+  const rows = await pool.query(
+    `SELECT n.node_id, n.address, n.incarnation,
+       (extract(epoch FROM now() - n.heartbeat_at) * 1000)::float8 AS age_ms,
+       (SELECT count(*) FROM ${S}.objects o
+        WHERE o.owner_node = n.node_id AND o.owner_incarnation = n.incarnation)::int AS objects
+     FROM ${S}.nodes n ORDER BY n.node_id`,
+  );
+  return rows.map((row) => ({
+    node: row.node_id as string,
+    address: row.address as string,
+    incarnation: Number(row.incarnation),
+    heartbeatAgeMs: Math.max(0, Math.round(Number(row.age_ms))),
+    alive: Number(row.age_ms) < leaseMs,
+    objects: Number(row.objects),
+  }));
+}
+
+/** The nodes of the cluster at `url` (`stead cluster status`), without joining it. */
+export async function clusterStatus(url: string, leaseMs: number): Promise<NodeStatus[]> {
+  const parsed = parseStorageUrl(url);
+  const pool = new PgPool(parsed.connect, 1);
+  try {
+    return await listNodes(pool, `"${parsed.schema}"`, leaseMs);
+  } catch (error) {
+    if ((error as { code?: string }).code === "42P01") return []; // no cluster here yet
+    throw storageUnavailable(parsed.display, error);
+  } finally {
+    await pool.end();
   }
 }
