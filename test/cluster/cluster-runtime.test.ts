@@ -8,6 +8,7 @@ import type { Served } from "../fixtures/cluster-worker.ts";
 import { freePort } from "../support/free-port.ts";
 import { tempSchema } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
+import { waitFor } from "../support/wait-for.ts";
 
 const MAIN = new URL("../fixtures/cluster-worker.ts", import.meta.url);
 const SECRET = "a-cluster-secret-for-tests";
@@ -94,6 +95,31 @@ describe("cluster nodes (createRuntime cluster)", () => {
           node: "n2",
         });
       }
+    } finally {
+      await n1.dispose();
+      await n2.dispose();
+      n1.dir[Symbol.dispose]();
+      n2.dir[Symbol.dispose]();
+    }
+  });
+
+  it("runs each alarm once, on the node that holds its object, or on another once it left", async () => {
+    await using schema = tempSchema("cluster");
+    const n1 = await startNode("n1", schema.url);
+    const n2 = await startNode("n2", schema.url);
+    try {
+      const held = n1.env.LOG.getByName("held");
+      const moved = n1.env.LOG.getByName("moved");
+      await held.append("x");
+      await moved.append("x");
+      await held.schedule(50);
+      await waitFor(async () => (await held.read()).list.length === 2, "the held object's alarm");
+      assert.deepEqual((await n2.env.LOG.getByName("held").read()).list, ["x", "alarm@n1"]);
+      await moved.schedule(300);
+      await n1.dispose();
+      const again = n2.env.LOG.getByName("moved");
+      await waitFor(async () => (await again.read()).list.length === 2, "the alarm on n2", 10_000);
+      assert.deepEqual(await again.read(), { list: ["x", "alarm@n2"], node: "n2" });
     } finally {
       await n1.dispose();
       await n2.dispose();
