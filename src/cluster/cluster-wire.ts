@@ -20,6 +20,8 @@ export interface CallHeader {
   name: string | undefined;
   jurisdiction: string | undefined;
   kind: "fetch" | "rpc" | "alarm";
+  /** The sender can send the event again, so the receiver may turn it away unread. */
+  resendable: boolean;
   /** RPC: the member called. */
   member?: string;
   /** Alarm: the record and whether to run it early. */

@@ -5,6 +5,7 @@ import type { DurableObjectId } from "../core/ids/object-id.ts";
 import type { ObjectEvent } from "../core/object/object-class.ts";
 import {
   type NodeAddress,
+  NodeUnreachable,
   ObjectElsewhere,
   type ObjectForwarder,
 } from "../core/object/object-forwarder.ts";
@@ -23,6 +24,16 @@ import type { PeerWatch } from "./peer-watch.ts";
 
 /** Connections kept to each other node. */
 const CONNECTIONS_PER_NODE = 16;
+
+/** Errors of a connection that was never made: the call cannot have run at the far end. */
+const NOT_CONNECTED = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
 
 /** Statuses whose Response has no body. */
 const NULL_BODY = new Set([101, 204, 205, 304]);
@@ -49,8 +60,10 @@ export class HttpForwarder implements ObjectForwarder, AsyncDisposable {
     namespace: string,
     id: DurableObjectId,
     event: ObjectEvent,
+    resendable: boolean,
   ): Promise<unknown> {
     const call: CallHeader = {
+      resendable,
       namespace,
       id: id.toString(),
       name: id.name,
@@ -114,10 +127,14 @@ export class HttpForwarder implements ObjectForwarder, AsyncDisposable {
         signal,
       });
     } catch (error) {
-      throw new SteadError(
-        "OBJECT_ELSEWHERE",
-        `Cluster node ${owner.node} at ${owner.address}, which holds object ${call.id} of ${namespace}, could not be reached (${signal.aborted ? String((signal.reason as Error).message) : (error as Error).message}). Retry; once its lease ends another node takes the object over.`,
-        { cause: error, retryable: true },
+      const sent = signal.aborted || !NOT_CONNECTED.has((error as { code?: string }).code ?? "");
+      const why = signal.aborted ? (signal.reason as Error).message : (error as Error).message;
+      throw new NodeUnreachable(
+        sent
+          ? `Cluster node ${owner.node} at ${owner.address}, which holds object ${call.id} of ${namespace}, did not answer (${why}); the call may or may not have run there. Retry if it is safe to; once the node's lease ends another node takes the object over.`
+          : `Cluster node ${owner.node} at ${owner.address}, which holds object ${call.id} of ${namespace}, could not be reached (${why}). Retry; once its lease ends another node takes the object over.`,
+        sent,
+        error,
       );
     }
     const outcome = reply.headers["stead-outcome"];

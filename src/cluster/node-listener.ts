@@ -24,6 +24,8 @@ export type ForwardedDelivery = (
   namespace: string,
   id: DurableObjectId,
   event: ObjectEvent,
+  /** The sender can send the event again (it may be turned away unread). */
+  resendable: boolean,
 ) => Promise<unknown>;
 
 export interface NodeListenerOptions {
@@ -31,6 +33,8 @@ export interface NodeListenerOptions {
   port: number;
   secret: string;
   deliver: ForwardedDelivery;
+  /** True once the node is leaving: each answer closes its connection. */
+  closing?: () => boolean;
 }
 
 /**
@@ -53,6 +57,7 @@ async function answer(
   response: ServerResponse,
   options: NodeListenerOptions,
 ): Promise<void> {
+  if (options.closing?.() === true) response.shouldKeepAlive = false;
   if (request.method !== "POST" || request.url !== CALL_PATH) {
     request.resume();
     response.writeHead(404).end();
@@ -69,7 +74,12 @@ async function answer(
   let value: unknown;
   try {
     const id = new DurableObjectId(call.id, call.name, call.jurisdiction);
-    value = await options.deliver(call.namespace, id, await readEvent(call, request));
+    value = await options.deliver(
+      call.namespace,
+      id,
+      await readEvent(call, request),
+      call.resendable === true,
+    );
   } catch (error) {
     request.resume();
     if (error instanceof ObjectElsewhere) {

@@ -2,18 +2,19 @@ import type { ClusterStore } from "../core/storage/cluster-store.ts";
 
 /**
  * Watches the nodes that forwarded calls wait on: while any call waits, it asks the store every
- * `intervalMs` which leases are alive, and aborts the calls waiting on a node whose lease ended
- * (a node that died or is paused never answers; its objects can then be claimed elsewhere).
+ * `intervalMs` whose leases ended, and aborts the calls waiting on such a node (a node that
+ * died or is paused never answers; its objects can then be claimed elsewhere). A node that left
+ * cleanly answers what it was sent, so calls to it are left alone.
  * Asks nothing while no call waits.
  */
 export class PeerWatch {
-  readonly #store: Pick<ClusterStore, "liveNodes">;
+  readonly #store: Pick<ClusterStore, "expiredNodes">;
   readonly #intervalMs: number;
   readonly #waiting = new Map<string, Set<AbortController>>();
   #timer: NodeJS.Timeout | undefined;
   #asking = false;
 
-  constructor(store: Pick<ClusterStore, "liveNodes">, intervalMs: number) {
+  constructor(store: Pick<ClusterStore, "expiredNodes">, intervalMs: number) {
     this.#store = store;
     this.#intervalMs = intervalMs;
   }
@@ -43,11 +44,11 @@ export class PeerWatch {
     if (this.#asking || this.#waiting.size === 0) return;
     this.#asking = true;
     this.#store
-      .liveNodes()
+      .expiredNodes()
       .then(
-        (alive) => {
+        (expired) => {
           for (const [node, controllers] of this.#waiting) {
-            if (alive.has(node)) continue;
+            if (!expired.has(node)) continue;
             for (const controller of controllers) {
               controller.abort(new Error(`the lease of cluster node ${node} ended`));
             }

@@ -6,9 +6,13 @@ import { leaseLapsed, NodeLease } from "../cluster/node-lease.ts";
 import { type ForwardedDelivery, listenForNodes } from "../cluster/node-listener.ts";
 import { PeerWatch } from "../cluster/peer-watch.ts";
 import type { SteadError } from "../core/errors.ts";
+import { type NodeAddress, ObjectElsewhere } from "../core/object/object-forwarder.ts";
 import type { ShardCluster } from "../threads/shard-protocol.ts";
 import type { ClusterOptions } from "./runtime-options.ts";
 import { DEFAULT_LEASE_MS, type StoreCluster } from "./store.ts";
+
+/** How long a leaving node keeps answering calls (sending them on) before it stops listening. */
+const LISTENER_GRACE_MS = 1_000;
 
 export class ClusterNode {
   readonly forwarder: HttpForwarder;
@@ -16,6 +20,10 @@ export class ClusterNode {
   readonly #registration: StoreCluster;
   readonly #lease: NodeLease;
   #listener: Server | undefined;
+  /** The listener closes each connection after its answer (the node is leaving). */
+  #closing = false;
+  /** Set while the node hands its objects over: events wait for it, then go to another node. */
+  #handingOver: PromiseWithResolvers<Error | NodeAddress> | undefined;
 
   /**
    * Starts keeping the lease of the node `registration` registered. `reset` discards every live
@@ -56,9 +64,26 @@ export class ClusterNode {
     return this.#options.leaseMs ?? DEFAULT_LEASE_MS;
   }
 
-  /** Refuses events while the lease has lapsed (`NamespaceOptions.refuse`). */
-  readonly refuse = (): SteadError | undefined =>
-    this.#registration.deadline.serving ? undefined : leaseLapsed(this.#options.nodeId);
+  /**
+   * Refuses events while the lease has lapsed, and holds them while the node hands its objects
+   * over, then sends them elsewhere (`NamespaceOptions.refuse`).
+   */
+  readonly refuse = (): Error | Promise<Error | NodeAddress> | undefined => {
+    if (this.#handingOver !== undefined) return this.#handingOver.promise;
+    return this.#registration.deadline.serving ? undefined : leaseLapsed(this.#options.nodeId);
+  };
+
+  /**
+   * Starts handing the node's objects over (shutdown): new events wait until `leave`, which
+   * sends them to whichever node claims the objects next; the events already queued finish
+   * (until `deadline`, `performance.now()` ms).
+   */
+  async handOver(hosting: { settle(deadline: number): Promise<void> }, deadline: number) {
+    this.#handingOver ??= Promise.withResolvers<Error | NodeAddress>();
+    // Callers stop reusing their connections to this node: each answer closes its own.
+    this.#closing = true;
+    await hosting.settle(deadline);
+  }
 
   /** What object threads need to claim objects for this node and forward calls. */
   shardData(): ShardCluster {
@@ -79,7 +104,20 @@ export class ClusterNode {
       host: this.#options.listenHost ?? host,
       port,
       secret: this.#options.secret,
-      deliver,
+      // Held here too while handing over: objects on object threads are reached past the
+      // namespaces of this thread.
+      deliver: (namespace, id, event, resendable) => {
+        const held = this.#handingOver?.promise;
+        if (held === undefined) return deliver(namespace, id, event, resendable);
+        return held.then((next) => {
+          if (next instanceof Error) throw next;
+          // A caller that can send the event again claims the object itself (learning that
+          // nobody holds it); a request body it could not keep is passed on to another node.
+          if (resendable) throw new ObjectElsewhere({ node: "", address: "" });
+          return this.forwarder.forward(next, namespace, id, event, false);
+        });
+      },
+      closing: () => this.#closing,
     });
   }
 
@@ -90,16 +128,36 @@ export class ClusterNode {
   async leave(): Promise<void> {
     // No renewal may land after the node's row is gone.
     this.#lease.stop();
-    const listener = this.#listener;
-    if (listener !== undefined) {
-      listener.closeAllConnections();
-      await new Promise((resolve) => listener.close(resolve));
-    }
     try {
       await this.#registration.store.leave();
+      // Events held meanwhile, and those that arrive until the listener closes, go to another
+      // live node, which claims their objects (nobody holds them now).
+      const others = (await this.#registration.store.nodes()).filter(
+        (node) => node.alive && node.node !== this.#options.nodeId,
+      );
+      const next = others[Math.floor(Math.random() * others.length)];
+      this.#handingOver?.resolve(next ?? leaseLapsed(this.#options.nodeId));
     } finally {
+      this.#handingOver?.resolve(leaseLapsed(this.#options.nodeId));
+      await this.#closeListener();
       await this.forwarder[Symbol.asyncDispose]();
     }
+  }
+
+  /**
+   * Keeps answering (every answer closing its connection, so callers stop reusing them) for a
+   * short grace, then closes the listener and every connection left.
+   */
+  async #closeListener(): Promise<void> {
+    const listener = this.#listener;
+    if (listener === undefined) return;
+    this.#closing = true;
+    await new Promise((resolve) => setTimeout(resolve, LISTENER_GRACE_MS));
+    // No new connections; idle ones close now, busy ones after their answer (or at the end).
+    const closed = new Promise((resolve) => listener.close(resolve));
+    const stragglers = setTimeout(() => listener.closeAllConnections(), 5_000);
+    await closed;
+    clearTimeout(stragglers);
   }
 
   /** Stops keeping the lease, leaving the claims to expire (start-up failed). */

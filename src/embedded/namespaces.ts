@@ -3,7 +3,7 @@ import type { NameCache } from "../core/ids/name-cache.ts";
 import { DeferredRoute } from "../core/object/deferred-route.ts";
 import { DurableObjectNamespace, NamespaceController } from "../core/object/namespace.ts";
 import type { ObjectLimits } from "../core/object/object-class.ts";
-import type { ObjectForwarder } from "../core/object/object-forwarder.ts";
+import type { NodeAddress, ObjectForwarder } from "../core/object/object-forwarder.ts";
 import type { Residency } from "../core/object/residency.ts";
 import type { NamespaceRecord, StorageDriver } from "../core/storage/driver.ts";
 
@@ -29,7 +29,7 @@ export interface NamespaceSetup {
   /** Reaches objects other cluster nodes hold (a cluster node only). */
   forwarder?: ObjectForwarder;
   /** Refuses events while the cluster node's lease has lapsed (a cluster node only). */
-  refuse?: () => Error | undefined;
+  refuse?: () => Error | Promise<Error | NodeAddress> | undefined;
 }
 
 /**

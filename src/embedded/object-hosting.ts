@@ -20,6 +20,11 @@ export interface ObjectHosting {
   deliverForwarded(namespace: string, id: DurableObjectId, event: ObjectEvent): Promise<unknown>;
   /** Discards every live object, failing its outputs with `error` (the node lost its lease). */
   resetAll(error: Error): void;
+  /**
+   * Resolves once no object has events queued or running, or at `deadline` (`performance.now()`
+   * ms). Objects on object threads finish theirs when the threads are disposed.
+   */
+  settle(deadline: number): Promise<void>;
   /** Lets in-flight writes finish and closes every object. */
   dispose(): Promise<void>;
 }
@@ -36,6 +41,13 @@ export function localHosting(controllers: Map<string, NamespaceController>): Obj
     },
     resetAll: (error) => {
       for (const controller of controllers.values()) controller.resetAll(error);
+    },
+    async settle(deadline) {
+      const busy = () => [...controllers.values()].some((controller) => controller.busy);
+      // Shutdown only: a short poll, bounded by the deadline.
+      while (busy() && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
     },
     async dispose() {
       // Let commits scheduled for the end of this turn run before closing.
@@ -90,6 +102,7 @@ export async function threadHosting(
         ? started.call(namespace, id, event, true)
         : Promise.reject(noClass(namespace)),
     resetAll: (error) => started.resetAll(error),
+    settle: async () => {},
     dispose: () => started.dispose(),
   };
 }

@@ -7,8 +7,12 @@ import { callFetch } from "../core/rpc/entrypoint-stub.ts";
 import type { DeadLetterRecord } from "../core/storage/driver.ts";
 import { runInScope, type WorkerScope } from "../core/worker-scope.ts";
 import type { AppEntry } from "./app-entry.ts";
+import type { ClusterNode } from "./cluster-node.ts";
 import type { ObjectHosting } from "./object-hosting.ts";
 import type { Store } from "./store.ts";
+
+/** How long a leaving cluster node waits for its queued events before closing its objects. */
+const HAND_OVER_MS = 10_000;
 
 /** A running Stead runtime, embedded in this process. */
 export interface Runtime extends AsyncDisposable {
@@ -66,7 +70,7 @@ export function workerRuntime(
   store: Store,
   hosting: ObjectHosting,
   scheduler: AlarmScheduler,
-  node: { leave(): Promise<void> } | undefined,
+  node: ClusterNode | undefined,
   removeScope: () => void,
 ): Runtime {
   const env = scope.env as Record<string, any>;
@@ -93,6 +97,8 @@ export function workerRuntime(
       disposed = true;
       scheduler.stop();
       await waitUntil.settled();
+      // A cluster node lets queued events finish, then hands its objects to the next asker.
+      await node?.handOver(hosting, performance.now() + HAND_OVER_MS);
       await hosting.dispose();
       try {
         await node?.leave();

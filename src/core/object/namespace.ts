@@ -10,8 +10,9 @@ import type { AlarmRecord, StorageDriver } from "../storage/driver.ts";
 import type { StorageBackend } from "../storage/kv-limits.ts";
 import { DeferredRoute } from "./deferred-route.ts";
 import type { ObjectClass, ObjectEvent, ObjectLimits } from "./object-class.ts";
-import { type NodeAddress, ObjectElsewhere, type ObjectForwarder } from "./object-forwarder.ts";
+import type { NodeAddress, ObjectForwarder } from "./object-forwarder.ts";
 import { ObjectHost } from "./object-host.ts";
+import { ObjectPlacement } from "./object-placement.ts";
 import type { DurableObjectState } from "./object-state.ts";
 import type { Residency } from "./residency.ts";
 
@@ -41,15 +42,12 @@ export interface NamespaceOptions {
   forwarder?: ObjectForwarder;
   /**
    * Asked before every event: an error refuses it and resets every live object (a cluster node
-   * whose lease lapsed must not serve even a read). Absent: every event is taken.
+   * whose lease lapsed must not serve even a read); a promise holds the event until it settles
+   * with the error to refuse it with, or the node to send it to instead (a node handing its
+   * objects over). Absent: every event is taken.
    */
-  refuse?: () => Error | undefined;
+  refuse?: () => Error | Promise<Error | NodeAddress> | undefined;
 }
-
-/** Times an event follows a moved object to its next holder before it fails. */
-const MAX_HOPS = 3;
-/** Objects whose holder elsewhere is remembered, at most (the oldest is forgotten first). */
-const ELSEWHERE_ENTRIES = 10_000;
 
 /** Internal handle on a namespace (its `ObjectRoute`), for the runtime and `stead/testing`. */
 export const CONTROLLER = Symbol("stead.namespace");
@@ -91,9 +89,9 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
   readonly #onError: (error: unknown, context: string) => void;
   readonly #hosts = new Map<string, ObjectHost>();
   readonly #forwarder: ObjectForwarder | undefined;
-  readonly #refuse: (() => Error | undefined) | undefined;
-  /** Objects another node holds, as last learned (`ObjectElsewhere`), by id. */
-  readonly #elsewhere = new Map<string, NodeAddress>();
+  /** In a cluster: where each object is (here, or the node that holds it). */
+  readonly #placement: ObjectPlacement | undefined;
+  readonly #refuse: (() => Error | Promise<Error | NodeAddress> | undefined) | undefined;
   #closed = false;
 
   constructor(options: NamespaceOptions) {
@@ -110,6 +108,12 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
     this.deleteAllDeletesAlarm = options.deleteAllDeletesAlarm;
     this.#alarmIndexChanged = options.alarmIndexChanged;
     this.#forwarder = options.forwarder;
+    this.#placement =
+      options.forwarder === undefined
+        ? undefined
+        : new ObjectPlacement(this.namespace, options.forwarder, (id, event) =>
+            runOutsideObject(() => this.host(id).deliver(event)),
+          );
     this.#refuse = options.refuse;
     this.#onError =
       options.onError ?? ((error, context) => console.error(`[stead] ${context}:`, error));
@@ -146,6 +150,14 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
    * this one; it is not sent on.
    */
   deliver(id: DurableObjectId, event: ObjectEvent, forwarded = false): Promise<unknown> {
+    // Asked first: a node handing its objects over holds events even once its objects closed.
+    const refusal = this.#refuse?.();
+    if (refusal instanceof Promise) {
+      return refusal.then((outcome) => {
+        if (outcome instanceof Error || this.#forwarder === undefined) throw outcome;
+        return this.#forwarder.forward(outcome, this.namespace, id, event, false);
+      });
+    }
     if (this.#closed) {
       return Promise.reject(
         new SteadError(
@@ -154,52 +166,20 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
         ),
       );
     }
-    const refusal = this.#refuse?.();
     if (refusal !== undefined) {
       this.resetAll(refusal);
       return Promise.reject(refusal);
     }
-    if (this.#forwarder === undefined || forwarded) {
+    if (this.#placement === undefined || forwarded) {
       return runOutsideObject(() => this.host(id).deliver(event));
     }
-    return this.#deliverAnywhere(this.#forwarder, id, event);
+    return this.#placement.deliver(id, event);
   }
 
-  /** Here, unless the object's holder is known or turns out to be another node. */
-  async #deliverAnywhere(
-    forwarder: ObjectForwarder,
-    id: DurableObjectId,
-    event: ObjectEvent,
-  ): Promise<unknown> {
-    const key = id.toString();
-    /** The holder's node could not be reached: the error, unless the storage names another. */
-    let unreachable: { node: string; error: unknown } | undefined;
-    for (let hop = 0; ; hop++) {
-      const owner = this.#elsewhere.get(key);
-      try {
-        if (owner === undefined) return await runOutsideObject(() => this.host(id).deliver(event));
-        return await forwarder.forward(owner, this.namespace, id, event);
-      } catch (error) {
-        if (!(error instanceof ObjectElsewhere)) {
-          if (!isUnreachable(error) || owner === undefined) throw error;
-          // The holder may be dead: ask the storage, which gives the object to this node once
-          // the holder's lease has ended.
-          this.#elsewhere.delete(key);
-          if (!replayable(event)) throw error;
-          unreachable = { node: owner.node, error };
-          continue;
-        }
-        this.#elsewhere.delete(key);
-        if (unreachable?.node === error.owner.node) throw unreachable.error;
-        if (hop >= MAX_HOPS || !replayable(event)) throw notForwarded(error, this.namespace, id);
-        if (error.owner.node !== forwarder.node) {
-          if (this.#elsewhere.size >= ELSEWHERE_ENTRIES) {
-            this.#elsewhere.delete(this.#elsewhere.keys().next().value!);
-          }
-          this.#elsewhere.set(key, error.owner);
-        }
-      }
-    }
+  /** True while any object of the namespace has events queued, running or being prepared for. */
+  get busy(): boolean {
+    for (const host of this.#hosts.values()) if (host.busy) return true;
+    return false;
   }
 
   /**
@@ -208,7 +188,7 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
    */
   resetAll(error: Error): void {
     for (const host of this.#hosts.values()) host.reset(error);
-    this.#elsewhere.clear();
+    this.#placement?.forget();
   }
 
   send(id: DurableObjectId, event: ObjectEvent): Promise<unknown> {
@@ -244,24 +224,6 @@ export function checkNamespaceId(ids: IdFactory, id: unknown): DurableObjectId {
     throw new TypeError("Durable Object ID is not valid for this namespace.");
   }
   return id;
-}
-
-/** The forwarder could not reach the holder's node (`HttpForwarder`). */
-function isUnreachable(error: unknown): boolean {
-  return error instanceof SteadError && error.code === "OBJECT_ELSEWHERE";
-}
-
-/** An event that can be sent again after a node turned it away: not one whose body was sent. */
-function replayable(event: ObjectEvent): boolean {
-  return event.kind !== "fetch" || event.request.body === null || !event.request.bodyUsed;
-}
-
-function notForwarded(error: ObjectElsewhere, namespace: string, id: DurableObjectId): SteadError {
-  return new SteadError(
-    "OBJECT_ELSEWHERE",
-    `Object ${id.toString()} of ${namespace} is held by cluster node ${error.owner.node} (${error.owner.address}), and the call could not be passed to it: its holder kept changing, or the request body was already sent. Retry the call.`,
-    { cause: error, retryable: true },
-  );
 }
 
 /** Errors that mean the stub's object connection is gone, so the stub is broken for good. */

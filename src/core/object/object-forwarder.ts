@@ -1,3 +1,4 @@
+import { SteadError } from "../errors.ts";
 import type { DurableObjectId } from "../ids/object-id.ts";
 import type { ObjectEvent } from "./object-class.ts";
 
@@ -23,6 +24,19 @@ export class ObjectElsewhere extends Error {
 }
 
 /**
+ * The holder's node could not be reached. `sent` false: the event never left this node (the
+ * connection was refused), so it may go elsewhere; true: its outcome is unknown.
+ */
+export class NodeUnreachable extends SteadError {
+  readonly sent: boolean;
+
+  constructor(message: string, sent: boolean, cause: unknown) {
+    super("OBJECT_ELSEWHERE", message, { cause, retryable: true });
+    this.sent = sent;
+  }
+}
+
+/**
  * Reaches objects that another cluster node holds. Absent on a single node. The node that
  * receives a forwarded event delivers it to its own object without forwarding it again.
  */
@@ -32,12 +46,16 @@ export interface ObjectForwarder {
   /**
    * Delivers `event` to object `id` of `namespace` on `owner`, settling as a local delivery
    * would (a Response for fetch, the clone for RPC, the outcome for an alarm). Rejects with
-   * `ObjectElsewhere` when that node does not hold the object (naming the holder it knows).
+   * `ObjectElsewhere` when that node does not hold the object, naming the holder it knows, or
+   * node "" when the object has no holder (it was given back): any node may then claim it.
+   * Rejects with `NodeUnreachable` when the node could not be reached. `resendable`: this node
+   * can send the event again (it kept the request body), so the holder may turn it away.
    */
   forward(
     owner: NodeAddress,
     namespace: string,
     id: DurableObjectId,
     event: ObjectEvent,
+    resendable: boolean,
   ): Promise<unknown>;
 }

@@ -119,6 +119,11 @@ export class ObjectHost {
     return true;
   }
 
+  /** True while events are queued, running, or being prepared for. */
+  get busy(): boolean {
+    return this.#running > 0 || this.#queue.length > 0 || this.#preparing || this.#keepAlive > 0;
+  }
+
   /**
    * Discards the live instance, if any: its in-flight and held outputs fail with `error`, and
    * the next event prepares the database again (a cluster node that lost its lease).

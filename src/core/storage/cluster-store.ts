@@ -31,6 +31,9 @@ export interface ClusterStore {
   leave(): Promise<void>;
   /** Every registered node with its heartbeat age and the objects it holds, by node id. */
   nodes(): Promise<NodeStatus[]>;
-  /** The ids of the nodes whose lease is alive now, by the store's clock. */
-  liveNodes(): Promise<Set<string>>;
+  /**
+   * The ids of the registered nodes whose lease has ended, by the store's clock (a node that
+   * left is not registered any more, so not among them).
+   */
+  expiredNodes(): Promise<Set<string>>;
 }

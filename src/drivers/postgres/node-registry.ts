@@ -81,11 +81,11 @@ export class PostgresNodeRegistry implements ClusterStore {
     });
   }
 
-  async liveNodes(): Promise<Set<string>> {
+  async expiredNodes(): Promise<Set<string>> {
     const rows = await withinTimeout(
       this.#pool.query(
         `SELECT node_id FROM ${this.#S}.nodes
-         WHERE heartbeat_at > now() - make_interval(secs => $1::float8 / 1000)`,
+         WHERE heartbeat_at <= now() - make_interval(secs => $1::float8 / 1000)`,
         [this.#leaseMs],
       ),
       this.#timeoutMs,
