@@ -13,6 +13,13 @@ import { SteadError } from "../core/errors.ts";
  */
 export const CALL_PATH = "/stead/v1/call";
 
+/**
+ * A WebSocket upgrade for an object on another node: a WebSocket handshake to this path with the
+ * same headers. The holder answers 101 when the object accepted (the link then carries the
+ * socket's frames both ways), or plain HTTP as for a call otherwise.
+ */
+export const SOCKET_PATH = "/stead/v1/socket";
+
 /** The `stead-call` header. */
 export interface CallHeader {
   namespace: string;

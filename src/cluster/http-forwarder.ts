@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import { Pool } from "undici";
+import { WebSocket } from "ws";
 import { SteadError } from "../core/errors.ts";
 import type { DurableObjectId } from "../core/ids/object-id.ts";
 import type { ObjectEvent } from "../core/object/object-class.ts";
@@ -9,6 +10,10 @@ import {
   ObjectElsewhere,
   type ObjectForwarder,
 } from "../core/object/object-forwarder.ts";
+import { CLOSE_CODES, MAX_RECEIVED_MESSAGE_BYTES } from "../core/websocket/limits.ts";
+import { Response } from "../core/websocket/response.ts";
+import { createPair, webSocketInternals } from "../core/websocket/web-socket.ts";
+import { bindWebSocket } from "../server/websocket-link.ts";
 import { fromWireError } from "../threads/wire.ts";
 import {
   bearer,
@@ -19,6 +24,7 @@ import {
   encodeHeader,
   encodeValue,
   type ResponseHeader,
+  SOCKET_PATH,
 } from "./cluster-wire.ts";
 import type { PeerWatch } from "./peer-watch.ts";
 
@@ -101,6 +107,7 @@ export class HttpForwarder implements ObjectForwarder, AsyncDisposable {
           `A "${event.kind}" event cannot be sent to a Durable Object on another cluster node yet.`,
         );
     }
+    if (event.kind === "fetch" && isUpgrade(event)) return this.#upgrade(owner, call, event);
     const controller = new AbortController();
     const unwatch = this.#watch?.watch(owner.node, controller);
     try {
@@ -163,6 +170,87 @@ export class HttpForwarder implements ObjectForwarder, AsyncDisposable {
     return decodeValue(new Uint8Array(await reply.body.arrayBuffer()));
   }
 
+  /**
+   * A WebSocket upgrade: a WebSocket handshake with the holder, which answers 101 once the
+   * object accepted. The link then carries the socket's frames; if it drops (the holder died),
+   * the caller's socket is closed with 1012 so the client reconnects, reaching the new holder.
+   */
+  #upgrade(
+    owner: NodeAddress,
+    call: CallHeader,
+    event: Extract<ObjectEvent, { kind: "fetch" }>,
+  ): Promise<Response> {
+    const offered = (event.request.headers.get("sec-websocket-protocol") ?? "")
+      .split(",")
+      .map((protocol) => protocol.trim())
+      .filter((protocol) => protocol !== "");
+    const link = new WebSocket(`ws://${owner.address}${SOCKET_PATH}`, offered, {
+      headers: { authorization: bearer(this.#secret), "stead-call": encodeHeader(call) },
+      perMessageDeflate: false,
+      maxPayload: MAX_RECEIVED_MESSAGE_BYTES,
+    });
+    return new Promise<Response>((resolve, reject) => {
+      link.once("open", () => {
+        const [client, server] = createPair();
+        bindWebSocket(link, webSocketInternals(server)!.couple(), {
+          code: CLOSE_CODES.serviceRestart,
+          reason: `The node holding this Durable Object (${owner.node}) went away; reconnect.`,
+        });
+        const headers: [string, string][] =
+          link.protocol === "" ? [] : [["sec-websocket-protocol", link.protocol]];
+        resolve(new Response(null, { status: 101, headers, webSocket: client }));
+      });
+      link.once("unexpected-response", (_request, reply) => {
+        const outcome = reply.headers["stead-outcome"];
+        const readAll = async () => {
+          const chunks: Buffer[] = [];
+          for await (const chunk of reply) chunks.push(chunk as Buffer);
+          return Buffer.concat(chunks).toString("utf8");
+        };
+        if (outcome === "elsewhere") {
+          reply.resume();
+          reject(new ObjectElsewhere(decodeHeader(reply.headers["stead-owner"]) as NodeAddress));
+        } else if (outcome === "error") {
+          readAll().then((text) => reject(fromWireError(JSON.parse(text))), reject);
+        } else if (outcome === "ok") {
+          const headers = new Headers();
+          for (const [name, value] of Object.entries(reply.headers)) {
+            if (name === "stead-outcome" || name === "connection" || value === undefined) continue;
+            headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+          }
+          const status = reply.statusCode ?? 500;
+          resolve(
+            new Response(NULL_BODY.has(status) ? null : (Readable.toWeb(reply) as ReadableStream), {
+              status,
+              statusText: reply.statusMessage ?? "",
+              headers,
+            }),
+          );
+        } else {
+          readAll().then(
+            (text) =>
+              reject(
+                new SteadError(
+                  "CLUSTER_UNAUTHORIZED",
+                  `Cluster node ${owner.node} at ${owner.address} refused the WebSocket (${reply.statusCode}: ${text.slice(0, 200)}). Give every node the same STEAD_CLUSTER_SECRET.`,
+                ),
+              ),
+            reject,
+          );
+        }
+      });
+      link.once("error", (error: Error & { code?: string }) => {
+        reject(
+          new NodeUnreachable(
+            `Cluster node ${owner.node} at ${owner.address}, which holds object ${call.id} of ${call.namespace}, could not be reached for a WebSocket (${error.message}). Retry; once its lease ends another node takes the object over.`,
+            !NOT_CONNECTED.has(error.code ?? ""),
+            error,
+          ),
+        );
+      });
+    });
+  }
+
   #pool(address: string): Pool {
     let pool = this.#pools.get(address);
     if (pool === undefined) {
@@ -193,4 +281,8 @@ async function* untilRead(stream: ReadableStream<Uint8Array>): AsyncIterable<Uin
   } finally {
     reader.releaseLock();
   }
+}
+
+function isUpgrade(event: Extract<ObjectEvent, { kind: "fetch" }>): boolean {
+  return event.request.headers.get("upgrade")?.toLowerCase() === "websocket";
 }

@@ -1,12 +1,21 @@
 import { once } from "node:events";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { Readable } from "node:stream";
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from "node:http";
+import { type Duplex, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { SteadError } from "../core/errors.ts";
 import { DurableObjectId } from "../core/ids/object-id.ts";
 import type { ObjectEvent } from "../core/object/object-class.ts";
 import { ObjectElsewhere } from "../core/object/object-forwarder.ts";
 import type { AlarmRecord } from "../core/storage/driver.ts";
+import { Response } from "../core/websocket/response.ts";
+import { webSocketInternals } from "../core/websocket/web-socket.ts";
+import { bindWebSocket, completeHandshake, writePlainResponse } from "../server/websocket-link.ts";
 import { toWireError } from "../threads/wire.ts";
 import {
   authorized,
@@ -17,6 +26,7 @@ import {
   encodeHeader,
   encodeValue,
   type ResponseHeader,
+  SOCKET_PATH,
 } from "./cluster-wire.ts";
 
 /** Delivers an event another node forwarded to an object of this one, never sending it on. */
@@ -45,6 +55,9 @@ export interface NodeListenerOptions {
 export async function listenForNodes(options: NodeListenerOptions): Promise<Server> {
   const server = createServer((request, response) => {
     answer(request, response, options).catch((error: unknown) => response.destroy(error as Error));
+  });
+  server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    answerUpgrade(request, socket, head, options).catch(() => socket.destroy());
   });
   server.keepAliveTimeout = 60_000;
   server.listen(options.port, options.host);
@@ -113,7 +126,7 @@ async function answer(
   if (reply.status === 101 || reply.webSocket != null) {
     const error = new SteadError(
       "CROSS_NODE_UNSUPPORTED",
-      "A WebSocket upgrade to a Durable Object held by another cluster node cannot be passed through yet; connect to the node that holds the object.",
+      "internal: a WebSocket upgrade was forwarded as a call; upgrades go through the socket path.",
     );
     response
       .writeHead(500, { "stead-outcome": "error", "content-type": "application/json" })
@@ -160,4 +173,72 @@ async function readEvent(call: CallHeader, request: IncomingMessage): Promise<Ob
       request.resume();
       return { kind: "alarm", record: call.record as AlarmRecord, force: call.force === true };
   }
+}
+
+/**
+ * A forwarded WebSocket upgrade (`SOCKET_PATH`): delivers the request to the object here; a 101
+ * answer completes the handshake on the link, whose frames then reach the object's socket, and
+ * any other answer is written back as plain HTTP.
+ */
+async function answerUpgrade(
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  options: NodeListenerOptions,
+): Promise<void> {
+  const plain = (status: number, headers: Record<string, string>, body = "") => {
+    const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${lines.join("")}Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  };
+  if (request.url !== SOCKET_PATH || !authorized(request.headers.authorization, options.secret)) {
+    plain(401, { "content-type": "text/plain" }, "wrong or missing cluster secret");
+    return;
+  }
+  const call = decodeHeader(request.headers["stead-call"]) as CallHeader;
+  let response: Response;
+  try {
+    const id = new DurableObjectId(call.id, call.name, call.jurisdiction);
+    response = (await options.deliver(
+      call.namespace,
+      id,
+      await readEvent(call, request),
+      call.resendable === true,
+    )) as Response;
+  } catch (error) {
+    if (error instanceof ObjectElsewhere) {
+      plain(409, { "stead-outcome": "elsewhere", "stead-owner": encodeHeader(error.owner) });
+    } else {
+      plain(
+        500,
+        { "stead-outcome": "error", "content-type": "application/json" },
+        JSON.stringify(toWireError(error)),
+      );
+    }
+    return;
+  }
+  const internals = response.status === 101 ? webSocketInternals(response.webSocket) : undefined;
+  if (internals === undefined) {
+    const headers = new Headers(response.headers);
+    headers.set("stead-outcome", "ok");
+    await writePlainResponse(
+      socket,
+      new Response(response.body, {
+        status: response.status,
+        statusText: response.statusText,
+        headers,
+      }),
+    ).catch(() => socket.destroy());
+    return;
+  }
+  const coupling = internals.couple();
+  let bound = false;
+  socket.once("close", () => {
+    if (!bound) coupling.fail();
+  });
+  completeHandshake(request, socket, head, response, undefined, (connection) => {
+    bound = true;
+    bindWebSocket(connection, coupling);
+  });
 }

@@ -1,13 +1,7 @@
-import { type IncomingMessage, STATUS_CODES } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { type RawData, WebSocketServer, type WebSocket as WsConnection } from "ws";
 import { runInRequest } from "../core/gates/context.ts";
-import type { Coupling, NetworkEvents } from "../core/websocket/frames.ts";
-import {
-  CLOSE_CODES,
-  MAX_RECEIVED_MESSAGE_BYTES,
-  messageTooLarge,
-} from "../core/websocket/limits.ts";
+import type { Coupling } from "../core/websocket/frames.ts";
 import { webSocketInternals } from "../core/websocket/web-socket.ts";
 import { badRequestReply, type ErrorReply, rawReply, thrownReply } from "./error-reply.ts";
 import { requestCf } from "./request-cf.ts";
@@ -15,6 +9,7 @@ import { requestIdOf } from "./request-id.ts";
 import type { RequestLogSink } from "./request-log.ts";
 import type { FetchTarget } from "./serve-options.ts";
 import { IncomingRequest, requestHeaders, requestUrl } from "./web-request.ts";
+import { bindWebSocket, completeHandshake, writePlainResponse } from "./websocket-link.ts";
 
 /** Options of `handleWebSocketUpgrade`. */
 export interface WebSocketUpgradeOptions {
@@ -36,18 +31,6 @@ export interface WebSocketUpgradeOptions {
   /** Called when an accepted WebSocket closes: its path, close code and how long it was open. */
   onClose?: (record: { requestId: string; path: string; code: number; durationMs: number }) => void;
 }
-
-/** Headers the WebSocket handshake itself decides; the Worker's values are not copied. */
-const HANDSHAKE_HEADERS = new Set([
-  "connection",
-  "upgrade",
-  "sec-websocket-accept",
-  "sec-websocket-protocol",
-  "sec-websocket-extensions",
-  "content-length",
-  "transfer-encoding",
-  "keep-alive",
-]);
 
 /**
  * Serves a WebSocket upgrade request (Node's `'upgrade'` event) the way Cloudflare does: the
@@ -143,28 +126,14 @@ export async function handleWebSocketUpgrade(
     return;
   }
 
-  const protocol = response.headers.get("sec-websocket-protocol");
-  const server = new WebSocketServer({
-    noServer: true,
-    maxPayload: options.maxPayload ?? MAX_RECEIVED_MESSAGE_BYTES,
-    perMessageDeflate: false,
-    clientTracking: false,
-    // Only the protocol the Worker chose is confirmed (ws would otherwise pick the first offered).
-    handleProtocols: () => protocol ?? false,
-  });
-  server.on("headers", (lines) => {
-    for (const [name, value] of response.headers) {
-      if (!HANDSHAKE_HEADERS.has(name)) lines.push(`${name}: ${value}`);
-    }
-  });
   let bound = false;
   // An invalid handshake is answered (400) and the socket closed by ws, without a callback.
   socket.once("close", () => {
     if (!bound) coupling.fail();
   });
-  server.handleUpgrade(nodeRequest, socket, head, (connection) => {
+  completeHandshake(nodeRequest, socket, head, response, options.maxPayload, (connection) => {
     bound = true;
-    bind(connection, coupling);
+    bindWebSocket(connection, coupling);
     log(101);
     const opened = performance.now();
     connection.once("close", (code: number) =>
@@ -181,64 +150,7 @@ export async function handleWebSocketUpgrade(
   });
 }
 
-/** Joins a completed `ws` connection to the client end of the app's WebSocketPair. */
-function bind(connection: WsConnection, coupling: Coupling): void {
-  connection.binaryType = "arraybuffer";
-  const events: NetworkEvents = coupling.attach({
-    send: (data) => connection.send(data),
-    close: (code, reason) => {
-      try {
-        if (code === CLOSE_CODES.noStatus) connection.close();
-        else connection.close(code, reason);
-      } catch {
-        connection.terminate();
-      }
-    },
-    terminate: () => connection.terminate(),
-  });
-  connection.on("message", (data: RawData, isBinary: boolean) => {
-    const bytes = data as ArrayBuffer;
-    events.message(isBinary ? bytes : Buffer.from(bytes).toString("utf8"));
-  });
-  connection.on("close", (code: number, reason: Buffer) => {
-    if (code === CLOSE_CODES.abnormal) events.disconnect();
-    else events.close(code, reason.toString("utf8"));
-  });
-  connection.on("error", (error: Error & { code?: string }) => {
-    events.error(error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH" ? messageTooLarge() : error);
-  });
-}
-
 function endWith(socket: Duplex, reply: ErrorReply): void {
   if (socket.writable) socket.end(rawReply(reply));
   else socket.destroy();
-}
-
-/** Writes a non-upgrade answer on the raw socket: close-delimited body, then the socket ends. */
-async function writePlainResponse(socket: Duplex, response: Response): Promise<void> {
-  const reason = response.statusText || STATUS_CODES[response.status] || "Response";
-  let head = `HTTP/1.1 ${response.status} ${reason}\r\n`;
-  for (const [name, value] of response.headers) {
-    if (name !== "connection" && name !== "transfer-encoding" && name !== "keep-alive") {
-      head += `${name}: ${value}\r\n`;
-    }
-  }
-  head += "Connection: close\r\n\r\n";
-  socket.write(head);
-  const reader = response.body?.getReader();
-  for (;;) {
-    const chunk = await reader?.read();
-    if (chunk === undefined || chunk.done) break;
-    if (socket.destroyed) {
-      await reader!.cancel().catch(() => {});
-      return;
-    }
-    if (!socket.write(chunk.value)) {
-      await new Promise<void>((resolve) => {
-        socket.once("drain", resolve);
-        socket.once("close", resolve);
-      });
-    }
-  }
-  socket.end();
 }

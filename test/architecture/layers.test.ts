@@ -15,8 +15,9 @@ const ALLOWED: Record<string, string[]> = {
   core: [],
   drivers: ["core"],
   threads: ["core"],
-  // Membership, ownership and forwarding between nodes; calls cross as threads' wire values.
-  cluster: ["core", "threads"],
+  // Membership, ownership and forwarding between nodes: calls cross as threads' wire values,
+  // WebSockets are joined to node links as the HTTP front joins them to clients.
+  cluster: ["core", "threads", "server"],
   server: ["core"],
   config: ["core"],
   loader: ["core"],

@@ -128,6 +128,45 @@ describe("cluster nodes (createRuntime cluster)", () => {
     }
   });
 
+  it("passes a WebSocket to the node holding its object, and closes it with 1012 when that node leaves", async () => {
+    await using schema = tempSchema("cluster");
+    const n1 = await startNode("n1", schema.url);
+    const n2 = await startNode("n2", schema.url, { threads: 2 });
+    try {
+      await n1.env.LOG.getByName("ws").append("a");
+      const connect = async (rt: Runtime) => {
+        const response = await rt.fetch("http://app/ws", { headers: { upgrade: "websocket" } });
+        assert.equal(response.status, 101);
+        const ws = response.webSocket!;
+        ws.accept();
+        const messages: Served[] = [];
+        const closed = new Promise<number>((resolve) =>
+          ws.addEventListener("close", (event) => resolve((event as CloseEvent).code)),
+        );
+        ws.addEventListener("message", (event) =>
+          messages.push(JSON.parse((event as MessageEvent).data as string) as Served),
+        );
+        return { ws, messages, closed };
+      };
+      const first = await connect(n2);
+      first.ws.send("b");
+      await waitFor(() => first.messages.length === 1, "the answer through the link");
+      assert.deepEqual(first.messages[0], { list: ["a", "b"], node: "n1" });
+      await n1.dispose();
+      assert.equal(await first.closed, 1012, "closed as a service restart: reconnect");
+      const second = await connect(n2);
+      second.ws.send("c");
+      await waitFor(() => second.messages.length === 1, "the answer from the new holder");
+      assert.deepEqual(second.messages[0], { list: ["a", "b", "c"], node: "n2" });
+      second.ws.close(1000, "done");
+    } finally {
+      await n1.dispose();
+      await n2.dispose();
+      n1.dir[Symbol.dispose]();
+      n2.dir[Symbol.dispose]();
+    }
+  });
+
   it("refuses a cluster without storage or with a short secret, naming the option", async () => {
     await assert.rejects(
       createRuntime({

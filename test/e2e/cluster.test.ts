@@ -9,6 +9,7 @@ import { runStead, type SteadProcess, startStead } from "../support/stead-proces
 import { tempSchema } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
+import { connect } from "../support/ws-client.ts";
 
 const APP = new URL("../fixtures/cluster-app", import.meta.url).pathname;
 const SECRET = "e2e-cluster-secret-0123456789";
@@ -120,6 +121,38 @@ describe("stead start --cluster", () => {
         [0, 1, 2].map((i) => [`n${i}`, i !== victim]),
       );
       assert.equal(seen[victim]!.objects, 0, "the killed node holds nothing any more");
+    } finally {
+      for (const node of nodes) await node.stop().catch(() => {});
+      for (const dir of dirs) dir[Symbol.dispose]();
+    }
+  });
+
+  it("closes a WebSocket with 1012 when the node holding its object is killed; the client reconnects to the new holder", async () => {
+    await using schema = tempSchema("e2e_cluster");
+    const dirs = [tempDataDir(), tempDataDir()];
+    const nodes: SteadProcess[] = [];
+    try {
+      for (let i = 0; i < 2; i++) nodes.push(await startNode(`n${i}`, schema.url, dirs[i]!.path));
+      const [holder, front] = nodes as [SteadProcess, SteadProcess];
+      assert.equal((await append(holder, "chat", "a"))?.node, "n0");
+      const wsUrl = (node: SteadProcess) => `${node.url.replace("http", "ws")}/chat`;
+      await using first = await connect(wsUrl(front));
+      first.send("b");
+      assert.deepEqual(await first.next(), { list: ["a", "b"], node: "n0" });
+      await holder.stop("SIGKILL");
+      assert.equal((await first.closed).code, 1012);
+      let second: Awaited<ReturnType<typeof connect>> | undefined;
+      await waitFor(
+        async () => {
+          second = await connect(wsUrl(front)).catch(() => undefined);
+          return second !== undefined;
+        },
+        "a new connection once n0's lease ended",
+        30_000,
+      );
+      second!.send("c");
+      assert.deepEqual(await second!.next(), { list: ["a", "b", "c"], node: "n1" });
+      await second![Symbol.asyncDispose]();
     } finally {
       for (const node of nodes) await node.stop().catch(() => {});
       for (const dir of dirs) dir[Symbol.dispose]();
