@@ -1,5 +1,5 @@
 import type { NodeStatus } from "../core/storage/cluster-store.ts";
-import { clusterStatus } from "../drivers/postgres/node-registry.ts";
+import { clusterStatus, requestDrain } from "../drivers/postgres/node-registry.ts";
 import { DEFAULT_LEASE_MS } from "../embedded/store.ts";
 import { UsageError } from "./options.ts";
 
@@ -14,12 +14,7 @@ export async function clusterStatusCommand(
   write: (text: string) => void,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
-  const url = flags.cluster ?? env.STEAD_CLUSTER_URL;
-  if (url === undefined) {
-    throw new UsageError(
-      "stead cluster status needs the cluster's PostgreSQL URL: --cluster postgres://… or STEAD_CLUSTER_URL.",
-    );
-  }
+  const url = clusterUrl(flags, env, "status");
   const leaseMs = Number(env.STEAD_CLUSTER_LEASE_MS ?? DEFAULT_LEASE_MS);
   const nodes = await clusterStatus(url, leaseMs);
   if (flags.json === true) {
@@ -27,6 +22,29 @@ export async function clusterStatusCommand(
     return;
   }
   write(formatNodes(nodes));
+}
+
+/** `stead cluster drain NODE`: the node hands its objects over and stops. */
+export async function clusterDrainCommand(
+  node: string,
+  flags: ClusterStatusFlags,
+  write: (text: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  await requestDrain(clusterUrl(flags, env, "drain"), node);
+  write(
+    `Asked node ${node} to drain: at its next heartbeat it finishes its requests, hands its objects over to the other nodes and stops. \`stead cluster status\` shows when it is gone.\n`,
+  );
+}
+
+function clusterUrl(flags: ClusterStatusFlags, env: NodeJS.ProcessEnv, command: string): string {
+  const url = flags.cluster ?? env.STEAD_CLUSTER_URL;
+  if (url === undefined) {
+    throw new UsageError(
+      `stead cluster ${command} needs the cluster's PostgreSQL URL: --cluster postgres://… or STEAD_CLUSTER_URL.`,
+    );
+  }
+  return url;
 }
 
 function formatNodes(nodes: NodeStatus[]): string {

@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { describeError } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
-import { type ClusterStatusFlags, clusterStatusCommand } from "./cluster.ts";
+import { type ClusterStatusFlags, clusterDrainCommand, clusterStatusCommand } from "./cluster.ts";
 import { devCommand } from "./dev.ts";
 import { initCommand } from "./init.ts";
 import { resolveServerOptions, type ServerFlags, UsageError } from "./options.ts";
@@ -139,15 +139,28 @@ program.addCommand(
     ),
 );
 program.addCommand(
-  new Command("cluster").description("look at a cluster of Stead nodes").addCommand(
-    new Command("status")
-      .description("the nodes of the cluster: address, lease, heartbeat age, objects held")
-      .option("--cluster <url>", "the cluster's PostgreSQL URL (default: STEAD_CLUSTER_URL)")
-      .option("--json", "print JSON")
-      .action((flags: ClusterStatusFlags) =>
-        clusterStatusCommand(flags, (text) => process.stdout.write(text)),
-      ),
-  ),
+  new Command("cluster")
+    .description("look after a cluster of Stead nodes")
+    .addCommand(
+      new Command("status")
+        .description("the nodes of the cluster: address, lease, heartbeat age, objects held")
+        .option("--cluster <url>", "the cluster's PostgreSQL URL (default: STEAD_CLUSTER_URL)")
+        .option("--json", "print JSON")
+        .action((flags: ClusterStatusFlags) =>
+          clusterStatusCommand(flags, (text) => process.stdout.write(text)),
+        ),
+    )
+    .addCommand(
+      new Command("drain")
+        .description(
+          "ask a node to hand its objects over to the others and stop (as SIGTERM does, from anywhere)",
+        )
+        .argument("<node>", "the node's id (--node-id)")
+        .option("--cluster <url>", "the cluster's PostgreSQL URL (default: STEAD_CLUSTER_URL)")
+        .action((node: string, flags: ClusterStatusFlags) =>
+          clusterDrainCommand(node, flags, (text) => process.stdout.write(text)),
+        ),
+    ),
 );
 // The child process of `stead dev`: `start` with development settings.
 program.addCommand(

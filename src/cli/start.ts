@@ -82,6 +82,11 @@ async function serveLocked(
               nodeId: options.cluster.nodeId,
               advertise: options.cluster.advertise,
               secret: options.cluster.secret,
+              // Handled as a SIGTERM: requests finish, objects are handed over, the process ends.
+              onDrain: () => {
+                logger.info("An operator asked this node to drain (stead cluster drain).");
+                process.kill(process.pid, "SIGTERM");
+              },
               ...(options.cluster.leaseMs === undefined
                 ? {}
                 : { leaseMs: options.cluster.leaseMs }),

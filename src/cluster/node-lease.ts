@@ -17,6 +17,8 @@ export interface NodeLeaseOptions {
   onRegained(): void;
   /** A newer run of the same node id registered: this run is out for good. */
   onReplaced(error: SteadError): void;
+  /** An operator asked the node to hand its objects over and stop (`stead cluster drain`). */
+  onDrain(): void;
 }
 
 /**
@@ -36,6 +38,7 @@ export class NodeLease {
   #wasServing = false;
   #replaced = false;
   #stopped = false;
+  #draining = false;
   #beat: NodeJS.Timeout | undefined;
   #check: NodeJS.Timeout | undefined;
 
@@ -69,9 +72,9 @@ export class NodeLease {
     this.#options.store
       .heartbeat()
       .then(
-        (renewed) => {
+        (renewal) => {
           if (this.#stopped) return;
-          if (!renewed) {
+          if (renewal === "replaced") {
             this.#replaced = true;
             this.stop();
             this.#options.onReplaced(
@@ -86,6 +89,10 @@ export class NodeLease {
           if (!this.#wasServing && this.#options.deadline.serving) {
             this.#wasServing = true;
             this.#options.onRegained();
+          }
+          if (renewal === "drain" && !this.#draining) {
+            this.#draining = true;
+            this.#options.onDrain();
           }
         },
         () => {

@@ -34,6 +34,7 @@ export class ClusterNode {
     registration: StoreCluster,
     reset: (error: SteadError) => void,
     report: (error: SteadError) => void,
+    drain: () => void,
   ) {
     this.#options = options;
     this.#registration = registration;
@@ -56,6 +57,7 @@ export class ClusterNode {
         reset(error);
         report(error);
       },
+      onDrain: drain,
     });
     this.#lease.start();
   }

@@ -102,6 +102,7 @@ export async function createRuntimeWith(
   const waitUntil = trackWaitUntil(onError);
   let scheduler: AlarmScheduler | undefined;
   let hosting: ObjectHosting | undefined;
+  let runtime: Runtime | undefined;
   const node =
     store.cluster === undefined
       ? undefined
@@ -110,6 +111,7 @@ export async function createRuntimeWith(
           store.cluster,
           (error) => hosting?.resetAll(error),
           (error) => onError(error, "cluster"),
+          () => (config.cluster!.onDrain ?? (() => void runtime?.dispose()))(),
         );
   try {
     const records = await prepareNamespaces(config, module, store.driver);
@@ -139,7 +141,8 @@ export async function createRuntimeWith(
     throw error;
   }
   scheduler = await startAlarms(store.driver, config, hosting, onError);
-  return workerRuntime(app, scope, waitUntil, store, hosting, scheduler, node, removeScope);
+  runtime = workerRuntime(app, scope, waitUntil, store, hosting, scheduler, node, removeScope);
+  return runtime;
 }
 
 /** Options that only make sense with objects on this thread are refused with threads. */

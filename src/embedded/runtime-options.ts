@@ -24,6 +24,11 @@ export interface ClusterOptions {
   leaseMs?: number;
   /** The address to listen on for other nodes (default: the advertised host). */
   listenHost?: string;
+  /**
+   * Called when an operator asks this node to drain (`stead cluster drain`). Default: the
+   * runtime disposes itself, handing its objects over to the other nodes.
+   */
+  onDrain?: () => void;
 }
 
 /** A Durable Object binding: the class name, or the class name and its storage backend. */
@@ -246,6 +251,9 @@ const schema = z.object({
       secret: z.string().min(16, { error: "must be at least 16 characters (a random string)" }),
       leaseMs: z.number().int().min(1_000, { error: "must be at least 1000 ms" }).optional(),
       listenHost: z.string().min(1).optional(),
+      onDrain: z
+        .custom<() => void>((v) => typeof v === "function", "must be a function")
+        .optional(),
     })
     .strict()
     .optional(),

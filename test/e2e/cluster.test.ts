@@ -261,6 +261,28 @@ describe("stead start --cluster", () => {
     }
   });
 
+  it("drains a node on request (stead cluster drain): it hands its objects over and stops", async () => {
+    await using schema = tempSchema("e2e_cluster");
+    const dirs = [tempDataDir(), tempDataDir()];
+    const nodes: SteadProcess[] = [];
+    try {
+      for (let i = 0; i < 2; i++) nodes.push(await startNode(`n${i}`, schema.url, dirs[i]!.path));
+      const [drained, other] = nodes as [SteadProcess, SteadProcess];
+      assert.equal((await append(drained, "d", "1"))?.node, "n0");
+      const unknown = await runStead(["cluster", "drain", "nope", "--cluster", schema.url]);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /No node "nope" has joined the cluster/);
+      const asked = await runStead(["cluster", "drain", "n0", "--cluster", schema.url]);
+      assert.equal(asked.code, 0, asked.stderr);
+      await waitFor(() => drained.child.exitCode !== null, "the drained node to stop", 20_000);
+      assert.equal(drained.child.exitCode, 0, "the drained node stopped cleanly");
+      assert.deepEqual(await append(other, "d", "2"), { list: ["1", "2"], node: "n1" });
+    } finally {
+      for (const node of nodes) await node.stop().catch(() => {});
+      for (const dir of dirs) dir[Symbol.dispose]();
+    }
+  });
+
   it("refuses to start a cluster node without a secret or an advertised address, naming the fix", async () => {
     using data = tempDataDir();
     const base = [APP, "--data-dir", data.path, "--cluster", "postgres://127.0.0.1/x"];

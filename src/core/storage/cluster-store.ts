@@ -23,10 +23,12 @@ export interface ClusterStore {
   readonly node: string;
   readonly incarnation: number;
   /**
-   * Renews this node's lease, by the store's clock. Resolves false when a newer run of the same
-   * node id registered: this run is out for good. Rejects when the store did not answer.
+   * Renews this node's lease, by the store's clock: "renewed"; "drain" when an operator asked
+   * the node to hand its objects over and stop (`stead cluster drain`), renewed too; "replaced"
+   * when a newer run of the same node id registered (this run is out for good). Rejects when the
+   * store did not answer.
    */
-  heartbeat(): Promise<boolean>;
+  heartbeat(): Promise<"renewed" | "drain" | "replaced">;
   /** Gives back every object this node holds and ends its lease now (a clean shutdown). */
   leave(): Promise<void>;
   /** Every registered node with its heartbeat age and the objects it holds, by node id. */

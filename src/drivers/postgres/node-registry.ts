@@ -1,3 +1,4 @@
+import { SteadError } from "../../core/errors.ts";
 import type { ClusterStore, NodeStatus } from "../../core/storage/cluster-store.ts";
 import { storageUnavailable, withinTimeout } from "./answer-timeout.ts";
 import { PgPool } from "./pg-pool.ts";
@@ -56,15 +57,16 @@ export class PostgresNodeRegistry implements ClusterStore {
     return new PostgresNodeRegistry(pool, S, cluster.node, incarnation, cluster.leaseMs, timeoutMs);
   }
 
-  async heartbeat(): Promise<boolean> {
-    const rows = await withinTimeout(
+  async heartbeat(): Promise<"renewed" | "drain" | "replaced"> {
+    const [row] = await withinTimeout(
       this.#pool.query(
-        `UPDATE ${this.#S}.nodes SET heartbeat_at = now() WHERE node_id = $1 AND incarnation = $2 RETURNING 1`,
+        `UPDATE ${this.#S}.nodes SET heartbeat_at = now() WHERE node_id = $1 AND incarnation = $2 RETURNING drain`,
         [this.node, this.incarnation],
       ),
       this.#timeoutMs,
     );
-    return rows.length === 1;
+    if (row === undefined) return "replaced";
+    return row.drain === true ? "drain" : "renewed";
   }
 
   async leave(): Promise<void> {
@@ -128,5 +130,34 @@ export async function clusterStatus(url: string, leaseMs: number): Promise<NodeS
     throw storageUnavailable(parsed.display, error);
   } finally {
     await pool.end();
+  }
+}
+
+/**
+ * Asks node `node` of the cluster at `url` to hand its objects over and stop
+ * (`stead cluster drain`); it sees the request at its next heartbeat. Throws when no such node
+ * is registered.
+ */
+export async function requestDrain(url: string, node: string): Promise<void> {
+  const parsed = parseStorageUrl(url);
+  const pool = new PgPool(parsed.connect, 1);
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await pool.query(
+      `UPDATE "${parsed.schema}".nodes SET drain = true WHERE node_id = $1 RETURNING 1`,
+      [node],
+    );
+  } catch (error) {
+    if ((error as { code?: string }).code !== "42P01")
+      throw storageUnavailable(parsed.display, error);
+    rows = [];
+  } finally {
+    await pool.end();
+  }
+  if (rows.length === 0) {
+    throw new SteadError(
+      "INVALID_CONFIG",
+      `No node "${node}" has joined the cluster at ${parsed.display}; \`stead cluster status\` lists the nodes.`,
+    );
   }
 }

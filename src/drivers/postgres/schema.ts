@@ -89,6 +89,10 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE $S.objects ADD COLUMN owner_node text, ADD COLUMN owner_incarnation bigint;
   CREATE INDEX objects_by_owner ON $S.objects (owner_node);
   `,
+  // 4: an operator can ask a node to hand its objects over and stop (stead cluster drain).
+  `
+  ALTER TABLE $S.nodes ADD COLUMN drain boolean NOT NULL DEFAULT false;
+  `,
 ];
 
 /** The schema version this Stead writes. */
