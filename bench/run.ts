@@ -8,6 +8,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { runClusterBench } from "./cluster.ts";
 import {
   type HttpLoad,
   type LoadResult,
@@ -81,6 +82,10 @@ Options:
                           (with --storage: stead-pg) unless given, and --no-record
   --no-pin                do not pin the server to CPU 0 and the load generator to CPU 1
   --no-record             print only: no bench/results/*.json, no RESULTS.md entry
+  --cluster               instead: three cluster nodes and PostgreSQL on this machine against
+                          one Stead+PG node (w1, w2), failover time after kill -9 (20 trials;
+                          quick 5), and a rolling restart under load (takes --quick, --storage,
+                          --connections, --seconds)
   -h, --help              this text
 `;
 
@@ -597,7 +602,30 @@ async function main(): Promise<void> {
   if (measurements.some((m) => m.error !== undefined)) process.exitCode = 1;
 }
 
-main()
+/** `--cluster`: the cluster bench (bench/cluster.ts) instead of the workloads. */
+async function clusterMain(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      cluster: { type: "boolean" },
+      quick: { type: "boolean", default: false },
+      storage: { type: "string" },
+      connections: { type: "string" },
+      seconds: { type: "string" },
+    },
+    strict: true,
+  });
+  installCleanupHandlers();
+  removeStaleTempDirs();
+  const storage = values.storage;
+  await runClusterBench({
+    quick: values.quick,
+    postgresUrl: storage === undefined || storage === "postgres" ? undefined : storage,
+    connections: Number(values.connections ?? 32),
+    seconds: Number(values.seconds ?? (values.quick ? 2 : 10)),
+  });
+}
+
+(process.argv.includes("--cluster") ? clusterMain() : main())
   .catch((error: unknown) => {
     process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;

@@ -27,7 +27,7 @@ Environment variables (flags win over them):
   STEAD_CLUSTER_NODE_ID    this node's id in the cluster (default: the host name)
   STEAD_CLUSTER_ADVERTISE  host:port other nodes reach this one at; it listens there for them
   STEAD_CLUSTER_SECRET     shared by every node (16+ characters); required in a cluster
-  STEAD_CLUSTER_LEASE_MS   how long a node's objects stay its own without a heartbeat (default 10000)
+  STEAD_CLUSTER_LEASE_MS   how long a node's objects stay its own without a heartbeat (default 4000)
   STEAD_CONFIRM_DELETE     migration tags whose deleted_classes may delete data, e.g. "v3"`;
 
 function serverCommand(name: string, description: string, dev: boolean): Command {

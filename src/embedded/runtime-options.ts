@@ -20,7 +20,7 @@ export interface ClusterOptions {
   advertise: string;
   /** Shared by every node, at least 16 characters; calls between nodes carry it. */
   secret: string;
-  /** How long a node's claims last without a heartbeat, ms (default 10,000; at least 1,000). */
+  /** How long a node's claims last without a heartbeat, ms (default 4,000; at least 1,000). */
   leaseMs?: number;
   /** The address to listen on for other nodes (default: the advertised host). */
   listenHost?: string;

@@ -15,7 +15,7 @@ import { nowUs } from "../threads/shard-protocol.ts";
 import type { ResolvedRuntimeOptions } from "./runtime-options.ts";
 
 /** How long a cluster node's claims last without a heartbeat, by default (ms). */
-export const DEFAULT_LEASE_MS = 10_000;
+export const DEFAULT_LEASE_MS = 4_000;
 
 /** The storage driver, and the temporary directory it owns when no data directory was given. */
 export interface Store {
