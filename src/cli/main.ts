@@ -26,6 +26,7 @@ Environment variables (flags win over them):
   STEAD_CLUSTER_URL        PostgreSQL URL of the cluster this node joins (stead start --cluster)
   STEAD_CLUSTER_NODE_ID    this node's id in the cluster (default: the host name)
   STEAD_CLUSTER_ADVERTISE  host:port other nodes reach this one at; it listens there for them
+  STEAD_CLUSTER_LISTEN     host:port to listen on for other nodes (default: the advertised one)
   STEAD_CLUSTER_SECRET     shared by every node (16+ characters); required in a cluster
   STEAD_CLUSTER_LEASE_MS   how long a node's objects stay its own without a heartbeat (default 4000)
   STEAD_CONFIRM_DELETE     migration tags whose deleted_classes may delete data, e.g. "v3"`;
@@ -133,6 +134,10 @@ program.addCommand(
     .option(
       "--advertise <host:port>",
       "where other cluster nodes reach this one; it listens there for forwarded calls",
+    )
+    .option(
+      "--cluster-listen <host:port>",
+      "where to listen for other nodes, when not the advertised address (port mapping, proxy)",
     )
     .action((dir: string, flags: ServerFlags) =>
       startCommand(resolveServerOptions(dir, flags, { dev: false })),

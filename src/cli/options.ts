@@ -45,6 +45,8 @@ export interface ServerOptions {
 export interface ClusterFlags {
   nodeId: string;
   advertise: string;
+  /** Where to listen for other nodes, when not the advertised address. */
+  listen: string | undefined;
   secret: string;
   leaseMs: number | undefined;
 }
@@ -68,6 +70,7 @@ export interface ServerFlags {
   cluster?: string;
   nodeId?: string;
   advertise?: string;
+  clusterListen?: string;
 }
 
 /** Thrown for bad flags or environment variables; the CLI prints the message alone. */
@@ -184,6 +187,12 @@ function clusterFlags(
       `--advertise / STEAD_CLUSTER_ADVERTISE must be the host:port other nodes reach this one at, like 10.0.0.5:7400 (the node listens there for them)${advertise === undefined ? "" : `; got "${advertise}"`}.`,
     );
   }
+  const listen = flags.clusterListen ?? env.STEAD_CLUSTER_LISTEN;
+  if (listen !== undefined && !/^[^\s:/]+:\d{1,5}$/.test(listen)) {
+    throw new UsageError(
+      `--cluster-listen / STEAD_CLUSTER_LISTEN must be host:port, like 0.0.0.0:7400; got "${listen}".`,
+    );
+  }
   const secret = env.STEAD_CLUSTER_SECRET;
   if (secret === undefined || secret.length < 16) {
     throw new UsageError(
@@ -195,7 +204,7 @@ function clusterFlags(
     leaseText === undefined
       ? undefined
       : integer(leaseText, "STEAD_CLUSTER_LEASE_MS", 1_000, 600_000);
-  return { url, node: { nodeId, advertise, secret, leaseMs } };
+  return { url, node: { nodeId, advertise, listen, secret, leaseMs } };
 }
 
 /** The app's directory and the entry module named on the command line, if any. */

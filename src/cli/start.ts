@@ -81,6 +81,7 @@ async function serveLocked(
             cluster: {
               nodeId: options.cluster.nodeId,
               advertise: options.cluster.advertise,
+              ...(options.cluster.listen === undefined ? {} : { listen: options.cluster.listen }),
               secret: options.cluster.secret,
               // Handled as a SIGTERM: requests finish, objects are handed over, the process ends.
               onDrain: () => {

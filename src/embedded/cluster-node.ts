@@ -101,9 +101,9 @@ export class ClusterNode {
 
   /** Listens for calls other nodes forward here, at the advertised port. */
   async listen(deliver: ForwardedDelivery): Promise<void> {
-    const [host, port] = splitAddress(this.#options.advertise);
+    const [host, port] = splitAddress(this.#options.listen ?? this.#options.advertise);
     this.#listener = await listenForNodes({
-      host: this.#options.listenHost ?? host,
+      host,
       port,
       secret: this.#options.secret,
       // Held here too while handing over: objects on object threads are reached past the

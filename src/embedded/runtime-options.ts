@@ -22,8 +22,11 @@ export interface ClusterOptions {
   secret: string;
   /** How long a node's claims last without a heartbeat, ms (default 4,000; at least 1,000). */
   leaseMs?: number;
-  /** The address to listen on for other nodes (default: the advertised host). */
-  listenHost?: string;
+  /**
+   * Where to listen for other nodes, `host:port` (`--cluster-listen`), when it differs from the
+   * advertised address (a container's port mapping, a proxy). Default: the advertised address.
+   */
+  listen?: string;
   /**
    * Called when an operator asks this node to drain (`stead cluster drain`). Default: the
    * runtime disposes itself, handing its objects over to the other nodes.
@@ -250,7 +253,10 @@ const schema = z.object({
       }),
       secret: z.string().min(16, { error: "must be at least 16 characters (a random string)" }),
       leaseMs: z.number().int().min(1_000, { error: "must be at least 1000 ms" }).optional(),
-      listenHost: z.string().min(1).optional(),
+      listen: z
+        .string()
+        .regex(/^[^\s:/]+:\d{1,5}$/, { error: 'must be host:port, like "0.0.0.0:7400"' })
+        .optional(),
       onDrain: z
         .custom<() => void>((v) => typeof v === "function", "must be a function")
         .optional(),

@@ -3,12 +3,11 @@
 // wait, then fail cleanly; the objects reset and recover by themselves; no acknowledged write is
 // lost, and none is counted twice.
 import assert from "node:assert/strict";
-import { once } from "node:events";
-import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { describe, it } from "node:test";
 import { PostgresDriver } from "../../src/drivers/postgres/postgres-driver.ts";
 import { createRuntime, type Runtime } from "../../src/index.ts";
 import { POSTGRES_TEST_URL, tempSchema } from "../support/storage.ts";
+import { TcpProxy } from "../support/tcp-proxy.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
 
@@ -18,88 +17,19 @@ const TIMEOUT_MS = 500;
 /** A reset object recovers by itself on a later call; retried until then. */
 const RECOVERY = { timeoutMs: 10_000, intervalMs: 50 };
 
-/** A TCP proxy in front of PostgreSQL: passes, stalls, drops replies, or cuts connections. */
-class TcpProxy implements AsyncDisposable {
-  mode: "pass" | "stall" | "drop-replies" = "pass";
-  readonly #server: Server;
-  readonly #pairs = new Set<[Socket, Socket]>();
-  readonly #stalled: Array<() => void> = [];
-
-  private constructor(server: Server) {
-    this.#server = server;
-  }
-
-  static async start(): Promise<TcpProxy> {
-    const server = createServer();
-    const proxy = new TcpProxy(server);
-    server.on("connection", (client) => proxy.#connect(client));
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    return proxy;
-  }
-
-  get port(): number {
-    return (this.#server.address() as { port: number }).port;
-  }
-
-  /** The storage URL through the proxy, in a schema of its own. */
-  url(schema: string): string {
-    const url = new URL(BASE);
-    url.hostname = "127.0.0.1";
-    url.port = String(this.port);
-    url.searchParams.set("schema", schema);
-    return url.href;
-  }
-
-  /** Destroys every open connection (as a network cut or a restarted server would). */
-  cut(): void {
-    for (const [client, upstream] of this.#pairs) {
-      client.destroy();
-      upstream.destroy();
-    }
-    this.#pairs.clear();
-  }
-
-  /** Lets stalled data flow again. */
-  pass(): void {
-    this.mode = "pass";
-    for (const resume of this.#stalled.splice(0)) resume();
-  }
-
-  #connect(client: Socket): void {
-    const upstream = createConnection(Number(BASE.port || 5432), BASE.hostname);
-    const pair: [Socket, Socket] = [client, upstream];
-    this.#pairs.add(pair);
-    const forward = (from: Socket, to: Socket, reply: boolean) =>
-      from.on("data", (chunk) => {
-        if (reply && this.mode === "drop-replies") return;
-        if (this.mode === "stall") {
-          this.#stalled.push(() => to.write(chunk));
-          return;
-        }
-        to.write(chunk);
-      });
-    forward(client, upstream, false);
-    forward(upstream, client, true);
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-      this.#pairs.delete(pair);
-    };
-    client.on("close", close).on("error", close);
-    upstream.on("close", close).on("error", close);
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.cut();
-    this.#server.close();
-  }
+/** The storage URL through `proxy`, in schema `schema`. */
+function proxiedUrl(proxy: TcpProxy, schema: string): string {
+  const url = new URL(BASE);
+  url.hostname = "127.0.0.1";
+  url.port = String(proxy.port);
+  url.searchParams.set("schema", schema);
+  return url.href;
 }
 
 /** A runtime on the counter fixture whose PostgreSQL goes through `proxy`. */
 async function counterRuntime(proxy: TcpProxy, schema: string, dataDir: string): Promise<Runtime> {
   const driver = await PostgresDriver.connect({
-    url: proxy.url(schema),
+    url: proxiedUrl(proxy, schema),
     dataDir,
     statementTimeoutMs: TIMEOUT_MS,
     connectTimeoutMs: 5_000,
@@ -118,7 +48,10 @@ function assertCleanFailure(reason: unknown): void {
 
 describe("PostgreSQL faults through a proxy", () => {
   it("survives connections cut mid-load: failures are clean, acknowledged writes all stay", async () => {
-    await using proxy = await TcpProxy.start();
+    await using proxy = await TcpProxy.start({
+      host: BASE.hostname,
+      port: Number(BASE.port || 5432),
+    });
     using dir = tempDataDir("stead-faults-");
     await using schema = tempSchema("f");
     {
@@ -159,7 +92,10 @@ describe("PostgreSQL faults through a proxy", () => {
   });
 
   it("fails writes that get no answer, then recovers once PostgreSQL answers again", async () => {
-    await using proxy = await TcpProxy.start();
+    await using proxy = await TcpProxy.start({
+      host: BASE.hostname,
+      port: Number(BASE.port || 5432),
+    });
     using dir = tempDataDir("stead-faults-");
     await using schema = tempSchema("f");
     {
@@ -189,7 +125,10 @@ describe("PostgreSQL faults through a proxy", () => {
   });
 
   it("keeps a write whose commit reached PostgreSQL but whose reply was lost, counted once", async () => {
-    await using proxy = await TcpProxy.start();
+    await using proxy = await TcpProxy.start({
+      host: BASE.hostname,
+      port: Number(BASE.port || 5432),
+    });
     using dir = tempDataDir("stead-faults-");
     await using schema = tempSchema("f");
     {

@@ -60,12 +60,15 @@ export class ObjectPlacement {
         return await this.#forwarder.forward(owner, this.#namespace, id, event.take(), resendable);
       } catch (error) {
         if (!(error instanceof ObjectElsewhere)) {
-          if (!(error instanceof NodeUnreachable) || owner === undefined) throw error;
-          // The holder may be dead: the storage gives the object to this node once the
-          // holder's lease has ended. An event that reached the holder is not sent again: it
-          // may have run there.
+          // The holder may be dead, or not serving (its lease lapsed; it refused the event
+          // before running it): the storage gives the object to this node once the holder's
+          // lease has ended. An event that may have run there is not sent again.
+          const notRun =
+            (error instanceof NodeUnreachable && !error.sent) ||
+            (error instanceof SteadError && error.code === "NODE_NOT_SERVING");
+          if (owner === undefined || !(notRun || error instanceof NodeUnreachable)) throw error;
           this.#elsewhere.delete(key);
-          if (error.sent || !event.resendable) throw error;
+          if (!notRun || !event.resendable) throw error;
           unreachable = { node: owner.node, error };
           continue;
         }
