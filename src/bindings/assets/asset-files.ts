@@ -1,0 +1,73 @@
+import { createHash } from "node:crypto";
+import { stat } from "node:fs/promises";
+import { join, sep } from "node:path";
+
+/** One file of the assets directory. */
+export interface AssetFile {
+  /** Its path on disk. */
+  readonly path: string;
+  readonly size: number;
+  /** Strong validator: changes whenever the file does (size, modification time, inode). */
+  readonly etag: string;
+}
+
+/** Files of the directory that configure the assets and are never served, as on Cloudflare. */
+const RESERVED = new Set(["/_headers", "/_redirects", "/_worker.js", "/.assetsignore"]);
+
+/**
+ * The files of an assets directory, looked up on disk at each request, so a file added or
+ * changed is served at once (`stead dev` needs no restart) and nothing about the directory is
+ * held in memory. Paths are the decoded URL paths ("/docs/a b.html"); one that could leave the
+ * directory (a `..` segment, a NUL, a backslash) names no file.
+ */
+export class AssetFiles {
+  readonly #root: string;
+
+  constructor(directory: string) {
+    this.#root = directory.endsWith(sep) ? directory.slice(0, -1) : directory;
+  }
+
+  /** The directory served. */
+  get directory(): string {
+    return this.#root;
+  }
+
+  /** The file at URL path `pathname`, or null when there is no regular file there. */
+  async find(pathname: string): Promise<AssetFile | null> {
+    const path = this.#pathOf(pathname);
+    if (path === undefined) return null;
+    let info: Awaited<ReturnType<typeof stat>>;
+    try {
+      info = await stat(path, { bigint: true });
+    } catch {
+      return null;
+    }
+    if (!info.isFile()) return null;
+    const etag = createHash("sha256")
+      .update(`${info.size}:${info.mtimeNs}:${info.ino}:${info.dev}`)
+      .digest("hex")
+      .slice(0, 32);
+    return { path, size: Number(info.size), etag };
+  }
+
+  /** The file's etag, or null: what the html_handling rules compare. */
+  async etagOf(pathname: string): Promise<string | null> {
+    return (await this.find(pathname))?.etag ?? null;
+  }
+
+  #pathOf(pathname: string): string | undefined {
+    if (!pathname.startsWith("/") || pathname.endsWith("/")) return undefined;
+    if (pathname.includes("\0") || pathname.includes("\\")) return undefined;
+    if (RESERVED.has(pathname)) return undefined;
+    const segments = pathname.slice(1).split("/");
+    for (const segment of segments) {
+      if (segment === "" || segment === "." || segment === "..") return undefined;
+      if (segment === "node_modules" || segment === ".git" || segment === ".DS_Store") {
+        return undefined;
+      }
+    }
+    const path = join(this.#root, ...segments);
+    // join() normalized nothing away (no "." or ".." remain), but stay certain.
+    return path.startsWith(this.#root + sep) ? path : undefined;
+  }
+}

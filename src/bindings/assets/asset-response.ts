@@ -1,0 +1,120 @@
+import type { AssetFile } from "./asset-files.ts";
+import { contentTypeOf, isCompressible } from "./content-types.ts";
+import { fileBody } from "./file-body.ts";
+
+/** Browsers revalidate every time (a 304 is cheap), as Cloudflare serves assets. */
+const CACHE_CONTROL = "public, max-age=0, must-revalidate";
+
+/** Smaller responses are not worth compressing. */
+const MIN_COMPRESS_BYTES = 1024;
+
+const STATUS_TEXT: Record<number, string> = {
+  200: "OK",
+  206: "Partial Content",
+  304: "Not Modified",
+  404: "Not Found",
+  416: "Range Not Satisfiable",
+};
+
+/**
+ * The response for serving `file` with `status` (200, or 404 for a 404 page): `ETag` (weak when
+ * the body is compressed), `Content-Type`, `Cache-Control` (not for requests with
+ * `Authorization` or `Range`), `304` when `If-None-Match` names the file, a `206` part for a
+ * single `Range` (honouring `If-Range`), `416` for a range past the end, and `Content-Encoding:
+ * br`/`gzip` for compressible types the client accepts: the body stays the content, the HTTP
+ * server encodes it (as in Workers, where a Response body is always the decoded content).
+ */
+export async function assetResponse(
+  request: Request,
+  file: AssetFile,
+  status: 200 | 404,
+): Promise<Response> {
+  const contentType = contentTypeOf(file.path);
+  const headers = new Headers({ "Content-Type": contentType });
+  const strong = `"${file.etag}"`;
+  if (!request.headers.has("Authorization") && !request.headers.has("Range")) {
+    headers.set("Cache-Control", CACHE_CONTROL);
+  }
+  const head = request.method === "HEAD";
+  const range = status === 200 ? requestedRange(request, strong, file.size) : undefined;
+  const encoding =
+    range === undefined && file.size >= MIN_COMPRESS_BYTES && isCompressible(contentType)
+      ? acceptedEncoding(request.headers.get("Accept-Encoding"))
+      : undefined;
+  headers.set("ETag", encoding === undefined ? strong : `W/${strong}`);
+  if (isCompressible(contentType)) headers.set("Vary", "Accept-Encoding");
+  if (noneMatch(request.headers.get("If-None-Match"), file.etag)) {
+    return new Response(null, { status: 304, statusText: STATUS_TEXT[304], headers });
+  }
+  if (status === 200) headers.set("Accept-Ranges", "bytes");
+  if (range === "unsatisfiable") {
+    headers.set("Content-Range", `bytes */${file.size}`);
+    headers.delete("Content-Type");
+    return new Response(null, { status: 416, statusText: STATUS_TEXT[416], headers });
+  }
+  const [start, end] = range ?? [0, file.size - 1];
+  if (range !== undefined) headers.set("Content-Range", `bytes ${start}-${end}/${file.size}`);
+  if (encoding !== undefined) headers.set("Content-Encoding", encoding);
+  else headers.set("Content-Length", String(end - start + 1));
+  const finalStatus = range === undefined ? status : 206;
+  const body = head || file.size === 0 ? null : await fileBody(file.path, start, end);
+  return new Response(body as BodyInit | null, {
+    status: finalStatus,
+    statusText: STATUS_TEXT[finalStatus]!,
+    headers,
+  });
+}
+
+/** Whether `If-None-Match` names the file's etag (strong or weak, or `*`). */
+function noneMatch(header: string | null, etag: string): boolean {
+  if (header === null) return false;
+  return header.split(",").some((tag) => {
+    const trimmed = tag.trim();
+    return trimmed === "*" || trimmed.replace(/^W\//, "") === `"${etag}"`;
+  });
+}
+
+/**
+ * The single byte range asked for, as [start, end] inclusive; "unsatisfiable" for one past the
+ * end; undefined to serve the whole file (no Range, several ranges, a malformed header, or an
+ * `If-Range` that no longer names the file).
+ */
+function requestedRange(
+  request: Request,
+  strongEtag: string,
+  size: number,
+): [number, number] | "unsatisfiable" | undefined {
+  const header = request.headers.get("Range");
+  if (header === null || request.method !== "GET") return undefined;
+  const ifRange = request.headers.get("If-Range");
+  if (ifRange !== null && ifRange.trim() !== strongEtag) return undefined;
+  const match = /^bytes=\s*(\d*)\s*-\s*(\d*)\s*$/.exec(header.trim());
+  if (match === null) return undefined;
+  const [, first, last] = match as unknown as [string, string, string];
+  if (first === "" && last === "") return undefined;
+  if (first === "") {
+    const suffix = Number(last);
+    if (suffix === 0) return "unsatisfiable";
+    return size === 0 ? "unsatisfiable" : [Math.max(0, size - suffix), size - 1];
+  }
+  const start = Number(first);
+  const end = last === "" ? size - 1 : Math.min(Number(last), size - 1);
+  if (last !== "" && Number(last) < start) return undefined;
+  if (start >= size) return "unsatisfiable";
+  return [start, end];
+}
+
+/** The coding to compress with: br, then gzip, among those `Accept-Encoding` allows. */
+function acceptedEncoding(header: string | null): "br" | "gzip" | undefined {
+  if (header === null) return undefined;
+  const accepted = new Map<string, number>();
+  for (const part of header.split(",")) {
+    const [name, ...params] = part.trim().toLowerCase().split(";");
+    const q = params.map((p) => /^\s*q=([\d.]+)/.exec(p)).find((m) => m !== null);
+    accepted.set(name!.trim(), q ? Number(q[1]) : 1);
+  }
+  const allows = (coding: string) => (accepted.get(coding) ?? accepted.get("*") ?? 0) > 0;
+  if (allows("br")) return "br";
+  if (allows("gzip")) return "gzip";
+  return undefined;
+}
