@@ -1,3 +1,4 @@
+import type { ResolvedAssets } from "../bindings/assets/index.ts";
 import { AlarmScheduler } from "../core/alarms/alarm-scheduler.ts";
 import { systemClock } from "../core/clock.ts";
 import { captureConsole } from "../core/console-capture.ts";
@@ -17,6 +18,7 @@ import { addRuntimeScope, runInScope, type WorkerScope } from "../core/worker-sc
 import { maxOpenDatabases, openFileLimit } from "../drivers/local/open-file-limit.ts";
 import { withAppConfig } from "./app-config.ts";
 import { type AppEntry, loadAppEntry } from "./app-entry.ts";
+import { addBindings, bindingNameProblems, resolveAssetOptions } from "./bindings.ts";
 import { buildControllers, deferBindings } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
 import {
@@ -65,6 +67,15 @@ export async function createRuntimeWith(
 ): Promise<Runtime> {
   const config = parseRuntimeOptions(options);
   checkThreadOptions(config);
+  checkBindingOptions(config);
+  const compatibilityDate = config.compatibilityDate ?? new Date().toISOString().slice(0, 10);
+  const onError = config.onError ?? defaultOnError;
+  const assets = resolveAssetOptions(
+    config.assets,
+    config.cwd ?? process.cwd(),
+    compatibilityDate,
+    config.compatibilityFlags ?? [],
+  );
   installFetchGate();
   installWorkersGlobals();
   const releaseConsole =
@@ -73,6 +84,12 @@ export async function createRuntimeWith(
   // loads; Durable Object namespaces start working once its classes are known.
   const env: Record<string, any> = { ...config.vars };
   const bindings = deferBindings(env, classBindings(config));
+  const extra = addBindings(env, {
+    assets,
+    kvNamespaces: config.kv_namespaces ?? [],
+    clock: config.clock ?? systemClock,
+    warn: (message) => onError(new Error(message), "assets"),
+  });
   const exports: Record<string, unknown> = {};
   const scope: WorkerScope = { env, exports };
   const removeRuntimeScope = addRuntimeScope(scope);
@@ -86,6 +103,7 @@ export async function createRuntimeWith(
   try {
     app = await runInScope(scope, () => loadAppEntry(config, internals.prebuilt));
   } catch (error) {
+    extra.fail(error);
     removeScope();
     throw error;
   }
@@ -93,17 +111,25 @@ export async function createRuntimeWith(
   try {
     store = await openStore(config);
   } catch (error) {
+    extra.fail(error);
     removeScope();
     app.dispose();
     throw error;
   }
-  const onError = config.onError ?? defaultOnError;
+  try {
+    extra.open(store.dataDir!);
+  } catch (error) {
+    removeScope();
+    await store.abort();
+    app.dispose();
+    throw error;
+  }
   const waitUntil = trackWaitUntil(onError);
   let scheduler: AlarmScheduler | undefined;
   let hosting: ObjectHosting;
   try {
     const records = await prepareNamespaces(config, module, store.driver);
-    hosting = await hostObjects(config, app, records, store, env, exports, {
+    hosting = await hostObjects(config, app, records, store, env, exports, assets, {
       alarmIndexChanged: () => scheduler?.changed(),
       onError,
     });
@@ -121,12 +147,13 @@ export async function createRuntimeWith(
     );
   } catch (error) {
     removeScope();
+    await extra.close().catch(() => {});
     await store.abort();
     app.dispose();
     throw error;
   }
   scheduler = startAlarms(store.driver, config, hosting, onError);
-  return workerRuntime(app, scope, waitUntil, store, hosting, scheduler, removeScope);
+  return workerRuntime(app, scope, waitUntil, store, hosting, scheduler, extra, removeScope);
 }
 
 /** Options that only make sense with objects on this thread are refused with threads. */
@@ -148,6 +175,33 @@ function checkThreadOptions(config: ResolvedRuntimeOptions): void {
   }
   if (config.clock !== undefined) {
     problems.push("clock: an injected clock cannot reach object threads; remove clock or threads");
+  }
+  if (problems.length > 0) {
+    throw new SteadError("INVALID_CONFIG", formatOptionProblems("createRuntime()", problems));
+  }
+}
+
+/** Every binding name is used once; KV needs a directory to live in. */
+function checkBindingOptions(config: ResolvedRuntimeOptions): void {
+  const problems = bindingNameProblems([
+    ...Object.keys(config.vars ?? {}).map((name) => ({ name, option: "vars" })),
+    ...Object.keys(config.durableObjects ?? {}).map((name) => ({ name, option: "durableObjects" })),
+    ...(config.kv_namespaces ?? []).map(({ binding }) => ({
+      name: binding,
+      option: "kv_namespaces",
+    })),
+    ...(config.assets?.binding === undefined
+      ? []
+      : [{ name: config.assets.binding, option: "assets.binding" }]),
+  ]);
+  if (
+    (config.kv_namespaces ?? []).length > 0 &&
+    config.driver !== undefined &&
+    config.dataDir === undefined
+  ) {
+    problems.push(
+      "kv_namespaces: KV namespaces live in <dataDir>/kv.sqlite; with a driver, give dataDir too",
+    );
   }
   if (problems.length > 0) {
     throw new SteadError("INVALID_CONFIG", formatOptionProblems("createRuntime()", problems));
@@ -228,6 +282,7 @@ async function hostObjects(
   store: Store,
   env: Record<string, unknown>,
   exports: Record<string, unknown>,
+  assets: ResolvedAssets | undefined,
   hooks: { alarmIndexChanged(): void; onError(error: unknown, context: string): void },
 ): Promise<ObjectHosting> {
   const module = app.module;
@@ -274,6 +329,8 @@ async function hostObjects(
       compatibilityDate,
       vars: config.vars ?? {},
       bindings,
+      assets,
+      kvNamespaces: config.kv_namespaces ?? [],
       namespaces: records.filter((record) => exported(record.className)),
       limits: { ...limits, maxActive: Math.max(1, Math.ceil(limits.maxActive / threads)) },
       nameCacheBytes: Math.floor(nameCacheBytes / (threads + 1)),

@@ -7,6 +7,7 @@ import { callFetch } from "../core/rpc/entrypoint-stub.ts";
 import type { DeadLetterRecord } from "../core/storage/driver.ts";
 import { runInScope, type WorkerScope } from "../core/worker-scope.ts";
 import type { AppEntry } from "./app-entry.ts";
+import type { RuntimeBindings } from "./bindings.ts";
 import type { ObjectHosting } from "./object-hosting.ts";
 import type { Store } from "./store.ts";
 
@@ -18,7 +19,7 @@ export interface Runtime extends AsyncDisposable {
    * arguments.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-  /** The bindings, as the Worker sees them: vars and Durable Object namespaces. */
+  /** The bindings, as the Worker sees them: vars, Durable Object namespaces, KV, assets. */
   readonly env: Record<string, any>;
   /** Where object databases live. */
   readonly dataDir: string | undefined;
@@ -66,6 +67,7 @@ export function workerRuntime(
   store: Store,
   hosting: ObjectHosting,
   scheduler: AlarmScheduler,
+  bindings: RuntimeBindings,
   removeScope: () => void,
 ): Runtime {
   const env = scope.env as Record<string, any>;
@@ -83,8 +85,12 @@ export function workerRuntime(
       // A Request passed alone reaches the Worker as it is (as `stub.fetch` passes it on).
       const request =
         input instanceof Request && init === undefined ? input : new Request(input, init);
-      const ctx = workerContext(waitUntil.track, exports);
-      return runInScope(requestScope, () => callFetch(module.default, request, env, ctx));
+      const worker = () => {
+        const ctx = workerContext(waitUntil.track, exports);
+        return runInScope(requestScope, () => callFetch(module.default, request, env, ctx));
+      };
+      // Static assets answer first, as on Cloudflare; the Worker gets what they leave.
+      return bindings.assets === undefined ? worker() : bindings.assets.route(request, worker);
     },
     alarmDeadLetters: () => store.driver.alarms.deadLetters(),
     async dispose() {
@@ -93,6 +99,7 @@ export function workerRuntime(
       scheduler.stop();
       await waitUntil.settled();
       await hosting.dispose();
+      await bindings.close();
       await store.close();
       removeScope();
       app.dispose();

@@ -32,13 +32,13 @@ export async function assetResponse(
   const contentType = contentTypeOf(file.path);
   const headers = new Headers({ "Content-Type": contentType });
   const strong = `"${file.etag}"`;
+  const head = request.method === "HEAD";
   if (!request.headers.has("Authorization") && !request.headers.has("Range")) {
     headers.set("Cache-Control", CACHE_CONTROL);
   }
-  const head = request.method === "HEAD";
   const range = status === 200 ? requestedRange(request, strong, file.size) : undefined;
   const encoding =
-    range === undefined && file.size >= MIN_COMPRESS_BYTES && isCompressible(contentType)
+    !head && range === undefined && file.size >= MIN_COMPRESS_BYTES && isCompressible(contentType)
       ? acceptedEncoding(request.headers.get("Accept-Encoding"))
       : undefined;
   headers.set("ETag", encoding === undefined ? strong : `W/${strong}`);

@@ -6,4 +6,4 @@ export type {
 } from "./asset-options.ts";
 export { resolveAssets } from "./asset-options.ts";
 export { AssetServer } from "./asset-server.ts";
-export { assetsBinding } from "./assets-binding.ts";
+export { type AssetsBinding, assetsBinding } from "./assets-binding.ts";

@@ -30,6 +30,25 @@ export interface KvListOptions {
   cursor?: string | null;
 }
 
+/** What `getWithMetadata` resolves to for one key. */
+export interface KvValueWithMetadata<T, M> {
+  value: T | null;
+  metadata: M | null;
+  cacheStatus: string | null;
+}
+
+/** One key of a `list` page. */
+export interface KvListKey<M> {
+  name: string;
+  expiration?: number;
+  metadata?: M;
+}
+
+/** A `list` page: `cursor` reads the next one while `list_complete` is false. */
+export type KvListResult<M> =
+  | { keys: KvListKey<M>[]; list_complete: false; cursor: string; cacheStatus: string | null }
+  | { keys: KvListKey<M>[]; list_complete: true; cacheStatus: string | null };
+
 /** Where a namespace binding keeps its entries, and its clock. */
 export interface KvNamespaceSetup {
   readonly store: KvStore;
@@ -58,6 +77,28 @@ export class KVNamespace {
   }
 
   /** A value (`null` when absent), or a Map of up to 100 keys' values for an array of keys. */
+  get(key: string, options?: "text" | { type?: "text"; cacheTtl?: number }): Promise<string | null>;
+  get<T = unknown>(
+    key: string,
+    options: "json" | { type: "json"; cacheTtl?: number },
+  ): Promise<T | null>;
+  get(
+    key: string,
+    options: "arrayBuffer" | { type: "arrayBuffer"; cacheTtl?: number },
+  ): Promise<ArrayBuffer | null>;
+  get(
+    key: string,
+    options: "stream" | { type: "stream"; cacheTtl?: number },
+  ): Promise<ReadableStream<Uint8Array> | null>;
+  get(
+    keys: string[],
+    options?: "text" | { type?: "text"; cacheTtl?: number },
+  ): Promise<Map<string, string | null>>;
+  get<T = unknown>(
+    keys: string[],
+    options: "json" | { type: "json"; cacheTtl?: number },
+  ): Promise<Map<string, T | null>>;
+  get(key: string | string[], options?: KvGetOptions): Promise<unknown>;
   get(key: string | string[], options?: KvGetOptions): Promise<unknown> {
     return this.#io(() =>
       Array.isArray(key) ? this.#getBulk(key, options, false) : this.#getOne(key, options, false),
@@ -65,6 +106,27 @@ export class KVNamespace {
   }
 
   /** `{ value, metadata, cacheStatus }`, or a Map of them for an array of keys. */
+  getWithMetadata<M = unknown>(
+    key: string,
+    options?: "text" | { type?: "text"; cacheTtl?: number },
+  ): Promise<KvValueWithMetadata<string, M>>;
+  getWithMetadata<T = unknown, M = unknown>(
+    key: string,
+    options: "json" | { type: "json"; cacheTtl?: number },
+  ): Promise<KvValueWithMetadata<T, M>>;
+  getWithMetadata<M = unknown>(
+    key: string,
+    options: "arrayBuffer" | { type: "arrayBuffer"; cacheTtl?: number },
+  ): Promise<KvValueWithMetadata<ArrayBuffer, M>>;
+  getWithMetadata<M = unknown>(
+    key: string,
+    options: "stream" | { type: "stream"; cacheTtl?: number },
+  ): Promise<KvValueWithMetadata<ReadableStream<Uint8Array>, M>>;
+  getWithMetadata<T = unknown, M = unknown>(
+    keys: string[],
+    options?: KvGetOptions,
+  ): Promise<Map<string, { value: T; metadata: M | null } | null>>;
+  getWithMetadata(key: string | string[], options?: KvGetOptions): Promise<unknown>;
   getWithMetadata(key: string | string[], options?: KvGetOptions): Promise<unknown> {
     return this.#io(() =>
       Array.isArray(key) ? this.#getBulk(key, options, true) : this.#getOne(key, options, true),
@@ -99,8 +161,8 @@ export class KVNamespace {
   }
 
   /** Up to `limit` (default and most 1,000) keys in UTF-8 order, with a cursor for the next page. */
-  list(options?: KvListOptions): Promise<unknown> {
-    return this.#io(async () => {
+  list<M = unknown>(options?: KvListOptions): Promise<KvListResult<M>> {
+    return this.#io(async (): Promise<KvListResult<M>> => {
       let limit: number = KV_LIMITS.maxListKeys;
       const requested = Math.trunc(Number(options?.limit ?? 0));
       // As in workerd, a limit of 0 or less is not sent: the service's default applies.
@@ -133,7 +195,7 @@ export class KVNamespace {
       const keys = page.map((row) => ({
         name: row.name,
         ...(row.expiration === undefined ? {} : { expiration: row.expiration }),
-        ...(row.metadata === undefined ? {} : { metadata: JSON.parse(row.metadata) as unknown }),
+        ...(row.metadata === undefined ? {} : { metadata: JSON.parse(row.metadata) as M }),
       }));
       if (rows.length <= limit) return { keys, list_complete: true, cacheStatus: null };
       const last = page[page.length - 1]!.name;
