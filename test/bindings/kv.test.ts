@@ -3,6 +3,7 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { createRuntime, type DurableObjectNamespace, type KVNamespace, ManualClock } from "stead";
+import { kvEntries } from "stead/testing";
 import { storageOptions, testStore } from "../support/storage.ts";
 
 const WORKER = new URL("../fixtures/kv-worker.ts", import.meta.url);
@@ -352,6 +353,18 @@ describe("KV namespaces (kv_namespaces)", () => {
       (await rt.env.KV.list({ prefix: "note-" })).keys.map((k: { name: string }) => k.name),
       ["note-0", "note-1", "note-2", "note-3"],
     );
+  });
+
+  it("kvEntries (stead/testing) reads a whole namespace, page by page", async () => {
+    const { rt, kv, clock } = await kvRuntime();
+    await using _ = rt;
+    const expiration = Math.floor(clock.now() / 1000) + 600;
+    for (let i = 0; i < 1005; i++) await kv.put(`k${String(i).padStart(4, "0")}`, `v${i}`);
+    await kv.put("meta", "m", { metadata: { a: 1 }, expiration });
+    const entries = await kvEntries(kv);
+    assert.equal(entries.size, 1006);
+    assert.deepEqual(entries.get("k0007"), { value: "v7", metadata: null });
+    assert.deepEqual(entries.get("meta"), { value: "m", metadata: { a: 1 }, expiration });
   });
 
   it("refuses bad kv_namespaces options naming the option", async () => {
