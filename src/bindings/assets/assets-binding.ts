@@ -1,4 +1,4 @@
-import { sendFromCurrent } from "../../core/gates/context.ts";
+import { readFromCurrent } from "../../core/gates/context.ts";
 import type { AssetServer } from "./asset-server.ts";
 
 /** What a Worker sees as its assets binding (`env.ASSETS`): a Fetcher of the assets. */
@@ -8,8 +8,8 @@ export interface AssetsBinding {
 }
 
 /**
- * The `assets.binding` object. A call is I/O of its caller: from a Durable Object it waits for
- * the object's output gate and returns through its input gate.
+ * The `assets.binding` object. A call is I/O of its caller: from a Durable Object it returns
+ * through the object's input gate.
  *
  * @example
  * return env.ASSETS.fetch(request);
@@ -17,7 +17,7 @@ export interface AssetsBinding {
 export function assetsBinding(server: AssetServer): AssetsBinding {
   return {
     fetch(input, init) {
-      return sendFromCurrent(() => {
+      return readFromCurrent(async () => {
         const request =
           input instanceof Request && init === undefined ? input : new Request(input, init);
         return server.fetch(request);

@@ -1,4 +1,4 @@
-import { sendFromCurrent } from "../../core/gates/context.ts";
+import { readFromCurrent, sendFromCurrent } from "../../core/gates/context.ts";
 import {
   checkCacheTtl,
   checkKeyName,
@@ -62,8 +62,9 @@ const decoder = new TextDecoder();
 
 /**
  * A Workers KV namespace binding (`env.MY_KV`), with Cloudflare's API, limits and error texts.
- * Every call is I/O of the caller: from a Durable Object it waits for the object's output gate
- * and comes back through its input gate, as a KV call does in workerd.
+ * Every call is I/O of the caller: from a Durable Object its result comes back through the
+ * object's input gate, and a write (`put`, `delete`) leaves only once the object's own writes
+ * are durable (its output gate), as in workerd.
  *
  * @example
  * await env.CACHE.put("user:1", JSON.stringify(user), { expirationTtl: 3600 });
@@ -100,7 +101,7 @@ export class KVNamespace {
   ): Promise<Map<string, T | null>>;
   get(key: string | string[], options?: KvGetOptions): Promise<unknown>;
   get(key: string | string[], options?: KvGetOptions): Promise<unknown> {
-    return this.#io(() =>
+    return this.#read(() =>
       Array.isArray(key) ? this.#getBulk(key, options, false) : this.#getOne(key, options, false),
     );
   }
@@ -128,7 +129,7 @@ export class KVNamespace {
   ): Promise<Map<string, { value: T; metadata: M | null } | null>>;
   getWithMetadata(key: string | string[], options?: KvGetOptions): Promise<unknown>;
   getWithMetadata(key: string | string[], options?: KvGetOptions): Promise<unknown> {
-    return this.#io(() =>
+    return this.#read(() =>
       Array.isArray(key) ? this.#getBulk(key, options, true) : this.#getOne(key, options, true),
     );
   }
@@ -162,7 +163,7 @@ export class KVNamespace {
 
   /** Up to `limit` (default and most 1,000) keys in UTF-8 order, with a cursor for the next page. */
   list<M = unknown>(options?: KvListOptions): Promise<KvListResult<M>> {
-    return this.#io(async (): Promise<KvListResult<M>> => {
+    return this.#read(async (): Promise<KvListResult<M>> => {
       let limit: number = KV_LIMITS.maxListKeys;
       const requested = Math.trunc(Number(options?.limit ?? 0));
       // As in workerd, a limit of 0 or less is not sent: the service's default applies.
@@ -274,9 +275,14 @@ export class KVNamespace {
     return this.#setup.store.get(this.#setup.namespace, name, this.#setup.now() / 1000);
   }
 
-  /** A KV call is I/O: from an object, it waits for the output gate and re-enters through the input gate. */
+  /** A write is an output: from an object, it leaves once the object's writes are durable. */
   #io<T>(call: () => Promise<T>): Promise<T> {
     return sendFromCurrent(call);
+  }
+
+  /** A read starts at once (as in workerd, only writes wait for the output gate). */
+  #read<T>(call: () => Promise<T>): Promise<T> {
+    return readFromCurrent(call);
   }
 }
 
