@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { stat } from "node:fs/promises";
+import { type Stats, statSync } from "node:fs";
 import { join, sep } from "node:path";
+import { AssetCache } from "./asset-cache.ts";
 
 /** One file of the assets directory. */
 export interface AssetFile {
@@ -9,6 +10,10 @@ export interface AssetFile {
   readonly size: number;
   /** Strong validator: changes whenever the file does (size, modification time, inode). */
   readonly etag: string;
+  /** The file's version, as the cache knows it. */
+  readonly version: string;
+  /** Its contents, when a request read them already (files up to 64 KiB). */
+  readonly bytes: Uint8Array | undefined;
 }
 
 /** Files of the directory that configure the assets and are never served, as on Cloudflare. */
@@ -22,6 +27,7 @@ const RESERVED = new Set(["/_headers", "/_redirects", "/_worker.js", "/.assetsig
  */
 export class AssetFiles {
   readonly #root: string;
+  readonly #cache = new AssetCache();
 
   constructor(directory: string) {
     this.#root = directory.endsWith(sep) ? directory.slice(0, -1) : directory;
@@ -36,18 +42,24 @@ export class AssetFiles {
   async find(pathname: string): Promise<AssetFile | null> {
     const path = this.#pathOf(pathname);
     if (path === undefined) return null;
-    let info: Awaited<ReturnType<typeof stat>>;
-    try {
-      info = await stat(path, { bigint: true });
-    } catch {
-      return null;
-    }
-    if (!info.isFile()) return null;
-    const etag = createHash("sha256")
-      .update(`${info.size}:${info.mtimeNs}:${info.ino}:${info.dev}`)
-      .digest("hex")
-      .slice(0, 32);
-    return { path, size: Number(info.size), etag };
+    // A stat of a file in the page cache takes a few µs: done on the event loop, it costs far
+    // less than a round trip through the thread pool (the contents are read off the loop).
+    const info: Stats | undefined = statSync(path, { throwIfNoEntry: false });
+    if (info === undefined || !info.isFile()) return null;
+    const version = `${info.size}:${info.mtimeMs}:${info.ctimeMs}:${info.ino}:${info.dev}`;
+    const entry =
+      this.#cache.get(path, version) ??
+      this.#cache.remember(
+        path,
+        version,
+        createHash("sha256").update(version).digest("hex").slice(0, 32),
+      );
+    return { path, size: Number(info.size), etag: entry.etag, version, bytes: entry.bytes };
+  }
+
+  /** Keeps what a request read of `file` for the next ones (while the file stays the same). */
+  keepBytes(file: AssetFile, bytes: Uint8Array): void {
+    this.#cache.keepBytes(file.path, file.version, bytes);
   }
 
   /** The file's etag, or null: what the html_handling rules compare. */

@@ -28,6 +28,7 @@ export async function assetResponse(
   request: Request,
   file: AssetFile,
   status: 200 | 404,
+  keepBytes: (file: AssetFile, bytes: Uint8Array) => void,
 ): Promise<Response> {
   const contentType = contentTypeOf(file.path);
   const headers = new Headers({ "Content-Type": contentType });
@@ -57,7 +58,14 @@ export async function assetResponse(
   if (encoding !== undefined) headers.set("Content-Encoding", encoding);
   else headers.set("Content-Length", String(end - start + 1));
   const finalStatus = range === undefined ? status : 206;
-  const body = head || file.size === 0 ? null : await fileBody(file.path, start, end);
+  let body: Uint8Array | ReadableStream<Uint8Array> | null = null;
+  if (!head && file.size > 0) {
+    if (file.bytes !== undefined) body = file.bytes.subarray(start, end + 1);
+    else {
+      body = await fileBody(file.path, start, end);
+      if (body instanceof Uint8Array && start === 0 && end === file.size - 1) keepBytes(file, body);
+    }
+  }
   return new Response(body as BodyInit | null, {
     status: finalStatus,
     statusText: STATUS_TEXT[finalStatus]!,

@@ -111,7 +111,12 @@ export class AssetServer {
     if ("redirect" in intent || encoded !== pathname) {
       return this.#withHeaders(url, redirectResponse(307, encoded + url.search, url));
     }
-    return this.#withHeaders(url, await assetResponse(request, intent.serve, intent.status));
+    return this.#withHeaders(
+      url,
+      await assetResponse(request, intent.serve, intent.status, (file, bytes) =>
+        this.#files.keepBytes(file, bytes),
+      ),
+    );
   }
 
   /** Applies the `_headers` rules matching the request's URL, in file order. */
