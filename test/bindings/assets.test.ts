@@ -352,6 +352,29 @@ describe("static assets (assets)", () => {
     }
   });
 
+  it("env.ASSETS works from Durable Objects on object threads", async () => {
+    using dir = tempDataDir("stead-assets-");
+    writeFiles(dir.path, SITE);
+    await using rt = await createRuntime({
+      main: WORKER,
+      durableObjects: { PAGES: "Pages" },
+      assets: { directory: dir.path, binding: "ASSETS", not_found_handling: "404-page" },
+      threads: 2,
+      ...storageOptions(),
+    });
+    const pages = ["a", "b", "c"].map((name) => (rt.env.PAGES as any).getByName(name));
+    assert.deepEqual(await Promise.all(pages.map((stub) => stub.page("/about"))), [
+      { status: 200, type: "text/html; charset=utf-8", body: "<h1>about</h1>" },
+      { status: 200, type: "text/html; charset=utf-8", body: "<h1>about</h1>" },
+      { status: 200, type: "text/html; charset=utf-8", body: "<h1>about</h1>" },
+    ]);
+    assert.deepEqual(await pages[0].page("/docs/gone"), {
+      status: 404,
+      type: "text/html; charset=utf-8",
+      body: "<h1>docs not found</h1>",
+    });
+  });
+
   it("serves files added or changed while running", async () => {
     await using s = await site({ not_found_handling: "none" });
     assert.equal(await (await s.get("/new.txt")).text(), "worker GET /new.txt");
