@@ -43,7 +43,11 @@ const BINDING_LATER = "The binding is not provided yet.";
 /** Every top-level key wrangler documents (https://developers.cloudflare.com/workers/wrangler/configuration/). */
 export const CONFIG_KEYS: readonly ConfigKey[] = [
   key("name", "supported", "The Worker's name; `-<env>` appended under an environment."),
-  key("main", "supported", "The entry module, bundled with esbuild as wrangler does."),
+  key(
+    "main",
+    "supported",
+    "The entry module, bundled with esbuild as wrangler does; an app of static assets only (`assets`, no `main`) has none.",
+  ),
   key("compatibility_date", "supported", "Selects dated behaviour where Stead implements it."),
   key(
     "compatibility_flags",

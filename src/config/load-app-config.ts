@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, extname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { z } from "zod";
 import { SteadError } from "../core/errors.ts";
 import type { Migration } from "../core/migrations/migration.ts";
@@ -14,6 +15,17 @@ import {
   type WranglerEnvironment,
   wranglerConfigSchema,
 } from "./wrangler-schema.ts";
+
+/**
+ * The entry of an app with `assets` and no `main`: every request goes to the assets, as on
+ * Cloudflare. (A file, not an import: it is bundled as the app's entry.)
+ */
+const ASSETS_ONLY_WORKER = fileURLToPath(
+  new URL(
+    `../bindings/assets/assets-only-worker${extname(new URL(import.meta.url).pathname)}`,
+    import.meta.url,
+  ),
+);
 
 /** Options of `loadAppConfig`. */
 /** What a wrangler config says about running the app, as `createRuntime()` options. */
@@ -130,7 +142,7 @@ export interface AppConfig {
  * `wrangler.toml`, in that order of preference) and resolves it into `createRuntime` options.
  *
  * Keys read: `name`, `main` (resolved from the config's directory; the file must exist; not
- * needed when `options.main` names the entry), `compatibility_date`, `compatibility_flags`,
+ * needed when `options.main` names the entry, nor for an app of static assets only), `compatibility_date`, `compatibility_flags`,
  * `vars`, `durable_objects.bindings` (`name`, `class_name`; a `script_name` naming another
  * Worker is not supported), `assets` (inherited by environments; its directory must exist),
  * `kv_namespaces`, `migrations`, the build keys (`rules`, `define`, `alias`,
@@ -207,12 +219,17 @@ export async function loadAppConfig(
         `The entry module ${mainPath} does not exist. Pass the path of the Worker's entry module (relative to the current directory).`,
       );
     }
-  } else if (main === undefined) {
+  } else if (main === undefined && assetsKey === undefined) {
     throw invalid(
       `${configPath}: main: is required: the Worker's entry module, relative to the config file, e.g. "main": "src/index.ts". Or pass the entry on the command line: stead dev src/index.ts, or --main src/index.ts.`,
     );
   }
-  const mainPath = options.main !== undefined ? resolve(options.main) : resolve(configDir, main!);
+  const mainPath =
+    options.main !== undefined
+      ? resolve(options.main)
+      : main === undefined
+        ? ASSETS_ONLY_WORKER
+        : resolve(configDir, main);
   if (!existsSync(mainPath) || !statSync(mainPath).isFile()) {
     throw invalid(
       `${configPath}: ${options.env !== undefined && selected.main !== undefined ? envPath : ""}main: the entry module ${mainPath} does not exist. Fix "main" (it is resolved from the config file's directory), or create the file.`,

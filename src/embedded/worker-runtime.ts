@@ -74,6 +74,8 @@ export function workerRuntime(
   const exports = scope.exports as Record<string, unknown>;
   const requestScope: WorkerScope = { env, exports, waitUntil: waitUntil.track };
   const module = app.module;
+  // An app of assets only (no `main`): its stand-in Worker is never asked.
+  const assetsOnly = module.__steadAssetsOnly === true;
   let disposed = false;
 
   const runtime: Runtime = {
@@ -90,7 +92,8 @@ export function workerRuntime(
         return runInScope(requestScope, () => callFetch(module.default, request, env, ctx));
       };
       // Static assets answer first, as on Cloudflare; the Worker gets what they leave.
-      return bindings.assets === undefined ? worker() : bindings.assets.route(request, worker);
+      if (bindings.assets === undefined) return worker();
+      return assetsOnly ? bindings.assets.fetch(request) : bindings.assets.route(request, worker);
     },
     alarmDeadLetters: () => store.driver.alarms.deadLetters(),
     async dispose() {

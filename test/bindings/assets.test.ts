@@ -375,6 +375,23 @@ describe("static assets (assets)", () => {
     });
   });
 
+  it("serves an app of static assets only (no main) as Cloudflare does", async () => {
+    using dir = tempDataDir("stead-assets-only-");
+    writeFiles(dir.path, {
+      "wrangler.jsonc": `{ "name": "site", "compatibility_date": "2026-01-01",
+        "assets": { "directory": "./dist", "not_found_handling": "404-page" } }`,
+      ...Object.fromEntries(Object.entries(SITE).map(([name, text]) => [`dist/${name}`, text])),
+    });
+    await using rt = await createRuntime({ config: dir.path, ...storageOptions() });
+    assert.equal(await (await rt.fetch("http://site/")).text(), "<h1>home</h1>");
+    // Every request goes to the assets, navigation or not; other methods get 405.
+    const missing = await rt.fetch("http://site/api/nothing");
+    assert.equal(missing.status, 404);
+    assert.equal(await missing.text(), "<h1>not found</h1>");
+    assert.equal((await rt.fetch("http://site/api", { method: "POST", body: "x" })).status, 405);
+    assert.equal((await rt.fetch("http://site/about.html", { redirect: "manual" })).status, 307);
+  });
+
   it("serves files added or changed while running", async () => {
     await using s = await site({ not_found_handling: "none" });
     assert.equal(await (await s.get("/new.txt")).text(), "worker GET /new.txt");
