@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { type AssetsOptions, createRuntime } from "stead";
 import { writeFiles } from "../support/app-files.ts";
-import { storageOptions } from "../support/storage.ts";
+import { skipUnless, storageOptions } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
 
@@ -352,7 +352,9 @@ describe("static assets (assets)", () => {
     }
   });
 
-  it("env.ASSETS works from Durable Objects on object threads", async () => {
+  it("env.ASSETS works from Durable Objects on object threads", {
+    skip: skipUnless("threads", "runs objects on object threads"),
+  }, async () => {
     using dir = tempDataDir("stead-assets-");
     writeFiles(dir.path, SITE);
     await using rt = await createRuntime({
