@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { brotliCompressSync } from "node:zlib";
 import { type AssetsOptions, createRuntime } from "stead";
 import { writeFiles } from "../support/app-files.ts";
 import { skipUnless, storageOptions } from "../support/storage.ts";
@@ -242,6 +243,11 @@ describe("static assets (assets)", () => {
     assert.equal(none.headers.get("content-encoding"), null);
     const small = await s.get("/app.js", { headers: { "Accept-Encoding": "br" } });
     assert.equal(small.headers.get("content-encoding"), null);
+    // With a precompressed copy the body is still the content: the server sends the copy.
+    writeFileSync(join(s.dir, "app.js.br"), brotliCompressSync(SITE["app.js"]!));
+    const pre = await s.get("/app.js", { headers: { "Accept-Encoding": "br" } });
+    assert.equal(pre.headers.get("content-encoding"), "br");
+    assert.equal(await pre.text(), SITE["app.js"]);
   });
 
   it("applies _headers rules with splats, placeholders and ! removal", async () => {

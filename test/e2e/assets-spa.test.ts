@@ -3,7 +3,13 @@ import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { brotliDecompressSync, gunzipSync } from "node:zlib";
+import {
+  brotliCompressSync,
+  brotliDecompressSync,
+  gunzipSync,
+  gzipSync,
+  constants as zlibConstants,
+} from "node:zlib";
 import type { Browser } from "playwright-core";
 import { launchChromium } from "../support/browser.ts";
 import { decodePng } from "../support/png.ts";
@@ -101,6 +107,22 @@ describe("a single-page application with assets and KV under stead", () => {
       const br = await rawGet(`${stead.url}/assets/words.txt`, { "Accept-Encoding": "br, gzip" });
       assert.equal(br.headers["content-encoding"], "br");
       assert.deepEqual(brotliDecompressSync(br.body), words);
+      // A precompressed copy beside the file is sent as it is (not compressed again).
+      const style = readFileSync(join(app.path, "public", "assets", "app.css"));
+      const styleBr = brotliCompressSync(style, {
+        params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 11 },
+      });
+      const styleGz = gzipSync(style, { level: 9 });
+      writeFileSync(join(app.path, "public", "assets", "app.css.br"), styleBr);
+      writeFileSync(join(app.path, "public", "assets", "app.css.gz"), styleGz);
+      const preBr = await rawGet(`${stead.url}/assets/app.css`, { "Accept-Encoding": "gzip, br" });
+      assert.equal(preBr.headers["content-encoding"], "br");
+      assert.equal(preBr.headers["content-length"], String(styleBr.length));
+      assert.deepEqual(preBr.body, styleBr);
+      const preGz = await rawGet(`${stead.url}/assets/app.css`, { "Accept-Encoding": "gzip" });
+      assert.equal(preGz.headers["content-encoding"], "gzip");
+      assert.deepEqual(preGz.body, styleGz);
+      assert.deepEqual(gunzipSync(preGz.body), style);
       const plain = await rawGet(`${stead.url}/assets/words.txt`, {});
       assert.equal(plain.headers["content-length"], String(words.length));
       assert.deepEqual(plain.body, words);

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { type Stats, statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { AssetCache } from "./asset-cache.ts";
 
@@ -14,7 +15,15 @@ export interface AssetFile {
   readonly version: string;
   /** Its contents, when a request read them already (files up to 64 KiB). */
   readonly bytes: Uint8Array | undefined;
+  /** Last modification, ms since the epoch. */
+  readonly mtimeMs: number;
 }
+
+/** Precompressed files larger than this are not used (the content is encoded on the fly). */
+const MAX_PRECOMPRESSED_BYTES = 1024 * 1024;
+
+/** The file name suffix of a precompressed copy, by coding. */
+const PRECOMPRESSED = { br: ".br", gzip: ".gz" } as const;
 
 /** Files of the directory that configure the assets and are never served, as on Cloudflare. */
 const RESERVED = new Set(["/_headers", "/_redirects", "/_worker.js", "/.assetsignore"]);
@@ -44,6 +53,29 @@ export class AssetFiles {
     if (path === undefined) return null;
     // A stat of a file in the page cache takes a few µs: done on the event loop, it costs far
     // less than a round trip through the thread pool (the contents are read off the loop).
+    return this.#file(path);
+  }
+
+  /**
+   * The bytes of `file` precompressed with `encoding` (`app.js.br`, `app.js.gz` beside it), when
+   * such a file exists, is at most 1 MiB, and is not older than `file`.
+   */
+  async precompressed(file: AssetFile, encoding: "br" | "gzip"): Promise<Uint8Array | undefined> {
+    const variant = this.#file(`${file.path}${PRECOMPRESSED[encoding]}`);
+    if (variant === null || variant.size > MAX_PRECOMPRESSED_BYTES) return undefined;
+    if (variant.mtimeMs < file.mtimeMs) return undefined;
+    if (variant.bytes !== undefined) return variant.bytes;
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(variant.path);
+    } catch {
+      return undefined;
+    }
+    this.keepBytes(variant, bytes);
+    return bytes;
+  }
+
+  #file(path: string): AssetFile | null {
     const info: Stats | undefined = statSync(path, { throwIfNoEntry: false });
     if (info === undefined || !info.isFile()) return null;
     const version = `${info.size}:${info.mtimeMs}:${info.ctimeMs}:${info.ino}:${info.dev}`;
@@ -54,7 +86,14 @@ export class AssetFiles {
         version,
         createHash("sha256").update(version).digest("hex").slice(0, 32),
       );
-    return { path, size: Number(info.size), etag: entry.etag, version, bytes: entry.bytes };
+    return {
+      path,
+      size: info.size,
+      etag: entry.etag,
+      version,
+      bytes: entry.bytes,
+      mtimeMs: info.mtimeMs,
+    };
   }
 
   /** Keeps what a request read of `file` for the next ones (while the file stays the same). */

@@ -1,3 +1,4 @@
+import { attachEncodedBody } from "../../core/encoded-body.ts";
 import type { AssetFile } from "./asset-files.ts";
 import { contentTypeOf, isCompressible } from "./content-types.ts";
 import { fileBody } from "./file-body.ts";
@@ -21,14 +22,15 @@ const STATUS_TEXT: Record<number, string> = {
  * the body is compressed), `Content-Type`, `Cache-Control` (not for requests with
  * `Authorization` or `Range`), `304` when `If-None-Match` names the file, a `206` part for a
  * single `Range` (honouring `If-Range`), `416` for a range past the end, and `Content-Encoding:
- * br`/`gzip` for compressible types the client accepts: the body stays the content, the HTTP
- * server encodes it (as in Workers, where a Response body is always the decoded content).
+ * br`/`gzip` for compressible types the client accepts: the body stays the content (as in
+ * Workers, where a Response body is always the decoded content); the HTTP server sends the
+ * precompressed file (`app.js.br`, `app.js.gz`) when there is one, and encodes it otherwise.
  */
 export async function assetResponse(
   request: Request,
   file: AssetFile,
   status: 200 | 404,
-  keepBytes: (file: AssetFile, bytes: Uint8Array) => void,
+  files: FileAccess,
 ): Promise<Response> {
   const contentType = contentTypeOf(file.path);
   const headers = new Headers({ "Content-Type": contentType });
@@ -38,10 +40,19 @@ export async function assetResponse(
     headers.set("Cache-Control", CACHE_CONTROL);
   }
   const range = status === 200 ? requestedRange(request, strong, file.size) : undefined;
-  const encoding =
-    !head && range === undefined && file.size >= MIN_COMPRESS_BYTES && isCompressible(contentType)
-      ? acceptedEncoding(request.headers.get("Accept-Encoding"))
-      : undefined;
+  let encoding: "br" | "gzip" | undefined;
+  let precompressed: Uint8Array | undefined;
+  if (!head && range === undefined && isCompressible(contentType)) {
+    const accepted = acceptedEncodings(request.headers.get("Accept-Encoding"));
+    for (const coding of accepted) {
+      precompressed = await files.precompressed(file, coding);
+      if (precompressed !== undefined) {
+        encoding = coding;
+        break;
+      }
+    }
+    if (encoding === undefined && file.size >= MIN_COMPRESS_BYTES) encoding = accepted[0];
+  }
   headers.set("ETag", encoding === undefined ? strong : `W/${strong}`);
   if (isCompressible(contentType)) headers.set("Vary", "Accept-Encoding");
   if (noneMatch(request.headers.get("If-None-Match"), file.etag)) {
@@ -63,14 +74,27 @@ export async function assetResponse(
     if (file.bytes !== undefined) body = file.bytes.subarray(start, end + 1);
     else {
       body = await fileBody(file.path, start, end);
-      if (body instanceof Uint8Array && start === 0 && end === file.size - 1) keepBytes(file, body);
+      if (body instanceof Uint8Array && start === 0 && end === file.size - 1) {
+        files.keepBytes(file, body);
+      }
     }
   }
-  return new Response(body as BodyInit | null, {
+  const response = new Response(body as BodyInit | null, {
     status: finalStatus,
     statusText: STATUS_TEXT[finalStatus]!,
     headers,
   });
+  // The body stays the content; the HTTP server sends the precompressed bytes instead.
+  if (precompressed !== undefined) attachEncodedBody(response, encoding!, precompressed);
+  return response;
+}
+
+/** What serving a file needs of the asset files. */
+export interface FileAccess {
+  /** Keeps the contents read for the next requests. */
+  keepBytes(file: AssetFile, bytes: Uint8Array): void;
+  /** The file precompressed with `encoding` (`app.js.br`, `app.js.gz`), if there is one. */
+  precompressed(file: AssetFile, encoding: "br" | "gzip"): Promise<Uint8Array | undefined>;
 }
 
 /** Whether `If-None-Match` names the file's etag (strong or weak, or `*`). */
@@ -112,9 +136,9 @@ function requestedRange(
   return [start, end];
 }
 
-/** The coding to compress with: br, then gzip, among those `Accept-Encoding` allows. */
-function acceptedEncoding(header: string | null): "br" | "gzip" | undefined {
-  if (header === null) return undefined;
+/** The codings `Accept-Encoding` allows, of br and gzip, in that order of preference. */
+function acceptedEncodings(header: string | null): ("br" | "gzip")[] {
+  if (header === null) return [];
   const accepted = new Map<string, number>();
   for (const part of header.split(",")) {
     const [name, ...params] = part.trim().toLowerCase().split(";");
@@ -122,7 +146,5 @@ function acceptedEncoding(header: string | null): "br" | "gzip" | undefined {
     accepted.set(name!.trim(), q ? Number(q[1]) : 1);
   }
   const allows = (coding: string) => (accepted.get(coding) ?? accepted.get("*") ?? 0) > 0;
-  if (allows("br")) return "br";
-  if (allows("gzip")) return "gzip";
-  return undefined;
+  return (["br", "gzip"] as const).filter(allows);
 }

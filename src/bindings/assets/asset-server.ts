@@ -113,9 +113,7 @@ export class AssetServer {
     }
     return this.#withHeaders(
       url,
-      await assetResponse(request, intent.serve, intent.status, (file, bytes) =>
-        this.#files.keepBytes(file, bytes),
-      ),
+      await assetResponse(request, intent.serve, intent.status, this.#files),
     );
   }
 
