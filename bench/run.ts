@@ -66,13 +66,13 @@ With --storage postgres, also on Stead+PG: Stead with its objects stored in Post
 
 Options:
   --quick                 short runs (0.5 s warm-up, 2 s per workload, 300 cold objects): < 1 min
-  --only <w1,w2,...>      run only these workloads (w1..w6)
+  --only <w1,w2,...>      run only these workloads (w1..w7)
   --runtimes <list>       from stead, stead-pg (Stead+PG) and workerd (default stead,workerd)
   --storage <postgres>    "postgres" (${DEFAULT_POSTGRES_URL}) or a postgres:// URL:
                           Stead+PG stores in a fresh schema there per server (--threads 0), and
                           its PostgreSQL WAL bytes per write are reported. Means --runtimes
                           stead,stead-pg,workerd and --only w1,w2,w3,w6 unless they are given
-  --loadgen <tool>        auto (wrk when on PATH, else autocannon), autocannon or wrk (w1-w4)
+  --loadgen <tool>        auto (wrk when on PATH, else autocannon), autocannon or wrk (w1-w4, w7)
   --seconds <n>           measured seconds per workload (default 10; quick 2)
   --warmup <n>            warm-up seconds per workload (default 2; quick 0.5)
   --connections <n>       HTTP connections (default 32)
@@ -135,6 +135,13 @@ const WORKLOADS: Workload[] = [
   },
   { id: "w5", title: "WebSocket fan-out, 100 clients", kind: "fanout", unit: "msg/s" },
   { id: "w6", title: "cold start, new objects", kind: "cold", unit: "obj/s" },
+  {
+    id: "w7",
+    title: "static asset, 4 KB JS file",
+    kind: "http",
+    unit: "req/s",
+    http: { path: () => "/static/app.js", luaPath: `"/static/app.js"` },
+  },
 ];
 
 interface Settings {

@@ -3,6 +3,13 @@ import { installWorkersGlobals } from "./core/globals/workers-globals.ts";
 // Workers additions to the globals reach the published .d.ts only through an import.
 import "./core/websocket/globals.ts";
 
+export type { AssetsBinding, AssetsOptions } from "./bindings/assets/index.ts";
+export type {
+  KVNamespace,
+  KvGetOptions,
+  KvListOptions,
+  KvPutOptions,
+} from "./bindings/kv/index.ts";
 export {
   type AppConfig,
   type LoadAppConfigOptions,

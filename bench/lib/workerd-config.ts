@@ -10,6 +10,7 @@ interface WranglerConfig {
   compatibility_date: string;
   durable_objects: { bindings: Array<{ name: string; class_name: string }> };
   migrations: Array<{ new_sqlite_classes?: string[] }>;
+  assets?: { directory: string; binding?: string };
 }
 
 /** The benchmark app as both runtimes need it. */
@@ -21,6 +22,8 @@ export interface BenchApp {
   compatibilityDate: string;
   bindings: Array<{ name: string; className: string }>;
   sqliteClasses: string[];
+  /** The static assets: their directory (absolute) and binding, served by a disk service. */
+  assets: { directory: string; binding: string } | undefined;
 }
 
 export function loadBenchApp(dir: string): BenchApp {
@@ -34,6 +37,10 @@ export function loadBenchApp(dir: string): BenchApp {
       className: b.class_name,
     })),
     sqliteClasses: config.migrations.flatMap((m) => m.new_sqlite_classes ?? []),
+    assets:
+      config.assets?.binding === undefined
+        ? undefined
+        : { directory: join(dir, config.assets.directory), binding: config.assets.binding },
   };
 }
 
@@ -53,9 +60,15 @@ export function writeWorkerdConfig(app: BenchApp, dir: string, port: number): st
   }
   writeFileSync(join(dir, "index.js"), js);
   const storage = join(dir, "do");
-  const bindings = app.bindings
-    .map((b) => `    (name = ${text(b.name)}, durableObjectNamespace = ${text(b.className)}),`)
-    .join("\n");
+  const bindings = [
+    ...app.bindings.map(
+      (b) => `    (name = ${text(b.name)}, durableObjectNamespace = ${text(b.className)}),`,
+    ),
+    // workerd serves the same directory through a disk service the Worker forwards to.
+    ...(app.assets === undefined
+      ? []
+      : [`    (name = ${text(app.assets.binding)}, service = "assets"),`]),
+  ].join("\n");
   const namespaces = app.bindings
     .map(
       (b) =>
@@ -67,7 +80,11 @@ export function writeWorkerdConfig(app: BenchApp, dir: string, port: number): st
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .app),
-    (name = "disk", disk = (path = ${text(storage)}, writable = true)),
+    (name = "disk", disk = (path = ${text(storage)}, writable = true)),${
+      app.assets === undefined
+        ? ""
+        : `\n    (name = "assets", disk = (path = ${text(app.assets.directory)}, writable = false)),`
+    }
   ],
   sockets = [(name = "http", address = ${text(`127.0.0.1:${port}`)}, http = (), service = "main")],
 );

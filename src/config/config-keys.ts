@@ -43,7 +43,11 @@ const BINDING_LATER = "The binding is not provided yet.";
 /** Every top-level key wrangler documents (https://developers.cloudflare.com/workers/wrangler/configuration/). */
 export const CONFIG_KEYS: readonly ConfigKey[] = [
   key("name", "supported", "The Worker's name; `-<env>` appended under an environment."),
-  key("main", "supported", "The entry module, bundled with esbuild as wrangler does."),
+  key(
+    "main",
+    "supported",
+    "The entry module, bundled with esbuild as wrangler does; an app of static assets only (`assets`, no `main`) has none.",
+  ),
   key("compatibility_date", "supported", "Selects dated behaviour where Stead implements it."),
   key(
     "compatibility_flags",
@@ -98,9 +102,17 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     "unsupported",
     "Cron triggers never fire: the Worker's `scheduled` handler is not called.",
   ),
-  key("assets", "unsupported", "Static assets are not served.", ["binding"]),
+  key(
+    "assets",
+    "supported",
+    "`directory`, `binding`, `not_found_handling`, `html_handling`, `run_worker_first`, `_headers` and `_redirects`, served before the Worker as on Cloudflare; `.assetsignore` is not read (Stead never serves `_headers`, `_redirects`, `_worker.js`, `.assetsignore`, `node_modules`, `.git`). See docs/bindings.md.",
+  ),
   key("site", "unsupported", "Workers Sites: `__STATIC_CONTENT` is undefined."),
-  key("kv_namespaces", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key(
+    "kv_namespaces",
+    "supported",
+    "`binding` and `id`, stored in `<dataDir>/kv.sqlite` (namespaces with the same `id` share their keys); `preview_id` and `remote` are ignored. See docs/bindings.md.",
+  ),
   key("r2_buckets", "unsupported", BINDING_LATER, ["[]", "binding"]),
   key("d1_databases", "unsupported", BINDING_LATER, ["[]", "binding"]),
   key("services", "unsupported", BINDING_LATER, ["[]", "binding"]),

@@ -45,7 +45,7 @@ const JSONC = `// wrangler.jsonc as Cloudflare's templates write it
   "compatibility_flags": ["nodejs_compat"],
   "observability": { "enabled": true },
   "routes": [{ "pattern": "chat.example.com", "custom_domain": true }],
-  "kv_namespaces": [{ "binding": "CACHE", "id": "abc" }],
+  "r2_buckets": [{ "binding": "UPLOADS", "bucket_name": "abc" }],
   /* Durable Objects */
   "durable_objects": {
     "bindings": [
@@ -358,9 +358,9 @@ describe("loadAppConfig: keys Stead does not handle are named, one line each", (
       "wrangler.jsonc": `{
         "name": "shop", "main": "src/index.ts",
         "routes": ["shop.example.com/*"], "observability": { "enabled": true },
-        "kv_namespaces": [{ "binding": "CACHE", "id": "a" }, { "binding": "SESSIONS", "id": "b" }],
+        "d1_databases": [{ "binding": "CACHE", "database_id": "a" }, { "binding": "SESSIONS", "database_id": "b" }],
         "triggers": { "crons": ["* * * * *"] },
-        "assets": { "directory": "public", "binding": "ASSETS" },
+        "ai": { "binding": "AI" },
         "durable_objectz": {},
         "env": { "staging": { "r2_buckets": [{ "binding": "UPLOADS", "bucket_name": "u" }] } }
       }`,
@@ -368,9 +368,9 @@ describe("loadAppConfig: keys Stead does not handle are named, one line each", (
     const config = await loadAppConfig(dir.dir);
     const file = config.configPath;
     assert.deepEqual(config.warnings, [
-      `${file}: kv_namespaces is not supported by Stead: env.CACHE, env.SESSIONS will be undefined. See docs/compatibility.md#config-keys`,
+      `${file}: d1_databases is not supported by Stead: env.CACHE, env.SESSIONS will be undefined. See docs/compatibility.md#config-keys`,
       `${file}: triggers is not supported by Stead: Cron triggers never fire: the Worker's \`scheduled\` handler is not called. See docs/compatibility.md#config-keys`,
-      `${file}: assets is not supported by Stead: env.ASSETS will be undefined; static assets are not served. See docs/compatibility.md#config-keys`,
+      `${file}: ai is not supported by Stead: env.AI will be undefined. See docs/compatibility.md#config-keys`,
       `${file}: durable_objectz is not a wrangler config key; Stead ignores it. Check its spelling.`,
     ]);
     const staging = await loadAppConfig(dir.dir, { env: "staging" });
@@ -507,6 +507,57 @@ describe("loadAppConfig: declarative exports", () => {
     await assertFails(b.dir, "CONFIG_UNSUPPORTED", [
       'exports.Old.state: "deleted" is not supported yet',
       "deleted_classes",
+    ]);
+  });
+});
+
+describe("loadAppConfig: assets and kv_namespaces", () => {
+  it("resolves the assets directory, inherits assets in environments, and reads KV bindings", async () => {
+    using a = app({
+      "wrangler.jsonc": `{
+        "name": "site", "main": "src/index.ts",
+        "assets": { "directory": "./public", "binding": "ASSETS", "not_found_handling": "single-page-application", "run_worker_first": ["/api/*", "!/api/docs/*"] },
+        "kv_namespaces": [{ "binding": "CACHE", "id": "abc", "preview_id": "p" }, { "binding": "SESSIONS" }],
+        "env": { "staging": { "kv_namespaces": [{ "binding": "STAGING_CACHE", "id": "s" }] } }
+      }`,
+    });
+    mkdirSync(join(a.dir, "public"));
+    const config = await loadAppConfig(a.dir);
+    assert.deepEqual(config.warnings, []);
+    assert.deepEqual(config.runtimeOptions.assets, {
+      directory: join(a.dir, "public"),
+      binding: "ASSETS",
+      not_found_handling: "single-page-application",
+      run_worker_first: ["/api/*", "!/api/docs/*"],
+    });
+    assert.deepEqual(config.runtimeOptions.kv_namespaces, [
+      { binding: "CACHE", id: "abc" },
+      { binding: "SESSIONS" },
+    ]);
+    const staging = await loadAppConfig(a.dir, { env: "staging" });
+    assert.equal(staging.runtimeOptions.assets?.directory, join(a.dir, "public"));
+    assert.deepEqual(staging.runtimeOptions.kv_namespaces, [{ binding: "STAGING_CACHE", id: "s" }]);
+  });
+
+  it("refuses a missing assets directory, bad assets keys and a binding name used twice", async () => {
+    using a = app({
+      "wrangler.jsonc": `{ "main": "src/index.ts", "assets": { "directory": "./dist" } }`,
+    });
+    await assertFails(a.dir, "INVALID_CONFIG", [
+      `assets.directory: ${join(a.dir, "dist")} is not a directory`,
+    ]);
+    using b = app({
+      "wrangler.jsonc": `{ "main": "src/index.ts", "assets": { "directory": ".", "html_handling": "auto", "run_worker_first": ["api/*"] } }`,
+    });
+    await assertFails(b.dir, "INVALID_CONFIG", [
+      'assets.html_handling: must be "auto-trailing-slash"',
+      'assets.run_worker_first[0]: must be a path pattern starting with "/" (or "!/" to exclude), like "/api/*", got "api/*"',
+    ]);
+    using c = app({
+      "wrangler.jsonc": `{ "main": "src/index.ts", "assets": { "directory": ".", "binding": "KV" }, "kv_namespaces": [{ "binding": "KV" }] }`,
+    });
+    await assertFails(c.dir, "INVALID_CONFIG", [
+      "assets.binding: the binding name KV is also used by kv_namespaces",
     ]);
   });
 });

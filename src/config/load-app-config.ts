@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, extname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { z } from "zod";
 import { SteadError } from "../core/errors.ts";
 import type { Migration } from "../core/migrations/migration.ts";
@@ -14,6 +15,17 @@ import {
   type WranglerEnvironment,
   wranglerConfigSchema,
 } from "./wrangler-schema.ts";
+
+/**
+ * The entry of an app with `assets` and no `main`: every request goes to the assets, as on
+ * Cloudflare. (A file, not an import: it is bundled as the app's entry.)
+ */
+const ASSETS_ONLY_WORKER = fileURLToPath(
+  new URL(
+    `../bindings/assets/assets-only-worker${extname(new URL(import.meta.url).pathname)}`,
+    import.meta.url,
+  ),
+);
 
 /** Options of `loadAppConfig`. */
 /** What a wrangler config says about running the app, as `createRuntime()` options. */
@@ -38,6 +50,26 @@ export interface AppRuntimeOptions {
   confirmDeletions?: string[];
   /** Classes with storage declared by `exports`, with their backend. */
   objectClasses?: Record<string, "sqlite" | "kv">;
+  /** `assets`, its `directory` absolute. */
+  assets?: AppAssets;
+  /** `kv_namespaces`: binding and namespace id. */
+  kv_namespaces?: AppKvNamespace[];
+}
+
+/** The config's `assets` key, as `createRuntime()`'s `assets` option. */
+export interface AppAssets {
+  /** Absolute path. */
+  directory: string;
+  binding?: string;
+  not_found_handling?: "single-page-application" | "404-page" | "none";
+  html_handling?: "auto-trailing-slash" | "force-trailing-slash" | "drop-trailing-slash" | "none";
+  run_worker_first?: boolean | string[];
+}
+
+/** One `kv_namespaces` entry, as `createRuntime()` takes it. */
+export interface AppKvNamespace {
+  binding: string;
+  id?: string;
 }
 
 /** The build keys of a wrangler config, as `createRuntime()`'s `build` option. */
@@ -110,9 +142,10 @@ export interface AppConfig {
  * `wrangler.toml`, in that order of preference) and resolves it into `createRuntime` options.
  *
  * Keys read: `name`, `main` (resolved from the config's directory; the file must exist; not
- * needed when `options.main` names the entry), `compatibility_date`, `compatibility_flags`,
+ * needed when `options.main` names the entry, nor for an app of static assets only), `compatibility_date`, `compatibility_flags`,
  * `vars`, `durable_objects.bindings` (`name`, `class_name`; a `script_name` naming another
- * Worker is not supported), `migrations`, the build keys (`rules`, `define`, `alias`,
+ * Worker is not supported), `assets` (inherited by environments; its directory must exist),
+ * `kv_namespaces`, `migrations`, the build keys (`rules`, `define`, `alias`,
  * `tsconfig`, `jsx_factory`, `jsx_fragment`, `minify`, `keep_names`), `build` (a custom build
  * command, as `customBuild`), and `env.<name>` with `options.env` (`main`, `compatibility_date`,
  * `compatibility_flags`, `migrations`, `name`, `build` and
@@ -153,6 +186,7 @@ export async function loadAppConfig(
   let compatibilityFlags = config.compatibility_flags;
   let cpuLimitMs = config.limits?.cpu_ms;
   let customBuildKey = config.build;
+  let assetsKey = config.assets;
   let inherited = buildKeys(config);
   if (options.env !== undefined) {
     const envs = config.env ?? {};
@@ -173,6 +207,7 @@ export async function loadAppConfig(
     compatibilityFlags = chosen.compatibility_flags ?? compatibilityFlags;
     cpuLimitMs = chosen.limits?.cpu_ms ?? cpuLimitMs;
     customBuildKey = chosen.build ?? customBuildKey;
+    assetsKey = chosen.assets ?? assetsKey;
     inherited = { ...inherited, ...definedOnly(buildKeys(chosen)) };
   }
 
@@ -184,12 +219,17 @@ export async function loadAppConfig(
         `The entry module ${mainPath} does not exist. Pass the path of the Worker's entry module (relative to the current directory).`,
       );
     }
-  } else if (main === undefined) {
+  } else if (main === undefined && assetsKey === undefined) {
     throw invalid(
       `${configPath}: main: is required: the Worker's entry module, relative to the config file, e.g. "main": "src/index.ts". Or pass the entry on the command line: stead dev src/index.ts, or --main src/index.ts.`,
     );
   }
-  const mainPath = options.main !== undefined ? resolve(options.main) : resolve(configDir, main!);
+  const mainPath =
+    options.main !== undefined
+      ? resolve(options.main)
+      : main === undefined
+        ? ASSETS_ONLY_WORKER
+        : resolve(configDir, main);
   if (!existsSync(mainPath) || !statSync(mainPath).isFile()) {
     throw invalid(
       `${configPath}: ${options.env !== undefined && selected.main !== undefined ? envPath : ""}main: the entry module ${mainPath} does not exist. Fix "main" (it is resolved from the config file's directory), or create the file.`,
@@ -213,6 +253,22 @@ export async function loadAppConfig(
     }
     durableObjects[binding.name] = binding.class_name;
   });
+
+  const assets = assetsFrom(
+    assetsKey,
+    configPath,
+    configDir,
+    assetsKey === config.assets ? "" : envPath,
+  );
+  const kvNamespaces = (selected.kv_namespaces ?? []).map(({ binding, id }) => ({
+    binding,
+    ...(id === undefined ? {} : { id }),
+  }));
+  checkBindingNames(configPath, envPath, [
+    ...Object.keys(durableObjects).map((n) => ({ name: n, key: "durable_objects.bindings" })),
+    ...kvNamespaces.map(({ binding }) => ({ name: binding, key: "kv_namespaces" })),
+    ...(assets?.binding === undefined ? [] : [{ name: assets.binding, key: "assets.binding" }]),
+  ]);
 
   const vars: Record<string, unknown> = { ...selected.vars };
   const devVars = options.dev === true ? readDevVars(configDir, options.env) : undefined;
@@ -250,6 +306,8 @@ export async function loadAppConfig(
     ...(declaredExports === undefined
       ? {}
       : { objectClasses: objectClasses(configPath, declaredExports) }),
+    ...(assets === undefined ? {} : { assets }),
+    ...(kvNamespaces.length === 0 ? {} : { kv_namespaces: kvNamespaces }),
   };
   return deepFreeze({
     configPath,
@@ -270,6 +328,47 @@ export async function loadAppConfig(
           )),
     ],
   });
+}
+
+/** The `assets` key with its directory resolved from the config's directory, which must exist. */
+function assetsFrom(
+  key: WranglerEnvironment["assets"],
+  configPath: string,
+  configDir: string,
+  envPath: string,
+): AppAssets | undefined {
+  if (key === undefined) return undefined;
+  const directory = resolve(configDir, key.directory);
+  if (!existsSync(directory) || !statSync(directory).isDirectory()) {
+    throw invalid(
+      `${configPath}: ${envPath}assets.directory: ${directory} is not a directory. Create it, or fix "directory" (it is resolved from the config file's directory).`,
+    );
+  }
+  return {
+    directory,
+    ...(key.binding === undefined ? {} : { binding: key.binding }),
+    ...(key.not_found_handling === undefined ? {} : { not_found_handling: key.not_found_handling }),
+    ...(key.html_handling === undefined ? {} : { html_handling: key.html_handling }),
+    ...(key.run_worker_first === undefined ? {} : { run_worker_first: key.run_worker_first }),
+  };
+}
+
+/** Every binding name is used once, whatever kind of binding it is. */
+function checkBindingNames(
+  configPath: string,
+  envPath: string,
+  names: readonly { name: string; key: string }[],
+): void {
+  const seen = new Map<string, string>();
+  for (const { name, key } of names) {
+    const first = seen.get(name);
+    if (first !== undefined) {
+      throw invalid(
+        `${configPath}: ${envPath}${key}: the binding name ${name} is also used by ${first}. Give each binding its own name.`,
+      );
+    }
+    seen.set(name, key);
+  }
 }
 
 /** The build keys an environment inherits from the top level. */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { assetsSchema, kvNamespaceSchema } from "./bindings-schema.ts";
 import { aliasSchema, customBuildSchema, defineSchema, moduleRuleSchema } from "./build-schema.ts";
 import { cpuLimitSchema } from "./cpu-limit-schema.ts";
 import { migrationSchema } from "./migration-schema.ts";
@@ -35,6 +36,8 @@ const workerFields = {
   compatibility_flags: z.array(z.string().min(1)).optional(),
   vars: z.record(z.string(), z.unknown()).optional(),
   durable_objects: durableObjects.optional(),
+  assets: assetsSchema.optional(),
+  kv_namespaces: z.array(kvNamespaceSchema).optional(),
   // How the app is bundled (see docs/configuration.md, "How apps are built").
   rules: z.array(moduleRuleSchema).optional(),
   define: defineSchema.optional(),
@@ -88,10 +91,11 @@ const workerFields = {
 
 /**
  * The part of a wrangler config Stead reads: `name`, `main`, `compatibility_date`,
- * `compatibility_flags`, `vars`, `durable_objects.bindings`, `limits.cpu_ms`, `migrations`, the
+ * `compatibility_flags`, `vars`, `durable_objects.bindings`, `assets`, `kv_namespaces`,
+ * `limits.cpu_ms`, `migrations`, the
  * build keys (`rules`, `define`, `tsconfig`, `jsx_factory`, `jsx_fragment`, `minify`,
  * `keep_names`, `build`, and `alias` at the top level only), and the same keys under `env.<name>`. Every
- * other key (routes, kv_namespaces, observability, ...) is accepted and ignored.
+ * other key (routes, r2_buckets, observability, ...) is accepted and ignored.
  */
 export const wranglerConfigSchema = z.object({
   ...workerFields,

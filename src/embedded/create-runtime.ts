@@ -1,3 +1,4 @@
+import type { ResolvedAssets } from "../bindings/assets/index.ts";
 import { AlarmScheduler } from "../core/alarms/alarm-scheduler.ts";
 import { systemClock } from "../core/clock.ts";
 import { captureConsole } from "../core/console-capture.ts";
@@ -17,6 +18,7 @@ import { addRuntimeScope, runInScope, type WorkerScope } from "../core/worker-sc
 import { maxOpenDatabases, openFileLimit } from "../drivers/local/open-file-limit.ts";
 import { withAppConfig } from "./app-config.ts";
 import { type AppEntry, loadAppEntry } from "./app-entry.ts";
+import { addBindings, bindingNameProblems, resolveAssetOptions } from "./bindings.ts";
 import { ClusterNode } from "./cluster-node.ts";
 import { buildControllers, deferBindings } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
@@ -66,6 +68,15 @@ export async function createRuntimeWith(
 ): Promise<Runtime> {
   const config = parseRuntimeOptions(options);
   checkThreadOptions(config);
+  checkBindingOptions(config);
+  const compatibilityDate = config.compatibilityDate ?? new Date().toISOString().slice(0, 10);
+  const onError = config.onError ?? defaultOnError;
+  const assets = resolveAssetOptions(
+    config.assets,
+    config.cwd ?? process.cwd(),
+    compatibilityDate,
+    config.compatibilityFlags ?? [],
+  );
   installFetchGate();
   installWorkersGlobals();
   const releaseConsole =
@@ -74,6 +85,12 @@ export async function createRuntimeWith(
   // loads; Durable Object namespaces start working once its classes are known.
   const env: Record<string, any> = { ...config.vars };
   const bindings = deferBindings(env, classBindings(config));
+  const extra = addBindings(env, {
+    assets,
+    kvNamespaces: config.kv_namespaces ?? [],
+    clock: config.clock ?? systemClock,
+    warn: (message) => onError(new Error(message), "assets"),
+  });
   const exports: Record<string, unknown> = {};
   const scope: WorkerScope = { env, exports };
   const removeRuntimeScope = addRuntimeScope(scope);
@@ -87,6 +104,7 @@ export async function createRuntimeWith(
   try {
     app = await runInScope(scope, () => loadAppEntry(config, internals.prebuilt));
   } catch (error) {
+    extra.fail(error);
     removeScope();
     throw error;
   }
@@ -94,11 +112,19 @@ export async function createRuntimeWith(
   try {
     store = await openStore(config);
   } catch (error) {
+    extra.fail(error);
     removeScope();
     app.dispose();
     throw error;
   }
-  const onError = config.onError ?? defaultOnError;
+  try {
+    extra.open(store.dataDir!);
+  } catch (error) {
+    removeScope();
+    await store.abort();
+    app.dispose();
+    throw error;
+  }
   const waitUntil = trackWaitUntil(onError);
   let scheduler: AlarmScheduler | undefined;
   let hosting: ObjectHosting | undefined;
@@ -115,7 +141,7 @@ export async function createRuntimeWith(
         );
   try {
     const records = await prepareNamespaces(config, module, store.driver);
-    hosting = await hostObjects(config, app, records, store, env, exports, node, {
+    hosting = await hostObjects(config, app, records, store, env, exports, assets, node, {
       alarmIndexChanged: () => scheduler?.changed(),
       onError,
     });
@@ -136,12 +162,23 @@ export async function createRuntimeWith(
     node?.abandon();
     removeScope();
     await hosting?.dispose().catch(() => {});
+    await extra.close().catch(() => {});
     await store.abort();
     app.dispose();
     throw error;
   }
   scheduler = await startAlarms(store.driver, config, hosting, onError);
-  runtime = workerRuntime(app, scope, waitUntil, store, hosting, scheduler, node, removeScope);
+  runtime = workerRuntime(
+    app,
+    scope,
+    waitUntil,
+    store,
+    hosting,
+    scheduler,
+    extra,
+    node,
+    removeScope,
+  );
   return runtime;
 }
 
@@ -159,6 +196,33 @@ function checkThreadOptions(config: ResolvedRuntimeOptions): void {
   }
   if (config.clock !== undefined) {
     problems.push("clock: an injected clock cannot reach object threads; remove clock or threads");
+  }
+  if (problems.length > 0) {
+    throw new SteadError("INVALID_CONFIG", formatOptionProblems("createRuntime()", problems));
+  }
+}
+
+/** Every binding name is used once; KV needs a directory to live in. */
+function checkBindingOptions(config: ResolvedRuntimeOptions): void {
+  const problems = bindingNameProblems([
+    ...Object.keys(config.vars ?? {}).map((name) => ({ name, option: "vars" })),
+    ...Object.keys(config.durableObjects ?? {}).map((name) => ({ name, option: "durableObjects" })),
+    ...(config.kv_namespaces ?? []).map(({ binding }) => ({
+      name: binding,
+      option: "kv_namespaces",
+    })),
+    ...(config.assets?.binding === undefined
+      ? []
+      : [{ name: config.assets.binding, option: "assets.binding" }]),
+  ]);
+  if (
+    (config.kv_namespaces ?? []).length > 0 &&
+    config.driver !== undefined &&
+    config.dataDir === undefined
+  ) {
+    problems.push(
+      "kv_namespaces: KV namespaces live in <dataDir>/kv.sqlite; with a driver, give dataDir too",
+    );
   }
   if (problems.length > 0) {
     throw new SteadError("INVALID_CONFIG", formatOptionProblems("createRuntime()", problems));
@@ -239,6 +303,7 @@ async function hostObjects(
   store: Store,
   env: Record<string, unknown>,
   exports: Record<string, unknown>,
+  assets: ResolvedAssets | undefined,
   node: ClusterNode | undefined,
   hooks: { alarmIndexChanged(): void; onError(error: unknown, context: string): void },
 ): Promise<ObjectHosting> {
@@ -288,6 +353,8 @@ async function hostObjects(
       compatibilityDate,
       vars: config.vars ?? {},
       bindings,
+      assets,
+      kvNamespaces: config.kv_namespaces ?? [],
       namespaces: records.filter((record) => exported(record.className)),
       limits: { ...limits, maxActive: Math.max(1, Math.ceil(limits.maxActive / threads)) },
       nameCacheBytes: Math.floor(nameCacheBytes / (threads + 1)),

@@ -4,6 +4,7 @@
  * thread; calls to objects of other shards go back through it. See `threads/shard-pool.ts`.
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import type { ResolvedAssets } from "../bindings/assets/index.ts";
 import { HttpForwarder } from "../cluster/http-forwarder.ts";
 import { LeaseDeadline } from "../cluster/lease-deadline.ts";
 import { leaseLapsed } from "../cluster/node-lease.ts";
@@ -35,6 +36,7 @@ import {
   type ToShard,
 } from "../threads/shard-protocol.ts";
 import { fromWireError, toWireError } from "../threads/wire.ts";
+import { addBindings } from "./bindings.ts";
 import { loadEntryModule } from "./module-loader.ts";
 import { buildControllers, deferBindings } from "./namespaces.ts";
 import { fillWorkerExports } from "./worker-exports.ts";
@@ -71,10 +73,18 @@ async function start(): Promise<void> {
     env,
     Object.keys(data.bindings).map((binding) => ({ binding })),
   );
+  const extra = addBindings(env, {
+    assets: data.assets as ResolvedAssets | undefined,
+    kvNamespaces: data.kvNamespaces,
+    clock: systemClock,
+    // The main thread reports problems in _headers and _redirects once.
+    warn: () => {},
+  });
   const exports: Record<string, unknown> = {};
   const scope: WorkerScope = { env, exports };
   addRuntimeScope(scope);
   const module = await runInScope(scope, () => loadEntryModule(data.main, data.cwd));
+  extra.open(data.dataDir);
   const driver = await openDriver();
   const routes = new Map<string, ObjectRoute>();
   const handles = new Handles({
@@ -180,6 +190,7 @@ async function start(): Promise<void> {
     // Let commits scheduled for the end of this turn run before closing.
     await new Promise((resolve) => setImmediate(resolve));
     for (const controller of controllers.values()) controller.closeAll();
+    await extra.close();
     await driver.close();
   }
 

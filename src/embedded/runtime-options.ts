@@ -1,4 +1,6 @@
 import { z } from "zod";
+import type { AssetsOptions } from "../bindings/assets/index.ts";
+import { assetsSchema, kvNamespaceSchema } from "../config/bindings-schema.ts";
 import { aliasSchema, defineSchema, moduleRuleSchema } from "../config/build-schema.ts";
 import { cpuLimitSchema } from "../config/cpu-limit-schema.ts";
 import { migrationSchema } from "../config/migration-schema.ts";
@@ -72,6 +74,19 @@ export interface RuntimeOptions {
   durableObjects?: Record<string, DurableObjectBinding>;
   /** Plain bindings (strings, numbers, JSON values) visible in `env`. */
   vars?: Record<string, unknown>;
+  /**
+   * Static assets, as the wrangler config's `assets` key says: `directory` (resolved from
+   * `cwd`), `binding`, `not_found_handling`, `html_handling`, `run_worker_first`. They answer
+   * `fetch` before the Worker as on Cloudflare, and the Worker reaches them through
+   * `env[binding].fetch()`. See docs/bindings.md.
+   */
+  assets?: AssetsOptions;
+  /**
+   * KV namespaces, as the wrangler config's `kv_namespaces` key lists them: `env[binding]` is a
+   * KV namespace whose entries live in `<dataDir>/kv.sqlite` under `id` (or the binding name).
+   * Tests seed and read them through `runtime.env[binding]`.
+   */
+  kv_namespaces?: Array<{ binding: string; id?: string }>;
   /** Where object databases live. Omitted: a temporary directory removed on dispose. */
   dataDir?: string;
   /**
@@ -236,6 +251,8 @@ const schema = z.object({
     .optional(),
   compatibilityFlags: z.array(z.string().min(1)).optional(),
   vars: z.record(z.string(), z.unknown()).optional(),
+  assets: assetsSchema.strict().optional(),
+  kv_namespaces: z.array(kvNamespaceSchema.strict()).optional(),
   dataDir: z.string().min(1).optional(),
   storage: z
     .string({ error: 'must be a PostgreSQL URL, like "postgres://user@127.0.0.1:5432/app"' })

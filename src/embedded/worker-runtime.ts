@@ -7,6 +7,7 @@ import { callFetch } from "../core/rpc/entrypoint-stub.ts";
 import type { DeadLetterRecord } from "../core/storage/driver.ts";
 import { runInScope, type WorkerScope } from "../core/worker-scope.ts";
 import type { AppEntry } from "./app-entry.ts";
+import type { RuntimeBindings } from "./bindings.ts";
 import type { ClusterNode } from "./cluster-node.ts";
 import type { ObjectHosting } from "./object-hosting.ts";
 import type { Store } from "./store.ts";
@@ -22,7 +23,7 @@ export interface Runtime extends AsyncDisposable {
    * arguments.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-  /** The bindings, as the Worker sees them: vars and Durable Object namespaces. */
+  /** The bindings, as the Worker sees them: vars, Durable Object namespaces, KV, assets. */
   readonly env: Record<string, any>;
   /** Where object databases live. */
   readonly dataDir: string | undefined;
@@ -70,6 +71,7 @@ export function workerRuntime(
   store: Store,
   hosting: ObjectHosting,
   scheduler: AlarmScheduler,
+  bindings: RuntimeBindings,
   node: ClusterNode | undefined,
   removeScope: () => void,
 ): Runtime {
@@ -77,6 +79,8 @@ export function workerRuntime(
   const exports = scope.exports as Record<string, unknown>;
   const requestScope: WorkerScope = { env, exports, waitUntil: waitUntil.track };
   const module = app.module;
+  // An app of assets only (no `main`): its stand-in Worker is never asked.
+  const assetsOnly = module.__steadAssetsOnly === true;
   let disposed = false;
 
   const runtime: Runtime = {
@@ -88,8 +92,13 @@ export function workerRuntime(
       // A Request passed alone reaches the Worker as it is (as `stub.fetch` passes it on).
       const request =
         input instanceof Request && init === undefined ? input : new Request(input, init);
-      const ctx = workerContext(waitUntil.track, exports);
-      return runInScope(requestScope, () => callFetch(module.default, request, env, ctx));
+      const worker = () => {
+        const ctx = workerContext(waitUntil.track, exports);
+        return runInScope(requestScope, () => callFetch(module.default, request, env, ctx));
+      };
+      // Static assets answer first, as on Cloudflare; the Worker gets what they leave.
+      if (bindings.assets === undefined) return worker();
+      return assetsOnly ? bindings.assets.fetch(request) : bindings.assets.route(request, worker);
     },
     alarmDeadLetters: () => store.driver.alarms.deadLetters(),
     async dispose() {
@@ -100,6 +109,7 @@ export function workerRuntime(
       // A cluster node lets queued events finish, then hands its objects to the next asker.
       await node?.handOver(hosting, performance.now() + HAND_OVER_MS);
       await hosting.dispose();
+      await bindings.close();
       try {
         await node?.leave();
       } finally {

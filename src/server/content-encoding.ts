@@ -26,7 +26,14 @@ export function contentEncoder(
     case "deflate":
       return webPair(createDeflate({ flush: constants.Z_SYNC_FLUSH }));
     case "br":
-      return webPair(createBrotliCompress({ flush: constants.BROTLI_OPERATION_FLUSH }));
+      // Quality 5, not zlib's default 11: that one compresses a few MB/s, far too slow for
+      // responses made at request time (static assets among them).
+      return webPair(
+        createBrotliCompress({
+          flush: constants.BROTLI_OPERATION_FLUSH,
+          params: { [constants.BROTLI_PARAM_QUALITY]: 5 },
+        }),
+      );
     case "zstd":
       return webPair(createZstdCompress({ flush: constants.ZSTD_e_flush }));
     default:

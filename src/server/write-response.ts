@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import { encodedBodyOf } from "../core/encoded-body.ts";
 import { contentEncoder } from "./content-encoding.ts";
 import { bodyFailedReply, sendReply } from "./error-reply.ts";
 
@@ -58,6 +59,18 @@ export async function writeResponse(
     }
     writeHead(res, response, headers);
     res.end();
+    return;
+  }
+  const encoded = encoding === undefined ? undefined : encodedBodyOf(response, encoding);
+  if (encoded !== undefined) {
+    // Already encoded (a precompressed asset): sent as it is, framed by its length.
+    body.cancel().catch(ignore);
+    removeHeader(headers, "content-length");
+    headers.push("content-length", String(encoded.byteLength));
+    writeHead(res, response, headers);
+    progress.bytes = options.head ? 0 : encoded.byteLength;
+    if (options.head) res.end();
+    else res.end(encoded);
     return;
   }
   const encoder = encoding === undefined ? undefined : contentEncoder(encoding);

@@ -84,3 +84,48 @@ export async function listDurableObjectIds(
   const ids = await controller.driver.listObjects(controller.namespace);
   return ids.map((hex) => controller.ids.fromString(hex));
 }
+
+/** What `kvEntries` needs of a KV namespace binding (`env.MY_KV`). */
+interface KvNamespaceLike {
+  list(options?: { cursor?: string | null }): Promise<{
+    keys: { name: string; expiration?: number }[];
+    list_complete: boolean;
+    cursor?: string;
+  }>;
+  getWithMetadata(key: string): Promise<{ value: string | null; metadata: unknown }>;
+}
+
+/** One entry of a KV namespace, as `kvEntries` returns it. */
+export interface KvEntrySnapshot {
+  value: string;
+  metadata: unknown;
+  /** Seconds since the epoch, when the entry expires. */
+  expiration?: number;
+}
+
+/**
+ * Every live entry of a KV namespace binding (`runtime.env.MY_KV`), by key in list order, values
+ * as text: to check what an app stored. Seed a namespace with its own `put`.
+ *
+ * @example
+ * await rt.fetch("http://app/login", { method: "POST" });
+ * assert.deepEqual([...(await kvEntries(rt.env.SESSIONS)).keys()], ["session:1"]);
+ */
+export async function kvEntries(namespace: KvNamespaceLike): Promise<Map<string, KvEntrySnapshot>> {
+  const entries = new Map<string, KvEntrySnapshot>();
+  let cursor: string | undefined;
+  do {
+    const page = await namespace.list(cursor === undefined ? {} : { cursor });
+    for (const key of page.keys) {
+      const { value, metadata } = await namespace.getWithMetadata(key.name);
+      if (value === null) continue;
+      entries.set(key.name, {
+        value,
+        metadata,
+        ...(key.expiration === undefined ? {} : { expiration: key.expiration }),
+      });
+    }
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor !== undefined);
+  return entries;
+}

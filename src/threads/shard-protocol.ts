@@ -92,6 +92,10 @@ export interface ShardData {
   vars: Record<string, unknown>;
   /** Binding name -> storage name, for the env. */
   bindings: Record<string, string>;
+  /** The app's static assets (`ResolvedAssets` of bindings/assets), for its binding. */
+  assets: object | undefined;
+  /** KV namespace bindings, opened on this thread on `<dataDir>/kv.sqlite`. */
+  kvNamespaces: { binding: string; id?: string }[];
   namespaces: ShardNamespace[];
   limits: ObjectLimits;
   /** This thread's share of the name cache, in bytes. */

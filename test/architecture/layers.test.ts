@@ -22,12 +22,24 @@ const ALLOWED: Record<string, string[]> = {
   config: ["core"],
   loader: ["core"],
   testing: ["core"],
+  // assets, kv, ...: one folder per binding, built on core; a store is a seam of its folder.
+  bindings: ["core"],
   // The `cloudflare:*` modules apps import: built on core.
   cloudflare: ["core"],
-  embedded: ["core", "drivers", "threads", "cluster", "config", "cloudflare", "loader"],
-  cli: ["core", "drivers", "threads", "config", "server", "embedded", "loader"],
+  embedded: ["core", "drivers", "threads", "cluster", "config", "cloudflare", "loader", "bindings"],
+  cli: ["core", "drivers", "threads", "config", "server", "embedded", "loader", "bindings"],
   // The package's entry points re-export the layers.
-  ".": ["core", "drivers", "embedded", "server", "testing", "config", "loader", "types"],
+  ".": [
+    "core",
+    "drivers",
+    "embedded",
+    "server",
+    "testing",
+    "config",
+    "loader",
+    "types",
+    "bindings",
+  ],
   types: ["core"],
 };
 

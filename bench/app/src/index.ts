@@ -10,6 +10,8 @@ interface Env {
   LOG: DurableObjectNamespace<Log>;
   ECHO: DurableObjectNamespace<Echo>;
   ROOM: DurableObjectNamespace<Room>;
+  /** The static assets (public/): Stead serves them before the Worker; workerd through here. */
+  ASSETS: { fetch(request: Request): Promise<Response> };
 }
 
 /** Workloads 1, 2 and 6: a KV read-modify-write per call. */
@@ -89,6 +91,7 @@ export default {
       return text(await env.COUNTER.getByName(`cold-${path.slice(4)}`).increment());
     }
     if (path === "/health") return new Response("ok");
+    if (path.startsWith("/static/")) return env.ASSETS.fetch(request);
     return new Response("Not found", { status: 404 });
   },
 };

@@ -65,6 +65,28 @@ export function sendFromCurrent<T>(send: () => Promise<T>): Promise<T> {
   );
 }
 
+/**
+ * Call this for I/O of the current code that is not an output (a read from a KV namespace or the
+ * assets): it starts at once, even while the object's writes are not yet durable, and its result
+ * comes back to an object only when its input gate is open.
+ */
+export function readFromCurrent<T>(read: () => Promise<T>): Promise<T> {
+  const caller = storage.getStore();
+  const sent = read();
+  if (caller === undefined) return sent;
+  const reenter = <R>(settle: () => R) => {
+    const wait = caller.inputGate.waitForOpen();
+    return wait ? wait.then(settle) : settle();
+  };
+  return sent.then(
+    (value) => reenter(() => value),
+    (error: unknown) =>
+      reenter(() => {
+        throw error;
+      }),
+  );
+}
+
 const requests = new AsyncLocalStorage<string>();
 
 /**

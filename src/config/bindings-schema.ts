@@ -1,0 +1,48 @@
+import { z } from "zod";
+
+const bindingName = z
+  .string()
+  .regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript identifier, like ASSETS");
+
+/** A `run_worker_first` route pattern, as wrangler checks it. */
+const routePattern = z
+  .string()
+  .max(100, "must be at most 100 characters")
+  .regex(/^!?\//, 'must be a path pattern starting with "/" (or "!/" to exclude), like "/api/*"');
+
+/**
+ * The `assets` key (https://developers.cloudflare.com/workers/static-assets/binding/). Other keys
+ * under it are accepted and ignored, as wrangler only warns on them.
+ */
+export const assetsSchema = z
+  .object({
+    directory: z
+      .string({ error: 'is required: the folder of static files, like "./public"' })
+      .min(1),
+    binding: bindingName.optional(),
+    not_found_handling: z
+      .enum(["single-page-application", "404-page", "none"], {
+        error: 'must be "single-page-application", "404-page" or "none"',
+      })
+      .optional(),
+    html_handling: z
+      .enum(["auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none"], {
+        error:
+          'must be "auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash" or "none"',
+      })
+      .optional(),
+    run_worker_first: z
+      .union([z.boolean(), z.array(routePattern).max(100, "must hold at most 100 patterns")], {
+        error: 'must be true, false, or a list of route patterns like ["/api/*"]',
+      })
+      .optional(),
+  })
+  .loose();
+
+/** One `kv_namespaces` entry. `preview_id` and `remote` are accepted and ignored. */
+export const kvNamespaceSchema = z
+  .object({
+    binding: bindingName,
+    id: z.string().min(1).optional(),
+  })
+  .loose();

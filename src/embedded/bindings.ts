@@ -1,0 +1,110 @@
+import { statSync } from "node:fs";
+import { resolve } from "node:path";
+import {
+  AssetServer,
+  type AssetsOptions,
+  assetsBinding,
+  type ResolvedAssets,
+  resolveAssets,
+} from "../bindings/assets/index.ts";
+import { KVNamespace } from "../bindings/kv/index.ts";
+import type { Clock } from "../core/clock.ts";
+import { SteadError } from "../core/errors.ts";
+import { formatOptionProblems } from "../core/invalid-options.ts";
+import { DeferredKvStore } from "./deferred-kv-store.ts";
+import { openKvStore } from "./kv-file.ts";
+
+/** What the bindings of one thread are made from. */
+export interface BindingsSetup {
+  /** Assets with defaults applied and the directory checked (`resolveAssetOptions`). */
+  readonly assets: ResolvedAssets | undefined;
+  readonly kvNamespaces: readonly { binding: string; id?: string }[];
+  readonly clock: Clock;
+  /** Problems in `_headers` / `_redirects`, for the operator. */
+  warn(message: string): void;
+}
+
+/** The bindings of `env` beside vars and Durable Object namespaces: assets and KV. */
+export interface RuntimeBindings {
+  /** The asset server, when the app has assets: `fetch` goes through its routing first. */
+  readonly assets: AssetServer | undefined;
+  /** The data directory is held: KV calls reach `<dataDir>/kv.sqlite` from now on. */
+  open(dataDir: string): void;
+  /** The runtime did not start: KV calls fail with `error`. */
+  fail(error: unknown): void;
+  /** Closes the KV store (after the objects that may use it are closed). */
+  close(): Promise<void>;
+}
+
+/**
+ * Puts the assets and KV bindings in `env`. KV namespaces are usable at once, and their calls
+ * wait until `open` names the data directory.
+ */
+export function addBindings(env: Record<string, unknown>, setup: BindingsSetup): RuntimeBindings {
+  const assets = setup.assets === undefined ? undefined : new AssetServer(setup.assets, setup.warn);
+  if (assets !== undefined && setup.assets!.binding !== undefined) {
+    env[setup.assets!.binding] = assetsBinding(assets);
+  }
+  const store = setup.kvNamespaces.length === 0 ? undefined : new DeferredKvStore();
+  for (const { binding, id } of setup.kvNamespaces) {
+    env[binding] = new KVNamespace({
+      store: store!,
+      namespace: id ?? binding,
+      now: () => setup.clock.now(),
+    });
+  }
+  return {
+    assets,
+    open(dataDir) {
+      if (store === undefined) return;
+      try {
+        store.open(openKvStore(dataDir));
+      } catch (error) {
+        store.fail(error);
+        throw error;
+      }
+    },
+    fail: (error) => store?.fail(error),
+    close: async () => store?.close(),
+  };
+}
+
+/**
+ * The `assets` option with its defaults, its directory resolved from `cwd`; a directory that
+ * does not exist is a configuration error.
+ */
+export function resolveAssetOptions(
+  options: AssetsOptions | undefined,
+  cwd: string,
+  compatibilityDate: string,
+  compatibilityFlags: readonly string[],
+): ResolvedAssets | undefined {
+  if (options === undefined) return undefined;
+  const directory = resolve(cwd, options.directory);
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(directory).isDirectory();
+  } catch {}
+  if (!isDirectory) {
+    throw new SteadError(
+      "INVALID_CONFIG",
+      formatOptionProblems("createRuntime()", [
+        `assets.directory: ${directory} is not a directory; create it, or fix the path (resolved from cwd)`,
+      ]),
+    );
+  }
+  return resolveAssets(options, directory, compatibilityDate, compatibilityFlags);
+}
+
+/** Binding names in use twice (vars, Durable Objects, KV, assets), as problems. */
+export function bindingNameProblems(names: readonly { name: string; option: string }[]): string[] {
+  const seen = new Map<string, string>();
+  const problems: string[] = [];
+  for (const { name, option } of names) {
+    const first = seen.get(name);
+    if (first !== undefined) {
+      problems.push(`${option}: ${name} is also bound by ${first}; give each binding its own name`);
+    } else seen.set(name, option);
+  }
+  return problems;
+}
