@@ -79,6 +79,8 @@ export async function createRuntimeWith(
   );
   installFetchGate();
   installWorkersGlobals();
+  // What a failed start undoes, last step first; a started runtime disposes them itself.
+  const undo = new AsyncDisposableStack();
   const releaseConsole =
     config.onConsole === undefined ? () => {} : captureConsole(config.onConsole);
   // The app's top-level code sees every binding through `env` of cloudflare:workers while it
@@ -99,87 +101,68 @@ export async function createRuntimeWith(
     removeRuntimeScope();
     releaseConsole();
   };
-  let app: AppEntry;
-  let store: Store;
-  try {
-    app = await runInScope(scope, () => loadAppEntry(config, internals.prebuilt));
-  } catch (error) {
-    extra.fail(error);
-    removeScope();
-    throw error;
-  }
-  const module = app.module;
-  try {
-    store = await openStore(config);
-  } catch (error) {
-    extra.fail(error);
-    removeScope();
-    app.dispose();
-    throw error;
-  }
-  try {
-    extra.open(store.dataDir!);
-  } catch (error) {
-    removeScope();
-    await store.abort();
-    app.dispose();
-    throw error;
-  }
+  undo.defer(removeScope);
   const waitUntil = trackWaitUntil(onError);
   let scheduler: AlarmScheduler | undefined;
   let hosting: ObjectHosting | undefined;
   let runtime: Runtime | undefined;
-  const node =
-    store.cluster === undefined
-      ? undefined
-      : new ClusterNode(
-          config.cluster!,
-          store.cluster,
-          (error) => hosting?.resetAll(error),
-          (error) => onError(error, "cluster"),
-          () => (config.cluster!.onDrain ?? (() => void runtime?.dispose()))(),
-        );
   try {
-    const records = await prepareNamespaces(config, module, store.driver);
-    hosting = await hostObjects(config, app, records, store, env, exports, assets, node, {
+    const app = await runInScope(scope, () => loadAppEntry(config, internals.prebuilt));
+    undo.defer(() => app.dispose());
+    const store = await openStore(config);
+    undo.defer(() => store.abort());
+    extra.open(store.dataDir!);
+    undo.defer(() => extra.close());
+    const node =
+      store.cluster === undefined
+        ? undefined
+        : new ClusterNode(
+            config.cluster!,
+            store.cluster,
+            (error) => hosting?.resetAll(error),
+            (error) => onError(error, "cluster"),
+            () => (config.cluster!.onDrain ?? (() => void runtime?.dispose()))(),
+          );
+    if (node !== undefined) undo.defer(() => node.abandon());
+    const records = await prepareNamespaces(config, app.module, store.driver);
+    const hosted = await hostObjects(config, app, records, store, env, exports, assets, node, {
       alarmIndexChanged: () => scheduler?.changed(),
       onError,
     });
-    await node?.listen(hosting.deliverForwarded);
+    hosting = hosted;
+    undo.defer(() => hosted.dispose());
+    await node?.listen(hosted.deliverForwarded);
     for (const { binding, className } of classBindings(config)) {
       const storageName = records.find((record) => record.className === className)!.storageName;
-      bindings.get(binding)!.resolve(hosting.route(storageName)!);
+      bindings.get(binding)!.resolve(hosted.route(storageName)!);
     }
     const namespaces = new Map<string, DurableObjectNamespace>();
     for (const record of records) {
-      const route = hosting.route(record.storageName);
+      const route = hosted.route(record.storageName);
       if (route !== undefined) namespaces.set(record.className, new DurableObjectNamespace(route));
     }
-    fillWorkerExports(exports, module, env, namespaces, () =>
+    fillWorkerExports(exports, app.module, env, namespaces, () =>
       workerContext(waitUntil.track, exports),
     );
+    scheduler = await startAlarms(store.driver, config, hosted, onError);
+    runtime = workerRuntime(
+      app,
+      scope,
+      waitUntil,
+      store,
+      hosted,
+      scheduler,
+      extra,
+      node,
+      removeScope,
+    );
+    undo.move();
+    return runtime;
   } catch (error) {
-    node?.abandon();
-    removeScope();
-    await hosting?.dispose().catch(() => {});
-    await extra.close().catch(() => {});
-    await store.abort();
-    app.dispose();
+    extra.fail(error);
+    await undo.disposeAsync().catch(() => {});
     throw error;
   }
-  scheduler = await startAlarms(store.driver, config, hosting, onError);
-  runtime = workerRuntime(
-    app,
-    scope,
-    waitUntil,
-    store,
-    hosting,
-    scheduler,
-    extra,
-    node,
-    removeScope,
-  );
-  return runtime;
 }
 
 /** Options that only make sense with objects on this thread are refused with threads. */
