@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { describeError } from "../core/error-text.ts";
@@ -10,6 +10,7 @@ import { handleRequest } from "./handle-request.ts";
 import { RateLimitedWarnings } from "./limit-warnings.ts";
 import { protocolProblem } from "./request-checks.ts";
 import { newRequestId, requestIdOf } from "./request-id.ts";
+import type { RequestLogSink } from "./request-log.ts";
 
 export type { ServeOptions, UpgradeHandler } from "./serve-options.ts";
 
@@ -107,84 +108,23 @@ export async function serve(
     handleRequest(context, req, res);
   });
 
-  if (upgrade !== undefined) {
-    server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      connections.upgraded(socket);
-      const fail = (error: unknown) => {
-        log({
-          requestId: requestIdOf(req),
-          method: req.method ?? "",
-          path: req.url ?? "",
-          status: 500,
-          durationMs: 0,
-          bytes: 0,
-          error: describeError(error),
-        });
-        if (socket.writable) socket.end(rawReply(upgradeFailedReply()));
-        else socket.destroy();
-      };
-      if (connections.closing) {
-        socket.end(rawReply(shuttingDownReply()));
-        return;
-      }
-      const problem = protocolProblem(req);
-      if (problem !== undefined) {
-        socket.end(rawReply(problem));
-        return;
-      }
-      try {
-        const result = upgrade(req, socket, head, shutdown.signal);
-        if (result instanceof Promise) result.catch(fail);
-      } catch (error) {
-        fail(error);
-      }
-    });
-  }
+  if (upgrade !== undefined) takeUpgrades(server, upgrade, connections, log, shutdown.signal);
 
   await listen(server, port, host);
   const info = server.address() as AddressInfo;
   const url = `http://${urlHost(host, info)}:${info.port}`;
   context.fallbackHost = url.slice("http://".length);
-  // After listening, a server error must not crash the process. The usual one is accept()
-  // failing for want of file descriptors (libuv then drops the waiting connections).
-  server.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code === "EMFILE" || error.code === "ENFILE") {
-      warnings.warn("descriptors", () => descriptorsExhausted(error.code!, limit.open));
-      return;
-    }
-    log({
-      requestId: newRequestId(),
-      method: "",
-      path: "",
-      status: 0,
-      durationMs: 0,
-      bytes: 0,
-      error: describeError(error),
-    });
-  });
+  // After listening, a server error must not crash the process.
+  server.on("error", (error: NodeJS.ErrnoException) => serverError(error, warnings, limit, log));
 
-  let closed: Promise<void> | undefined;
+  const close = closeOnce(server, connections, shutdown);
   const steadServer: SteadServer = {
     address: { host: info.address, port: info.port, url },
     closing: shutdown.signal,
     get connections() {
       return limit.open;
     },
-    close({ deadlineMs = DEFAULT_CLOSE_DEADLINE_MS } = {}) {
-      closed ??= new Promise<void>((resolve) => {
-        shutdown.abort(new Error("The server is shutting down."));
-        const deadline = setTimeout(() => connections.destroyAll(), deadlineMs);
-        server.close(() => {
-          // WebSockets finish their closing handshake too (or are cut at the deadline).
-          connections.allClosed().then(() => {
-            clearTimeout(deadline);
-            resolve();
-          });
-        });
-        connections.closeIdle();
-      });
-      return closed;
-    },
+    close,
     [Symbol.asyncDispose]() {
       return steadServer.close();
     },
@@ -238,4 +178,97 @@ function overCapacity(max: number): string {
 function descriptorsExhausted(code: string, open: number): string {
   const which = code === "ENFILE" ? "the system has" : "this process has";
   return `New connections are being dropped: ${which} run out of file descriptors (${code}, with ${open.toLocaleString("en-US")} connections open). Raise the open-file limit (ulimit -n, or LimitNOFILE= in a systemd unit), or lower --max-connections / STEAD_MAX_CONNECTIONS or --max-open-databases / STEAD_MAX_OPEN_DATABASES.`;
+}
+
+/** Sends WebSocket upgrades to `upgrade`, refusing them while closing or when malformed. */
+function takeUpgrades(
+  server: Server,
+  upgrade: NonNullable<ServeOptions["upgrade"]>,
+  connections: Connections,
+  log: RequestLogSink,
+  closing: AbortSignal,
+): void {
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    connections.upgraded(socket);
+    const fail = (error: unknown) => {
+      log({
+        requestId: requestIdOf(req),
+        method: req.method ?? "",
+        path: req.url ?? "",
+        status: 500,
+        durationMs: 0,
+        bytes: 0,
+        error: describeError(error),
+      });
+      if (socket.writable) socket.end(rawReply(upgradeFailedReply()));
+      else socket.destroy();
+    };
+    if (connections.closing) {
+      socket.end(rawReply(shuttingDownReply()));
+      return;
+    }
+    const problem = protocolProblem(req);
+    if (problem !== undefined) {
+      socket.end(rawReply(problem));
+      return;
+    }
+    try {
+      const result = upgrade(req, socket, head, closing);
+      if (result instanceof Promise) result.catch(fail);
+    } catch (error) {
+      fail(error);
+    }
+  });
+}
+
+/**
+ * A server error after listening: running out of file descriptors (accept() failing; libuv then
+ * drops the waiting connections) gets a rate-limited warning naming the fix, anything else a log
+ * line.
+ */
+function serverError(
+  error: NodeJS.ErrnoException,
+  warnings: RateLimitedWarnings,
+  limit: ConnectionLimit,
+  log: RequestLogSink,
+): void {
+  if (error.code === "EMFILE" || error.code === "ENFILE") {
+    warnings.warn("descriptors", () => descriptorsExhausted(error.code!, limit.open));
+    return;
+  }
+  log({
+    requestId: newRequestId(),
+    method: "",
+    path: "",
+    status: 0,
+    durationMs: 0,
+    bytes: 0,
+    error: describeError(error),
+  });
+}
+
+/**
+ * `SteadServer.close`, once: stops accepting, closes idle connections, lets requests and
+ * WebSockets (their closing handshake included) finish, and cuts what is left at the deadline.
+ */
+function closeOnce(
+  server: Server,
+  connections: Connections,
+  shutdown: AbortController,
+): SteadServer["close"] {
+  let closed: Promise<void> | undefined;
+  return ({ deadlineMs = DEFAULT_CLOSE_DEADLINE_MS } = {}) => {
+    closed ??= new Promise<void>((resolve) => {
+      shutdown.abort(new Error("The server is shutting down."));
+      const deadline = setTimeout(() => connections.destroyAll(), deadlineMs);
+      server.close(() => {
+        connections.allClosed().then(() => {
+          clearTimeout(deadline);
+          resolve();
+        });
+      });
+      connections.closeIdle();
+    });
+    return closed;
+  };
 }
