@@ -117,10 +117,10 @@ describe("point-in-time recovery over random histories", () => {
               handle.sqlite.exec("COMMIT");
               await handle.flush();
             }
-            states.push([history.currentPosition(), dump(handle.sqlite)]);
+            states.push([await history.currentPosition(), dump(handle.sqlite)]);
           }
           for (const [position, state] of states) {
-            assert.equal(history.check(position), "kept");
+            assert.equal(await history.check(position), "kept");
             await history.restoreOnNextStart(position);
             history.applyPendingRestore();
             assert.equal(dump(handle.sqlite), state, `state at position ${position}`);
