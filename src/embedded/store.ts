@@ -73,6 +73,7 @@ export async function openStore(config: ResolvedRuntimeOptions): Promise<Store> 
             dataDir,
             lock: config.dataDirLock,
             maxOpenDatabases: config.maxOpenDatabases,
+            ...historyOptions(config),
             onRetry: (error, delayMs) =>
               config.onError?.(error, `connecting to PostgreSQL (retrying in ${delayMs} ms)`),
           }).catch((error: unknown) => {

@@ -4,6 +4,7 @@ import { SteadError } from "../../core/errors.ts";
 import type { StorageDriver } from "../../core/storage/driver.ts";
 import { type DataDirLock, takeDataDirLock } from "../local/data-dir-lock.ts";
 import { assertWritableDir } from "../local/file-errors.ts";
+import { DEFAULT_HISTORY_RETENTION_MS } from "../local/local-driver.ts";
 import { OpenDatabases } from "../local/open-databases.ts";
 import { maxOpenDatabases, openFileLimit } from "../local/open-file-limit.ts";
 import { makePrivateDir } from "../local/private-files.ts";
@@ -49,6 +50,13 @@ export interface PostgresDriverOptions {
   connectTimeoutMs?: number;
   /** Told about each failed attempt to reach PostgreSQL at start, before the next one. */
   onRetry?: (error: SteadError, retryInMs: number) => void;
+  /**
+   * How long a replaced state of an object's database stays restorable (point-in-time
+   * recovery), ms. Default 30 days, as on Cloudflare; 0 keeps no history.
+   */
+  historyRetentionMs?: number;
+  /** Epoch ms, for log rows' commit times and retention (default `Date.now`). */
+  now?: () => number;
 }
 
 const OBJECT_ID = /^[0-9a-f]{64}$/;
@@ -107,6 +115,12 @@ export class PostgresDriver implements StorageDriver {
         `PostgresDriver compactAfter must be a positive integer, got ${String(options.compactAfter)}.`,
       );
     }
+    const historyRetentionMs = options.historyRetentionMs ?? DEFAULT_HISTORY_RETENTION_MS;
+    if (!(historyRetentionMs >= 0)) {
+      throw new RangeError(
+        `PostgresDriver historyRetentionMs must be 0 or more, got ${String(options.historyRetentionMs)}.`,
+      );
+    }
     makePrivateDir(options.dataDir);
     assertWritableDir(options.dataDir, options.dataDir);
     const ownLock = takeDataDirLock(options.dataDir, options.lock);
@@ -132,6 +146,8 @@ export class PostgresDriver implements StorageDriver {
         compactAfter,
         checkpointAfterFrames: options.checkpointAfterFrames ?? 1_000,
         statementTimeoutMs: timeoutMs,
+        historyRetentionMs,
+        now: options.now ?? Date.now,
         flushAlarms: () => alarms.flush(),
         ensureDir: (namespace) => makePrivateDir(join(options.dataDir, namespace)),
         opening: (handle) => open.opening(handle),
