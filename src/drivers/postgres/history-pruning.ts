@@ -25,9 +25,11 @@ export async function pruneObject(
 ): Promise<boolean> {
   const S = owner.S;
   const key = [namespace, id];
+  // The newest row committed before the cutoff replaced every older state before it: its state
+  // is the oldest one kept.
   const [object] = await owner.pool.query(
     `SELECT h.base_txid, h.restore_txid, o.page_size,
-       (SELECT max(txid) - 1 FROM ${S}.object_log l
+       (SELECT max(txid) FROM ${S}.object_log l
          WHERE l.namespace = $1 AND l.id = $2 AND l.txid > COALESCE(h.base_txid, o.snap_txid)
            AND ${ROW_TIME} < $3) AS fold_to
      FROM ${S}.object_history h JOIN ${S}.objects o USING (namespace, id)
