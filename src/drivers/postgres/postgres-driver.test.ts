@@ -6,6 +6,7 @@ import { postgresQuery, tempSchema } from "../../../test/support/storage.ts";
 import { tempDataDir } from "../../../test/support/temp-dir.ts";
 import { storageDriverConformance } from "../../testing/storage-driver.case.ts";
 import { PostgresDriver } from "./postgres-driver.ts";
+import { SCHEMA_VERSION } from "./schema.ts";
 
 storageDriverConformance("postgres", async () => {
   const dir = tempDataDir("stead-postgres-driver-");
@@ -223,7 +224,7 @@ describe("PostgreSQL driver schema and connections", () => {
       );
       await Promise.all(drivers.map((driver) => driver.close()));
       const [version] = await postgresQuery(`SELECT version FROM "${schema.name}".stead_schema`);
-      assert.deepEqual({ ...(version as object) }, { version: 1 });
+      assert.deepEqual({ ...(version as object) }, { version: SCHEMA_VERSION });
     } finally {
       for (const dir of dirs) dir[Symbol.dispose]();
     }

@@ -7,6 +7,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
 import { postgresQuery, tempSchema } from "../../../test/support/storage.ts";
 import { tempDataDir } from "../../../test/support/temp-dir.ts";
+import { eventually } from "../../../test/support/wait-for.ts";
 import { pruneObject } from "./history-pruning.ts";
 import { PgPool } from "./pg-pool.ts";
 import { PostgresDriver } from "./postgres-driver.ts";
@@ -215,6 +216,55 @@ describe("PostgreSQL history", () => {
       driver = await PostgresDriver.connect({ url: schema.url, dataDir: dir.path });
       await driver.prepareObject("Ns", ID);
       assert.equal(dump(driver.openObject("Ns", ID).sqlite), newest.rows);
+    } finally {
+      await driver.close();
+    }
+  });
+
+  it("starts history for an object whose compacted rows were deleted (history off before, or schema version 1)", async () => {
+    await using schema = tempSchema();
+    using dir = tempDataDir("stead-postgres-history-");
+    let driver = await PostgresDriver.connect({
+      url: schema.url,
+      dataDir: dir.path,
+      compactAfter: 4,
+      historyRetentionMs: 0,
+    });
+    await driver.prepareObject("Ns", ID);
+    let handle = driver.openObject("Ns", ID);
+    assert.equal(handle.history, undefined, "no history with a retention of 0");
+    handle.sqlite.exec("CREATE TABLE t (n INTEGER PRIMARY KEY, v BLOB)");
+    for (let i = 0; i < 12; i++) {
+      handle.sqlite.exec(`INSERT INTO t VALUES (${i}, randomblob(100))`);
+      await handle.flush();
+    }
+    await driver.close();
+    const history = async () =>
+      (
+        (await postgresQuery(
+          `SELECT h.base_txid, o.snap_txid FROM "${schema.name}".object_history h JOIN "${schema.name}".objects o USING (namespace, id)`,
+        )) as Array<{ base_txid: string | null; snap_txid: string }>
+      )[0]!;
+    assert.equal((await history()).base_txid, null, "compaction dropped the history");
+
+    driver = await PostgresDriver.connect({ url: schema.url, dataDir: dir.path });
+    try {
+      await driver.prepareObject("Ns", ID);
+      handle = driver.openObject("Ns", ID);
+      // The prepare started the base from the compacted pages, in the background.
+      const started = await eventually("a base", async () => {
+        const row = await history();
+        return row.base_txid === null ? undefined : row;
+      });
+      assert.equal(started.base_txid, started.snap_txid);
+      const at = await handle.history!.currentPosition();
+      const rows = dump(handle.sqlite);
+      handle.sqlite.exec("DELETE FROM t");
+      await handle.flush();
+      assert.equal(await handle.history!.check(at), "kept");
+      await handle.history!.restoreOnNextStart(at);
+      await driver.prepareObject("Ns", ID);
+      assert.equal(dump(handle.sqlite), rows);
     } finally {
       await driver.close();
     }
