@@ -25,16 +25,11 @@ export async function pruneObject(
 ): Promise<boolean> {
   const S = owner.S;
   const key = [namespace, id];
-  // The newest row committed before the cutoff replaced every older state before it: its state
-  // is the oldest one kept.
   const [object] = await owner.pool.query(
-    `SELECT h.base_txid, h.restore_txid, o.page_size,
-       (SELECT max(txid) FROM ${S}.object_log l
-         WHERE l.namespace = $1 AND l.id = $2 AND l.txid > COALESCE(h.base_txid, o.snap_txid)
-           AND ${ROW_TIME} < $3) AS fold_to
+    `SELECT h.base_txid, h.restore_txid, o.page_size
      FROM ${S}.object_history h JOIN ${S}.objects o USING (namespace, id)
      WHERE h.namespace = $1 AND h.id = $2`,
-    [...key, cutoff],
+    key,
   );
   if (object === undefined) return false;
   if (object.base_txid === null) {
@@ -42,10 +37,22 @@ export async function pruneObject(
     return true;
   }
   const base = Number(object.base_txid);
-  let upto = object.fold_to === null ? base : Number(object.fold_to);
+  // The rows after the base that committed before the cutoff, oldest first (a walk along the
+  // primary key that stops at the window): the newest of them replaced every older state before
+  // the cutoff, so its state becomes the base. Times grow with txids; a row out of order (clocks
+  // of two processes) ends the walk early, which keeps more, never less.
+  const times = await owner.pool.query(
+    `SELECT txid, ${ROW_TIME} AS time FROM ${S}.object_log
+     WHERE namespace = $1 AND id = $2 AND txid > $3 ORDER BY txid LIMIT $4`,
+    [...key, base, MAX_FOLD],
+  );
+  let upto = base;
+  for (const row of times) {
+    if (Number(row.txid) !== upto + 1 || Number(row.time) >= cutoff) break;
+    upto += 1;
+  }
   // A recorded restore's target stays restorable until it is applied.
   if (object.restore_txid !== null) upto = Math.min(upto, Number(object.restore_txid));
-  upto = Math.min(upto, base + MAX_FOLD);
   if (upto <= base) return false;
   const pageSize = Number(object.page_size);
   const rows = await owner.pool.query(
@@ -60,7 +67,6 @@ export async function pruneObject(
     dbPages = Number(row.db_pages);
     for (const pgno of pages.keys()) if (pgno > dbPages) pages.delete(pgno);
   }
-  // Rows missing (deleted by a process that keeps no history): leave the base to startBase.
   if (dbPages === undefined || Number(rows[rows.length - 1]!.txid) !== upto) return false;
   const numbers = [...pages.keys()];
   return owner.pool.transaction(async (tx) => {
@@ -94,7 +100,7 @@ export async function pruneObject(
          AND txid <= LEAST($3, (SELECT snap_txid FROM ${S}.objects WHERE namespace = $1 AND id = $2))`,
       [...key, upto],
     );
-    return true;
+    return upto === base + MAX_FOLD;
   });
 }
 
