@@ -162,7 +162,9 @@ async function readStateAt(host: RestoreHost, target: number, pageSize: number) 
 
 /** The working copy as pages (closed, with no WAL: the handle checked it against the head). */
 function readWorkingCopy(path: string, pageSize: number): PageImage {
-  const file = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
+  // A page size of 0: the object never committed, so there is no working copy to compare.
+  const file = pageSize > 0 && existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
+  if (file.length === 0) return { dbPages: 0, pages: new Map() };
   const image: PageImage = { dbPages: Math.floor(file.length / pageSize), pages: new Map() };
   for (let pgno = 1; pgno <= image.dbPages; pgno++) {
     image.pages.set(pgno, file.subarray((pgno - 1) * pageSize, pgno * pageSize));
