@@ -140,9 +140,20 @@ async function readStateAt(host: RestoreHost, target: number, pageSize: number) 
     throw host.unavailable(error);
   });
   if (state === undefined) {
+    // Dropped (a process with history off compacted the rows away), so the object starts again.
+    await withinTimeout(
+      host.pool.query(
+        `UPDATE ${S}.object_history SET restore_txid = NULL
+         WHERE namespace = $1 AND id = $2 AND restore_txid = $3`,
+        [...key, target],
+      ),
+      host.statementTimeoutMs,
+    ).catch((error: unknown) => {
+      throw host.unavailable(error);
+    });
     throw new SteadError(
       "BOOKMARK_EXPIRED",
-      `The state object ${key.join("/")} was to be restored to (log row ${target}) is no longer kept, so the restore was dropped and the object starts as it was. Keep history longer (historyRetentionDays / STEAD_HISTORY_RETENTION_DAYS).`,
+      `The state object ${key.join("/")} was to be restored to (log row ${target}) is no longer kept, so the restore was dropped and the object starts as it was on its next event. Keep history longer (historyRetentionDays / STEAD_HISTORY_RETENTION_DAYS), the same in every process on this schema.`,
       { remote: true },
     );
   }

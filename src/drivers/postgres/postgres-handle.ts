@@ -274,7 +274,9 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
       this.#pruneIfDue();
       return;
     }
-    // What this process has locally is stale or unknown: drop it, shipping nothing.
+    // What this process has locally is stale or unknown (or about to be restored): drop it,
+    // shipping nothing, and trust it again only once it matches PostgreSQL.
+    this.#trusted = false;
     this.#disconnect(false);
     this.#broken = undefined;
     this.#pending = undefined;

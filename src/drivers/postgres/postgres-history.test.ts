@@ -269,4 +269,41 @@ describe("PostgreSQL history", () => {
       await driver.close();
     }
   });
+
+  it("a restore one process recorded is applied by the next process to start the object, fenced", async () => {
+    await using schema = tempSchema();
+    using dirA = tempDataDir("stead-postgres-a-");
+    using dirB = tempDataDir("stead-postgres-b-");
+    const a = await PostgresDriver.connect({ url: schema.url, dataDir: dirA.path });
+    const b = await PostgresDriver.connect({ url: schema.url, dataDir: dirB.path });
+    try {
+      await a.prepareObject("Ns", ID);
+      const handleA = a.openObject("Ns", ID);
+      handleA.sqlite.exec(
+        "CREATE TABLE t (n INTEGER PRIMARY KEY, v BLOB); INSERT INTO t VALUES (1, x'01')",
+      );
+      await handleA.flush();
+      const first = await handleA.history!.currentPosition();
+      const rows = dump(handleA.sqlite);
+      handleA.sqlite.exec("INSERT INTO t VALUES (2, x'02')");
+      await handleA.flush();
+      await handleA.history!.restoreOnNextStart(first);
+
+      await b.prepareObject("Ns", ID);
+      const handleB = b.openObject("Ns", ID);
+      assert.equal(dump(handleB.sqlite), rows, "B started the object restored");
+      // A still thinks it holds the object: its commit and its next restore are refused.
+      handleA.sqlite.exec("INSERT INTO t VALUES (3, x'03')");
+      await assert.rejects(handleA.flush(), { code: "OBJECT_FENCED" });
+      await assert.rejects(handleA.history!.restoreOnNextStart(first), { code: "OBJECT_FENCED" });
+      // B's history goes on from the restore: the state before it is still there to undo it.
+      handleB.sqlite.exec("INSERT INTO t VALUES (4, x'04')");
+      await handleB.flush();
+      assert.ok((await handleB.history!.currentPosition()) >= 2 ** 32, "a new generation");
+      assert.equal(await handleB.history!.check(first), "kept");
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
 });

@@ -93,10 +93,21 @@ export class PostgresDatabaseHistory implements DatabaseHistory {
       [...key, target, epoch],
     );
     if (recorded.length === 0) {
+      const [object] = await this.#host.query(
+        `SELECT epoch FROM ${S}.objects WHERE namespace = $1 AND id = $2`,
+        key,
+      );
+      if (Number(object?.epoch) !== epoch) {
+        throw new SteadError(
+          "OBJECT_FENCED",
+          `Another process took object ${key.join("/")} (its epoch in PostgreSQL is past ${epoch}), so the restore was not recorded, and this process can no longer commit to the object. Point one process at a storage URL and schema, or run the cluster.`,
+          { retryable: true, remote: true },
+        );
+      }
       throw new SteadError(
         "BOOKMARK_EXPIRED",
-        `The state to restore of object ${key.join("/")} was pruned from its history, or another process took the object, while the restore was being recorded. Nothing was changed. Ask for a later bookmark and try again.`,
-        { remote: true, retryable: true },
+        `The state of object ${key.join("/")} to restore was pruned from its history while the restore was being recorded. Nothing was changed. Choose a later point, or keep history longer (historyRetentionDays / STEAD_HISTORY_RETENTION_DAYS).`,
+        { remote: true },
       );
     }
     return endOfGeneration(positionOf(head, generations));
