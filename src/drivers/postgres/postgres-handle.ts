@@ -318,6 +318,8 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
     // SQLite creates goes with the first append.
     this.#fresh = this.#dbPages === 0;
     this.#trusted = true;
+    // A new object has nothing old enough to prune for a while: no queries for it at its start.
+    if (head.txid === 0) this.#prunedAt = this.#owner.now();
     this.#pruneIfDue();
   }
 
