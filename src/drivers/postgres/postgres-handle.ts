@@ -572,8 +572,9 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
   }
 
   /**
-   * Folds log rows older than the retention window into the base pages (in the background), at
-   * most once per `min(retention / 10, 1 hour)` of the runtime's clock per object.
+   * Folds log rows older than the retention window into the base pages (in the background, in
+   * passes of at most 1,024 rows until none is left), at most once per `min(retention / 10,
+   * 1 hour)` of the runtime's clock per object.
    */
   #pruneIfDue(): void {
     const retentionMs = this.#owner.historyRetentionMs;
@@ -582,7 +583,11 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
     if (now - this.#prunedAt < Math.min(retentionMs / 10, 3_600_000)) return;
     this.#pruning = true;
     this.#prunedAt = now;
-    pruneObject(this.#owner, this.#namespace, this.#id, now - retentionMs)
+    const prune = async () => {
+      // One bounded pass after another, until the log is within the window.
+      while (await pruneObject(this.#owner, this.#namespace, this.#id, now - retentionMs)) {}
+    };
+    prune()
       .catch(() => {
         // A failed or overtaken prune changes nothing; the next one folds these rows too.
       })

@@ -306,4 +306,53 @@ describe("PostgreSQL history", () => {
       await b.close();
     }
   });
+
+  it("prunes in the background when the object starts again, in bounded passes until the window is reached", async () => {
+    await using schema = tempSchema();
+    using dir = tempDataDir("stead-postgres-history-");
+    let clock = 1_000_000;
+    const driver = await PostgresDriver.connect({
+      url: schema.url,
+      dataDir: dir.path,
+      historyRetentionMs: 10_000,
+      now: () => clock,
+    });
+    try {
+      await driver.prepareObject("Ns", ID);
+      const handle = driver.openObject("Ns", ID);
+      handle.sqlite.exec("CREATE TABLE t (n INTEGER PRIMARY KEY, v BLOB)");
+      await handle.flush();
+      // More rows than one pass folds (1,024), all older than the window by the end.
+      for (let i = 0; i < 1100; i++) {
+        clock += 1;
+        handle.sqlite.exec(`INSERT OR REPLACE INTO t VALUES (${i % 50}, randomblob(64))`);
+        await handle.flush();
+      }
+      const rows = dump(handle.sqlite);
+      clock += 20_000;
+      await driver.prepareObject("Ns", ID);
+      const base = await eventually("the base at the newest row", async () => {
+        const [row] = (await postgresQuery(
+          `SELECT base_txid FROM "${schema.name}".object_history WHERE id = $1`,
+          [ID],
+        )) as Array<{ base_txid: string }>;
+        return Number(row!.base_txid) === 1101 ? row : undefined;
+      });
+      assert.ok(base);
+      const [log] = (await postgresQuery(
+        `SELECT count(*) AS n FROM "${schema.name}".object_log WHERE id = $1`,
+        [ID],
+      )) as Array<{ n: string }>;
+      assert.ok(Number(log!.n) <= 256, `only rows not yet compacted are left (${log!.n})`);
+      const history = handle.history!;
+      const newest = await history.currentPosition();
+      assert.equal(await history.check(newest - 1), "too-old");
+      assert.equal(await history.check(newest), "kept", "the newest state always is");
+      await history.restoreOnNextStart(newest);
+      await driver.prepareObject("Ns", ID);
+      assert.equal(dump(handle.sqlite), rows);
+    } finally {
+      await driver.close();
+    }
+  });
 });
