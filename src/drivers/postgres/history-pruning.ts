@@ -10,8 +10,8 @@ const MAX_FOLD = 1024;
  * replaced before `cutoff` (epoch ms) into `object_base_pages`, moves `object_history.base_txid`
  * to the oldest state still kept, and deletes the folded rows that compaction has folded into
  * `object_pages` too (rows past `objects.snap_txid` still serve rebuilds and stay until then).
- * Never goes past a recorded restore's target. Resolves to true when rows remain to fold (call
- * again).
+ * Never goes past a recorded restore's target. Resolves to true when rows may remain to fold
+ * (a full pass, or one overtaken by another process): call again.
  *
  * Commits are never blocked: rows are read and folded without a lock, and the writes lock only
  * the object's `object_history` row, which commits do not touch. Idempotent, and safe when two
@@ -46,6 +46,15 @@ export async function pruneObject(
      WHERE namespace = $1 AND id = $2 AND txid > $3 ORDER BY txid LIMIT $4`,
     [...key, base, MAX_FOLD],
   );
+  if (times.length > 0 && Number(times[0]!.txid) !== base + 1) {
+    // The rows after the base are gone: another prune moved the base meanwhile (look again), or
+    // they are missing for good (nothing to fold).
+    const [now] = await owner.pool.query(
+      `SELECT base_txid FROM ${S}.object_history WHERE namespace = $1 AND id = $2`,
+      key,
+    );
+    return now !== undefined && now.base_txid !== null && Number(now.base_txid) !== base;
+  }
   let upto = base;
   for (const row of times) {
     if (Number(row.txid) !== upto + 1 || Number(row.time) >= cutoff) break;
@@ -67,7 +76,8 @@ export async function pruneObject(
     dbPages = Number(row.db_pages);
     for (const pgno of pages.keys()) if (pgno > dbPages) pages.delete(pgno);
   }
-  if (dbPages === undefined || Number(rows[rows.length - 1]!.txid) !== upto) return false;
+  // Rows gone since the walk: another prune moved the base meanwhile; its transaction decides.
+  if (dbPages === undefined || Number(rows[0]!.txid) !== base + 1) return true;
   const numbers = [...pages.keys()];
   return owner.pool.transaction(async (tx) => {
     const [head] = await tx.query(
@@ -75,11 +85,11 @@ export async function pruneObject(
        WHERE namespace = $1 AND id = $2 FOR UPDATE`,
       key,
     );
-    // Overtaken by another prune, or a restore to a state this would fold was recorded since.
-    if (head === undefined || head.base_txid === null || Number(head.base_txid) !== base) {
-      return false;
-    }
-    if (head.restore_txid !== null && Number(head.restore_txid) < upto) return false;
+    if (head === undefined || head.base_txid === null) return false;
+    // Overtaken by another prune (perhaps with an older cutoff), or a restore to a state this
+    // would fold was recorded since: write nothing, and look again.
+    if (Number(head.base_txid) !== base) return true;
+    if (head.restore_txid !== null && Number(head.restore_txid) < upto) return true;
     await tx.query(
       `INSERT INTO ${S}.object_base_pages (namespace, id, pgno, data)
        SELECT $1, $2, p.pgno, p.data FROM unnest($3::integer[], $4::bytea[]) AS p(pgno, data)
