@@ -207,6 +207,9 @@ async function openDriver(): Promise<StorageDriver> {
       lock: "held",
       maxOpenDatabases: data.maxOpenDatabases,
       maxConnections: SHARD_POSTGRES_CONNECTIONS,
+      ...(data.historyRetentionMs === undefined
+        ? {}
+        : { historyRetentionMs: data.historyRetentionMs }),
       // The scheduler runs on the main thread and reads the index from PostgreSQL.
       onAlarmsShipped: () => port.postMessage({ t: "alarmIndexChanged" }),
       ...(cluster === undefined

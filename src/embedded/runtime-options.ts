@@ -121,7 +121,7 @@ export interface RuntimeOptions {
    */
   maxOpenDatabases?: number;
   /**
-   * With the default local driver: days each object's database history is kept for
+   * With the local driver or `storage` (PostgreSQL): days each object's database history is kept for
    * point-in-time recovery (`ctx.storage.getBookmarkForTime`, `onNextSessionRestoreBookmark`).
    * Default 30, as on Cloudflare; fractions are allowed; 0 keeps no history (the PITR calls
    * then reject). The CLI fills it from `--history-retention-days` / `STEAD_HISTORY_RETENTION_DAYS`.

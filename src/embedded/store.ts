@@ -114,6 +114,7 @@ export async function openStore(config: ResolvedRuntimeOptions): Promise<Store> 
                     serving: () => deadline.serving,
                   },
                 }),
+            ...historyOptions(config),
             onRetry: (error, delayMs) =>
               config.onError?.(error, `connecting to PostgreSQL (retrying in ${delayMs} ms)`),
           }).catch((error: unknown) => {

@@ -59,7 +59,7 @@ describe("history across crashes", () => {
             const handle = driver.openObject(namespace, id);
             const history = handle.history!;
             const before = dump(handle.sqlite);
-            const position = history.currentPosition();
+            const position = await history.currentPosition();
             const key = join(namespace, id);
             assert.ok(
               position >= (newest.get(key) ?? 0),

@@ -1,4 +1,4 @@
-// Property test of point-in-time recovery over random histories, at the local driver: random
+// Property test of point-in-time recovery over random histories, at the driver under test: random
 // schema changes, tables with and without primary keys, multi-page rows and KV writes, with
 // checkpoints (WAL restarts), reopens and restores in between. After each commit the state is
 // recorded with its position; restoring to each position must give exactly that state: every
@@ -9,8 +9,10 @@ import assert from "node:assert/strict";
 import type { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import type { DatabaseHandle } from "../../src/core/storage/driver.ts";
 import { LocalDriver } from "../../src/drivers/local/local-driver.ts";
-import { skipUnless } from "../support/storage.ts";
+import { PostgresDriver } from "../../src/drivers/postgres/postgres-driver.ts";
+import { skipUnless, TEST_STORAGE, tempSchema } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 
 const op = fc.oneof(
@@ -81,54 +83,90 @@ function hex(_key: string, value: unknown): unknown {
   return value instanceof Uint8Array ? Buffer.from(value).toString("hex") : value;
 }
 
+/** One object on the storage under test, and how to start it again (applying a recorded restore). */
+interface Subject extends AsyncDisposable {
+  readonly handle: DatabaseHandle;
+  restart(): Promise<void>;
+}
+
+const ID = "a".repeat(64);
+
+/**
+ * The local driver (checkpoints every 3 commits, so WAL restarts come often), or the PostgreSQL
+ * driver on a schema of its own (compaction every 3 rows, so restores read past compacted rows).
+ */
+async function subject(): Promise<Subject> {
+  const dir = tempDataDir();
+  if (TEST_STORAGE.name === "local") {
+    const driver = new LocalDriver({ dataDir: dir.path, checkpointAfterCommits: 3 });
+    const handle = driver.openObject("ns", ID);
+    return {
+      handle,
+      restart: async () => handle.history!.applyPendingRestore(),
+      async [Symbol.asyncDispose]() {
+        await driver.close();
+        dir[Symbol.dispose]();
+      },
+    };
+  }
+  const schema = tempSchema();
+  const driver = await PostgresDriver.connect({
+    url: schema.url,
+    dataDir: dir.path,
+    compactAfter: 3,
+  });
+  await driver.prepareObject("ns", ID);
+  return {
+    handle: driver.openObject("ns", ID),
+    restart: () => driver.prepareObject("ns", ID),
+    async [Symbol.asyncDispose]() {
+      await driver.close();
+      await schema[Symbol.asyncDispose]();
+      dir[Symbol.dispose]();
+    },
+  };
+}
+
 describe("point-in-time recovery over random histories", () => {
   it("restoring to each recorded position gives the state recorded there", {
-    skip: skipUnless(
-      "history",
-      "restores the local driver's DatabaseHistory to recorded positions",
-    ),
+    skip: skipUnless("history", "restores the driver's DatabaseHistory to recorded positions"),
   }, async () => {
     const seed = Number(process.env.STEAD_FC_SEED ?? 20261206);
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 40 }), async (ops) => {
-        using dir = tempDataDir();
-        const driver = new LocalDriver({ dataDir: dir.path, checkpointAfterCommits: 3 });
-        try {
-          const handle = driver.openObject("ns", "a".repeat(64));
-          const history = handle.history!;
-          handle.sqlite.exec(
-            "CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID",
-          );
-          await handle.flush();
-          const states: Array<[number, string]> = [];
-          for (const o of ops) {
-            if (o.kind === "reopen") {
-              handle.reopen();
-              continue;
-            }
-            if (o.kind === "restore") {
-              const target = states[Math.max(0, states.length - 1 - o.back)];
-              if (target === undefined) continue;
-              await history.restoreOnNextStart(target[0]);
-              history.applyPendingRestore();
-            } else {
-              handle.sqlite.exec("BEGIN");
-              apply(handle.sqlite, o);
-              handle.sqlite.exec("COMMIT");
-              await handle.flush();
-            }
-            states.push([history.currentPosition(), dump(handle.sqlite)]);
+        await using object = await subject();
+        const { handle } = object;
+        const history = handle.history!;
+        handle.sqlite.exec(
+          "CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID",
+        );
+        await handle.flush();
+        const states: Array<[number, string]> = [];
+        for (const o of ops) {
+          if (o.kind === "reopen") {
+            handle.reopen();
+            continue;
           }
-          for (const [position, state] of states) {
-            assert.equal(history.check(position), "kept");
-            await history.restoreOnNextStart(position);
-            history.applyPendingRestore();
-            assert.equal(dump(handle.sqlite), state, `state at position ${position}`);
-            const integrity = handle.sqlite.prepare("PRAGMA integrity_check").get();
-            assert.equal(integrity?.integrity_check, "ok");
+          if (o.kind === "restore") {
+            const target = states[Math.max(0, states.length - 1 - o.back)];
+            if (target === undefined) continue;
+            await history.restoreOnNextStart(target[0]);
+            await object.restart();
+          } else {
+            handle.sqlite.exec("BEGIN");
+            apply(handle.sqlite, o);
+            handle.sqlite.exec("COMMIT");
+            await handle.flush();
           }
-        } finally {
-          await driver.close();
+          states.push([await history.currentPosition(), dump(handle.sqlite)]);
+        }
+        for (const [position, state] of states) {
+          assert.equal(await history.check(position), "kept");
+          await history.restoreOnNextStart(position);
+          await object.restart();
+          assert.equal(dump(handle.sqlite), state, `state at position ${position}`);
+          const integrity = handle.sqlite.prepare("PRAGMA integrity_check").get();
+          assert.equal(integrity?.integrity_check, "ok");
         }
       }),
       { seed, numRuns: 25 },

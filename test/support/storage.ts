@@ -30,9 +30,9 @@ export type StorageName = "local" | "postgres";
 const CAPABILITIES: Record<StorageName, StorageCapabilities> = {
   local: { history: true, localFiles: true, flushHooks: true, threads: true },
   // Durable state is log rows in PostgreSQL; dataDir holds working copies the driver may rebuild.
-  // It keeps no history and has no flush hook (a test controls no PostgreSQL write); its objects
-  // run on the main thread for now.
-  postgres: { history: false, localFiles: false, flushHooks: false, threads: true },
+  // History is log rows kept for the retention window; it has no flush hook (a test controls no
+  // PostgreSQL write).
+  postgres: { history: true, localFiles: false, flushHooks: false, threads: true },
 };
 
 function chosen(): StorageName {

@@ -79,7 +79,7 @@ export function createGeneration(
 ): Generation {
   const cls = host.objectClass;
   // A restore asked for by `onNextSessionRestoreBookmark` happens now, before the constructor.
-  if (cls.backend === "sqlite") host.db.handle.history?.applyPendingRestore();
+  if (cls.backend === "sqlite") host.db.handle.history?.applyPendingRestore?.();
   const outputGate = new OutputGate();
   const inputGate = new InputGate(() => host.schedulePump());
   let generation!: Generation;

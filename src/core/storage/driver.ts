@@ -73,22 +73,23 @@ export interface DatabaseHandle {
 /**
  * Every committed state of one database, kept for `retentionMs`. States are named by
  * positions that grow with each commit (`core/storage/bookmarks.ts`); a restore starts a new
- * generation. Methods open the connection when needed and may throw the driver's file errors.
+ * generation. Reads are asynchronous (a driver may have to ask its store); they may open the
+ * connection and reject with the driver's file or store errors.
  */
 export interface DatabaseHistory {
   /** How long a state stays restorable after a later commit replaced it, ms. */
   readonly retentionMs: number;
-  /** The position of the newest committed state. Call after the commits it must include. */
-  currentPosition(): number;
+  /** The position of the newest committed state. Call after the commits it must include are durable. */
+  currentPosition(): Promise<number>;
   /** The position of the state current at `time` (epoch ms), or "too-old" before retention. */
-  positionAt(time: number): number | "too-old";
+  positionAt(time: number): Promise<number | "too-old">;
   /**
    * Whether `position` names a state that can be restored: "kept"; "too-old" (replaced by a
    * later commit longer than `retentionMs` ago, or trimmed); "unknown" (never existed).
    */
-  check(position: number): "kept" | "too-old" | "unknown";
+  check(position: number): Promise<"kept" | "too-old" | "unknown">;
   /**
-   * Durably records that the next `applyPendingRestore` restores `position`, which must be
+   * Durably records that the next start of the object restores `position`, which must be
    * "kept", replacing any earlier request. Resolves to the position of the state just before
    * that restore, so a later restore can undo it.
    */
@@ -96,9 +97,11 @@ export interface DatabaseHistory {
   /**
    * Call when the object starts, before its constructor. Applies a recorded restore, if any:
    * atomically (a crash leaves the old or the restored database, never a mix) and as a new
-   * state in the history. Synchronous; the connection is closed and reopened.
+   * state in the history. Synchronous; the connection is closed and reopened. Absent when the
+   * driver applies recorded restores in `prepareObject` instead (which runs before every new
+   * instance, so the constructor sees the restored database either way).
    */
-  applyPendingRestore(): void;
+  applyPendingRestore?(): void;
 }
 
 /** An object's pending alarm, as the node-level index records it. */

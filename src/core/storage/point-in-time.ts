@@ -32,7 +32,7 @@ export class PointInTime {
   async getCurrentBookmark(): Promise<string> {
     const history = this.#history();
     await this.#tx.sync();
-    return formatBookmark(history.currentPosition(), this.#objectKey, nextIssue());
+    return formatBookmark(await history.currentPosition(), this.#objectKey, nextIssue());
   }
 
   /** A bookmark of the state current at `timestamp`, within the retention window. */
@@ -40,7 +40,7 @@ export class PointInTime {
     const history = this.#history();
     const time = toTime(timestamp);
     await this.#tx.sync();
-    const position = history.positionAt(time);
+    const position = await history.positionAt(time);
     if (position === "too-old") throw expired(history, `time ${new Date(time).toISOString()}`);
     return formatBookmark(position, this.#objectKey);
   }
@@ -54,7 +54,7 @@ export class PointInTime {
     const position = parseBookmark(bookmark, this.#objectKey);
     if (position === undefined) throw invalid(bookmark, "is not a bookmark of this Durable Object");
     await this.#tx.sync();
-    const state = history.check(position);
+    const state = await history.check(position);
     if (state === "unknown") throw invalid(bookmark, "names no state this Durable Object has had");
     if (state === "too-old") throw expired(history, `bookmark ${String(bookmark)}`);
     const before = await history.restoreOnNextStart(position);

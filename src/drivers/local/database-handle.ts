@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
-import type { DatabaseHandle, DatabaseHistory } from "../../core/storage/driver.ts";
+import type { DatabaseHandle } from "../../core/storage/driver.ts";
 import { LocalDatabaseHistory } from "./database-history.ts";
 import { databaseOpenError, fileSystemError } from "./file-errors.ts";
 import { type HistoryOptions, ObjectHistory } from "./object-history.ts";
@@ -117,7 +117,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   #lastFlush: Promise<void> | undefined;
   /** The object's history, when the driver keeps one (point-in-time recovery). */
   readonly #history: ObjectHistory | undefined;
-  readonly history: DatabaseHistory | undefined;
+  readonly history: LocalDatabaseHistory | undefined;
   readonly #readWal = (length: number, position: number): Buffer =>
     this.#wal?.readAt(length, position) ?? Buffer.alloc(0);
 

@@ -20,17 +20,17 @@ export class LocalDatabaseHistory implements DatabaseHistory {
     return this.#history.retentionMs;
   }
 
-  currentPosition(): number {
+  async currentPosition(): Promise<number> {
     this.#open();
     return this.#history.newest;
   }
 
-  positionAt(time: number): number | "too-old" {
+  async positionAt(time: number): Promise<number | "too-old"> {
     this.#open();
     return this.#history.positionAt(time);
   }
 
-  check(position: number): "kept" | "too-old" | "unknown" {
+  async check(position: number): Promise<"kept" | "too-old" | "unknown"> {
     this.#open();
     return this.#history.check(position);
   }

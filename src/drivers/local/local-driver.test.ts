@@ -104,14 +104,14 @@ describe("local driver: open databases", () => {
     clock += 1000;
     assert.deepEqual(values(cold), ["one"]);
     const history = cold.history!;
-    assert.equal(history.currentPosition(), 2);
-    assert.equal(history.positionAt(1_000_500), 1);
-    assert.equal(history.positionAt(1_001_500), 2);
+    assert.equal(await history.currentPosition(), 2);
+    assert.equal(await history.positionAt(1_000_500), 1);
+    assert.equal(await history.positionAt(1_001_500), 2);
     const driver = new LocalDriver({ dataDir: image.path, now: () => clock });
     try {
       const recovered = driver.openObject("Ns", id(1));
       assert.deepEqual(values(recovered), ["one"]);
-      assert.equal(recovered.history!.currentPosition(), 2);
+      assert.equal(await recovered.history!.currentPosition(), 2);
     } finally {
       await driver.close();
     }

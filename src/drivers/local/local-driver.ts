@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
-import type { ControlStore, DatabaseHandle, StorageDriver } from "../../core/storage/driver.ts";
+import type { ControlStore, StorageDriver } from "../../core/storage/driver.ts";
 import { LocalAlarmIndex } from "./alarm-index.ts";
 import { LocalControlStore } from "./control-store.ts";
 import { type DataDirLock, takeDataDirLock } from "./data-dir-lock.ts";
@@ -190,7 +190,7 @@ export class LocalDriver implements StorageDriver {
     return this.#open.size;
   }
 
-  openObject(namespace: string, id: string, onClose?: () => void): DatabaseHandle {
+  openObject(namespace: string, id: string, onClose?: () => void): LocalDatabaseHandle {
     const key = `${namespace}/${id}`;
     let handle = this.#handles.get(key);
     if (handle) return handle;

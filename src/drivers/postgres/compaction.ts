@@ -3,12 +3,14 @@ import type { PostgresHandleOwner } from "./postgres-handle.ts";
 
 /**
  * Folds the object's log rows after its snapshot into `object_pages` (the last image of each
- * page), drops pages past the database's end and the folded rows. The rows are read and folded
- * without a lock; only the writes take the object's head row, briefly. Idempotent, and a
- * compaction overtaken by another writes nothing.
+ * page) and drops pages past the database's end. The folded rows are deleted when no history is
+ * kept; with history, rows stay for the retention window, and only those a prune has already
+ * folded into the base pages go (`history-pruning.ts`). The rows are read and folded without a
+ * lock; only the writes take the object's head row, briefly. Idempotent, and a compaction
+ * overtaken by another writes nothing.
  */
 export async function compactObject(
-  owner: Pick<PostgresHandleOwner, "pool" | "S">,
+  owner: Pick<PostgresHandleOwner, "pool" | "S" | "historyRetentionMs">,
   namespace: string,
   id: string,
   pageSize: number,
@@ -58,9 +60,27 @@ export async function compactObject(
       ...key,
       upto,
     ]);
+    if (owner.historyRetentionMs > 0) {
+      await tx.query(
+        `DELETE FROM ${S}.object_log WHERE namespace = $1 AND id = $2
+           AND txid <= LEAST($3, (SELECT COALESCE(base_txid, -1) FROM ${S}.object_history
+                                  WHERE namespace = $1 AND id = $2))`,
+        [...key, upto],
+      );
+      return;
+    }
     await tx.query(`DELETE FROM ${S}.object_log WHERE namespace = $1 AND id = $2 AND txid <= $3`, [
       ...key,
       upto,
     ]);
+    // No history kept: the base and its rows are gone, so the object has none from here.
+    const dropped = await tx.query(
+      `UPDATE ${S}.object_history SET base_txid = NULL, base_db_pages = 0, restore_txid = NULL
+       WHERE namespace = $1 AND id = $2 AND base_txid IS NOT NULL RETURNING 1`,
+      key,
+    );
+    if (dropped.length > 0) {
+      await tx.query(`DELETE FROM ${S}.object_base_pages WHERE namespace = $1 AND id = $2`, key);
+    }
   });
 }

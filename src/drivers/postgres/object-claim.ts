@@ -1,6 +1,7 @@
 import { SteadError } from "../../core/errors.ts";
 import { ObjectElsewhere } from "../../core/object/object-forwarder.ts";
 import type { AlarmRecord } from "../../core/storage/driver.ts";
+import { ROW_TIME } from "./history-positions.ts";
 
 /** A cluster node's identity, as the PostgreSQL driver claims objects for it. */
 export interface ClusterIdentity {
@@ -14,13 +15,19 @@ export interface ClusterIdentity {
   serving(): boolean;
 }
 
-/** What a claim returns: the object's head and the alarm the index holds for it. */
+/** What a claim returns: the object's head, its history and the alarm the index holds. */
 export interface ClaimedHead {
   epoch: number;
   txid: number;
   pageSize: number;
   dbPages: number;
   checksum: number;
+  /** The log row whose state a recorded restore brings back, if one is recorded. */
+  restoreTxid: number | undefined;
+  /** The log row each restore wrote, oldest first. */
+  generations: number[];
+  /** The head log row's commit time (epoch ms; 0 before the first commit). */
+  time: number;
   alarm: AlarmRecord | undefined;
 }
 
@@ -48,7 +55,7 @@ export async function claimObject(
              INSERT INTO ${S}.objects (namespace, id, epoch) VALUES ($1, $2, 1)
              ON CONFLICT (namespace, id) DO UPDATE SET epoch = objects.epoch + 1
              RETURNING epoch, txid, page_size, db_pages, db_checksum)
-           ${withAlarm(S)}`,
+           ${claimTail(S)}`,
           [namespace, id],
         )
       : await query(
@@ -67,7 +74,7 @@ export async function claimObject(
                     WHERE n.node_id = objects.owner_node AND n.incarnation = objects.owner_incarnation
                       AND n.heartbeat_at > now() - make_interval(secs => $5::float8 / 1000))
              RETURNING epoch, txid, page_size, db_pages, db_checksum)
-           ${withAlarm(S)}`,
+           ${claimTail(S)}`,
           [namespace, id, cluster.node, cluster.incarnation, cluster.leaseMs],
         );
   const row = rows[0];
@@ -93,24 +100,42 @@ export async function claimObject(
     pageSize: Number(row.page_size),
     dbPages: Number(row.db_pages),
     checksum: Number(row.db_checksum),
+    restoreTxid: row.restore_txid === null ? undefined : Number(row.restore_txid),
+    generations: ((row.generations as string[] | null) ?? []).map(Number),
+    time: Number(row.log_time ?? 0),
     alarm:
-      row.time === null
+      row.alarm_time === null
         ? undefined
         : {
             namespace,
             id,
-            name: (row.name as string | null) ?? undefined,
-            time: Number(row.time),
-            scheduledTime: Number(row.scheduled_time),
-            retryCount: Number(row.retry_count),
+            name: (row.alarm_name as string | null) ?? undefined,
+            time: Number(row.alarm_time),
+            scheduledTime: Number(row.alarm_scheduled_time),
+            retryCount: Number(row.alarm_retry_count),
           },
   };
 }
 
 /** The claimed head with the object's alarm as the index holds it (for `AlarmIndex.get`). */
-function withAlarm(S: string): string {
-  return `SELECT claim.*, a.name, a.time, a.scheduled_time, a.retry_count
-    FROM claim LEFT JOIN ${S}.alarms a ON a.namespace = $1 AND a.id = $2`;
+/**
+ * After the `claim` CTE: the object's history row, made with the object (its base is the empty
+ * database), read with the restore it records as it stood before this statement; the head row's
+ * time; and the object's alarm as the index holds it (for `AlarmIndex.get`).
+ */
+function claimTail(S: string): string {
+  return `, history AS (
+      INSERT INTO ${S}.object_history (namespace, id, base_txid)
+      SELECT $1, $2, CASE WHEN txid = 0 THEN 0 END FROM claim
+      ON CONFLICT (namespace, id) DO NOTHING)
+    SELECT c.*, h.restore_txid, h.generations,
+      (SELECT ${ROW_TIME} FROM ${S}.object_log l
+        WHERE l.namespace = $1 AND l.id = $2 AND l.txid = c.txid) AS log_time,
+      a.name AS alarm_name, a.time AS alarm_time, a.scheduled_time AS alarm_scheduled_time,
+      a.retry_count AS alarm_retry_count
+    FROM claim c
+    LEFT JOIN ${S}.object_history h ON h.namespace = $1 AND h.id = $2
+    LEFT JOIN ${S}.alarms a ON a.namespace = $1 AND a.id = $2`;
 }
 
 function notServing(cluster: ClusterIdentity): SteadError {

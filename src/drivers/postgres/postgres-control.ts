@@ -62,7 +62,14 @@ export class PostgresControlStore implements ControlStore {
     const deleting = [...this.#deleting];
     await this.#pool.transaction(async (tx) => {
       if (deleting.length > 0) {
-        for (const table of ["object_log", "object_pages", "objects", "alarms"]) {
+        for (const table of [
+          "object_log",
+          "object_pages",
+          "object_base_pages",
+          "object_history",
+          "objects",
+          "alarms",
+        ]) {
           await tx.query(`DELETE FROM ${S}.${table} WHERE namespace = ANY($1)`, [deleting]);
         }
       }

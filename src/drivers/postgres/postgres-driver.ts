@@ -4,6 +4,7 @@ import { SteadError } from "../../core/errors.ts";
 import type { StorageDriver } from "../../core/storage/driver.ts";
 import { type DataDirLock, takeDataDirLock } from "../local/data-dir-lock.ts";
 import { assertWritableDir } from "../local/file-errors.ts";
+import { DEFAULT_HISTORY_RETENTION_MS } from "../local/local-driver.ts";
 import { OpenDatabases } from "../local/open-databases.ts";
 import { maxOpenDatabases, openFileLimit } from "../local/open-file-limit.ts";
 import { makePrivateDir } from "../local/private-files.ts";
@@ -70,6 +71,13 @@ export interface PostgresDriverOptions {
     serving(): boolean;
     incarnation?: number;
   };
+  /**
+   * How long a replaced state of an object's database stays restorable (point-in-time
+   * recovery), ms. Default 30 days, as on Cloudflare; 0 keeps no history.
+   */
+  historyRetentionMs?: number;
+  /** Epoch ms, for log rows' commit times and retention (default `Date.now`). */
+  now?: () => number;
 }
 
 const OBJECT_ID = /^[0-9a-f]{64}$/;
@@ -135,6 +143,12 @@ export class PostgresDriver implements StorageDriver {
         `PostgresDriver compactAfter must be a positive integer, got ${String(options.compactAfter)}.`,
       );
     }
+    const historyRetentionMs = options.historyRetentionMs ?? DEFAULT_HISTORY_RETENTION_MS;
+    if (!(historyRetentionMs >= 0)) {
+      throw new RangeError(
+        `PostgresDriver historyRetentionMs must be 0 or more, got ${String(options.historyRetentionMs)}.`,
+      );
+    }
     makePrivateDir(options.dataDir);
     assertWritableDir(options.dataDir, options.dataDir);
     const ownLock = takeDataDirLock(options.dataDir, options.lock);
@@ -179,6 +193,8 @@ export class PostgresDriver implements StorageDriver {
         checkpointAfterFrames: options.checkpointAfterFrames ?? 1_000,
         statementTimeoutMs: timeoutMs,
         cluster,
+        historyRetentionMs,
+        now: options.now ?? Date.now,
         flushAlarms: () => alarms.flush(),
         learnAlarm: (namespace, id, record) => alarms.learn(namespace, id, record),
         ensureDir: (namespace) => makePrivateDir(join(options.dataDir, namespace)),

@@ -18,10 +18,13 @@ import { openSqliteFile } from "../local/sqlite-file.ts";
 import { WalReader } from "../sqlite-wal/wal-frames.ts";
 import { storageUnavailable, withinTimeout } from "./answer-timeout.ts";
 import { compactObject } from "./compaction.ts";
+import { pruneObject } from "./history-pruning.ts";
+import { applyRestore } from "./history-restore.ts";
 import { decodeBody, encodeBody } from "./log-body.ts";
 import { type ClusterIdentity, claimObject } from "./object-claim.ts";
 import { DatabaseChecksum } from "./page-checksum.ts";
 import type { PgPool } from "./pg-pool.ts";
+import { PostgresDatabaseHistory } from "./postgres-history.ts";
 
 /** What a handle needs from its driver. */
 export interface PostgresHandleOwner {
@@ -48,6 +51,10 @@ export interface PostgresHandleOwner {
   readonly checkpointAfterFrames: number;
   /** How long a statement may go unanswered before its outcome counts as unknown, ms. */
   readonly statementTimeoutMs: number;
+  /** How long a replaced state stays restorable, ms; 0 keeps no history. */
+  readonly historyRetentionMs: number;
+  /** Epoch ms (the runtime's clock): log rows' commit times, retention. */
+  now(): number;
 }
 
 /** Captured pages waiting to be appended, and the flushes that wait for them. */
@@ -55,6 +62,8 @@ interface Batch {
   pages: Map<number, Uint8Array>;
   dbPages: number;
   checksum: number;
+  /** When the newest commit in it was captured, epoch ms. */
+  time: number;
   done: PromiseWithResolvers<void>;
 }
 
@@ -103,6 +112,16 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
   #compacting = false;
   /** The log row the last compaction started from here went up to. */
   #compactedTo = 0;
+  /** The log rows restores wrote, oldest first (`history-positions.ts`). */
+  #generations: number[] = [];
+  /** The commit time of the newest log row this process knows, epoch ms (rows never go back). */
+  #lastTime = 0;
+  #pruning = false;
+  /** When a prune was last started from here, epoch ms. */
+  #prunedAt = Number.NEGATIVE_INFINITY;
+
+  /** The object's history, when the driver keeps one (`historyRetentionMs` above 0). */
+  readonly history: PostgresDatabaseHistory | undefined;
 
   /** For the driver's cache of open databases (`OpenDatabases`). */
   readonly key: string;
@@ -116,6 +135,22 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#id = id;
     this.#path = path;
     this.key = `${namespace}/${id}`;
+    this.history =
+      owner.historyRetentionMs > 0
+        ? new PostgresDatabaseHistory({
+            S: owner.S,
+            namespace,
+            id,
+            retentionMs: owner.historyRetentionMs,
+            now: () => owner.now(),
+            head: () => ({
+              epoch: this.#epoch,
+              txid: this.#txid,
+              generations: this.#generations,
+            }),
+            query: (text, params) => this.#query(text, params),
+          })
+        : undefined;
   }
 
   get held(): boolean {
@@ -213,14 +248,23 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
     );
     this.#owner.learnAlarm(this.#namespace, this.#id, head.alarm);
     this.#epoch = head.epoch;
+    this.#generations = head.generations;
+    this.#lastTime = Math.max(this.#lastTime, head.time);
+    const restoreTo = head.restoreTxid;
     const known =
+      restoreTo === undefined &&
       this.#trusted &&
       this.#broken === undefined &&
       this.#pending === undefined &&
       this.#txid === head.txid &&
       this.#checksum.value === head.checksum;
-    if (known) return;
-    // What this process has locally is stale or unknown: drop it, shipping nothing.
+    if (known) {
+      this.#pruneIfDue();
+      return;
+    }
+    // What this process has locally is stale or unknown (or about to be restored): drop it,
+    // shipping nothing, and trust it again only once it matches PostgreSQL.
+    this.#trusted = false;
     this.#disconnect(false);
     this.#broken = undefined;
     this.#pending = undefined;
@@ -232,11 +276,39 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // Nothing stored: whatever is here was never durable.
       this.#removeFiles(this.#path);
       this.#checksum = new DatabaseChecksum();
-      this.#fresh = true;
     } else if (!this.#matchesFile(head)) {
       await this.#rebuild(head);
     }
+    if (restoreTo !== undefined) {
+      const restored = await applyRestore(
+        {
+          pool: this.#owner.pool,
+          S,
+          namespace: this.#namespace,
+          id: this.#id,
+          statementTimeoutMs: this.#owner.statementTimeoutMs,
+          path: this.#path,
+          now: () => this.#owner.now(),
+          corrupt: (what) => this.#corrupt(what),
+          unavailable: (error) => this.#unavailable(error),
+        },
+        { ...head, generations: this.#generations, time: this.#lastTime },
+        restoreTo,
+      );
+      this.#txid = restored.txid;
+      this.#sentTxid = restored.txid;
+      this.#dbPages = restored.dbPages;
+      this.#checksum = restored.checksum;
+      this.#lastTime = restored.time;
+      this.#generations = [...this.#generations, restored.txid];
+    }
+    // An empty database (a new object, or one restored to before its first commit): the file
+    // SQLite creates goes with the first append.
+    this.#fresh = this.#dbPages === 0;
     this.#trusted = true;
+    // A new object has nothing old enough to prune for a while: no queries for it at its start.
+    if (head.txid === 0) this.#prunedAt = this.#owner.now();
+    this.#pruneIfDue();
   }
 
   /** Waits for the append in flight, if any (driver close). */
@@ -258,6 +330,7 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
         pages: new Map(),
         dbPages: this.#dbPages,
         checksum: 0,
+        time: 0,
         done: Promise.withResolvers<void>(),
       };
       batch.pages.set(pgno, page);
@@ -294,6 +367,7 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
     if (batch === undefined) return;
     batch.dbPages = this.#dbPages;
     batch.checksum = this.#checksum.value;
+    batch.time = this.#owner.now();
     this.#pending = batch;
     if (this.#reader.position.frame >= this.#owner.checkpointAfterFrames && this.#holds === 0) {
       // Every frame is captured: the WAL may restart (new salts, which the reader follows).
@@ -309,6 +383,8 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
     const txid = this.#sentTxid + 1;
     this.#sentTxid = txid;
     const body = encodeBody(batch.pages, this.#pageSize);
+    const time = Math.max(batch.time, this.#lastTime);
+    this.#lastTime = time;
     const S = this.#owner.S;
     this.#inFlight = this.#query(
       `WITH head AS (
@@ -316,8 +392,8 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
          WHERE namespace = $1 AND id = $2 AND epoch = $6 AND txid = $3 - 1
          RETURNING 1),
        log AS (
-         INSERT INTO ${S}.object_log (namespace, id, txid, epoch, db_pages, db_checksum, body_checksum, body)
-         SELECT $1, $2, $3, $6, $4, $5, $7, $8 FROM head
+         INSERT INTO ${S}.object_log (namespace, id, txid, epoch, db_pages, db_checksum, body_checksum, body, time)
+         SELECT $1, $2, $3, $6, $4, $5, $7, $8, $10 FROM head
          RETURNING 1)
        SELECT count(*)::int AS committed FROM log`,
       [
@@ -330,6 +406,7 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
         crc32(body),
         body,
         this.#pageSize,
+        time,
       ],
     )
       .then(([result]) => {
@@ -348,6 +425,7 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
           batch.done.resolve();
           if (this.#pending !== undefined) this.#ship();
           this.#compactIfDue();
+          this.#pruneIfDue();
         },
         (error: unknown) => {
           this.#inFlight = undefined;
@@ -427,7 +505,7 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
         [...key, snap, head.txid],
       );
       return { pages, rows };
-    });
+    }, "repeatable read");
     const { pages, rows } = await withinTimeout(read, this.#owner.statementTimeoutMs).catch(
       (error: unknown) => {
         throw this.#unavailable(error);
@@ -478,6 +556,31 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
       })
       .finally(() => {
         this.#compacting = false;
+      });
+  }
+
+  /**
+   * Folds log rows older than the retention window into the base pages (in the background, in
+   * passes of at most 1,024 rows until none is left), at most once per `min(retention / 10,
+   * 1 hour)` of the runtime's clock per object.
+   */
+  #pruneIfDue(): void {
+    const retentionMs = this.#owner.historyRetentionMs;
+    if (retentionMs <= 0 || this.#pruning) return;
+    const now = this.#owner.now();
+    if (now - this.#prunedAt < Math.min(retentionMs / 10, 3_600_000)) return;
+    this.#pruning = true;
+    this.#prunedAt = now;
+    const prune = async () => {
+      // One bounded pass after another, until the log is within the window.
+      while (await pruneObject(this.#owner, this.#namespace, this.#id, now - retentionMs)) {}
+    };
+    prune()
+      .catch(() => {
+        // A failed or overtaken prune changes nothing; the next one folds these rows too.
+      })
+      .finally(() => {
+        this.#pruning = false;
       });
   }
 

@@ -93,6 +93,37 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE $S.nodes ADD COLUMN drain boolean NOT NULL DEFAULT false;
   `,
+  // 5: history for point-in-time recovery. Log rows are kept for the retention window instead of
+  // being deleted by compaction; object_base_pages holds the oldest restorable state.
+  `
+  -- When the row committed, by the runtime's clock (epoch ms): what retention and
+  -- getBookmarkForTime go by. NULL in rows written before version 2 (committed_at then).
+  ALTER TABLE $S.object_log ADD COLUMN time bigint;
+  CREATE TABLE $S.object_history (
+    namespace text NOT NULL,
+    id text NOT NULL,
+    -- object_base_pages holds the database as it was after this log row: the oldest state that
+    -- can be restored. NULL: no history (compaction deleted the rows), until one is started.
+    base_txid bigint,
+    -- The database's size in pages at base_txid.
+    base_db_pages integer NOT NULL DEFAULT 0,
+    -- A restore recorded for the object's next start: the log row whose state it brings back.
+    restore_txid bigint,
+    -- The log row each restore wrote, oldest first: restore n starts generation n of positions.
+    generations bigint[] NOT NULL DEFAULT '{}',
+    PRIMARY KEY (namespace, id)
+  );
+  CREATE TABLE $S.object_base_pages (
+    namespace text NOT NULL,
+    id text NOT NULL,
+    pgno integer NOT NULL,
+    data bytea NOT NULL,
+    PRIMARY KEY (namespace, id, pgno)
+  );
+  -- Objects whose log was never compacted have every row since the empty database.
+  INSERT INTO $S.object_history (namespace, id, base_txid)
+    SELECT namespace, id, CASE WHEN snap_txid = 0 THEN 0 END FROM $S.objects;
+  `,
 ];
 
 /** The schema version this Stead writes. */
