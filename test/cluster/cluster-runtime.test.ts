@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { createRuntime, type Runtime } from "../../src/index.ts";
 import type { Served } from "../fixtures/cluster-worker.ts";
 import { freePort } from "../support/free-port.ts";
-import { tempSchema } from "../support/storage.ts";
+import { oncePerCheck, tempSchema } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
 
@@ -37,7 +37,7 @@ async function startNode(
   return Object.assign(rt, { dir });
 }
 
-describe("cluster nodes (createRuntime cluster)", () => {
+describe("cluster nodes (createRuntime cluster)", { skip: oncePerCheck() }, () => {
   it("serves each object on one node, forwarding RPC and streamed fetches to it", async () => {
     await using schema = tempSchema("cluster");
     const nodes = [

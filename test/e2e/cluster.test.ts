@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import type { Served } from "../fixtures/cluster-worker.ts";
 import { freePort } from "../support/free-port.ts";
 import { runStead, type SteadProcess, startStead } from "../support/stead-process.ts";
-import { tempSchema } from "../support/storage.ts";
+import { oncePerCheck, tempSchema } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
 import { connect } from "../support/ws-client.ts";
@@ -55,7 +55,7 @@ async function append(
   }
 }
 
-describe("stead start --cluster", () => {
+describe("stead start --cluster", { skip: oncePerCheck() }, () => {
   it("serves every object from any node, and fails a killed node's objects over with nothing lost", async (t) => {
     await using schema = tempSchema("e2e_cluster");
     const dirs = [tempDataDir(), tempDataDir(), tempDataDir()];

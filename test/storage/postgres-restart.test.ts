@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import { TEMPLATES } from "../support/apps.ts";
 import { startPrivatePostgres } from "../support/private-postgres.ts";
 import { startStead } from "../support/stead-process.ts";
+import { oncePerCheck } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
 
@@ -45,7 +46,7 @@ function load(url: () => string) {
   };
 }
 
-describe("PostgreSQL restarted under load", () => {
+describe("PostgreSQL restarted under load", { skip: oncePerCheck() }, () => {
   it("fails outputs cleanly while it is down, recovers by itself, and loses no acknowledged write", async (t) => {
     await using postgres = await startPrivatePostgres();
     using data = tempDataDir();

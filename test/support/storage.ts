@@ -140,6 +140,17 @@ export function skipUnless(capability: keyof StorageCapabilities, needs: string)
 }
 
 /**
+ * A `skip` option for tests that pick their storage themselves (a cluster always runs on
+ * PostgreSQL): they run in the local pass of `npm run check`, and are skipped in the PostgreSQL
+ * pass, which would only run them again.
+ */
+export function oncePerCheck(): false | string {
+  return TEST_STORAGE.name === "local"
+    ? false
+    : "chooses its own storage (PostgreSQL): it ran in the local pass already";
+}
+
+/**
  * The database the PostgreSQL driver's own tests use, whichever storage the suites run on: the
  * run's database under `npm run test:postgres`, else `test` on the local PostgreSQL (which
  * scripts/ensure-postgres.sh makes sure of).
