@@ -52,7 +52,8 @@ describe("templates/trial-expiry under stead start", () => {
   it("downgrades on time after a SIGKILL and restart before the trial's end; an upgrade stays paid", async () => {
     using work = tempDataDir();
     using store = testStore();
-    const app = await withTrialSeconds(work.path, 3);
+    // Long enough for a SIGKILL and a restart to fit in the trial on a loaded machine.
+    const app = await withTrialSeconds(work.path, 8);
     const args = [app, ...HOST];
 
     await using first = await startStead("start", args, { store });

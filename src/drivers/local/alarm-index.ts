@@ -78,11 +78,11 @@ export class LocalAlarmIndex implements AlarmIndex {
 
   get(namespace: string, id: string): AlarmRecord | undefined {
     const row = this.#get.get(namespace, id);
-    return row === undefined ? undefined : toRecord(row);
+    return row === undefined ? undefined : alarmRecordOf(row);
   }
 
   earliest(limit: number): AlarmRecord[] {
-    return this.#earliest.all(limit).map(toRecord);
+    return this.#earliest.all(limit).map(alarmRecordOf);
   }
 
   deadLetter(record: DeadLetterRecord): void {
@@ -113,7 +113,8 @@ export class LocalAlarmIndex implements AlarmIndex {
   }
 }
 
-function toRecord(row: Record<string, unknown>): AlarmRecord {
+/** An alarm index row (`namespace, id, name, time, scheduled_time, retry_count`) as a record. */
+export function alarmRecordOf(row: Record<string, unknown>): AlarmRecord {
   return {
     namespace: row.namespace as string,
     id: row.id as string,

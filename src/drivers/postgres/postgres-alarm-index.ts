@@ -6,7 +6,7 @@ import type {
   DeadLetterRecord,
   SharedAlarmIndex,
 } from "../../core/storage/driver.ts";
-import { LocalAlarmIndex } from "../local/alarm-index.ts";
+import { alarmRecordOf, LocalAlarmIndex } from "../local/alarm-index.ts";
 import { withinTimeout } from "./answer-timeout.ts";
 import type { PgPool } from "./pg-pool.ts";
 
@@ -152,7 +152,7 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
       ),
       this.#timeoutMs,
     );
-    const claimed = rows.map(toRecord);
+    const claimed = rows.map(alarmRecordOf);
     // What the cache has as due and was not claimed is held by another scheduler or gone: the
     // next refresh brings it back once its lease ends.
     const taken = new Set(claimed.map((record) => `${record.namespace}/${record.id}`));
@@ -185,7 +185,7 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
     const since = this.#duringRefresh;
     this.#duringRefresh = undefined;
     this.#head.clear();
-    for (const row of rows) this.#head.set(toRecord(row));
+    for (const row of rows) this.#head.set(alarmRecordOf(row));
     for (const change of since) this.#applyToHead(change);
   }
 
@@ -280,15 +280,4 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
       }
     });
   }
-}
-
-function toRecord(row: Record<string, unknown>): AlarmRecord {
-  return {
-    namespace: row.namespace as string,
-    id: row.id as string,
-    name: (row.name as string | null) ?? undefined,
-    time: Number(row.time),
-    scheduledTime: Number(row.scheduled_time),
-    retryCount: Number(row.retry_count),
-  };
 }
