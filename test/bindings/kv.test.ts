@@ -172,16 +172,16 @@ describe("KV namespaces (kv_namespaces)", () => {
       (await kv.list()).keys.find((k: { name: string }) => k.name === "ttl"),
       { name: "ttl", expiration: now + 60 },
     );
-    clock.advance(59_000);
+    await clock.advance(59_000);
     assert.equal(await kv.get("ttl"), "short");
-    clock.advance(1_000);
+    await clock.advance(1_000);
     assert.equal(await kv.get("ttl"), null);
     assert.equal(await kv.get("at"), "later");
     assert.deepEqual(
       (await kv.list()).keys.map((k: { name: string }) => k.name),
       ["at", "forever"],
     );
-    clock.advance(60_000);
+    await clock.advance(60_000);
     assert.equal(await kv.get("at"), null);
     assert.deepEqual(
       [...(await kv.get(["at", "forever"]))],

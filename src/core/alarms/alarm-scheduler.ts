@@ -10,8 +10,12 @@ export type AlarmDelivery = (record: AlarmRecord) => Promise<AlarmOutcome>;
 /** Alarms started per wake-up at most; the rest follow as these finish. */
 const BATCH = 64;
 
-/** How long a claimed alarm stays with this scheduler before another may take it (shared index). */
-export const ALARM_LEASE_MS = 30_000;
+/**
+ * How long a claimed alarm stays with this scheduler before another may take it (shared index):
+ * renewed every third of it while the alarm runs, so it bounds how late an alarm of a scheduler
+ * that died runs, not how long a handler may take.
+ */
+export const ALARM_LEASE_MS = 6_000;
 
 /**
  * How often a shared index is re-read for alarms other processes wrote, or whose lease ended,
@@ -45,6 +49,8 @@ export class AlarmScheduler {
   #refreshAgain = false;
   /** Shared index: no claim before this time (it could not be reached). */
   #claimAfter = 0;
+  /** Shared index: renews the claims of the alarms running here. */
+  #renewTimer: TimerHandle | undefined;
 
   /** `onError` hears of failed alarms and, with `record` undefined, of an unreachable index. */
   constructor(
@@ -73,6 +79,8 @@ export class AlarmScheduler {
     this.#clearTimer();
     if (this.#pollTimer !== undefined) this.#clock.clearTimer(this.#pollTimer);
     this.#pollTimer = undefined;
+    if (this.#renewTimer !== undefined) this.#clock.clearTimer(this.#renewTimer);
+    this.#renewTimer = undefined;
   }
 
   /**
@@ -186,10 +194,24 @@ export class AlarmScheduler {
       });
   }
 
+  /** Shared index: while alarms run here, renews their claims every third of the lease. */
+  #keepClaims(shared: SharedAlarmIndex): void {
+    if (this.#renewTimer !== undefined || this.#stopped) return;
+    this.#renewTimer = this.#clock.setTimer(() => {
+      this.#renewTimer = undefined;
+      if (this.#stopped || this.#inFlight.size === 0) return;
+      shared
+        .renewClaims(this.#clock.now(), ALARM_LEASE_MS)
+        .catch((error: unknown) => this.#onError(error, undefined))
+        .finally(() => this.#keepClaims(shared));
+    }, ALARM_LEASE_MS / 3);
+  }
+
   #start(record: AlarmRecord): void {
     const key = keyOf(record);
     if (this.#inFlight.has(key)) return;
     this.#inFlight.add(key);
+    if (this.#index.shared !== undefined) this.#keepClaims(this.#index.shared);
     this.#run(record).finally(() => {
       this.#inFlight.delete(key);
       // The outcome changed the index here (a shared one's head included): no re-read needed.

@@ -166,6 +166,8 @@ export interface SharedAlarmIndex {
   claimDue(now: number, limit: number, leaseMs: number): Promise<AlarmRecord[]>;
   /** Re-reads the index's earliest alarms not held by a scheduler at `now` into what `earliest` returns. */
   refresh(now: number): Promise<void>;
+  /** Extends every lease this index's claims hold to `now + leaseMs` (their alarms still run). */
+  renewClaims(now: number, leaseMs: number): Promise<void>;
 }
 
 /**

@@ -165,6 +165,17 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
     return claimed;
   }
 
+  async renewClaims(now: number, leaseMs: number): Promise<void> {
+    await withinTimeout(
+      this.#pool.query(
+        `UPDATE ${this.#S}.alarms SET claimed_until = $2::bigint + $3::bigint
+         WHERE claimed_by = $1 AND claimed_until IS NOT NULL`,
+        [this.#me, now, leaseMs],
+      ),
+      this.#timeoutMs,
+    );
+  }
+
   async refresh(now: number): Promise<void> {
     await this.flush();
     this.#duringRefresh = [];
