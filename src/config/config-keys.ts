@@ -115,7 +115,11 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   ),
   key("r2_buckets", "unsupported", BINDING_LATER, ["[]", "binding"]),
   key("d1_databases", "unsupported", BINDING_LATER, ["[]", "binding"]),
-  key("services", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key(
+    "services",
+    "partial",
+    "Bindings to this Worker's own entrypoints (`service` equal to its `name`): `entrypoint` and `props` (`ctx.props`), `fetch` and RPC. A `service` naming another Worker stops startup: Stead runs one Worker. See docs/bindings.md.",
+  ),
   key(
     "queues",
     "unsupported",

@@ -54,6 +54,8 @@ export interface AppRuntimeOptions {
   assets?: AppAssets;
   /** `kv_namespaces`: binding and namespace id. */
   kv_namespaces?: AppKvNamespace[];
+  /** `services` that name this Worker: binding, entrypoint, props. */
+  services?: AppService[];
 }
 
 /** The config's `assets` key, as `createRuntime()`'s `assets` option. */
@@ -70,6 +72,14 @@ export interface AppAssets {
 export interface AppKvNamespace {
   binding: string;
   id?: string;
+}
+
+/** One `services` entry, as `createRuntime()` takes it. */
+export interface AppService {
+  binding: string;
+  service?: string;
+  entrypoint?: string;
+  props?: Record<string, unknown>;
 }
 
 /** The build keys of a wrangler config, as `createRuntime()`'s `build` option. */
@@ -264,9 +274,24 @@ export async function loadAppConfig(
     binding,
     ...(id === undefined ? {} : { id }),
   }));
+  const services = (selected.services ?? []).map((entry, index) => {
+    if (entry.service !== name) {
+      throw new SteadError(
+        "CONFIG_UNSUPPORTED",
+        `${configPath}: ${envPath}services[${index}] (${entry.binding}): service "${entry.service ?? ""}" names ${name === undefined ? "a Worker, and this config has no name" : `another Worker than this one ("${name}")`}; Stead runs one Worker, so only bindings to its own entrypoints are supported. Set "service" to this Worker's name (and "entrypoint" to one of its exports), or remove the binding.`,
+      );
+    }
+    return {
+      binding: entry.binding,
+      service: entry.service,
+      ...(entry.entrypoint === undefined ? {} : { entrypoint: entry.entrypoint }),
+      ...(entry.props === undefined ? {} : { props: entry.props }),
+    };
+  });
   checkBindingNames(configPath, envPath, [
     ...Object.keys(durableObjects).map((n) => ({ name: n, key: "durable_objects.bindings" })),
     ...kvNamespaces.map(({ binding }) => ({ name: binding, key: "kv_namespaces" })),
+    ...services.map(({ binding }) => ({ name: binding, key: "services" })),
     ...(assets?.binding === undefined ? [] : [{ name: assets.binding, key: "assets.binding" }]),
   ]);
 
@@ -308,6 +333,7 @@ export async function loadAppConfig(
       : { objectClasses: objectClasses(configPath, declaredExports) }),
     ...(assets === undefined ? {} : { assets }),
     ...(kvNamespaces.length === 0 ? {} : { kv_namespaces: kvNamespaces }),
+    ...(services.length === 0 ? {} : { services }),
   };
   return deepFreeze({
     configPath,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { assetsSchema, kvNamespaceSchema } from "./bindings-schema.ts";
+import { assetsSchema, kvNamespaceSchema, serviceSchema } from "./bindings-schema.ts";
 import { aliasSchema, customBuildSchema, defineSchema, moduleRuleSchema } from "./build-schema.ts";
 import { cpuLimitSchema } from "./cpu-limit-schema.ts";
 import { migrationSchema } from "./migration-schema.ts";
@@ -38,6 +38,7 @@ const workerFields = {
   durable_objects: durableObjects.optional(),
   assets: assetsSchema.optional(),
   kv_namespaces: z.array(kvNamespaceSchema).optional(),
+  services: z.array(serviceSchema).optional(),
   // How the app is bundled (see docs/configuration.md, "How apps are built").
   rules: z.array(moduleRuleSchema).optional(),
   define: defineSchema.optional(),

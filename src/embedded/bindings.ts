@@ -8,6 +8,11 @@ import {
   resolveAssets,
 } from "../bindings/assets/index.ts";
 import { KVNamespace } from "../bindings/kv/index.ts";
+import {
+  type ServiceBindingOptions,
+  type ServiceTarget,
+  serviceBinding,
+} from "../bindings/services/index.ts";
 import type { Clock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
 import { formatOptionProblems } from "../core/invalid-options.ts";
@@ -19,6 +24,8 @@ export interface BindingsSetup {
   /** Assets with defaults applied and the directory checked (`resolveAssetOptions`). */
   readonly assets: ResolvedAssets | undefined;
   readonly kvNamespaces: readonly { binding: string; id?: string }[];
+  /** Service bindings to this Worker's own entrypoints (`services`). */
+  readonly services: readonly ServiceBindingOptions[];
   readonly clock: Clock;
   /** Problems in `_headers` / `_redirects`, for the operator. */
   warn(message: string): void;
@@ -28,6 +35,11 @@ export interface BindingsSetup {
 export interface RuntimeBindings {
   /** The asset server, when the app has assets: `fetch` goes through its routing first. */
   readonly assets: AssetServer | undefined;
+  /**
+   * The Worker's module is loaded: service bindings reach its exports from now on, each call
+   * with a context made by `newContext`.
+   */
+  serve(module: Record<string, unknown>, newContext: ServiceTarget["newContext"]): void;
   /** The data directory is held: KV calls reach `<dataDir>/kv.sqlite` from now on. */
   open(dataDir: string): void;
   /** The runtime did not start: KV calls fail with `error`. */
@@ -53,8 +65,28 @@ export function addBindings(env: Record<string, unknown>, setup: BindingsSetup):
       now: () => setup.clock.now(),
     });
   }
+  let loaded:
+    | { module: Record<string, unknown>; newContext: ServiceTarget["newContext"] }
+    | undefined;
+  for (const service of setup.services) {
+    env[service.binding] = serviceBinding(service, () => {
+      if (loaded === undefined) {
+        throw new Error(
+          `Service binding ${service.binding} was called before the Worker's module finished loading; call it from a handler, not from top-level code.`,
+        );
+      }
+      return {
+        entrypoint: loaded.module[service.entrypoint ?? "default"],
+        env,
+        newContext: loaded.newContext,
+      };
+    });
+  }
   return {
     assets,
+    serve(module, newContext) {
+      loaded = { module, newContext };
+    },
     open(dataDir) {
       if (store === undefined) return;
       try {

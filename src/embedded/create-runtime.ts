@@ -1,4 +1,5 @@
 import type { ResolvedAssets } from "../bindings/assets/index.ts";
+import { serviceEntrypointProblems } from "../bindings/services/index.ts";
 import { AlarmScheduler } from "../core/alarms/alarm-scheduler.ts";
 import { systemClock } from "../core/clock.ts";
 import { captureConsole } from "../core/console-capture.ts";
@@ -88,10 +89,12 @@ export async function createRuntimeWith(
   const extra = addBindings(env, {
     assets,
     kvNamespaces: config.kv_namespaces ?? [],
+    services: config.services ?? [],
     clock: config.clock ?? systemClock,
     warn: (message) => onError(new Error(message), "assets"),
   });
   const exports: Record<string, unknown> = {};
+  const waitUntil = trackWaitUntil(onError);
   const scope: WorkerScope = { env, exports };
   const removeRuntimeScope = addRuntimeScope(scope);
   // Undone when the runtime stops (or fails to start): its scope, and the console capture.
@@ -109,6 +112,18 @@ export async function createRuntimeWith(
     throw error;
   }
   const module = app.module;
+  const serviceProblems = serviceEntrypointProblems(config.services ?? [], module);
+  if (serviceProblems.length > 0) {
+    const error = new SteadError(
+      "INVALID_CONFIG",
+      formatOptionProblems(config.configPath ?? "createRuntime()", serviceProblems),
+    );
+    extra.fail(error);
+    removeScope();
+    app.dispose();
+    throw error;
+  }
+  extra.serve(module, (props) => workerContext(waitUntil.track, exports, props));
   try {
     store = await openStore(config);
   } catch (error) {
@@ -125,7 +140,6 @@ export async function createRuntimeWith(
     app.dispose();
     throw error;
   }
-  const waitUntil = trackWaitUntil(onError);
   let scheduler: AlarmScheduler | undefined;
   let hosting: ObjectHosting | undefined;
   let runtime: Runtime | undefined;
@@ -211,6 +225,7 @@ function checkBindingOptions(config: ResolvedRuntimeOptions): void {
       name: binding,
       option: "kv_namespaces",
     })),
+    ...(config.services ?? []).map(({ binding }) => ({ name: binding, option: "services" })),
     ...(config.assets?.binding === undefined
       ? []
       : [{ name: config.assets.binding, option: "assets.binding" }]),
@@ -355,6 +370,7 @@ async function hostObjects(
       bindings,
       assets,
       kvNamespaces: config.kv_namespaces ?? [],
+      services: config.services ?? [],
       namespaces: records.filter((record) => exported(record.className)),
       limits: { ...limits, maxActive: Math.max(1, Math.ceil(limits.maxActive / threads)) },
       nameCacheBytes: Math.floor(nameCacheBytes / (threads + 1)),

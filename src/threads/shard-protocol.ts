@@ -96,6 +96,8 @@ export interface ShardData {
   assets: object | undefined;
   /** KV namespace bindings, opened on this thread on `<dataDir>/kv.sqlite`. */
   kvNamespaces: { binding: string; id?: string }[];
+  /** Service bindings to the Worker's own entrypoints (`services`), props structured-cloned. */
+  services: { binding: string; entrypoint?: string; props?: unknown }[];
   namespaces: ShardNamespace[];
   limits: ObjectLimits;
   /** This thread's share of the name cache, in bytes. */
