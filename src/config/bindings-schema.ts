@@ -57,6 +57,23 @@ export const serviceSchema = z
   })
   .loose();
 
+/**
+ * One `r2_buckets` entry. `bucket_name` names the bucket (default: the binding name);
+ * `preview_bucket_name`, `jurisdiction` and `remote` are accepted and ignored.
+ */
+export const r2BucketSchema = z
+  .object({
+    binding: bindingName,
+    bucket_name: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/,
+        "must be 3-63 lowercase letters, digits and hyphens, starting and ending with a letter or digit, like my-bucket",
+      )
+      .optional(),
+  })
+  .loose();
+
 /** One `kv_namespaces` entry. `preview_id` and `remote` are accepted and ignored. */
 export const kvNamespaceSchema = z
   .object({

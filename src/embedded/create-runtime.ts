@@ -90,6 +90,8 @@ export async function createRuntimeWith(
     assets,
     kvNamespaces: config.kv_namespaces ?? [],
     services: config.services ?? [],
+    r2Buckets: config.r2_buckets ?? [],
+    sweepR2: true,
     clock: config.clock ?? systemClock,
     warn: (message) => onError(new Error(message), "assets"),
   });
@@ -226,10 +228,20 @@ function checkBindingOptions(config: ResolvedRuntimeOptions): void {
       option: "kv_namespaces",
     })),
     ...(config.services ?? []).map(({ binding }) => ({ name: binding, option: "services" })),
+    ...(config.r2_buckets ?? []).map(({ binding }) => ({ name: binding, option: "r2_buckets" })),
     ...(config.assets?.binding === undefined
       ? []
       : [{ name: config.assets.binding, option: "assets.binding" }]),
   ]);
+  if (
+    (config.r2_buckets ?? []).length > 0 &&
+    config.driver !== undefined &&
+    config.dataDir === undefined
+  ) {
+    problems.push(
+      "r2_buckets: R2 objects live in <dataDir>/r2.sqlite and <dataDir>/r2-blobs; with a driver, give dataDir too",
+    );
+  }
   if (
     (config.kv_namespaces ?? []).length > 0 &&
     config.driver !== undefined &&
@@ -371,6 +383,7 @@ async function hostObjects(
       assets,
       kvNamespaces: config.kv_namespaces ?? [],
       services: config.services ?? [],
+      r2Buckets: config.r2_buckets ?? [],
       namespaces: records.filter((record) => exported(record.className)),
       limits: { ...limits, maxActive: Math.max(1, Math.ceil(limits.maxActive / threads)) },
       nameCacheBytes: Math.floor(nameCacheBytes / (threads + 1)),

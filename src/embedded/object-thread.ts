@@ -77,6 +77,9 @@ async function start(): Promise<void> {
     assets: data.assets as ResolvedAssets | undefined,
     kvNamespaces: data.kvNamespaces,
     services: data.services,
+    r2Buckets: data.r2Buckets,
+    // The main thread removed what a crash left before any thread started.
+    sweepR2: false,
     clock: systemClock,
     // The main thread reports problems in _headers and _redirects once.
     warn: () => {},
