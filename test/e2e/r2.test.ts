@@ -35,9 +35,13 @@ describe("R2 through stead start", () => {
       "wrangler.jsonc": `{ "name": "r2-app", "main": "${WORKER}", "compatibility_date": "2026-01-01",
         "r2_buckets": [{ "binding": "BUCKET", "bucket_name": "media" }] }`,
     });
-    await using stead = await startStead("start", [dir.path, "--host", "127.0.0.1", "--threads", "1"], {
-      store,
-    });
+    await using stead = await startStead(
+      "start",
+      [dir.path, "--host", "127.0.0.1", "--threads", "1"],
+      {
+        store,
+      },
+    );
     // Warm up the request path, then measure from here.
     await (await fetch(`${stead.url}/warm`, { method: "PUT", body: "x" })).text();
     const before = peakRss(stead.child.pid!);
