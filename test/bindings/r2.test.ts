@@ -9,6 +9,7 @@ import {
   type R2Bucket,
   type R2ObjectBody,
 } from "stead";
+import { r2Objects } from "stead/testing";
 import { skipUnless, storageOptions, testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 
@@ -186,6 +187,14 @@ describe("R2 buckets (r2_buckets)", () => {
     );
     await assert.rejects(bucket.list({ limit: 1001 }), {
       message: "list: MaxKeys params must be positive integer <= 1000. (10022)",
+    });
+    const snapshot = await r2Objects(bucket);
+    assert.deepEqual([...snapshot.keys()], ["a", "b/1", "b/2", "b/3/x", "c", "z", "ü"]);
+    assert.deepEqual(snapshot.get("a"), {
+      size: 1,
+      etag: md5("a"),
+      httpMetadata: { contentType: "text/plain" },
+      customMetadata: { key: "a" },
     });
     await bucket.delete("a");
     await bucket.delete(["b/1", "b/2", "missing"]);
