@@ -132,16 +132,13 @@ export async function kvEntries(namespace: KvNamespaceLike): Promise<Map<string,
 
 /** What `r2Objects` needs of an R2 bucket binding (`env.MY_BUCKET`). */
 interface R2BucketLike {
-  list(options?: {
-    cursor?: string;
-    include?: ("httpMetadata" | "customMetadata")[];
-  }): Promise<{
+  list(options?: { cursor?: string; include?: ("httpMetadata" | "customMetadata")[] }): Promise<{
     objects: {
       key: string;
       size: number;
       etag: string;
-      httpMetadata?: Record<string, unknown>;
-      customMetadata?: Record<string, string>;
+      httpMetadata?: object | undefined;
+      customMetadata?: Record<string, string> | undefined;
     }[];
     truncated: boolean;
     cursor?: string;
