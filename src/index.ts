@@ -10,6 +10,20 @@ export type {
   KvListOptions,
   KvPutOptions,
 } from "./bindings/kv/index.ts";
+export type {
+  R2Bucket,
+  R2Checksums,
+  R2Conditional,
+  R2HTTPMetadata,
+  R2ListOptions,
+  R2MultipartUpload,
+  R2Object,
+  R2ObjectBody,
+  R2Objects,
+  R2Range,
+  R2UploadedPart,
+} from "./bindings/r2/index.ts";
+export type { ServiceBindingOptions } from "./bindings/services/index.ts";
 export {
   type AppConfig,
   type LoadAppConfigOptions,

@@ -39,6 +39,41 @@ export const assetsSchema = z
   })
   .loose();
 
+/**
+ * One `services` entry. `service` names a Worker; `entrypoint` an export of it; `props` are
+ * what the entrypoint sees as `ctx.props`. `remote` is accepted and ignored.
+ */
+export const serviceSchema = z
+  .object({
+    binding: bindingName,
+    service: z.string().min(1).optional(),
+    entrypoint: z
+      .string()
+      .regex(/^[A-Za-z_$][\w$]*$/, "must be the name of an export, like Greeter")
+      .optional(),
+    props: z
+      .record(z.string(), z.unknown(), { error: 'must be an object, like { "tenant": "a" }' })
+      .optional(),
+  })
+  .loose();
+
+/**
+ * One `r2_buckets` entry. `bucket_name` names the bucket (default: the binding name);
+ * `preview_bucket_name`, `jurisdiction` and `remote` are accepted and ignored.
+ */
+export const r2BucketSchema = z
+  .object({
+    binding: bindingName,
+    bucket_name: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/,
+        "must be 3-63 lowercase letters, digits and hyphens, starting and ending with a letter or digit, like my-bucket",
+      )
+      .optional(),
+  })
+  .loose();
+
 /** One `kv_namespaces` entry. `preview_id` and `remote` are accepted and ignored. */
 export const kvNamespaceSchema = z
   .object({

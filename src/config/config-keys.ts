@@ -113,9 +113,17 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     "supported",
     "`binding` and `id`, stored in `<dataDir>/kv.sqlite` (namespaces with the same `id` share their keys); `preview_id` and `remote` are ignored. See docs/bindings.md.",
   ),
-  key("r2_buckets", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key(
+    "r2_buckets",
+    "supported",
+    "`binding` and `bucket_name` (default: the binding name; buckets of one name share their objects): metadata in `<dataDir>/r2.sqlite`, bytes in `<dataDir>/r2-blobs/`; `preview_bucket_name`, `jurisdiction` and `remote` are ignored. See docs/bindings.md.",
+  ),
   key("d1_databases", "unsupported", BINDING_LATER, ["[]", "binding"]),
-  key("services", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key(
+    "services",
+    "partial",
+    "Bindings to this Worker's own entrypoints (`service` equal to its `name`): `entrypoint` and `props` (`ctx.props`), `fetch` and RPC. A `service` naming another Worker stops startup: Stead runs one Worker. See docs/bindings.md.",
+  ),
   key(
     "queues",
     "unsupported",

@@ -93,8 +93,9 @@ GREETING = "hello"
 LIMITS = { perMinute = 10 }
 `;
 
-function expectedOptions(dir: string, configPath: string) {
+function expectedOptions(dir: string, configPath: string, r2 = false) {
   return {
+    ...(r2 ? { r2_buckets: [{ binding: "UPLOADS", bucket_name: "abc" }] } : {}),
     main: join(dir, "src", "index.ts"),
     cwd: dir,
     build: { nodeEnv: "production" },
@@ -123,7 +124,10 @@ describe("loadAppConfig: formats", () => {
       assert.equal(config.configPath, configPath);
       assert.equal(config.name, "chat");
       assert.deepEqual(config.ignoredConfigPaths, []);
-      assert.deepEqual({ ...config.runtimeOptions }, expectedOptions(a.dir, configPath));
+      assert.deepEqual(
+        { ...config.runtimeOptions },
+        expectedOptions(a.dir, configPath, file !== "wrangler.toml"),
+      );
       assert.ok(Object.isFrozen(config) && Object.isFrozen(config.runtimeOptions.vars));
     });
   }
@@ -362,7 +366,7 @@ describe("loadAppConfig: keys Stead does not handle are named, one line each", (
         "triggers": { "crons": ["* * * * *"] },
         "ai": { "binding": "AI" },
         "durable_objectz": {},
-        "env": { "staging": { "r2_buckets": [{ "binding": "UPLOADS", "bucket_name": "u" }] } }
+        "env": { "staging": { "vectorize": [{ "binding": "INDEX", "index_name": "u" }] } }
       }`,
     });
     const config = await loadAppConfig(dir.dir);
@@ -377,7 +381,7 @@ describe("loadAppConfig: keys Stead does not handle are named, one line each", (
     assert.equal(staging.warnings.length, 5);
     assert.match(
       staging.warnings[4] ?? "",
-      /env\.staging\.r2_buckets is not supported by Stead: env\.UPLOADS will be undefined/,
+      /env\.staging\.vectorize is not supported by Stead: env\.INDEX will be undefined/,
     );
   });
 });

@@ -54,6 +54,10 @@ export interface AppRuntimeOptions {
   assets?: AppAssets;
   /** `kv_namespaces`: binding and namespace id. */
   kv_namespaces?: AppKvNamespace[];
+  /** `r2_buckets`: binding and bucket name. */
+  r2_buckets?: { binding: string; bucket_name?: string }[];
+  /** `services` that name this Worker: binding, entrypoint, props. */
+  services?: AppService[];
 }
 
 /** The config's `assets` key, as `createRuntime()`'s `assets` option. */
@@ -70,6 +74,14 @@ export interface AppAssets {
 export interface AppKvNamespace {
   binding: string;
   id?: string;
+}
+
+/** One `services` entry, as `createRuntime()` takes it. */
+export interface AppService {
+  binding: string;
+  service?: string;
+  entrypoint?: string;
+  props?: Record<string, unknown>;
 }
 
 /** The build keys of a wrangler config, as `createRuntime()`'s `build` option. */
@@ -145,7 +157,7 @@ export interface AppConfig {
  * needed when `options.main` names the entry, nor for an app of static assets only), `compatibility_date`, `compatibility_flags`,
  * `vars`, `durable_objects.bindings` (`name`, `class_name`; a `script_name` naming another
  * Worker is not supported), `assets` (inherited by environments; its directory must exist),
- * `kv_namespaces`, `migrations`, the build keys (`rules`, `define`, `alias`,
+ * `kv_namespaces`, `r2_buckets`, `services` (to this Worker's own entrypoints), `migrations`, the build keys (`rules`, `define`, `alias`,
  * `tsconfig`, `jsx_factory`, `jsx_fragment`, `minify`, `keep_names`), `build` (a custom build
  * command, as `customBuild`), and `env.<name>` with `options.env` (`main`, `compatibility_date`,
  * `compatibility_flags`, `migrations`, `name`, `build` and
@@ -264,9 +276,29 @@ export async function loadAppConfig(
     binding,
     ...(id === undefined ? {} : { id }),
   }));
+  const r2Buckets = (selected.r2_buckets ?? []).map(({ binding, bucket_name }) => ({
+    binding,
+    ...(bucket_name === undefined ? {} : { bucket_name }),
+  }));
+  const services = (selected.services ?? []).map((entry, index) => {
+    if (entry.service !== name) {
+      throw new SteadError(
+        "CONFIG_UNSUPPORTED",
+        `${configPath}: ${envPath}services[${index}] (${entry.binding}): service "${entry.service ?? ""}" names ${name === undefined ? "a Worker, and this config has no name" : `another Worker than this one ("${name}")`}; Stead runs one Worker, so only bindings to its own entrypoints are supported. Set "service" to this Worker's name (and "entrypoint" to one of its exports), or remove the binding.`,
+      );
+    }
+    return {
+      binding: entry.binding,
+      service: entry.service,
+      ...(entry.entrypoint === undefined ? {} : { entrypoint: entry.entrypoint }),
+      ...(entry.props === undefined ? {} : { props: entry.props }),
+    };
+  });
   checkBindingNames(configPath, envPath, [
     ...Object.keys(durableObjects).map((n) => ({ name: n, key: "durable_objects.bindings" })),
     ...kvNamespaces.map(({ binding }) => ({ name: binding, key: "kv_namespaces" })),
+    ...services.map(({ binding }) => ({ name: binding, key: "services" })),
+    ...r2Buckets.map(({ binding }) => ({ name: binding, key: "r2_buckets" })),
     ...(assets?.binding === undefined ? [] : [{ name: assets.binding, key: "assets.binding" }]),
   ]);
 
@@ -308,6 +340,8 @@ export async function loadAppConfig(
       : { objectClasses: objectClasses(configPath, declaredExports) }),
     ...(assets === undefined ? {} : { assets }),
     ...(kvNamespaces.length === 0 ? {} : { kv_namespaces: kvNamespaces }),
+    ...(services.length === 0 ? {} : { services }),
+    ...(r2Buckets.length === 0 ? {} : { r2_buckets: r2Buckets }),
   };
   return deepFreeze({
     configPath,

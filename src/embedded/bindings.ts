@@ -8,17 +8,29 @@ import {
   resolveAssets,
 } from "../bindings/assets/index.ts";
 import { KVNamespace } from "../bindings/kv/index.ts";
+import { R2Bucket, type R2Store } from "../bindings/r2/index.ts";
+import {
+  type ServiceBindingOptions,
+  type ServiceTarget,
+  serviceBinding,
+} from "../bindings/services/index.ts";
 import type { Clock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
 import { formatOptionProblems } from "../core/invalid-options.ts";
 import { DeferredKvStore } from "./deferred-kv-store.ts";
 import { openKvStore } from "./kv-file.ts";
+import { openR2Store } from "./r2-files.ts";
 
 /** What the bindings of one thread are made from. */
 export interface BindingsSetup {
   /** Assets with defaults applied and the directory checked (`resolveAssetOptions`). */
   readonly assets: ResolvedAssets | undefined;
   readonly kvNamespaces: readonly { binding: string; id?: string }[];
+  readonly r2Buckets: readonly { binding: string; bucket_name?: string }[];
+  /** This thread removes R2 files a crash left behind when it opens the store (one thread does). */
+  readonly sweepR2: boolean;
+  /** Service bindings to this Worker's own entrypoints (`services`). */
+  readonly services: readonly ServiceBindingOptions[];
   readonly clock: Clock;
   /** Problems in `_headers` / `_redirects`, for the operator. */
   warn(message: string): void;
@@ -28,7 +40,12 @@ export interface BindingsSetup {
 export interface RuntimeBindings {
   /** The asset server, when the app has assets: `fetch` goes through its routing first. */
   readonly assets: AssetServer | undefined;
-  /** The data directory is held: KV calls reach `<dataDir>/kv.sqlite` from now on. */
+  /**
+   * The Worker's module is loaded: service bindings reach its exports from now on, each call
+   * with a context made by `newContext`.
+   */
+  serve(module: Record<string, unknown>, newContext: ServiceTarget["newContext"]): void;
+  /** The data directory is held: KV and R2 calls reach their files in it from now on. */
   open(dataDir: string): void;
   /** The runtime did not start: KV calls fail with `error`. */
   fail(error: unknown): void;
@@ -53,19 +70,50 @@ export function addBindings(env: Record<string, unknown>, setup: BindingsSetup):
       now: () => setup.clock.now(),
     });
   }
+  const r2 = setup.r2Buckets.length === 0 ? undefined : deferred<R2Store>();
+  for (const { binding, bucket_name } of setup.r2Buckets) {
+    env[binding] = new R2Bucket({ store: () => r2!.promise, bucket: bucket_name ?? binding });
+  }
+  let loaded:
+    | { module: Record<string, unknown>; newContext: ServiceTarget["newContext"] }
+    | undefined;
+  for (const service of setup.services) {
+    env[service.binding] = serviceBinding(service, () => {
+      if (loaded === undefined) {
+        throw new Error(
+          `Service binding ${service.binding} was called before the Worker's module finished loading; call it from a handler, not from top-level code.`,
+        );
+      }
+      return {
+        entrypoint: loaded.module[service.entrypoint ?? "default"],
+        env,
+        newContext: loaded.newContext,
+      };
+    });
+  }
   return {
     assets,
+    serve(module, newContext) {
+      loaded = { module, newContext };
+    },
     open(dataDir) {
-      if (store === undefined) return;
       try {
-        store.open(openKvStore(dataDir));
+        store?.open(openKvStore(dataDir));
+        r2?.resolve(openR2Store(dataDir, setup.sweepR2));
       } catch (error) {
-        store.fail(error);
+        store?.fail(error);
+        r2?.reject(error);
         throw error;
       }
     },
-    fail: (error) => store?.fail(error),
-    close: async () => store?.close(),
+    fail: (error) => {
+      store?.fail(error);
+      r2?.reject(error);
+    },
+    close: async () => {
+      await store?.close();
+      if (r2?.settled === true) await (await r2.promise).close();
+    },
   };
 }
 
@@ -107,4 +155,35 @@ export function bindingNameProblems(names: readonly { name: string; option: stri
     } else seen.set(name, option);
   }
   return problems;
+}
+
+/** A value that arrives later; calls made before it wait. */
+function deferred<T>(): {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+  readonly settled: boolean;
+} {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  let state: "pending" | "resolved" | "rejected" = "pending";
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {});
+  return {
+    promise,
+    resolve(value) {
+      state = "resolved";
+      resolve(value);
+    },
+    reject(error) {
+      if (state === "pending") state = "rejected";
+      reject(error);
+    },
+    get settled() {
+      return state === "resolved";
+    },
+  };
 }

@@ -1,4 +1,5 @@
 import type { ResolvedAssets } from "../bindings/assets/index.ts";
+import { serviceEntrypointProblems } from "../bindings/services/index.ts";
 import { AlarmScheduler } from "../core/alarms/alarm-scheduler.ts";
 import { systemClock } from "../core/clock.ts";
 import { captureConsole } from "../core/console-capture.ts";
@@ -90,10 +91,14 @@ export async function createRuntimeWith(
   const extra = addBindings(env, {
     assets,
     kvNamespaces: config.kv_namespaces ?? [],
+    services: config.services ?? [],
+    r2Buckets: config.r2_buckets ?? [],
+    sweepR2: true,
     clock: config.clock ?? systemClock,
     warn: (message) => onError(new Error(message), "assets"),
   });
   const exports: Record<string, unknown> = {};
+  const waitUntil = trackWaitUntil(onError);
   const scope: WorkerScope = { env, exports };
   const removeRuntimeScope = addRuntimeScope(scope);
   // Undone when the runtime stops (or fails to start): its scope, and the console capture.
@@ -102,13 +107,20 @@ export async function createRuntimeWith(
     releaseConsole();
   };
   undo.defer(removeScope);
-  const waitUntil = trackWaitUntil(onError);
   let scheduler: AlarmScheduler | undefined;
   let hosting: ObjectHosting | undefined;
   let runtime: Runtime | undefined;
   try {
     const app = await runInScope(scope, () => loadAppEntry(config, internals.prebuilt));
     undo.defer(() => app.dispose());
+    const serviceProblems = serviceEntrypointProblems(config.services ?? [], app.module);
+    if (serviceProblems.length > 0) {
+      throw new SteadError(
+        "INVALID_CONFIG",
+        formatOptionProblems(config.configPath ?? "createRuntime()", serviceProblems),
+      );
+    }
+    extra.serve(app.module, (props) => workerContext(waitUntil.track, exports, props));
     const store = await openStore(config);
     undo.defer(() => store.abort());
     extra.open(store.dataDir!);
@@ -194,10 +206,21 @@ function checkBindingOptions(config: ResolvedRuntimeOptions): void {
       name: binding,
       option: "kv_namespaces",
     })),
+    ...(config.services ?? []).map(({ binding }) => ({ name: binding, option: "services" })),
+    ...(config.r2_buckets ?? []).map(({ binding }) => ({ name: binding, option: "r2_buckets" })),
     ...(config.assets?.binding === undefined
       ? []
       : [{ name: config.assets.binding, option: "assets.binding" }]),
   ]);
+  if (
+    (config.r2_buckets ?? []).length > 0 &&
+    config.driver !== undefined &&
+    config.dataDir === undefined
+  ) {
+    problems.push(
+      "r2_buckets: R2 objects live in <dataDir>/r2.sqlite and <dataDir>/r2-blobs; with a driver, give dataDir too",
+    );
+  }
   if (
     (config.kv_namespaces ?? []).length > 0 &&
     config.driver !== undefined &&
@@ -338,6 +361,8 @@ async function hostObjects(
       bindings,
       assets,
       kvNamespaces: config.kv_namespaces ?? [],
+      services: config.services ?? [],
+      r2Buckets: config.r2_buckets ?? [],
       namespaces: records.filter((record) => exported(record.className)),
       limits: { ...limits, maxActive: Math.max(1, Math.ceil(limits.maxActive / threads)) },
       nameCacheBytes: Math.floor(nameCacheBytes / (threads + 1)),

@@ -76,6 +76,10 @@ async function start(): Promise<void> {
   const extra = addBindings(env, {
     assets: data.assets as ResolvedAssets | undefined,
     kvNamespaces: data.kvNamespaces,
+    services: data.services,
+    r2Buckets: data.r2Buckets,
+    // The main thread removed what a crash left before any thread started.
+    sweepR2: false,
     clock: systemClock,
     // The main thread reports problems in _headers and _redirects once.
     warn: () => {},
@@ -132,16 +136,18 @@ async function start(): Promise<void> {
     namespaces.set(record.className, new DurableObjectNamespace(routes.get(record.storageName)!));
   }
   // Entrypoints called from an object run on this thread; their waitUntil has no request to extend.
-  fillWorkerExports(exports, module, env, namespaces, () => ({
-    waitUntil: (promise) => {
+  const newContext = (props: unknown) => ({
+    waitUntil: (promise: Promise<unknown>) => {
       Promise.resolve(promise).catch((error: unknown) =>
         port.postMessage({ t: "error", error: toWireError(error), context: "waitUntil" }),
       );
     },
     passThroughOnException() {},
-    props: {},
+    props,
     exports,
-  }));
+  });
+  fillWorkerExports(exports, module, env, namespaces, () => newContext({}));
+  extra.serve(module, newContext);
 
   port.on("message", (message: ToShard) => {
     switch (message.t) {

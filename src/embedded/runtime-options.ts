@@ -1,6 +1,12 @@
 import { z } from "zod";
 import type { AssetsOptions } from "../bindings/assets/index.ts";
-import { assetsSchema, kvNamespaceSchema } from "../config/bindings-schema.ts";
+import type { ServiceBindingOptions } from "../bindings/services/index.ts";
+import {
+  assetsSchema,
+  kvNamespaceSchema,
+  r2BucketSchema,
+  serviceSchema,
+} from "../config/bindings-schema.ts";
 import { aliasSchema, defineSchema, moduleRuleSchema } from "../config/build-schema.ts";
 import { cpuLimitSchema } from "../config/cpu-limit-schema.ts";
 import { migrationSchema } from "../config/migration-schema.ts";
@@ -87,6 +93,20 @@ export interface RuntimeOptions {
    * Tests seed and read them through `runtime.env[binding]`.
    */
   kv_namespaces?: Array<{ binding: string; id?: string }>;
+  /**
+   * R2 buckets, as the wrangler config's `r2_buckets` key lists them: `env[binding]` is a
+   * bucket named `bucket_name` (default: the binding name) whose objects live in the data
+   * directory (`r2.sqlite` for metadata, `r2-blobs/` for bytes). Buckets of one name share
+   * their objects. Tests seed and read them through `runtime.env[binding]`.
+   */
+  r2_buckets?: Array<{ binding: string; bucket_name?: string }>;
+  /**
+   * Service bindings to this Worker's own entrypoints, as the wrangler config's `services` key
+   * lists them: `env[binding]` calls the export named `entrypoint` (default: the default export)
+   * with `fetch()` or RPC, each call on a new instance whose `ctx.props` is a copy of `props`.
+   * `service` (the Worker's name) is accepted and not used: Stead runs one Worker.
+   */
+  services?: ServiceBindingOptions[];
   /** Where object databases live. Omitted: a temporary directory removed on dispose. */
   dataDir?: string;
   /**
@@ -253,6 +273,8 @@ const schema = z.object({
   vars: z.record(z.string(), z.unknown()).optional(),
   assets: assetsSchema.strict().optional(),
   kv_namespaces: z.array(kvNamespaceSchema.strict()).optional(),
+  services: z.array(serviceSchema.strict()).optional(),
+  r2_buckets: z.array(r2BucketSchema.strict()).optional(),
   dataDir: z.string().min(1).optional(),
   storage: z
     .string({ error: 'must be a PostgreSQL URL, like "postgres://user@127.0.0.1:5432/app"' })

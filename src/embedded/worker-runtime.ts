@@ -59,8 +59,9 @@ export function trackWaitUntil(onError: (error: unknown, context: string) => voi
 export function workerContext(
   waitUntil: (promise: Promise<unknown>) => void,
   exports: Record<string, unknown>,
+  props: unknown = {},
 ): ExecutionContext {
-  return { waitUntil, passThroughOnException() {}, props: {}, exports };
+  return { waitUntil, passThroughOnException() {}, props, exports };
 }
 
 /** The runtime's public face: the Worker's fetch handler, and an orderly dispose. */

@@ -129,3 +129,55 @@ export async function kvEntries(namespace: KvNamespaceLike): Promise<Map<string,
   } while (cursor !== undefined);
   return entries;
 }
+
+/** What `r2Objects` needs of an R2 bucket binding (`env.MY_BUCKET`). */
+interface R2BucketLike {
+  list(options?: { cursor?: string; include?: ("httpMetadata" | "customMetadata")[] }): Promise<{
+    objects: {
+      key: string;
+      size: number;
+      etag: string;
+      httpMetadata?: object | undefined;
+      customMetadata?: Record<string, string> | undefined;
+    }[];
+    truncated: boolean;
+    cursor?: string;
+  }>;
+}
+
+/** One object of a bucket, as `r2Objects` returns it (its bytes: `bucket.get(key)`). */
+export interface R2ObjectSnapshot {
+  size: number;
+  etag: string;
+  httpMetadata: Record<string, unknown>;
+  customMetadata: Record<string, string>;
+}
+
+/**
+ * Every object of an R2 bucket binding (`runtime.env.MY_BUCKET`), by key in list order, with
+ * its size, etag and metadata: to check what an app stored. Seed a bucket with its own `put`.
+ *
+ * @example
+ * await rt.fetch("http://app/avatar", { method: "PUT", body: png });
+ * assert.deepEqual([...(await r2Objects(rt.env.UPLOADS)).keys()], ["avatars/1.png"]);
+ */
+export async function r2Objects(bucket: R2BucketLike): Promise<Map<string, R2ObjectSnapshot>> {
+  const objects = new Map<string, R2ObjectSnapshot>();
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({
+      include: ["httpMetadata", "customMetadata"],
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    for (const object of page.objects) {
+      objects.set(object.key, {
+        size: object.size,
+        etag: object.etag,
+        httpMetadata: { ...object.httpMetadata },
+        customMetadata: { ...object.customMetadata },
+      });
+    }
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor !== undefined);
+  return objects;
+}

@@ -96,6 +96,10 @@ export interface ShardData {
   assets: object | undefined;
   /** KV namespace bindings, opened on this thread on `<dataDir>/kv.sqlite`. */
   kvNamespaces: { binding: string; id?: string }[];
+  /** R2 bucket bindings, opened on this thread on `<dataDir>/r2.sqlite` and `r2-blobs/`. */
+  r2Buckets: { binding: string; bucket_name?: string }[];
+  /** Service bindings to the Worker's own entrypoints (`services`), props structured-cloned. */
+  services: { binding: string; entrypoint?: string; props?: unknown }[];
   namespaces: ShardNamespace[];
   limits: ObjectLimits;
   /** This thread's share of the name cache, in bytes. */

@@ -22,15 +22,17 @@ export interface ChildRun {
 
 /**
  * Runs the workload on `store` (its `run`-th run, seeded with `seed`) and SIGKILLs it once
- * `killAfter` writes were acknowledged (0: as soon as it is up).
+ * `killAfter` writes were acknowledged (0: as soon as it is up). `program`: another child of
+ * the same shape (`<program> <dataDir> <run> <seed>`, printing "ready" then one line per ack).
  */
 export function runAndKill(
   store: Pick<TestStore, "dataDir" | "env">,
   run: number,
   seed: number,
   killAfter: number,
+  program = CHILD,
 ): Promise<ChildRun> {
-  const child = spawn(process.execPath, [CHILD, store.dataDir, String(run), String(seed)], {
+  const child = spawn(process.execPath, [program, store.dataDir, String(run), String(seed)], {
     env: { ...process.env, ...store.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
