@@ -186,7 +186,10 @@ async function post(node: Node, path: string): Promise<boolean> {
     const response = await fetch(`${node.url}${path}`, { method: "POST" });
     const text = await response.text();
     if (response.ok) return true;
-    lastFailure = `${response.status} ${text.slice(0, 120)}`;
+    lastFailure = `${response.status} ${text
+      .replace(/[0-9a-f]{64}/g, "<id>")
+      .replace(/127\.0\.0\.1:\d+/g, "<addr>")
+      .slice(0, 240)}`;
   } catch (error) {
     lastFailure = (error as Error).message;
   }

@@ -29,6 +29,9 @@ import {
   SOCKET_PATH,
 } from "./cluster-wire.ts";
 
+/** How long a connection from another node may stay idle (the hint callers close before). */
+export const IDLE_CONNECTION_MS = 5_000;
+
 /** Delivers an event another node forwarded to an object of this one, never sending it on. */
 export type ForwardedDelivery = (
   namespace: string,
@@ -59,7 +62,10 @@ export async function listenForNodes(options: NodeListenerOptions): Promise<Serv
   server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     answerUpgrade(request, socket, head, options).catch(() => socket.destroy());
   });
-  server.keepAliveTimeout = 60_000;
+  // Idle connections are closed by the callers (undici closes one 2 s before the server's hint
+  // of 5 s), never by this side while a caller may be writing on them: a leaving node waits for
+  // them to go instead of cutting them.
+  server.keepAliveTimeout = IDLE_CONNECTION_MS;
   server.listen(options.port, options.host);
   await once(server, "listening");
   return server;

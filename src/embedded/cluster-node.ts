@@ -3,7 +3,11 @@
 import type { Server } from "node:http";
 import { HttpForwarder } from "../cluster/http-forwarder.ts";
 import { leaseLapsed, NodeLease } from "../cluster/node-lease.ts";
-import { type ForwardedDelivery, listenForNodes } from "../cluster/node-listener.ts";
+import {
+  type ForwardedDelivery,
+  IDLE_CONNECTION_MS,
+  listenForNodes,
+} from "../cluster/node-listener.ts";
 import { PeerWatch } from "../cluster/peer-watch.ts";
 import type { SteadError } from "../core/errors.ts";
 import { type NodeAddress, ObjectElsewhere } from "../core/object/object-forwarder.ts";
@@ -155,11 +159,15 @@ export class ClusterNode {
     if (listener === undefined) return;
     this.#closing = true;
     await new Promise((resolve) => setTimeout(resolve, LISTENER_GRACE_MS));
-    // No new connections; idle ones close now, busy ones after their answer (or at the end).
+    // Callers close their idle connections within the keep-alive hint; one this side closed
+    // could be carrying a call the caller just wrote, whose outcome it would never learn.
+    const deadline = performance.now() + IDLE_CONNECTION_MS + 1_000;
+    while (performance.now() < deadline && (await openConnections(listener)) > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const closed = new Promise((resolve) => listener.close(resolve));
-    const stragglers = setTimeout(() => listener.closeAllConnections(), 5_000);
+    listener.closeAllConnections();
     await closed;
-    clearTimeout(stragglers);
   }
 
   /** Stops keeping the lease, leaving the claims to expire (start-up failed). */
@@ -167,6 +175,10 @@ export class ClusterNode {
     this.#lease.stop();
     this.#listener?.close();
   }
+}
+
+function openConnections(server: Server): Promise<number> {
+  return new Promise((resolve) => server.getConnections((_, count) => resolve(count ?? 0)));
 }
 
 function splitAddress(address: string): [string, number] {
