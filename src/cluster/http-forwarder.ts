@@ -28,6 +28,9 @@ import {
 } from "./cluster-wire.ts";
 import type { PeerWatch } from "./peer-watch.ts";
 
+/** How long connecting to another node may take before it counts as unreachable. */
+const CONNECT_TIMEOUT_MS = 2_000;
+
 /** Connections kept to each other node. */
 const CONNECTIONS_PER_NODE = 16;
 
@@ -188,6 +191,7 @@ export class HttpForwarder implements ObjectForwarder, AsyncDisposable {
       headers: { authorization: bearer(this.#secret), "stead-call": encodeHeader(call) },
       perMessageDeflate: false,
       maxPayload: MAX_RECEIVED_MESSAGE_BYTES,
+      handshakeTimeout: CONNECT_TIMEOUT_MS * 2,
     });
     return new Promise<Response>((resolve, reject) => {
       link.once("open", () => {
@@ -254,7 +258,12 @@ export class HttpForwarder implements ObjectForwarder, AsyncDisposable {
   #pool(address: string): Pool {
     let pool = this.#pools.get(address);
     if (pool === undefined) {
-      pool = new Pool(`http://${address}`, { connections: CONNECTIONS_PER_NODE });
+      pool = new Pool(`http://${address}`, {
+        connections: CONNECTIONS_PER_NODE,
+        // A host that does not answer the connection is unreachable well within a lease: the
+        // call never left, so it can go to whichever node claims the object next.
+        connect: { timeout: CONNECT_TIMEOUT_MS },
+      });
       this.#pools.set(address, pool);
     }
     return pool;

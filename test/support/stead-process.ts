@@ -4,7 +4,9 @@ import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { TestStore } from "./storage.ts";
 
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+/** The CLI's entry, as the tests run it (its TypeScript source). */
+export const STEAD_CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const MAIN = STEAD_CLI;
 
 /** A `stead` CLI process under test. */
 export interface SteadProcess extends AsyncDisposable {

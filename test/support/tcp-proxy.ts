@@ -21,12 +21,15 @@ export class TcpProxy implements AsyncDisposable {
     this.#target = target;
   }
 
-  /** Starts a proxy on a free port of 127.0.0.1 in front of `target`. */
-  static async start(target: { host: string; port: number }): Promise<TcpProxy> {
+  /** Starts a proxy on a free port of `listenHost` (default 127.0.0.1) in front of `target`. */
+  static async start(
+    target: { host: string; port: number },
+    listenHost = "127.0.0.1",
+  ): Promise<TcpProxy> {
     const server = createServer();
     const proxy = new TcpProxy(server, target);
     server.on("connection", (client) => proxy.#connect(client));
-    server.listen(0, "127.0.0.1");
+    server.listen(0, listenHost);
     await once(server, "listening");
     return proxy;
   }
@@ -35,9 +38,10 @@ export class TcpProxy implements AsyncDisposable {
     return (this.#server.address() as { port: number }).port;
   }
 
-  /** "127.0.0.1:<port>" */
+  /** "<host>:<port>" it listens on. */
   get address(): string {
-    return `127.0.0.1:${this.port}`;
+    const { address, port } = this.#server.address() as { address: string; port: number };
+    return `${address}:${port}`;
   }
 
   /** Destroys every open connection (as a network cut or a restarted server would). */
