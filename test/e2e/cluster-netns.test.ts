@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
-import type { Served } from "../fixtures/cluster-worker.ts";
+import { append, lastFailure } from "../support/cluster-client.ts";
 import { STEAD_CLI, type SteadProcess, startStead } from "../support/stead-process.ts";
 import { oncePerCheck, POSTGRES_TEST_URL, tempSchema } from "../support/storage.ts";
 import { TcpProxy } from "../support/tcp-proxy.ts";
@@ -79,31 +79,6 @@ function makeNetwork(): Disposable {
   return { [Symbol.dispose]: dispose };
 }
 
-/** Why the last append failed, for assertion messages. */
-let lastFailure = "";
-
-async function append(
-  node: SteadProcess,
-  name: string,
-  value: string,
-): Promise<Served | undefined> {
-  try {
-    const response = await fetch(`${node.url}/${name}`, {
-      method: "POST",
-      body: value,
-      signal: AbortSignal.timeout(5_000),
-    });
-    if (!response.ok) {
-      lastFailure = `${response.status} ${await response.text()}`;
-      return undefined;
-    }
-    return (await response.json()) as Served;
-  } catch (error) {
-    lastFailure = String(error);
-    return undefined;
-  }
-}
-
 describe("cluster nodes as separate hosts (network namespaces)", {
   skip: oncePerCheck() || unavailable(),
 }, () => {
@@ -156,7 +131,7 @@ describe("cluster nodes as separate hosts (network namespaces)", {
       assert.deepEqual(
         await append(host1, "x", "2"),
         { list: ["1", "2"], node: "n0" },
-        lastFailure,
+        lastFailure(),
       );
       assert.deepEqual(await append(host2, "x", "3"), { list: ["1", "2", "3"], node: "n0" });
 

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Served } from "../fixtures/cluster-worker.ts";
+import { append, lastFailure } from "../support/cluster-client.ts";
 import { freePort } from "../support/free-port.ts";
 import { runStead, type SteadProcess, startStead } from "../support/stead-process.ts";
 import { oncePerCheck, tempSchema } from "../support/storage.ts";
@@ -32,27 +33,6 @@ async function startNode(node: string, url: string, dataDir: string): Promise<St
       },
     },
   );
-}
-
-/** Why the last append failed, for assertion messages. */
-let lastFailure = "";
-
-async function append(
-  node: SteadProcess,
-  name: string,
-  value: string,
-): Promise<Served | undefined> {
-  try {
-    const response = await fetch(`${node.url}/${name}`, { method: "POST", body: value });
-    if (!response.ok) {
-      lastFailure = `${response.status} ${await response.text()}`;
-      return undefined;
-    }
-    return (await response.json()) as Served;
-  } catch (error) {
-    lastFailure = String(error);
-    return undefined;
-  }
 }
 
 describe("stead start --cluster", { skip: oncePerCheck() }, () => {
@@ -102,7 +82,7 @@ describe("stead start --cluster", { skip: oncePerCheck() }, () => {
       for (let o = 1; o < OBJECTS; o++) {
         const name = `o${o}`;
         const served = await append(survivors[o % 2]!, name, "last");
-        assert.ok(served, `append to ${name} after the failover: ${lastFailure}`);
+        assert.ok(served, `append to ${name} after the failover: ${lastFailure()}`);
         acked.set(name, [...acked.get(name)!, "last"]);
         assert.deepEqual(served.list, acked.get(name), `${name} kept every acknowledged append`);
         assert.notEqual(served.node, `n${victim}`);
@@ -179,7 +159,7 @@ describe("stead start --cluster", { skip: oncePerCheck() }, () => {
           const served = await append(node, `o${o}`, String(n));
           sent++;
           if (served === undefined) {
-            failures.push(lastFailure);
+            failures.push(lastFailure());
             continue;
           }
           acked[o]!.push(String(n));
@@ -234,10 +214,10 @@ describe("stead start --cluster", { skip: oncePerCheck() }, () => {
       assert.equal(
         await pending,
         undefined,
-        `the paused node's pending write failed: ${lastFailure}`,
+        `the paused node's pending write failed: ${lastFailure()}`,
       );
       assert.match(
-        lastFailure,
+        lastFailure(),
         /^503 .*(could not renew its lease|another process took|Another process took)/i,
       );
       // Whatever the resumed node answers is the current state, never its stale copy.
