@@ -1,13 +1,4 @@
-import {
-  closeSync,
-  existsSync,
-  ftruncateSync,
-  openSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, openSync, statSync } from "node:fs";
 import type { DatabaseSync } from "node:sqlite";
 import { crc32 } from "node:zlib";
 import { SteadError } from "../../core/errors.ts";
@@ -20,11 +11,17 @@ import { storageUnavailable, withinTimeout } from "./answer-timeout.ts";
 import { compactObject } from "./compaction.ts";
 import { pruneObject } from "./history-pruning.ts";
 import { applyRestore } from "./history-restore.ts";
-import { decodeBody, encodeBody } from "./log-body.ts";
+import { encodeBody } from "./log-body.ts";
 import { type ClusterIdentity, claimObject } from "./object-claim.ts";
 import { DatabaseChecksum } from "./page-checksum.ts";
 import type { PgPool } from "./pg-pool.ts";
 import { PostgresDatabaseHistory } from "./postgres-history.ts";
+import {
+  checkWorkingCopy,
+  type RecordedHead,
+  rebuildWorkingCopy,
+  removeDatabaseFiles,
+} from "./working-copy.ts";
 
 /** What a handle needs from its driver. */
 export interface PostgresHandleOwner {
@@ -274,7 +271,7 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#dbPages = head.dbPages;
     if (head.txid === 0) {
       // Nothing stored: whatever is here was never durable.
-      this.#removeFiles(this.#path);
+      removeDatabaseFiles(this.#path);
       this.#checksum = new DatabaseChecksum();
     } else if (!this.#matchesFile(head)) {
       await this.#rebuild(head);
@@ -472,77 +469,26 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
   }
 
   /** Whether the working copy on disk is the database PostgreSQL records (size and checksum). */
-  #matchesFile(head: { pageSize: number; dbPages: number; checksum: number }): boolean {
-    if (!existsSync(this.#path) || existsSync(`${this.#path}-wal`)) return false;
-    if (statSync(this.#path).size !== head.pageSize * head.dbPages) return false;
-    const checksum = DatabaseChecksum.ofFile(this.#path, head.pageSize);
-    if (checksum.value !== head.checksum) return false;
+  #matchesFile(head: RecordedHead): boolean {
+    const checksum = checkWorkingCopy(this.#path, head);
+    if (checksum === undefined) return false;
     this.#checksum = checksum;
     return true;
   }
 
-  /**
-   * Writes the database PostgreSQL holds into a new working copy: the compacted pages, then each
-   * later log row in order, each checked against its checksum, then the whole against the
-   * recorded database checksum. Read in one snapshot, so a compaction meanwhile cannot tear it.
-   */
-  async #rebuild(head: { txid: number; pageSize: number; dbPages: number; checksum: number }) {
-    const S = this.#owner.S;
-    const key = [this.#namespace, this.#id];
-    const read = this.#owner.pool.transaction(async (tx) => {
-      const [object] = await tx.query(
-        `SELECT snap_txid FROM ${S}.objects WHERE namespace = $1 AND id = $2`,
-        key,
-      );
-      const snap = Number(object!.snap_txid);
-      const pages = await tx.query(
-        `SELECT pgno, data FROM ${S}.object_pages WHERE namespace = $1 AND id = $2`,
-        key,
-      );
-      const rows = await tx.query(
-        `SELECT txid, db_pages, db_checksum, body_checksum, body FROM ${S}.object_log
-           WHERE namespace = $1 AND id = $2 AND txid > $3 AND txid <= $4 ORDER BY txid`,
-        [...key, snap, head.txid],
-      );
-      return { pages, rows };
-    }, "repeatable read");
-    const { pages, rows } = await withinTimeout(read, this.#owner.statementTimeoutMs).catch(
-      (error: unknown) => {
-        throw this.#unavailable(error);
+  async #rebuild(head: RecordedHead): Promise<void> {
+    this.#owner.ensureDir(this.#namespace);
+    this.#checksum = await rebuildWorkingCopy(
+      this.#owner,
+      this.#namespace,
+      this.#id,
+      this.#path,
+      head,
+      {
+        corrupt: (what) => this.#corrupt(what),
+        unavailable: (error) => this.#unavailable(error),
       },
     );
-    this.#owner.ensureDir(this.#namespace);
-    const temporary = `${this.#path}-rebuild`;
-    const fd = openSync(temporary, "w", 0o600);
-    try {
-      const { pageSize } = head;
-      for (const page of pages) {
-        writeSync(fd, page.data as Buffer, 0, pageSize, (Number(page.pgno) - 1) * pageSize);
-      }
-      for (const row of rows) {
-        const body = row.body as Buffer;
-        if (crc32(body) !== Number(row.body_checksum)) {
-          throw this.#corrupt(`log row ${row.txid} does not match its checksum`);
-        }
-        for (const [pgno, page] of decodeBody(body, pageSize)) {
-          writeSync(fd, page, 0, pageSize, (pgno - 1) * pageSize);
-        }
-        ftruncateSync(fd, Number(row.db_pages) * pageSize);
-      }
-      ftruncateSync(fd, head.dbPages * pageSize);
-    } finally {
-      closeSync(fd);
-    }
-    const checksum = DatabaseChecksum.ofFile(temporary, head.pageSize);
-    if (checksum.value !== head.checksum) {
-      rmSync(temporary, { force: true });
-      throw this.#corrupt(
-        `the database rebuilt up to log row ${head.txid} does not match the checksum recorded with it`,
-      );
-    }
-    this.#removeFiles(this.#path);
-    renameSync(temporary, this.#path);
-    this.#checksum = checksum;
   }
 
   /** Folds log rows into the page table once enough have piled up (in the background). */
@@ -582,10 +528,6 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
       .finally(() => {
         this.#pruning = false;
       });
-  }
-
-  #removeFiles(path: string): void {
-    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
   }
 
   #corrupt(what: string): SteadError {
