@@ -51,18 +51,7 @@ export function sendFromCurrent<T>(send: () => Promise<T>): Promise<T> {
   const caller = storage.getStore();
   const held = caller?.outputGate.wait();
   const sent = held ? held.then(send) : send();
-  if (caller === undefined) return sent;
-  const reenter = <R>(settle: () => R) => {
-    const wait = caller.inputGate.waitForOpen();
-    return wait ? wait.then(settle) : settle();
-  };
-  return sent.then(
-    (value) => reenter(() => value),
-    (error: unknown) =>
-      reenter(() => {
-        throw error;
-      }),
-  );
+  return caller === undefined ? sent : throughInputGate(caller, sent);
 }
 
 /**
@@ -73,7 +62,14 @@ export function sendFromCurrent<T>(send: () => Promise<T>): Promise<T> {
 export function readFromCurrent<T>(read: () => Promise<T>): Promise<T> {
   const caller = storage.getStore();
   const sent = read();
-  if (caller === undefined) return sent;
+  return caller === undefined ? sent : throughInputGate(caller, sent);
+}
+
+/** Settles as `sent` does, but only once `caller`'s input gate is open (results come back between events). */
+function throughInputGate<T>(
+  caller: NonNullable<ReturnType<typeof storage.getStore>>,
+  sent: Promise<T>,
+): Promise<T> {
   const reenter = <R>(settle: () => R) => {
     const wait = caller.inputGate.waitForOpen();
     return wait ? wait.then(settle) : settle();
