@@ -1,5 +1,11 @@
 export { D1Database, type D1ExecResult } from "./d1-database.ts";
 export {
+  appliedD1Migrations,
+  applyD1Migrations,
+  type D1Migration,
+  readD1Migrations,
+} from "./d1-migrations.ts";
+export {
   D1_CLASS_NAME,
   D1DatabaseObject,
 } from "./d1-object.ts";
