@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, stat, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import {
   appliedD1Migrations,
@@ -87,7 +87,14 @@ async function migrationsOf(
   flags: D1Flags,
 ): Promise<{ database: AppD1Database; migrations: D1Migration[] }> {
   const database = await databaseOf(binding, dir, flags);
-  return { database, migrations: await readD1Migrations(database.migrations_dir) };
+  const folder = database.migrations_dir;
+  // Checked here, not left to readD1Migrations: its plain Error would print with a stack trace.
+  if (!(await stat(folder).catch(() => undefined))?.isDirectory()) {
+    throw new UsageError(
+      `No migrations folder at ${folder}. Create the first migration with "stead d1 migrations create ${binding} <message>", or set migrations_dir of the ${binding} entry of d1_databases to the folder that holds them.`,
+    );
+  }
+  return { database, migrations: await readD1Migrations(folder) };
 }
 
 async function databaseOf(
