@@ -12,7 +12,7 @@ import { runStead, startStead } from "../support/stead-process.ts";
 import { TEST_STORAGE, type TestStore, testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 
-const WORKER = new URL("../fixtures/d1-worker.ts", import.meta.url).pathname;
+const WORKER = new URL("../fixtures/d1-shop-worker.ts", import.meta.url).pathname;
 
 /** The shop's wrangler.jsonc: the Worker, its Cart objects, and `d1_databases` as given. */
 function shopConfig(
