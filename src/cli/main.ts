@@ -11,6 +11,14 @@ import {
 } from "./d1.ts";
 import { devCommand } from "./dev.ts";
 import { initCommand } from "./init.ts";
+import {
+  deadLettersCommand,
+  type ObjectsFlags,
+  objectsDeleteCommand,
+  objectsInspectCommand,
+  objectsListCommand,
+  objectsSqlCommand,
+} from "./objects.ts";
 import { resolveServerOptions, type ServerFlags, UsageError } from "./options.ts";
 import { startCommand } from "./start.ts";
 import { DEFAULT_TEMPLATE, listTemplates } from "./templates.ts";
@@ -24,6 +32,9 @@ Environment variables (flags win over them):
   STEAD_SHUTDOWN_TIMEOUT   ms in-flight work may take to finish on SIGTERM/SIGINT
   STEAD_HIBERNATE_AFTER    ms idle before an object with only hibernatable WebSockets hibernates
   STEAD_MAX_OPEN_DATABASES object databases kept open at once (each about 190 KB)
+  STEAD_ADMIN_PORT         port of the admin API (--admin-port); STEAD_ADMIN_HOST its address
+  STEAD_ADMIN_TOKEN        bearer token of the admin API, read-write (16+ characters)
+  STEAD_ADMIN_READ_TOKEN   bearer token of the admin API that only reads
   STEAD_MAX_CONNECTIONS    connections held open at once; more are answered 503
   STEAD_ENV                the wrangler environment ([env.<name>]) to use
   STEAD_THREADS            object threads (0: objects on the main thread; default: one per core)
@@ -85,6 +96,14 @@ function serverCommand(name: string, description: string, dev: boolean): Command
     .option(
       "--storage <url>",
       "keep objects durable in PostgreSQL (postgres://user:password@host:5432/db, ?schema=NAME; default schema stead): the data directory then holds only working copies, rebuilt when missing",
+    )
+    .option(
+      "--admin-port <port>",
+      "serve the admin API (stead objects, dead letters, /metrics) on this port (0: any free one); off by default",
+    )
+    .option(
+      "--admin-host <host>",
+      "where the admin API listens (default: 127.0.0.1; any other address needs STEAD_ADMIN_TOKEN)",
     )
     .option(
       "--threads <n>",
@@ -228,6 +247,86 @@ program.addCommand(
             d1MigrationsCreateCommand(binding, message, dir, flags, write),
           ),
         ),
+    ),
+);
+/** Options of the `stead objects` commands: a server's admin API, or the app's data directory. */
+function objectsOptions(command: Command): Command {
+  return command
+    .option(
+      "--url <url>",
+      "a running server's admin API, like http://127.0.0.1:8788 (default: STEAD_ADMIN_URL; token from STEAD_ADMIN_TOKEN or STEAD_ADMIN_READ_TOKEN)",
+    )
+    .option("--dir <path>", "the app's directory (default: the current directory)")
+    .option(
+      "--data-dir <path>",
+      "the data directory, when not <dir>/.stead (default: STEAD_DATA_DIR); a server holding it is reached through the admin API it announced there",
+    )
+    .option("--json", "print JSON");
+}
+program.addCommand(
+  new Command("objects")
+    .description(
+      "list and look inside Durable Objects: through a running server's admin API, or on a data directory no server holds",
+    )
+    .addCommand(
+      objectsOptions(
+        new Command("list")
+          .description("the objects of a class, by id, with their names where known")
+          .argument("<class>", "the Durable Object class, like Counter")
+          .option("--prefix <name>", "only objects whose name starts with this")
+          .option("--limit <n>", "at most this many (default 100, at most 1000)")
+          .option("--cursor <id>", "the next page: the cursor the previous one printed"),
+      ).action((className: string, flags: ObjectsFlags) =>
+        objectsListCommand(className, flags, write),
+      ),
+    )
+    .addCommand(
+      objectsOptions(
+        new Command("inspect")
+          .description(
+            "what one object holds: KV keys and sizes, SQL tables and row counts, alarm, WebSockets, size",
+          )
+          .argument("<class>", "the Durable Object class, like Counter")
+          .argument("<object>", "the object's name (idFromName) or 64-hex id"),
+      ).action((className: string, object: string, flags: ObjectsFlags) =>
+        objectsInspectCommand(className, object, flags, write),
+      ),
+    )
+    .addCommand(
+      objectsOptions(
+        new Command("sql")
+          .description(
+            "run SQL in one object, as an event of it (never interleaving with its own work); read-only unless --write",
+          )
+          .argument("<class>", "the Durable Object class, like Counter")
+          .argument("<object>", "the object's name (idFromName) or 64-hex id")
+          .argument("<query>", 'the SQL, like "SELECT * FROM messages LIMIT 10"')
+          .option("--write", "allow statements that write")
+          .option(
+            "--param <value...>",
+            'values for the query\'s ? parameters, in order (JSON: 42, "text", null; else the text)',
+          ),
+      ).action((className: string, object: string, query: string, flags: ObjectsFlags) =>
+        objectsSqlCommand(className, object, query, flags, write),
+      ),
+    )
+    .addCommand(
+      objectsOptions(
+        new Command("delete")
+          .description("delete one object's storage (every key and table) and its alarm")
+          .argument("<class>", "the Durable Object class, like Counter")
+          .argument("<object>", "the object's name (idFromName) or 64-hex id")
+          .option("--yes", "confirm: the data is gone for good"),
+      ).action((className: string, object: string, flags: ObjectsFlags) =>
+        objectsDeleteCommand(className, object, flags, write),
+      ),
+    )
+    .addCommand(
+      objectsOptions(
+        new Command("dead-letters").description(
+          "alarms that failed every retry (Cloudflare's policy: 6 retries with backoff)",
+        ),
+      ).action((flags: ObjectsFlags) => deadLettersCommand(flags, write)),
     ),
 );
 // The child process of `stead dev`: `start` with development settings.

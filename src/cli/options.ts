@@ -34,6 +34,8 @@ export interface ServerOptions {
   historyRetentionDays: number | undefined;
   /** This process as a cluster node (`--cluster`); its storage is the cluster's URL. */
   cluster: ClusterFlags | undefined;
+  /** The admin API's listener (`--admin-port`); unset, none. */
+  admin: AdminFlags | undefined;
   /**
    * Set by `stead dev` for its app process: the URL of the bundle it built, imported as it is
    * (no build, no `build.command`).
@@ -49,6 +51,14 @@ export interface ClusterFlags {
   listen: string | undefined;
   secret: string;
   leaseMs: number | undefined;
+}
+
+/** The admin listener's settings, from `--admin-port`, `--admin-host` and `STEAD_ADMIN_*`. */
+export interface AdminFlags {
+  host: string;
+  port: number;
+  /** From STEAD_ADMIN_TOKEN / STEAD_ADMIN_READ_TOKEN; unset, the server makes a token. */
+  tokens: { readWrite: string; readOnly?: string } | undefined;
 }
 
 /** Raw flag values as commander gives them. */
@@ -71,6 +81,8 @@ export interface ServerFlags {
   nodeId?: string;
   advertise?: string;
   clusterListen?: string;
+  adminPort?: string;
+  adminHost?: string;
 }
 
 /** Thrown for bad flags or environment variables; the CLI prints the message alone. */
@@ -159,7 +171,53 @@ export function resolveServerOptions(
     ),
     ...(flags.prebuilt === undefined ? {} : { prebuilt: flags.prebuilt }),
     cluster: cluster?.node,
+    admin: adminFlags(flags, env),
   };
+}
+
+/** Tokens shorter than this are refused: an admin token guards every object's data. */
+const MIN_TOKEN_LENGTH = 16;
+
+/** `--admin-port` and its settings, checked; undefined when the admin API is off. */
+function adminFlags(flags: ServerFlags, env: NodeJS.ProcessEnv): AdminFlags | undefined {
+  const portText = flags.adminPort ?? env.STEAD_ADMIN_PORT;
+  if (portText === undefined) return undefined;
+  const port = integer(portText, "--admin-port / STEAD_ADMIN_PORT", 0, 65535);
+  const host = flags.adminHost ?? env.STEAD_ADMIN_HOST ?? "127.0.0.1";
+  const readWrite = env.STEAD_ADMIN_TOKEN;
+  const readOnly = env.STEAD_ADMIN_READ_TOKEN;
+  for (const [name, token] of [
+    ["STEAD_ADMIN_TOKEN", readWrite],
+    ["STEAD_ADMIN_READ_TOKEN", readOnly],
+  ] as const) {
+    if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
+      throw new UsageError(
+        `${name} must be at least ${MIN_TOKEN_LENGTH} characters, e.g. from \`openssl rand -hex 32\`.`,
+      );
+    }
+  }
+  if (readOnly !== undefined && readWrite === undefined) {
+    throw new UsageError(
+      "STEAD_ADMIN_READ_TOKEN needs STEAD_ADMIN_TOKEN beside it (the read-write token); set both.",
+    );
+  }
+  if (readWrite === undefined && !isLoopback(host)) {
+    throw new UsageError(
+      `The admin API would listen on ${host}, beyond this machine, without a token. Set STEAD_ADMIN_TOKEN (and optionally STEAD_ADMIN_READ_TOKEN), or keep --admin-host on 127.0.0.1.`,
+    );
+  }
+  return {
+    host,
+    port,
+    tokens:
+      readWrite === undefined
+        ? undefined
+        : { readWrite, ...(readOnly === undefined ? {} : { readOnly }) },
+  };
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** `--cluster URL` and the node's settings, checked; undefined when not a cluster node. */

@@ -8,6 +8,7 @@ import { createRuntimeWith, type Runtime } from "../embedded/create-runtime.ts";
 import { runCustomBuild } from "../loader/custom-build.ts";
 import { type SteadServer, serve } from "../server/serve.ts";
 import { handleWebSocketUpgrade } from "../server/websocket-upgrade.ts";
+import { startAdminListener } from "./admin-listener.ts";
 import { maxConnections } from "./descriptor-budget.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { type ServerOptions, UsageError } from "./options.ts";
@@ -141,6 +142,21 @@ async function serveLocked(
     }
     throw error;
   }
+  let admin: Awaited<ReturnType<typeof startAdminListener>> | undefined;
+  if (options.admin !== undefined) {
+    try {
+      admin = await startAdminListener(runtime, options.admin, options.dataDir, logger);
+    } catch (error) {
+      await server.close({ deadlineMs: 0 });
+      await runtime.dispose();
+      if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+        throw new UsageError(
+          `admin port ${options.admin.port} on ${options.admin.host} is already in use. Pass another --admin-port (or STEAD_ADMIN_PORT).`,
+        );
+      }
+      throw error;
+    }
+  }
   logger.info(`Stead is serving ${config.name ?? "the app"} on ${server.address.url}`, {
     url: server.address.url,
     config: config.configPath,
@@ -153,6 +169,7 @@ async function serveLocked(
     shutdown(reason) {
       stopping ??= (async () => {
         logger.info(`Shutting down (${reason})`);
+        await admin?.close();
         await server.close({ deadlineMs: options.shutdownTimeoutMs });
         await runtime.dispose();
         lock.release();

@@ -26,7 +26,7 @@ export interface CallHeader {
   id: string;
   name: string | undefined;
   jurisdiction: string | undefined;
-  kind: "fetch" | "rpc" | "alarm";
+  kind: "fetch" | "rpc" | "alarm" | "admin";
   /** The sender can send the event again, so the receiver may turn it away unread. */
   resendable: boolean;
   /** RPC: the member called. */

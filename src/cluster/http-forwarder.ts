@@ -104,6 +104,10 @@ export class HttpForwarder implements ObjectForwarder, AsyncDisposable {
         call.record = event.record;
         call.force = event.force === true;
         break;
+      case "admin":
+        call.kind = "admin";
+        body = encodeValue(event.request, "The admin request");
+        break;
       default:
         throw new SteadError(
           "CROSS_NODE_UNSUPPORTED",

@@ -10,6 +10,7 @@ import { type Duplex, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { SteadError } from "../core/errors.ts";
 import { DurableObjectId } from "../core/ids/object-id.ts";
+import type { AdminRequest } from "../core/object/object-admin.ts";
 import type { ObjectEvent } from "../core/object/object-class.ts";
 import { ObjectElsewhere } from "../core/object/object-forwarder.ts";
 import type { AlarmRecord } from "../core/storage/driver.ts";
@@ -117,7 +118,11 @@ async function answer(
     try {
       bytes = encodeValue(
         value,
-        call.kind === "rpc" ? `The result of ${call.member}()` : "The alarm's outcome",
+        call.kind === "rpc"
+          ? `The result of ${call.member}()`
+          : call.kind === "admin"
+            ? "The admin answer"
+            : "The alarm's outcome",
       );
     } catch (error) {
       response
@@ -170,14 +175,14 @@ async function readEvent(call: CallHeader, request: IncomingMessage): Promise<Ob
       return { kind: "fetch", request: new Request(wire.url, init) };
     }
     case "rpc": {
-      const chunks: Buffer[] = [];
-      for await (const chunk of request) chunks.push(chunk as Buffer);
-      const args = decodeValue(Buffer.concat(chunks)) as unknown[];
+      const args = decodeValue(await readBody(request)) as unknown[];
       return { kind: "rpc", member: call.member!, args };
     }
     case "alarm":
       request.resume();
       return { kind: "alarm", record: call.record as AlarmRecord, force: call.force === true };
+    case "admin":
+      return { kind: "admin", request: decodeValue(await readBody(request)) as AdminRequest };
   }
 }
 
@@ -247,4 +252,10 @@ async function answerUpgrade(
     bound = true;
     bindWebSocket(connection, coupling);
   });
+}
+
+async function readBody(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }

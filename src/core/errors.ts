@@ -79,7 +79,15 @@ export type SteadErrorCode =
   /** A Durable Object binding was used while the app's modules were still loading. */
   | "BINDING_NOT_READY"
   /** A D1 migration failed; it and the ones after it were not applied. */
-  | "D1_MIGRATION_FAILED";
+  | "D1_MIGRATION_FAILED"
+  /** An admin API request without a valid bearer token. */
+  | "ADMIN_UNAUTHORIZED"
+  /** A read-only admin token was used for a request that writes. */
+  | "ADMIN_FORBIDDEN"
+  /** The admin API has no such class, object or path. */
+  | "ADMIN_NOT_FOUND"
+  /** An admin API request that is malformed, or a query that failed (nothing changed). */
+  | "ADMIN_BAD_REQUEST";
 
 /** HTTP status a code maps to when it reaches an HTTP client. */
 export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
@@ -120,6 +128,10 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   POINT_IN_TIME_UNAVAILABLE: 500,
   BINDING_NOT_READY: 500,
   D1_MIGRATION_FAILED: 500,
+  ADMIN_UNAUTHORIZED: 401,
+  ADMIN_FORBIDDEN: 403,
+  ADMIN_NOT_FOUND: 404,
+  ADMIN_BAD_REQUEST: 400,
 };
 
 export interface SteadErrorOptions {

@@ -1,3 +1,4 @@
+import type { RuntimeAdmin } from "../admin/runtime-admin.ts";
 import type { ResolvedAssets } from "../bindings/assets/index.ts";
 import { D1_CLASS_NAME } from "../bindings/d1/index.ts";
 import { serviceEntrypointProblems } from "../bindings/services/index.ts";
@@ -24,7 +25,7 @@ import { addBindings, bindingNameProblems, resolveAssetOptions } from "./binding
 import { ClusterNode } from "./cluster-node.ts";
 import { buildControllers, deferBindings } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
-import { withRuntimeClasses } from "./runtime-classes.ts";
+import { bareClasses, withRuntimeClasses } from "./runtime-classes.ts";
 import {
   DEFAULT_LIMITS,
   parseRuntimeOptions,
@@ -62,6 +63,20 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 export interface RuntimeInternals {
   /** The URL of a bundle of `main` built by another process (`stead dev`), imported as it is. */
   prebuilt?: string;
+  /**
+   * Opened for Stead's tools (`stead objects` on a data directory): every recorded class is
+   * hosted with a bare class, so objects' storage is reachable and no app code runs.
+   */
+  toolsOnly?: boolean;
+}
+
+const admins = new WeakMap<Runtime, RuntimeAdmin>();
+
+/** What Stead's admin API and tools reach of `runtime` (a runtime `createRuntime` made). */
+export function runtimeAdmin(runtime: Runtime): RuntimeAdmin {
+  const admin = admins.get(runtime);
+  if (admin === undefined) throw new TypeError("Not a runtime made by createRuntime().");
+  return admin;
 }
 
 /** `createRuntime` with internal options; not exported from the package. */
@@ -140,10 +155,22 @@ export async function createRuntimeWith(
           );
     if (node !== undefined) undo.defer(() => node.abandon());
     const records = await prepareNamespaces(config, app.module, store.driver);
-    const hosted = await hostObjects(config, app, records, store, env, exports, assets, node, {
-      alarmIndexChanged: () => scheduler?.changed(),
-      onError,
-    });
+    const classes = internals.toolsOnly === true ? bareClasses(records) : app.module;
+    const hosted = await hostObjects(
+      config,
+      app,
+      classes,
+      records,
+      store,
+      env,
+      exports,
+      assets,
+      node,
+      {
+        alarmIndexChanged: () => scheduler?.changed(),
+        onError,
+      },
+    );
     hosting = hosted;
     undo.defer(() => hosted.dispose());
     await node?.listen(hosted.deliverForwarded);
@@ -173,6 +200,12 @@ export async function createRuntimeWith(
       node,
       removeScope,
     );
+    admins.set(runtime, {
+      namespaces: () => records,
+      listObjects: (storageName) => store.driver.listObjects(storageName),
+      route: (storageName) => hosted.route(storageName),
+      deadLetters: () => store.driver.alarms.deadLetters(),
+    });
     undo.move();
     return runtime;
   } catch (error) {
@@ -320,6 +353,7 @@ async function prepareNamespaces(
 async function hostObjects(
   config: ResolvedRuntimeOptions,
   app: AppEntry,
+  classes: Record<string, unknown>,
   records: NamespaceRecord[],
   store: Store,
   env: Record<string, unknown>,
@@ -328,7 +362,7 @@ async function hostObjects(
   node: ClusterNode | undefined,
   hooks: { alarmIndexChanged(): void; onError(error: unknown, context: string): void },
 ): Promise<ObjectHosting> {
-  const module = withRuntimeClasses(app.module);
+  const module = withRuntimeClasses(classes);
   const limits = { ...DEFAULT_LIMITS, ...config.objects };
   const compatibilityDate = config.compatibilityDate ?? new Date().toISOString().slice(0, 10);
   const threads = config.threads ?? 0;

@@ -259,6 +259,8 @@ async function encodeEvent(event: ObjectEvent, transfer: Transferable[]): Promis
       return { kind: "rpc", member: event.member, args: event.args };
     case "alarm":
       return { kind: "alarm", record: event.record };
+    case "admin":
+      return { kind: "admin", request: event.request };
     default:
       throw new TypeError(`A "${event.kind}" event cannot be sent to another thread.`);
   }
@@ -271,6 +273,7 @@ function decodeEvent(event: WireEvent): ObjectEvent {
     case "rpc":
       return event;
     case "alarm":
+    case "admin":
       return event;
   }
 }
@@ -293,6 +296,7 @@ async function encodeValue(
         : outcome;
     }
     case "rpc":
+    case "admin":
       return value;
   }
 }
@@ -310,6 +314,7 @@ function decodeValue(kind: WireEvent["kind"], value: unknown): unknown {
         : outcome;
     }
     case "rpc":
+    case "admin":
       return value;
   }
 }

@@ -1,4 +1,5 @@
 import type { ConsoleEntry } from "../core/console-capture.ts";
+import type { AdminRequest } from "../core/object/object-admin.ts";
 import type { ObjectLimits } from "../core/object/object-class.ts";
 import type { AlarmRecord } from "../core/storage/driver.ts";
 import type { WireError, WireRequest } from "./wire.ts";
@@ -13,7 +14,8 @@ import type { WireError, WireRequest } from "./wire.ts";
 export type WireEvent =
   | { kind: "fetch"; request: WireRequest }
   | { kind: "rpc"; member: string; args: unknown[] | undefined }
-  | { kind: "alarm"; record: AlarmRecord };
+  | { kind: "alarm"; record: AlarmRecord }
+  | { kind: "admin"; request: AdminRequest };
 
 /** What an event's result is on the wire: a WireResponse for fetch, the clone for RPC. */
 export type WireOutcome = { ok: true; value: unknown } | { ok: false; error: WireError };

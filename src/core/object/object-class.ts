@@ -2,6 +2,7 @@ import type { Clock } from "../clock.ts";
 import type { AlarmRecord, StorageDriver } from "../storage/driver.ts";
 import type { StorageBackend } from "../storage/kv-limits.ts";
 import type { WebSocketEvent } from "../websocket/hibernatable-web-sockets.ts";
+import type { AdminRequest } from "./object-admin.ts";
 import type { ObjectHost } from "./object-host.ts";
 import type { DurableObjectState } from "./object-state.ts";
 import type { Residency } from "./residency.ts";
@@ -67,4 +68,6 @@ export type ObjectEvent =
       force?: boolean;
     }
   | { kind: "run"; fn: (instance: any, ctx: DurableObjectState) => unknown }
+  /** An operator's request (the admin API): plain data, so it crosses threads and nodes. */
+  | { kind: "admin"; request: AdminRequest }
   | WebSocketEvent;

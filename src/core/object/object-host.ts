@@ -9,6 +9,7 @@ import { ObjectDatabase } from "../storage/object-database.ts";
 import { HibernatableWebSockets } from "../websocket/hibernatable-web-sockets.ts";
 import { CLOSE_CODES } from "../websocket/limits.ts";
 import { webSocketInternals } from "../websocket/web-socket.ts";
+import { runAdmin } from "./object-admin.ts";
 import type { ObjectClass, ObjectEvent } from "./object-class.ts";
 import {
   createGeneration,
@@ -263,6 +264,15 @@ export class ObjectHost {
         });
       case "run":
         return event.fn(instance, generation.state);
+      case "admin":
+        return runAdmin(event.request, {
+          id: this.id.toString(),
+          backend: this.#class.backend,
+          storage: generation.storage,
+          db: this.#db,
+          hibernatableSockets: this.#sockets.size,
+          standardSockets: generation.standardSockets.size,
+        });
       case "webSocketMessage":
         return instance.webSocketMessage?.(event.socket, event.message);
       case "webSocketClose":

@@ -24,6 +24,19 @@ interface PreparedUserStatement {
   evicted(): void;
 }
 
+/** The key of `SqlStorage`'s read-only `exec`, for the runtime's own callers (the admin API). */
+export const EXEC_READ_ONLY: unique symbol = Symbol("stead.sql.execReadOnly");
+
+/** A read-only query held a statement that writes; nothing ran. */
+export class ReadOnlyError extends Error {
+  constructor(statement: string) {
+    super(
+      `The query writes (${statement.length > 80 ? `${statement.slice(0, 77)}...` : statement}) and was refused, nothing ran; it is read-only unless writes are allowed (stead objects sql --write).`,
+    );
+    this.name = "ReadOnlyError";
+  }
+}
+
 /** `ctx.storage.sql`: synchronous SQL on the object's own database. */
 export class SqlStorage {
   readonly #db: ObjectDatabase;
@@ -46,6 +59,15 @@ export class SqlStorage {
     query: string,
     ...bindings: unknown[]
   ): SqlStorageCursor<T> {
+    return this.#exec(query, bindings, false) as SqlStorageCursor<T>;
+  }
+
+  /** `exec` for an operator's read-only query: refuses, before running any, a statement that writes. */
+  [EXEC_READ_ONLY](query: string, bindings: unknown[]): SqlStorageCursor<any> {
+    return this.#exec(query, bindings, true);
+  }
+
+  #exec(query: string, bindings: unknown[], readOnly: boolean): SqlStorageCursor<any> {
     this.#tx.check();
     if (typeof query !== "string") {
       throw new TypeError(`sql.exec() expects the query as a string, got ${typeof query}.`);
@@ -53,6 +75,10 @@ export class SqlStorage {
     checkStatementLength(query);
     const params = bindings.map(toSqlParam);
     const statements = splitStatements(query);
+    if (readOnly) {
+      const writing = statements.find((sql) => this.#prepare(sql).writes);
+      if (writing !== undefined) throw new ReadOnlyError(writing);
+    }
     const last = statements.pop();
     if (last === undefined) throw new Error("SQL code did not contain a statement.");
     for (const sql of statements) {
@@ -70,7 +96,7 @@ export class SqlStorage {
     // Preparing refuses a statement with more than MAX_BINDINGS parameters, so more bindings
     // than that cannot match the statement (workerd checks in the same order).
     if (params.length > MAX_BINDINGS) throw new Error(WRONG_BINDING_COUNT_MESSAGE);
-    return this.#run(prepared, params) as SqlStorageCursor<T>;
+    return this.#run(prepared, params);
   }
 
   /**

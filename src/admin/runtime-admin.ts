@@ -1,0 +1,25 @@
+import type { ObjectRoute } from "../core/object/namespace.ts";
+import type { DeadLetterRecord, NamespaceRecord } from "../core/storage/driver.ts";
+
+/**
+ * What the admin API reaches of a running runtime: its namespaces, its objects (each through
+ * the route events take, so an operator's request is an event of the object, on whichever
+ * thread or cluster node holds it) and its dead letters. `runtimeAdmin(runtime)` of
+ * embedded/ gives a runtime's; a runtime opened for the tools alone (`stead objects` on a data directory)
+ * hosts every recorded class with a bare class, so no app code runs.
+ */
+export interface RuntimeAdmin {
+  /** Every namespace recorded in the data directory (or the cluster's database). */
+  namespaces(): readonly NamespaceRecord[];
+  /** The ids of the objects stored in `storageName`, in no particular order. */
+  listObjects(storageName: string): Promise<string[]>;
+  /**
+   * The names of the objects `ids` (made by `idFromName`), where the storage knows them;
+   * undefined when the driver keeps no names (then objects are listed by id only).
+   */
+  objectNames?(storageName: string, ids: readonly string[]): Promise<Map<string, string>>;
+  /** How events reach the objects of `storageName`; undefined when its class is not hosted. */
+  route(storageName: string): ObjectRoute | undefined;
+  /** Alarms that failed every retry, newest first. */
+  deadLetters(): DeadLetterRecord[];
+}

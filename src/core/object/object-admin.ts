@@ -1,0 +1,164 @@
+import { Buffer } from "node:buffer";
+import type { DurableObjectStorage } from "../storage/durable-object-storage.ts";
+import type { ObjectDatabase } from "../storage/object-database.ts";
+import { EXEC_READ_ONLY, type SqlStorageValue } from "../storage/sql.ts";
+
+/**
+ * What an operator asks of one object (the admin API, `stead objects`). It runs as an event of
+ * the object, so it never interleaves with the object's own work, and its writes are durable
+ * before the answer leaves. Plain data, so it crosses threads and cluster nodes.
+ */
+export type AdminRequest =
+  | { op: "inspect" }
+  | { op: "sql"; query: string; params: AdminValue[]; write: boolean }
+  | { op: "delete" };
+
+/** A value in an admin request or answer: BLOBs as `{ base64 }`, to travel as JSON. */
+export type AdminValue = string | number | null | { base64: string };
+
+/** What `inspect` reports about an object. */
+export interface ObjectInspection {
+  id: string;
+  name: string | null;
+  /** The database's size in bytes (pages in use). */
+  databaseBytes: number;
+  kv: {
+    keys: number;
+    /** Keys and values, serialized, in bytes. */
+    bytes: number;
+    /** The first keys, in key order, with the size of each value. */
+    first: { key: string; bytes: number }[];
+  };
+  /** The app's SQL tables with their row counts (SQLite-backed objects). */
+  tables: { name: string; rows: number }[];
+  /** The alarm, ms since the epoch, or null. */
+  alarm: number | null;
+  webSockets: {
+    /** Accepted with `ctx.acceptWebSocket` (they survive hibernation). */
+    hibernatable: number;
+    /** Accepted with `ws.accept()`, held by the live instance. */
+    standard: number;
+  };
+}
+
+/** The rows of an admin query. */
+export interface AdminQueryResult {
+  columns: string[];
+  rows: AdminValue[][];
+  rowsRead: number;
+  rowsWritten: number;
+}
+
+/** What an admin request runs against: the object's storage, database and sockets. */
+export interface AdminTarget {
+  readonly id: string;
+  readonly backend: "sqlite" | "kv";
+  readonly storage: DurableObjectStorage;
+  readonly db: ObjectDatabase;
+  readonly hibernatableSockets: number;
+  readonly standardSockets: number;
+}
+
+/** Keys listed by `inspect`. */
+const FIRST_KEYS = 100;
+
+/** Runs `request` inside the object (called by the host as the event's handler). */
+export async function runAdmin(request: AdminRequest, target: AdminTarget): Promise<unknown> {
+  switch (request.op) {
+    case "inspect":
+      return inspect(target);
+    case "sql":
+      return query(target, request);
+    case "delete":
+      await target.storage.deleteAlarm();
+      await target.storage.deleteAll();
+      return { deleted: true };
+  }
+}
+
+async function inspect(target: AdminTarget): Promise<ObjectInspection> {
+  const { db } = target;
+  const kv = db
+    .statement(
+      "SELECT count(*) AS keys, coalesce(sum(length(CAST(key AS BLOB)) + length(value)), 0) AS bytes FROM _cf_KV",
+    )
+    .get() as { keys: number; bytes: number };
+  const first = db
+    .statement("SELECT key, length(value) AS bytes FROM _cf_KV ORDER BY key LIMIT ?")
+    .all(FIRST_KEYS) as { key: string; bytes: number }[];
+  const tables = (
+    db
+      .statement(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+      )
+      .all() as { name: string }[]
+  ).map(({ name }) => ({
+    name,
+    rows: Number(
+      (
+        db.statement(`SELECT count(*) AS n FROM "${name.replaceAll('"', '""')}"`).get() as {
+          n: number;
+        }
+      ).n,
+    ),
+  }));
+  const pages = db
+    .statement(
+      "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()) AS pages, (SELECT page_size FROM pragma_page_size()) AS size",
+    )
+    .get() as { pages: number; size: number };
+  const name = db.statement("SELECT value FROM _cf_METADATA WHERE key = 'name'").get() as
+    | { value: string }
+    | undefined;
+  return {
+    id: target.id,
+    name: name?.value ?? null,
+    databaseBytes: Number(pages.pages) * Number(pages.size),
+    kv: {
+      keys: Number(kv.keys),
+      bytes: Number(kv.bytes),
+      first: first.map(({ key, bytes }) => ({ key, bytes: Number(bytes) })),
+    },
+    tables,
+    alarm: await target.storage.getAlarm(),
+    webSockets: {
+      hibernatable: target.hibernatableSockets,
+      standard: target.standardSockets,
+    },
+  };
+}
+
+function query(
+  target: AdminTarget,
+  request: Extract<AdminRequest, { op: "sql" }>,
+): AdminQueryResult {
+  if (target.backend !== "sqlite") {
+    throw new Error(
+      "This object's class is KV-backed (a new_classes migration): it has no SQL API. Inspect its keys instead.",
+    );
+  }
+  const sql = target.storage.sql;
+  const params = request.params.map(fromAdminValue);
+  const cursor = request.write
+    ? sql.exec(request.query, ...params)
+    : sql[EXEC_READ_ONLY](request.query, params);
+  const rows = Array.from(cursor.raw(), (row) => row.map(toAdminValue));
+  return {
+    columns: cursor.columnNames,
+    rows,
+    rowsRead: cursor.rowsRead,
+    rowsWritten: cursor.rowsWritten,
+  };
+}
+
+/** A value as the admin API carries it. */
+export function toAdminValue(value: SqlStorageValue): AdminValue {
+  return value instanceof ArrayBuffer ? { base64: Buffer.from(value).toString("base64") } : value;
+}
+
+function fromAdminValue(value: AdminValue): unknown {
+  if (value !== null && typeof value === "object") {
+    return new Uint8Array(Buffer.from(value.base64, "base64"));
+  }
+  return value;
+}
