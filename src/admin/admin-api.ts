@@ -5,6 +5,7 @@ import type {
   AdminQueryResult,
   AdminRequest,
   AdminValue,
+  KvPage,
   ObjectInspection,
 } from "../core/object/object-admin.ts";
 import type { DeadLetterRecord, NamespaceRecord } from "../core/storage/driver.ts";
@@ -46,6 +47,12 @@ export interface AdminOperations {
   namespaces(): Promise<NamespaceSummary[]>;
   list(className: string, options?: ListOptions): Promise<ObjectPage>;
   inspect(className: string, object: string): Promise<ObjectInspection>;
+  /** A page of the object's KV entries, with a preview of each value. */
+  kv(
+    className: string,
+    object: string,
+    options?: { after?: string; limit?: number },
+  ): Promise<KvPage>;
   sql(
     className: string,
     object: string,
@@ -80,10 +87,7 @@ export class AdminApi implements AdminOperations {
 
   async list(className: string, options: ListOptions = {}): Promise<ObjectPage> {
     const record = this.#record(className);
-    const limit = options.limit ?? DEFAULT_LIMIT;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-      throw badRequest(`limit must be a whole number from 1 to ${MAX_LIMIT}, got ${limit}.`);
-    }
+    const limit = checkLimit(options.limit);
     let ids = (await this.#runtime.listObjects(record.storageName)).sort();
     const { prefix } = options;
     let names: Map<string, string> | undefined;
@@ -105,6 +109,20 @@ export class AdminApi implements AdminOperations {
 
   async inspect(className: string, object: string): Promise<ObjectInspection> {
     return (await this.#send(className, object, { op: "inspect" })) as ObjectInspection;
+  }
+
+  async kv(
+    className: string,
+    object: string,
+    options: { after?: string; limit?: number } = {},
+  ): Promise<KvPage> {
+    const limit = checkLimit(options.limit);
+    const request: AdminRequest = {
+      op: "kv",
+      limit,
+      ...(options.after === undefined ? {} : { after: options.after }),
+    };
+    return (await this.#send(className, object, request)) as KvPage;
   }
 
   async sql(
@@ -193,6 +211,14 @@ function idOf(route: ObjectRoute, object: string): DurableObjectId {
   if (typeof object !== "string" || object === "")
     throw badRequest("The object's name or id is missing.");
   return route.ids.owns(object) ? route.ids.fromString(object) : route.ids.fromName(object);
+}
+
+function checkLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    throw badRequest(`limit must be a whole number from 1 to ${MAX_LIMIT}, got ${limit}.`);
+  }
+  return limit;
 }
 
 function isAdminValue(value: unknown): value is AdminValue {

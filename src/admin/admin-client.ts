@@ -2,6 +2,7 @@ import { SteadError, type SteadErrorCode } from "../core/errors.ts";
 import type {
   AdminQueryResult,
   AdminValue,
+  KvPage,
   ObjectInspection,
 } from "../core/object/object-admin.ts";
 import type { DeadLetterRecord } from "../core/storage/driver.ts";
@@ -33,6 +34,18 @@ export class AdminClient implements AdminOperations {
 
   inspect(className: string, object: string): Promise<ObjectInspection> {
     return this.#call("GET", objectPath(className, object)) as Promise<ObjectInspection>;
+  }
+
+  kv(
+    className: string,
+    object: string,
+    options: { after?: string; limit?: number } = {},
+  ): Promise<KvPage> {
+    const query = new URLSearchParams();
+    if (options.after !== undefined) query.set("after", options.after);
+    if (options.limit !== undefined) query.set("limit", String(options.limit));
+    const search = query.size === 0 ? "" : `?${query}`;
+    return this.#call("GET", `${objectPath(className, object)}/kv${search}`) as Promise<KvPage>;
   }
 
   sql(

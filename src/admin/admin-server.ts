@@ -164,6 +164,18 @@ function routesOf(options: AdminServerOptions): Route[] {
       handle: ([className, name]) => api.inspect(className!, name!),
     },
     {
+      method: "GET",
+      pattern: new RegExp(`^${object}/kv$`),
+      access: "read",
+      handle: ([className, name], url) => {
+        const limit = url.searchParams.get("limit");
+        return api.kv(className!, name!, {
+          ...optional("after", url.searchParams.get("after")),
+          ...(limit === null ? {} : { limit: Number(limit) }),
+        });
+      },
+    },
+    {
       method: "POST",
       pattern: new RegExp(`^${object}/sql$`),
       access: (body) => ((body as { write?: unknown } | null)?.write === true ? "write" : "read"),

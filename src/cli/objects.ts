@@ -3,7 +3,7 @@ import { AdminClient } from "../admin/admin-client.ts";
 import { SteadError } from "../core/errors.ts";
 import type { AdminValue, ObjectInspection } from "../core/object/object-admin.ts";
 import { createRuntimeWith, runtimeAdmin } from "../embedded/create-runtime.ts";
-import { readAdminFile } from "./admin-listener.ts";
+import { type AdminFile, readAdminFile } from "./admin-listener.ts";
 import { resolveServerOptions, type ServerFlags, UsageError } from "./options.ts";
 
 /** Where `stead objects` finds the objects: a server's admin API, or a data directory. */
@@ -125,9 +125,14 @@ async function withOperations(
   const url = flags.url ?? env.STEAD_ADMIN_URL;
   if (url !== undefined) return use(new AdminClient(url, tokenFor(url, env, undefined)));
   const options = resolveServerOptions(flags.dir, flags, { dev: false }, env);
+  const announced = readAdminFile(options.dataDir);
+  const client = (file: AdminFile) =>
+    new AdminClient(file.url, tokenFor(file.url, env, file.token));
   if (options.storage !== undefined) {
+    // Objects stored in PostgreSQL are served by whichever server holds them: never offline.
+    if (announced !== undefined) return use(client(announced));
     throw new UsageError(
-      "With PostgreSQL storage, a server may hold any object, so stead objects works through its admin API: pass --url http://<host>:<admin-port> (or set STEAD_ADMIN_URL).",
+      "With PostgreSQL storage, a server may hold any object, so stead objects works through its admin API: pass --url http://<host>:<admin-port> (or set STEAD_ADMIN_URL), or run it on the data directory of a server started with --admin-port.",
     );
   }
   let runtime: Awaited<ReturnType<typeof createRuntimeWith>>;
@@ -135,13 +140,12 @@ async function withOperations(
     runtime = await createRuntimeWith({ main: {}, dataDir: options.dataDir }, { toolsOnly: true });
   } catch (error) {
     if (!(error instanceof SteadError) || error.code !== "DATA_DIR_LOCKED") throw error;
-    const announced = readAdminFile(options.dataDir);
     if (announced === undefined) {
       throw new UsageError(
         `${error.message}\nA running server is reached through its admin API: start it with --admin-port <port>, then run this again (or pass --url).`,
       );
     }
-    return use(new AdminClient(announced.url, tokenFor(announced.url, env, announced.token)));
+    return use(client(announced));
   }
   await using _ = runtime;
   await use(new AdminApi(runtimeAdmin(runtime)));

@@ -1,7 +1,9 @@
 import { Buffer } from "node:buffer";
+import { inspect as describe } from "node:util";
 import type { DurableObjectStorage } from "../storage/durable-object-storage.ts";
 import type { ObjectDatabase } from "../storage/object-database.ts";
 import { EXEC_READ_ONLY, type SqlStorageValue } from "../storage/sql.ts";
+import { deserializeValue } from "../values/value-serializer.ts";
 
 /**
  * What an operator asks of one object (the admin API, `stead objects`). It runs as an event of
@@ -10,6 +12,7 @@ import { EXEC_READ_ONLY, type SqlStorageValue } from "../storage/sql.ts";
  */
 export type AdminRequest =
   | { op: "inspect" }
+  | { op: "kv"; after?: string; limit: number }
   | { op: "sql"; query: string; params: AdminValue[]; write: boolean }
   | { op: "delete" };
 
@@ -41,6 +44,12 @@ export interface ObjectInspection {
   };
 }
 
+/** A page of an object's KV entries, in key order; `next` continues it (null at the end). */
+export interface KvPage {
+  entries: { key: string; bytes: number; preview: string }[];
+  next: string | null;
+}
+
 /** The rows of an admin query. */
 export interface AdminQueryResult {
   columns: string[];
@@ -67,6 +76,8 @@ export async function runAdmin(request: AdminRequest, target: AdminTarget): Prom
   switch (request.op) {
     case "inspect":
       return inspect(target);
+    case "kv":
+      return kvPage(target, request.after, request.limit);
     case "sql":
       return query(target, request);
     case "delete":
@@ -126,6 +137,31 @@ async function inspect(target: AdminTarget): Promise<ObjectInspection> {
       standard: target.standardSockets,
     },
   };
+}
+
+/** Longest preview of a value, in characters. */
+const PREVIEW_CHARS = 200;
+
+function kvPage(target: AdminTarget, after: string | undefined, limit: number): KvPage {
+  const rows = target.db
+    .statement("SELECT key, value FROM _cf_KV WHERE key > ? ORDER BY key LIMIT ?")
+    .all(after ?? "", limit + 1) as { key: string; value: Uint8Array }[];
+  const page = rows.slice(0, limit);
+  return {
+    entries: page.map(({ key, value }) => ({ key, bytes: value.length, preview: preview(value) })),
+    next: rows.length > limit ? page.at(-1)!.key : null,
+  };
+}
+
+/** A value as an operator reads it: `util.inspect` of the stored structured clone, shortened. */
+function preview(bytes: Uint8Array): string {
+  let text: string;
+  try {
+    text = describe(deserializeValue(bytes), { depth: 3, breakLength: Number.POSITIVE_INFINITY });
+  } catch (error) {
+    text = `<unreadable: ${(error as Error).message}>`;
+  }
+  return text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS - 1)}…` : text;
 }
 
 function query(
