@@ -61,6 +61,10 @@ export interface AdminOperations {
   ): Promise<AdminQueryResult>;
   delete(className: string, object: string): Promise<void>;
   deadLetters(): Promise<DeadLetterRecord[]>;
+  /** Sets the object's alarm to now and removes its dead letters; resolves to how many. */
+  retryDeadLetters(className: string, object: string): Promise<number>;
+  /** Removes the object's dead letters for good; resolves to how many. */
+  discardDeadLetters(className: string, object: string): Promise<number>;
 }
 
 const DEFAULT_LIMIT = 100;
@@ -156,6 +160,41 @@ export class AdminApi implements AdminOperations {
 
   async deadLetters(): Promise<DeadLetterRecord[]> {
     return this.#runtime.deadLetters();
+  }
+
+  async retryDeadLetters(className: string, object: string): Promise<number> {
+    const { record, id } = this.#letters(className, object);
+    try {
+      await this.#send(className, object, { op: "setAlarm", time: this.#runtime.now() });
+    } catch (error) {
+      if (error instanceof SteadError) throw error;
+      // The class has no alarm() handler any more, for one: Cloudflare's own text.
+      throw badRequest(error instanceof Error ? error.message : String(error), error);
+    }
+    return this.#runtime.discardDeadLetters(record.storageName, id);
+  }
+
+  async discardDeadLetters(className: string, object: string): Promise<number> {
+    const { record, id } = this.#letters(className, object);
+    return this.#runtime.discardDeadLetters(record.storageName, id);
+  }
+
+  /** The object's namespace and id, when it has dead letters. */
+  #letters(className: string, object: string): { record: NamespaceRecord; id: string } {
+    const record = this.#record(className);
+    const letters = this.#runtime
+      .deadLetters()
+      .filter((letter) => letter.namespace === record.storageName);
+    const letter = letters.find(
+      (candidate) => candidate.id === object || candidate.name === object,
+    );
+    if (letter === undefined) {
+      throw new SteadError(
+        "ADMIN_NOT_FOUND",
+        `${record.className} ${object} has no dead-lettered alarm. stead objects dead-letters lists them.`,
+      );
+    }
+    return { record, id: letter.id };
   }
 
   /** Sends `request` to an object that exists: an operator's look never creates one. */

@@ -203,6 +203,17 @@ function routesOf(options: AdminServerOptions): Route[] {
       handle: () => api.deadLetters(),
     },
     {
+      method: "POST",
+      pattern: new RegExp(`^${object}/dead-letters/(retry|discard)$`),
+      access: "write",
+      handle: async ([className, name, action]) => ({
+        [action === "retry" ? "retried" : "discarded"]:
+          action === "retry"
+            ? await api.retryDeadLetters(className!, name!)
+            : await api.discardDeadLetters(className!, name!),
+      }),
+    },
+    {
       method: "GET",
       pattern: /^\/metrics$/,
       access: "read",

@@ -22,4 +22,8 @@ export interface RuntimeAdmin {
   route(storageName: string): ObjectRoute | undefined;
   /** Alarms that failed every retry, newest first. */
   deadLetters(): DeadLetterRecord[];
+  /** The runtime's clock, epoch ms (an injected one in tests). */
+  now(): number;
+  /** Removes the dead letters of one object; returns how many. */
+  discardDeadLetters(storageName: string, id: string): number;
 }

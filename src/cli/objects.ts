@@ -90,8 +90,44 @@ export async function objectsDeleteCommand(
   });
 }
 
-/** `stead objects dead-letters`: alarms that failed every retry. */
-export async function deadLettersCommand(flags: ObjectsFlags, write: Write): Promise<void> {
+/**
+ * `stead objects dead-letters [retry|discard CLASS OBJECT]`: alarms that failed every retry;
+ * retry one object's (its alarm set to now) or discard them.
+ */
+export async function deadLettersCommand(
+  action: string | undefined,
+  className: string | undefined,
+  object: string | undefined,
+  flags: ObjectsFlags & { yes?: boolean },
+  write: Write,
+): Promise<void> {
+  if (action !== undefined) {
+    if (
+      (action !== "retry" && action !== "discard") ||
+      className === undefined ||
+      object === undefined
+    ) {
+      throw new UsageError(
+        "Use: stead objects dead-letters (to list them), or stead objects dead-letters retry|discard <class> <object>.",
+      );
+    }
+    if (action === "discard" && flags.yes !== true) {
+      throw new UsageError(
+        `This drops the dead-lettered alarms of ${className} ${object} for good. Pass --yes to confirm.`,
+      );
+    }
+    return withOperations(flags, async (ops) => {
+      const count =
+        action === "retry"
+          ? await ops.retryDeadLetters(className, object)
+          : await ops.discardDeadLetters(className, object);
+      write(
+        action === "retry"
+          ? `The alarm of ${className} ${object} runs again now (${count} dead letter${count === 1 ? "" : "s"} cleared).\n`
+          : `Discarded ${count} dead letter${count === 1 ? "" : "s"} of ${className} ${object}.\n`,
+      );
+    });
+  }
   await withOperations(flags, async (ops) => {
     const letters = await ops.deadLetters();
     if (flags.json === true) return write(`${JSON.stringify(letters, null, 2)}\n`);

@@ -205,6 +205,9 @@ export async function createRuntimeWith(
       listObjects: (storageName) => store.driver.listObjects(storageName),
       route: (storageName) => hosted.route(storageName),
       deadLetters: () => store.driver.alarms.deadLetters(),
+      now: () => (config.clock ?? systemClock).now(),
+      discardDeadLetters: (storageName, id) =>
+        store.driver.alarms.discardDeadLetters(storageName, id),
     });
     undo.move();
     return runtime;

@@ -14,7 +14,9 @@ export type AdminRequest =
   | { op: "inspect" }
   | { op: "kv"; after?: string; limit: number }
   | { op: "sql"; query: string; params: AdminValue[]; write: boolean }
-  | { op: "delete" };
+  | { op: "delete" }
+  /** Sets the alarm to `time` (an operator retrying a dead-lettered alarm). */
+  | { op: "setAlarm"; time: number };
 
 /** A value in an admin request or answer: BLOBs as `{ base64 }`, to travel as JSON. */
 export type AdminValue = string | number | null | { base64: string };
@@ -80,6 +82,9 @@ export async function runAdmin(request: AdminRequest, target: AdminTarget): Prom
       return kvPage(target, request.after, request.limit);
     case "sql":
       return query(target, request);
+    case "setAlarm":
+      await target.storage.setAlarm(request.time);
+      return { alarm: request.time };
     case "delete":
       await target.storage.deleteAlarm();
       await target.storage.deleteAll();

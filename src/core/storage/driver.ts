@@ -150,6 +150,11 @@ export interface AlarmIndex {
   /** The dead-letter list, newest first. */
   deadLetters(): DeadLetterRecord[];
   /**
+   * Removes one object's dead letters (an operator retried or discarded them); returns how
+   * many. Durable as the index's other writes are.
+   */
+  discardDeadLetters(namespace: string, id: string): number;
+  /**
    * Present when other processes or threads write the same index (PostgreSQL): `earliest` then
    * reads only a cache of the index's head, and the scheduler takes due alarms with `claimDue`.
    */
