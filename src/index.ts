@@ -5,6 +5,17 @@ import "./core/websocket/globals.ts";
 
 export type { AssetsBinding, AssetsOptions } from "./bindings/assets/index.ts";
 export type {
+  D1Database,
+  D1DatabaseOptions,
+  D1DatabaseSession,
+  D1ExecResult,
+  D1Meta,
+  D1PreparedStatement,
+  D1RawOptions,
+  D1Result,
+  D1Value,
+} from "./bindings/d1/index.ts";
+export type {
   KVNamespace,
   KvGetOptions,
   KvListOptions,

@@ -3,6 +3,12 @@ import { Command, Option } from "commander";
 import { describeError } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
 import { type ClusterStatusFlags, clusterDrainCommand, clusterStatusCommand } from "./cluster.ts";
+import {
+  type D1Flags,
+  d1MigrationsApplyCommand,
+  d1MigrationsCreateCommand,
+  d1MigrationsListCommand,
+} from "./d1.ts";
 import { devCommand } from "./dev.ts";
 import { initCommand } from "./init.ts";
 import { resolveServerOptions, type ServerFlags, UsageError } from "./options.ts";
@@ -164,6 +170,63 @@ program.addCommand(
         .option("--cluster <url>", "the cluster's PostgreSQL URL (default: STEAD_CLUSTER_URL)")
         .action((node: string, flags: ClusterStatusFlags) =>
           clusterDrainCommand(node, flags, (text) => process.stdout.write(text)),
+        ),
+    ),
+);
+/** Options of the `stead d1` commands: where the app's data is, as for `stead start`. */
+function d1Options(command: Command): Command {
+  return command
+    .option("-e, --env <name>", "use the wrangler environment [env.<name>]")
+    .option(
+      "--data-dir <path>",
+      "the app's data directory (default: STEAD_DATA_DIR, or <dir>/.stead)",
+    )
+    .option(
+      "--storage <url>",
+      "the PostgreSQL URL the app's objects are stored in, as given to stead start (default: STEAD_STORAGE_URL)",
+    );
+}
+const write = (text: string) => process.stdout.write(text);
+program.addCommand(
+  new Command("d1")
+    .description("look after the app's D1 databases (d1_databases in its wrangler config)")
+    .addCommand(
+      new Command("migrations")
+        .description(
+          "wrangler's numbered .sql migrations in migrations_dir, recorded in migrations_table",
+        )
+        .addCommand(
+          d1Options(
+            new Command("list")
+              .description("the migrations of a database not applied yet")
+              .argument("<binding>", "the database's binding name, like DB")
+              .argument("[dir]", "the app's directory (default: the current directory)"),
+          ).action((binding: string, dir: string | undefined, flags: D1Flags) =>
+            d1MigrationsListCommand(binding, dir, flags, write),
+          ),
+        )
+        .addCommand(
+          d1Options(
+            new Command("apply")
+              .description(
+                "apply the migrations not applied yet, in order, each in one transaction; the server must be stopped (it holds the data directory)",
+              )
+              .argument("<binding>", "the database's binding name, like DB")
+              .argument("[dir]", "the app's directory (default: the current directory)"),
+          ).action((binding: string, dir: string | undefined, flags: D1Flags) =>
+            d1MigrationsApplyCommand(binding, dir, flags, write),
+          ),
+        )
+        .addCommand(
+          d1Options(
+            new Command("create")
+              .description("add an empty migration file, numbered after the last one")
+              .argument("<binding>", "the database's binding name, like DB")
+              .argument("<message>", "what the migration does, like add_users")
+              .argument("[dir]", "the app's directory (default: the current directory)"),
+          ).action((binding: string, message: string, dir: string | undefined, flags: D1Flags) =>
+            d1MigrationsCreateCommand(binding, message, dir, flags, write),
+          ),
         ),
     ),
 );

@@ -74,6 +74,29 @@ export const r2BucketSchema = z
   })
   .loose();
 
+/**
+ * One `d1_databases` entry. The database is named by `database_id`, else `database_name`, else
+ * the binding name; `migrations_dir` (default "migrations", beside the config) holds wrangler's
+ * numbered `.sql` files, recorded as applied in `migrations_table` (default "d1_migrations").
+ * `preview_database_id` and `remote` are accepted and ignored.
+ */
+export const d1DatabaseSchema = z
+  .object({
+    binding: bindingName,
+    database_name: z.string().min(1).optional(),
+    database_id: z.string().min(1).optional(),
+    migrations_dir: z.string().min(1).optional(),
+    migrations_table: z
+      .string()
+      .regex(
+        /^[A-Za-z_][\w]*$/,
+        "must be an SQL table name of letters, digits and _, like d1_migrations",
+      )
+      .refine((name) => !/^(_cf_|sqlite_)/i.test(name), "must not start with _cf_ or sqlite_")
+      .optional(),
+  })
+  .loose();
+
 /** One `kv_namespaces` entry. `preview_id` and `remote` are accepted and ignored. */
 export const kvNamespaceSchema = z
   .object({

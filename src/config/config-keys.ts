@@ -118,7 +118,11 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     "supported",
     "`binding` and `bucket_name` (default: the binding name; buckets of one name share their objects): metadata in `<dataDir>/r2.sqlite`, bytes in `<dataDir>/r2-blobs/`; `preview_bucket_name`, `jurisdiction` and `remote` are ignored. See docs/bindings.md.",
   ),
-  key("d1_databases", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key(
+    "d1_databases",
+    "supported",
+    "`binding`, `database_id` / `database_name` (bindings naming the same database share it), `migrations_dir` and `migrations_table` (`stead d1 migrations apply`): each database is a Durable Object with its own SQLite database, stored by the same driver as the app's objects; `preview_database_id` and `remote` are ignored. See docs/bindings.md.",
+  ),
   key(
     "services",
     "partial",

@@ -362,7 +362,7 @@ describe("loadAppConfig: keys Stead does not handle are named, one line each", (
       "wrangler.jsonc": `{
         "name": "shop", "main": "src/index.ts",
         "routes": ["shop.example.com/*"], "observability": { "enabled": true },
-        "d1_databases": [{ "binding": "CACHE", "database_id": "a" }, { "binding": "SESSIONS", "database_id": "b" }],
+        "hyperdrive": [{ "binding": "CACHE", "id": "a" }, { "binding": "SESSIONS", "id": "b" }],
         "triggers": { "crons": ["* * * * *"] },
         "ai": { "binding": "AI" },
         "durable_objectz": {},
@@ -372,7 +372,7 @@ describe("loadAppConfig: keys Stead does not handle are named, one line each", (
     const config = await loadAppConfig(dir.dir);
     const file = config.configPath;
     assert.deepEqual(config.warnings, [
-      `${file}: d1_databases is not supported by Stead: env.CACHE, env.SESSIONS will be undefined. See docs/compatibility.md#config-keys`,
+      `${file}: hyperdrive is not supported by Stead: env.CACHE, env.SESSIONS will be undefined. See docs/compatibility.md#config-keys`,
       `${file}: triggers is not supported by Stead: Cron triggers never fire: the Worker's \`scheduled\` handler is not called. See docs/compatibility.md#config-keys`,
       `${file}: ai is not supported by Stead: env.AI will be undefined. See docs/compatibility.md#config-keys`,
       `${file}: durable_objectz is not a wrangler config key; Stead ignores it. Check its spelling.`,

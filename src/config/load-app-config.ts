@@ -56,6 +56,8 @@ export interface AppRuntimeOptions {
   kv_namespaces?: AppKvNamespace[];
   /** `r2_buckets`: binding and bucket name. */
   r2_buckets?: { binding: string; bucket_name?: string }[];
+  /** `d1_databases`, each `migrations_dir` absolute (default: `migrations` beside the config). */
+  d1_databases?: AppD1Database[];
   /** `services` that name this Worker: binding, entrypoint, props. */
   services?: AppService[];
 }
@@ -68,6 +70,16 @@ export interface AppAssets {
   not_found_handling?: "single-page-application" | "404-page" | "none";
   html_handling?: "auto-trailing-slash" | "force-trailing-slash" | "drop-trailing-slash" | "none";
   run_worker_first?: boolean | string[];
+}
+
+/** One `d1_databases` entry, as `createRuntime()` takes it. */
+export interface AppD1Database {
+  binding: string;
+  database_name?: string;
+  database_id?: string;
+  /** Absolute path. */
+  migrations_dir: string;
+  migrations_table?: string;
 }
 
 /** One `kv_namespaces` entry, as `createRuntime()` takes it. */
@@ -157,7 +169,7 @@ export interface AppConfig {
  * needed when `options.main` names the entry, nor for an app of static assets only), `compatibility_date`, `compatibility_flags`,
  * `vars`, `durable_objects.bindings` (`name`, `class_name`; a `script_name` naming another
  * Worker is not supported), `assets` (inherited by environments; its directory must exist),
- * `kv_namespaces`, `r2_buckets`, `services` (to this Worker's own entrypoints), `migrations`, the build keys (`rules`, `define`, `alias`,
+ * `kv_namespaces`, `r2_buckets`, `d1_databases`, `services` (to this Worker's own entrypoints), `migrations`, the build keys (`rules`, `define`, `alias`,
  * `tsconfig`, `jsx_factory`, `jsx_fragment`, `minify`, `keep_names`), `build` (a custom build
  * command, as `customBuild`), and `env.<name>` with `options.env` (`main`, `compatibility_date`,
  * `compatibility_flags`, `migrations`, `name`, `build` and
@@ -280,6 +292,15 @@ export async function loadAppConfig(
     binding,
     ...(bucket_name === undefined ? {} : { bucket_name }),
   }));
+  const d1Databases = (selected.d1_databases ?? []).map((entry) => ({
+    ...definedOnly({
+      database_name: entry.database_name,
+      database_id: entry.database_id,
+      migrations_table: entry.migrations_table,
+    }),
+    binding: entry.binding,
+    migrations_dir: resolve(configDir, entry.migrations_dir ?? "migrations"),
+  }));
   const services = (selected.services ?? []).map((entry, index) => {
     if (entry.service !== name) {
       throw new SteadError(
@@ -299,6 +320,7 @@ export async function loadAppConfig(
     ...kvNamespaces.map(({ binding }) => ({ name: binding, key: "kv_namespaces" })),
     ...services.map(({ binding }) => ({ name: binding, key: "services" })),
     ...r2Buckets.map(({ binding }) => ({ name: binding, key: "r2_buckets" })),
+    ...d1Databases.map(({ binding }) => ({ name: binding, key: "d1_databases" })),
     ...(assets?.binding === undefined ? [] : [{ name: assets.binding, key: "assets.binding" }]),
   ]);
 
@@ -342,6 +364,7 @@ export async function loadAppConfig(
     ...(kvNamespaces.length === 0 ? {} : { kv_namespaces: kvNamespaces }),
     ...(services.length === 0 ? {} : { services }),
     ...(r2Buckets.length === 0 ? {} : { r2_buckets: r2Buckets }),
+    ...(d1Databases.length === 0 ? {} : { d1_databases: d1Databases }),
   };
   return deepFreeze({
     configPath,

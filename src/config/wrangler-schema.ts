@@ -1,6 +1,7 @@
 import { z } from "zod";
 import {
   assetsSchema,
+  d1DatabaseSchema,
   kvNamespaceSchema,
   r2BucketSchema,
   serviceSchema,
@@ -45,6 +46,7 @@ const workerFields = {
   kv_namespaces: z.array(kvNamespaceSchema).optional(),
   services: z.array(serviceSchema).optional(),
   r2_buckets: z.array(r2BucketSchema).optional(),
+  d1_databases: z.array(d1DatabaseSchema).optional(),
   // How the app is bundled (see docs/configuration.md, "How apps are built").
   rules: z.array(moduleRuleSchema).optional(),
   define: defineSchema.optional(),
@@ -99,10 +101,10 @@ const workerFields = {
 /**
  * The part of a wrangler config Stead reads: `name`, `main`, `compatibility_date`,
  * `compatibility_flags`, `vars`, `durable_objects.bindings`, `assets`, `kv_namespaces`,
- * `limits.cpu_ms`, `migrations`, the
+ * `r2_buckets`, `d1_databases`, `services`, `limits.cpu_ms`, `migrations`, the
  * build keys (`rules`, `define`, `tsconfig`, `jsx_factory`, `jsx_fragment`, `minify`,
  * `keep_names`, `build`, and `alias` at the top level only), and the same keys under `env.<name>`. Every
- * other key (routes, r2_buckets, observability, ...) is accepted and ignored.
+ * other key (routes, observability, ...) is accepted and ignored.
  */
 export const wranglerConfigSchema = z.object({
   ...workerFields,

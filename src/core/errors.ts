@@ -77,7 +77,9 @@ export type SteadErrorCode =
   /** The storage driver keeps no history (history off, or a driver without it). */
   | "POINT_IN_TIME_UNAVAILABLE"
   /** A Durable Object binding was used while the app's modules were still loading. */
-  | "BINDING_NOT_READY";
+  | "BINDING_NOT_READY"
+  /** A D1 migration failed; it and the ones after it were not applied. */
+  | "D1_MIGRATION_FAILED";
 
 /** HTTP status a code maps to when it reaches an HTTP client. */
 export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
@@ -117,6 +119,7 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   BOOKMARK_EXPIRED: 400,
   POINT_IN_TIME_UNAVAILABLE: 500,
   BINDING_NOT_READY: 500,
+  D1_MIGRATION_FAILED: 500,
 };
 
 export interface SteadErrorOptions {

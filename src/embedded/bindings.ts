@@ -7,6 +7,7 @@ import {
   type ResolvedAssets,
   resolveAssets,
 } from "../bindings/assets/index.ts";
+import { D1Database, type D1DatabaseOptions, databaseKey } from "../bindings/d1/index.ts";
 import { KVNamespace } from "../bindings/kv/index.ts";
 import { R2Bucket, type R2Store } from "../bindings/r2/index.ts";
 import {
@@ -17,6 +18,8 @@ import {
 import type { Clock } from "../core/clock.ts";
 import { SteadError } from "../core/errors.ts";
 import { formatOptionProblems } from "../core/invalid-options.ts";
+import { DeferredRoute } from "../core/object/deferred-route.ts";
+import { DurableObjectNamespace, type ObjectRoute } from "../core/object/namespace.ts";
 import { DeferredKvStore } from "./deferred-kv-store.ts";
 import { openKvStore } from "./kv-file.ts";
 import { openR2Store } from "./r2-files.ts";
@@ -27,6 +30,7 @@ export interface BindingsSetup {
   readonly assets: ResolvedAssets | undefined;
   readonly kvNamespaces: readonly { binding: string; id?: string }[];
   readonly r2Buckets: readonly { binding: string; bucket_name?: string }[];
+  readonly d1Databases: readonly D1DatabaseOptions[];
   /** This thread removes R2 files a crash left behind when it opens the store (one thread does). */
   readonly sweepR2: boolean;
   /** Service bindings to this Worker's own entrypoints (`services`). */
@@ -36,7 +40,7 @@ export interface BindingsSetup {
   warn(message: string): void;
 }
 
-/** The bindings of `env` beside vars and Durable Object namespaces: assets and KV. */
+/** The bindings of `env` beside vars and Durable Object namespaces: assets, KV, R2, D1, services. */
 export interface RuntimeBindings {
   /** The asset server, when the app has assets: `fetch` goes through its routing first. */
   readonly assets: AssetServer | undefined;
@@ -45,6 +49,11 @@ export interface RuntimeBindings {
    * with a context made by `newContext`.
    */
   serve(module: Record<string, unknown>, newContext: ServiceTarget["newContext"]): void;
+  /**
+   * The objects are hosted: D1 calls reach the databases' objects through `route` (the
+   * namespace of the D1 class; undefined when the app has no D1 binding) from now on.
+   */
+  hostD1(route: ObjectRoute | undefined): void;
   /** The data directory is held: KV and R2 calls reach their files in it from now on. */
   open(dataDir: string): void;
   /** The runtime did not start: KV calls fail with `error`. */
@@ -54,8 +63,8 @@ export interface RuntimeBindings {
 }
 
 /**
- * Puts the assets and KV bindings in `env`. KV namespaces are usable at once, and their calls
- * wait until `open` names the data directory.
+ * Puts the bindings in `env`. KV namespaces and R2 buckets are usable at once, and their calls
+ * wait until `open` names the data directory; D1 databases work once `hostD1` is called.
  */
 export function addBindings(env: Record<string, unknown>, setup: BindingsSetup): RuntimeBindings {
   const assets = setup.assets === undefined ? undefined : new AssetServer(setup.assets, setup.warn);
@@ -74,6 +83,15 @@ export function addBindings(env: Record<string, unknown>, setup: BindingsSetup):
   for (const { binding, bucket_name } of setup.r2Buckets) {
     env[binding] = new R2Bucket({ store: () => r2!.promise, bucket: bucket_name ?? binding });
   }
+  const d1Routes = setup.d1Databases.map((options) => {
+    const route = new DeferredRoute(options.binding);
+    const namespace = new DurableObjectNamespace(route);
+    let stub: any;
+    env[options.binding] = new D1Database(
+      () => (stub ??= namespace.get(namespace.idFromName(databaseKey(options)))),
+    );
+    return route;
+  });
   let loaded:
     | { module: Record<string, unknown>; newContext: ServiceTarget["newContext"] }
     | undefined;
@@ -95,6 +113,10 @@ export function addBindings(env: Record<string, unknown>, setup: BindingsSetup):
     assets,
     serve(module, newContext) {
       loaded = { module, newContext };
+    },
+    hostD1(route) {
+      if (route === undefined) return;
+      for (const deferred of d1Routes) deferred.resolve(route);
     },
     open(dataDir) {
       try {

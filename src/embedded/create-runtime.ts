@@ -1,4 +1,5 @@
 import type { ResolvedAssets } from "../bindings/assets/index.ts";
+import { D1_CLASS_NAME } from "../bindings/d1/index.ts";
 import { serviceEntrypointProblems } from "../bindings/services/index.ts";
 import { AlarmScheduler } from "../core/alarms/alarm-scheduler.ts";
 import { systemClock } from "../core/clock.ts";
@@ -23,6 +24,7 @@ import { addBindings, bindingNameProblems, resolveAssetOptions } from "./binding
 import { ClusterNode } from "./cluster-node.ts";
 import { buildControllers, deferBindings } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
+import { withRuntimeClasses } from "./runtime-classes.ts";
 import {
   DEFAULT_LIMITS,
   parseRuntimeOptions,
@@ -93,6 +95,7 @@ export async function createRuntimeWith(
     kvNamespaces: config.kv_namespaces ?? [],
     services: config.services ?? [],
     r2Buckets: config.r2_buckets ?? [],
+    d1Databases: config.d1_databases ?? [],
     sweepR2: true,
     clock: config.clock ?? systemClock,
     warn: (message) => onError(new Error(message), "assets"),
@@ -148,6 +151,8 @@ export async function createRuntimeWith(
       const storageName = records.find((record) => record.className === className)!.storageName;
       bindings.get(binding)!.resolve(hosted.route(storageName)!);
     }
+    const d1 = records.find((record) => record.className === D1_CLASS_NAME);
+    extra.hostD1(d1 === undefined ? undefined : hosted.route(d1.storageName));
     const namespaces = new Map<string, DurableObjectNamespace>();
     for (const record of records) {
       const route = hosted.route(record.storageName);
@@ -208,6 +213,10 @@ function checkBindingOptions(config: ResolvedRuntimeOptions): void {
     })),
     ...(config.services ?? []).map(({ binding }) => ({ name: binding, option: "services" })),
     ...(config.r2_buckets ?? []).map(({ binding }) => ({ name: binding, option: "r2_buckets" })),
+    ...(config.d1_databases ?? []).map(({ binding }) => ({
+      name: binding,
+      option: "d1_databases",
+    })),
     ...(config.assets?.binding === undefined
       ? []
       : [{ name: config.assets.binding, option: "assets.binding" }]),
@@ -270,10 +279,16 @@ async function prepareNamespaces(
     applied: driver.control.appliedMigrations(),
     migrations: config.migrations ?? [],
     bindings,
-    declared: Object.entries(config.objectClasses ?? {}).map(([className, backend]) => ({
-      className,
-      backend,
-    })),
+    declared: [
+      ...Object.entries(config.objectClasses ?? {}).map(([className, backend]) => ({
+        className,
+        backend,
+      })),
+      // Each D1 database is an object of Stead's own class.
+      ...((config.d1_databases ?? []).length === 0
+        ? []
+        : [{ className: D1_CLASS_NAME, backend: "sqlite" as const }]),
+    ],
     confirmDeletions: config.confirmDeletions ?? [],
     countObjects: (storageName) => counts.get(storageName) ?? 0,
     source: config.configPath ?? "createRuntime() options",
@@ -313,7 +328,7 @@ async function hostObjects(
   node: ClusterNode | undefined,
   hooks: { alarmIndexChanged(): void; onError(error: unknown, context: string): void },
 ): Promise<ObjectHosting> {
-  const module = app.module;
+  const module = withRuntimeClasses(app.module);
   const limits = { ...DEFAULT_LIMITS, ...config.objects };
   const compatibilityDate = config.compatibilityDate ?? new Date().toISOString().slice(0, 10);
   const threads = config.threads ?? 0;
@@ -363,6 +378,7 @@ async function hostObjects(
       kvNamespaces: config.kv_namespaces ?? [],
       services: config.services ?? [],
       r2Buckets: config.r2_buckets ?? [],
+      d1Databases: config.d1_databases ?? [],
       namespaces: records.filter((record) => exported(record.className)),
       limits: { ...limits, maxActive: Math.max(1, Math.ceil(limits.maxActive / threads)) },
       nameCacheBytes: Math.floor(nameCacheBytes / (threads + 1)),

@@ -5,6 +5,7 @@
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import type { ResolvedAssets } from "../bindings/assets/index.ts";
+import { D1_CLASS_NAME } from "../bindings/d1/index.ts";
 import { HttpForwarder } from "../cluster/http-forwarder.ts";
 import { LeaseDeadline } from "../cluster/lease-deadline.ts";
 import { leaseLapsed } from "../cluster/node-lease.ts";
@@ -39,6 +40,7 @@ import { fromWireError, toWireError } from "../threads/wire.ts";
 import { addBindings } from "./bindings.ts";
 import { loadEntryModule } from "./module-loader.ts";
 import { buildControllers, deferBindings } from "./namespaces.ts";
+import { withRuntimeClasses } from "./runtime-classes.ts";
 import { fillWorkerExports } from "./worker-exports.ts";
 
 const data = workerData as ShardData;
@@ -78,6 +80,7 @@ async function start(): Promise<void> {
     kvNamespaces: data.kvNamespaces,
     services: data.services,
     r2Buckets: data.r2Buckets,
+    d1Databases: data.d1Databases,
     // The main thread removed what a crash left before any thread started.
     sweepR2: false,
     clock: systemClock,
@@ -101,7 +104,7 @@ async function start(): Promise<void> {
   const calls = new PendingCalls(handles);
   const sender: CallSender = (namespace, id, event) => calls.send(port, namespace, id, event);
   const controllers = buildControllers({
-    module,
+    module: withRuntimeClasses(module),
     records: data.namespaces,
     env,
     exports,
@@ -131,6 +134,8 @@ async function start(): Promise<void> {
   for (const [binding, storageName] of Object.entries(data.bindings)) {
     bindings.get(binding)!.resolve(routes.get(storageName)!);
   }
+  const d1 = data.namespaces.find((record) => record.className === D1_CLASS_NAME);
+  extra.hostD1(d1 === undefined ? undefined : routes.get(d1.storageName));
   const namespaces = new Map<string, DurableObjectNamespace>();
   for (const record of data.namespaces) {
     namespaces.set(record.className, new DurableObjectNamespace(routes.get(record.storageName)!));

@@ -1,8 +1,10 @@
 import { z } from "zod";
 import type { AssetsOptions } from "../bindings/assets/index.ts";
+import type { D1DatabaseOptions } from "../bindings/d1/index.ts";
 import type { ServiceBindingOptions } from "../bindings/services/index.ts";
 import {
   assetsSchema,
+  d1DatabaseSchema,
   kvNamespaceSchema,
   r2BucketSchema,
   serviceSchema,
@@ -100,6 +102,14 @@ export interface RuntimeOptions {
    * their objects. Tests seed and read them through `runtime.env[binding]`.
    */
   r2_buckets?: Array<{ binding: string; bucket_name?: string }>;
+  /**
+   * D1 databases, as the wrangler config's `d1_databases` key lists them: `env[binding]` is a
+   * D1 database named by `database_id` (else `database_name`, else the binding name), held by a
+   * Durable Object with its own SQLite database in the data directory, so it has the objects'
+   * gates, durability and storage driver. `migrations_dir` and `migrations_table` are read by
+   * `stead d1 migrations` and `applyD1Migrations` of `stead/testing`.
+   */
+  d1_databases?: D1DatabaseOptions[];
   /**
    * Service bindings to this Worker's own entrypoints, as the wrangler config's `services` key
    * lists them: `env[binding]` calls the export named `entrypoint` (default: the default export)
@@ -275,6 +285,7 @@ const schema = z.object({
   kv_namespaces: z.array(kvNamespaceSchema.strict()).optional(),
   services: z.array(serviceSchema.strict()).optional(),
   r2_buckets: z.array(r2BucketSchema.strict()).optional(),
+  d1_databases: z.array(d1DatabaseSchema.strict()).optional(),
   dataDir: z.string().min(1).optional(),
   storage: z
     .string({ error: 'must be a PostgreSQL URL, like "postgres://user@127.0.0.1:5432/app"' })

@@ -21,6 +21,11 @@ import {
 } from "../core/object/namespace.ts";
 import type { DurableObjectState } from "../core/object/object-state.ts";
 
+export {
+  applyD1Migrations,
+  type D1Migration,
+  readD1Migrations,
+} from "../bindings/d1/index.ts";
 export { ManualClock } from "../core/clock.ts";
 
 function targetOf(stub: DurableObjectStub) {

@@ -98,6 +98,8 @@ export interface ShardData {
   kvNamespaces: { binding: string; id?: string }[];
   /** R2 bucket bindings, opened on this thread on `<dataDir>/r2.sqlite` and `r2-blobs/`. */
   r2Buckets: { binding: string; bucket_name?: string }[];
+  /** D1 database bindings; their databases are objects of the D1 class's namespace. */
+  d1Databases: { binding: string; database_name?: string; database_id?: string }[];
   /** Service bindings to the Worker's own entrypoints (`services`), props structured-cloned. */
   services: { binding: string; entrypoint?: string; props?: unknown }[];
   namespaces: ShardNamespace[];

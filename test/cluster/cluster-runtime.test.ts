@@ -3,7 +3,7 @@
 // and RPC to it, and a node that leaves gives its objects to the next that asks.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createRuntime, type Runtime } from "../../src/index.ts";
+import { createRuntime, type D1Database, type Runtime } from "../../src/index.ts";
 import type { Served } from "../fixtures/cluster-worker.ts";
 import { freePort } from "../support/free-port.ts";
 import { oncePerCheck, tempSchema } from "../support/storage.ts";
@@ -23,6 +23,7 @@ async function startNode(
   const rt = await createRuntime({
     main: MAIN,
     durableObjects: { LOG: "Log" },
+    d1_databases: [{ binding: "DB", database_name: "shared" }],
     vars: { NODE: node },
     dataDir: dir.path,
     storage,
@@ -38,6 +39,30 @@ async function startNode(
 }
 
 describe("cluster nodes (createRuntime cluster)", { skip: oncePerCheck() }, () => {
+  it("serves a D1 database from one node to all, and from the next once it leaves", async () => {
+    await using schema = tempSchema("cluster_d1");
+    const n1 = await startNode("n1", schema.url);
+    const n2 = await startNode("n2", schema.url, { threads: 2 });
+    try {
+      const db = (rt: Runtime) => rt.env.DB as D1Database;
+      await db(n1).exec("CREATE TABLE visits (node TEXT)\nINSERT INTO visits VALUES ('n1')");
+      await db(n2).batch([db(n2).prepare("INSERT INTO visits VALUES (?)").bind("n2")]);
+      assert.deepEqual(await db(n1).prepare("SELECT node FROM visits ORDER BY rowid").raw(), [
+        ["n1"],
+        ["n2"],
+      ]);
+      await n1.dispose();
+      // n2 claims the database once n1 has handed its objects over, with every write in it.
+      await db(n2).prepare("INSERT INTO visits VALUES ('after')").run();
+      assert.equal(await db(n2).prepare("SELECT count(*) AS n FROM visits").first("n"), 3);
+    } finally {
+      for (const rt of [n1, n2]) {
+        await rt.dispose();
+        rt.dir[Symbol.dispose]();
+      }
+    }
+  });
+
   it("serves each object on one node, forwarding RPC and streamed fetches to it", async () => {
     await using schema = tempSchema("cluster");
     const nodes = [
