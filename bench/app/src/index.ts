@@ -4,6 +4,7 @@
 import { DurableObject } from "cloudflare:workers";
 
 type DurableObjectNamespace<T> = import("stead").DurableObjectNamespace<T>;
+type D1Database = import("stead").D1Database;
 
 interface Env {
   COUNTER: DurableObjectNamespace<Counter>;
@@ -12,17 +13,8 @@ interface Env {
   ROOM: DurableObjectNamespace<Room>;
   /** The static assets (public/): Stead serves them before the Worker; workerd through here. */
   ASSETS: { fetch(request: Request): Promise<Response> };
-  /** Workload 8: a D1 database (the part of the D1 API the app uses). */
+  /** Workload 8: a D1 database. */
   DB: D1Database;
-}
-
-interface D1Database {
-  prepare(query: string): D1PreparedStatement;
-}
-
-interface D1PreparedStatement {
-  bind(...values: unknown[]): D1PreparedStatement;
-  run(): Promise<{ success: boolean; meta: { changes: number; last_row_id: number } }>;
 }
 
 /** Workloads 1, 2 and 6: a KV read-modify-write per call. */
