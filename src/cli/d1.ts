@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, stat, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import {
   appliedD1Migrations,
@@ -22,8 +22,7 @@ export async function d1MigrationsListCommand(
   flags: D1Flags,
   write: (text: string) => void,
 ): Promise<void> {
-  const { database, migrations } = await migrationsOf(binding, dir, flags);
-  await withDatabase(database, dir, flags, async (db) => {
+  await withMigrations(binding, dir, flags, async (db, database, migrations) => {
     const applied = new Set(await appliedD1Migrations(db, table(database)));
     const pending = migrations.filter(({ name }) => !applied.has(name));
     write(
@@ -41,8 +40,7 @@ export async function d1MigrationsApplyCommand(
   flags: D1Flags,
   write: (text: string) => void,
 ): Promise<void> {
-  const { database, migrations } = await migrationsOf(binding, dir, flags);
-  await withDatabase(database, dir, flags, async (db) => {
+  await withMigrations(binding, dir, flags, async (db, database, migrations) => {
     const applied = await applyD1Migrations(db, migrations, table(database), (name) =>
       write(`Applied ${name}\n`),
     );
@@ -81,13 +79,23 @@ export async function d1MigrationsCreateCommand(
   write(`Created ${shown(file)}\n`);
 }
 
-async function migrationsOf(
+/** Reads the migrations of `binding`, then opens its database (see `withDatabase`) for `use`. */
+async function withMigrations(
   binding: string,
   dir: string | undefined,
   flags: D1Flags,
-): Promise<{ database: AppD1Database; migrations: D1Migration[] }> {
+  use: (db: D1Database, database: AppD1Database, migrations: D1Migration[]) => Promise<void>,
+): Promise<void> {
   const database = await databaseOf(binding, dir, flags);
-  return { database, migrations: await readD1Migrations(database.migrations_dir) };
+  const folder = database.migrations_dir;
+  // Checked here, not left to readD1Migrations: its plain Error would print with a stack trace.
+  if (!(await stat(folder).catch(() => undefined))?.isDirectory()) {
+    throw new UsageError(
+      `No migrations folder at ${folder}. Create the first migration with "stead d1 migrations create ${binding} <message>", or set migrations_dir of the ${binding} entry of d1_databases to the folder that holds them.`,
+    );
+  }
+  const migrations = await readD1Migrations(folder);
+  await withDatabase(database, dir, flags, (db) => use(db, database, migrations));
 }
 
 async function databaseOf(

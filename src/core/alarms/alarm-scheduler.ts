@@ -177,7 +177,10 @@ export class AlarmScheduler {
     this.#pollTimer = undefined;
     return shared
       .refresh(this.#clock.now())
-      .catch((error: unknown) => this.#onError(error, undefined))
+      .catch((error: unknown) => {
+        // A read still in flight when the runtime stopped fails as its store closes: no news.
+        if (!this.#stopped) this.#onError(error, undefined);
+      })
       .finally(() => {
         this.#refreshing = false;
         if (this.#stopped) return;

@@ -38,6 +38,7 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
   readonly #me = randomUUID();
   /** The head cache and the dead letters, in an in-memory SQLite (the local index's code). */
   readonly #memory: DatabaseSync;
+  #closed = false;
   readonly #head: LocalAlarmIndex;
   /** The alarm of each object this process prepared or wrote (null: none). */
   readonly #known = new Map<string, AlarmRecord | null>();
@@ -195,6 +196,8 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
     }
     const since = this.#duringRefresh;
     this.#duringRefresh = undefined;
+    // The index closed while the read was in flight (shutdown): its head is gone.
+    if (this.#closed) return;
     this.#head.clear();
     for (const row of rows) this.#head.set(alarmRecordOf(row));
     for (const change of since) this.#applyToHead(change);
@@ -236,6 +239,7 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
         [this.#me],
       )
       .catch(() => {});
+    this.#closed = true;
     this.#memory.close();
   }
 
