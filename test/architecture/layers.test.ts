@@ -21,13 +21,36 @@ const ALLOWED: Record<string, string[]> = {
   server: ["core"],
   config: ["core"],
   loader: ["core"],
-  testing: ["core"],
+  // stead/testing: helpers over core, and the bindings' own (D1 migrations).
+  testing: ["core", "bindings"],
+  // The admin API: operator requests over a runtime's RuntimeAdmin, its listener and client.
+  admin: ["core"],
   // assets, kv, ...: one folder per binding, built on core; a store is a seam of its folder.
   bindings: ["core"],
   // The `cloudflare:*` modules apps import: built on core.
   cloudflare: ["core"],
-  embedded: ["core", "drivers", "threads", "cluster", "config", "cloudflare", "loader", "bindings"],
-  cli: ["core", "drivers", "threads", "config", "server", "embedded", "loader", "bindings"],
+  embedded: [
+    "core",
+    "drivers",
+    "threads",
+    "cluster",
+    "config",
+    "cloudflare",
+    "loader",
+    "bindings",
+    "admin",
+  ],
+  cli: [
+    "core",
+    "drivers",
+    "threads",
+    "config",
+    "server",
+    "embedded",
+    "loader",
+    "bindings",
+    "admin",
+  ],
   // The package's entry points re-export the layers.
   ".": [
     "core",
