@@ -7,8 +7,12 @@ import type {
   AdminValue,
   KvPage,
   ObjectInspection,
+  ObjectSnapshot,
 } from "../core/object/object-admin.ts";
+import type { ImportSummary } from "../core/object/object-import.ts";
+import type { ObjectRecord } from "../core/object/object-record.ts";
 import type { DeadLetterRecord, NamespaceRecord } from "../core/storage/driver.ts";
+import { recordProblem } from "./export-format.ts";
 import type { RuntimeAdmin } from "./runtime-admin.ts";
 
 /** One namespace as the admin API lists it. */
@@ -31,6 +35,31 @@ export interface ObjectPage {
   /** Objects matching, over every page. */
   total: number;
   cursor: string | null;
+}
+
+/** What a restore needs beside the objects' databases. */
+export interface BackupControl {
+  /** Where the objects are stored. */
+  storage: RuntimeAdmin["storage"];
+  /** Every namespace, with the secret key its ids are made with: without it, restored ids are refused. */
+  namespaces: NamespaceRecord[];
+  /** Migration tags applied, in order. */
+  migrations: string[];
+  /** Alarms that failed every retry. */
+  deadLetters: DeadLetterRecord[];
+}
+
+/** How `importObject` addresses the object and treats what it holds. */
+export interface ImportOptions {
+  /** The object's name or id; default: the record's name, else its id. */
+  object?: string;
+  /** Replace what the object holds (otherwise an object holding data is refused). */
+  replace?: boolean;
+}
+
+/** What `importObject` did: the object's id here, and what it put in it. */
+export interface ImportResult extends ImportSummary {
+  id: string;
 }
 
 export interface ListOptions {
@@ -65,6 +94,23 @@ export interface AdminOperations {
   retryDeadLetters(className: string, object: string): Promise<number>;
   /** Removes the object's dead letters for good; resolves to how many. */
   discardDeadLetters(className: string, object: string): Promise<number>;
+  /**
+   * A copy of one object's whole database at a commit boundary (export, backup): read from the
+   * storage when the driver can (PostgreSQL), else taken in an event of the object.
+   */
+  snapshot(className: string, object: string): Promise<ObjectSnapshot>;
+  /**
+   * Puts an export's record into one object, creating it if needed, in one transaction inside
+   * it: a failure changes nothing. An object holding data (KV keys, rows, an alarm) is refused
+   * with `ADMIN_CONFLICT` unless `replace`.
+   */
+  importObject(
+    className: string,
+    record: ObjectRecord,
+    options?: ImportOptions,
+  ): Promise<ImportResult>;
+  /** Namespaces with their id keys, applied migrations and dead letters, for a backup. */
+  backupControl(): Promise<BackupControl>;
 }
 
 const DEFAULT_LIMIT = 100;
@@ -179,6 +225,67 @@ export class AdminApi implements AdminOperations {
     return this.#runtime.discardDeadLetters(record.storageName, id);
   }
 
+  async snapshot(className: string, object: string): Promise<ObjectSnapshot> {
+    const record = this.#record(className);
+    const { snapshot } = this.#runtime;
+    if (snapshot === undefined) {
+      return (await this.#send(className, object, { op: "snapshot" })) as ObjectSnapshot;
+    }
+    const route = this.#runtime.route(record.storageName);
+    const id =
+      route === undefined && /^[0-9a-f]{64}$/.test(object)
+        ? object
+        : idOf(this.#hosted(record), object).toString();
+    const database = await snapshot(record.storageName, id);
+    if (database === undefined) throw this.#missing(record, object, id);
+    return { id, database };
+  }
+
+  async importObject(
+    className: string,
+    objectRecord: ObjectRecord,
+    options: ImportOptions = {},
+  ): Promise<ImportResult> {
+    const problem = recordProblem(objectRecord);
+    if (problem !== undefined) throw new SteadError("EXPORT_INVALID", `${problem}.`);
+    const record = this.#record(className);
+    const route = this.#hosted(record);
+    let id: DurableObjectId;
+    if (options.object === undefined && objectRecord.name === null) {
+      if (!route.ids.owns(objectRecord.id)) {
+        throw new SteadError(
+          "EXPORT_INVALID",
+          `The object ${objectRecord.id} was made without a name (newUniqueId), and its id belongs to the namespace it was exported from: ids are made with each namespace's own key, so it cannot be made here. Restore a backup instead (stead backup keeps the keys), or import it under a name.`,
+        );
+      }
+      id = route.ids.fromString(objectRecord.id);
+    } else {
+      id = idOf(route, options.object ?? objectRecord.name ?? objectRecord.id);
+    }
+    const request: AdminRequest = {
+      op: "import",
+      record: objectRecord,
+      replace: options.replace === true,
+    };
+    try {
+      const summary = (await route.send(id, { kind: "admin", request })) as ImportSummary;
+      return { id: id.toString(), ...summary };
+    } catch (error) {
+      if (error instanceof SteadError) throw error;
+      // SQLite's own message (a row that breaks a constraint): nothing of the object changed.
+      throw badRequest(error instanceof Error ? error.message : String(error), error);
+    }
+  }
+
+  async backupControl(): Promise<BackupControl> {
+    return {
+      storage: this.#runtime.storage,
+      namespaces: this.#runtime.namespaces().map((record) => ({ ...record })),
+      migrations: this.#runtime.appliedMigrations(),
+      deadLetters: this.#runtime.deadLetters(),
+    };
+  }
+
   /** The object's namespace and id, when it has dead letters. */
   #letters(className: string, object: string): { record: NamespaceRecord; id: string } {
     const record = this.#record(className);
@@ -200,6 +307,14 @@ export class AdminApi implements AdminOperations {
   /** Sends `request` to an object that exists: an operator's look never creates one. */
   async #send(className: string, object: string, request: AdminRequest): Promise<unknown> {
     const record = this.#record(className);
+    const route = this.#hosted(record);
+    const id = idOf(route, object);
+    const stored = await this.#runtime.listObjects(record.storageName);
+    if (!stored.includes(id.toString())) throw this.#missing(record, object, id.toString());
+    return route.send(id, { kind: "admin", request });
+  }
+
+  #hosted(record: NamespaceRecord): ObjectRoute {
     const route = this.#runtime.route(record.storageName);
     if (route === undefined) {
       throw new SteadError(
@@ -207,15 +322,14 @@ export class AdminApi implements AdminOperations {
         `Class ${record.className} is recorded but not hosted (the app no longer exports it), so its objects cannot be reached. Export the class again, or use stead objects on the data directory with the server stopped.`,
       );
     }
-    const id = idOf(route, object);
-    const stored = await this.#runtime.listObjects(record.storageName);
-    if (!stored.includes(id.toString())) {
-      throw new SteadError(
-        "ADMIN_NOT_FOUND",
-        `${record.className} has no object ${object}${id.toString() === object ? "" : ` (id ${id.toString()})`}. stead objects list ${record.className} lists them.`,
-      );
-    }
-    return route.send(id, { kind: "admin", request });
+    return route;
+  }
+
+  #missing(record: NamespaceRecord, object: string, id: string): SteadError {
+    return new SteadError(
+      "ADMIN_NOT_FOUND",
+      `${record.className} has no object ${object}${id === object ? "" : ` (id ${id})`}. stead objects list ${record.className} lists them.`,
+    );
   }
 
   #record(className: string): NamespaceRecord {

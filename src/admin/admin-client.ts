@@ -4,9 +4,19 @@ import type {
   AdminValue,
   KvPage,
   ObjectInspection,
+  ObjectSnapshot,
 } from "../core/object/object-admin.ts";
+import type { ObjectRecord } from "../core/object/object-record.ts";
 import type { DeadLetterRecord } from "../core/storage/driver.ts";
-import type { AdminOperations, ListOptions, NamespaceSummary, ObjectPage } from "./admin-api.ts";
+import type {
+  AdminOperations,
+  BackupControl,
+  ImportOptions,
+  ImportResult,
+  ListOptions,
+  NamespaceSummary,
+  ObjectPage,
+} from "./admin-api.ts";
 
 /** The admin operations of a running server, over its admin API. */
 export class AdminClient implements AdminOperations {
@@ -85,7 +95,48 @@ export class AdminClient implements AdminOperations {
     return answer.discarded;
   }
 
+  async snapshot(className: string, object: string): Promise<ObjectSnapshot> {
+    const response = await this.#request("GET", `${objectPath(className, object)}/database`);
+    if (!response.ok) await this.#fail(response);
+    const database = new Uint8Array(await response.arrayBuffer());
+    const length = Number(response.headers.get("content-length"));
+    if (database.byteLength !== length) {
+      throw new Error(
+        `The copy of ${className} ${object} arrived with ${database.byteLength} of its ${length} bytes; try again.`,
+      );
+    }
+    return { id: response.headers.get("stead-object-id") ?? object, database };
+  }
+
+  importObject(
+    className: string,
+    record: ObjectRecord,
+    options: ImportOptions = {},
+  ): Promise<ImportResult> {
+    const query = new URLSearchParams();
+    if (options.object !== undefined) query.set("object", options.object);
+    if (options.replace === true) query.set("replace", "true");
+    const search = query.size === 0 ? "" : `?${query}`;
+    return this.#call(
+      "POST",
+      `/api/v1/namespaces/${encodeURIComponent(className)}/import${search}`,
+      record,
+    ) as Promise<ImportResult>;
+  }
+
+  backupControl(): Promise<BackupControl> {
+    return this.#call("GET", "/api/v1/backup/control") as Promise<BackupControl>;
+  }
+
   async #call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const response = await this.#request(method, path, body);
+    if (response.status === 204) return undefined;
+    if (!response.ok) await this.#fail(response);
+    const text = await response.text();
+    return text === "" ? undefined : (JSON.parse(text) as unknown);
+  }
+
+  async #request(method: string, path: string, body?: unknown): Promise<Response> {
     let response: Response;
     try {
       response = await fetch(`${this.#url}${path}`, {
@@ -102,10 +153,18 @@ export class AdminClient implements AdminOperations {
         { cause: error },
       );
     }
-    if (response.status === 204) return undefined;
+    return response;
+  }
+
+  /** Throws the error an answer that is not OK carries. */
+  async #fail(response: Response): Promise<never> {
     const text = await response.text();
-    const answer = text === "" ? undefined : (JSON.parse(text) as unknown);
-    if (response.ok) return answer;
+    let answer: unknown;
+    try {
+      answer = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      answer = { error: `HTTP ${response.status}: ${text.slice(0, 200)}` };
+    }
     const { error, code } = (answer ?? {}) as { error?: string; code?: SteadErrorCode };
     if (response.status === 401) {
       throw new SteadError(

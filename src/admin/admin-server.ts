@@ -2,6 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { HTTP_STATUS, SteadError } from "../core/errors.ts";
+import type { ObjectSnapshot } from "../core/object/object-admin.ts";
 import type { AdminOperations } from "./admin-api.ts";
 
 /** Who may do what: a read-write token, and optionally a read-only one. */
@@ -22,6 +23,8 @@ export interface AdminServerOptions {
 
 /** Bodies the admin API reads (a query and its parameters), at most. */
 const MAX_BODY_BYTES = 1024 * 1024;
+/** An import's body: one object's export record, at most (docs/limits.md). */
+export const MAX_IMPORT_BYTES = 512 * 1024 * 1024;
 
 type Access = "read" | "write";
 
@@ -29,6 +32,8 @@ interface Route {
   method: string;
   pattern: RegExp;
   access: Access | ((body: unknown) => Access);
+  /** Largest body it reads (default `MAX_BODY_BYTES`). */
+  maxBody?: number;
   handle(params: string[], url: URL, body: unknown): Promise<unknown>;
 }
 
@@ -95,7 +100,8 @@ export class AdminServer {
           `No admin endpoint ${request.method} ${url.pathname}. See docs/operations.md.`,
         );
       }
-      const body = request.method === "POST" ? await readJson(request) : null;
+      const body =
+        request.method === "POST" ? await readJson(request, route.maxBody ?? MAX_BODY_BYTES) : null;
       if (request.method !== "POST") request.resume();
       const needed = typeof route.access === "function" ? route.access(body) : route.access;
       if (needed === "write" && granted !== "write") {
@@ -106,7 +112,15 @@ export class AdminServer {
       }
       const params = route.pattern.exec(url.pathname)!.slice(1).map(decodeURIComponent);
       const result = await route.handle(params, url, body);
-      if (typeof result === "string") {
+      if (isSnapshot(result)) {
+        // A database copy: the bytes of a SQLite file, its object's id in a header.
+        response.writeHead(200, {
+          "content-type": "application/vnd.sqlite3",
+          "content-length": result.database.byteLength,
+          "stead-object-id": result.id,
+        });
+        response.end(result.database);
+      } else if (typeof result === "string") {
         response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
         response.end(result);
       } else {
@@ -198,6 +212,30 @@ function routesOf(options: AdminServerOptions): Route[] {
     },
     {
       method: "GET",
+      pattern: new RegExp(`^${object}/database$`),
+      access: "read",
+      handle: ([className, name]) => api.snapshot(className!, name!),
+    },
+    {
+      method: "POST",
+      pattern: /^\/api\/v1\/namespaces\/([^/]+)\/import$/,
+      access: "write",
+      maxBody: MAX_IMPORT_BYTES,
+      handle: ([className], url, body) =>
+        api.importObject(className!, body as never, {
+          ...optional("object", url.searchParams.get("object")),
+          replace: url.searchParams.get("replace") === "true",
+        }),
+    },
+    {
+      method: "GET",
+      pattern: /^\/api\/v1\/backup\/control$/,
+      // It holds the namespaces' id keys, secrets: only the read-write token reads them.
+      access: "write",
+      handle: () => api.backupControl(),
+    },
+    {
+      method: "GET",
       pattern: /^\/api\/v1\/dead-letters$/,
       access: "read",
       handle: () => api.deadLetters(),
@@ -227,19 +265,27 @@ function routesOf(options: AdminServerOptions): Route[] {
   ];
 }
 
+function isSnapshot(value: unknown): value is ObjectSnapshot {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    (value as Partial<ObjectSnapshot>).database instanceof Uint8Array
+  );
+}
+
 function optional(key: string, value: string | null): Record<string, string> {
   return value === null ? {} : { [key]: value };
 }
 
-async function readJson(request: IncomingMessage): Promise<unknown> {
+async function readJson(request: IncomingMessage, maxBytes: number): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) {
+    if (size > maxBytes) {
       throw new SteadError(
         "ADMIN_BAD_REQUEST",
-        `The request body is over ${MAX_BODY_BYTES} bytes; send a shorter query.`,
+        `The request body is over ${maxBytes} bytes; send a shorter one.`,
       );
     }
     chunks.push(chunk as Buffer);

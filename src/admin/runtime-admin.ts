@@ -18,6 +18,15 @@ export interface RuntimeAdmin {
    * undefined when the driver keeps no names (then objects are listed by id only).
    */
   objectNames?(storageName: string, ids: readonly string[]): Promise<Map<string, string>>;
+  /** Where objects are stored: the data directory, PostgreSQL, or a driver the embedder gave. */
+  storage: "local" | "postgres" | "driver";
+  /** Migration tags applied, in order. */
+  appliedMigrations(): string[];
+  /**
+   * A copy of an object's database read from the storage without the object, when the driver
+   * can (`StorageDriver.snapshotObject`); absent otherwise (copies are then taken in an event).
+   */
+  snapshot?(storageName: string, id: string): Promise<Uint8Array | undefined>;
   /** How events reach the objects of `storageName`; undefined when its class is not hosted. */
   route(storageName: string): ObjectRoute | undefined;
   /** Alarms that failed every retry, newest first. */

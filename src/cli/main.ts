@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import { describeError } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
+import { backupCommand, backupVerifyCommand, restoreCommand } from "./backup.ts";
 import { type ClusterStatusFlags, clusterDrainCommand, clusterStatusCommand } from "./cluster.ts";
 import {
   type D1Flags,
@@ -19,6 +20,7 @@ import {
   objectsListCommand,
   objectsSqlCommand,
 } from "./objects.ts";
+import { objectsExportCommand, objectsImportCommand } from "./objects-transfer.ts";
 import { resolveServerOptions, type ServerFlags, UsageError } from "./options.ts";
 import { startCommand } from "./start.ts";
 import { DEFAULT_TEMPLATE, listTemplates } from "./templates.ts";
@@ -206,6 +208,7 @@ function d1Options(command: Command): Command {
     );
 }
 const write = (text: string) => process.stdout.write(text);
+const note = (text: string) => process.stderr.write(text);
 program.addCommand(
   new Command("d1")
     .description("look after the app's D1 databases (d1_databases in its wrangler config)")
@@ -323,6 +326,36 @@ program.addCommand(
     )
     .addCommand(
       objectsOptions(
+        new Command("export")
+          .description(
+            "write one object, or every object of a class, in Stead's export format (JSON lines); each object copied at a commit boundary",
+          )
+          .argument("<class>", "the Durable Object class, like Counter")
+          .argument(
+            "[object]",
+            "one object's name (idFromName) or 64-hex id (default: all of them)",
+          )
+          .option("--out <file>", "write to this file, mode 0600 (default: standard output)"),
+      ).action((className: string, object: string | undefined, flags: ObjectsFlags) =>
+        objectsExportCommand(className, object, flags, note),
+      ),
+    )
+    .addCommand(
+      objectsOptions(
+        new Command("import")
+          .description(
+            "import an export file: every line checked first, then each object in one transaction inside it; stops at the first that fails",
+          )
+          .argument("<file>", "a file stead objects export wrote")
+          .option("--class <class>", "import into this class (default: the one the file names)")
+          .option(
+            "--replace",
+            "replace what objects already hold (default: such an object is refused)",
+          ),
+      ).action((file: string, flags: ObjectsFlags) => objectsImportCommand(file, flags, note)),
+    )
+    .addCommand(
+      objectsOptions(
         new Command("dead-letters")
           .description(
             "alarms that failed every retry (Cloudflare's policy: 6 retries with backoff); retry an object's once fixed, or discard them",
@@ -339,6 +372,45 @@ program.addCommand(
           flags: ObjectsFlags,
         ) => deadLettersCommand(action, className, object, flags, write),
       ),
+    ),
+);
+program.addCommand(
+  objectsOptions(
+    new Command("backup")
+      .description(
+        "copy every object (each at a commit boundary, no object held longer than one copy) with the namespaces' id keys, migrations and dead letters into a new directory, with a manifest of SHA-256 checksums",
+      )
+      .argument("<dest>", "a new or empty directory")
+      .option("--concurrency <n>", "objects copied at once (default: 4)"),
+  )
+    .action((dest: string, flags: ObjectsFlags) => backupCommand(dest, flags, note))
+    .addCommand(
+      new Command("verify")
+        .description(
+          "check a backup: every file there and matching its SHA-256, every database passing integrity_check, counts matching the manifest",
+        )
+        .argument("<dir>", "the backup's directory")
+        .action((dir: string) => backupVerifyCommand(dir, write)),
+    ),
+);
+program.addCommand(
+  new Command("restore")
+    .description(
+      "restore a backup into a new or empty data directory no server holds (or a new PostgreSQL schema with --storage)",
+    )
+    .argument("<src>", "the backup's directory (stead backup)")
+    .option("--dir <path>", "the app's directory: its data directory is <dir>/.stead")
+    .option("--data-dir <path>", "the data directory to restore into (default: STEAD_DATA_DIR)")
+    .option(
+      "--storage <url>",
+      "restore into PostgreSQL instead: a schema holding no objects (default: STEAD_STORAGE_URL)",
+    )
+    .option(
+      "--force",
+      "replace a data directory that holds data; it is kept beside the restored one, renamed",
+    )
+    .action((src: string, flags: ObjectsFlags & { force?: boolean }) =>
+      restoreCommand(src, flags, note),
     ),
 );
 // The child process of `stead dev`: `start` with development settings.

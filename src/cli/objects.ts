@@ -148,25 +148,30 @@ export async function deadLettersCommand(
   });
 }
 
+/** How `withOperations` reached the objects. */
+export type Through = "admin-api" | "data-dir";
+
 /**
  * Runs `use` against the objects: the admin API at `--url` (or STEAD_ADMIN_URL); else the data
  * directory, opened without the app's code; or, when a server holds that directory, the admin
  * API it announced in it (`admin.json`).
  */
-async function withOperations(
+export async function withOperations(
   flags: ObjectsFlags,
-  use: (ops: AdminOperations) => Promise<void>,
+  use: (ops: AdminOperations, through: Through) => Promise<void>,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
   const url = flags.url ?? env.STEAD_ADMIN_URL;
-  if (url !== undefined) return use(new AdminClient(url, tokenFor(url, env, undefined)));
+  if (url !== undefined) {
+    return use(new AdminClient(url, tokenFor(url, env, undefined)), "admin-api");
+  }
   const options = resolveServerOptions(flags.dir, flags, { dev: false }, env);
   const announced = readAdminFile(options.dataDir);
   const client = (file: AdminFile) =>
-    new AdminClient(file.url, tokenFor(file.url, env, file.token));
+    use(new AdminClient(file.url, tokenFor(file.url, env, file.token)), "admin-api");
   if (options.storage !== undefined) {
     // Objects stored in PostgreSQL are served by whichever server holds them: never offline.
-    if (announced !== undefined) return use(client(announced));
+    if (announced !== undefined) return client(announced);
     throw new UsageError(
       "With PostgreSQL storage, a server may hold any object, so stead objects works through its admin API: pass --url http://<host>:<admin-port> (or set STEAD_ADMIN_URL), or run it on the data directory of a server started with --admin-port.",
     );
@@ -181,10 +186,10 @@ async function withOperations(
         `${error.message}\nA running server is reached through its admin API: start it with --admin-port <port>, then run this again (or pass --url).`,
       );
     }
-    return use(client(announced));
+    return client(announced);
   }
   await using _ = runtime;
-  await use(new AdminApi(runtimeAdmin(runtime)));
+  await use(new AdminApi(runtimeAdmin(runtime)), "data-dir");
 }
 
 function tokenFor(url: string, env: NodeJS.ProcessEnv, announced: string | undefined): string {

@@ -87,7 +87,15 @@ export type SteadErrorCode =
   /** The admin API has no such class, object or path. */
   | "ADMIN_NOT_FOUND"
   /** An admin API request that is malformed, or a query that failed (nothing changed). */
-  | "ADMIN_BAD_REQUEST";
+  | "ADMIN_BAD_REQUEST"
+  /** An import into an object that already holds data, without replacing it (nothing changed). */
+  | "ADMIN_CONFLICT"
+  /** An export file that is not in Stead's export format, or is damaged (nothing imported from it). */
+  | "EXPORT_INVALID"
+  /** A backup that is incomplete or damaged: a file missing, changed or unreadable. */
+  | "BACKUP_INVALID"
+  /** A backup into a directory that is not empty, or a restore into storage that holds data (without --force). */
+  | "TARGET_NOT_EMPTY";
 
 /** HTTP status a code maps to when it reaches an HTTP client. */
 export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
@@ -132,6 +140,10 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   ADMIN_FORBIDDEN: 403,
   ADMIN_NOT_FOUND: 404,
   ADMIN_BAD_REQUEST: 400,
+  ADMIN_CONFLICT: 409,
+  EXPORT_INVALID: 400,
+  BACKUP_INVALID: 500,
+  TARGET_NOT_EMPTY: 500,
 };
 
 export interface SteadErrorOptions {

@@ -188,7 +188,12 @@ export async function createRuntimeWith(
     fillWorkerExports(exports, app.module, env, namespaces, () =>
       workerContext(waitUntil.track, exports),
     );
-    scheduler = await startAlarms(store.driver, config, hosted, onError);
+    // A runtime for the tools delivers no alarm: its bare classes have no alarm() handler, and
+    // delivering one to them would drop it from the index.
+    scheduler =
+      internals.toolsOnly === true
+        ? undefined
+        : await startAlarms(store.driver, config, hosted, onError);
     runtime = workerRuntime(
       app,
       scope,
@@ -200,8 +205,17 @@ export async function createRuntimeWith(
       node,
       removeScope,
     );
+    const snapshotObject = store.driver.snapshotObject?.bind(store.driver);
     admins.set(runtime, {
       namespaces: () => records,
+      storage:
+        config.storage !== undefined
+          ? "postgres"
+          : config.driver !== undefined
+            ? "driver"
+            : "local",
+      appliedMigrations: () => store.driver.control.appliedMigrations(),
+      ...(snapshotObject === undefined ? {} : { snapshot: snapshotObject }),
       listObjects: (storageName) => store.driver.listObjects(storageName),
       route: (storageName) => hosted.route(storageName),
       deadLetters: () => store.driver.alarms.deadLetters(),

@@ -71,7 +71,7 @@ export function workerRuntime(
   waitUntil: WaitUntil,
   store: Store,
   hosting: ObjectHosting,
-  scheduler: AlarmScheduler,
+  scheduler: AlarmScheduler | undefined,
   bindings: RuntimeBindings,
   node: ClusterNode | undefined,
   removeScope: () => void,
@@ -105,7 +105,7 @@ export function workerRuntime(
     async dispose() {
       if (disposed) return;
       disposed = true;
-      scheduler.stop();
+      scheduler?.stop();
       await waitUntil.settled();
       // A cluster node lets queued events finish, then hands its objects to the next asker.
       await node?.handOver(hosting, performance.now() + HAND_OVER_MS);

@@ -129,6 +129,34 @@ export function storageDriverConformance(name: string, setup: () => Promise<Driv
       assert.deepEqual(await restarted.listObjects("Ns"), []);
     });
 
+    it("copies an object's database and restores it into an object that has none", async (t) => {
+      await using fixture = await setup();
+      const { driver } = fixture;
+      if (driver.restoreObject === undefined) {
+        t.skip("the driver cannot restore backups (no restoreObject)");
+        return;
+      }
+      const source = await open(driver, "Ns", ID_A);
+      source.sqlite.exec("CREATE TABLE t (v); INSERT INTO t VALUES ('copied');");
+      await source.flush();
+      // The driver's own copy when it has one, else the connection's (as the admin API takes it).
+      const database = (await driver.snapshotObject?.("Ns", ID_A)) ?? source.sqlite.serialize();
+      assert.equal(await driver.snapshotObject?.("Ns", ID_B), undefined, "no database, no copy");
+      await driver.restoreObject("Ns", ID_B, database, record(ID_B, 500));
+      await assert.rejects(
+        driver.restoreObject("Ns", ID_B, database, undefined),
+        /already has/,
+        "an object that has a database is never overwritten",
+      );
+      const restarted = await fixture.restart();
+      assert.deepEqual((await restarted.listObjects("Ns")).sort(), [ID_A, ID_B]);
+      assert.deepEqual(rows(await open(restarted, "Ns", ID_B), "SELECT v FROM t"), [
+        { v: "copied" },
+      ]);
+      await restarted.alarms.shared?.refresh(0);
+      assert.equal(restarted.alarms.get("Ns", ID_B)?.time, 500);
+    });
+
     it("records namespaces and applied migrations atomically, kept across restarts", async () => {
       await using fixture = await setup();
       const { control } = fixture.driver;

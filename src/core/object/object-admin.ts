@@ -4,6 +4,8 @@ import type { DurableObjectStorage } from "../storage/durable-object-storage.ts"
 import type { ObjectDatabase } from "../storage/object-database.ts";
 import { EXEC_READ_ONLY, type SqlStorageValue } from "../storage/sql.ts";
 import { deserializeValue } from "../values/value-serializer.ts";
+import { importRecord } from "./object-import.ts";
+import type { ObjectRecord } from "./object-record.ts";
 
 /**
  * What an operator asks of one object (the admin API, `stead objects`). It runs as an event of
@@ -16,7 +18,21 @@ export type AdminRequest =
   | { op: "sql"; query: string; params: AdminValue[]; write: boolean }
   | { op: "delete" }
   /** Sets the alarm to `time` (an operator retrying a dead-lettered alarm). */
-  | { op: "setAlarm"; time: number };
+  | { op: "setAlarm"; time: number }
+  /**
+   * A copy of the object's whole database as of its last commit (`ObjectSnapshot`): the
+   * turn's pending writes are committed first, then the database is copied in one step, so the
+   * copy is at a commit boundary and never interleaves with the object's own writes.
+   */
+  | { op: "snapshot" }
+  /** Puts an export's record into the object, in one transaction (`importRecord`). */
+  | { op: "import"; record: ObjectRecord; replace: boolean };
+
+/** A copy of an object's database: the bytes of a SQLite database file. */
+export interface ObjectSnapshot {
+  id: string;
+  database: Uint8Array;
+}
 
 /** A value in an admin request or answer: BLOBs as `{ base64 }`, to travel as JSON. */
 export type AdminValue = string | number | null | { base64: string };
@@ -68,6 +84,16 @@ export interface AdminTarget {
   readonly db: ObjectDatabase;
   readonly hibernatableSockets: number;
   readonly standardSockets: number;
+  /** Commits the turn's implicit transaction now (writes of events before this one). */
+  commit(): void;
+  /** Runs `fn` in a savepoint of the turn's transaction: kept on return, undone on throw. */
+  write<T>(fn: () => T): T;
+  /**
+   * Discards the live instance once this event is answered (its writes durable), so the next
+   * event constructs one over the storage as it is now; events in flight then fail with
+   * OBJECT_RESET, as on `ctx.abort()`.
+   */
+  restart(): void;
 }
 
 /** Keys listed by `inspect`. */
@@ -89,7 +115,25 @@ export async function runAdmin(request: AdminRequest, target: AdminTarget): Prom
       await target.storage.deleteAlarm();
       await target.storage.deleteAll();
       return { deleted: true };
+    case "snapshot":
+      return snapshot(target);
+    case "import": {
+      const summary = importRecord(target, request.record, request.replace);
+      target.restart();
+      return summary;
+    }
   }
+}
+
+function snapshot(target: AdminTarget): ObjectSnapshot {
+  target.commit();
+  const sqlite = target.db.sqlite;
+  if (sqlite.isTransaction) {
+    throw new Error("internal: a transaction is open, so the object cannot be copied now");
+  }
+  // sqlite3_serialize: every page as this connection sees it (the WAL's included), in one
+  // synchronous call, so nothing runs between the commit above and the copy.
+  return { id: target.id, database: sqlite.serialize() };
 }
 
 async function inspect(target: AdminTarget): Promise<ObjectInspection> {

@@ -29,6 +29,8 @@ export interface QueuedEvent {
 export interface StartedEvent {
   readonly item: QueuedEvent;
   settled: boolean;
+  /** Once answered, the instance is discarded: its storage was replaced under it (an import). */
+  restart?: boolean;
 }
 
 /** One instance of the user's class and everything that lives and dies with it. */

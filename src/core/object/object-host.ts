@@ -1,6 +1,6 @@
 import { runAlarm } from "../alarms/run-alarm.ts";
 import type { TimerHandle } from "../clock.ts";
-import { overloadedError, SteadError } from "../errors.ts";
+import { overloadedError, resetError, SteadError } from "../errors.ts";
 import { runInObject } from "../gates/context.ts";
 import type { DurableObjectId } from "../ids/object-id.ts";
 import { cloneForRpc } from "../rpc/serialize.ts";
@@ -222,7 +222,9 @@ export class ObjectHost {
     generation.started.add(started);
     let result: unknown;
     try {
-      result = runInObject(generation.context, () => this.#dispatch(generation, item.event));
+      result = runInObject(generation.context, () =>
+        this.#dispatch(generation, item.event, started),
+      );
     } catch (error) {
       this.#finish(generation, started, { error });
       return;
@@ -237,7 +239,7 @@ export class ObjectHost {
     }
   }
 
-  #dispatch(generation: Generation, event: ObjectEvent): unknown {
+  #dispatch(generation: Generation, event: ObjectEvent, started: StartedEvent): unknown {
     const instance = generation.instance;
     switch (event.kind) {
       case "rpc": {
@@ -272,6 +274,14 @@ export class ObjectHost {
           db: this.#db,
           hibernatableSockets: this.#sockets.size,
           standardSockets: generation.standardSockets.size,
+          commit: () => generation.tx.commitImplicit(),
+          restart: () => {
+            started.restart = true;
+          },
+          write: (fn) => {
+            generation.tx.beforeWrite();
+            return generation.tx.savepoint(fn);
+          },
         });
       case "webSocketMessage":
         return instance.webSocketMessage?.(event.socket, event.message);
@@ -305,6 +315,16 @@ export class ObjectHost {
     if (generation.broken !== undefined) item.reject(generation.broken);
     else if ("error" in outcome) item.reject(outcome.error);
     else item.resolve(outcome.value);
+    if (started.restart === true && !("error" in outcome) && this.#generation === generation) {
+      // The instance may hold what it read from the storage just replaced: the next event
+      // constructs a new one over the new contents.
+      this.#reset(
+        generation,
+        resetError(
+          "The object's storage was replaced by an import (stead objects import), so its instance restarted.",
+        ),
+      );
+    }
     this.#maybeIdle();
   }
 

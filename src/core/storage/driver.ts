@@ -23,6 +23,26 @@ export interface StorageDriver {
   /** Ids (64 hex) of the objects of `namespace` that have a database, in no particular order. */
   listObjects(namespace: string): Promise<string[]>;
   /**
+   * A copy of one object's whole database (the bytes of a SQLite file) as of its last durable
+   * commit, read from the store without the object: no event, no claim, nothing waits for it.
+   * Undefined when the object has no database. A capability: absent when only the object's own
+   * connection can copy it consistently (the local driver; the admin API then copies it in an
+   * event of the object, `AdminRequest` "snapshot").
+   */
+  snapshotObject?(namespace: string, id: string): Promise<Uint8Array | undefined>;
+  /**
+   * Stores `database` (a whole SQLite database file, as a snapshot gives it) as the database of
+   * an object that has none, and `alarm`, if given, in the alarm index; both durable when it
+   * resolves. Throws, storing nothing, when the object already has a database. For restoring a
+   * backup into storage that no runtime serves. A capability: absent when the driver cannot.
+   */
+  restoreObject?(
+    namespace: string,
+    id: string,
+    database: Uint8Array,
+    alarm: AlarmRecord | undefined,
+  ): Promise<void>;
+  /**
    * Deletes every object database of `namespace` and removes its alarms from the index (a
    * `deleted_classes` migration). Idempotent. The databases are gone for good when it returns;
    * the index change is durable with the next `control.commit` or object flush.

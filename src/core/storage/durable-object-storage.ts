@@ -63,6 +63,12 @@ export interface StorageInternals {
    * once it is durable, if anything.
    */
   beforeCommit(): (() => void) | undefined;
+  /**
+   * Writes the stored alarm (a time, or null to remove it) in the turn's transaction, whatever
+   * the class defines: an operator's import puts back the alarm an export recorded. The alarm
+   * index follows with the commit, as for `setAlarm`.
+   */
+  writeAlarm(time: number | null): void;
 }
 
 const INTERNALS = new WeakMap<DurableObjectStorage, StorageInternals>();
@@ -106,6 +112,10 @@ export class DurableObjectStorage {
       alarmSetDuringRun: () => this.#alarmSetWhileRunning,
       completeAlarm: (scheduledTime) => this.#completeAlarm(scheduledTime),
       beforeCommit: () => this.#beforeCommit(),
+      writeAlarm: (time) => {
+        this.#tx.beforeWrite();
+        this.#writeAlarm(time);
+      },
     });
   }
 

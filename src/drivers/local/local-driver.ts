@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
-import type { ControlStore, StorageDriver } from "../../core/storage/driver.ts";
+import type { AlarmRecord, ControlStore, StorageDriver } from "../../core/storage/driver.ts";
 import { LocalAlarmIndex } from "./alarm-index.ts";
 import { LocalControlStore } from "./control-store.ts";
 import { type DataDirLock, takeDataDirLock } from "./data-dir-lock.ts";
@@ -223,6 +223,43 @@ export class LocalDriver implements StorageDriver {
       if (match) ids.push(match[1]!);
     }
     return ids;
+  }
+
+  /**
+   * Writes the database beside its place (`<id>.sqlite-restoring`), syncs it, renames it into
+   * place and syncs the directory, so a crash leaves the object with its whole database or none.
+   * Blocking: restores run in a tool, on a data directory no server holds.
+   */
+  async restoreObject(
+    namespace: string,
+    id: string,
+    database: Uint8Array,
+    alarm: AlarmRecord | undefined,
+  ): Promise<void> {
+    const dir = join(this.dataDir, namespace);
+    const path = join(dir, `${id}.sqlite`);
+    if (this.#handles.has(`${namespace}/${id}`) || existsSync(path)) {
+      throw new Error(
+        `${namespace} ${id} already has a database (${path}); a restore only fills objects that have none.`,
+      );
+    }
+    const temporary = `${path}-restoring`;
+    try {
+      if (makePrivateDir(dir) !== undefined) syncDirectory(this.dataDir);
+      this.#knownDirs.add(dir);
+      rmSync(temporary, { force: true });
+      createPrivateFile(temporary);
+      writeFileSync(temporary, database);
+      syncFile(temporary);
+      renameSync(temporary, path);
+      syncDirectory(dir);
+    } catch (error) {
+      throw fileSystemError(path, this.dataDir, error);
+    }
+    if (alarm !== undefined) {
+      this.alarms.set(alarm);
+      await this.#syncControl();
+    }
   }
 
   deleteNamespace(namespace: string): void {

@@ -1,7 +1,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { SteadError } from "../../core/errors.ts";
-import type { StorageDriver } from "../../core/storage/driver.ts";
+import type { AlarmRecord, StorageDriver } from "../../core/storage/driver.ts";
 import { type DataDirLock, takeDataDirLock } from "../local/data-dir-lock.ts";
 import { assertWritableDir } from "../local/file-errors.ts";
 import { DEFAULT_HISTORY_RETENTION_MS } from "../local/local-driver.ts";
@@ -11,6 +11,7 @@ import { makePrivateDir } from "../local/private-files.ts";
 import { storageUnavailable } from "./answer-timeout.ts";
 import { PostgresNodeRegistry } from "./node-registry.ts";
 import type { ClusterIdentity } from "./object-claim.ts";
+import { restoreDatabase, snapshotDatabase } from "./object-copy.ts";
 import { PgPool } from "./pg-pool.ts";
 import { PostgresAlarmIndex } from "./postgres-alarm-index.ts";
 import { PostgresControlStore } from "./postgres-control.ts";
@@ -232,6 +233,24 @@ export class PostgresDriver implements StorageDriver {
       [namespace],
     );
     return rows.map((row) => row.id as string);
+  }
+
+  /**
+   * Read from PostgreSQL in one snapshot (`snapshotDatabase`): whichever process or cluster
+   * node holds the object, its last shipped commit, and the object never waits.
+   */
+  snapshotObject(namespace: string, id: string): Promise<Uint8Array | undefined> {
+    return snapshotDatabase(this.#owner, namespace, id);
+  }
+
+  restoreObject(
+    namespace: string,
+    id: string,
+    database: Uint8Array,
+    alarm: AlarmRecord | undefined,
+  ): Promise<void> {
+    if (!OBJECT_ID.test(id)) throw new Error(`internal: not an object id: ${id}`);
+    return restoreDatabase(this.#owner, namespace, id, database, alarm);
   }
 
   deleteNamespace(namespace: string): void {
