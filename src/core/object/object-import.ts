@@ -152,21 +152,32 @@ function insertRows(target: AdminTarget, table: TableRecord): number {
     }
     names = [alias, ...names];
   }
-  db.exec(`DELETE FROM ${quote(table.name)}`);
-  if (table.rows.length === 0) return 0;
-  const insert = db.sqlite.prepare(
-    `INSERT INTO ${quote(table.name)} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})`,
-  );
-  for (const row of table.rows) {
-    if (row.length !== names.length) {
-      throw new SteadError(
-        "ADMIN_BAD_REQUEST",
-        `A row of ${table.name} has ${row.length} values for ${names.length} columns.`,
-      );
+  const kind = db
+    .statement("SELECT type FROM pragma_table_list WHERE schema = 'main' AND name = ?")
+    .get(table.name) as { type: string } | undefined;
+  // A virtual table's shadow tables (FTS5's index) take their rows as exported, which SQLite's
+  // defensive mode refuses: it is lifted for these statements alone, none of them the app's.
+  const shadow = kind?.type === "shadow";
+  if (shadow) db.sqlite.enableDefensive(false);
+  try {
+    db.exec(`DELETE FROM ${quote(table.name)}`);
+    if (table.rows.length === 0) return 0;
+    const insert = db.sqlite.prepare(
+      `INSERT INTO ${quote(table.name)} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})`,
+    );
+    for (const row of table.rows) {
+      if (row.length !== names.length) {
+        throw new SteadError(
+          "ADMIN_BAD_REQUEST",
+          `A row of ${table.name} has ${row.length} values for ${names.length} columns.`,
+        );
+      }
+      insert.run(...row.map(fromCell));
     }
-    insert.run(...row.map(fromCell));
+    return table.rows.length;
+  } finally {
+    if (shadow) db.sqlite.enableDefensive(true);
   }
-  return table.rows.length;
 }
 
 function quote(name: string): string {
