@@ -40,8 +40,9 @@ export async function backupCommand(
       concurrency,
       progress,
     });
+    const classes = plural(manifest.namespaces.length, "class", "classes");
     report(
-      `Backed up ${progress.done()} of ${manifest.namespaces.length} class${manifest.namespaces.length === 1 ? "" : "es"} to ${dest} (through ${through === "admin-api" ? "the admin API" : "the data directory"}). Check it with: stead backup verify ${dest}\n`,
+      `Backed up ${progress.done()}, of ${classes}, to ${dest} through ${through === "admin-api" ? "the admin API" : "the data directory"}. Check it with: stead backup verify ${dest}\n`,
     );
   });
 }
@@ -59,7 +60,7 @@ export async function backupVerifyCommand(dir: string, report: Write): Promise<v
   }
   const manifest = result.manifest!;
   report(
-    `The backup in ${dir} is whole: ${manifest.objects} object${manifest.objects === 1 ? "" : "s"} of ${manifest.namespaces.length} class${manifest.namespaces.length === 1 ? "" : "es"} (${size(result.bytes)}), every file matching its SHA-256 and passing integrity_check; taken ${manifest.startedAt} to ${manifest.finishedAt} by Stead ${manifest.stead}. (${summary})\n`,
+    `The backup in ${dir} is whole: ${plural(manifest.objects, "object", "objects")} of ${plural(manifest.namespaces.length, "class", "classes")} (${size(result.bytes)}), every file matching its SHA-256 and passing integrity_check; taken ${manifest.startedAt} to ${manifest.finishedAt} by Stead ${manifest.stead}. (${summary})\n`,
   );
 }
 
@@ -93,9 +94,7 @@ export async function restoreCommand(
       try {
         const done = await restore(driver);
         verifying.done();
-        report(
-          `Restored ${progress.done()} into PostgreSQL (${done.namespaces} classes, ${done.alarms} alarms, ${done.deadLetters} dead letters).\n`,
-        );
+        report(`Restored ${progress.done()} into PostgreSQL (${restoredCounts(done)}).\n`);
       } finally {
         await driver.close();
       }
@@ -138,6 +137,18 @@ export async function restoreCommand(
   renameSync(staging, target);
   lock?.release();
   report(
-    `Restored ${progress.done()} into ${target} (${done.namespaces} classes, ${done.alarms} alarms, ${done.deadLetters} dead letters).${kept === undefined ? "" : ` The data directory that was there is kept as ${kept}; remove it once the restored one serves.`}\n`,
+    `Restored ${progress.done()} into ${target} (${restoredCounts(done)}).${kept === undefined ? "" : ` The data directory that was there is kept as ${kept}; remove it once the restored one serves.`}\n`,
   );
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
+}
+
+function restoredCounts(done: Awaited<ReturnType<typeof restoreBackup>>): string {
+  return [
+    plural(done.namespaces, "class", "classes"),
+    plural(done.alarms, "alarm", "alarms"),
+    plural(done.deadLetters, "dead letter", "dead letters"),
+  ].join(", ");
 }
