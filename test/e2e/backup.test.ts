@@ -15,7 +15,6 @@ import {
   postgresQuery,
   storageOptions,
   TEST_STORAGE,
-  type TestStore,
   tempSchema,
   testStore,
 } from "../support/storage.ts";
