@@ -1,3 +1,4 @@
+import { errorMessage } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
 import type { DurableObjectId } from "../core/ids/object-id.ts";
 import type { ObjectRoute } from "../core/object/namespace.ts";
@@ -150,7 +151,7 @@ export class AdminApi implements AdminOperations {
     } catch (error) {
       if (error instanceof SteadError) throw error;
       // SQLite's own message: the query, not the server, is at fault, and nothing changed.
-      throw badRequest(error instanceof Error ? error.message : String(error), error);
+      throw badRequest(errorMessage(error), error);
     }
   }
 
@@ -169,7 +170,7 @@ export class AdminApi implements AdminOperations {
     } catch (error) {
       if (error instanceof SteadError) throw error;
       // The class has no alarm() handler any more, for one: Cloudflare's own text.
-      throw badRequest(error instanceof Error ? error.message : String(error), error);
+      throw badRequest(errorMessage(error), error);
     }
     return this.#runtime.discardDeadLetters(record.storageName, id);
   }
