@@ -159,12 +159,12 @@ export class AdminApi implements AdminOperations {
     await this.#send(className, object, { op: "delete" });
   }
 
-  async deadLetters(): Promise<DeadLetterRecord[]> {
+  deadLetters(): Promise<DeadLetterRecord[]> {
     return this.#runtime.deadLetters();
   }
 
   async retryDeadLetters(className: string, object: string): Promise<number> {
-    const { record, id } = this.#letters(className, object);
+    const { record, id, count } = await this.#letters(className, object);
     try {
       await this.#send(className, object, { op: "setAlarm", time: this.#runtime.now() });
     } catch (error) {
@@ -172,20 +172,25 @@ export class AdminApi implements AdminOperations {
       // The class has no alarm() handler any more, for one: Cloudflare's own text.
       throw badRequest(errorMessage(error), error);
     }
-    return this.#runtime.discardDeadLetters(record.storageName, id);
+    await this.#runtime.discardDeadLetters(record.storageName, id);
+    return count;
   }
 
   async discardDeadLetters(className: string, object: string): Promise<number> {
-    const { record, id } = this.#letters(className, object);
-    return this.#runtime.discardDeadLetters(record.storageName, id);
+    const { record, id, count } = await this.#letters(className, object);
+    await this.#runtime.discardDeadLetters(record.storageName, id);
+    return count;
   }
 
   /** The object's namespace and id, when it has dead letters. */
-  #letters(className: string, object: string): { record: NamespaceRecord; id: string } {
+  async #letters(
+    className: string,
+    object: string,
+  ): Promise<{ record: NamespaceRecord; id: string; count: number }> {
     const record = this.#record(className);
-    const letters = this.#runtime
-      .deadLetters()
-      .filter((letter) => letter.namespace === record.storageName);
+    const letters = (await this.#runtime.deadLetters()).filter(
+      (letter) => letter.namespace === record.storageName,
+    );
     const letter = letters.find(
       (candidate) => candidate.id === object || candidate.name === object,
     );
@@ -195,7 +200,8 @@ export class AdminApi implements AdminOperations {
         `${record.className} ${object} has no dead-lettered alarm. stead objects dead-letters lists them.`,
       );
     }
-    return { record, id: letter.id };
+    const count = letters.filter((candidate) => candidate.id === letter.id).length;
+    return { record, id: letter.id, count };
   }
 
   /** Sends `request` to an object that exists: an operator's look never creates one. */
