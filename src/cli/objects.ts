@@ -219,6 +219,7 @@ function describe(inspection: ObjectInspection): string {
     `name       ${inspection.name ?? "-"}`,
     `database   ${inspection.databaseBytes} bytes`,
     `alarm      ${inspection.alarm === null ? "none" : new Date(inspection.alarm).toISOString()}`,
+    `active     ${inspection.lastActivity === null ? "not since it last left memory" : new Date(inspection.lastActivity).toISOString()}`,
     `websockets ${inspection.webSockets.hibernatable} hibernatable, ${inspection.webSockets.standard} standard`,
     `kv         ${inspection.kv.keys} key${inspection.kv.keys === 1 ? "" : "s"}, ${inspection.kv.bytes} bytes`,
     ...inspection.kv.first.map(({ key, bytes }) => `  ${key}  ${bytes} bytes`),
