@@ -1,3 +1,4 @@
+import { errorMessage } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
 import type { DurableObjectId } from "../core/ids/object-id.ts";
 import type { ObjectRoute } from "../core/object/namespace.ts";
@@ -196,7 +197,7 @@ export class AdminApi implements AdminOperations {
     } catch (error) {
       if (error instanceof SteadError) throw error;
       // SQLite's own message: the query, not the server, is at fault, and nothing changed.
-      throw badRequest(error instanceof Error ? error.message : String(error), error);
+      throw badRequest(errorMessage(error), error);
     }
   }
 
@@ -204,25 +205,27 @@ export class AdminApi implements AdminOperations {
     await this.#send(className, object, { op: "delete" });
   }
 
-  async deadLetters(): Promise<DeadLetterRecord[]> {
+  deadLetters(): Promise<DeadLetterRecord[]> {
     return this.#runtime.deadLetters();
   }
 
   async retryDeadLetters(className: string, object: string): Promise<number> {
-    const { record, id } = this.#letters(className, object);
+    const { record, id, count } = await this.#letters(className, object);
     try {
       await this.#send(className, object, { op: "setAlarm", time: this.#runtime.now() });
     } catch (error) {
       if (error instanceof SteadError) throw error;
       // The class has no alarm() handler any more, for one: Cloudflare's own text.
-      throw badRequest(error instanceof Error ? error.message : String(error), error);
+      throw badRequest(errorMessage(error), error);
     }
-    return this.#runtime.discardDeadLetters(record.storageName, id);
+    await this.#runtime.discardDeadLetters(record.storageName, id);
+    return count;
   }
 
   async discardDeadLetters(className: string, object: string): Promise<number> {
-    const { record, id } = this.#letters(className, object);
-    return this.#runtime.discardDeadLetters(record.storageName, id);
+    const { record, id, count } = await this.#letters(className, object);
+    await this.#runtime.discardDeadLetters(record.storageName, id);
+    return count;
   }
 
   async snapshot(className: string, object: string): Promise<ObjectSnapshot> {
@@ -282,16 +285,19 @@ export class AdminApi implements AdminOperations {
       storage: this.#runtime.storage,
       namespaces: this.#runtime.namespaces().map((record) => ({ ...record })),
       migrations: this.#runtime.appliedMigrations(),
-      deadLetters: this.#runtime.deadLetters(),
+      deadLetters: await this.#runtime.deadLetters(),
     };
   }
 
   /** The object's namespace and id, when it has dead letters. */
-  #letters(className: string, object: string): { record: NamespaceRecord; id: string } {
+  async #letters(
+    className: string,
+    object: string,
+  ): Promise<{ record: NamespaceRecord; id: string; count: number }> {
     const record = this.#record(className);
-    const letters = this.#runtime
-      .deadLetters()
-      .filter((letter) => letter.namespace === record.storageName);
+    const letters = (await this.#runtime.deadLetters()).filter(
+      (letter) => letter.namespace === record.storageName,
+    );
     const letter = letters.find(
       (candidate) => candidate.id === object || candidate.name === object,
     );
@@ -301,7 +307,8 @@ export class AdminApi implements AdminOperations {
         `${record.className} ${object} has no dead-lettered alarm. stead objects dead-letters lists them.`,
       );
     }
-    return { record, id: letter.id };
+    const count = letters.filter((candidate) => candidate.id === letter.id).length;
+    return { record, id: letter.id, count };
   }
 
   /** Sends `request` to an object that exists: an operator's look never creates one. */

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { errorMessage } from "../core/error-text.ts";
 import { HTTP_STATUS, SteadError } from "../core/errors.ts";
 import type { ObjectSnapshot } from "../core/object/object-admin.ts";
 import type { AdminOperations } from "./admin-api.ts";
@@ -128,7 +129,7 @@ export class AdminServer {
       }
     } catch (error) {
       const status = error instanceof SteadError ? HTTP_STATUS[error.code] : 500;
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       reply(response, status, {
         error: status === 500 ? `internal error: ${message}` : message,
         ...(error instanceof SteadError ? { code: error.code } : {}),

@@ -15,7 +15,7 @@ describe("ProgressBar", () => {
     const bar = new ProgressBar("Backing up", out, () => now);
     bar.start(1000);
     bar.advance(10);
-    assert.deepEqual(out.written, [], "nothing in the first quarter second");
+    assert.equal(out.written.length, 0, "nothing in the first quarter second");
     now = 500;
     for (let i = 0; i < 249; i++) bar.advance(10);
     assert.equal(out.written.length, 1, "one redraw, however many objects");

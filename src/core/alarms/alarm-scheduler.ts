@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from "../clock.ts";
-import { describeError } from "../error-text.ts";
+import { describeError, errorMessage } from "../error-text.ts";
 import type { AlarmIndex, AlarmRecord, SharedAlarmIndex } from "../storage/driver.ts";
 import { MAX_ALARM_RETRIES, retryDelay } from "./retry-policy.ts";
 import type { AlarmOutcome } from "./run-alarm.ts";
@@ -276,7 +276,7 @@ export class AlarmScheduler {
 }
 
 function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
+  return errorMessage(error).split("\n")[0]!;
 }
 
 function keyOf(record: AlarmRecord): string {

@@ -54,6 +54,11 @@ export interface ObjectInspection {
   tables: { name: string; rows: number }[];
   /** The alarm, ms since the epoch, or null. */
   alarm: number | null;
+  /**
+   * When its last event started (ms since the epoch), if it had one since it last came into
+   * memory; null when it has been idle since (it was evicted, or the server restarted).
+   */
+  lastActivity: number | null;
   webSockets: {
     /** Accepted with `ctx.acceptWebSocket` (they survive hibernation). */
     hibernatable: number;
@@ -84,6 +89,8 @@ export interface AdminTarget {
   readonly db: ObjectDatabase;
   readonly hibernatableSockets: number;
   readonly standardSockets: number;
+  /** When the object's last event (not an operator's) started, if since it came into memory. */
+  readonly lastActivity: number | undefined;
   /** Commits the turn's implicit transaction now (writes of events before this one). */
   commit(): void;
   /** Runs `fn` in a savepoint of the turn's transaction: kept on return, undone on throw. */
@@ -181,6 +188,7 @@ async function inspect(target: AdminTarget): Promise<ObjectInspection> {
     },
     tables,
     alarm: await target.storage.getAlarm(),
+    lastActivity: target.lastActivity ?? null,
     webSockets: {
       hibernatable: target.hibernatableSockets,
       standard: target.standardSockets,

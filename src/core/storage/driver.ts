@@ -193,6 +193,13 @@ export interface SharedAlarmIndex {
   refresh(now: number): Promise<void>;
   /** Extends every lease this index's claims hold to `now + leaseMs` (their alarms still run). */
   renewClaims(now: number, leaseMs: number): Promise<void>;
+  /**
+   * Every dead letter of the shared index, newest first, those other processes wrote included
+   * (`AlarmIndex.deadLetters` knows this process's); writes made here before the call first.
+   */
+  allDeadLetters(): Promise<DeadLetterRecord[]>;
+  /** Resolves once every write made here before the call is in the shared index. */
+  flush(): Promise<void>;
 }
 
 /**

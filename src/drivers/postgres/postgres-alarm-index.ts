@@ -77,17 +77,7 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
     const dead = await pool.query(
       `SELECT namespace, id, name, scheduled_time, retry_count, error, failed_at FROM ${S}.dead_letters ORDER BY seq`,
     );
-    for (const row of dead) {
-      index.#head.deadLetter({
-        namespace: row.namespace,
-        id: row.id,
-        name: row.name ?? undefined,
-        scheduledTime: Number(row.scheduled_time),
-        retryCount: Number(row.retry_count),
-        error: row.error,
-        failedAt: Number(row.failed_at),
-      });
-    }
+    for (const row of dead) index.#head.deadLetter(deadLetterOf(row));
     return index;
   }
 
@@ -176,6 +166,17 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
       }
     }
     return claimed;
+  }
+
+  async allDeadLetters(): Promise<DeadLetterRecord[]> {
+    await this.flush();
+    const rows = await withinTimeout(
+      this.#pool.query(
+        `SELECT namespace, id, name, scheduled_time, retry_count, error, failed_at FROM ${this.#S}.dead_letters ORDER BY seq DESC`,
+      ),
+      this.#timeoutMs,
+    );
+    return rows.map(deadLetterOf);
   }
 
   async renewClaims(now: number, leaseMs: number): Promise<void> {
@@ -326,4 +327,17 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
       }
     });
   }
+}
+
+/** A `dead_letters` row as a record. */
+function deadLetterOf(row: Record<string, unknown>): DeadLetterRecord {
+  return {
+    namespace: row.namespace as string,
+    id: row.id as string,
+    name: (row.name as string | null) ?? undefined,
+    scheduledTime: Number(row.scheduled_time),
+    retryCount: Number(row.retry_count),
+    error: row.error as string,
+    failedAt: Number(row.failed_at),
+  };
 }
