@@ -37,6 +37,8 @@ export interface HttpLoad {
   amount?: number;
   /** Hard stop, whatever happens. */
   capMs: number;
+  /** Stops the run when it settles (autocannon only): a load kept up while something else runs. */
+  until?: Promise<unknown>;
 }
 
 interface AutocannonInstance {
@@ -100,6 +102,7 @@ export function runAutocannon(load: HttpLoad): Promise<LoadResult> {
       },
     );
     const cap = setTimeout(() => instance.stop(), load.capMs);
+    load.until?.finally(() => instance.stop());
     instance.on("response", (_client, status, _bytes, ms) => {
       finished = performance.now();
       if (status >= 200 && status < 300) {

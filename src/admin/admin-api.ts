@@ -316,8 +316,9 @@ export class AdminApi implements AdminOperations {
     const record = this.#record(className);
     const route = this.#hosted(record);
     const id = idOf(route, object);
-    const stored = await this.#runtime.listObjects(record.storageName);
-    if (!stored.includes(id.toString())) throw this.#missing(record, object, id.toString());
+    if (!(await this.#runtime.hasObject(record.storageName, id.toString()))) {
+      throw this.#missing(record, object, id.toString());
+    }
     return route.send(id, { kind: "admin", request });
   }
 

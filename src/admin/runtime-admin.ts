@@ -13,6 +13,8 @@ export interface RuntimeAdmin {
   namespaces(): readonly NamespaceRecord[];
   /** The ids of the objects stored in `storageName`, in no particular order. */
   listObjects(storageName: string): Promise<string[]>;
+  /** Whether the object `id` of `storageName` is stored, without listing them all. */
+  hasObject(storageName: string, id: string): Promise<boolean>;
   /**
    * The names of the objects `ids` (made by `idFromName`), where the storage knows them;
    * undefined when the driver keeps no names (then objects are listed by id only).

@@ -217,6 +217,7 @@ export async function createRuntimeWith(
       appliedMigrations: () => store.driver.control.appliedMigrations(),
       ...(snapshotObject === undefined ? {} : { snapshot: snapshotObject }),
       listObjects: (storageName) => store.driver.listObjects(storageName),
+      hasObject: (storageName, id) => store.driver.hasObject(storageName, id),
       route: (storageName) => hosted.route(storageName),
       deadLetters: async () => {
         const { alarms } = store.driver;

@@ -104,8 +104,11 @@ export function storageDriverConformance(name: string, setup: () => Promise<Driv
       other.sqlite.exec("CREATE TABLE t (v)");
       await other.flush();
       assert.deepEqual((await driver.listObjects("Ns")).sort(), [ID_A, ID_B]);
+      assert.equal(await driver.hasObject("Ns", ID_A), true);
+      assert.equal(await driver.hasObject("Other", ID_B), false);
       driver.deleteNamespace("Ns");
       assert.deepEqual(await driver.listObjects("Ns"), []);
+      assert.equal(await driver.hasObject("Ns", ID_A), false);
       assert.deepEqual(await driver.listObjects("Other"), [ID_A]);
     });
 

@@ -22,6 +22,8 @@ export interface StorageDriver {
   prepareObject?(namespace: string, id: string): Promise<void>;
   /** Ids (64 hex) of the objects of `namespace` that have a database, in no particular order. */
   listObjects(namespace: string): Promise<string[]>;
+  /** Whether one object has a database (as `listObjects` would list it), without listing them all. */
+  hasObject(namespace: string, id: string): Promise<boolean>;
   /**
    * A copy of one object's whole database (the bytes of a SQLite file) as of its last durable
    * commit, read from the store without the object: no event, no claim, nothing waits for it.

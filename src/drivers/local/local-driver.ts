@@ -67,6 +67,7 @@ export interface LocalDriverOptions {
 }
 
 const OBJECT_FILE = /^([0-9a-f]{64})\.sqlite$/;
+const OBJECT_ID = /^[0-9a-f]{64}$/;
 const CONTROL_FILE = "stead-control.sqlite";
 const DEFAULT_CHECKPOINT_AFTER = 64;
 /** Cloudflare keeps 30 days of history. */
@@ -223,6 +224,10 @@ export class LocalDriver implements StorageDriver {
       if (match) ids.push(match[1]!);
     }
     return ids;
+  }
+
+  async hasObject(namespace: string, id: string): Promise<boolean> {
+    return OBJECT_ID.test(id) && existsSync(join(this.dataDir, namespace, `${id}.sqlite`));
   }
 
   /**

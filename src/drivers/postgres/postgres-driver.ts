@@ -235,6 +235,15 @@ export class PostgresDriver implements StorageDriver {
     return rows.map((row) => row.id as string);
   }
 
+  async hasObject(namespace: string, id: string): Promise<boolean> {
+    if (this.control.deleting(namespace)) return false;
+    const rows = await this.#pool.query(
+      `SELECT 1 FROM ${this.#owner.S}.objects WHERE namespace = $1 AND id = $2 AND txid > 0`,
+      [namespace, id],
+    );
+    return rows.length > 0;
+  }
+
   /**
    * Read from PostgreSQL in one snapshot (`snapshotDatabase`): whichever process or cluster
    * node holds the object, its last shipped commit, and the object never waits.
