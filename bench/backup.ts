@@ -1,12 +1,13 @@
 // `node bench/backup.ts [options]`: the cost of an online backup. Starts `stead start bench/app`
-// with its admin API, makes 10,000 objects (w6's: one KV counter each), measures requests to
-// those objects (w6's increment, uniformly at random) for a while, then runs `stead backup`
-// through the admin API while the same load keeps going, and reports the backup's objects/s and
-// the latency of the requests served during it beside the same figures without it. Appends an
-// entry to bench/RESULTS.md and writes bench/results/<date>-backup.json. `--help` for options.
+// with its admin API, makes 10,000 objects (w2's: one KV counter each), measures w2's load on
+// 1,000 of them (the objects in use; the other 9,000 have left memory) for a while, then runs
+// `stead backup` through the admin API while the same load keeps going, and reports the
+// backup's objects/s and the latency of the requests served during it beside the same figures
+// without it. Appends an entry to bench/RESULTS.md and writes
+// bench/results/<date>-backup.json. `--help` for options.
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -31,11 +32,14 @@ const BENCH = fileURLToPath(new URL(".", import.meta.url));
 const STEAD_CLI = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 const TOKEN = "bench-backup-admin-token-0123456789";
+/** Objects the load requests: the working set, in memory (w2's). */
+const IN_USE = 1000;
 
 const HELP = `Usage: node bench/backup.ts [options]
 
 Backs up 10,000 objects of a running \`stead start\` through its admin API while requests keep
-coming, and reports the backup's objects/s and the p99 of requests with and without it.
+coming to 1,000 of them (w2), and reports the backup's objects/s and the p99 of those requests
+with and without the backup.
 
 Options:
   --objects <n>       objects to make and back up (default 10000; quick 1000)
@@ -200,7 +204,7 @@ function load(
   return runAutocannon({
     url: server.url,
     connections: settings.connections,
-    path: () => `/w6/${Math.floor(Math.random() * settings.objects)}`,
+    path: () => `/w2/${Math.floor(Math.random() * Math.min(IN_USE, settings.objects))}`,
     luaPath: "",
     ...(extra.seconds === undefined ? { seconds: 3600 } : { seconds: extra.seconds }),
     capMs: 3_600_000,
@@ -221,6 +225,7 @@ async function main(): Promise<void> {
   }
   const dir = makeTempDir("backup");
   const machine = describeMachine(dir);
+  const loadAtStart = loadavg()[0]!;
   const server = await startStead(settings, dir);
   try {
     process.stderr.write(`bench: making ${settings.objects} objects...\n`);
@@ -228,7 +233,7 @@ async function main(): Promise<void> {
     const made = await runAutocannon({
       url: server.url,
       connections: settings.connections,
-      path: () => `/w6/${next++}`,
+      path: () => `/w2/${next++}`,
       luaPath: "",
       amount: settings.objects,
       capMs: 600_000,
@@ -258,6 +263,7 @@ async function main(): Promise<void> {
     const result = {
       date: new Date().toISOString(),
       machine,
+      loadAverage: { atStart: loadAtStart, atEnd: loadavg()[0] },
       settings: { ...settings, confinement: settings.confinement.cpus ?? "none" },
       storage: settings.postgresUrl === undefined ? "local" : "postgres",
       objects: manifest.objects as number,
@@ -291,7 +297,8 @@ async function main(): Promise<void> {
       `Backed up ${fmt(result.objects, 0)} objects (${fmt(bytes / 1e6)} MB) in ${fmt(copySeconds, 2)} s: ` +
       `**${fmt(result.backup.objectsPerSecond, 0)} objects/s** (the CLI's run, with its start: ${fmt(backup.seconds, 2)} s; ` +
       `--concurrency ${settings.concurrency}); \`stead backup verify\` ${fmt(verifySeconds, 2)} s. ` +
-      `Objects made at ${fmt(made.perSecond, 0)}/s. Server peak RSS ${fmt(result.serverPeakRssMB, 0)} MB.`;
+      `Objects made at ${fmt(made.perSecond, 0)}/s. Server peak RSS ${fmt(result.serverPeakRssMB, 0)} MB. ` +
+      `Machine load average (1 min, ${machine.cores} cores) ${fmt(loadAtStart, 2)} at the start, ${fmt(result.loadAverage.atEnd, 2)} at the end.`;
     process.stdout.write(`\n${summary}\n\n${table}\n`);
     if (settings.record) {
       const stamp = result.date.replace(/:/g, "-").replace(/\.\d+Z$/, "Z");
@@ -302,7 +309,7 @@ async function main(): Promise<void> {
         `## ${result.date.slice(0, 16).replace("T", " ")} UTC — online backup (\`node bench/backup.ts${settings.quick ? " --quick" : ""}${settings.postgresUrl === undefined ? "" : " --storage postgres"}\`)`,
         "",
         `- Machine: ${machine.cores} × ${machine.cpuModel}, Linux ${machine.kernel.replace(/^Linux /, "")}, ${machine.filesystem}; Node ${machine.node}; Stead ${steadCommit()}.`,
-        `- \`stead start bench/app\` (${result.storage === "local" ? "local disk, default threads" : "PostgreSQL storage, --threads 0"}) with ${fmt(result.objects, 0)} objects made by \`GET /w6/<i>\` (a KV counter each); load: \`GET /w6/<random i>\` (read and increment one of them), ${settings.connections} connections, autocannon. ${settings.confinement.cpus === undefined ? "No CPU pinning." : "Server pinned to CPU 0; the load generator and `stead backup` (a child of the harness) on CPU 1."}`,
+        `- \`stead start bench/app\` (${result.storage === "local" ? "local disk, default threads" : "PostgreSQL storage, --threads 0"}) with ${fmt(settings.objects, 0)} objects made by \`GET /w2/<i>\` (a KV counter each); load: \`GET /w2/<random i < ${Math.min(IN_USE, settings.objects)}>\` (read and increment one of the objects in use), ${settings.connections} connections, autocannon. ${settings.confinement.cpus === undefined ? "No CPU pinning." : "Server pinned to CPU 0; the load generator and `stead backup` (a child of the harness) on CPU 1."}`,
         "",
         summary,
         "",

@@ -40,6 +40,7 @@ export async function backupCommand(
       concurrency,
       progress,
     });
+    if (flags.json === true) process.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
     const classes = plural(manifest.namespaces.length, "class", "classes");
     report(
       `Backed up ${progress.done()}, of ${classes}, to ${dest} through ${through === "admin-api" ? "the admin API" : "the data directory"}. Check it with: stead backup verify ${dest}\n`,
