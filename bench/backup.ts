@@ -49,6 +49,8 @@ Options:
   --storage <url>     "postgres" (${DEFAULT_POSTGRES_URL}) or a postgres:// URL: the server
                       stores in a fresh schema there (--threads 0)
   --quick             --objects 1000 --seconds 3
+  --cpu-prof <dir>    write a V8 CPU profile of the server into <dir> (summarize it with
+                      node bench/profile.ts <file>)
   --no-pin            do not pin the server to CPU 0 and this process (load, backup) to CPU 1
   --no-record         print only: no bench/results/*.json, no RESULTS.md entry
   -h, --help          this text
@@ -63,6 +65,7 @@ interface Settings {
   confinement: Confinement;
   record: boolean;
   quick: boolean;
+  cpuProfileDir: string | undefined;
 }
 
 function parseSettings(): Settings {
@@ -74,6 +77,7 @@ function parseSettings(): Settings {
       concurrency: { type: "string" },
       storage: { type: "string" },
       quick: { type: "boolean", default: false },
+      "cpu-prof": { type: "string" },
       "no-pin": { type: "boolean", default: false },
       "no-record": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -102,6 +106,7 @@ function parseSettings(): Settings {
     confinement: { cpus: canPin ? "0" : undefined },
     record: !values["no-record"],
     quick: values.quick,
+    cpuProfileDir: values["cpu-prof"],
   };
 }
 
@@ -126,6 +131,9 @@ async function startStead(settings: Settings, dir: string): Promise<Server> {
   const child = startChild(
     process.execPath,
     [
+      ...(settings.cpuProfileDir === undefined
+        ? []
+        : ["--cpu-prof", `--cpu-prof-dir=${settings.cpuProfileDir}`]),
       STEAD_CLI,
       "start",
       join(BENCH, "app"),
@@ -166,7 +174,8 @@ async function startStead(settings: Settings, dir: string): Promise<Server> {
     adminUrl: `http://127.0.0.1:${adminPort}`,
     logFile,
     async stop() {
-      await stopChild(child, 0);
+      // A CPU profile is written on a graceful exit only.
+      await stopChild(child, settings.cpuProfileDir === undefined ? 0 : 20_000);
       await probe?.drop().catch(() => {});
     },
   };
