@@ -249,6 +249,8 @@ async function main(): Promise<void> {
     });
     if (made.failed > 0)
       throw new Error(`making the objects failed: ${JSON.stringify(made.failures)}`);
+    // The objects in use were made first: warm them up again before measuring.
+    await load(server, settings, { seconds: settings.quick ? 1 : 3 });
     process.stderr.write(`bench: ${settings.seconds} s of load without a backup...\n`);
     const before = await load(server, settings, { seconds: settings.seconds });
     process.stderr.write("bench: the backup, with the same load...\n");
@@ -318,7 +320,7 @@ async function main(): Promise<void> {
         `## ${result.date.slice(0, 16).replace("T", " ")} UTC — online backup (\`node bench/backup.ts${settings.quick ? " --quick" : ""}${settings.postgresUrl === undefined ? "" : " --storage postgres"}\`)`,
         "",
         `- Machine: ${machine.cores} × ${machine.cpuModel}, Linux ${machine.kernel.replace(/^Linux /, "")}, ${machine.filesystem}; Node ${machine.node}; Stead ${steadCommit()}.`,
-        `- \`stead start bench/app\` (${result.storage === "local" ? "local disk, default threads" : "PostgreSQL storage, --threads 0"}) with ${fmt(settings.objects, 0)} objects made by \`GET /w2/<i>\` (a KV counter each); load: \`GET /w2/<random i < ${Math.min(IN_USE, settings.objects)}>\` (read and increment one of the objects in use), ${settings.connections} connections, autocannon. ${settings.confinement.cpus === undefined ? "No CPU pinning." : "Server pinned to CPU 0; the load generator and `stead backup` (a child of the harness) on CPU 1."}`,
+        `- \`stead start bench/app\` (${result.storage === "local" ? "local disk, default threads" : "PostgreSQL storage, --threads 0"}) with ${fmt(settings.objects, 0)} objects made by \`GET /w2/<i>\` (a KV counter each); load: \`GET /w2/<random i < ${Math.min(IN_USE, settings.objects)}>\` (read and increment one of the objects in use), ${settings.connections} connections, autocannon, after a ${settings.quick ? 1 : 3} s warm-up. ${settings.confinement.cpus === undefined ? "No CPU pinning." : "Server pinned to CPU 0; the load generator and `stead backup` (a child of the harness) on CPU 1."}`,
         "",
         summary,
         "",

@@ -116,6 +116,8 @@ describe("stead backup and restore", () => {
     {
       await using again = await serveOn(restoredDir, undefined);
       await checkRestored(again, before, hot, floor, acked);
+      // Restored objects take writes: the sequence goes on from where it was.
+      assert.equal(await get(again, "/post/alpha/after"), "4");
     }
 
     // Into a new PostgreSQL schema, when the suite runs on PostgreSQL.

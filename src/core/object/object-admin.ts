@@ -134,13 +134,20 @@ export async function runAdmin(request: AdminRequest, target: AdminTarget): Prom
 
 function snapshot(target: AdminTarget): ObjectSnapshot {
   target.commit();
-  const sqlite = target.db.sqlite;
+  return copyDatabase(target.id, target.db);
+}
+
+/**
+ * The whole database as this connection sees it, which must have no transaction open (so it is
+ * the state after the last commit): sqlite3_serialize copies every page, the WAL's included, in
+ * one synchronous call, so nothing can write between the caller's commit and the copy.
+ */
+export function copyDatabase(id: string, db: ObjectDatabase): ObjectSnapshot {
+  const sqlite = db.sqlite;
   if (sqlite.isTransaction) {
     throw new Error("internal: a transaction is open, so the object cannot be copied now");
   }
-  // sqlite3_serialize: every page as this connection sees it (the WAL's included), in one
-  // synchronous call, so nothing runs between the commit above and the copy.
-  return { id: target.id, database: sqlite.serialize() };
+  return { id, database: sqlite.serialize() };
 }
 
 async function inspect(target: AdminTarget): Promise<ObjectInspection> {

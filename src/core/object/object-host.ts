@@ -9,7 +9,7 @@ import { ObjectDatabase } from "../storage/object-database.ts";
 import { HibernatableWebSockets } from "../websocket/hibernatable-web-sockets.ts";
 import { CLOSE_CODES } from "../websocket/limits.ts";
 import { webSocketInternals } from "../websocket/web-socket.ts";
-import { runAdmin } from "./object-admin.ts";
+import { copyDatabase, runAdmin } from "./object-admin.ts";
 import type { ObjectClass, ObjectEvent } from "./object-class.ts";
 import {
   createGeneration,
@@ -206,6 +206,23 @@ export class ObjectHost {
   }
 
   #start(item: QueuedEvent): void {
+    const { event } = item;
+    if (
+      this.#generation === undefined &&
+      event.kind === "admin" &&
+      event.request.op === "snapshot"
+    ) {
+      // Not in memory: nothing is uncommitted, so the database as it stands is at a commit
+      // boundary. It is copied without an instance (no app code runs for a backup of an object
+      // at rest), and the object leaves memory again at once unless events wait for it.
+      try {
+        item.resolve(copyDatabase(this.id.toString(), this.#db));
+      } catch (error) {
+        item.reject(error);
+      }
+      if (this.#isIdle() && this.#sockets.size === 0) this.#evict();
+      return;
+    }
     let generation: Generation;
     try {
       generation = this.#ensureInstance();
@@ -284,7 +301,15 @@ export class ObjectHost {
           },
           write: (fn) => {
             generation.tx.beforeWrite();
-            return generation.tx.savepoint(fn);
+            return generation.tx.savepoint(() => {
+              try {
+                return fn();
+              } catch (error) {
+                // SQLite rolled the whole transaction back by itself (the size limit): the
+                // generation breaks, as it does for the app's own statements.
+                throw generation.tx.failedCritically(error) ?? error;
+              }
+            });
           },
         });
       case "webSocketMessage":
