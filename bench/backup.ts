@@ -13,7 +13,12 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type LoadResult, runAutocannon } from "./lib/http-load.ts";
 import { describeMachine, steadCommit } from "./lib/machine.ts";
-import { createSchema, DEFAULT_POSTGRES_URL, type PostgresProbe } from "./lib/postgres.ts";
+import {
+  closePostgres,
+  createSchema,
+  DEFAULT_POSTGRES_URL,
+  type PostgresProbe,
+} from "./lib/postgres.ts";
 import {
   type Confinement,
   freePort,
@@ -115,12 +120,12 @@ interface Server {
   url: string;
   adminUrl: string;
   logFile: string;
+  /** Stops the process gracefully and starts it again on the same data (and schema). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
 async function startStead(settings: Settings, dir: string): Promise<Server> {
-  const port = await freePort();
-  const adminPort = await freePort();
   const logFile = join(dir, "server.log");
   let probe: PostgresProbe | undefined;
   const storage: string[] = [];
@@ -128,57 +133,73 @@ async function startStead(settings: Settings, dir: string): Promise<Server> {
     probe = await createSchema(settings.postgresUrl);
     storage.push("--storage", probe.storageUrl, "--threads", "0");
   }
-  const child = startChild(
-    process.execPath,
-    [
-      ...(settings.cpuProfileDir === undefined
-        ? []
-        : ["--cpu-prof", `--cpu-prof-dir=${settings.cpuProfileDir}`]),
-      STEAD_CLI,
-      "start",
-      join(BENCH, "app"),
-      "--port",
-      String(port),
-      "--host",
-      "127.0.0.1",
-      "--data-dir",
-      join(dir, "data"),
-      "--log-format",
-      "json",
-      "--admin-port",
-      String(adminPort),
-      ...storage,
-    ],
-    {
-      logFile,
-      confinement: settings.confinement,
-      cwd: REPO,
-      env: { ...process.env, STEAD_ADMIN_TOKEN: TOKEN },
-    },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`stead exited:\n${tail(logFile)}`);
-    const ok = await fetch(`${url}/health`)
-      .then((r) => r.text())
-      .then((body) => body === "ok")
-      .catch(() => false);
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`stead did not serve:\n${tail(logFile)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return {
-    pid: child.pid!,
-    url,
-    adminUrl: `http://127.0.0.1:${adminPort}`,
+  const launch = async () => {
+    const port = await freePort();
+    const adminPort = await freePort();
+    const child = startChild(
+      process.execPath,
+      [
+        ...(settings.cpuProfileDir === undefined
+          ? []
+          : ["--cpu-prof", `--cpu-prof-dir=${settings.cpuProfileDir}`]),
+        STEAD_CLI,
+        "start",
+        join(BENCH, "app"),
+        "--port",
+        String(port),
+        "--host",
+        "127.0.0.1",
+        "--data-dir",
+        join(dir, "data"),
+        "--log-format",
+        "json",
+        "--admin-port",
+        String(adminPort),
+        ...storage,
+      ],
+      {
+        logFile,
+        confinement: settings.confinement,
+        cwd: REPO,
+        env: { ...process.env, STEAD_ADMIN_TOKEN: TOKEN },
+      },
+    );
+    const url = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`stead exited:\n${tail(logFile)}`);
+      const ok = await fetch(`${url}/health`)
+        .then((r) => r.text())
+        .then((body) => body === "ok")
+        .catch(() => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`stead did not serve:\n${tail(logFile)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return { child, url, adminUrl: `http://127.0.0.1:${adminPort}` };
+  };
+  let running = await launch();
+  const server: Server = {
+    pid: running.child.pid!,
+    url: running.url,
+    adminUrl: running.adminUrl,
     logFile,
+    async restart() {
+      await stopChild(running.child, 60_000);
+      running = await launch();
+      Object.assign(server, {
+        pid: running.child.pid!,
+        url: running.url,
+        adminUrl: running.adminUrl,
+      });
+    },
     async stop() {
       // A CPU profile is written on a graceful exit only.
-      await stopChild(child, settings.cpuProfileDir === undefined ? 0 : 20_000);
+      await stopChild(running.child, settings.cpuProfileDir === undefined ? 0 : 20_000);
       await probe?.drop().catch(() => {});
     },
   };
+  return server;
 }
 
 /** Runs `stead backup` (on this process's CPU) and resolves with its wall time and output. */
@@ -249,7 +270,10 @@ async function main(): Promise<void> {
     });
     if (made.failed > 0)
       throw new Error(`making the objects failed: ${JSON.stringify(made.failures)}`);
-    // The objects in use were made first: warm them up again before measuring.
+    // A server with that many objects stored, restarted: the objects are at rest, as most
+    // objects of a server are; the load's objects come into memory in the warm-up.
+    process.stderr.write("bench: restarting the server...\n");
+    await server.restart();
     await load(server, settings, { seconds: settings.quick ? 1 : 3 });
     process.stderr.write(`bench: ${settings.seconds} s of load without a backup...\n`);
     const before = await load(server, settings, { seconds: settings.seconds });
@@ -320,7 +344,7 @@ async function main(): Promise<void> {
         `## ${result.date.slice(0, 16).replace("T", " ")} UTC — online backup (\`node bench/backup.ts${settings.quick ? " --quick" : ""}${settings.postgresUrl === undefined ? "" : " --storage postgres"}\`)`,
         "",
         `- Machine: ${machine.cores} × ${machine.cpuModel}, Linux ${machine.kernel.replace(/^Linux /, "")}, ${machine.filesystem}; Node ${machine.node}; Stead ${steadCommit()}.`,
-        `- \`stead start bench/app\` (${result.storage === "local" ? "local disk, default threads" : "PostgreSQL storage, --threads 0"}) with ${fmt(settings.objects, 0)} objects made by \`GET /w2/<i>\` (a KV counter each); load: \`GET /w2/<random i < ${Math.min(IN_USE, settings.objects)}>\` (read and increment one of the objects in use), ${settings.connections} connections, autocannon, after a ${settings.quick ? 1 : 3} s warm-up. ${settings.confinement.cpus === undefined ? "No CPU pinning." : "Server pinned to CPU 0; the load generator and `stead backup` (a child of the harness) on CPU 1."}`,
+        `- \`stead start bench/app\` (${result.storage === "local" ? "local disk, default threads" : "PostgreSQL storage, --threads 0"}) with ${fmt(settings.objects, 0)} objects made by \`GET /w2/<i>\` (a KV counter each); load: \`GET /w2/<random i < ${Math.min(IN_USE, settings.objects)}>\` (read and increment one of the objects in use), ${settings.connections} connections, autocannon. The server is restarted once the objects are made (so they are at rest, as most objects of a server are), then warmed up for ${settings.quick ? 1 : 3} s. ${settings.confinement.cpus === undefined ? "No CPU pinning." : "Server pinned to CPU 0; the load generator and `stead backup` (a child of the harness) on CPU 1."}`,
         "",
         summary,
         "",
@@ -338,6 +362,7 @@ async function main(): Promise<void> {
   } finally {
     await server.stop();
     removeTempDir(dir);
+    await closePostgres();
   }
 }
 

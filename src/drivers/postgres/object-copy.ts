@@ -15,9 +15,9 @@ interface CopyOwner {
 
 /**
  * An object's database as PostgreSQL holds it after its last log row, built in memory: the
- * compacted pages, then each later log row in order, all read in one snapshot (repeatable
- * read), so the copy is the state of one commit however the object is written meanwhile, and
- * nothing waits for it: no claim, no lock on the object's rows. Each row is checked against its
+ * compacted pages, then each later log row in order, all read by one statement (one snapshot),
+ * so the copy is the state of one commit however the object is written or compacted meanwhile,
+ * and nothing waits for it: no claim, no lock on the object's rows. Each row is checked against its
  * checksum and the whole against the database checksum recorded with the last one.
  * Undefined when the object has no committed database.
  */
@@ -27,56 +27,65 @@ export async function snapshotDatabase(
   id: string,
 ): Promise<Uint8Array | undefined> {
   const S = owner.S;
-  const key = [namespace, id];
-  const read = owner.pool.transaction(async (tx) => {
-    const [head] = await tx.query(
-      `SELECT txid, page_size, db_pages, db_checksum, snap_txid FROM ${S}.objects
-         WHERE namespace = $1 AND id = $2`,
-      key,
-    );
-    if (head === undefined || Number(head.txid) === 0) return undefined;
-    const pages = await tx.query(
-      `SELECT pgno, data FROM ${S}.object_pages WHERE namespace = $1 AND id = $2`,
-      key,
-    );
-    const rows = await tx.query(
-      `SELECT txid, db_pages, body_checksum, body FROM ${S}.object_log
-         WHERE namespace = $1 AND id = $2 AND txid > $3 AND txid <= $4 ORDER BY txid`,
-      [...key, head.snap_txid, head.txid],
-    );
-    return { head, pages, rows };
-  }, "repeatable read");
-  const found = await withinTimeout(read, owner.statementTimeoutMs).catch((error: unknown) => {
+  // One statement, so one snapshot (every part of a statement sees the same one) and one round
+  // trip: the head, the compacted pages, and the log rows after them up to the head.
+  const read = owner.pool.query(
+    `WITH head AS (
+       SELECT txid, page_size, db_pages, db_checksum, snap_txid FROM ${S}.objects
+        WHERE namespace = $1 AND id = $2 AND txid > 0)
+     SELECT 0 AS part, txid AS n, page_size::bigint AS a, db_pages::bigint AS b,
+            db_checksum AS c, snap_txid AS d, NULL::bytea AS data FROM head
+     UNION ALL
+     SELECT 1, p.pgno, NULL, NULL, NULL, NULL, p.data FROM ${S}.object_pages p
+      WHERE p.namespace = $1 AND p.id = $2 AND EXISTS (SELECT 1 FROM head)
+     UNION ALL
+     SELECT 2, l.txid, l.db_pages, l.body_checksum, NULL, NULL, l.body
+       FROM ${S}.object_log l, head h
+      WHERE l.namespace = $1 AND l.id = $2 AND l.txid > h.snap_txid AND l.txid <= h.txid`,
+    [namespace, id],
+  );
+  const parts = await withinTimeout(read, owner.statementTimeoutMs).catch((error: unknown) => {
     throw storageUnavailable(owner.display, error);
   });
-  if (found === undefined) return undefined;
-  const { head, pages, rows } = found;
-  const pageSize = Number(head.page_size);
-  let image = Buffer.alloc(Number(head.db_pages) * pageSize);
-  // Rows may grow the database past its final size before a later one shrinks it.
-  const put = (pgno: number, page: Uint8Array) => {
-    const end = pgno * pageSize;
-    if (end > image.length) {
-      const grown = Buffer.alloc(end);
-      image.copy(grown);
-      image = grown;
-    }
-    image.set(page.subarray(0, pageSize), (pgno - 1) * pageSize);
+  const headRow = parts.find((row) => Number(row.part) === 0);
+  if (headRow === undefined) return undefined;
+  const head = {
+    txid: Number(headRow.n),
+    page_size: Number(headRow.a),
+    db_pages: Number(headRow.b),
+    db_checksum: Number(headRow.c),
   };
-  for (const page of pages) put(Number(page.pgno), page.data as Buffer);
+  const pages = parts
+    .filter((row) => Number(row.part) === 1)
+    .map((row) => ({ pgno: Number(row.n), data: row.data as Buffer }));
+  const rows = parts
+    .filter((row) => Number(row.part) === 2)
+    .map((row) => ({
+      txid: Number(row.n),
+      db_pages: Number(row.a),
+      body_checksum: Number(row.b),
+      body: row.data as Buffer,
+    }))
+    .sort((x, y) => x.txid - y.txid);
+  const pageSize = Number(head.page_size);
+  // As a rebuild writes the file: pages grow it, each row's size cuts it (`rebuildWorkingCopy`).
+  const image = new GrowingImage(Number(head.db_pages) * pageSize);
+  for (const page of pages) image.put(page.pgno, page.data, pageSize);
   for (const row of rows) {
-    const body = row.body as Buffer;
-    if (crc32(body) !== Number(row.body_checksum)) {
+    const body = row.body;
+    if (crc32(body) !== row.body_checksum) {
       throw corrupt(namespace, id, `log row ${row.txid} does not match its checksum`);
     }
-    for (const [pgno, page] of decodeBody(body, pageSize)) put(pgno, page);
+    for (const [pgno, page] of decodeBody(body, pageSize)) image.put(pgno, page, pageSize);
+    image.resize(row.db_pages * pageSize);
   }
-  const database = image.subarray(0, Number(head.db_pages) * pageSize);
+  image.resize(head.db_pages * pageSize);
+  const database = image.bytes();
   const checksum = new DatabaseChecksum();
   for (let pgno = 1; pgno * pageSize <= database.length; pgno++) {
     checksum.set(pgno, database.subarray((pgno - 1) * pageSize, pgno * pageSize));
   }
-  if (checksum.value !== Number(head.db_checksum)) {
+  if (checksum.value !== head.db_checksum) {
     throw corrupt(
       namespace,
       id,
@@ -150,6 +159,39 @@ export async function restoreDatabase(
       );
     }
   });
+}
+
+/** A database image built page by page, as a file is: writes past the end grow it with zeros. */
+class GrowingImage {
+  #buffer: Buffer;
+  #length = 0;
+
+  constructor(capacity: number) {
+    this.#buffer = Buffer.alloc(capacity);
+  }
+
+  put(pgno: number, page: Uint8Array, pageSize: number): void {
+    const end = pgno * pageSize;
+    if (end > this.#length) this.resize(end);
+    this.#buffer.set(page.subarray(0, pageSize), end - pageSize);
+  }
+
+  /** Cuts or zero-extends the image to `length` bytes. */
+  resize(length: number): void {
+    if (length <= this.#length) {
+      // What is cut reads as zeros if the image grows again, as a truncated file does.
+      this.#buffer.fill(0, length, this.#length);
+    } else if (length > this.#buffer.length) {
+      const grown = Buffer.alloc(Math.max(length, this.#buffer.length * 2));
+      this.#buffer.copy(grown, 0, 0, this.#length);
+      this.#buffer = grown;
+    }
+    this.#length = length;
+  }
+
+  bytes(): Buffer {
+    return this.#buffer.subarray(0, this.#length);
+  }
 }
 
 /** The page size a SQLite database's header records (offset 16, big-endian; 1 means 65536). */
