@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { HTTP_STATUS, SteadError } from "../core/errors.ts";
 import type { AdminOperations } from "./admin-api.ts";
+import { consoleFileOf, serveConsoleFile } from "./console-files.ts";
 
 /** Who may do what: a read-write token, and optionally a read-only one. */
 export interface AdminTokens {
@@ -35,6 +36,8 @@ interface Route {
 /**
  * The admin API on its own listener: JSON under `/api/v1/`, every request with a bearer token.
  * A read-only token reads; writes (a query with `write`, a delete) need the read-write token.
+ * The web console's static files (`/`, `/console/*`) are served without one: they hold no data,
+ * and the page sends the token it is given with each API call.
  */
 export class AdminServer {
   readonly #server: Server;
@@ -78,13 +81,18 @@ export class AdminServer {
   }
 
   async #answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? "/", "http://admin");
+    const file = consoleFileOf(request.method, url.pathname);
+    if (file !== undefined) {
+      await serveConsoleFile(request, response, file);
+      return;
+    }
     const granted = this.#access(request.headers.authorization);
     if (granted === undefined) {
       request.resume();
       reply(response, 401, { error: "unauthorized" }, { "www-authenticate": "Bearer" });
       return;
     }
-    const url = new URL(request.url ?? "/", "http://admin");
     const route = this.#routes.find(
       (candidate) => candidate.method === request.method && candidate.pattern.test(url.pathname),
     );

@@ -41,8 +41,12 @@ export async function startAdminListener(
   // Removed first, so a file a crashed server left behind is never reused with its mode.
   rmSync(file, { force: true });
   writeFileSync(file, `${JSON.stringify(contents, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+  // The console link carries a token the server made in its fragment (never sent to the
+  // server, dropped from the address bar once read); a token from STEAD_ADMIN_TOKEN is the
+  // operator's own and stays out of the log.
+  const consoleLink = made ? `${server.url}/#token=${tokens.readWrite}` : `${server.url}/`;
   logger.info(
-    `Admin API on ${server.url}${made ? ` (its token is in ${file}; set STEAD_ADMIN_TOKEN to choose one)` : ""}`,
+    `Admin API on ${server.url}${made ? ` (its token is in ${file}; set STEAD_ADMIN_TOKEN to choose one)` : ""}. Console: ${consoleLink}`,
     { adminUrl: server.url },
   );
   return {
