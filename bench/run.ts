@@ -66,13 +66,13 @@ With --storage postgres, also on Stead+PG: Stead with its objects stored in Post
 
 Options:
   --quick                 short runs (0.5 s warm-up, 2 s per workload, 300 cold objects): < 1 min
-  --only <w1,w2,...>      run only these workloads (w1..w7)
+  --only <w1,w2,...>      run only these workloads (w1..w8)
   --runtimes <list>       from stead, stead-pg (Stead+PG) and workerd (default stead,workerd)
   --storage <postgres>    "postgres" (${DEFAULT_POSTGRES_URL}) or a postgres:// URL:
                           Stead+PG stores in a fresh schema there per server (--threads 0), and
                           its PostgreSQL WAL bytes per write are reported. Means --runtimes
                           stead,stead-pg,workerd and --only w1,w2,w3,w6 unless they are given
-  --loadgen <tool>        auto (wrk when on PATH, else autocannon), autocannon or wrk (w1-w4, w7)
+  --loadgen <tool>        auto (wrk when on PATH, else autocannon), autocannon or wrk (w1-w4, w7, w8)
   --seconds <n>           measured seconds per workload (default 10; quick 2)
   --warmup <n>            warm-up seconds per workload (default 2; quick 0.5)
   --connections <n>       HTTP connections (default 32)
@@ -97,6 +97,8 @@ interface Workload extends WorkloadInfo {
     luaPath: string;
     /** Paths requested once each before the warm-up, so the measurement finds them in use. */
     prime?: () => string[];
+    /** A path POSTed once before everything else, to make what the workload needs (a table). */
+    setup?: string;
   };
 }
 
@@ -141,6 +143,13 @@ const WORKLOADS: Workload[] = [
     kind: "http",
     unit: "req/s",
     http: { path: () => "/static/app.js", luaPath: `"/static/app.js"` },
+  },
+  {
+    id: "w8",
+    title: "D1 insert, prepare().bind().run()",
+    kind: "http",
+    unit: "req/s",
+    http: { path: () => "/w8", luaPath: `"/w8"`, setup: "/w8/setup" },
   },
 ];
 
@@ -405,6 +414,20 @@ async function measure(
     path: workload.http!.path,
     luaPath: workload.http!.luaPath,
   };
+  const setup = workload.http!.setup;
+  if (setup !== undefined) {
+    const response = await fetch(`${server.url}${setup}`, {
+      method: "POST",
+      signal: AbortSignal.timeout(30_000),
+    });
+    const body = await response.text();
+    if (!response.ok) {
+      const log = (await serverErrorsOfFailure(server.logFile)).map((l) => `\nserver log: ${l}`);
+      throw new Error(
+        `POST ${setup} answered ${response.status}: ${body.slice(0, 400)}${log.join("")}`,
+      );
+    }
+  }
   const prime = workload.http!.prime?.();
   if (prime !== undefined) {
     let next = 0;
@@ -456,6 +479,16 @@ function serverErrors(logFile: string): string[] {
     if (!distinct.has(key)) distinct.set(key, line.slice(0, 400));
   }
   return [...distinct.values()];
+}
+
+/** `serverErrors` right after a failed request: its log line may take a moment to be written. */
+async function serverErrorsOfFailure(logFile: string): Promise<string[]> {
+  const deadline = performance.now() + 1000;
+  for (;;) {
+    const lines = serverErrors(logFile);
+    if (lines.length > 0 || performance.now() > deadline) return lines;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 function progressLine(m: Measurement): string {

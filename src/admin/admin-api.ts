@@ -1,3 +1,4 @@
+import { errorMessage } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
 import type { DurableObjectId } from "../core/ids/object-id.ts";
 import type { ObjectRoute } from "../core/object/namespace.ts";
@@ -61,6 +62,10 @@ export interface AdminOperations {
   ): Promise<AdminQueryResult>;
   delete(className: string, object: string): Promise<void>;
   deadLetters(): Promise<DeadLetterRecord[]>;
+  /** Sets the object's alarm to now and removes its dead letters; resolves to how many. */
+  retryDeadLetters(className: string, object: string): Promise<number>;
+  /** Removes the object's dead letters for good; resolves to how many. */
+  discardDeadLetters(className: string, object: string): Promise<number>;
 }
 
 const DEFAULT_LIMIT = 100;
@@ -146,7 +151,7 @@ export class AdminApi implements AdminOperations {
     } catch (error) {
       if (error instanceof SteadError) throw error;
       // SQLite's own message: the query, not the server, is at fault, and nothing changed.
-      throw badRequest(error instanceof Error ? error.message : String(error), error);
+      throw badRequest(errorMessage(error), error);
     }
   }
 
@@ -154,8 +159,49 @@ export class AdminApi implements AdminOperations {
     await this.#send(className, object, { op: "delete" });
   }
 
-  async deadLetters(): Promise<DeadLetterRecord[]> {
+  deadLetters(): Promise<DeadLetterRecord[]> {
     return this.#runtime.deadLetters();
+  }
+
+  async retryDeadLetters(className: string, object: string): Promise<number> {
+    const { record, id, count } = await this.#letters(className, object);
+    try {
+      await this.#send(className, object, { op: "setAlarm", time: this.#runtime.now() });
+    } catch (error) {
+      if (error instanceof SteadError) throw error;
+      // The class has no alarm() handler any more, for one: Cloudflare's own text.
+      throw badRequest(errorMessage(error), error);
+    }
+    await this.#runtime.discardDeadLetters(record.storageName, id);
+    return count;
+  }
+
+  async discardDeadLetters(className: string, object: string): Promise<number> {
+    const { record, id, count } = await this.#letters(className, object);
+    await this.#runtime.discardDeadLetters(record.storageName, id);
+    return count;
+  }
+
+  /** The object's namespace and id, when it has dead letters. */
+  async #letters(
+    className: string,
+    object: string,
+  ): Promise<{ record: NamespaceRecord; id: string; count: number }> {
+    const record = this.#record(className);
+    const letters = (await this.#runtime.deadLetters()).filter(
+      (letter) => letter.namespace === record.storageName,
+    );
+    const letter = letters.find(
+      (candidate) => candidate.id === object || candidate.name === object,
+    );
+    if (letter === undefined) {
+      throw new SteadError(
+        "ADMIN_NOT_FOUND",
+        `${record.className} ${object} has no dead-lettered alarm. stead objects dead-letters lists them.`,
+      );
+    }
+    const count = letters.filter((candidate) => candidate.id === letter.id).length;
+    return { record, id: letter.id, count };
   }
 
   /** Sends `request` to an object that exists: an operator's look never creates one. */

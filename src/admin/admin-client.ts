@@ -69,6 +69,22 @@ export class AdminClient implements AdminOperations {
     return this.#call("GET", "/api/v1/dead-letters") as Promise<DeadLetterRecord[]>;
   }
 
+  async retryDeadLetters(className: string, object: string): Promise<number> {
+    const answer = (await this.#call(
+      "POST",
+      `${objectPath(className, object)}/dead-letters/retry`,
+    )) as { retried: number };
+    return answer.retried;
+  }
+
+  async discardDeadLetters(className: string, object: string): Promise<number> {
+    const answer = (await this.#call(
+      "POST",
+      `${objectPath(className, object)}/dead-letters/discard`,
+    )) as { discarded: number };
+    return answer.discarded;
+  }
+
   async #call(method: string, path: string, body?: unknown): Promise<unknown> {
     let response: Response;
     try {

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { errorMessage } from "../core/error-text.ts";
 import { HTTP_STATUS, SteadError } from "../core/errors.ts";
 import type { AdminOperations } from "./admin-api.ts";
 import { consoleFileOf, serveConsoleFile } from "./console-files.ts";
@@ -122,7 +123,7 @@ export class AdminServer {
       }
     } catch (error) {
       const status = error instanceof SteadError ? HTTP_STATUS[error.code] : 500;
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       reply(response, status, {
         error: status === 500 ? `internal error: ${message}` : message,
         ...(error instanceof SteadError ? { code: error.code } : {}),
@@ -209,6 +210,17 @@ function routesOf(options: AdminServerOptions): Route[] {
       pattern: /^\/api\/v1\/dead-letters$/,
       access: "read",
       handle: () => api.deadLetters(),
+    },
+    {
+      method: "POST",
+      pattern: new RegExp(`^${object}/dead-letters/(retry|discard)$`),
+      access: "write",
+      handle: async ([className, name, action]) => ({
+        [action === "retry" ? "retried" : "discarded"]:
+          action === "retry"
+            ? await api.retryDeadLetters(className!, name!)
+            : await api.discardDeadLetters(className!, name!),
+      }),
     },
     {
       method: "GET",

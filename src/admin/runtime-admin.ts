@@ -20,6 +20,10 @@ export interface RuntimeAdmin {
   objectNames?(storageName: string, ids: readonly string[]): Promise<Map<string, string>>;
   /** How events reach the objects of `storageName`; undefined when its class is not hosted. */
   route(storageName: string): ObjectRoute | undefined;
-  /** Alarms that failed every retry, newest first. */
-  deadLetters(): DeadLetterRecord[];
+  /** Alarms that failed every retry, newest first (in a cluster, every node's). */
+  deadLetters(): Promise<DeadLetterRecord[]>;
+  /** The runtime's clock, epoch ms (an injected one in tests). */
+  now(): number;
+  /** Removes the dead letters of one object, durably. */
+  discardDeadLetters(storageName: string, id: string): Promise<void>;
 }

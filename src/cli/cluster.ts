@@ -2,6 +2,7 @@ import type { NodeStatus } from "../core/storage/cluster-store.ts";
 import { clusterStatus, requestDrain } from "../drivers/postgres/node-registry.ts";
 import { DEFAULT_LEASE_MS } from "../embedded/store.ts";
 import { UsageError } from "./options.ts";
+import { formatTable } from "./text-table.ts";
 
 export interface ClusterStatusFlags {
   cluster?: string;
@@ -60,14 +61,5 @@ function formatNodes(nodes: NodeStatus[]): string {
       String(n.incarnation),
     ]),
   ];
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  return rows
-    .map(
-      (row) =>
-        `${row
-          .map((cell, c) => cell.padEnd(widths[c]!))
-          .join("  ")
-          .trimEnd()}\n`,
-    )
-    .join("");
+  return formatTable(rows);
 }

@@ -323,10 +323,22 @@ program.addCommand(
     )
     .addCommand(
       objectsOptions(
-        new Command("dead-letters").description(
-          "alarms that failed every retry (Cloudflare's policy: 6 retries with backoff)",
-        ),
-      ).action((flags: ObjectsFlags) => deadLettersCommand(flags, write)),
+        new Command("dead-letters")
+          .description(
+            "alarms that failed every retry (Cloudflare's policy: 6 retries with backoff); retry an object's once fixed, or discard them",
+          )
+          .argument("[action]", "retry or discard (default: list them)")
+          .argument("[class]", "the object's class, with retry or discard")
+          .argument("[object]", "the object's name or id, with retry or discard")
+          .option("--yes", "confirm discard: the alarm is dropped for good"),
+      ).action(
+        (
+          action: string | undefined,
+          className: string | undefined,
+          object: string | undefined,
+          flags: ObjectsFlags,
+        ) => deadLettersCommand(action, className, object, flags, write),
+      ),
     ),
 );
 // The child process of `stead dev`: `start` with development settings.

@@ -5,6 +5,7 @@ import type { AdminValue, ObjectInspection } from "../core/object/object-admin.t
 import { createRuntimeWith, runtimeAdmin } from "../embedded/create-runtime.ts";
 import { type AdminFile, readAdminFile } from "./admin-listener.ts";
 import { resolveServerOptions, type ServerFlags, UsageError } from "./options.ts";
+import { formatTable } from "./text-table.ts";
 
 /** Where `stead objects` finds the objects: a server's admin API, or a data directory. */
 export interface ObjectsFlags extends Pick<ServerFlags, "dataDir" | "storage"> {
@@ -29,7 +30,7 @@ export async function objectsListCommand(
       ...(flags.limit === undefined ? {} : { limit: Number(flags.limit) }),
     });
     if (flags.json === true) return write(`${JSON.stringify(page, null, 2)}\n`);
-    write(table([["ID", "NAME"], ...page.objects.map(({ id, name }) => [id, name ?? "-"])]));
+    write(formatTable([["ID", "NAME"], ...page.objects.map(({ id, name }) => [id, name ?? "-"])]));
     write(
       `${page.objects.length} of ${page.total} object${page.total === 1 ? "" : "s"}${page.cursor === null ? "" : `; next page: --cursor ${page.cursor}`}\n`,
     );
@@ -64,7 +65,7 @@ export async function objectsSqlCommand(
     });
     if (flags.json === true) return write(`${JSON.stringify(result, null, 2)}\n`);
     if (result.columns.length > 0) {
-      write(table([result.columns, ...result.rows.map((row) => row.map(cell))]));
+      write(formatTable([result.columns, ...result.rows.map((row) => row.map(cell))]));
     }
     write(
       `${result.rows.length} row${result.rows.length === 1 ? "" : "s"}; ${result.rowsRead} read, ${result.rowsWritten} written\n`,
@@ -90,14 +91,50 @@ export async function objectsDeleteCommand(
   });
 }
 
-/** `stead objects dead-letters`: alarms that failed every retry. */
-export async function deadLettersCommand(flags: ObjectsFlags, write: Write): Promise<void> {
+/**
+ * `stead objects dead-letters [retry|discard CLASS OBJECT]`: alarms that failed every retry;
+ * retry one object's (its alarm set to now) or discard them.
+ */
+export async function deadLettersCommand(
+  action: string | undefined,
+  className: string | undefined,
+  object: string | undefined,
+  flags: ObjectsFlags & { yes?: boolean },
+  write: Write,
+): Promise<void> {
+  if (action !== undefined) {
+    if (
+      (action !== "retry" && action !== "discard") ||
+      className === undefined ||
+      object === undefined
+    ) {
+      throw new UsageError(
+        "Use: stead objects dead-letters (to list them), or stead objects dead-letters retry|discard <class> <object>.",
+      );
+    }
+    if (action === "discard" && flags.yes !== true) {
+      throw new UsageError(
+        `This drops the dead-lettered alarms of ${className} ${object} for good. Pass --yes to confirm.`,
+      );
+    }
+    return withOperations(flags, async (ops) => {
+      const count =
+        action === "retry"
+          ? await ops.retryDeadLetters(className, object)
+          : await ops.discardDeadLetters(className, object);
+      write(
+        action === "retry"
+          ? `The alarm of ${className} ${object} runs again now (${count} dead letter${count === 1 ? "" : "s"} cleared).\n`
+          : `Discarded ${count} dead letter${count === 1 ? "" : "s"} of ${className} ${object}.\n`,
+      );
+    });
+  }
   await withOperations(flags, async (ops) => {
     const letters = await ops.deadLetters();
     if (flags.json === true) return write(`${JSON.stringify(letters, null, 2)}\n`);
     if (letters.length === 0) return write("No dead-lettered alarms.\n");
     write(
-      table([
+      formatTable([
         ["CLASS", "OBJECT", "SCHEDULED", "GIVEN UP", "RETRIES", "ERROR"],
         ...letters.map((letter) => [
           letter.namespace,
@@ -182,6 +219,7 @@ function describe(inspection: ObjectInspection): string {
     `name       ${inspection.name ?? "-"}`,
     `database   ${inspection.databaseBytes} bytes`,
     `alarm      ${inspection.alarm === null ? "none" : new Date(inspection.alarm).toISOString()}`,
+    `active     ${inspection.lastActivity === null ? "not since it last left memory" : new Date(inspection.lastActivity).toISOString()}`,
     `websockets ${inspection.webSockets.hibernatable} hibernatable, ${inspection.webSockets.standard} standard`,
     `kv         ${inspection.kv.keys} key${inspection.kv.keys === 1 ? "" : "s"}, ${inspection.kv.bytes} bytes`,
     ...inspection.kv.first.map(({ key, bytes }) => `  ${key}  ${bytes} bytes`),
@@ -189,17 +227,4 @@ function describe(inspection: ObjectInspection): string {
     ...inspection.tables.map(({ name, rows }) => `  ${name}  ${rows} row${rows === 1 ? "" : "s"}`),
   ];
   return `${lines.map((line) => line.trimEnd()).join("\n")}\n`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? "").length)));
-  return rows
-    .map(
-      (row) =>
-        `${row
-          .map((text, c) => text.padEnd(widths[c]!))
-          .join("  ")
-          .trimEnd()}\n`,
-    )
-    .join("");
 }

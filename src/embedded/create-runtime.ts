@@ -204,7 +204,17 @@ export async function createRuntimeWith(
       namespaces: () => records,
       listObjects: (storageName) => store.driver.listObjects(storageName),
       route: (storageName) => hosted.route(storageName),
-      deadLetters: () => store.driver.alarms.deadLetters(),
+      deadLetters: async () => {
+        const { alarms } = store.driver;
+        return alarms.shared === undefined ? alarms.deadLetters() : alarms.shared.allDeadLetters();
+      },
+      now: () => (config.clock ?? systemClock).now(),
+      discardDeadLetters: async (storageName, id) => {
+        const { alarms } = store.driver;
+        alarms.discardDeadLetters(storageName, id);
+        // Local: durable with the control database's next sync; shared: in PostgreSQL now.
+        await alarms.shared?.flush();
+      },
     });
     undo.move();
     return runtime;

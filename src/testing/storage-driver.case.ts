@@ -208,6 +208,15 @@ export function storageDriverConformance(name: string, setup: () => Promise<Driv
       await (await open(fixture.driver, "Ns", ID_A)).flush();
       const driver = await fixture.restart();
       assert.deepEqual(driver.alarms.deadLetters(), [letter(ID_B, 2), letter(ID_A, 1)]);
+
+      // An operator discards one object's letters; the others stay, across a restart too.
+      driver.alarms.deadLetter(letter(ID_A, 3));
+      assert.equal(driver.alarms.discardDeadLetters("Ns", ID_A), 2);
+      assert.equal(driver.alarms.discardDeadLetters("Ns", ID_A), 0);
+      assert.deepEqual(driver.alarms.deadLetters(), [letter(ID_B, 2)]);
+      await (await open(driver, "Ns", ID_B)).flush();
+      const again = await fixture.restart();
+      assert.deepEqual(again.alarms.deadLetters(), [letter(ID_B, 2)]);
     });
   });
 }

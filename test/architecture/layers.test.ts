@@ -19,13 +19,13 @@ const ALLOWED: Record<string, string[]> = {
   // WebSockets are joined to node links as the HTTP front joins them to clients.
   cluster: ["core", "threads", "server"],
   server: ["core"],
-  // The admin API, its listener and the web console's files: operations on a runtime, reached
-  // through the RuntimeAdmin seam that embedded/ implements.
-  admin: ["core"],
   config: ["core"],
   loader: ["core"],
-  // User-facing test helpers, bindings' too (readD1Migrations / applyD1Migrations).
+  // stead/testing: helpers over core, and the bindings' own (D1 migrations).
   testing: ["core", "bindings"],
+  // The admin API: operator requests over a runtime's RuntimeAdmin, its listener and client,
+  // and the web console's files.
+  admin: ["core"],
   // assets, kv, ...: one folder per binding, built on core; a store is a seam of its folder.
   bindings: ["core"],
   // The `cloudflare:*` modules apps import: built on core.

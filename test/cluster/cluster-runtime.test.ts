@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createRuntime, type D1Database, type Runtime } from "../../src/index.ts";
 import type { Served } from "../fixtures/cluster-worker.ts";
+import { adminOf } from "../support/admin.ts";
 import { freePort } from "../support/free-port.ts";
 import { oncePerCheck, tempSchema } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
@@ -39,6 +40,34 @@ async function startNode(
 }
 
 describe("cluster nodes (createRuntime cluster)", { skip: oncePerCheck() }, () => {
+  it("answers the admin API for the whole cluster from any node", async () => {
+    await using schema = tempSchema("cluster_admin");
+    const n1 = await startNode("n1", schema.url);
+    const n2 = await startNode("n2", schema.url, { threads: 2 });
+    try {
+      await n1.env.LOG.getByName("on-n1").append("a");
+      await n2.env.LOG.getByName("on-n2").append("b");
+      await using admin = await adminOf(n2);
+      const page = await admin.client.list("Log");
+      assert.equal(page.total, 2);
+      // An object n1 holds: inspected and queried through n2, as events forwarded to n1.
+      const inspection = await admin.client.inspect("Log", "on-n1");
+      assert.equal(inspection.name, "on-n1");
+      assert.equal(inspection.kv.keys, 1);
+      const kv = await admin.client.kv("Log", "on-n1");
+      assert.deepEqual(
+        kv.entries.map(({ key, preview }) => [key, preview]),
+        [["list", "[ 'a' ]"]],
+      );
+      assert.equal(((await n2.env.LOG.getByName("on-n1").read()) as Served).node, "n1");
+    } finally {
+      for (const rt of [n1, n2]) {
+        await rt.dispose();
+        rt.dir[Symbol.dispose]();
+      }
+    }
+  });
+
   it("serves a D1 database from one node to all, and from the next once it leaves", async () => {
     await using schema = tempSchema("cluster_d1");
     const n1 = await startNode("n1", schema.url);

@@ -103,6 +103,10 @@ describe("stead objects and the admin API", () => {
     assert.equal(inspection.kv.keys, 1);
     assert.equal(inspection.kv.first[0].key, "last");
     assert.ok(inspection.databaseBytes > 0);
+    assert.ok(
+      Math.abs(inspection.lastActivity - Date.now()) < 60_000,
+      "the room was active a moment ago",
+    );
 
     const query = await objects(
       [

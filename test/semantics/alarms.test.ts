@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { createRuntime, ManualClock, type RuntimeOptions } from "../../src/index.ts";
 import { runDurableObjectAlarm } from "../../src/testing/index.ts";
 import { constructed } from "../fixtures/alarm-worker.ts";
+import { adminOf } from "../support/admin.ts";
 import { storageOptions, testStore } from "../support/storage.ts";
 import { waitFor } from "../support/wait-for.ts";
 
@@ -172,6 +173,42 @@ describe("alarms", () => {
     assert.equal(await stub.getAlarm(), null);
     await clock.advance(1_000_000);
     assert.equal((await stub.runs()).length, 7);
+
+    // An operator fixes the cause and retries it through the admin API: it runs again, once.
+    await using admin = await adminOf(rt);
+    assert.equal((await admin.client.deadLetters()).length, 1);
+    await stub.failTimes(0);
+    assert.equal(await admin.client.retryDeadLetters("Alarmed", "doomed"), 1);
+    assert.deepEqual(await admin.client.deadLetters(), []);
+    await clock.advance(0);
+    await waitFor(async () => (await stub.runs()).length === 8, "the retried alarm to run");
+    await assert.rejects(admin.client.discardDeadLetters("Alarmed", "doomed"), {
+      code: "ADMIN_NOT_FOUND",
+    });
+  });
+
+  it("discards a dead-lettered alarm on an operator's word, keeping others", async () => {
+    const clock = new ManualClock();
+    await using rt = await start(clock);
+    const stubs = ["first", "second"].map((name) => rt.env.ALARMED.getByName(name));
+    for (const stub of stubs) {
+      await stub.failTimes(-1);
+      await stub.schedule(clock.now() + 10);
+    }
+    await clock.advance(10);
+    for (let attempt = 1; attempt <= 7; attempt++) {
+      for (const stub of stubs) {
+        await waitFor(async () => (await stub.runs()).length === attempt, `attempt ${attempt}`);
+      }
+      if (attempt < 7) await clock.advance(2000 * 2 ** (attempt - 1));
+    }
+    await waitFor(() => rt.alarmDeadLetters().length === 2, "both dead letters");
+    await using admin = await adminOf(rt);
+    assert.equal(await admin.client.discardDeadLetters("Alarmed", "first"), 1);
+    assert.deepEqual(
+      (await admin.client.deadLetters()).map((letter) => letter.name),
+      ["second"],
+    );
   });
 
   it("wakes an evicted object: the constructor runs again and ctx.id.name is known", async () => {

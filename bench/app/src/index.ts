@@ -4,6 +4,7 @@
 import { DurableObject } from "cloudflare:workers";
 
 type DurableObjectNamespace<T> = import("stead").DurableObjectNamespace<T>;
+type D1Database = import("stead").D1Database;
 
 interface Env {
   COUNTER: DurableObjectNamespace<Counter>;
@@ -12,6 +13,8 @@ interface Env {
   ROOM: DurableObjectNamespace<Room>;
   /** The static assets (public/): Stead serves them before the Worker; workerd through here. */
   ASSETS: { fetch(request: Request): Promise<Response> };
+  /** Workload 8: a D1 database. */
+  DB: D1Database;
 }
 
 /** Workloads 1, 2 and 6: a KV read-modify-write per call. */
@@ -89,6 +92,18 @@ export default {
     if (path === "/w5") return env.ROOM.getByName("room").fetch(request);
     if (path.startsWith("/w6/")) {
       return text(await env.COUNTER.getByName(`cold-${path.slice(4)}`).increment());
+    }
+    if (path === "/w8") {
+      const { meta } = await env.DB.prepare("INSERT INTO items (value) VALUES (?)")
+        .bind(Math.floor(Math.random() * 1_000_000))
+        .run();
+      return Response.json({ changes: meta.changes, last_row_id: meta.last_row_id });
+    }
+    if (path === "/w8/setup" && request.method === "POST") {
+      await env.DB.prepare(
+        "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, value INTEGER NOT NULL)",
+      ).run();
+      return new Response(null, { status: 204 });
     }
     if (path === "/health") return new Response("ok");
     if (path.startsWith("/static/")) return env.ASSETS.fetch(request);

@@ -1,5 +1,6 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { errorMessage } from "../../core/error-text.ts";
 import { SteadError } from "../../core/errors.ts";
 import { splitStatements } from "../../core/storage/sql-statements.ts";
 import type { D1Database } from "./d1-database.ts";
@@ -71,7 +72,7 @@ export async function applyD1Migrations(
         db.prepare(`INSERT INTO ${quote(table)} (name) VALUES (?)`).bind(name),
       ]);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       throw new SteadError(
         "D1_MIGRATION_FAILED",
         `Migration ${name} failed, and none of it was applied: ${message}${done.length === 0 ? "" : ` (applied before it: ${done.join(", ")})`}. Fix the migration and apply again.`,

@@ -1,4 +1,5 @@
 import { DurableObject } from "../../core/base-classes.ts";
+import { errorMessage } from "../../core/error-text.ts";
 import type { SqlStorage, SqlStorageValue } from "../../core/storage/sql.ts";
 import { splitStatements } from "../../core/storage/sql-statements.ts";
 import { dumpDatabase } from "./d1-dump.ts";
@@ -36,7 +37,7 @@ export class D1DatabaseObject extends DurableObject implements D1Backend {
         return runnable.map((query) => counters.run(query));
       });
     } catch (error) {
-      return { ok: false, error: messageOf(error) };
+      return { ok: false, error: errorMessage(error) };
     }
     if (!bookmark) return { ok: true, results };
     return { ok: true, results, bookmark: await this.ctx.storage.getCurrentBookmark() };
@@ -50,7 +51,7 @@ export class D1DatabaseObject extends DurableObject implements D1Backend {
       try {
         metas.push(this.ctx.storage.transactionSync(() => counters.run({ sql, params: [] })).meta);
       } catch (error) {
-        return { ok: false, line, error: messageOf(error) };
+        return { ok: false, line, error: errorMessage(error) };
       }
     }
     if (metas.length === 0) return { ok: false, line: 0, error: NO_STATEMENTS };
@@ -122,8 +123,4 @@ class Counters {
 /** BLOBs leave as arrays of bytes, as D1 returns them. */
 function toD1Value(value: SqlStorageValue): D1Value {
   return value instanceof ArrayBuffer ? Array.from(new Uint8Array(value)) : value;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

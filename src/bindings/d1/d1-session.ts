@@ -1,3 +1,4 @@
+import { errorMessage } from "../../core/error-text.ts";
 import type { D1Backend, D1Query, D1QueryResult } from "./d1-protocol.ts";
 import {
   asResult,
@@ -109,6 +110,6 @@ export async function runBatch(
  * prefix; the original stays as the cause, with its `retryable` and `overloaded`.
  */
 export function d1Error(prefix: string, error: unknown): Error {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return new Error(`${prefix}: ${message}`, { cause: error });
 }

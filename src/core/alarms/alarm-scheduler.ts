@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from "../clock.ts";
-import { describeError } from "../error-text.ts";
+import { describeError, errorMessage } from "../error-text.ts";
 import type { AlarmIndex, AlarmRecord, SharedAlarmIndex } from "../storage/driver.ts";
 import { MAX_ALARM_RETRIES, retryDelay } from "./retry-policy.ts";
 import type { AlarmOutcome } from "./run-alarm.ts";
@@ -251,6 +251,12 @@ export class AlarmScheduler {
         this.#onError(outcome.error, record);
         const retryCount = record.retryCount + 1;
         if (retryCount > MAX_ALARM_RETRIES) {
+          this.#onError(
+            new Error(
+              `The alarm of ${namespace} ${record.name ?? id} failed ${retryCount} times and is given up (dead-lettered). Last error: ${firstLine(outcome.error)}. Once fixed: stead objects dead-letters retry ${namespace} ${record.name ?? id}.`,
+            ),
+            record,
+          );
           this.#index.deadLetter({
             namespace,
             id,
@@ -267,6 +273,10 @@ export class AlarmScheduler {
       }
     }
   }
+}
+
+function firstLine(error: unknown): string {
+  return errorMessage(error).split("\n")[0]!;
 }
 
 function keyOf(record: AlarmRecord): string {

@@ -14,7 +14,9 @@ export type AdminRequest =
   | { op: "inspect" }
   | { op: "kv"; after?: string; limit: number }
   | { op: "sql"; query: string; params: AdminValue[]; write: boolean }
-  | { op: "delete" };
+  | { op: "delete" }
+  /** Sets the alarm to `time` (an operator retrying a dead-lettered alarm). */
+  | { op: "setAlarm"; time: number };
 
 /** A value in an admin request or answer: BLOBs as `{ base64 }`, to travel as JSON. */
 export type AdminValue = string | number | null | { base64: string };
@@ -36,6 +38,11 @@ export interface ObjectInspection {
   tables: { name: string; rows: number }[];
   /** The alarm, ms since the epoch, or null. */
   alarm: number | null;
+  /**
+   * When its last event started (ms since the epoch), if it had one since it last came into
+   * memory; null when it has been idle since (it was evicted, or the server restarted).
+   */
+  lastActivity: number | null;
   webSockets: {
     /** Accepted with `ctx.acceptWebSocket` (they survive hibernation). */
     hibernatable: number;
@@ -66,6 +73,8 @@ export interface AdminTarget {
   readonly db: ObjectDatabase;
   readonly hibernatableSockets: number;
   readonly standardSockets: number;
+  /** When the object's last event (not an operator's) started, if since it came into memory. */
+  readonly lastActivity: number | undefined;
 }
 
 /** Keys listed by `inspect`. */
@@ -80,6 +89,9 @@ export async function runAdmin(request: AdminRequest, target: AdminTarget): Prom
       return kvPage(target, request.after, request.limit);
     case "sql":
       return query(target, request);
+    case "setAlarm":
+      await target.storage.setAlarm(request.time);
+      return { alarm: request.time };
     case "delete":
       await target.storage.deleteAlarm();
       await target.storage.deleteAll();
@@ -132,6 +144,7 @@ async function inspect(target: AdminTarget): Promise<ObjectInspection> {
     },
     tables,
     alarm: await target.storage.getAlarm(),
+    lastActivity: target.lastActivity ?? null,
     webSockets: {
       hibernatable: target.hibernatableSockets,
       standard: target.standardSockets,

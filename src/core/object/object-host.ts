@@ -46,6 +46,8 @@ export class ObjectHost {
   #pumpScheduled = false;
   #idleTimer: TimerHandle | undefined;
   #evicted = false;
+  /** When the last event other than an operator's started (clock ms), while the host lives. */
+  #lastActivity: number | undefined;
   /** Hibernatable WebSockets belong to the host, so they outlive instances (hibernation). */
   readonly #sockets: HibernatableWebSockets;
   /** What each new generation of the object reaches the host through. */
@@ -217,6 +219,7 @@ export class ObjectHost {
       return;
     }
     this.#running++;
+    if (item.event.kind !== "admin") this.#lastActivity = this.#class.clock.now();
     this.#class.residency.active(this);
     const started: StartedEvent = { item, settled: false };
     generation.started.add(started);
@@ -270,6 +273,7 @@ export class ObjectHost {
           backend: this.#class.backend,
           storage: generation.storage,
           db: this.#db,
+          lastActivity: this.#lastActivity,
           hibernatableSockets: this.#sockets.size,
           standardSockets: generation.standardSockets.size,
         });

@@ -150,6 +150,11 @@ export interface AlarmIndex {
   /** The dead-letter list, newest first. */
   deadLetters(): DeadLetterRecord[];
   /**
+   * Removes one object's dead letters (an operator retried or discarded them); returns how
+   * many. Durable as the index's other writes are.
+   */
+  discardDeadLetters(namespace: string, id: string): number;
+  /**
    * Present when other processes or threads write the same index (PostgreSQL): `earliest` then
    * reads only a cache of the index's head, and the scheduler takes due alarms with `claimDue`.
    */
@@ -168,6 +173,13 @@ export interface SharedAlarmIndex {
   refresh(now: number): Promise<void>;
   /** Extends every lease this index's claims hold to `now + leaseMs` (their alarms still run). */
   renewClaims(now: number, leaseMs: number): Promise<void>;
+  /**
+   * Every dead letter of the shared index, newest first, those other processes wrote included
+   * (`AlarmIndex.deadLetters` knows this process's); writes made here before the call first.
+   */
+  allDeadLetters(): Promise<DeadLetterRecord[]>;
+  /** Resolves once every write made here before the call is in the shared index. */
+  flush(): Promise<void>;
 }
 
 /**

@@ -34,6 +34,7 @@ export class LocalAlarmIndex implements AlarmIndex {
   readonly #earliest: StatementSync;
   readonly #addDeadLetter: StatementSync;
   readonly #deadLetters: StatementSync;
+  readonly #discardDeadLetters: StatementSync;
   readonly #onWrite: () => void;
 
   constructor(db: DatabaseSync, onWrite: () => void) {
@@ -53,6 +54,9 @@ export class LocalAlarmIndex implements AlarmIndex {
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#deadLetters = db.prepare("SELECT * FROM alarm_dead_letters ORDER BY seq DESC");
+    this.#discardDeadLetters = db.prepare(
+      "DELETE FROM alarm_dead_letters WHERE namespace = ? AND id = ?",
+    );
     this.#onWrite = onWrite;
   }
 
@@ -98,6 +102,12 @@ export class LocalAlarmIndex implements AlarmIndex {
     );
     this.#delete.run(namespace, id);
     this.#onWrite();
+  }
+
+  discardDeadLetters(namespace: string, id: string): number {
+    const removed = Number(this.#discardDeadLetters.run(namespace, id).changes);
+    if (removed > 0) this.#onWrite();
+    return removed;
   }
 
   deadLetters(): DeadLetterRecord[] {

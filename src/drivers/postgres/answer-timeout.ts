@@ -1,3 +1,4 @@
+import { errorMessage } from "../../core/error-text.ts";
 import { SteadError } from "../../core/errors.ts";
 
 /**
@@ -19,7 +20,7 @@ export function withinTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T
 
 /** The error for PostgreSQL not answering, naming the URL (password hidden). */
 export function storageUnavailable(display: string, cause: unknown): SteadError {
-  const reason = cause instanceof Error ? cause.message : String(cause);
+  const reason = errorMessage(cause);
   return new SteadError(
     "STORAGE_UNAVAILABLE",
     `PostgreSQL at ${display} did not complete the request (${reason}). Check that it is up and the storage URL is right; writes waiting on it failed and their objects reset.`,

@@ -45,6 +45,8 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
   /** Changes not yet shipped, by `namespace/id`, the last one winning. */
   #pending = new Map<string, KeyedChange>();
   #pendingDead: DeadLetterRecord[] = [];
+  /** Objects whose dead letters in PostgreSQL are to be removed, after `#pendingDead` is in. */
+  #pendingDiscards: { namespace: string; id: string }[] = [];
   /** The shipment in flight, if any; the next one starts after it. */
   #shipping: Promise<void> = Promise.resolve();
   /** Changes made while a `refresh` reads the head, replayed over what it read. */
@@ -75,17 +77,7 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
     const dead = await pool.query(
       `SELECT namespace, id, name, scheduled_time, retry_count, error, failed_at FROM ${S}.dead_letters ORDER BY seq`,
     );
-    for (const row of dead) {
-      index.#head.deadLetter({
-        namespace: row.namespace,
-        id: row.id,
-        name: row.name ?? undefined,
-        scheduledTime: Number(row.scheduled_time),
-        retryCount: Number(row.retry_count),
-        error: row.error,
-        failedAt: Number(row.failed_at),
-      });
-    }
+    for (const row of dead) index.#head.deadLetter(deadLetterOf(row));
     return index;
   }
 
@@ -139,6 +131,16 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
     return this.#head.deadLetters();
   }
 
+  discardDeadLetters(namespace: string, id: string): number {
+    const removed = this.#head.discardDeadLetters(namespace, id);
+    // Letters not shipped yet are simply not shipped; those in PostgreSQL go with the next shipment.
+    this.#pendingDead = this.#pendingDead.filter(
+      (letter) => letter.namespace !== namespace || letter.id !== id,
+    );
+    this.#pendingDiscards.push({ namespace, id });
+    return removed;
+  }
+
   async claimDue(now: number, limit: number, leaseMs: number): Promise<AlarmRecord[]> {
     await this.flush();
     const rows = await withinTimeout(
@@ -164,6 +166,17 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
       }
     }
     return claimed;
+  }
+
+  async allDeadLetters(): Promise<DeadLetterRecord[]> {
+    await this.flush();
+    const rows = await withinTimeout(
+      this.#pool.query(
+        `SELECT namespace, id, name, scheduled_time, retry_count, error, failed_at FROM ${this.#S}.dead_letters ORDER BY seq DESC`,
+      ),
+      this.#timeoutMs,
+    );
+    return rows.map(deadLetterOf);
   }
 
   async renewClaims(now: number, leaseMs: number): Promise<void> {
@@ -205,13 +218,21 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
 
   /** Resolves once every change made before the call is in PostgreSQL. */
   flush(): Promise<void> {
-    if (this.#pending.size === 0 && this.#pendingDead.length === 0) return this.#shipping;
+    if (
+      this.#pending.size === 0 &&
+      this.#pendingDead.length === 0 &&
+      this.#pendingDiscards.length === 0
+    ) {
+      return this.#shipping;
+    }
     const changes = [...this.#pending.values()];
     const dead = this.#pendingDead;
+    const discards = this.#pendingDiscards;
     this.#pending = new Map();
     this.#pendingDead = [];
+    this.#pendingDiscards = [];
     const ship = () =>
-      withinTimeout(this.#ship(changes, dead), this.#timeoutMs).then(
+      withinTimeout(this.#ship(changes, dead, discards), this.#timeoutMs).then(
         () => {
           if (changes.some((change) => change.kind === "set")) this.#onShipped?.();
         },
@@ -222,6 +243,7 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
             if (!this.#pending.has(key)) this.#pending.set(key, change);
           }
           this.#pendingDead.unshift(...dead);
+          this.#pendingDiscards.unshift(...discards);
           throw error;
         },
       );
@@ -256,7 +278,11 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
     else this.#head.delete(change.namespace, change.id);
   }
 
-  async #ship(changes: KeyedChange[], dead: DeadLetterRecord[]) {
+  async #ship(
+    changes: KeyedChange[],
+    dead: DeadLetterRecord[],
+    discards: { namespace: string; id: string }[],
+  ) {
     const S = this.#S;
     const sets = changes.flatMap((c) => (c.kind === "set" ? [c.record] : []));
     const deletes = changes.filter((c) => c.kind === "delete");
@@ -293,6 +319,25 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
           [r.namespace, r.id, r.name ?? null, r.scheduledTime, r.retryCount, r.error, r.failedAt],
         );
       }
+      for (const { namespace, id } of discards) {
+        await tx.query(`DELETE FROM ${S}.dead_letters WHERE namespace = $1 AND id = $2`, [
+          namespace,
+          id,
+        ]);
+      }
     });
   }
+}
+
+/** A `dead_letters` row as a record. */
+function deadLetterOf(row: Record<string, unknown>): DeadLetterRecord {
+  return {
+    namespace: row.namespace as string,
+    id: row.id as string,
+    name: (row.name as string | null) ?? undefined,
+    scheduledTime: Number(row.scheduled_time),
+    retryCount: Number(row.retry_count),
+    error: row.error as string,
+    failedAt: Number(row.failed_at),
+  };
 }
