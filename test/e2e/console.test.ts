@@ -7,12 +7,18 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Locator, Page } from "playwright-core";
+import { createRuntime, ManualClock } from "../../src/index.ts";
+import { adminOf } from "../support/admin.ts";
 import { writeFiles } from "../support/app-files.ts";
 import { launchChromium } from "../support/browser.ts";
 import { decodePng, type Png } from "../support/png.ts";
 import { type SteadProcess, startStead } from "../support/stead-process.ts";
-import { type TestStore, testStore } from "../support/storage.ts";
+import { storageOptions, type TestStore, testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
+import { waitFor } from "../support/wait-for.ts";
+
+// The module itself (alarms that fail on demand), as the alarm tests load it.
+const alarmWorker = await import("../fixtures/alarm-worker.ts");
 
 /** Set to a directory to keep the screenshots the tests check. */
 const SHOTS = process.env.STEAD_CONSOLE_SCREENSHOTS;
@@ -158,7 +164,7 @@ const TOP = [30, 41, 59];
 
 const dark = (r: number, g: number, b: number) => r < 110 && g < 110 && b < 110;
 
-function adminOf(stead: SteadProcess): { url: string; line: string } {
+function adminListenerOf(stead: SteadProcess): { url: string; line: string } {
   const record = stead.logs.find((entry) => typeof entry.adminUrl === "string");
   assert.ok(record, "stead start logged its admin URL");
   return { url: String(record.adminUrl), line: String(record.msg) };
@@ -183,7 +189,7 @@ describe("the web console", () => {
       }),
     ]);
     await seed(stead.url);
-    admin = adminOf(stead);
+    admin = adminListenerOf(stead);
     token = JSON.parse(readFileSync(join(store.dataDir, "admin.json"), "utf8")).token;
     assert.ok(token, "the server made a token");
   });
@@ -326,6 +332,11 @@ describe("the web console", () => {
       await page.locator("#search-note", { hasText: "Search by name is not available" }).waitFor();
       assert.ok((await page.locator("#search-note").textContent())?.includes(error));
       assert.equal(await rows.count(), 10, "the list stays as it was");
+      const namespace = await shot(page, "namespace");
+      assert.ok(
+        pixels(namespace, (r, g, b) => r === 255 && g === 251 && b === 235) > 1000,
+        "the note's background",
+      );
     } else {
       assert.equal(search.status, 200);
       await page.locator("#object-total", { hasText: "1 object named" }).waitFor();
@@ -351,6 +362,7 @@ describe("the web console", () => {
     assert.match(terms["Key-value storage"]!, /^60 keys · [\d.]+ KiB$/);
     assert.match(terms.Alarm!, /\(in (59|60) minutes\)$/);
     assert.equal(terms.WebSockets, "0 hibernatable · 0 standard");
+    assert.match(terms["Last activity"]!, /\((now|\d+ seconds ago)\)$/);
 
     // KV entries, 25 a page.
     const kv = page.locator("#kv");
@@ -474,7 +486,7 @@ describe("the web console", () => {
     await page.close();
   });
 
-  it("charts the metrics over time, and lists dead letters", async () => {
+  it("charts the metrics over time", async () => {
     const page = await newPage(browser);
     const watcher = watch(page, token);
     // Readings as a server with metrics gives them: counters that grow, a gauge.
@@ -496,21 +508,6 @@ describe("the web console", () => {
         ].join("\n"),
       });
     });
-    await page.route(`${admin.url}/api/v1/dead-letters`, (route) =>
-      route.fulfill({
-        json: [
-          {
-            namespace: "Room",
-            id: "a".repeat(64),
-            name: "lobby",
-            scheduledTime: Date.now() - 600_000,
-            retryCount: 6,
-            error: "Error: the printer is on fire\n    at Room.alarm (src/index.js:9:11)",
-            failedAt: Date.now() - 60_000,
-          },
-        ],
-      }),
-    );
     await page.goto(`${admin.url}/#token=${encodeURIComponent(token)}`);
     const requests = page.locator('[data-chart="Requests/s"]');
     const active = page.locator('[data-chart="Active objects"]');
@@ -537,23 +534,71 @@ describe("the web console", () => {
     const chart = await shot(requests.locator("svg"), "chart");
     assert.ok(pixels(chart, (r, g, b) => r < 60 && g > 80 && g < 120 && b > 200) > 20, "the line");
     await shot(page, "metrics");
-    assert.match(
-      (await page.locator("#dead-letters-heading + div").textContent()) ?? "",
-      /1 alarm failed every retry/,
-    );
+    await watcher.check();
+    await page.close();
+  });
 
-    await page.getByRole("link", { name: "Dead letters" }).click();
-    const letter = page.locator("#dead-letters tbody tr");
-    await letter.waitFor();
-    const [object, , retries, , error] = (await cells(letter))[0]!;
-    assert.equal(object, "Room lobby");
-    assert.equal(retries, "6");
-    assert.match(error!, /^Error: the printer is on fire/);
-    assert.equal(
-      await letter.getByRole("link", { name: "lobby" }).getAttribute("href"),
-      `#/ns/Room/obj/${"a".repeat(64)}`,
-    );
-    await shot(page, "dead-letters");
+  it("lists, retries and discards dead-lettered alarms", async () => {
+    // Alarms that fail every retry, on a clock the test advances through the retries.
+    const clock = new ManualClock(Date.now() - 600_000);
+    await using rt = await createRuntime({
+      main: alarmWorker,
+      durableObjects: { ALARMED: "Alarmed" },
+      clock,
+      onError: () => {},
+      ...storageOptions(),
+    });
+    const stubs = ["first", "second"].map((name) => rt.env.ALARMED.getByName(name));
+    for (const stub of stubs) {
+      await stub.failTimes(-1);
+      await stub.schedule(clock.now() + 10);
+    }
+    await clock.advance(10);
+    for (let attempt = 1; attempt <= 7; attempt++) {
+      for (const stub of stubs) {
+        await waitFor(async () => (await stub.runs()).length === attempt, `attempt ${attempt}`);
+      }
+      if (attempt < 7) await clock.advance(2000 * 2 ** (attempt - 1));
+    }
+    await waitFor(() => rt.alarmDeadLetters().length === 2, "both dead letters");
+    await using server = await adminOf(rt);
+
+    const page = await newPage(browser);
+    const watcher = watch(page, server.token);
+    await page.goto(`${server.url}/#token=${server.token}`);
+    await page.getByText("2 alarms failed every retry.").waitFor();
+    await page.getByRole("link", { name: "See them" }).click();
+    const rows = page.locator("#dead-letters tbody tr");
+    await rows.first().waitFor();
+    const table = await cells(rows);
+    assert.deepEqual(table.map(([object, , retries]) => [object, retries]).sort(), [
+      ["Alarmed first", "6"],
+      ["Alarmed second", "6"],
+    ]);
+    for (const row of table) assert.match(row[4]!, /^Error: alarm failure 7Stack/);
+    const screenshot = await shot(page, "dead-letters");
+    assert.deepEqual(screenshot.rgb(5, 5), TOP);
+    assert.ok(pixels(screenshot, dark) > 1000, "the table's text rendered");
+
+    // The cause fixed, a retry runs the alarm again, once.
+    await stubs[0]!.failTimes(0);
+    await page.getByRole("button", { name: "Retry Alarmed first" }).click();
+    await page
+      .getByText("Retried Alarmed first: its alarm runs now (1 dead letter cleared).")
+      .waitFor();
+    await rows.filter({ hasText: "Alarmed first" }).waitFor({ state: "detached" });
+    assert.equal(await rows.count(), 1);
+    await clock.advance(0);
+    await waitFor(async () => (await stubs[0]!.runs()).length === 8, "the retried alarm to run");
+
+    // A discard asks first; Cancel keeps it.
+    await page.getByRole("button", { name: "Discard Alarmed second" }).click();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await page.getByRole("button", { name: "Discard Alarmed second" }).click();
+    await page.getByRole("button", { name: "Discard for good" }).click();
+    await page.getByText("Discarded 1 dead letter of Alarmed second.").waitFor();
+    await page.getByText("No alarm has failed every retry.").waitFor();
+    assert.deepEqual(rt.alarmDeadLetters(), []);
     await watcher.check();
     await page.close();
   });
@@ -567,7 +612,7 @@ describe("the web console", () => {
       env: { ...other.env, STEAD_ADMIN_TOKEN: readWrite, STEAD_ADMIN_READ_TOKEN: readOnly },
     });
     await fetch(`${server.url}/kitchen?n=3`);
-    const { url, line } = adminOf(server);
+    const { url, line } = adminListenerOf(server);
     assert.ok(line.endsWith(`Console: ${url}/`), line);
     assert.doesNotMatch(line, /token=|rw-token|ro-token/);
 

@@ -14,6 +14,7 @@ import { grid, pager, range } from "./grid.js";
  *   kv: { keys: number, bytes: number, first: { key: string, bytes: number }[] },
  *   tables: { name: string, rows: number }[],
  *   alarm: number | null,
+ *   lastActivity?: number | null,
  *   webSockets: { hibernatable: number, standard: number },
  * }} Inspection
  * @typedef {{ columns: string[], rows: import("./grid.js").AdminValue[][], rowsRead: number, rowsWritten: number }} QueryResult
@@ -110,6 +111,12 @@ function summaryOf(/** @type {Inspection} */ inspection) {
           ),
     ],
     ["Alarm", inspection.alarm === null ? "None set" : when(inspection.alarm)],
+    [
+      "Last activity",
+      typeof inspection.lastActivity === "number"
+        ? when(inspection.lastActivity)
+        : "None since it last came into memory",
+    ],
     [
       "WebSockets",
       `${count(inspection.webSockets.hibernatable)} hibernatable · ${count(inspection.webSockets.standard)} standard`,
