@@ -181,13 +181,12 @@ describe("the web console", () => {
   before(async () => {
     store = testStore();
     app = chatApp();
-    [browser, stead] = await Promise.all([
-      launchChromium(),
-      startStead("start", [app.path, "--admin-port", "0"], {
-        store,
-        env: { ...store.env, STEAD_ADMIN_TOKEN: undefined, STEAD_ADMIN_READ_TOKEN: undefined },
-      }),
-    ]);
+    // One at a time: a server that fails to start must not leave a browser behind.
+    browser = await launchChromium();
+    stead = await startStead("start", [app.path, "--admin-port", "0"], {
+      store,
+      env: { ...store.env, STEAD_ADMIN_TOKEN: undefined, STEAD_ADMIN_READ_TOKEN: undefined },
+    });
     await seed(stead.url);
     admin = adminListenerOf(stead);
     token = JSON.parse(readFileSync(join(store.dataDir, "admin.json"), "utf8")).token;

@@ -178,7 +178,12 @@ function routeOf(/** @type {string} */ hash) {
   return ["not-found"];
 }
 
-whenUnauthorized(() => showSignIn("The server refused the token. Sign in again."));
+// Several calls in flight may be refused together: the form is shown once.
+whenUnauthorized(() => {
+  if (document.body.dataset.view !== "sign-in") {
+    showSignIn("The server refused the token. Sign in again.");
+  }
+});
 
 window.addEventListener("hashchange", () => {
   takeFragmentToken();
