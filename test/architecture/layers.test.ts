@@ -19,6 +19,8 @@ const ALLOWED: Record<string, string[]> = {
   // WebSockets are joined to node links as the HTTP front joins them to clients.
   cluster: ["core", "threads", "server"],
   server: ["core"],
+  // The admin API and metrics: reach the runtime through core's seams; read the HTTP front's counts.
+  admin: ["core", "server"],
   config: ["core"],
   loader: ["core"],
   // stead/testing: helpers over core, and the bindings' own (D1 migrations).
