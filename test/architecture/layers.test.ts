@@ -19,14 +19,13 @@ const ALLOWED: Record<string, string[]> = {
   // WebSockets are joined to node links as the HTTP front joins them to clients.
   cluster: ["core", "threads", "server"],
   server: ["core"],
-  // The admin API and metrics: reach the runtime through core's seams; read the HTTP front's counts.
-  admin: ["core", "server"],
   config: ["core"],
   loader: ["core"],
   // stead/testing: helpers over core, and the bindings' own (D1 migrations).
   testing: ["core", "bindings"],
-  // The admin API: operator requests over a runtime's RuntimeAdmin, its listener and client.
-  admin: ["core"],
+  // The admin API: operator requests over a runtime's RuntimeAdmin, its listener and client;
+  // metrics: the runtime's counts through core, the HTTP front's (HttpMetrics) from server.
+  admin: ["core", "server"],
   // assets, kv, ...: one folder per binding, built on core; a store is a seam of its folder.
   bindings: ["core"],
   // The `cloudflare:*` modules apps import: built on core.

@@ -36,7 +36,10 @@ async function scrape(adminUrl: string): Promise<Scrape> {
 }
 
 const DOCS = readFileSync(new URL("../../docs/operations.md", import.meta.url), "utf8");
-const DASHBOARD = readFileSync(new URL("../../docs/grafana-dashboard.json", import.meta.url), "utf8");
+const DASHBOARD = readFileSync(
+  new URL("../../docs/grafana-dashboard.json", import.meta.url),
+  "utf8",
+);
 
 /** docs/operations.md's table of metrics: each name and its type. */
 function documentedMetrics(): Map<string, string> {
@@ -142,7 +145,10 @@ for (const threads of [0, 2]) {
         "docs/operations.md lists every metric /metrics shows, with its type",
       );
       for (const [, name] of DASHBOARD.matchAll(/\b(stead_\w+?)(?:_bucket|_count|_sum)?\b/g)) {
-        assert.ok(before.types.has(name!), `docs/grafana-dashboard.json uses ${name}, which exists`);
+        assert.ok(
+          before.types.has(name!),
+          `docs/grafana-dashboard.json uses ${name}, which exists`,
+        );
       }
 
       // Counters only grow; the socket closing shows at once.

@@ -22,10 +22,9 @@ function lines(text: string): string[] {
 
 describe("prometheusText", () => {
   it("sums counters, gauges and histograms of every thread by labels, keeps the largest of a max gauge, and labels every sample", async () => {
-    const text = await prometheusText(
-      [thread(3, 2, [0.005, 0.05]), thread(4, 5, [0.5])],
-      { node: "n1" },
-    );
+    const text = await prometheusText([thread(3, 2, [0.005, 0.05]), thread(4, 5, [0.5])], {
+      node: "n1",
+    });
     assert.deepEqual(lines(text), [
       't_requests_total{class="A",node="n1"} 7',
       't_queued{class="A",node="n1"} 7',
