@@ -358,6 +358,9 @@ async function measure(
               scrapeMaxMs: scraped.maxMs,
               scrapeBytes: scraped.bytes,
             },
+            ...(scraped.lastError === undefined
+              ? {}
+              : { serverErrors: [`/metrics: ${scraped.lastError}`] }),
           };
     if (pgWindow === undefined) return m;
     const pg = await pgWindow;
@@ -628,7 +631,7 @@ async function main(): Promise<void> {
       if (measurement.extra?.scrapes !== undefined) {
         const { scrapes, scrapesFailed, scrapeMaxMs, scrapeBytes } = measurement.extra;
         process.stdout.write(
-          `    /metrics scraped ${scrapes} times (${scrapesFailed} failed), slowest ${scrapeMaxMs!.toFixed(1)} ms, ${scrapeBytes} bytes\n`,
+          `    /metrics scraped ${scrapes} times (${scrapesFailed} failed${scrapesFailed === 0 ? "" : `: ${measurement.serverErrors?.at(-1)}`}), slowest ${scrapeMaxMs!.toFixed(1)} ms, ${scrapeBytes} bytes\n`,
         );
       }
       if (profileDir !== undefined && existsSync(profileDir)) {

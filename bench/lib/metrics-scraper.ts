@@ -9,6 +9,8 @@ export interface ScrapeStats {
   maxMs: number;
   /** The size of the last answer, bytes. */
   bytes: number;
+  /** Why the last failed scrape failed. */
+  lastError?: string;
 }
 
 /** Scrapes `adminUrl/metrics` at once and then every `everyMs`, until `stop`. */
@@ -32,8 +34,10 @@ export function scrapeEvery(
       if (!response.ok) throw new Error(`status ${response.status}`);
       stats.scrapes++;
       stats.bytes = body.length;
-    } catch {
+    } catch (error) {
       stats.failed++;
+      const cause = (error as Error).cause as Error | undefined;
+      stats.lastError = `${(error as Error).message}${cause === undefined ? "" : ` (${cause.message})`}`;
     }
     stats.maxMs = Math.max(stats.maxMs, performance.now() - began);
   };

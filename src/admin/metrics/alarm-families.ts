@@ -10,7 +10,9 @@ export async function alarmFamilies(
   scheduler: AlarmScheduler,
   classOf: (storageName: string) => string,
 ): Promise<MetricFamily[]> {
-  const counts = await scheduler.counts();
+  // An index that cannot be read now (PostgreSQL unreachable) leaves its gauges out: the rest of
+  // the metrics matter most then.
+  const counts = await scheduler.counts()?.catch(() => undefined);
   const runs = [...scheduler.runs].flatMap(([storageName, outcomes]) => {
     const className = classOf(storageName);
     return [
