@@ -1,3 +1,4 @@
+import { alarmFamilies } from "../admin/metrics/alarm-families.ts";
 import type { RuntimeAdmin } from "../admin/runtime-admin.ts";
 import type { ResolvedAssets } from "../bindings/assets/index.ts";
 import { D1_CLASS_NAME } from "../bindings/d1/index.ts";
@@ -215,6 +216,16 @@ export async function createRuntimeWith(
         // Local: durable with the control database's next sync; shared: in PostgreSQL now.
         await alarms.shared?.flush();
       },
+      ...(config.cluster === undefined ? {} : { node: config.cluster.nodeId }),
+      metrics: async () => {
+        const classOf = (storageName: string) =>
+          records.find((record) => record.storageName === storageName)?.className ?? storageName;
+        const [objects, alarms] = await Promise.all([
+          hosted.objectMetrics(),
+          alarmFamilies(scheduler!, classOf),
+        ]);
+        return [...objects, alarms];
+      },
     });
     undo.move();
     return runtime;
@@ -393,6 +404,7 @@ async function hostObjects(
         ...hooks,
         ...(node === undefined ? {} : { forwarder: node.forwarder, refuse: node.refuse }),
       }),
+      records,
     );
   }
   const exported = (className: string) => typeof module[className] === "function";

@@ -3,6 +3,8 @@
 // and RPC to it, and a node that leaves gives its objects to the next that asks.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { prometheusText } from "../../src/admin/metrics/prometheus-text.ts";
+import { runtimeAdmin } from "../../src/embedded/create-runtime.ts";
 import { createRuntime, type D1Database, type Runtime } from "../../src/index.ts";
 import type { Served } from "../fixtures/cluster-worker.ts";
 import { adminOf } from "../support/admin.ts";
@@ -60,6 +62,12 @@ describe("cluster nodes (createRuntime cluster)", { skip: oncePerCheck() }, () =
         [["list", "[ 'a' ]"]],
       );
       assert.equal(((await n2.env.LOG.getByName("on-n1").read()) as Served).node, "n1");
+      // Each node's metrics are its own objects (n2's summed over its threads), labelled with it.
+      const n2Admin = runtimeAdmin(n2);
+      assert.equal(n2Admin.node, "n2");
+      const metrics = await prometheusText(await n2Admin.metrics!(), { node: n2Admin.node! });
+      assert.match(metrics, /^stead_objects_active\{class="Log",node="n2"\} 1$/m);
+      assert.match(metrics, /^stead_object_activations_total\{class="Log",node="n2"\} 1$/m);
     } finally {
       for (const rt of [n1, n2]) {
         await rt.dispose();

@@ -155,10 +155,23 @@ export interface AlarmIndex {
    */
   discardDeadLetters(namespace: string, id: string): number;
   /**
+   * How many alarms are due at `now` (epoch ms), running ones included; how many are being
+   * retried (failed at least once); how many were dead-lettered. For metrics, so it may read a
+   * slightly older state of a shared index. Absent: the driver does not count them.
+   */
+  counts?(now: number): Promise<AlarmCounts>;
+  /**
    * Present when other processes or threads write the same index (PostgreSQL): `earliest` then
    * reads only a cache of the index's head, and the scheduler takes due alarms with `claimDue`.
    */
   readonly shared?: SharedAlarmIndex;
+}
+
+/** What `AlarmIndex.counts` answers. */
+export interface AlarmCounts {
+  due: number;
+  retrying: number;
+  deadLetters: number;
 }
 
 /** The part of an alarm index that several schedulers share (a capability of `AlarmIndex`). */
