@@ -19,15 +19,38 @@ const ALLOWED: Record<string, string[]> = {
   // WebSockets are joined to node links as the HTTP front joins them to clients.
   cluster: ["core", "threads", "server"],
   server: ["core"],
+  // The admin API and what `stead objects` runs: operator requests reach objects as events.
+  admin: ["core"],
   config: ["core"],
   loader: ["core"],
-  testing: ["core"],
+  // stead/testing re-exports the D1 migration helpers (cloudflare:test has them too).
+  testing: ["core", "bindings"],
   // assets, kv, ...: one folder per binding, built on core; a store is a seam of its folder.
   bindings: ["core"],
   // The `cloudflare:*` modules apps import: built on core.
   cloudflare: ["core"],
-  embedded: ["core", "drivers", "threads", "cluster", "config", "cloudflare", "loader", "bindings"],
-  cli: ["core", "drivers", "threads", "config", "server", "embedded", "loader", "bindings"],
+  embedded: [
+    "core",
+    "drivers",
+    "threads",
+    "cluster",
+    "config",
+    "cloudflare",
+    "loader",
+    "bindings",
+    "admin",
+  ],
+  cli: [
+    "core",
+    "drivers",
+    "threads",
+    "config",
+    "server",
+    "embedded",
+    "loader",
+    "bindings",
+    "admin",
+  ],
   // The package's entry points re-export the layers.
   ".": [
     "core",
