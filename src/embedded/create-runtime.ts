@@ -200,11 +200,17 @@ export async function createRuntimeWith(
       node,
       removeScope,
     );
+    const { driver } = store;
     admins.set(runtime, {
       namespaces: () => records,
-      listObjects: (storageName) => store.driver.listObjects(storageName),
+      listObjects: (storageName) => driver.listObjects(storageName),
+      // Names from the driver's record of them (object threads and cluster nodes write the same
+      // one), when it keeps one.
+      ...(driver.objectNames === undefined
+        ? {}
+        : { objectNames: (storageName, ids) => driver.objectNames!(storageName, ids) }),
       route: (storageName) => hosted.route(storageName),
-      deadLetters: () => store.driver.alarms.deadLetters(),
+      deadLetters: () => driver.alarms.deadLetters(),
     });
     undo.move();
     return runtime;
