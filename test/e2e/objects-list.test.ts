@@ -62,18 +62,22 @@ describe("stead objects list --prefix", () => {
     assert.equal(page.total, 1);
   });
 
-  it("lists a stopped server's objects by name from its data directory", {
-    skip: skipUnless("localFiles", "reads the data directory with no server (objects live there)"),
-  }, async () => {
-    using store = testStore();
-    const { server } = await serveCounters(store);
-    const stopped = await server.stop("SIGTERM");
-    assert.equal(stopped.code, 0);
-    const rooms = await runStead(["objects", "list", "Counter", "--prefix", "room-"], { store });
-    assert.equal(rooms.code, 0, rooms.stderr);
-    assert.match(rooms.stdout, /room-a/);
-    assert.match(rooms.stdout, /room-b/);
-    assert.doesNotMatch(rooms.stdout, /user-1/);
-    assert.match(rooms.stdout, /^2 of 2 objects$/m);
-  });
+  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+    it(`lists by name from the data directory of a server stopped with ${signal}`, {
+      skip: skipUnless(
+        "localFiles",
+        "reads the data directory with no server (objects live there)",
+      ),
+    }, async () => {
+      using store = testStore();
+      const { server } = await serveCounters(store);
+      await server.stop(signal);
+      const rooms = await runStead(["objects", "list", "Counter", "--prefix", "room-"], { store });
+      assert.equal(rooms.code, 0, rooms.stderr);
+      assert.match(rooms.stdout, /room-a/);
+      assert.match(rooms.stdout, /room-b/);
+      assert.doesNotMatch(rooms.stdout, /user-1/);
+      assert.match(rooms.stdout, /^2 of 2 objects$/m);
+    });
+  }
 });

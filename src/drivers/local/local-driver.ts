@@ -181,7 +181,8 @@ export class LocalDriver implements StorageDriver {
     try {
       this.#names = LocalObjectNames.open(join(this.dataDir, NAMES_FILE), {
         shared: options.sharedControl === true,
-        repair: options.lock !== "held",
+        // Object threads' drivers open it after this process's first driver, and close before it.
+        primary: options.lock !== "held",
         dataDir: this.dataDir,
       });
     } catch (error) {

@@ -1,4 +1,4 @@
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { databaseOpenError } from "./file-errors.ts";
 import { createPrivateFile } from "./private-files.ts";
@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS object_names (
   name TEXT NOT NULL,
   PRIMARY KEY (namespace, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS names_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 `;
 
 // SQLite primary result codes (the low byte of node:sqlite's `errcode`).
@@ -35,9 +36,16 @@ const CACHE_KIB = 512;
  * The names of objects made by `idFromName`, for operators' tools (`StorageDriver.objectNames`),
  * in a database of their own (`stead-names.sqlite`). A cache the runtime never reads: a name is
  * queued when an object's database opens and written with the others queued in the same turn of
- * the event loop, in one transaction whose commit does not wait for the disk (WAL at
- * `synchronous=NORMAL`: only SQLite's automatic checkpoints sync). One lost with the process, or
- * in a power loss, is written again the next time its object opens.
+ * the event loop, in one transaction. One lost with the process is written again the next time
+ * its object opens.
+ *
+ * While serving, the file is never synced, so names never make an event loop wait for the disk:
+ * `synchronous=OFF`, its checkpoints included. That is safe when the process dies (what it wrote
+ * is the kernel's), not when the machine does: a checkpoint cut short by a power loss can leave
+ * the file damaged. So the first driver on the data directory (`primary`) records, durably, that
+ * the file is in use, and on the boot it was opened in; a clean close makes it durable and
+ * records that. A file found in use since another boot (or damaged, or on a system with no boot
+ * id) is replaced by an empty one at start: its names come back as their objects open.
  *
  * With object threads each thread's driver opens the file (`shared`). A writer never waits for
  * another thread's lock on the event loop: a busy file keeps the batch for a later try.
@@ -53,9 +61,12 @@ export class LocalObjectNames {
   /** Cancels the write scheduled next, if one is. */
   #scheduled: (() => void) | undefined;
   #closed = false;
+  /** This driver opened the file first and closes it last: it keeps the file's state. */
+  readonly #primary: boolean;
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, primary: boolean) {
     this.#db = db;
+    this.#primary = primary;
     this.#insert = db.prepare(
       "INSERT OR IGNORE INTO object_names (namespace, id, name) VALUES (?, ?, ?)",
     );
@@ -66,26 +77,40 @@ export class LocalObjectNames {
 
   /**
    * Opens (creating) the names database at `path`. `shared`: other drivers of this process open
-   * it too (object threads). `repair`: this driver is the first on the data directory, so a
-   * damaged file (it holds nothing that cannot come back) is replaced by an empty one.
+   * it too (object threads). `primary`: this driver is the first on the data directory and
+   * closes after the others; it replaces a file that may be damaged (see the class) by an empty
+   * one, and keeps the file's state. `bootId`: the machine's current boot (tests), default
+   * Linux's; undefined when unknown.
    */
   static open(
     path: string,
-    options: { shared: boolean; repair: boolean; dataDir: string },
+    options: { shared: boolean; primary: boolean; dataDir: string; bootId?: string | undefined },
   ): LocalObjectNames {
+    const { shared, primary, dataDir } = options;
+    const boot = "bootId" in options ? options.bootId : currentBootId();
+    let db: DatabaseSync | undefined;
     try {
-      return new LocalObjectNames(openNamesFile(path, options.shared));
-    } catch (error) {
-      if (!options.repair || !isDamaged(error)) {
-        throw databaseOpenError(path, "names", options.dataDir, error);
+      db = openNamesFile(path, shared);
+      if (primary && !trusted(db, boot)) {
+        db.close();
+        db = undefined;
       }
-    }
-    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
-    try {
-      return new LocalObjectNames(openNamesFile(path, options.shared));
     } catch (error) {
-      throw databaseOpenError(path, "names", options.dataDir, error);
+      db?.close();
+      if (!primary || !isDamaged(error)) throw databaseOpenError(path, "names", dataDir, error);
+      db = undefined;
     }
+    try {
+      if (db === undefined) {
+        for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
+        db = openNamesFile(path, shared);
+      }
+      if (primary) markInUse(db, boot);
+    } catch (error) {
+      db?.close();
+      throw databaseOpenError(path, "names", dataDir, error);
+    }
+    return new LocalObjectNames(db, primary);
   }
 
   /** Queues `name` of an object for the next write (this turn of the event loop). */
@@ -142,16 +167,27 @@ export class LocalObjectNames {
     }
   }
 
-  /** Writes what is queued (waiting briefly for another thread's write), then closes. */
+  /**
+   * Writes what is queued (waiting briefly for another thread's write) and closes. The primary
+   * driver, closing last, makes the file durable and records that it was closed cleanly
+   * (blocking syncs, once, at shutdown).
+   */
   close(): void {
     if (this.#closed) return;
-    this.#db.exec(`PRAGMA busy_timeout = ${CLOSE_BUSY_MS}`);
+    const db = this.#db;
+    db.exec(`PRAGMA busy_timeout = ${CLOSE_BUSY_MS}`);
     this.#write();
     this.#closed = true;
     this.#pending.clear();
     this.#scheduled?.();
     this.#scheduled = undefined;
-    this.#db.close();
+    try {
+      if (this.#primary) markClosed(db);
+    } catch {
+      // Not recorded as closed cleanly: after a reboot the next start replaces the file.
+    } finally {
+      db.close();
+    }
   }
 
   /**
@@ -190,19 +226,89 @@ export class LocalObjectNames {
 }
 
 /**
- * The names database, set up: a writer never sleeps on the event loop for a lock, and the page
- * cache is small (every object thread has a connection; lookups are an operator's, and rare).
+ * The names database, set up: never synced while serving (see `LocalObjectNames`), a writer never
+ * sleeps on the event loop for a lock, and the page cache is small (every object thread has a
+ * connection; lookups are an operator's, and rare).
  */
 function openNamesFile(path: string, shared: boolean): DatabaseSync {
   createPrivateFile(path);
   const db = openSqliteFile(path, { shared });
   try {
-    db.exec(`PRAGMA busy_timeout = 0; PRAGMA cache_size = -${CACHE_KIB}; ${SCHEMA}`);
+    db.exec(
+      `PRAGMA synchronous = OFF; PRAGMA busy_timeout = 0; PRAGMA cache_size = -${CACHE_KIB}; ${SCHEMA}`,
+    );
   } catch (error) {
     db.close();
     throw error;
   }
   return db;
+}
+
+/**
+ * Whether the file can be kept: it holds no names, was closed cleanly, or was in use during
+ * this boot (the process died, the machine did not). Throws if it is damaged.
+ */
+function trusted(db: DatabaseSync, boot: string | undefined): boolean {
+  if (db.prepare("SELECT 1 FROM object_names LIMIT 1").get() === undefined) return true;
+  const state = new Map(
+    db
+      .prepare("SELECT key, value FROM names_state")
+      .all()
+      .map((row) => [row.key as string, row.value as string]),
+  );
+  return state.get("clean") === "1" || (boot !== undefined && state.get("boot") === boot);
+}
+
+/**
+ * Records that the file is in use during `boot`, in the database file itself and durably
+ * before any other write can reach it (a checkpoint at `synchronous=NORMAL` syncs): whatever a
+ * power loss then leaves, the file says it was in use.
+ */
+function markInUse(db: DatabaseSync, boot: string | undefined): void {
+  writeState(db, { clean: "0", boot: boot ?? "" });
+  checkpointDurably(db);
+  db.exec("PRAGMA synchronous = OFF");
+}
+
+/**
+ * Makes every write durable in the database file (a complete checkpoint at
+ * `synchronous=NORMAL`), and only then records a clean close, which SQLite's own checkpoint at
+ * close makes durable (it syncs before it deletes the WAL). If another connection keeps the
+ * checkpoint from completing, nothing is recorded.
+ */
+function markClosed(db: DatabaseSync): void {
+  if (!checkpointDurably(db)) return;
+  writeState(db, { clean: "1" });
+}
+
+/** A checkpoint of every frame, synced; true if it completed. Leaves `synchronous=NORMAL`. */
+function checkpointDurably(db: DatabaseSync): boolean {
+  db.exec("PRAGMA synchronous = NORMAL");
+  const row = db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get();
+  return row?.busy === 0;
+}
+
+function writeState(db: DatabaseSync, values: Record<string, string>): void {
+  const put = db.prepare(
+    "INSERT INTO names_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+  );
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    for (const [key, value] of Object.entries(values)) put.run(key, value);
+    db.exec("COMMIT");
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
+  }
+}
+
+/** This boot of the machine (Linux), or undefined where the system does not say. */
+function currentBootId(): string | undefined {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function primaryCode(error: unknown): number | undefined {
