@@ -201,17 +201,23 @@ export async function createRuntimeWith(
       node,
       removeScope,
     );
+    const { driver } = store;
     admins.set(runtime, {
       namespaces: () => records,
-      listObjects: (storageName) => store.driver.listObjects(storageName),
+      listObjects: (storageName) => driver.listObjects(storageName),
+      // Names from the driver's record of them (object threads and cluster nodes write the same
+      // one), when it keeps one.
+      ...(driver.objectNames === undefined
+        ? {}
+        : { objectNames: (storageName, ids) => driver.objectNames!(storageName, ids) }),
       route: (storageName) => hosted.route(storageName),
       deadLetters: async () => {
-        const { alarms } = store.driver;
+        const { alarms } = driver;
         return alarms.shared === undefined ? alarms.deadLetters() : alarms.shared.allDeadLetters();
       },
       now: () => (config.clock ?? systemClock).now(),
       discardDeadLetters: async (storageName, id) => {
-        const { alarms } = store.driver;
+        const { alarms } = driver;
         alarms.discardDeadLetters(storageName, id);
         // Local: durable with the control database's next sync; shared: in PostgreSQL now.
         await alarms.shared?.flush();
