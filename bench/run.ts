@@ -3,6 +3,7 @@
 // a time, with the same load generators; prints one table, writes bench/results/<date>.json and
 // appends an entry to bench/RESULTS.md. `--help` for options.
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ import {
   runWrk,
 } from "./lib/http-load.ts";
 import { describeMachine, steadCommit } from "./lib/machine.ts";
+import { type ScrapeStats, scrapeEvery } from "./lib/metrics-scraper.ts";
 import {
   closePostgres,
   DEFAULT_POSTGRES_URL,
@@ -58,6 +60,8 @@ import { loadBenchApp } from "./lib/workerd-config.ts";
 import { runFanout } from "./lib/ws-fanout.ts";
 
 const BENCH = fileURLToPath(new URL(".", import.meta.url));
+/** The admin token of servers scraped with `--scrape-metrics`. */
+const ADMIN_TOKEN = randomBytes(24).toString("base64url");
 
 const HELP = `Usage: npm run bench [-- options]
 
@@ -82,6 +86,9 @@ Options:
                           (with --storage: stead-pg) unless given, and --no-record
   --no-pin                do not pin the server to CPU 0 and the load generator to CPU 1
   --no-record             print only: no bench/results/*.json, no RESULTS.md entry
+  --scrape-metrics        start Stead with its admin listener (--admin-port) and scrape its
+                          /metrics every second during each measured window, as Prometheus
+                          would (compare with a run without it for the cost of metrics)
   --cluster               instead: three cluster nodes and PostgreSQL on this machine against
                           one Stead+PG node (w1, w2), failover time after kill -9 (20 trials;
                           quick 5), and a rolling restart under load (takes --quick, --storage,
@@ -170,6 +177,8 @@ interface Settings {
   postgresUrl: string | undefined;
   confinement: Confinement;
   pinning: string;
+  /** Scrape Stead's `/metrics` every second during measured windows. */
+  scrapeMetrics: boolean;
 }
 
 function parseSettings(): Settings {
@@ -187,6 +196,7 @@ function parseSettings(): Settings {
       "cpu-prof": { type: "boolean", default: false },
       "no-pin": { type: "boolean", default: false },
       "no-record": { type: "boolean", default: false },
+      "scrape-metrics": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -262,6 +272,7 @@ function parseSettings(): Settings {
     pinning: canPin
       ? "Server pinned to CPU 0, load generator (this process and its children) to CPU 1"
       : "No CPU pinning: server and load generator share all cores",
+    scrapeMetrics: values["scrape-metrics"],
   };
 }
 
@@ -296,7 +307,9 @@ async function measure(
   let pgBefore: Promise<PostgresSnapshot> | undefined;
   let pgWindow: Promise<PostgresWindow> | undefined;
   let wallSeconds = 0;
+  let scraper: ReturnType<typeof scrapeEvery> | undefined;
   const openWindow = () => {
+    if (server.adminUrl !== undefined) scraper = scrapeEvery(server.adminUrl, ADMIN_TOKEN, 1000);
     if (probe !== undefined) {
       pgBefore = probe.snapshot();
       pgBefore.catch(() => {}); // awaited through pgWindow
@@ -309,6 +322,7 @@ async function measure(
   };
   const closeWindow = () => {
     const wall = (performance.now() - window.wall) / 1000;
+    scraping = scraper?.stop();
     measuredWindow.endUs = monotonicUs();
     if (probe !== undefined && pgBefore !== undefined) {
       pgWindow = pgBefore.then((before) => probe.since(before));
@@ -327,9 +341,27 @@ async function measure(
       stealCpu: (machine.steal - window.machine.steal) / wall,
     };
   };
+  let scraping: Promise<ScrapeStats> | undefined;
   const capMs = (seconds: number) => seconds * 1000 + 30_000;
   /** Adds what PostgreSQL did in the window; its backends' CPU is not "other" then. */
-  const withPostgres = async (m: Measurement): Promise<Measurement> => {
+  const withPostgres = async (measured: Measurement): Promise<Measurement> => {
+    const scraped = await scraping;
+    const m =
+      scraped === undefined
+        ? measured
+        : {
+            ...measured,
+            extra: {
+              ...measured.extra,
+              scrapes: scraped.scrapes,
+              scrapesFailed: scraped.failed,
+              scrapeMaxMs: scraped.maxMs,
+              scrapeBytes: scraped.bytes,
+            },
+            ...(scraped.lastError === undefined
+              ? {}
+              : { serverErrors: [`/metrics: ${scraped.lastError}`] }),
+          };
     if (pgWindow === undefined) return m;
     const pg = await pgWindow;
     const postgresCpu =
@@ -551,7 +583,9 @@ async function main(): Promise<void> {
   process.stdout.write(
     `bench (${settings.mode}): ${settings.workloads.map((w) => w.id).join(",")} on ${settings.runtimes.map((r) => RUNTIME_LABELS[r]).join(", ")}; ` +
       `HTTP load: ${settings.loadTool}, ${settings.connections} connections, ${settings.warmupSeconds} s warm-up + ${settings.seconds} s. ` +
-      `${settings.pinning}.\n` +
+      `${settings.pinning}.` +
+      (settings.scrapeMetrics ? " Stead's /metrics scraped every second while measuring." : "") +
+      "\n" +
       (postgres === undefined
         ? ""
         : `Stead+PG: PostgreSQL ${postgres.version} at ${postgres.url}, a fresh schema per server; fsync=${postgres.fsync}, synchronous_commit=${postgres.synchronousCommit}. Its backends are not pinned.\n`),
@@ -575,6 +609,7 @@ async function main(): Promise<void> {
           cpuProfileDir: profileDir,
           readyTimeoutMs: 30_000,
           ...(settings.postgresUrl === undefined ? {} : { postgresUrl: settings.postgresUrl }),
+          ...(settings.scrapeMetrics && runtime !== "workerd" ? { adminToken: ADMIN_TOKEN } : {}),
         });
         measurement = await measure(workload, server, settings, scratch, measuredWindow);
         measurement.peakRssBytes = peakRss(server.pid);
@@ -593,6 +628,12 @@ async function main(): Promise<void> {
       measurements.push(measurement);
       const took = ((performance.now() - began) / 1000).toFixed(1);
       process.stdout.write(`${progressLine(measurement)}  [${took} s]\n`);
+      if (measurement.extra?.scrapes !== undefined) {
+        const { scrapes, scrapesFailed, scrapeMaxMs, scrapeBytes } = measurement.extra;
+        process.stdout.write(
+          `    /metrics scraped ${scrapes} times (${scrapesFailed} failed${scrapesFailed === 0 ? "" : `: ${measurement.serverErrors?.at(-1)}`}), slowest ${scrapeMaxMs!.toFixed(1)} ms, ${scrapeBytes} bytes\n`,
+        );
+      }
       if (profileDir !== undefined && existsSync(profileDir)) {
         // bench/profile.ts reads this to summarize the measured window only.
         writeFileSync(join(profileDir, "window.json"), `${JSON.stringify(measuredWindow)}\n`);

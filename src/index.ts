@@ -52,6 +52,7 @@ export type {
   ControlStore,
   DatabaseHandle,
   NamespaceRecord,
+  OpenObjectOptions,
   StorageDriver,
 } from "./core/storage/driver.ts";
 export type { DurableObjectStorage } from "./core/storage/durable-object-storage.ts";

@@ -38,6 +38,8 @@ export interface RunningServer {
   readonly logFile: string;
   /** Stead+PG only: its schema, and what PostgreSQL did for it. */
   readonly postgres?: PostgresProbe;
+  /** Stead with `adminToken`: where its admin listener answers (`/metrics`). */
+  readonly adminUrl?: string;
   /** Stops the process (SIGTERM, then SIGKILL) and removes its temp dir (and schema). */
   stop(): Promise<void>;
 }
@@ -49,6 +51,8 @@ export interface StartOptions {
   cpuProfileDir?: string;
   /** Stead+PG: the PostgreSQL URL (no schema) to make the server's schema in. */
   postgresUrl?: string;
+  /** Stead: start its admin listener (`--admin-port`) with this token (STEAD_ADMIN_TOKEN). */
+  adminToken?: string;
   readyTimeoutMs: number;
 }
 
@@ -64,6 +68,7 @@ export async function startServer(
   const port = await freePort();
   let child: ChildProcess;
   let probe: PostgresProbe | undefined;
+  let adminUrl: string | undefined;
   if (runtime === "stead" || runtime === "stead-pg") {
     const nodeFlags =
       options.cpuProfileDir === undefined
@@ -80,6 +85,12 @@ export async function startServer(
       }
       // Objects stored in PostgreSQL run on the main thread for now.
       storageFlags = ["--storage", probe.storageUrl, "--threads", "0"];
+    }
+    let adminFlags: string[] = [];
+    if (options.adminToken !== undefined) {
+      const adminPort = await freePort();
+      adminUrl = `http://127.0.0.1:${adminPort}`;
+      adminFlags = ["--admin-port", String(adminPort)];
     }
     child = startChild(
       process.execPath,
@@ -99,8 +110,16 @@ export async function startServer(
         "--shutdown-timeout",
         "2000",
         ...storageFlags,
+        ...adminFlags,
       ],
-      { logFile, confinement: options.confinement, cwd: REPO },
+      {
+        logFile,
+        confinement: options.confinement,
+        cwd: REPO,
+        ...(options.adminToken === undefined
+          ? {}
+          : { env: { ...process.env, STEAD_ADMIN_TOKEN: options.adminToken } }),
+      },
     );
   } else {
     mkdirSync(join(dir, "do"));
@@ -119,6 +138,7 @@ export async function startServer(
     url,
     logFile,
     ...(probe === undefined ? {} : { postgres: probe }),
+    ...(adminUrl === undefined ? {} : { adminUrl }),
     async stop() {
       // A graceful stop only matters when a CPU profile must be written on exit; otherwise
       // the data is thrown away, so do not wait for databases to be checkpointed and closed.

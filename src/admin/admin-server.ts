@@ -5,6 +5,7 @@ import { errorMessage } from "../core/error-text.ts";
 import { HTTP_STATUS, SteadError } from "../core/errors.ts";
 import type { ObjectSnapshot } from "../core/object/object-admin.ts";
 import type { AdminOperations } from "./admin-api.ts";
+import { consoleFileOf, serveConsoleFile } from "./console-files.ts";
 
 /** Who may do what: a read-write token, and optionally a read-only one. */
 export interface AdminTokens {
@@ -41,6 +42,8 @@ interface Route {
 /**
  * The admin API on its own listener: JSON under `/api/v1/`, every request with a bearer token.
  * A read-only token reads; writes (a query with `write`, a delete) need the read-write token.
+ * The web console's static files (`/`, `/console/*`) are served without one: they hold no data,
+ * and the page sends the token it is given with each API call.
  */
 export class AdminServer {
   readonly #server: Server;
@@ -84,13 +87,18 @@ export class AdminServer {
   }
 
   async #answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? "/", "http://admin");
+    const file = consoleFileOf(request.method, url.pathname);
+    if (file !== undefined) {
+      await serveConsoleFile(request, response, file);
+      return;
+    }
     const granted = this.#access(request.headers.authorization);
     if (granted === undefined) {
       request.resume();
       reply(response, 401, { error: "unauthorized" }, { "www-authenticate": "Bearer" });
       return;
     }
-    const url = new URL(request.url ?? "/", "http://admin");
     const route = this.#routes.find(
       (candidate) => candidate.method === request.method && candidate.pattern.test(url.pathname),
     );

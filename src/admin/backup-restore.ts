@@ -114,7 +114,10 @@ export async function restoreBackup(
             scheduledTime: metadata.alarm,
             retryCount: 0,
           };
-    await driver.restoreObject(storageName, id, bytes, alarm);
+    await driver.restoreObject(storageName, id, bytes, {
+      alarm,
+      ...(metadata.name === null ? {} : { name: metadata.name }),
+    });
     if (alarm !== undefined) {
       withAlarm.add(`${storageName}/${id}`);
       report.alarms++;

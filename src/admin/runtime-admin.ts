@@ -1,5 +1,6 @@
 import type { ObjectRoute } from "../core/object/namespace.ts";
 import type { DeadLetterRecord, NamespaceRecord } from "../core/storage/driver.ts";
+import type { MetricFamily } from "./metrics/metric-family.ts";
 
 /**
  * What the admin API reaches of a running runtime: its namespaces, its objects (each through
@@ -37,4 +38,11 @@ export interface RuntimeAdmin {
   now(): number;
   /** Removes the dead letters of one object, durably. */
   discardDeadLetters(storageName: string, id: string): Promise<void>;
+  /**
+   * The runtime's metrics: its objects' (one list of families per thread that hosts objects;
+   * they are summed when shown) and its alarm scheduler's. `prometheusText` renders them.
+   */
+  metrics?(): Promise<MetricFamily[][]>;
+  /** The cluster node this runtime is, when it is one: its metrics carry it as label `node`. */
+  readonly node?: string;
 }

@@ -145,7 +145,13 @@ async function serveLocked(
   let admin: Awaited<ReturnType<typeof startAdminListener>> | undefined;
   if (options.admin !== undefined) {
     try {
-      admin = await startAdminListener(runtime, options.admin, options.dataDir, logger);
+      admin = await startAdminListener(
+        runtime,
+        server.metrics,
+        options.admin,
+        options.dataDir,
+        logger,
+      );
     } catch (error) {
       await server.close({ deadlineMs: 0 });
       await runtime.dispose();

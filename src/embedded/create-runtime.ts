@@ -1,3 +1,4 @@
+import { alarmFamilies } from "../admin/metrics/alarm-families.ts";
 import type { RuntimeAdmin } from "../admin/runtime-admin.ts";
 import type { ResolvedAssets } from "../bindings/assets/index.ts";
 import { D1_CLASS_NAME } from "../bindings/d1/index.ts";
@@ -205,7 +206,8 @@ export async function createRuntimeWith(
       node,
       removeScope,
     );
-    const snapshotObject = store.driver.snapshotObject?.bind(store.driver);
+    const { driver } = store;
+    const snapshotObject = driver.snapshotObject?.bind(driver);
     admins.set(runtime, {
       namespaces: () => records,
       storage:
@@ -214,21 +216,36 @@ export async function createRuntimeWith(
           : config.driver !== undefined
             ? "driver"
             : "local",
-      appliedMigrations: () => store.driver.control.appliedMigrations(),
+      appliedMigrations: () => driver.control.appliedMigrations(),
       ...(snapshotObject === undefined ? {} : { snapshot: snapshotObject }),
-      listObjects: (storageName) => store.driver.listObjects(storageName),
-      hasObject: (storageName, id) => store.driver.hasObject(storageName, id),
+      listObjects: (storageName) => driver.listObjects(storageName),
+      hasObject: (storageName, id) => driver.hasObject(storageName, id),
+      // Names from the driver's record of them (object threads and cluster nodes write the same
+      // one), when it keeps one.
+      ...(driver.objectNames === undefined
+        ? {}
+        : { objectNames: (storageName, ids) => driver.objectNames!(storageName, ids) }),
       route: (storageName) => hosted.route(storageName),
       deadLetters: async () => {
-        const { alarms } = store.driver;
+        const { alarms } = driver;
         return alarms.shared === undefined ? alarms.deadLetters() : alarms.shared.allDeadLetters();
       },
       now: () => (config.clock ?? systemClock).now(),
       discardDeadLetters: async (storageName, id) => {
-        const { alarms } = store.driver;
+        const { alarms } = driver;
         alarms.discardDeadLetters(storageName, id);
         // Local: durable with the control database's next sync; shared: in PostgreSQL now.
         await alarms.shared?.flush();
+      },
+      ...(config.cluster === undefined ? {} : { node: config.cluster.nodeId }),
+      metrics: async () => {
+        const classOf = (storageName: string) =>
+          records.find((record) => record.storageName === storageName)?.className ?? storageName;
+        const [objects, alarms] = await Promise.all([
+          hosted.objectMetrics(),
+          alarmFamilies(scheduler!, classOf),
+        ]);
+        return [...objects, alarms];
       },
     });
     undo.move();
@@ -408,6 +425,7 @@ async function hostObjects(
         ...hooks,
         ...(node === undefined ? {} : { forwarder: node.forwarder, refuse: node.refuse }),
       }),
+      records,
     );
   }
   const exported = (className: string) => typeof module[className] === "function";

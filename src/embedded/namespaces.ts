@@ -1,3 +1,4 @@
+import type { NamespaceMetricsSource } from "../admin/metrics/object-families.ts";
 import type { Clock } from "../core/clock.ts";
 import type { NameCache } from "../core/ids/name-cache.ts";
 import { DeferredRoute } from "../core/object/deferred-route.ts";
@@ -78,4 +79,19 @@ export function deferBindings(
     env[binding] = new DurableObjectNamespace(route);
   }
   return routes;
+}
+
+/** The controllers' metrics, each named by its class (a class no longer exported has none). */
+export function metricsSources(
+  records: Iterable<Pick<NamespaceRecord, "storageName" | "className">>,
+  controllers: ReadonlyMap<string, NamespaceController>,
+): NamespaceMetricsSource[] {
+  const sources: NamespaceMetricsSource[] = [];
+  for (const { storageName, className } of records) {
+    const controller = controllers.get(storageName);
+    if (controller !== undefined) {
+      sources.push({ className, counters: controller.counters, gauges: () => controller.gauges() });
+    }
+  }
+  return sources;
 }

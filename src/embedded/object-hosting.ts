@@ -1,3 +1,5 @@
+import type { MetricFamily } from "../admin/metrics/metric-family.ts";
+import { objectFamilies } from "../admin/metrics/object-families.ts";
 import type { AlarmOutcome } from "../core/alarms/run-alarm.ts";
 import type { NameCache } from "../core/ids/name-cache.ts";
 import { DurableObjectId, IdFactory } from "../core/ids/object-id.ts";
@@ -9,6 +11,7 @@ import { Handles } from "../threads/handles.ts";
 import { threadRoute } from "../threads/remote-call.ts";
 import { ShardPool, type ShardPoolOptions } from "../threads/shard-pool.ts";
 import { MAIN_THREAD } from "../threads/shard-protocol.ts";
+import { metricsSources } from "./namespaces.ts";
 
 /** Where a runtime's objects run: on this thread, or on object threads. */
 export interface ObjectHosting {
@@ -25,12 +28,17 @@ export interface ObjectHosting {
    * ms). Objects on object threads finish theirs when the threads are disposed.
    */
   settle(deadline: number): Promise<void>;
+  /** The metrics of the objects, one list of families per thread that hosts them. */
+  objectMetrics(): Promise<MetricFamily[][]>;
   /** Lets in-flight writes finish and closes every object. */
   dispose(): Promise<void>;
 }
 
 /** Objects on this thread, one controller per namespace. */
-export function localHosting(controllers: Map<string, NamespaceController>): ObjectHosting {
+export function localHosting(
+  controllers: Map<string, NamespaceController>,
+  records: readonly NamespaceRecord[],
+): ObjectHosting {
   return {
     route: (storageName) => controllers.get(storageName),
     deliverAlarm: (record) => controllers.get(record.namespace)!.deliverAlarm(record),
@@ -49,6 +57,7 @@ export function localHosting(controllers: Map<string, NamespaceController>): Obj
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     },
+    objectMetrics: async () => [objectFamilies(metricsSources(records, controllers))],
     async dispose() {
       // Let commits scheduled for the end of this turn run before closing.
       await new Promise((resolve) => setImmediate(resolve));
@@ -103,6 +112,8 @@ export async function threadHosting(
         : Promise.reject(noClass(namespace)),
     resetAll: (error) => started.resetAll(error),
     settle: async () => {},
+    // Each thread answers with `objectFamilies` of its own objects (object-thread.ts).
+    objectMetrics: async () => (await started.metrics()) as MetricFamily[][],
     dispose: () => started.dispose(),
   };
 }

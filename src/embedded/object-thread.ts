@@ -4,6 +4,7 @@
  * thread; calls to objects of other shards go back through it. See `threads/shard-pool.ts`.
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import { objectFamilies } from "../admin/metrics/object-families.ts";
 import type { ResolvedAssets } from "../bindings/assets/index.ts";
 import { D1_CLASS_NAME } from "../bindings/d1/index.ts";
 import { HttpForwarder } from "../cluster/http-forwarder.ts";
@@ -39,7 +40,7 @@ import {
 import { fromWireError, toWireError } from "../threads/wire.ts";
 import { addBindings } from "./bindings.ts";
 import { loadEntryModule } from "./module-loader.ts";
-import { buildControllers, deferBindings } from "./namespaces.ts";
+import { buildControllers, deferBindings, metricsSources } from "./namespaces.ts";
 import { withRuntimeClasses } from "./runtime-classes.ts";
 import { fillWorkerExports } from "./worker-exports.ts";
 
@@ -181,6 +182,11 @@ async function start(): Promise<void> {
       case "result":
         calls.settle(message);
         return;
+      case "metrics": {
+        const families = objectFamilies(metricsSources(data.namespaces, controllers));
+        port.postMessage({ t: "metrics", request: message.request, families });
+        return;
+      }
       case "reset": {
         const error = fromWireError(message.error);
         for (const controller of controllers.values()) controller.resetAll(error);

@@ -1,3 +1,4 @@
+export type { HttpMetrics } from "./http-metrics.ts";
 export type { WarningSink } from "./limit-warnings.ts";
 export type { RequestLogRecord, RequestLogSink } from "./request-log.ts";
 export {

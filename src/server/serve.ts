@@ -7,6 +7,7 @@ import { ConnectionLimit } from "./connection-limit.ts";
 import { Connections } from "./connections.ts";
 import { rawReply, shuttingDownReply, upgradeFailedReply } from "./error-reply.ts";
 import { handleRequest } from "./handle-request.ts";
+import { HttpMetrics } from "./http-metrics.ts";
 import { RateLimitedWarnings } from "./limit-warnings.ts";
 import { protocolProblem } from "./request-checks.ts";
 import { newRequestId, requestIdOf } from "./request-id.ts";
@@ -46,6 +47,8 @@ export interface SteadServer extends AsyncDisposable {
   readonly closing: AbortSignal;
   /** Connections open now, WebSockets included (at most `maxConnections`). */
   readonly connections: number;
+  /** Requests served by status, their durations, and WebSockets: counted since the server started. */
+  readonly metrics: HttpMetrics;
   /**
    * Stops accepting connections, closes idle ones, lets in-flight requests finish (their
    * responses ask the client to close) and cuts whatever is still open at the deadline,
@@ -68,7 +71,9 @@ export async function serve(
   options: ServeOptions = {},
 ): Promise<SteadServer> {
   const resolved = resolveServeOptions(options);
-  const { port, host, maxHeaderBytes, log, upgrade } = resolved;
+  const { port, host, maxHeaderBytes, upgrade } = resolved;
+  const metrics = new HttpMetrics();
+  const log = metrics.counting(resolved.log);
   const warnings = new RateLimitedWarnings(resolved.warn);
   const connections = new Connections();
   const shutdown = new AbortController();
@@ -108,7 +113,9 @@ export async function serve(
     handleRequest(context, req, res);
   });
 
-  if (upgrade !== undefined) takeUpgrades(server, upgrade, connections, log, shutdown.signal);
+  if (upgrade !== undefined) {
+    takeUpgrades(server, upgrade, connections, log, shutdown.signal, metrics);
+  }
 
   await listen(server, port, host);
   const info = server.address() as AddressInfo;
@@ -124,6 +131,7 @@ export async function serve(
     get connections() {
       return limit.open;
     },
+    metrics,
     close,
     [Symbol.asyncDispose]() {
       return steadServer.close();
@@ -187,6 +195,7 @@ function takeUpgrades(
   connections: Connections,
   log: RequestLogSink,
   closing: AbortSignal,
+  metrics: HttpMetrics,
 ): void {
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     connections.upgraded(socket);
@@ -212,6 +221,9 @@ function takeUpgrades(
       socket.end(rawReply(problem));
       return;
     }
+    metrics.webSocketUpgrades++;
+    metrics.webSocketsOpen++;
+    socket.once("close", () => metrics.webSocketsOpen--);
     try {
       const result = upgrade(req, socket, head, closing);
       if (result instanceof Promise) result.catch(fail);

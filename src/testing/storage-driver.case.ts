@@ -24,10 +24,21 @@ function rows(handle: { sqlite: import("node:sqlite").DatabaseSync }, sql: strin
 }
 const ID_B = "b".repeat(64);
 
-/** Opens an object's handle as the runtime does: prepared first, when the driver needs it. */
-async function open(driver: StorageDriver, namespace: string, id: string) {
-  await driver.prepareObject?.(namespace, id);
-  return driver.openObject(namespace, id);
+/**
+ * Opens an object's handle as the runtime does: prepared first, when the driver needs it, and
+ * given the name its id was made from, if any.
+ */
+async function open(driver: StorageDriver, namespace: string, id: string, name?: string) {
+  await driver.prepareObject?.(namespace, id, name);
+  return driver.openObject(namespace, id, { name });
+}
+
+/** Opens an object, creates a table in it and makes that durable. */
+async function store(driver: StorageDriver, namespace: string, id: string, name?: string) {
+  const handle = await open(driver, namespace, id, name);
+  handle.sqlite.exec("CREATE TABLE IF NOT EXISTS t (v)");
+  await handle.flush();
+  return handle;
 }
 
 function record(id: string, time: number, retryCount = 0) {
@@ -112,6 +123,47 @@ export function storageDriverConformance(name: string, setup: () => Promise<Driv
       assert.deepEqual(await driver.listObjects("Other"), [ID_A]);
     });
 
+    it("records the names objects are opened with, heals missing ones, and deletes them with the namespace", async (t) => {
+      await using fixture = await setup();
+      if (fixture.driver.objectNames === undefined) {
+        t.skip("the driver keeps no object names (no objectNames)");
+        return;
+      }
+      const names = async (driver: StorageDriver, namespace: string, ids: string[]) =>
+        Object.fromEntries(await driver.objectNames!(namespace, ids));
+      const ID_C = "c".repeat(64);
+      let driver = fixture.driver;
+      await store(driver, "Ns", ID_A, "alpha");
+      // Opened by id alone (`idFromString`): no name to record.
+      (await store(driver, "Ns", ID_B)).close();
+      await store(driver, "Other", ID_A, "in another namespace");
+      assert.deepEqual(await names(driver, "Ns", [ID_A, ID_B, ID_C]), { [ID_A]: "alpha" });
+      assert.deepEqual(await names(driver, "Ns", []), {});
+      // Many ids (a prefix filter over a whole namespace) read the same names.
+      const many = Array.from({ length: 1500 }, (_, n) => n.toString(16).padStart(64, "0"));
+      assert.deepEqual(await names(driver, "Ns", [...many, ID_A, ID_B]), { [ID_A]: "alpha" });
+
+      driver = await fixture.restart();
+      assert.deepEqual(await names(driver, "Ns", [ID_A, ID_B]), { [ID_A]: "alpha" }, "kept");
+      // An object whose name was never recorded (or was lost) gets it when next opened with it.
+      await store(driver, "Ns", ID_B, "beta");
+      assert.deepEqual(await names(driver, "Ns", [ID_A, ID_B]), {
+        [ID_A]: "alpha",
+        [ID_B]: "beta",
+      });
+      assert.deepEqual(await names(driver, "Other", [ID_A]), { [ID_A]: "in another namespace" });
+
+      driver.deleteNamespace("Ns");
+      assert.deepEqual(await names(driver, "Ns", [ID_A, ID_B]), {});
+      await driver.control.commit({});
+      driver = await fixture.restart();
+      assert.deepEqual(await names(driver, "Ns", [ID_A, ID_B]), {}, "deleted for good");
+      assert.deepEqual(await names(driver, "Other", [ID_A]), { [ID_A]: "in another namespace" });
+      // A namespace made again under the same storage name starts without names.
+      await store(driver, "Ns", ID_A);
+      assert.deepEqual(await names(driver, "Ns", [ID_A]), {});
+    });
+
     it("deleting a namespace removes its alarms, durably, and only its own", async () => {
       await using fixture = await setup();
       const { driver } = fixture;
@@ -145,9 +197,12 @@ export function storageDriverConformance(name: string, setup: () => Promise<Driv
       // The driver's own copy when it has one, else the connection's (as the admin API takes it).
       const database = (await driver.snapshotObject?.("Ns", ID_A)) ?? source.sqlite.serialize();
       assert.equal(await driver.snapshotObject?.("Ns", ID_B), undefined, "no database, no copy");
-      await driver.restoreObject("Ns", ID_B, database, record(ID_B, 500));
+      await driver.restoreObject("Ns", ID_B, database, {
+        alarm: record(ID_B, 500),
+        name: "restored",
+      });
       await assert.rejects(
-        driver.restoreObject("Ns", ID_B, database, undefined),
+        driver.restoreObject("Ns", ID_B, database, {}),
         /already has/,
         "an object that has a database is never overwritten",
       );
@@ -158,6 +213,8 @@ export function storageDriverConformance(name: string, setup: () => Promise<Driv
       ]);
       await restarted.alarms.shared?.refresh(0);
       assert.equal(restarted.alarms.get("Ns", ID_B)?.time, 500);
+      const names = await restarted.objectNames?.("Ns", [ID_B]);
+      if (names !== undefined) assert.equal(names.get(ID_B), "restored", "the name is recorded");
     });
 
     it("records namespaces and applied migrations atomically, kept across restarts", async () => {

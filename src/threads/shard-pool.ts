@@ -60,6 +60,8 @@ interface Incarnation {
   replace(): void;
   state: "starting" | "ready" | "stopping" | "stuck" | "closed";
   disposed?: () => void;
+  /** Metrics requests sent to the thread and not yet answered; answered undefined if it ends. */
+  readonly metrics: Map<number, (families: unknown) => void>;
 }
 
 /**
@@ -73,6 +75,7 @@ export class ShardPool {
   readonly #shards: Incarnation[] = [];
   readonly #watchdog: NodeJS.Timeout;
   #closed = false;
+  #metricsRequests = 0;
 
   private constructor(options: ShardPoolOptions) {
     this.#options = options;
@@ -114,6 +117,24 @@ export class ShardPool {
       if (shard.state === "ready")
         shard.worker.postMessage({ t: "reset", error: toWireError(error) });
     }
+  }
+
+  /**
+   * Every serving thread's metrics (what `object-thread.ts` answers), in shard order. A thread
+   * that is starting, stopped or ends before it answers is left out; a busy one is waited for.
+   */
+  async metrics(): Promise<unknown[]> {
+    const request = ++this.#metricsRequests;
+    const answers = await Promise.all(
+      this.#shards.map((shard) => {
+        if (shard.state !== "ready") return undefined;
+        const { promise, resolve } = Promise.withResolvers<unknown>();
+        shard.metrics.set(request, resolve);
+        shard.worker.postMessage({ t: "metrics", request });
+        return promise;
+      }),
+    );
+    return answers.filter((answer) => answer !== undefined);
   }
 
   /** Calls a function or RpcTarget that a shard keeps (`member` undefined: the function). */
@@ -189,6 +210,7 @@ export class ShardPool {
       replaced,
       replace,
       state: "starting",
+      metrics: new Map(),
     };
     worker.on("message", (message: FromShard) => {
       switch (message.t) {
@@ -225,6 +247,10 @@ export class ShardPool {
           return;
         case "disposed":
           incarnation.disposed?.();
+          return;
+        case "metrics":
+          incarnation.metrics.get(message.request)?.(message.families);
+          incarnation.metrics.delete(message.request);
       }
     });
     worker.on("error", (error) => {
@@ -234,6 +260,7 @@ export class ShardPool {
     });
     worker.on("exit", () => {
       const wasServing = incarnation.state === "ready";
+      leaveOutMetrics(incarnation);
       incarnation.calls.failAll(
         new SteadError(
           "OBJECT_RESET",
@@ -306,6 +333,7 @@ export class ShardPool {
   #stop(shard: number, current: Incarnation, error: SteadError): void {
     current.state = "stopping";
     current.calls.failAll(error);
+    leaveOutMetrics(current);
     this.#options.onError(error, `object thread ${shard}`);
     let ended = false;
     current.worker.terminate().then(() => {
@@ -324,6 +352,12 @@ export class ShardPool {
     }, this.#options.stopGraceMs ?? 2_000);
     grace.unref();
   }
+}
+
+/** Answers the thread's pending metrics requests without it: it is stopping or gone. */
+function leaveOutMetrics(incarnation: Incarnation): void {
+  for (const answer of incarnation.metrics.values()) answer(undefined);
+  incarnation.metrics.clear();
 }
 
 /** Cloudflare's words for an object reset by its CPU limit. */

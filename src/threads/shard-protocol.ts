@@ -54,7 +54,9 @@ export type ToShard =
   /** Flush and close every object, then say `disposed`. */
   | { t: "dispose" }
   /** Discard every live object, failing its outputs with `error` (the cluster node lost its lease). */
-  | { t: "reset"; error: WireError };
+  | { t: "reset"; error: WireError }
+  /** Answer `metrics` with the shard's metrics. */
+  | { t: "metrics"; request: number };
 
 export type FromShard =
   /** The app loaded and the shard takes calls. */
@@ -74,7 +76,9 @@ export type FromShard =
   /** A line the app wrote through `console`, for the runtime's `onConsole`. */
   | { t: "console"; entry: ConsoleEntry }
   /** Every object is flushed and closed. */
-  | { t: "disposed" };
+  | { t: "disposed" }
+  /** The shard's metrics, for request `request` (plain data the main thread sums with its own). */
+  | { t: "metrics"; request: number; families: unknown };
 
 /** What the main thread gives a shard at start. */
 export interface ShardData {

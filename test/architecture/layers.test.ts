@@ -23,8 +23,10 @@ const ALLOWED: Record<string, string[]> = {
   loader: ["core"],
   // stead/testing: helpers over core, and the bindings' own (D1 migrations).
   testing: ["core", "bindings"],
-  // The admin API: operator requests over a runtime's RuntimeAdmin, its listener and client.
-  admin: ["core"],
+  // The admin API: operator requests over a runtime's RuntimeAdmin, its listener and client,
+  // and the web console's files; metrics: the runtime's counts through core, the HTTP front's
+  // (HttpMetrics) from server.
+  admin: ["core", "server"],
   // assets, kv, ...: one folder per binding, built on core; a store is a seam of its folder.
   bindings: ["core"],
   // The `cloudflare:*` modules apps import: built on core.

@@ -3,6 +3,9 @@
 // and RPC to it, and a node that leaves gives its objects to the next that asks.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { AdminApi } from "../../src/admin/admin-api.ts";
+import { prometheusText } from "../../src/admin/metrics/prometheus-text.ts";
+import { runtimeAdmin } from "../../src/embedded/create-runtime.ts";
 import { createRuntime, type D1Database, type Runtime } from "../../src/index.ts";
 import type { Served } from "../fixtures/cluster-worker.ts";
 import { adminOf } from "../support/admin.ts";
@@ -60,6 +63,12 @@ describe("cluster nodes (createRuntime cluster)", { skip: oncePerCheck() }, () =
         [["list", "[ 'a' ]"]],
       );
       assert.equal(((await n2.env.LOG.getByName("on-n1").read()) as Served).node, "n1");
+      // Each node's metrics are its own objects (n2's summed over its threads), labelled with it.
+      const n2Admin = runtimeAdmin(n2);
+      assert.equal(n2Admin.node, "n2");
+      const metrics = await prometheusText(await n2Admin.metrics!(), { node: n2Admin.node! });
+      assert.match(metrics, /^stead_objects_active\{class="Log",node="n2"\} 1$/m);
+      assert.match(metrics, /^stead_object_activations_total\{class="Log",node="n2"\} 1$/m);
     } finally {
       for (const rt of [n1, n2]) {
         await rt.dispose();
@@ -218,6 +227,41 @@ describe("cluster nodes (createRuntime cluster)", { skip: oncePerCheck() }, () =
       await n2.dispose();
       n1.dir[Symbol.dispose]();
       n2.dir[Symbol.dispose]();
+    }
+  });
+
+  it("lists every node's objects with their names from any node (admin API), by prefix", async () => {
+    await using schema = tempSchema("cluster_names");
+    const n1 = await startNode("n1", schema.url);
+    const n2 = await startNode("n2", schema.url, { threads: 2 });
+    try {
+      // Each object lives on the node first asked for it: these on n1, those on n2's threads.
+      for (const name of ["team-a", "other-1"]) await n1.env.LOG.getByName(name).append("x");
+      for (const name of ["team-b", "team-c"]) await n2.env.LOG.getByName(name).append("x");
+      assert.equal(((await n1.env.LOG.getByName("team-c").read()) as Served).node, "n2");
+      for (const rt of [n1, n2]) {
+        const api = new AdminApi(runtimeAdmin(rt));
+        const all = await api.list("Log");
+        assert.deepEqual(all.objects.map((o) => o.name).sort(), [
+          "other-1",
+          "team-a",
+          "team-b",
+          "team-c",
+        ]);
+        const teams = await api.list("Log", { prefix: "team-", limit: 2 });
+        assert.equal(teams.total, 3);
+        const next = await api.list("Log", { prefix: "team-", cursor: teams.cursor! });
+        assert.deepEqual([...teams.objects, ...next.objects].map((o) => o.name).sort(), [
+          "team-a",
+          "team-b",
+          "team-c",
+        ]);
+      }
+    } finally {
+      for (const rt of [n1, n2]) {
+        await rt.dispose();
+        rt.dir[Symbol.dispose]();
+      }
     }
   });
 

@@ -166,6 +166,18 @@ describe("durability at the system-call level (strace)", {
       calls.slice(checkpoint, restart).some((c) => c.name === "fdatasync" && db(c)),
       "the database file was synced between the checkpoint and the WAL restart",
     );
+
+    // The object's name (stead objects list) is written while serving, never synced then.
+    const names = (c: Call) => c.target.includes("/stead-names.sqlite");
+    assert.ok(
+      calls.some((c) => c.name === "pwrite64" && names(c)),
+      "the name was written",
+    );
+    assert.deepEqual(
+      calls.filter((c) => ["fsync", "fdatasync"].includes(c.name) && names(c)),
+      [],
+      "the names file is not synced while serving",
+    );
   });
 
   it("syncs the directory of a WAL that SQLite had to create (another program deleted it)", async () => {

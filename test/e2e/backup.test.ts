@@ -113,6 +113,16 @@ describe("stead backup and restore", () => {
       .get(FAR_ALARM);
     alarms.close();
     assert.equal(indexed?.n, 3, "the alarms of alpha, beta and the unique object are indexed");
+    const listed = await stead(
+      ["objects", "list", "Store", "--json", "--limit", "1000", "--data-dir", restoredDir],
+      { STEAD_STORAGE_URL: undefined },
+    );
+    assert.equal(listed.code, 0, listed.stderr);
+    const names = JSON.parse(listed.stdout).objects.map((o: { name: string | null }) => o.name);
+    assert.equal(names.length, total);
+    for (const name of ["alpha", "beta", "cold0", "hot0"]) {
+      assert.ok(names.includes(name), `${name} is listed by name in the restored data`);
+    }
     {
       await using again = await serveOn(restoredDir, undefined);
       await checkRestored(again, before, hot, floor, acked);

@@ -130,6 +130,11 @@ describe("the packed package in a fresh app", () => {
     mkdirSync(fresh);
     const newest = withNode(process.execPath);
     run("npm", ["install", "--no-audit", "--no-fund", join(dir.path, tarball)], fresh, newest);
+    // The web console's files, which the admin listener serves from beside its built module.
+    const consoleDir = join(fresh, "node_modules", "stead", "dist", "admin", "console");
+    for (const file of ["index.html", "console.css", "main.js"]) {
+      assert.ok(existsSync(join(consoleDir, file)), `the package has dist/admin/console/${file}`);
+    }
     assert.match(run("npx", ["stead", "init", "app"], fresh, newest), /Created a counter app/);
     const app = join(fresh, "app");
     run("npm", ["install", "--no-audit", "--no-fund"], app, newest);

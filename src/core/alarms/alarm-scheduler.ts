@@ -1,8 +1,18 @@
 import type { Clock, TimerHandle } from "../clock.ts";
 import { describeError, errorMessage } from "../error-text.ts";
-import type { AlarmIndex, AlarmRecord, SharedAlarmIndex } from "../storage/driver.ts";
+import type { AlarmCounts, AlarmIndex, AlarmRecord, SharedAlarmIndex } from "../storage/driver.ts";
 import { MAX_ALARM_RETRIES, retryDelay } from "./retry-policy.ts";
 import type { AlarmOutcome } from "./run-alarm.ts";
+
+/** Alarm deliveries of one namespace since the scheduler started, by how they ended (metrics). */
+export interface AlarmRunCounts {
+  /** The handler ran and returned. */
+  succeeded: number;
+  /** The handler threw, or the object could not run it; a retry is scheduled. */
+  retried: number;
+  /** The last retry failed: the alarm was dead-lettered. */
+  deadLettered: number;
+}
 
 /** Delivers an alarm to its object (waking it if needed). */
 export type AlarmDelivery = (record: AlarmRecord) => Promise<AlarmOutcome>;
@@ -51,6 +61,8 @@ export class AlarmScheduler {
   #claimAfter = 0;
   /** Shared index: renews the claims of the alarms running here. */
   #renewTimer: TimerHandle | undefined;
+  /** Deliveries by storage name and outcome (metrics). */
+  readonly #runs = new Map<string, AlarmRunCounts>();
 
   /** `onError` hears of failed alarms and, with `record` undefined, of an unreachable index. */
   constructor(
@@ -96,6 +108,30 @@ export class AlarmScheduler {
   /** Resolves once no alarm delivery is in flight. */
   get busy(): boolean {
     return this.#inFlight.size > 0;
+  }
+
+  /** Alarm deliveries in flight now (metrics). */
+  get running(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Deliveries since start by storage name, for metrics (the map is live: read, don't keep). */
+  get runs(): ReadonlyMap<string, Readonly<AlarmRunCounts>> {
+    return this.#runs;
+  }
+
+  /** How many alarms are due, retrying and dead-lettered, when the index counts them (metrics). */
+  counts(): Promise<AlarmCounts> | undefined {
+    return this.#index.counts?.(this.#clock.now());
+  }
+
+  #runsOf(namespace: string): AlarmRunCounts {
+    let runs = this.#runs.get(namespace);
+    if (runs === undefined) {
+      runs = { succeeded: 0, retried: 0, deadLettered: 0 };
+      this.#runs.set(namespace, runs);
+    }
+    return runs;
   }
 
   #arm(): void {
@@ -236,6 +272,7 @@ export class AlarmScheduler {
     const { namespace, id } = record;
     switch (outcome.kind) {
       case "ran":
+        this.#runsOf(namespace).succeeded++;
         return;
       case "not-due":
         if (outcome.time === null) this.#index.delete(namespace, id);
@@ -251,6 +288,7 @@ export class AlarmScheduler {
         this.#onError(outcome.error, record);
         const retryCount = record.retryCount + 1;
         if (retryCount > MAX_ALARM_RETRIES) {
+          this.#runsOf(namespace).deadLettered++;
           this.#onError(
             new Error(
               `The alarm of ${namespace} ${record.name ?? id} failed ${retryCount} times and is given up (dead-lettered). Last error: ${firstLine(outcome.error)}. Once fixed: stead objects dead-letters retry ${namespace} ${record.name ?? id}.`,
@@ -267,6 +305,7 @@ export class AlarmScheduler {
             failedAt: this.#clock.now(),
           });
         } else {
+          this.#runsOf(namespace).retried++;
           const time = this.#clock.now() + retryDelay(record.retryCount);
           this.#index.set({ ...record, time, retryCount });
         }

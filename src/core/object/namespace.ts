@@ -4,6 +4,7 @@ import { SteadError } from "../errors.ts";
 import { runOutsideObject, sendFromCurrent } from "../gates/context.ts";
 import type { NameCache } from "../ids/name-cache.ts";
 import { DurableObjectId, IdFactory } from "../ids/object-id.ts";
+import { ObjectCounters, type ObjectGauges } from "../metrics/object-counters.ts";
 import { cloneForRpc } from "../rpc/serialize.ts";
 import { makeStub, references, remoteError } from "../rpc/stub.ts";
 import type { AlarmRecord, StorageDriver } from "../storage/driver.ts";
@@ -85,6 +86,7 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
   readonly limits: ObjectLimits;
   readonly residency: Residency;
   readonly deleteAllDeletesAlarm: boolean;
+  readonly counters = new ObjectCounters();
   readonly #alarmIndexChanged: () => void;
   readonly #onError: (error: unknown, context: string) => void;
   readonly #hosts = new Map<string, ObjectHost>();
@@ -174,6 +176,20 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
       return runOutsideObject(() => this.host(id).deliver(event));
     }
     return this.#placement.deliver(id, event);
+  }
+
+  /** What the namespace's objects hold now (metrics): walks its live objects. */
+  gauges(): ObjectGauges {
+    const gauges: ObjectGauges = {
+      active: 0,
+      hibernated: 0,
+      queued: 0,
+      longestQueue: 0,
+      hibernatableWebSockets: 0,
+      standardWebSockets: 0,
+    };
+    for (const host of this.#hosts.values()) host.addGauges(gauges);
+    return gauges;
   }
 
   /** True while any object of the namespace has events queued, running or being prepared for. */

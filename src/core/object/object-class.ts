@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.ts";
+import type { ObjectCounters } from "../metrics/object-counters.ts";
 import type { AlarmRecord, StorageDriver } from "../storage/driver.ts";
 import type { StorageBackend } from "../storage/kv-limits.ts";
 import type { WebSocketEvent } from "../websocket/hibernatable-web-sockets.ts";
@@ -54,6 +55,8 @@ export interface ObjectClass {
   evicted(host: ObjectHost): void;
   /** The runtime-wide bound on objects in memory. */
   readonly residency: Residency;
+  /** What the namespace's objects did, for metrics. */
+  readonly counters: ObjectCounters;
   /** An error nobody else sees (a failed WebSocket event handler), with where it happened. */
   reportError(error: unknown, context: string): void;
 }

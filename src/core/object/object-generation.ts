@@ -122,6 +122,7 @@ export function createGeneration(
     outputGate,
     { beforeCommit: () => storageInternals(storage).beforeCommit() },
     (error) => host.reset(generation, error),
+    cls.counters.commitSeconds,
   );
   const blockConcurrencyWhile = <T>(fn: () => Promise<T>) => blockConcurrency(host, generation, fn);
   const storage: DurableObjectStorage = new DurableObjectStorage(host.db, tx, {

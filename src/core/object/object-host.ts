@@ -3,6 +3,7 @@ import type { TimerHandle } from "../clock.ts";
 import { overloadedError, resetError, SteadError } from "../errors.ts";
 import { runInObject } from "../gates/context.ts";
 import type { DurableObjectId } from "../ids/object-id.ts";
+import type { ObjectGauges } from "../metrics/object-counters.ts";
 import { cloneForRpc } from "../rpc/serialize.ts";
 import { callMember, references } from "../rpc/stub.ts";
 import { ObjectDatabase } from "../storage/object-database.ts";
@@ -100,6 +101,7 @@ export class ObjectHost {
   deliver(event: ObjectEvent): Promise<unknown> {
     if (this.#evicted) throw new Error("internal: event delivered to an evicted host");
     if (this.#queue.length >= this.#class.limits.maxQueuedEvents) {
+      this.#class.counters.overloaded++;
       return Promise.reject(overloadedError("Too many requests queued."));
     }
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
@@ -125,6 +127,21 @@ export class ObjectHost {
   /** True while events are queued, running, or being prepared for. */
   get busy(): boolean {
     return this.#running > 0 || this.#queue.length > 0 || this.#preparing || this.#keepAlive > 0;
+  }
+
+  /** Adds what this object holds now to `gauges` (metrics). */
+  addGauges(gauges: ObjectGauges): void {
+    if (this.#evicted) return;
+    const generation = this.#generation;
+    if (generation !== undefined) {
+      gauges.active++;
+      gauges.standardWebSockets += generation.standardSockets.size;
+    } else if (this.#sockets.size > 0) {
+      gauges.hibernated++;
+    }
+    gauges.hibernatableWebSockets += this.#sockets.size;
+    gauges.queued += this.#queue.length;
+    if (this.#queue.length > gauges.longestQueue) gauges.longestQueue = this.#queue.length;
   }
 
   /**
@@ -164,6 +181,7 @@ export class ObjectHost {
     this.#queue.shift();
     const waited = this.#class.clock.now() - item.enqueuedAt;
     if (waited > this.#class.limits.maxQueueAgeMs) {
+      this.#class.counters.overloaded++;
       item.reject(overloadedError("Requests queued for too long."));
     } else {
       this.#start(item);
@@ -363,9 +381,11 @@ export class ObjectHost {
     this.#prepared = false;
     this.#constructing = true;
     try {
-      return createGeneration(this.#generationHost, (generation) => {
-        this.#generation = generation;
+      const generation = createGeneration(this.#generationHost, (created) => {
+        this.#generation = created;
       });
+      this.#class.counters.activations++;
+      return generation;
     } catch (error) {
       this.#generation = undefined;
       throw error;
@@ -439,6 +459,7 @@ export class ObjectHost {
     this.#generation = undefined;
     this.#db.close();
     this.#class.residency.left(this);
+    this.#class.counters.hibernations++;
   }
 
   /** Ends the object's WebSockets with a close frame: its standard ones and hibernatable ones. */
@@ -459,6 +480,8 @@ export class ObjectHost {
   #evict(): void {
     this.#cancelIdle();
     this.#evicted = true;
+    // A host whose instance already left (hibernated, then its last socket closed) evicts none.
+    if (this.#generation !== undefined) this.#class.counters.evictions++;
     this.#generation = undefined;
     this.#db.close();
     this.#class.residency.left(this);

@@ -8,18 +8,17 @@ import type { ClusterStore } from "./cluster-store.ts";
 export interface StorageDriver {
   /**
    * Opens, creating if absent, the database of one object. The handle is valid until `close`.
-   * `onClose` runs whenever the driver closes the handle's connection (its cache of open files,
-   * `reopen`, `close`): drop everything tied to that connection, such as prepared statements.
+   * A driver that keeps names (`objectNames`) records `options.name` when it opens the database.
    */
-  openObject(namespace: string, id: string, onClose?: () => void): DatabaseHandle;
+  openObject(namespace: string, id: string, options?: OpenObjectOptions): DatabaseHandle;
   /**
    * Makes the object's database ready to open, when the driver needs a step that cannot be
    * synchronous (fetching it from elsewhere, claiming it): call before the first event of each
    * new instance of the object, and do not call `openObject` for it until it resolves. Rejects
    * when the object cannot be served (its stored state is damaged, the store is unreachable).
-   * Absent: `openObject` needs no preparing.
+   * `name` as in `OpenObjectOptions`. Absent: `openObject` needs no preparing.
    */
-  prepareObject?(namespace: string, id: string): Promise<void>;
+  prepareObject?(namespace: string, id: string, name?: string): Promise<void>;
   /** Ids (64 hex) of the objects of `namespace` that have a database, in no particular order. */
   listObjects(namespace: string): Promise<string[]>;
   /** Whether one object has a database (as `listObjects` would list it), without listing them all. */
@@ -34,16 +33,25 @@ export interface StorageDriver {
   snapshotObject?(namespace: string, id: string): Promise<Uint8Array | undefined>;
   /**
    * Stores `database` (a whole SQLite database file, as a snapshot gives it) as the database of
-   * an object that has none, and `alarm`, if given, in the alarm index; both durable when it
-   * resolves. Throws, storing nothing, when the object already has a database. For restoring a
-   * backup into storage that no runtime serves. A capability: absent when the driver cannot.
+   * an object that has none, and `options.alarm`, if given, in the alarm index; both durable
+   * when it resolves. A driver that keeps names (`objectNames`) records `options.name`. Throws,
+   * storing nothing, when the object already has a database. For restoring a backup into
+   * storage that no runtime serves. A capability: absent when the driver cannot.
    */
   restoreObject?(
     namespace: string,
     id: string,
     database: Uint8Array,
-    alarm: AlarmRecord | undefined,
+    options: { alarm?: AlarmRecord | undefined; name?: string | undefined },
   ): Promise<void>;
+  /**
+   * The names (`idFromName`) of those of `ids` whose name the driver has recorded, by id (a
+   * capability: absent when the driver keeps no names). Advisory: a name is recorded off the
+   * commit path, soon after `openObject` or `prepareObject` is given it; one lost in a crash is
+   * recorded again the next time the object's database is opened or prepared with its name.
+   * `deleteNamespace` removes the namespace's names.
+   */
+  objectNames?(namespace: string, ids: readonly string[]): Promise<Map<string, string>>;
   /**
    * Deletes every object database of `namespace` and removes its alarms from the index (a
    * `deleted_classes` migration). Idempotent. The databases are gone for good when it returns;
@@ -58,6 +66,20 @@ export interface StorageDriver {
   readonly cluster?: ClusterStore | undefined;
   /** Flushes and closes everything. Handles must not be used afterwards. */
   close(): Promise<void>;
+}
+
+/** What `openObject` is told besides the object's namespace and id. */
+export interface OpenObjectOptions {
+  /**
+   * Runs whenever the driver closes the handle's connection (its cache of open files, `reopen`,
+   * `close`): drop everything tied to that connection, such as prepared statements.
+   */
+  onClose?: () => void;
+  /**
+   * The name the object's id was made from (`idFromName`), when it was: a record for operators'
+   * tools (`objectNames`); the driver never needs it to serve the object.
+   */
+  name?: string | undefined;
 }
 
 /** One object's SQLite database. */
@@ -177,10 +199,23 @@ export interface AlarmIndex {
    */
   discardDeadLetters(namespace: string, id: string): number;
   /**
+   * How many alarms are due at `now` (epoch ms), running ones included; how many are being
+   * retried (failed at least once); how many were dead-lettered. For metrics, so it may read a
+   * slightly older state of a shared index. Absent: the driver does not count them.
+   */
+  counts?(now: number): Promise<AlarmCounts>;
+  /**
    * Present when other processes or threads write the same index (PostgreSQL): `earliest` then
    * reads only a cache of the index's head, and the scheduler takes due alarms with `claimDue`.
    */
   readonly shared?: SharedAlarmIndex;
+}
+
+/** What `AlarmIndex.counts` answers. */
+export interface AlarmCounts {
+  due: number;
+  retrying: number;
+  deadLetters: number;
 }
 
 /** The part of an alarm index that several schedulers share (a capability of `AlarmIndex`). */

@@ -57,7 +57,10 @@ export class ObjectDatabase {
     this.#driver = driver;
     this.#namespace = namespace;
     this.#id = id;
-    this.#name = name;
+    // The name is a record for tools; the runtime never reads it back (ids carry their name),
+    // so a name too long for a row is left out rather than failing the object.
+    this.#name =
+      name !== undefined && Buffer.byteLength(name) < MAX_ROW_BYTES - 64 ? name : undefined;
     this.#maxBytes = maxBytes;
   }
 
@@ -66,7 +69,7 @@ export class ObjectDatabase {
    * undefined when it has none.
    */
   prepare(): Promise<void> | undefined {
-    return this.#driver.prepareObject?.(this.#namespace, this.#id);
+    return this.#driver.prepareObject?.(this.#namespace, this.#id, this.#name);
   }
 
   /** True once the database was opened (the object has touched storage). */
@@ -76,7 +79,10 @@ export class ObjectDatabase {
 
   /** The driver handle, opening the database on first use. */
   get handle(): DatabaseHandle {
-    this.#handle ??= this.#driver.openObject(this.#namespace, this.#id, this.#onClose);
+    this.#handle ??= this.#driver.openObject(this.#namespace, this.#id, {
+      onClose: this.#onClose,
+      name: this.#name,
+    });
     return this.#handle;
   }
 
@@ -163,9 +169,7 @@ export class ObjectDatabase {
     // One transaction: a new database is set up with one commit, not three.
     db.exec(`BEGIN; ${SCHEMA}`);
     try {
-      // The name is a record for tools; the runtime never reads it back (ids carry their name),
-      // so a name too long for a row is left out rather than failing the object.
-      if (this.#name !== undefined && Buffer.byteLength(this.#name) < MAX_ROW_BYTES - 64) {
+      if (this.#name !== undefined) {
         db.prepare("INSERT OR IGNORE INTO _cf_METADATA (key, value) VALUES ('name', ?)").run(
           this.#name,
         );

@@ -2,6 +2,7 @@ import { type Deferred, deferred } from "../deferred.ts";
 import { errorMessage } from "../error-text.ts";
 import { SteadError } from "../errors.ts";
 import type { OutputGate } from "../gates/output-gate.ts";
+import type { HistogramCounts } from "../metrics/histogram-counts.ts";
 import type { ObjectDatabase } from "./object-database.ts";
 import { isCriticalSqliteError, sqlError } from "./sql-errors.ts";
 
@@ -37,6 +38,8 @@ export class Transactions {
   readonly #outputGate: OutputGate;
   readonly #hooks: CommitHooks;
   readonly #onFailure: (error: Error) => void;
+  /** Seconds from COMMIT to durable, per commit (the namespace's metrics). */
+  readonly #commitSeconds: HistogramCounts | undefined;
   #open: OpenTransaction | undefined;
   #depth = 0;
   #scheduled = false;
@@ -50,11 +53,13 @@ export class Transactions {
     outputGate: OutputGate,
     hooks: CommitHooks,
     onFailure: (error: Error) => void,
+    commitSeconds?: HistogramCounts,
   ) {
     this.#db = db;
     this.#outputGate = outputGate;
     this.#hooks = hooks;
     this.#onFailure = onFailure;
+    this.#commitSeconds = commitSeconds;
   }
 
   /**
@@ -207,6 +212,7 @@ export class Transactions {
     const tx = this.#open;
     if (!tx || this.#depth > 0 || this.#broken) return;
     this.#open = undefined;
+    const started = performance.now();
     let afterDurable: (() => void) | undefined;
     try {
       afterDurable = this.#hooks.beforeCommit();
@@ -225,6 +231,7 @@ export class Transactions {
     }
     this.#db.flush().then(
       () => {
+        this.#commitSeconds?.observe((performance.now() - started) / 1000);
         afterDurable?.();
         tx.durable.resolve();
       },

@@ -1,5 +1,10 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import type { AlarmIndex, AlarmRecord, DeadLetterRecord } from "../../core/storage/driver.ts";
+import type {
+  AlarmCounts,
+  AlarmIndex,
+  AlarmRecord,
+  DeadLetterRecord,
+} from "../../core/storage/driver.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS alarms (
@@ -12,6 +17,7 @@ CREATE TABLE IF NOT EXISTS alarms (
   PRIMARY KEY (namespace, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alarms_by_time ON alarms (time);
+CREATE INDEX IF NOT EXISTS alarms_retrying ON alarms (retry_count) WHERE retry_count > 0;
 CREATE TABLE IF NOT EXISTS alarm_dead_letters (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   namespace TEXT NOT NULL,
@@ -35,6 +41,7 @@ export class LocalAlarmIndex implements AlarmIndex {
   readonly #addDeadLetter: StatementSync;
   readonly #deadLetters: StatementSync;
   readonly #discardDeadLetters: StatementSync;
+  readonly #counts: StatementSync;
   readonly #onWrite: () => void;
 
   constructor(db: DatabaseSync, onWrite: () => void) {
@@ -56,6 +63,12 @@ export class LocalAlarmIndex implements AlarmIndex {
     this.#deadLetters = db.prepare("SELECT * FROM alarm_dead_letters ORDER BY seq DESC");
     this.#discardDeadLetters = db.prepare(
       "DELETE FROM alarm_dead_letters WHERE namespace = ? AND id = ?",
+    );
+    // Both alarm counts read an index (by time; the partial one of retrying alarms), not the table.
+    this.#counts = db.prepare(
+      `SELECT (SELECT count(*) FROM alarms WHERE time <= ?) AS due,
+              (SELECT count(*) FROM alarms WHERE retry_count > 0) AS retrying,
+              (SELECT count(*) FROM alarm_dead_letters) AS dead`,
     );
     this.#onWrite = onWrite;
   }
@@ -108,6 +121,15 @@ export class LocalAlarmIndex implements AlarmIndex {
     const removed = Number(this.#discardDeadLetters.run(namespace, id).changes);
     if (removed > 0) this.#onWrite();
     return removed;
+  }
+
+  counts(now: number): Promise<AlarmCounts> {
+    const row = this.#counts.get(now)!;
+    return Promise.resolve({
+      due: Number(row.due),
+      retrying: Number(row.retrying),
+      deadLetters: Number(row.dead),
+    });
   }
 
   deadLetters(): DeadLetterRecord[] {

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
-import type { DatabaseHandle } from "../../core/storage/driver.ts";
+import type { DatabaseHandle, OpenObjectOptions } from "../../core/storage/driver.ts";
 import { LocalDatabaseHistory } from "./database-history.ts";
 import { databaseOpenError, fileSystemError } from "./file-errors.ts";
 import { type HistoryOptions, ObjectHistory } from "./object-history.ts";
@@ -62,6 +62,8 @@ export interface HandleOwner {
   reopening(path: string): void;
   /** The object left memory: close its database now. */
   release(handle: LocalDatabaseHandle): void;
+  /** The object's database opened with the name its id was made from: record the name. */
+  named(namespace: string, id: string, name: string): void;
 }
 
 /**
@@ -89,6 +91,8 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   readonly #namespace: string;
   readonly #id: string;
   readonly #onClose: (() => void) | undefined;
+  /** The name to record when the database first opens; cleared once recorded. */
+  #name: string | undefined;
   #db: DatabaseSync | undefined;
   #wal: FileSync | undefined;
   /**
@@ -126,13 +130,14 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     namespace: string,
     id: string,
     path: string,
-    onClose: (() => void) | undefined,
+    opening: OpenObjectOptions,
   ) {
     this.#driver = driver;
     this.#namespace = namespace;
     this.#id = id;
     this.path = path;
-    this.#onClose = onClose;
+    this.#onClose = opening.onClose;
+    this.#name = opening.name;
     this.key = `${namespace}/${id}`;
     const options = driver.historyOptions;
     this.#history = options ? new ObjectHistory(path, options) : undefined;
@@ -485,6 +490,12 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     } catch (error) {
       this.disconnect();
       throw databaseOpenError(`${this.path}-history`, "object", this.#driver.dataDir, error);
+    }
+    // Once per handle, that is per instance of the object: a name lost in a crash is recorded
+    // again by the next process that opens the object.
+    if (this.#name !== undefined) {
+      this.#driver.named(this.#namespace, this.#id, this.#name);
+      this.#name = undefined;
     }
     this.used = true;
     return db;

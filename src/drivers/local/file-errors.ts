@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { SteadError } from "../../core/errors.ts";
 
 /** Which database failed, for the operator: they are repaired differently. */
-export type DatabaseRole = "control" | "object" | "lock";
+export type DatabaseRole = "control" | "object" | "lock" | "names";
 
 // SQLite primary result codes (the low byte of node:sqlite's `errcode`).
 const SQLITE_PERM = 3;
@@ -96,6 +96,13 @@ export function databaseOpenError(
     return new SteadError(
       "DATABASE_OPEN_FAILED",
       `The lock file ${path} is damaged (SQLite: ${sqliteText}). It holds no data: once no Stead process uses ${dataDir}, delete it and start again.`,
+      { cause: error },
+    );
+  }
+  if (role === "names" && (primary === SQLITE_NOTADB || primary === SQLITE_CORRUPT)) {
+    return new SteadError(
+      "DATABASE_OPEN_FAILED",
+      `The names database ${path} is damaged (SQLite: ${sqliteText}). It holds only the names of objects, for stead objects list, and they are recorded again as objects open: once no Stead process uses ${dataDir}, delete it (with its -wal and -shm files) and start again.`,
       { cause: error },
     );
   }

@@ -364,3 +364,30 @@ describe("local driver: checkpoints", () => {
     );
   });
 });
+
+describe("local driver: object names", () => {
+  it("replaces a damaged names file with an empty one, whose names come back as objects open", async () => {
+    using dir = tempDataDir("stead-local-driver-");
+    const open = async (driver: LocalDriver) => {
+      const handle = driver.openObject("Ns", id(1), { name: "first" });
+      handle.sqlite.exec("CREATE TABLE IF NOT EXISTS t (v)");
+      await handle.flush();
+      handle.close();
+    };
+    let driver = new LocalDriver({ dataDir: dir.path });
+    await open(driver);
+    await driver.close();
+    const names = join(dir.path, "stead-names.sqlite");
+    rmSync(`${names}-wal`, { force: true });
+    writeFileSync(names, "not a database ".repeat(512));
+    driver = new LocalDriver({ dataDir: dir.path });
+    try {
+      assert.deepEqual(await driver.objectNames("Ns", [id(1)]), new Map());
+      await open(driver);
+      assert.deepEqual(await driver.objectNames("Ns", [id(1)]), new Map([[id(1), "first"]]));
+      assert.equal(statSync(names).mode & 0o777, 0o600);
+    } finally {
+      await driver.close();
+    }
+  });
+});

@@ -1,13 +1,19 @@
 import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
-import type { AlarmRecord, ControlStore, StorageDriver } from "../../core/storage/driver.ts";
+import type {
+  AlarmRecord,
+  ControlStore,
+  OpenObjectOptions,
+  StorageDriver,
+} from "../../core/storage/driver.ts";
 import { LocalAlarmIndex } from "./alarm-index.ts";
 import { LocalControlStore } from "./control-store.ts";
 import { type DataDirLock, takeDataDirLock } from "./data-dir-lock.ts";
 import { type HandleOwner, LocalDatabaseHandle } from "./database-handle.ts";
 import { assertWritableDir, databaseOpenError, fileSystemError } from "./file-errors.ts";
 import type { HistoryOptions } from "./object-history.ts";
+import { LocalObjectNames } from "./object-names.ts";
 import { OpenDatabases } from "./open-databases.ts";
 import { maxOpenDatabases, openFileLimit } from "./open-file-limit.ts";
 import { createPrivateFile, makePrivateDir } from "./private-files.ts";
@@ -69,6 +75,7 @@ export interface LocalDriverOptions {
 const OBJECT_FILE = /^([0-9a-f]{64})\.sqlite$/;
 const OBJECT_ID = /^[0-9a-f]{64}$/;
 const CONTROL_FILE = "stead-control.sqlite";
+const NAMES_FILE = "stead-names.sqlite";
 const DEFAULT_CHECKPOINT_AFTER = 64;
 /** Cloudflare keeps 30 days of history. */
 export const DEFAULT_HISTORY_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
@@ -91,6 +98,7 @@ export class LocalDriver implements StorageDriver {
   readonly #control: DatabaseSync;
   readonly #controlWal: FileSync;
   #controlDirty = false;
+  readonly #names: LocalObjectNames;
   #closed = false;
   readonly #maxOpen: number;
   readonly #checkpointAfterCommits: number;
@@ -150,6 +158,7 @@ export class LocalDriver implements StorageDriver {
       opening: (handle) => this.#open.opening(handle),
       disconnected: (handle, finish) => this.#disconnected(handle, finish),
       reopening: (path) => this.#lastClose.delete(path),
+      named: (namespace, id, name) => this.#names.record(namespace, id, name),
       release: (handle) => this.#release(handle),
     };
     this.#open = new OpenDatabases(this.#maxOpen);
@@ -175,6 +184,18 @@ export class LocalDriver implements StorageDriver {
       throw databaseOpenError(controlPath, "control", this.dataDir, error);
     }
     this.#control = control;
+    try {
+      this.#names = LocalObjectNames.open(join(this.dataDir, NAMES_FILE), {
+        shared: options.sharedControl === true,
+        // Object threads' drivers open it after this process's first driver, and close before it.
+        primary: options.lock !== "held",
+        dataDir: this.dataDir,
+      });
+    } catch (error) {
+      control.close();
+      this.#ownLock?.release();
+      throw error;
+    }
     this.#controlWal = new FileSync(`${controlPath}-wal`, { preallocate: true });
     if (created) {
       // Blocking, once per data directory, once its tables exist: the control database's first
@@ -191,7 +212,7 @@ export class LocalDriver implements StorageDriver {
     return this.#open.size;
   }
 
-  openObject(namespace: string, id: string, onClose?: () => void): LocalDatabaseHandle {
+  openObject(namespace: string, id: string, options?: OpenObjectOptions): LocalDatabaseHandle {
     const key = `${namespace}/${id}`;
     let handle = this.#handles.get(key);
     if (handle) return handle;
@@ -209,7 +230,7 @@ export class LocalDriver implements StorageDriver {
       namespace,
       id,
       join(dir, `${id}.sqlite`),
-      onClose,
+      options ?? {},
     );
     this.#handles.set(key, handle);
     return handle;
@@ -239,7 +260,7 @@ export class LocalDriver implements StorageDriver {
     namespace: string,
     id: string,
     database: Uint8Array,
-    alarm: AlarmRecord | undefined,
+    { alarm, name }: { alarm?: AlarmRecord | undefined; name?: string | undefined },
   ): Promise<void> {
     const dir = join(this.dataDir, namespace);
     const path = join(dir, `${id}.sqlite`);
@@ -261,10 +282,16 @@ export class LocalDriver implements StorageDriver {
     } catch (error) {
       throw fileSystemError(path, this.dataDir, error);
     }
+    // Written with the next batch, and at the latest when the driver closes.
+    if (name !== undefined) this.#names.record(namespace, id, name);
     if (alarm !== undefined) {
       this.alarms.set(alarm);
       await this.#syncControl();
     }
+  }
+
+  async objectNames(namespace: string, ids: readonly string[]): Promise<Map<string, string>> {
+    return this.#names.names(namespace, ids);
   }
 
   deleteNamespace(namespace: string): void {
@@ -286,6 +313,7 @@ export class LocalDriver implements StorageDriver {
     this.#dirSyncs.get(dir)?.close();
     this.#dirSyncs.delete(dir);
     this.alarms.deleteNamespace(namespace);
+    this.#names.deleteNamespace(namespace);
   }
 
   async close(): Promise<void> {
@@ -303,6 +331,7 @@ export class LocalDriver implements StorageDriver {
     });
     if (this.#controlDirty) await this.#controlWal.sync().catch(() => {});
     this.#controlWal.close();
+    this.#names.close();
     for (const sync of this.#dirSyncs.values()) sync.close();
     this.#control.close();
     this.#ownLock?.release();

@@ -35,6 +35,8 @@ type Query = (text: string, params: unknown[]) => Promise<Record<string, unknown
 
 /**
  * Claims an object for this process: a new epoch, which fences every earlier holder's commits.
+ * `name` (the name the id was made from, if it was) is written to the object's row when the row
+ * has none, so every claim heals a name that was never recorded.
  * On a single node the claim always succeeds (the process that asks last wins). In a cluster it
  * succeeds only when the object is unowned, already this node's (this incarnation), or its
  * owner's heartbeat has expired by PostgreSQL's clock, and only while this node's own lease is
@@ -46,27 +48,30 @@ export async function claimObject(
   namespace: string,
   id: string,
   cluster: ClusterIdentity | undefined,
+  name: string | undefined,
 ): Promise<ClaimedHead> {
   if (cluster !== undefined && !cluster.serving()) throw notServing(cluster);
   const rows =
     cluster === undefined
       ? await query(
           `WITH claim AS (
-             INSERT INTO ${S}.objects (namespace, id, epoch) VALUES ($1, $2, 1)
-             ON CONFLICT (namespace, id) DO UPDATE SET epoch = objects.epoch + 1
+             INSERT INTO ${S}.objects (namespace, id, epoch, name) VALUES ($1, $2, 1, $3::text)
+             ON CONFLICT (namespace, id) DO UPDATE
+               SET epoch = objects.epoch + 1, name = COALESCE(objects.name, excluded.name)
              RETURNING epoch, txid, page_size, db_pages, db_checksum)
            ${claimTail(S)}`,
-          [namespace, id],
+          [namespace, id, name ?? null],
         )
       : await query(
           `WITH me AS (
              SELECT 1 FROM ${S}.nodes WHERE node_id = $3 AND incarnation = $4
                AND heartbeat_at > now() - make_interval(secs => $5::float8 / 1000)),
            claim AS (
-             INSERT INTO ${S}.objects (namespace, id, epoch, owner_node, owner_incarnation)
-             SELECT $1, $2, 1, $3, $4 FROM me
+             INSERT INTO ${S}.objects (namespace, id, epoch, owner_node, owner_incarnation, name)
+             SELECT $1, $2, 1, $3, $4, $6::text FROM me
              ON CONFLICT (namespace, id) DO UPDATE
-               SET epoch = objects.epoch + 1, owner_node = $3, owner_incarnation = $4
+               SET epoch = objects.epoch + 1, owner_node = $3, owner_incarnation = $4,
+                 name = COALESCE(objects.name, excluded.name)
                WHERE objects.owner_node IS NULL
                   OR (objects.owner_node = $3 AND objects.owner_incarnation = $4)
                   OR NOT EXISTS (
@@ -75,7 +80,7 @@ export async function claimObject(
                       AND n.heartbeat_at > now() - make_interval(secs => $5::float8 / 1000))
              RETURNING epoch, txid, page_size, db_pages, db_checksum)
            ${claimTail(S)}`,
-          [namespace, id, cluster.node, cluster.incarnation, cluster.leaseMs],
+          [namespace, id, cluster.node, cluster.incarnation, cluster.leaseMs, name ?? null],
         );
   const row = rows[0];
   if (row === undefined) {

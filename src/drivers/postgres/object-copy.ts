@@ -97,15 +97,15 @@ export async function snapshotDatabase(
 
 /**
  * Stores `database` as an object's compacted pages (log row 1, compacted; no history before
- * it, which starts from these pages when the object is next used), with its alarm, in one
- * transaction. Refused when the object already has a row.
+ * it, which starts from these pages when the object is next used), with its name and alarm, in
+ * one transaction. Refused when the object already has a row.
  */
 export async function restoreDatabase(
   owner: CopyOwner,
   namespace: string,
   id: string,
   database: Uint8Array,
-  alarm: AlarmRecord | undefined,
+  { alarm, name }: { alarm?: AlarmRecord | undefined; name?: string | undefined },
 ): Promise<void> {
   const S = owner.S;
   const pageSize = pageSizeOf(database);
@@ -126,9 +126,9 @@ export async function restoreDatabase(
   }
   await owner.pool.transaction(async (tx) => {
     const created = await tx.query(
-      `INSERT INTO ${S}.objects (namespace, id, epoch, txid, page_size, db_pages, db_checksum, snap_txid)
-       VALUES ($1, $2, 0, 1, $3, $4, $5, 1) ON CONFLICT (namespace, id) DO NOTHING RETURNING 1`,
-      [namespace, id, pageSize, dbPages, checksum.value],
+      `INSERT INTO ${S}.objects (namespace, id, epoch, txid, page_size, db_pages, db_checksum, snap_txid, name)
+       VALUES ($1, $2, 0, 1, $3, $4, $5, 1, $6) ON CONFLICT (namespace, id) DO NOTHING RETURNING 1`,
+      [namespace, id, pageSize, dbPages, checksum.value, name ?? null],
     );
     if (created.length === 0) {
       throw new Error(

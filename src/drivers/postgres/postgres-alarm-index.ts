@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import type {
+  AlarmCounts,
   AlarmIndex,
   AlarmRecord,
   DeadLetterRecord,
@@ -139,6 +140,23 @@ export class PostgresAlarmIndex implements AlarmIndex, SharedAlarmIndex {
     );
     this.#pendingDiscards.push({ namespace, id });
     return removed;
+  }
+
+  async counts(now: number): Promise<AlarmCounts> {
+    const [row] = await withinTimeout(
+      this.#pool.query(
+        `SELECT (SELECT count(*) FROM ${this.#S}.alarms WHERE time <= $1)::int AS due,
+                (SELECT count(*) FROM ${this.#S}.alarms WHERE retry_count > 0)::int AS retrying,
+                (SELECT count(*) FROM ${this.#S}.dead_letters)::int AS dead`,
+        [now],
+      ),
+      this.#timeoutMs,
+    );
+    return {
+      due: Number(row?.due ?? 0),
+      retrying: Number(row?.retrying ?? 0),
+      deadLetters: Number(row?.dead ?? 0),
+    };
   }
 
   async claimDue(now: number, limit: number, leaseMs: number): Promise<AlarmRecord[]> {

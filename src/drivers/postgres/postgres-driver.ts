@@ -1,7 +1,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { SteadError } from "../../core/errors.ts";
-import type { AlarmRecord, StorageDriver } from "../../core/storage/driver.ts";
+import type { AlarmRecord, OpenObjectOptions, StorageDriver } from "../../core/storage/driver.ts";
 import { type DataDirLock, takeDataDirLock } from "../local/data-dir-lock.ts";
 import { assertWritableDir } from "../local/file-errors.ts";
 import { DEFAULT_HISTORY_RETENTION_MS } from "../local/local-driver.ts";
@@ -82,6 +82,8 @@ export interface PostgresDriverOptions {
 }
 
 const OBJECT_ID = /^[0-9a-f]{64}$/;
+/** Past this many ids, `objectNames` reads the namespace's names instead of looking ids up. */
+const NAMES_BY_ID = 1_000;
 
 /**
  * Objects durable in PostgreSQL: each object's SQLite file under `dataDir` is its working copy
@@ -215,14 +217,16 @@ export class PostgresDriver implements StorageDriver {
     }
   }
 
-  openObject(namespace: string, id: string, onClose?: () => void): PostgresDatabaseHandle {
+  /** The name is recorded by `prepareObject`'s claim, which comes first. */
+  openObject(namespace: string, id: string, options?: OpenObjectOptions): PostgresDatabaseHandle {
     const handle = this.#handle(namespace, id);
-    handle.onClose = onClose;
+    handle.onClose = options?.onClose;
     return handle;
   }
 
-  prepareObject(namespace: string, id: string): Promise<void> {
-    return this.#handle(namespace, id).prepare();
+  /** Claims the object; the claim records `name` in its row when the row has none yet. */
+  prepareObject(namespace: string, id: string, name?: string): Promise<void> {
+    return this.#handle(namespace, id).prepare(name);
   }
 
   async listObjects(namespace: string): Promise<string[]> {
@@ -233,6 +237,30 @@ export class PostgresDriver implements StorageDriver {
       [namespace],
     );
     return rows.map((row) => row.id as string);
+  }
+
+  async objectNames(namespace: string, ids: readonly string[]): Promise<Map<string, string>> {
+    if (this.control.deleting(namespace) || ids.length === 0) return new Map();
+    const S = this.#owner.S;
+    if (ids.length > NAMES_BY_ID) {
+      // Most of a namespace (a prefix filter reads them all): one pass over its rows.
+      const wanted = new Set(ids);
+      const rows = await this.#pool.query(
+        `SELECT id, name FROM ${S}.objects WHERE namespace = $1 AND name IS NOT NULL`,
+        [namespace],
+      );
+      return new Map(
+        rows
+          .filter((row) => wanted.has(row.id as string))
+          .map((row) => [row.id as string, row.name as string]),
+      );
+    }
+    const rows = await this.#pool.query(
+      `SELECT id, name FROM ${S}.objects
+       WHERE namespace = $1 AND id = ANY($2::text[]) AND name IS NOT NULL`,
+      [namespace, ids],
+    );
+    return new Map(rows.map((row) => [row.id as string, row.name as string]));
   }
 
   async hasObject(namespace: string, id: string): Promise<boolean> {
@@ -256,10 +284,10 @@ export class PostgresDriver implements StorageDriver {
     namespace: string,
     id: string,
     database: Uint8Array,
-    alarm: AlarmRecord | undefined,
+    options: { alarm?: AlarmRecord | undefined; name?: string | undefined },
   ): Promise<void> {
     if (!OBJECT_ID.test(id)) throw new Error(`internal: not an object id: ${id}`);
-    return restoreDatabase(this.#owner, namespace, id, database, alarm);
+    return restoreDatabase(this.#owner, namespace, id, database, options);
   }
 
   deleteNamespace(namespace: string): void {

@@ -230,9 +230,10 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
   /**
    * Claims the object for this process (a new epoch, which fences any earlier claimant) and makes
    * the working copy match PostgreSQL: kept when it is known to, checked against the recorded
-   * checksum when a file is there, rebuilt from the log otherwise.
+   * checksum when a file is there, rebuilt from the log otherwise. `name` is recorded in the
+   * object's row when it has none (see `claimObject`).
    */
-  async prepare(): Promise<void> {
+  async prepare(name?: string): Promise<void> {
     // An append still in flight decides whether what this process knows is current.
     await this.#inFlight?.catch(() => {});
     const S = this.#owner.S;
@@ -242,6 +243,7 @@ export class PostgresDatabaseHandle implements DatabaseHandle, OpenDatabase {
       this.#namespace,
       this.#id,
       this.#owner.cluster,
+      name,
     );
     this.#owner.learnAlarm(this.#namespace, this.#id, head.alarm);
     this.#epoch = head.epoch;

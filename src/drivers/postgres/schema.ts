@@ -124,6 +124,12 @@ const MIGRATIONS: readonly string[] = [
   INSERT INTO $S.object_history (namespace, id, base_txid)
     SELECT namespace, id, CASE WHEN snap_txid = 0 THEN 0 END FROM $S.objects;
   `,
+  // 6: the name each object's id was made from (idFromName), for operators' tools. Written by the
+  // claim that makes or takes the row, when the row has none: objects made before this version
+  // get theirs at their next claim.
+  `
+  ALTER TABLE $S.objects ADD COLUMN name text;
+  `,
 ];
 
 /** The schema version this Stead writes. */
