@@ -11,6 +11,7 @@ import { createRuntime, ManualClock } from "../../src/index.ts";
 import { adminOf } from "../support/admin.ts";
 import { writeFiles } from "../support/app-files.ts";
 import { launchChromium } from "../support/browser.ts";
+import { deadLetterAlarms } from "../support/dead-letters.ts";
 import { decodePng, type Png } from "../support/png.ts";
 import { type SteadProcess, startStead } from "../support/stead-process.ts";
 import { storageOptions, type TestStore, testStore } from "../support/storage.ts";
@@ -546,19 +547,8 @@ describe("the web console", () => {
       onError: () => {},
       ...storageOptions(),
     });
-    const stubs = ["first", "second"].map((name) => rt.env.ALARMED.getByName(name));
-    for (const stub of stubs) {
-      await stub.failTimes(-1);
-      await stub.schedule(clock.now() + 10);
-    }
-    await clock.advance(10);
-    for (let attempt = 1; attempt <= 7; attempt++) {
-      for (const stub of stubs) {
-        await waitFor(async () => (await stub.runs()).length === attempt, `attempt ${attempt}`);
-      }
-      if (attempt < 7) await clock.advance(2000 * 2 ** (attempt - 1));
-    }
-    await waitFor(() => rt.alarmDeadLetters().length === 2, "both dead letters");
+    await deadLetterAlarms(rt, clock, ["first", "second"]);
+    const first = rt.env.ALARMED.getByName("first");
     await using server = await adminOf(rt);
 
     const page = await newPage(browser);
@@ -585,7 +575,7 @@ describe("the web console", () => {
     assert.ok(pixels(screenshot, dark) > 1000, "the table's text rendered");
 
     // The cause fixed, a retry runs the alarm again, once.
-    await stubs[0]!.failTimes(0);
+    await first.failTimes(0);
     await page.getByRole("button", { name: "Retry Alarmed first" }).click();
     await page
       .getByText("Retried Alarmed first: its alarm runs now (1 dead letter cleared).")
@@ -593,7 +583,7 @@ describe("the web console", () => {
     await rows.filter({ hasText: "Alarmed first" }).waitFor({ state: "detached" });
     assert.equal(await rows.count(), 1);
     await clock.advance(0);
-    await waitFor(async () => (await stubs[0]!.runs()).length === 8, "the retried alarm to run");
+    await waitFor(async () => (await first.runs()).length === 8, "the retried alarm to run");
 
     // A discard asks first; Cancel keeps it.
     await page.getByRole("button", { name: "Discard Alarmed second" }).click();

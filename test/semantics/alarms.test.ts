@@ -5,6 +5,7 @@ import { createRuntime, ManualClock, type RuntimeOptions } from "../../src/index
 import { runDurableObjectAlarm } from "../../src/testing/index.ts";
 import { constructed } from "../fixtures/alarm-worker.ts";
 import { adminOf } from "../support/admin.ts";
+import { deadLetterAlarms } from "../support/dead-letters.ts";
 import { storageOptions, testStore } from "../support/storage.ts";
 import { waitFor } from "../support/wait-for.ts";
 
@@ -190,19 +191,7 @@ describe("alarms", () => {
   it("discards a dead-lettered alarm on an operator's word, keeping others", async () => {
     const clock = new ManualClock();
     await using rt = await start(clock);
-    const stubs = ["first", "second"].map((name) => rt.env.ALARMED.getByName(name));
-    for (const stub of stubs) {
-      await stub.failTimes(-1);
-      await stub.schedule(clock.now() + 10);
-    }
-    await clock.advance(10);
-    for (let attempt = 1; attempt <= 7; attempt++) {
-      for (const stub of stubs) {
-        await waitFor(async () => (await stub.runs()).length === attempt, `attempt ${attempt}`);
-      }
-      if (attempt < 7) await clock.advance(2000 * 2 ** (attempt - 1));
-    }
-    await waitFor(() => rt.alarmDeadLetters().length === 2, "both dead letters");
+    await deadLetterAlarms(rt, clock, ["first", "second"]);
     await using admin = await adminOf(rt);
     assert.equal(await admin.client.discardDeadLetters("Alarmed", "first"), 1);
     assert.deepEqual(
