@@ -5,7 +5,7 @@ import { AdminApi } from "../admin/admin-api.ts";
 import { AdminServer } from "../admin/admin-server.ts";
 import { httpFamilies } from "../admin/metrics/http-families.ts";
 import { prometheusText } from "../admin/metrics/prometheus-text.ts";
-import { runtimeAdmin } from "../embedded/create-runtime.ts";
+import { runtimeAdmin } from "../embedded/runtime-admin.ts";
 import type { Runtime } from "../embedded/worker-runtime.ts";
 import type { HttpMetrics } from "../server/http-metrics.ts";
 import type { Logger } from "./logger.ts";

@@ -1,5 +1,3 @@
-import { alarmFamilies } from "../admin/metrics/alarm-families.ts";
-import type { RuntimeAdmin } from "../admin/runtime-admin.ts";
 import type { ResolvedAssets } from "../bindings/assets/index.ts";
 import { D1_CLASS_NAME } from "../bindings/d1/index.ts";
 import { serviceEntrypointProblems } from "../bindings/services/index.ts";
@@ -12,9 +10,6 @@ import { installWorkersGlobals } from "../core/globals/workers-globals.ts";
 import { NameCache } from "../core/ids/name-cache.ts";
 import { DEFAULT_NAME_CACHE_BYTES } from "../core/ids/object-id.ts";
 import { formatOptionProblems } from "../core/invalid-options.ts";
-import { applyMigrationPlan } from "../core/migrations/apply-migrations.ts";
-import type { ClassBinding } from "../core/migrations/migration.ts";
-import { planMigrations } from "../core/migrations/plan-migrations.ts";
 import { DurableObjectNamespace } from "../core/object/namespace.ts";
 import { Residency } from "../core/object/residency.ts";
 import type { NamespaceRecord, StorageDriver } from "../core/storage/driver.ts";
@@ -22,10 +17,11 @@ import { addRuntimeScope, runInScope, type WorkerScope } from "../core/worker-sc
 import { maxOpenDatabases, openFileLimit } from "../drivers/local/open-file-limit.ts";
 import { withAppConfig } from "./app-config.ts";
 import { type AppEntry, loadAppEntry } from "./app-entry.ts";
-import { addBindings, bindingNameProblems, resolveAssetOptions } from "./bindings.ts";
+import { addBindings, resolveAssetOptions } from "./bindings.ts";
 import { ClusterNode } from "./cluster-node.ts";
 import { buildControllers, deferBindings } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
+import { registerRuntimeAdmin } from "./runtime-admin.ts";
 import { bareClasses, withRuntimeClasses } from "./runtime-classes.ts";
 import {
   DEFAULT_LIMITS,
@@ -33,6 +29,12 @@ import {
   type ResolvedRuntimeOptions,
   type RuntimeOptions,
 } from "./runtime-options.ts";
+import {
+  checkBindingOptions,
+  checkThreadOptions,
+  classBindings,
+  prepareNamespaces,
+} from "./runtime-setup.ts";
 import { historyOptions, openStore, type Store } from "./store.ts";
 import { fillWorkerExports } from "./worker-exports.ts";
 import { type Runtime, trackWaitUntil, workerContext, workerRuntime } from "./worker-runtime.ts";
@@ -69,15 +71,6 @@ export interface RuntimeInternals {
    * hosted with a bare class, so objects' storage is reachable and no app code runs.
    */
   toolsOnly?: boolean;
-}
-
-const admins = new WeakMap<Runtime, RuntimeAdmin>();
-
-/** What Stead's admin API and tools reach of `runtime` (a runtime `createRuntime` made). */
-export function runtimeAdmin(runtime: Runtime): RuntimeAdmin {
-  const admin = admins.get(runtime);
-  if (admin === undefined) throw new TypeError("Not a runtime made by createRuntime().");
-  return admin;
 }
 
 /** `createRuntime` with internal options; not exported from the package. */
@@ -206,48 +199,7 @@ export async function createRuntimeWith(
       node,
       removeScope,
     );
-    const { driver } = store;
-    const snapshotObject = driver.snapshotObject?.bind(driver);
-    admins.set(runtime, {
-      namespaces: () => records,
-      storage:
-        config.storage !== undefined
-          ? "postgres"
-          : config.driver !== undefined
-            ? "driver"
-            : "local",
-      appliedMigrations: () => driver.control.appliedMigrations(),
-      ...(snapshotObject === undefined ? {} : { snapshot: snapshotObject }),
-      listObjects: (storageName) => driver.listObjects(storageName),
-      hasObject: (storageName, id) => driver.hasObject(storageName, id),
-      // Names from the driver's record of them (object threads and cluster nodes write the same
-      // one), when it keeps one.
-      ...(driver.objectNames === undefined
-        ? {}
-        : { objectNames: (storageName, ids) => driver.objectNames!(storageName, ids) }),
-      route: (storageName) => hosted.route(storageName),
-      deadLetters: async () => {
-        const { alarms } = driver;
-        return alarms.shared === undefined ? alarms.deadLetters() : alarms.shared.allDeadLetters();
-      },
-      now: () => (config.clock ?? systemClock).now(),
-      discardDeadLetters: async (storageName, id) => {
-        const { alarms } = driver;
-        alarms.discardDeadLetters(storageName, id);
-        // Local: durable with the control database's next sync; shared: in PostgreSQL now.
-        await alarms.shared?.flush();
-      },
-      ...(config.cluster === undefined ? {} : { node: config.cluster.nodeId }),
-      metrics: async () => {
-        const classOf = (storageName: string) =>
-          records.find((record) => record.storageName === storageName)?.className ?? storageName;
-        const [objects, alarms] = await Promise.all([
-          hosted.objectMetrics(),
-          alarmFamilies(scheduler!, classOf),
-        ]);
-        return [...objects, alarms];
-      },
-    });
+    registerRuntimeAdmin(runtime, { config, records, store, hosted, scheduler });
     undo.move();
     return runtime;
   } catch (error) {
@@ -255,140 +207,6 @@ export async function createRuntimeWith(
     await undo.disposeAsync().catch(() => {});
     throw error;
   }
-}
-
-/** Options that only make sense with objects on this thread are refused with threads. */
-function checkThreadOptions(config: ResolvedRuntimeOptions): void {
-  if ((config.threads ?? 0) === 0) return;
-  const problems: string[] = [];
-  if (typeof config.main !== "string" && !(config.main instanceof URL)) {
-    problems.push(
-      "main: must be a path or URL with threads (each object thread imports the module itself)",
-    );
-  }
-  if (config.driver !== undefined) {
-    problems.push("driver: object threads use the default local driver; remove driver or threads");
-  }
-  if (config.clock !== undefined) {
-    problems.push("clock: an injected clock cannot reach object threads; remove clock or threads");
-  }
-  if (problems.length > 0) {
-    throw new SteadError("INVALID_CONFIG", formatOptionProblems("createRuntime()", problems));
-  }
-}
-
-/** Every binding name is used once; KV needs a directory to live in. */
-function checkBindingOptions(config: ResolvedRuntimeOptions): void {
-  const problems = bindingNameProblems([
-    ...Object.keys(config.vars ?? {}).map((name) => ({ name, option: "vars" })),
-    ...Object.keys(config.durableObjects ?? {}).map((name) => ({ name, option: "durableObjects" })),
-    ...(config.kv_namespaces ?? []).map(({ binding }) => ({
-      name: binding,
-      option: "kv_namespaces",
-    })),
-    ...(config.services ?? []).map(({ binding }) => ({ name: binding, option: "services" })),
-    ...(config.r2_buckets ?? []).map(({ binding }) => ({ name: binding, option: "r2_buckets" })),
-    ...(config.d1_databases ?? []).map(({ binding }) => ({
-      name: binding,
-      option: "d1_databases",
-    })),
-    ...(config.assets?.binding === undefined
-      ? []
-      : [{ name: config.assets.binding, option: "assets.binding" }]),
-  ]);
-  if (
-    (config.r2_buckets ?? []).length > 0 &&
-    config.driver !== undefined &&
-    config.dataDir === undefined
-  ) {
-    problems.push(
-      "r2_buckets: R2 objects live in <dataDir>/r2.sqlite and <dataDir>/r2-blobs; with a driver, give dataDir too",
-    );
-  }
-  if (
-    (config.kv_namespaces ?? []).length > 0 &&
-    config.driver !== undefined &&
-    config.dataDir === undefined
-  ) {
-    problems.push(
-      "kv_namespaces: KV namespaces live in <dataDir>/kv.sqlite; with a driver, give dataDir too",
-    );
-  }
-  if (problems.length > 0) {
-    throw new SteadError("INVALID_CONFIG", formatOptionProblems("createRuntime()", problems));
-  }
-}
-
-function classBindings(config: ResolvedRuntimeOptions): ClassBinding[] {
-  return Object.entries(config.durableObjects ?? {}).map(([binding, spec]) => ({
-    binding,
-    className: typeof spec === "string" ? spec : spec.className,
-    backend: typeof spec === "object" && spec.storage === "kv" ? "kv" : "sqlite",
-  }));
-}
-
-/**
- * Plans the migrations (which changes nothing), checks that the module exports every bound
- * class, and only then applies them. Resolves to every recorded namespace.
- */
-async function prepareNamespaces(
-  config: ResolvedRuntimeOptions,
-  module: Record<string, unknown>,
-  driver: StorageDriver,
-): Promise<NamespaceRecord[]> {
-  const bindings = classBindings(config);
-  // A deletion waiting for confirmation names how many objects it would delete: count them
-  // (asynchronously, for any driver) only when a pending migration deletes a class at all.
-  const applied = new Set(driver.control.appliedMigrations());
-  const deletes = (config.migrations ?? []).some(
-    (migration) => !applied.has(migration.tag) && (migration.deleted_classes ?? []).length > 0,
-  );
-  const counts = new Map<string, number>();
-  if (deletes) {
-    for (const { storageName } of driver.control.namespaces()) {
-      counts.set(storageName, (await driver.listObjects(storageName)).length);
-    }
-  }
-  const plan = planMigrations({
-    records: driver.control.namespaces(),
-    applied: driver.control.appliedMigrations(),
-    migrations: config.migrations ?? [],
-    bindings,
-    declared: [
-      ...Object.entries(config.objectClasses ?? {}).map(([className, backend]) => ({
-        className,
-        backend,
-      })),
-      // Each D1 database is an object of Stead's own class.
-      ...((config.d1_databases ?? []).length === 0
-        ? []
-        : [{ className: D1_CLASS_NAME, backend: "sqlite" as const }]),
-    ],
-    confirmDeletions: config.confirmDeletions ?? [],
-    countObjects: (storageName) => counts.get(storageName) ?? 0,
-    source: config.configPath ?? "createRuntime() options",
-  });
-  const named = [
-    ...bindings.map(({ binding, className }) => ({
-      className,
-      by: `Durable Object binding ${binding}`,
-    })),
-    ...Object.keys(config.objectClasses ?? {}).map((className) => ({
-      className,
-      by: `exports.${className}`,
-    })),
-  ];
-  for (const { className, by } of named) {
-    if (typeof module[className] !== "function") {
-      const exported = Object.keys(module).filter((k) => typeof module[k] === "function");
-      throw new SteadError(
-        "INVALID_CONFIG",
-        `${config.configPath === undefined ? "" : `${config.configPath}: `}${by} names class "${className}", but the entry module does not export it. Exported classes: ${exported.join(", ") || "(none)"}. Export the class, or fix the class name.`,
-      );
-    }
-  }
-  await applyMigrationPlan(driver, plan);
-  return [...plan.records.values()];
 }
 
 /** Every recorded class the module exports gets a namespace, bound or not, so its alarms run. */

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AdminApi } from "../../src/admin/admin-api.ts";
-import { createRuntime, runtimeAdmin } from "../../src/embedded/create-runtime.ts";
+import { createRuntime } from "../../src/embedded/create-runtime.ts";
+import { runtimeAdmin } from "../../src/embedded/runtime-admin.ts";
 import type { Runtime } from "../../src/index.ts";
 import { type StoreOptions, skipUnless, testStore } from "../support/storage.ts";
 

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AdminApi } from "../../src/admin/admin-api.ts";
 import { prometheusText } from "../../src/admin/metrics/prometheus-text.ts";
-import { runtimeAdmin } from "../../src/embedded/create-runtime.ts";
+import { runtimeAdmin } from "../../src/embedded/runtime-admin.ts";
 import { createRuntime, type D1Database, type Runtime } from "../../src/index.ts";
 import type { Served } from "../fixtures/cluster-worker.ts";
 import { adminOf } from "../support/admin.ts";

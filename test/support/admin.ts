@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { AdminApi } from "../../src/admin/admin-api.ts";
 import { AdminClient } from "../../src/admin/admin-client.ts";
 import { AdminServer } from "../../src/admin/admin-server.ts";
-import { runtimeAdmin } from "../../src/embedded/create-runtime.ts";
+import { runtimeAdmin } from "../../src/embedded/runtime-admin.ts";
 import type { Runtime } from "../../src/index.ts";
 
 /** The admin API of `runtime` on a loopback listener, and a client with its token; `await using` stops it. */
