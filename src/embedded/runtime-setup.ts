@@ -49,23 +49,18 @@ export function checkBindingOptions(config: ResolvedRuntimeOptions): void {
       ? []
       : [{ name: config.assets.binding, option: "assets.binding" }]),
   ]);
-  if (
-    (config.r2_buckets ?? []).length > 0 &&
-    config.driver !== undefined &&
-    config.dataDir === undefined
-  ) {
-    problems.push(
-      "r2_buckets: R2 objects live in <dataDir>/r2.sqlite and <dataDir>/r2-blobs; with a driver, give dataDir too",
-    );
-  }
-  if (
-    (config.kv_namespaces ?? []).length > 0 &&
-    config.driver !== undefined &&
-    config.dataDir === undefined
-  ) {
-    problems.push(
-      "kv_namespaces: KV namespaces live in <dataDir>/kv.sqlite; with a driver, give dataDir too",
-    );
+  // KV and R2 keep their files in the data directory, which a custom driver does not name.
+  if (config.driver !== undefined && config.dataDir === undefined) {
+    if ((config.r2_buckets ?? []).length > 0) {
+      problems.push(
+        "r2_buckets: R2 objects live in <dataDir>/r2.sqlite and <dataDir>/r2-blobs; with a driver, give dataDir too",
+      );
+    }
+    if ((config.kv_namespaces ?? []).length > 0) {
+      problems.push(
+        "kv_namespaces: KV namespaces live in <dataDir>/kv.sqlite; with a driver, give dataDir too",
+      );
+    }
   }
   if (problems.length > 0) {
     throw new SteadError("INVALID_CONFIG", formatOptionProblems("createRuntime()", problems));

@@ -9,13 +9,12 @@ import { after, before, describe, it } from "node:test";
 import type { Browser, Locator, Page } from "playwright-core";
 import { createRuntime, ManualClock } from "../../src/index.ts";
 import { adminOf } from "../support/admin.ts";
-import { writeFiles } from "../support/app-files.ts";
+import { roomApp } from "../support/app-files.ts";
 import { launchChromium } from "../support/browser.ts";
 import { deadLetterAlarms } from "../support/dead-letters.ts";
 import { decodePng, type Png } from "../support/png.ts";
 import { type SteadProcess, startStead } from "../support/stead-process.ts";
 import { storageOptions, type TestStore, testStore } from "../support/storage.ts";
-import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 // The module itself (alarms that fail on demand), as the alarm tests load it.
@@ -56,18 +55,7 @@ export default {
 `;
 
 function chatApp(): { path: string } & Disposable {
-  const app = tempDataDir("stead-console-app-");
-  writeFiles(app.path, {
-    "wrangler.jsonc": JSON.stringify({
-      name: "chat",
-      main: "src/index.js",
-      compatibility_date: "2026-01-01",
-      durable_objects: { bindings: [{ name: "ROOM", class_name: "Room" }] },
-      migrations: [{ tag: "v1", new_sqlite_classes: ["Room"] }],
-    }),
-    "src/index.js": WORKER,
-  });
-  return app;
+  return roomApp(WORKER, "stead-console-app-");
 }
 
 /** Seeds `lobby` with 60 messages and keys, and 11 more rooms with one each: 12 objects. */

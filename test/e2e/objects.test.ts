@@ -5,10 +5,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { writeFiles } from "../support/app-files.ts";
+import { roomApp, writeFiles } from "../support/app-files.ts";
 import { runStead, startStead } from "../support/stead-process.ts";
 import { type TestStore, testStore } from "../support/storage.ts";
-import { tempDataDir } from "../support/temp-dir.ts";
 
 const READ_WRITE = "rw-token-for-the-admin-tests";
 const READ_ONLY = "ro-token-for-the-admin-tests";
@@ -37,18 +36,7 @@ export default {
 `;
 
 function chatApp(): { path: string } & Disposable {
-  const app = tempDataDir("stead-objects-app-");
-  writeFiles(app.path, {
-    "wrangler.jsonc": JSON.stringify({
-      name: "chat",
-      main: "src/index.js",
-      compatibility_date: "2026-01-01",
-      durable_objects: { bindings: [{ name: "ROOM", class_name: "Room" }] },
-      migrations: [{ tag: "v1", new_sqlite_classes: ["Room"] }],
-    }),
-    "src/index.js": WORKER,
-  });
-  return app;
+  return roomApp(WORKER, "stead-objects-app-");
 }
 
 function objects(args: string[], app: string, store: TestStore, env: NodeJS.ProcessEnv = {}) {
