@@ -80,6 +80,7 @@ export class AppProcess {
       ...(options.historyRetentionDays === undefined
         ? []
         : ["--history-retention-days", String(options.historyRetentionDays)]),
+      ...(options.durability === undefined ? [] : ["--durability", options.durability]),
       ...(options.maxConnections === undefined
         ? []
         : ["--max-connections", String(options.maxConnections)]),

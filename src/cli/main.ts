@@ -96,6 +96,10 @@ function serverCommand(name: string, description: string, dev: boolean): Command
       "days each object's database history is kept for point-in-time recovery (0: none; default: 30)",
     )
     .option(
+      "--durability <mode>",
+      "how the local data directory makes commits durable: journal (one node journal, group commit across objects) or wal (an fdatasync of each object's WAL) (default: journal)",
+    )
+    .option(
       "--storage <url>",
       "keep objects durable in PostgreSQL (postgres://user:password@host:5432/db, ?schema=NAME; default schema stead): the data directory then holds only working copies, rebuilt when missing",
     )

@@ -32,6 +32,9 @@ export interface ServerOptions {
   storage: string | undefined;
   /** Days of object history kept for point-in-time recovery; unset, the default (30). */
   historyRetentionDays: number | undefined;
+  /** The local driver's durability mode and journal segment size; unset, the defaults. */
+  durability: "journal" | "wal" | undefined;
+  journalSegmentBytes: number | undefined;
   /** This process as a cluster node (`--cluster`); its storage is the cluster's URL. */
   cluster: ClusterFlags | undefined;
   /** The admin API's listener (`--admin-port`); unset, none. */
@@ -76,6 +79,7 @@ export interface ServerFlags {
   threads?: string;
   storage?: string;
   historyRetentionDays?: string;
+  durability?: string;
   prebuilt?: string;
   cluster?: string;
   nodeId?: string;
@@ -169,9 +173,37 @@ export function resolveServerOptions(
       flags.historyRetentionDays ?? env.STEAD_HISTORY_RETENTION_DAYS,
       "--history-retention-days / STEAD_HISTORY_RETENTION_DAYS",
     ),
+    ...durabilityFlags(flags, env, storage),
     ...(flags.prebuilt === undefined ? {} : { prebuilt: flags.prebuilt }),
     cluster: cluster?.node,
     admin: adminFlags(flags, env),
+  };
+}
+
+/** `--durability` / `STEAD_DURABILITY` and `STEAD_JOURNAL_SEGMENT_BYTES`, for the local driver. */
+function durabilityFlags(
+  flags: ServerFlags,
+  env: NodeJS.ProcessEnv,
+  storage: string | undefined,
+): Pick<ServerOptions, "durability" | "journalSegmentBytes"> {
+  const mode = flags.durability ?? env.STEAD_DURABILITY;
+  if (mode !== undefined && mode !== "journal" && mode !== "wal") {
+    throw new UsageError(
+      `--durability / STEAD_DURABILITY must be "journal" (one node journal, the default) or "wal" (an fdatasync per object WAL), got "${mode}".`,
+    );
+  }
+  if (storage !== undefined && flags.durability !== undefined) {
+    throw new UsageError(
+      "--durability applies to the local data directory; with --storage, PostgreSQL makes commits durable. Leave one of them out.",
+    );
+  }
+  const segmentText = env.STEAD_JOURNAL_SEGMENT_BYTES;
+  return {
+    durability: storage === undefined ? mode : undefined,
+    journalSegmentBytes:
+      segmentText === undefined || storage !== undefined
+        ? undefined
+        : integer(segmentText, "STEAD_JOURNAL_SEGMENT_BYTES", 65536, 2 ** 31),
   };
 }
 

@@ -75,6 +75,10 @@ async function serveLocked(
         ? {}
         : { historyRetentionDays: options.historyRetentionDays }),
       threads: options.threads,
+      ...(options.durability === undefined ? {} : { durability: options.durability }),
+      ...(options.journalSegmentBytes === undefined
+        ? {}
+        : { journalSegmentBytes: options.journalSegmentBytes }),
       ...(options.storage === undefined ? {} : { storage: options.storage }),
       ...(options.cluster === undefined
         ? {}
@@ -96,6 +100,7 @@ async function serveLocked(
           }),
       objects: { hibernateAfterMs: options.hibernateAfterMs },
       onConsole: (entry) => logger.app(entry),
+      onNotice: (message, fields) => logger.info(message, fields),
       onError: (error, context) => {
         logger.error(`error in ${context}`, {
           error: describeError(error),

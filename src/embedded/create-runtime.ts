@@ -35,7 +35,7 @@ import {
   classBindings,
   prepareNamespaces,
 } from "./runtime-setup.ts";
-import { historyOptions, openStore, type Store } from "./store.ts";
+import { durabilityOptions, historyOptions, openStore, type Store } from "./store.ts";
 import { fillWorkerExports } from "./worker-exports.ts";
 import { type Runtime, trackWaitUntil, workerContext, workerRuntime } from "./worker-runtime.ts";
 
@@ -266,6 +266,7 @@ async function hostObjects(
         threads,
       ),
       historyRetentionMs: historyOptions(config).historyRetentionMs,
+      durability: durabilityOptions(config),
       compatibilityDate,
       vars: config.vars ?? {},
       bindings,

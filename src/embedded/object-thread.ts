@@ -248,6 +248,7 @@ async function openDriver(): Promise<StorageDriver> {
     ...(data.historyRetentionMs === undefined
       ? {}
       : { historyRetentionMs: data.historyRetentionMs }),
+    ...data.durability,
     sharedControl: true,
     lock: "held",
   });

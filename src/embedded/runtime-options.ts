@@ -158,6 +158,20 @@ export interface RuntimeOptions {
    */
   historyRetentionDays?: number;
   /**
+   * With the local driver: how commits are made durable. `"journal"` (default): one node-level
+   * journal whose fdatasync acknowledges the commits of every object made meanwhile (group
+   * commit), replayed into the objects after a crash. `"wal"`: an fdatasync of each object's own
+   * WAL per commit. The CLI fills it from `--durability` / `STEAD_DURABILITY`. See
+   * docs/durability.md.
+   */
+  durability?: "journal" | "wal";
+  /**
+   * With the local driver's journal: the size in bytes past which a journal segment is retired
+   * (default 64 MiB). The journal holds about two segments, which bounds the replay after a
+   * crash. The CLI fills it from `STEAD_JOURNAL_SEGMENT_BYTES`.
+   */
+  journalSegmentBytes?: number;
+  /**
    * Bytes of `idFromName()` names whose ids are kept, shared by all namespaces (default 8 MiB;
    * 0 turns the cache off). Least recently used names leave first; a name not cached costs two
    * HMACs to resolve, so this trades memory for CPU, never correctness.
@@ -209,6 +223,11 @@ export interface RuntimeOptions {
   driver?: StorageDriver;
   /** Receives errors nobody else sees (failed alarms, rejected `waitUntil` promises). */
   onError?: (error: unknown, context: string) => void;
+  /**
+   * Receives notices worth a log line that are not errors: after a crash, what replaying the
+   * local driver's journal took (`"journal replayed"`, with records, objects, bytes and ms).
+   */
+  onNotice?: (message: string, fields: Record<string, unknown>) => void;
   /**
    * Receives what the app writes through `console` (on every object thread too), with its level
    * and the object that wrote it, instead of the process's stdout/stderr. `stead start` logs it
@@ -327,6 +346,12 @@ const schema = z.object({
     .number({ error: "must be a number of days, like 30 (0 keeps no history)" })
     .nonnegative({ error: "must be 0 or more days, like 30 (0 keeps no history)" })
     .optional(),
+  durability: z.enum(["journal", "wal"], { error: 'must be "journal" or "wal"' }).optional(),
+  journalSegmentBytes: z
+    .number({ error: "must be a number of bytes, like 67108864" })
+    .int({ error: "must be a whole number of bytes, like 67108864" })
+    .min(65536, { error: "must be at least 65536 bytes (64 KiB)" })
+    .optional(),
   nameCacheBytes: z
     .number({ error: "must be a number of bytes, like 8388608 (0 turns the cache off)" })
     .int({ error: "must be a whole number of bytes, like 8388608" })
@@ -382,6 +407,7 @@ const schema = z.object({
     )
     .optional(),
   onError: z.function().optional(),
+  onNotice: z.function().optional(),
   onConsole: z.function().optional(),
 });
 

@@ -94,6 +94,8 @@ export interface ShardData {
   maxOpenDatabases: number | undefined;
   /** History kept for point-in-time recovery, ms (undefined: the driver's default). */
   historyRetentionMs: number | undefined;
+  /** The local driver's `durability` and `journalSegmentBytes`. */
+  durability: { durability?: "journal" | "wal"; journalSegmentBytes?: number };
   compatibilityDate: string;
   vars: Record<string, unknown>;
   /** Binding name -> storage name, for the env. */

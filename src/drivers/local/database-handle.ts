@@ -103,6 +103,11 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   /** What makes commits durable: `#wal`, or the node journal. Set while connected. */
   #commitSync: CommitSync | undefined;
   /**
+   * The journal's reader of this object's WAL, kept across connections: a reconnect continues
+   * where it stopped (the WAL a close kept is the same WAL) instead of reading it all again.
+   */
+  #journalSync: JournalSync | undefined;
+  /**
    * Set while the database file's sync after a checkpoint runs (its file descriptor is closed
    * after it, so an open object costs no extra descriptor between checkpoints).
    */
@@ -507,10 +512,11 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     });
     this.#wal = wal;
     try {
-      this.#commitSync =
+      this.#journalSync ??=
         journal === undefined
-          ? wal
+          ? undefined
           : new JournalSync(journal, `${this.#namespace}/${this.#id}.sqlite`, this.#readWal);
+      this.#commitSync = this.#journalSync ?? wal;
     } catch (error) {
       this.disconnect();
       throw databaseOpenError(`${this.path}-wal`, "object", this.#driver.dataDir, error);

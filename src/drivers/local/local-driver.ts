@@ -262,6 +262,11 @@ export class LocalDriver implements StorageDriver {
     }
   }
 
+  /** The node journal's counters (syncs, records, bytes, retired segments); undefined without it. */
+  get journalStats(): NodeJournal["stats"] | undefined {
+    return this.#journal?.stats;
+  }
+
   /** Object databases open now (at most `maxOpenDatabases`, unless all of them are in use). */
   get openDatabases(): number {
     return this.#open.size;

@@ -95,7 +95,7 @@ export class NodeJournal {
   /** The first error of a sync: every later append rejects with it (durability is unknown). */
   #failure: unknown;
   /** For status and tests. */
-  readonly stats = { syncs: 0, records: 0, bytes: 0, retired: 0 };
+  readonly stats = { syncs: 0, records: 0, bytes: 0, retired: 0, syncMs: 0 };
 
   constructor(options: NodeJournalOptions) {
     this.#options = options;
@@ -189,14 +189,8 @@ export class NodeJournal {
     batch.bytes += recordLength(key, frames);
     batch.keys.add(key);
     this.stats.records++;
-    if (!this.#syncing && !this.#scheduled) {
-      this.#scheduled = true;
-      // The next turn, not now: the flushes of every commit this turn join one sync.
-      setImmediate(() => {
-        this.#scheduled = false;
-        if (!this.#syncing) this.#startSync();
-      });
-    }
+    // The next turn, not now: the flushes of every commit this turn join one sync.
+    if (!this.#syncing) this.#schedule();
     return batch.done;
   }
 
@@ -214,8 +208,10 @@ export class NodeJournal {
       return;
     }
     this.#syncing = true;
+    const started = performance.now();
     fdatasync(fd, (error) => {
       this.#syncing = false;
+      this.stats.syncMs += performance.now() - started;
       if (error) {
         this.#fail(error);
         batch.reject(error);
@@ -223,7 +219,19 @@ export class NodeJournal {
         this.stats.syncs++;
         batch.resolve();
       }
-      if (this.#batch !== undefined && !this.#closed) this.#startSync();
+      // Not at once: the commits that waited for this sync come back on this turn with their
+      // next commits, which should share the next sync rather than wait for a second one.
+      if (this.#batch !== undefined && !this.#closed) this.#schedule();
+    });
+  }
+
+  /** Starts a sync of the waiting records on the event loop's next turn (see `#add`). */
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (!this.#syncing) this.#startSync();
     });
   }
 
@@ -261,10 +269,9 @@ export class NodeJournal {
    */
   #allocate(segment: Segment, end: number): void {
     if (end <= segment.allocated) return;
-    const target = Math.max(
-      end,
-      Math.min(segment.allocated * 2, segment.allocated + 8 * ZEROS.length),
-    );
+    // Steps of 1 to 8 MiB, doubling: one sync in a thousand or so commits pays for the new size.
+    const step = Math.min(Math.max(segment.allocated, ZEROS.length), 8 * ZEROS.length);
+    const target = Math.max(end, Math.min(segment.allocated + step, this.#options.segmentBytes));
     while (segment.allocated < target) {
       const length = Math.min(ZEROS.length, target - segment.allocated);
       segment.allocated += writeSync(segment.fd, ZEROS, 0, length, segment.allocated);

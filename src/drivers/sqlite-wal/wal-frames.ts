@@ -167,6 +167,7 @@ export class WalReader {
     this.#resume = undefined;
     const frameSize = FRAME_HEADER_SIZE + header.pageSize;
     let frame = this.#frame;
+    const start = frame;
     let checksum = this.#checksum;
     // Frames are contiguous: read many per call (one system call, not one per frame). Each chunk
     // is a new buffer, so page images are views into it rather than copies.
@@ -198,10 +199,13 @@ export class WalReader {
       }
       if (valid * frameSize < chunk.length || chunk.length === 0) break;
     }
+    // The next read starts at what this one found and one frame more (which usually ends it):
+    // reading right after each commit, a chunk of 16 frames would be 64 KiB for one new page.
+    this.#chunkFrames = Math.min(Math.max(frame - start + 1, 2), 16);
     return header;
   }
 
-  /** Frames per read, at first (doubling while the WAL goes on). */
+  /** Frames of the first read of the next call (doubling while the WAL goes on). */
   #chunkFrames = 16;
 }
 
