@@ -46,7 +46,11 @@ const KEY = /^[^/\\]+\/[^/\\]+\.sqlite$/;
  * Idempotent: a crash during replay leaves the journal in place, and the next start writes the
  * same bytes again.
  */
-export function replayJournal(dataDir: string, journalDir: string): JournalReplay {
+export function replayJournal(
+  dataDir: string,
+  journalDir: string,
+  afterRecord?: (records: number) => void,
+): JournalReplay {
   const started = performance.now();
   const report: JournalReplay = { segments: 0, records: 0, objects: 0, bytes: 0, ms: 0 };
   if (!existsSync(journalDir)) return report;
@@ -79,11 +83,12 @@ export function replayJournal(dataDir: string, journalDir: string): JournalRepla
         report.records++;
         if (record.frames === undefined) {
           ftruncateSync(fd, 0);
-          continue;
+        } else {
+          const { header, firstFrame, frames, pageSize } = record.frames;
+          writeAll(fd, header, 0);
+          writeAll(fd, frames, 32 + firstFrame * (24 + pageSize));
         }
-        const { header, firstFrame, frames, pageSize } = record.frames;
-        writeAll(fd, header, 0);
-        writeAll(fd, frames, 32 + firstFrame * (24 + pageSize));
+        afterRecord?.(report.records);
       }
     }
     for (const fd of wals.values()) if (fd !== "missing") fdatasyncSync(fd);

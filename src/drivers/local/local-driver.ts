@@ -88,6 +88,8 @@ export interface LocalDriverOptions {
    * throw to model a failed flush.
    */
   beforeFlush?: (object: { namespace: string; id: string }) => void | Promise<void>;
+  /** Test hook: runs after each journal record the start-up replay wrote back (1, 2, …). */
+  afterReplayedRecord?: (records: number) => void;
 }
 
 const OBJECT_FILE = /^([0-9a-f]{64})\.sqlite$/;
@@ -209,7 +211,7 @@ export class LocalDriver implements StorageDriver {
     if (lock !== "held" && lock !== undefined && !replayedUnder.has(lock)) {
       replayedUnder.add(lock);
       try {
-        this.journalReplay = replayJournal(this.dataDir, journalDir);
+        this.journalReplay = replayJournal(this.dataDir, journalDir, options.afterReplayedRecord);
       } catch (error) {
         this.#ownLock?.release();
         throw fileSystemError(journalDir, this.dataDir, error);
