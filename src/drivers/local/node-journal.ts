@@ -48,6 +48,8 @@ interface Segment {
   allocated: number;
   /** Keys of the objects with records in the segment. */
   readonly keys: Set<string>;
+  /** Its syncs running now (its descriptor stays open until they end). */
+  syncing: number;
 }
 
 /** A batch of appended records waiting for the sync that will cover them. */
@@ -61,6 +63,12 @@ interface Batch {
 }
 
 const ZEROS = Buffer.alloc(1024 * 1024);
+/**
+ * Syncs running at once. A second one starts while the first waits for the disk, so the batch
+ * written meanwhile does not wait for the first to come back before its own sync is issued; an
+ * fdatasync covers every write made before it, so batches resolve in order either way.
+ */
+const MAX_SYNCS = 2;
 /** Retired segment files kept for reuse (a reused file needs no zero-filling and no new directory entry). */
 const SPARE_SEGMENTS = 2;
 
@@ -85,7 +93,11 @@ export class NodeJournal {
   #segment: Segment;
   #nextSequence: bigint;
   #batch: Batch | undefined;
-  #syncing = false;
+  /** Syncs running now. */
+  #syncing = 0;
+  /** Batches written and being synced, oldest first, each with its number. */
+  readonly #unresolved: Array<{ number: number; batch: Batch }> = [];
+  #written = 0;
   #scheduled = false;
   /** Segments waiting to be settled and invalidated, oldest first. */
   readonly #retiring: Segment[] = [];
@@ -112,7 +124,7 @@ export class NodeJournal {
 
   /** No record is waiting for a sync. */
   get idle(): boolean {
-    return this.#batch === undefined && !this.#syncing;
+    return this.#batch === undefined && this.#syncing === 0;
   }
 
   /** Appends one object's newly committed frames; resolves once the record is durable. */
@@ -136,8 +148,7 @@ export class NodeJournal {
     if (batch === undefined) return;
     this.#batch = undefined;
     try {
-      this.#write(batch);
-      fdatasyncSync(this.#segment.fd);
+      fdatasyncSync(this.#write(batch).fd);
     } catch (error) {
       this.#fail(error);
       batch.reject(error);
@@ -154,9 +165,9 @@ export class NodeJournal {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    while (this.#syncing || this.#batch !== undefined || this.#settling) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (!this.#syncing && this.#batch !== undefined) this.#startSync();
+    while (this.#syncing > 0 || this.#batch !== undefined || this.#settling) {
+      await nextTurn();
+      if (this.#syncing === 0 && this.#batch !== undefined) this.#startSync();
     }
     // Whatever path left an object's files short of its last commits (a close that could not
     // sync), settling every object the journal still covers makes them whole before it goes.
@@ -190,7 +201,7 @@ export class NodeJournal {
     batch.keys.add(key);
     this.stats.records++;
     // The next turn, not now: the flushes of every commit this turn join one sync.
-    if (!this.#syncing) this.#schedule();
+    if (this.#syncing < MAX_SYNCS) this.#schedule();
     return batch.done;
   }
 
@@ -198,26 +209,32 @@ export class NodeJournal {
     const batch = this.#batch;
     if (batch === undefined) return;
     this.#batch = undefined;
-    let fd: number;
+    let segment: Segment;
     try {
-      this.#write(batch);
-      fd = this.#segment.fd;
+      segment = this.#write(batch);
     } catch (error) {
       this.#fail(error);
       batch.reject(error);
       return;
     }
-    this.#syncing = true;
+    const number = ++this.#written;
+    this.#unresolved.push({ number, batch });
+    this.#syncing++;
+    segment.syncing++;
     const started = performance.now();
-    fdatasync(fd, (error) => {
-      this.#syncing = false;
+    fdatasync(segment.fd, (error) => {
+      this.#syncing--;
+      segment.syncing--;
       this.stats.syncMs += performance.now() - started;
       if (error) {
         this.#fail(error);
-        batch.reject(error);
+        for (const { batch } of this.#unresolved.splice(0)) batch.reject(error);
       } else {
         this.stats.syncs++;
-        batch.resolve();
+        // Everything written before this sync started is durable: this batch and earlier ones.
+        while (this.#unresolved.length > 0 && this.#unresolved[0]!.number <= number) {
+          this.#unresolved.shift()!.batch.resolve();
+        }
       }
       // Not at once: the commits that waited for this sync come back on this turn with their
       // next commits, which should share the next sync rather than wait for a second one.
@@ -231,7 +248,7 @@ export class NodeJournal {
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      if (!this.#syncing) this.#startSync();
+      if (this.#syncing < MAX_SYNCS) this.#startSync();
     });
   }
 
@@ -239,7 +256,7 @@ export class NodeJournal {
    * Writes a batch at the end of the current segment, retiring it first when the batch would
    * take it past its size. Records are sealed here, with the salt of the segment they go to.
    */
-  #write(batch: Batch): void {
+  #write(batch: Batch): Segment {
     let segment = this.#segment;
     if (
       segment.offset > SEGMENT_HEADER_BYTES &&
@@ -261,6 +278,7 @@ export class NodeJournal {
     segment.offset += batch.bytes;
     for (const key of batch.keys) segment.keys.add(key);
     this.stats.bytes += batch.bytes;
+    return segment;
   }
 
   /**
@@ -298,7 +316,16 @@ export class NodeJournal {
       fdatasyncSync(fd);
       syncDirectory(this.#options.dir);
     }
-    return { path, fd, salt, sequence, offset: SEGMENT_HEADER_BYTES, allocated, keys: new Set() };
+    return {
+      path,
+      fd,
+      salt,
+      sequence,
+      offset: SEGMENT_HEADER_BYTES,
+      allocated,
+      keys: new Set(),
+      syncing: 0,
+    };
   }
 
   #retire(segment: Segment): void {
@@ -313,6 +340,7 @@ export class NodeJournal {
       while (this.#retiring.length > 0) {
         const segment = this.#retiring[0]!;
         await this.#options.settle([...segment.keys]);
+        while (segment.syncing > 0) await nextTurn();
         // Zeroed and synced before it can be forgotten: replaying its records after a later
         // segment's would take objects back.
         writeSync(segment.fd, ZEROS, 0, SEGMENT_HEADER_BYTES, 0);
@@ -336,6 +364,10 @@ export class NodeJournal {
   #fail(error: unknown): void {
     this.#failure ??= error;
   }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function remaining(buffers: Buffer[], skip: number): Buffer[] {
