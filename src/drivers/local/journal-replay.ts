@@ -7,6 +7,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -56,14 +57,13 @@ export function replayJournal(
   if (!existsSync(journalDir)) return report;
   const files = readdirSync(journalDir).filter((name) => name.endsWith(".journal"));
   if (files.length === 0) return report;
-  const segments: Array<{ path: string; bytes: Buffer; salt: number; sequence: bigint }> = [];
+  const segments: Array<{ path: string; salt: number; sequence: bigint }> = [];
   for (const name of files) {
     const path = join(journalDir, name);
-    const bytes = readFileSync(path);
     report.segments++;
-    const header = decodeSegmentHeader(bytes.subarray(0, SEGMENT_HEADER_BYTES));
+    const header = decodeSegmentHeader(readHeader(path));
     if (header === undefined) continue;
-    segments.push({ path, bytes, ...header });
+    segments.push({ path, ...header });
   }
   // Every journal of the previous process (one per object thread) in one order: each object's
   // records are all in one journal, whose segments are numbered in order.
@@ -75,8 +75,9 @@ export function replayJournal(
   const wals = new Map<string, number | "missing">();
   const dirs = new Set<string>();
   try {
+    // One segment in memory at a time (64 MiB by default).
     for (const segment of segments) {
-      for (const record of readRecords(segment.bytes, segment.salt)) {
+      for (const record of readRecords(readFileSync(segment.path), segment.salt)) {
         report.bytes += record.frames === undefined ? 0 : record.frames.frames.length;
         const fd = walFor(dataDir, record.key, wals, dirs);
         if (fd === "missing") continue;
@@ -124,6 +125,17 @@ function walFor(
   const fd = openSync(wal, constants.O_RDWR | constants.O_CREAT, 0o600);
   wals.set(key, fd);
   return fd;
+}
+
+function readHeader(path: string): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const bytes = Buffer.alloc(SEGMENT_HEADER_BYTES);
+    const read = readSync(fd, bytes, 0, SEGMENT_HEADER_BYTES, 0);
+    return bytes.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function writeAll(fd: number, bytes: Buffer, position: number): void {

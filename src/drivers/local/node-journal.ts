@@ -69,6 +69,12 @@ const ZEROS = Buffer.alloc(1024 * 1024);
  * fdatasync covers every write made before it, so batches resolve in order either way.
  */
 const MAX_SYNCS = 2;
+/**
+ * Retired segments whose objects are still being settled, at most. A batch that would retire one
+ * more waits for the oldest to finish (commits slow down to the pace of settling), which bounds
+ * the journal, and so the replay after a crash, to about this many segments plus one.
+ */
+const MAX_RETIRING = 2;
 /** Retired segment files kept for reuse (a reused file needs no zero-filling and no new directory entry). */
 const SPARE_SEGMENTS = 2;
 
@@ -208,6 +214,8 @@ export class NodeJournal {
   #startSync(): void {
     const batch = this.#batch;
     if (batch === undefined) return;
+    // Started again by `#settleRetiring` once the oldest retired segment is settled.
+    if (this.#retiring.length >= MAX_RETIRING && this.#wouldRetire(batch)) return;
     this.#batch = undefined;
     let segment: Segment;
     try {
@@ -256,12 +264,17 @@ export class NodeJournal {
    * Writes a batch at the end of the current segment, retiring it first when the batch would
    * take it past its size. Records are sealed here, with the salt of the segment they go to.
    */
-  #write(batch: Batch): Segment {
-    let segment = this.#segment;
-    if (
+  #wouldRetire(batch: Batch): boolean {
+    const segment = this.#segment;
+    return (
       segment.offset > SEGMENT_HEADER_BYTES &&
       segment.offset + batch.bytes > this.#options.segmentBytes
-    ) {
+    );
+  }
+
+  #write(batch: Batch): Segment {
+    let segment = this.#segment;
+    if (this.#wouldRetire(batch)) {
       this.#retire(segment);
       segment = this.#segment = this.#openSegment();
     }
@@ -350,12 +363,17 @@ export class NodeJournal {
         closeSync(segment.fd);
         this.#retiring.shift();
         this.stats.retired++;
+        if (this.#batch !== undefined && !this.#closed) this.#schedule();
         if (this.#spares.length < SPARE_SEGMENTS && !this.#closed) this.#spares.push(segment.path);
         else unlinkSync(segment.path);
       }
-    } catch {
-      // Retiring only bounds the journal's size: a failed settle leaves the segment in the
-      // journal (replay reads it) and is tried again at the next retirement.
+    } catch (error) {
+      // An object file that cannot be synced: the disk fails. The segment stays (replay reads
+      // it); the journal stops acknowledging, so objects reset rather than wait forever.
+      this.#fail(error);
+      const batch = this.#batch;
+      this.#batch = undefined;
+      batch?.reject(error);
     } finally {
       this.#settling = false;
     }
