@@ -39,6 +39,7 @@ import {
 } from "../threads/shard-protocol.ts";
 import { fromWireError, toWireError } from "../threads/wire.ts";
 import { addBindings } from "./bindings.ts";
+import { startFeed } from "./feed-setup.ts";
 import { loadEntryModule } from "./module-loader.ts";
 import { buildControllers, deferBindings, metricsSources } from "./namespaces.ts";
 import { withRuntimeClasses } from "./runtime-classes.ts";
@@ -94,6 +95,14 @@ async function start(): Promise<void> {
   const module = await runInScope(scope, () => loadEntryModule(data.main, data.cwd));
   extra.open(data.dataDir);
   const driver = await openDriver();
+  const onError = (error: unknown, context: string) =>
+    port.postMessage({ t: "error", error: toWireError(error), context });
+  // This thread ships the commits of the objects it hosts; the main thread's catch-up reaches
+  // them through their routes.
+  const feed =
+    data.feed === undefined
+      ? undefined
+      : await startFeed(data.feed, data.namespaces, systemClock, onError);
   const routes = new Map<string, ObjectRoute>();
   const handles = new Handles({
     thread: data.shard,
@@ -126,8 +135,12 @@ async function start(): Promise<void> {
           ),
           refuse: () => (deadline!.serving ? undefined : leaseLapsed(cluster.node)),
         }),
-    onError: (error, context) =>
-      port.postMessage({ t: "error", error: toWireError(error), context }),
+    onError,
+    ...(feed === undefined ? {} : { feedFor: (storageName) => feed.feedFor(storageName) }),
+  });
+  feed?.attach({
+    route: (storageName) => controllers.get(storageName),
+    listObjects: (storageName) => driver.listObjects(storageName),
   });
   for (const [storageName, controller] of controllers) {
     routes.set(storageName, shardRoute(controller, sender));
@@ -207,6 +220,7 @@ async function start(): Promise<void> {
     // Let commits scheduled for the end of this turn run before closing.
     await new Promise((resolve) => setImmediate(resolve));
     for (const controller of controllers.values()) controller.closeAll();
+    await feed?.close();
     await extra.close();
     await driver.close();
   }
