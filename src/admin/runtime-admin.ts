@@ -7,7 +7,7 @@ import type { MetricFamily } from "./metrics/metric-family.ts";
 export interface RuntimeFeed {
   /** Each sink's lag, what waits, and failing objects (this thread's objects). */
   status(): FeedStatus;
-  /** Resolves once nothing waits to be shipped. */
+  /** Resolves once the catch-up at start is done and nothing waits to be shipped. */
   drained(): Promise<void>;
 }
 

@@ -65,7 +65,7 @@ export function registerRuntimeAdmin(runtime: Runtime, parts: AdminParts): void 
     ...(config.cluster === undefined ? {} : { node: config.cluster.nodeId }),
     ...(feed === undefined
       ? {}
-      : { feed: { status: () => feed.status(), drained: () => feed.shipper.drained() } }),
+      : { feed: { status: () => feed.status(), drained: () => feed.drained() } }),
     metrics: async () => {
       const classOf = (storageName: string) =>
         records.find((record) => record.storageName === storageName)?.className ?? storageName;

@@ -31,6 +31,7 @@ export class NodeFeed {
   readonly #classes: Map<string, string>;
   readonly #onError: (error: unknown, context: string) => void;
   #runtime: FeedRuntime | undefined;
+  #caughtUp: Promise<void> = Promise.resolve();
 
   constructor(
     options: FeedOptions,
@@ -69,7 +70,18 @@ export class NodeFeed {
    * (`_cf_changes`); sinks skip what their cursors show applied. Objects not in memory are read
    * without running app code. Resolves when every object answered; failures are reported.
    */
-  async catchUp(): Promise<void> {
+  catchUp(): Promise<void> {
+    this.#caughtUp = this.#catchUp();
+    return this.#caughtUp;
+  }
+
+  /** Resolves once the catch-up at start is done and nothing waits to be shipped. */
+  async drained(): Promise<void> {
+    await this.#caughtUp;
+    await this.shipper.drained();
+  }
+
+  async #catchUp(): Promise<void> {
     const runtime = this.#runtime;
     if (runtime === undefined) return;
     for (const storageName of this.#classes.keys()) {
