@@ -79,7 +79,7 @@ export class PostgresSink implements FeedSink {
 
   /** Every object of the call in one transaction: two round trips. */
   async #applyTogether(batches: readonly ObjectBatch[]): Promise<BatchOutcome[]> {
-    const client = await this.#pool.connect();
+    const client = await this.#connect();
     let broken: Error | undefined;
     try {
       const cursors = await this.#lockCursors(client, batches);
@@ -120,7 +120,7 @@ export class PostgresSink implements FeedSink {
 
   /** One object, each commit in a savepoint: applies those before a refused change. */
   async #applyLocating(batch: ObjectBatch): Promise<BatchOutcome> {
-    const client = await this.#pool.connect();
+    const client = await this.#connect();
     let broken: Error | undefined;
     try {
       const [start] = await this.#lockCursors(client, [batch]);
@@ -168,6 +168,16 @@ export class PostgresSink implements FeedSink {
     } finally {
       client.release(broken);
     }
+  }
+
+  /**
+   * A pooled connection. One that breaks while checked out (a cut, a restarted server) emits
+   * "error" besides failing its query; the query's failure is what the apply reports.
+   */
+  async #connect(): Promise<pg.PoolClient> {
+    const client = await this.#pool.connect();
+    if (!client.listeners("error").includes(ignore)) client.on("error", ignore);
+    return client;
   }
 
   /** Opens the transaction and locks the objects' cursor rows (made at 0 when new), in order. */
@@ -264,6 +274,8 @@ SELECT class, object_id, seq FROM ${this.#tables.cursors} WHERE (class, object_i
     }
   }
 }
+
+function ignore(): void {}
 
 /**
  * The server refused a statement for what it holds (a type mismatch, a missing column, a
