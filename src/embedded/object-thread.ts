@@ -4,6 +4,7 @@
  * thread; calls to objects of other shards go back through it. See `threads/shard-pool.ts`.
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import { feedFamilies } from "../admin/metrics/feed-families.ts";
 import { objectFamilies } from "../admin/metrics/object-families.ts";
 import type { ResolvedAssets } from "../bindings/assets/index.ts";
 import { D1_CLASS_NAME } from "../bindings/d1/index.ts";
@@ -196,7 +197,11 @@ async function start(): Promise<void> {
         calls.settle(message);
         return;
       case "metrics": {
-        const families = objectFamilies(metricsSources(data.namespaces, controllers));
+        const families = [
+          ...objectFamilies(metricsSources(data.namespaces, controllers)),
+          // This thread's sinks; the main thread sums them by sink (the lag: the largest).
+          ...(feed === undefined ? [] : feedFamilies(feed.status())),
+        ];
         port.postMessage({ t: "metrics", request: message.request, families });
         return;
       }

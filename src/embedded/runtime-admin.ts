@@ -1,6 +1,7 @@
 // What Stead's admin API and tools reach of a runtime: its namespaces, its objects (through the
 // routes events take), its dead letters, snapshots and metrics.
 import { alarmFamilies } from "../admin/metrics/alarm-families.ts";
+import { feedFamilies } from "../admin/metrics/feed-families.ts";
 import type { RuntimeAdmin } from "../admin/runtime-admin.ts";
 import type { AlarmScheduler } from "../core/alarms/alarm-scheduler.ts";
 import { systemClock } from "../core/clock.ts";
@@ -73,7 +74,7 @@ export function registerRuntimeAdmin(runtime: Runtime, parts: AdminParts): void 
         hosted.objectMetrics(),
         alarmFamilies(scheduler!, classOf),
       ]);
-      return [...objects, alarms];
+      return [...objects, alarms, ...(feed === undefined ? [] : [feedFamilies(feed.status())])];
     },
   });
 }

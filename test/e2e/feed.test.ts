@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { writeFiles } from "../support/app-files.ts";
 import { feedSchema } from "../support/feed-postgres.ts";
@@ -40,14 +41,18 @@ function app(): { path: string } & Disposable {
 }
 
 describe("stead start --feed", () => {
-  it("ships the selected classes' commits to PostgreSQL (flags and STEAD_FEED_* alike)", async () => {
+  it("ships the selected classes' commits to PostgreSQL, with its state and metrics on the admin API", async () => {
     using dir = app();
     using store = testStore();
     await using pg = await feedSchema();
+    const token = randomBytes(24).toString("base64url");
     await using server = await startStead(
       "start",
-      [dir.path, "--threads", "1", "--feed-classes", "Cart", "--feed", pg.url],
-      { store },
+      [dir.path, "--threads", "1", "--admin-port", "0", "--log-format", "json"],
+      {
+        store,
+        env: { STEAD_FEED_CLASSES: "Cart", STEAD_FEED_SINKS: pg.url, STEAD_ADMIN_TOKEN: token },
+      },
     );
     for (const item of ["apple", "apple", "pear"]) {
       assert.equal(await (await fetch(`${server.url}/ada?item=${item}`)).text(), "ok");
@@ -62,6 +67,18 @@ describe("stead start --feed", () => {
       { name: "apple", n: "2" },
       { name: "pear", n: "1" },
     ]);
+    // Its state on the admin API, and its metrics (summed over the object threads).
+    const admin = server.logs.find((log) => typeof log.adminUrl === "string")!.adminUrl as string;
+    const headers = { authorization: `Bearer ${token}` };
+    const status = await (await fetch(`${admin}/api/v1/feed`, { headers })).json();
+    assert.equal(status.sinks.length, 1);
+    assert.match(status.sinks[0].sink, /^postgres:\/\//);
+    const metrics = await eventually("the feed's metrics", async () => {
+      const text = await (await fetch(`${admin}/metrics`, { headers })).text();
+      return /stead_feed_applied_commits_total\{[^}]*\} 3/.test(text) ? text : undefined;
+    });
+    assert.match(metrics, /stead_feed_lag_seconds\{[^}]*sink="postgres:[^"]*"[^}]*\} 0/);
+    assert.match(metrics, /stead_feed_commit_to_applied_seconds_count\{[^}]*\} 3/);
   });
 
   it("refuses a feed without classes or sinks, and a class the app does not have", async () => {
@@ -72,11 +89,24 @@ describe("stead start --feed", () => {
     const badSink = await runStead(["start", dir.path, "--feed-classes", "Cart"], {
       env: { STEAD_FEED_SINKS: "mysql://x:secret@h/db" },
     });
-    assert.match(badSink.stderr, /must be postgres:\/\/… or nats:\/\/… URLs \(got "mysql:\/\/x:\*\*\*@h\/db"\)/);
-    const unknown = await runStead(
-      ["start", dir.path, "--feed-classes", "Basket", "--feed", "nats://127.0.0.1:4222", "--port", "0"],
+    assert.match(
+      badSink.stderr,
+      /must be postgres:\/\/… or nats:\/\/… URLs \(got "mysql:\/\/x:\*\*\*@h\/db"\)/,
     );
+    const unknown = await runStead([
+      "start",
+      dir.path,
+      "--feed-classes",
+      "Basket",
+      "--feed",
+      "nats://127.0.0.1:4222",
+      "--port",
+      "0",
+    ]);
     assert.notEqual(unknown.code, 0);
-    assert.match(unknown.stderr, /feed\.classes\.0: "Basket" is not a Durable Object class of this app/);
+    assert.match(
+      unknown.stderr,
+      /feed\.classes\.0: "Basket" is not a Durable Object class of this app/,
+    );
   });
 });
