@@ -85,6 +85,7 @@ export class PostgresSink implements FeedSink {
       const cursors = await this.#lockCursors(client, batches);
       const statements: string[] = [];
       const raw: string[] = [];
+      const moved: Array<{ batch: ObjectBatch; seq: number }> = [];
       const applied = batches.map((batch, i) => {
         let cursor = cursors[i]!;
         for (const commit of batch.commits) {
@@ -97,9 +98,10 @@ export class PostgresSink implements FeedSink {
           });
           cursor = commit.seq;
         }
-        if (cursor !== cursors[i]) statements.push(this.#cursorSql(batch, cursor));
+        if (cursor !== cursors[i]) moved.push({ batch, seq: cursor });
         return cursor;
       });
+      if (moved.length > 0) statements.push(this.#cursorsSql(moved));
       if (raw.length > 0) {
         statements.push(
           `INSERT INTO ${this.#tables.changes} (class, object_id, seq, idx, at, kind, "table", op, key, "values") VALUES ${raw.join(", ")} ON CONFLICT DO NOTHING`,
@@ -151,7 +153,7 @@ export class PostgresSink implements FeedSink {
           break;
         }
       }
-      if (cursor !== start) await client.query(this.#cursorSql(batch, cursor));
+      if (cursor !== start) await client.query(this.#cursorsSql([{ batch, seq: cursor }]));
       await client.query("COMMIT");
       if (failure !== undefined && "failed" in failure) {
         return { failed: { ...failure.failed, applied: cursor } };
@@ -180,27 +182,34 @@ export class PostgresSink implements FeedSink {
     return client;
   }
 
-  /** Opens the transaction and locks the objects' cursor rows (made at 0 when new), in order. */
+  /**
+   * Opens the transaction and locks the objects' cursor rows (made at 0 when new) in one
+   * statement: an upsert that changes nothing still locks its row and returns it.
+   */
   async #lockCursors(client: pg.PoolClient, batches: readonly ObjectBatch[]): Promise<number[]> {
-    const pairs = batches.map(
-      (batch) => `(${pg.escapeLiteral(batch.className)}, ${pg.escapeLiteral(batch.id)})`,
-    );
+    const rows = batches
+      .map((batch) => ({ key: `${batch.className}/${batch.id}`, batch }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map(({ batch }) => `(${pg.escapeLiteral(batch.className)}, ${pg.escapeLiteral(batch.id)}, 0)`);
     const results = (await client.query(
       `BEGIN;
-INSERT INTO ${this.#tables.cursors} (class, object_id, seq) VALUES ${batches
-        .map((batch) => `(${pg.escapeLiteral(batch.className)}, ${pg.escapeLiteral(batch.id)}, 0)`)
-        .join(", ")} ON CONFLICT DO NOTHING;
-SELECT class, object_id, seq FROM ${this.#tables.cursors} WHERE (class, object_id) IN (${pairs.join(", ")}) ORDER BY class, object_id FOR UPDATE`,
+INSERT INTO ${this.#tables.cursors} AS c (class, object_id, seq) VALUES ${rows.join(", ")}
+ON CONFLICT (class, object_id) DO UPDATE SET seq = c.seq RETURNING class, object_id, seq`,
     )) as unknown as pg.QueryResult[];
-    const rows = results.at(-1)!.rows as Array<{ class: string; object_id: string; seq: string }>;
-    const seqs = new Map(rows.map((row) => [`${row.class}/${row.object_id}`, Number(row.seq)]));
+    const found = results.at(-1)!.rows as Array<{ class: string; object_id: string; seq: string }>;
+    const seqs = new Map(found.map((row) => [`${row.class}/${row.object_id}`, Number(row.seq)]));
     return batches.map((batch) => seqs.get(`${batch.className}/${batch.id}`) ?? 0);
   }
 
-  #cursorSql(batch: ObjectBatch, seq: number): string {
-    return `UPDATE ${this.#tables.cursors} SET seq = ${seq}, object_name = ${
-      batch.name === undefined ? "object_name" : pg.escapeLiteral(batch.name)
-    }, updated_at = now() WHERE class = ${pg.escapeLiteral(batch.className)} AND object_id = ${pg.escapeLiteral(batch.id)}`;
+  /** Moves the cursors of the objects in `moved` (one statement for them all). */
+  #cursorsSql(moved: Array<{ batch: ObjectBatch; seq: number }>): string {
+    const values = moved.map(
+      ({ batch, seq }) =>
+        `(${pg.escapeLiteral(batch.className)}, ${pg.escapeLiteral(batch.id)}, ${seq}::bigint, ${
+          batch.name === undefined ? "NULL" : pg.escapeLiteral(batch.name)
+        })`,
+    );
+    return `UPDATE ${this.#tables.cursors} AS c SET seq = v.seq, object_name = coalesce(v.name, c.object_name), updated_at = now() FROM (VALUES ${values.join(", ")}) AS v (class, object_id, seq, name) WHERE c.class = v.class AND c.object_id = v.object_id`;
   }
 
   #projection(className: string, change: FeedChange): string {
