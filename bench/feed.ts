@@ -65,7 +65,10 @@ async function round(feed: boolean): Promise<Round> {
     await runAutocannon({ ...load, path: () => `/w2/${next++ % 1000}`, amount: 1000 });
     await runAutocannon({ ...load, seconds: 2 });
     let stop = false;
-    const probing = feed && values.sink === undefined ? probe(server, db, schema, () => stop) : Promise.resolve([]);
+    const probing =
+      feed && values.sink === undefined
+        ? probe(server, db, schema, () => stop)
+        : Promise.resolve([]);
     const result = await runAutocannon({ ...load, seconds: SECONDS });
     stop = true;
     const lagMs = await probing;
@@ -112,13 +115,20 @@ async function probe(
 }
 
 /** p50 and p99 from the server's commit-to-applied histogram (bucket upper bounds). */
-async function histogram(server: RunningServer): Promise<{ p50: number; p99: number; count: number }> {
+async function histogram(
+  server: RunningServer,
+): Promise<{ p50: number; p99: number; count: number }> {
   const text = await (
     await fetch(`${server.adminUrl}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
   ).text();
-  const buckets = [...text.matchAll(/stead_feed_commit_to_applied_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\S+)/g)].map(
-    (m) => ({ le: m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), n: Number(m[2]) }),
-  );
+  const buckets = [
+    ...text.matchAll(
+      /stead_feed_commit_to_applied_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\S+)/g,
+    ),
+  ].map((m) => ({
+    le: m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]),
+    n: Number(m[2]),
+  }));
   const count = buckets.at(-1)?.n ?? 0;
   const at = (q: number) => buckets.find((b) => b.n >= q * count)?.le ?? Number.NaN;
   return { p50: at(0.5) * 1000, p99: at(0.99) * 1000, count };

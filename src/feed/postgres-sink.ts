@@ -190,7 +190,9 @@ export class PostgresSink implements FeedSink {
     const rows = batches
       .map((batch) => ({ key: `${batch.className}/${batch.id}`, batch }))
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-      .map(({ batch }) => `(${pg.escapeLiteral(batch.className)}, ${pg.escapeLiteral(batch.id)}, 0)`);
+      .map(
+        ({ batch }) => `(${pg.escapeLiteral(batch.className)}, ${pg.escapeLiteral(batch.id)}, 0)`,
+      );
     const results = (await client.query(
       `BEGIN;
 INSERT INTO ${this.#tables.cursors} AS c (class, object_id, seq) VALUES ${rows.join(", ")}
