@@ -48,6 +48,12 @@ interface ObjectQueue {
   applied: number;
   /** Commits newer than `pending` were left out (MAX_QUEUED_PER_OBJECT): replay once drained. */
   gap: boolean;
+  /**
+   * The sink found a hole before `pending` (older commits not delivered yet: a live commit came
+   * before the catch-up's) and the recorded changes were read again; a hole left after that is
+   * changes trimmed before this sink had them, and is skipped.
+   */
+  holeReplayed: boolean;
   inFlight: boolean;
   attempts: number;
   retryTimer: NodeJS.Timeout | undefined;
@@ -205,6 +211,7 @@ export class FeedShipper implements ChangeFeed {
         pending: [],
         applied: 0,
         gap: false,
+        holeReplayed: false,
         inFlight: false,
         attempts: 0,
         retryTimer: undefined,
@@ -233,6 +240,7 @@ export class FeedShipper implements ChangeFeed {
           id: object.id,
           name: object.name,
           commits: object.pending.slice(0, COMMITS_PER_OBJECT).map((c) => this.#decode(c)),
+          contiguous: !object.holeReplayed,
         };
       });
       state.applies++;
@@ -280,7 +288,13 @@ export class FeedShipper implements ChangeFeed {
         object.applied = Math.max(object.applied, applied);
         object.pending = object.pending.filter((c) => c.seq > object.applied);
       }
-      if ("applied" in outcome) {
+      if ("applied" in outcome && outcome.gap === true && !object.holeReplayed) {
+        // Older commits first: read the object's recorded changes again, then go on.
+        object.attempts = 0;
+        object.holeReplayed = true;
+        this.#replayThen(state, object);
+      } else if ("applied" in outcome) {
+        if (outcome.gap !== true) object.holeReplayed = false;
         object.attempts = 0;
         object.error = undefined;
         if (object.pending.length > 0) state.ready.add(object);
@@ -323,6 +337,24 @@ export class FeedShipper implements ChangeFeed {
       this.#pump(state);
     }, delay);
     object.retryTimer.unref();
+  }
+
+  /** Reads the object's recorded changes again (filling a hole), then lets it ship on. */
+  #replayThen(state: SinkState, object: ObjectQueue): void {
+    object.inFlight = true;
+    this.#host
+      .replay(object.namespace, object.id, object.name)
+      .catch((error: unknown) =>
+        this.#host.onError(
+          error instanceof Error ? error : new Error(String(error)),
+          `change feed: reading ${object.className} ${object.id}'s recorded changes`,
+        ),
+      )
+      .finally(() => {
+        object.inFlight = false;
+        if (object.pending.length > 0) state.ready.add(object);
+        this.#pump(state);
+      });
   }
 
   /** Reads again the commits left out of memory, now that the sink caught up with the rest. */

@@ -9,6 +9,29 @@ export interface ObjectBatch {
   /** The name the id was made from, when known. */
   name: string | undefined;
   commits: FeedCommit[];
+  /**
+   * Apply only commits that continue the cursor without a hole (the next is cursor + 1): a
+   * commit further on means older ones are not delivered yet (the object's recorded changes are
+   * read again). False once they were read again and the hole stayed (changes trimmed before a
+   * sink existed).
+   */
+  contiguous: boolean;
+}
+
+/** The commits of `batch` a sink at `cursor` applies now, in order: none past a hole. */
+export function commitsToApply(
+  batch: ObjectBatch,
+  cursor: number,
+): { commits: FeedCommit[]; gap: boolean } {
+  const commits: FeedCommit[] = [];
+  let last = cursor;
+  for (const commit of batch.commits) {
+    if (commit.seq <= last) continue;
+    if (batch.contiguous && commit.seq !== last + 1) return { commits, gap: true };
+    commits.push(commit);
+    last = commit.seq;
+  }
+  return { commits, gap: false };
 }
 
 /** Why one object's commits could not be applied: the commit and table that failed, when known. */
@@ -22,8 +45,11 @@ export interface ApplyFailure {
 
 /** What a sink did with one object's batch. */
 export type BatchOutcome =
-  /** Every commit up to `applied` (the object's sink cursor) is applied. */
-  { applied: number } | { failed: ApplyFailure };
+  /**
+   * Every commit up to `applied` (the object's sink cursor) is applied; `gap`: the batch's next
+   * commit does not continue it (older commits must be delivered first).
+   */
+  { applied: number; gap?: boolean } | { failed: ApplyFailure };
 
 /** Where the feed ships to: a PostgreSQL projection, a JetStream stream. */
 export interface FeedSink {

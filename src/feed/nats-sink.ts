@@ -2,7 +2,13 @@ import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jets
 import { type KV, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { toJson } from "./feed-changes.ts";
-import { type BatchOutcome, type FeedSink, type ObjectBatch, redactUrl } from "./feed-sink.ts";
+import {
+  type BatchOutcome,
+  commitsToApply,
+  type FeedSink,
+  type ObjectBatch,
+  redactUrl,
+} from "./feed-sink.ts";
 
 /** The cursors' key-value bucket (one key per object: its last published commit). */
 const CURSOR_BUCKET = "stead_feed_cursors";
@@ -60,7 +66,7 @@ export class NatsSink implements FeedSink {
         cursor = entry === null || entry.operation !== "PUT" ? 0 : Number(entry.string());
       }
       const start = cursor;
-      const commits = batch.commits.filter((commit) => commit.seq > start);
+      const { commits, gap } = commitsToApply(batch, start);
       // Sent together on one connection, so they reach the stream in commit order.
       const acks = commits.map((commit) =>
         js.publish(
@@ -92,7 +98,7 @@ export class NatsSink implements FeedSink {
       if (failed !== undefined) {
         return { failed: { ...failed, table: undefined, applied: cursor } };
       }
-      return { applied: cursor };
+      return { applied: cursor, gap };
     } catch (error) {
       return { failed: { message: errorText(error), seq: undefined, table: undefined } };
     }

@@ -1,6 +1,12 @@
 import pg from "pg";
 import type { FeedChange } from "./feed-changes.ts";
-import { type BatchOutcome, type FeedSink, type ObjectBatch, redactUrl } from "./feed-sink.ts";
+import {
+  type BatchOutcome,
+  commitsToApply,
+  type FeedSink,
+  type ObjectBatch,
+  redactUrl,
+} from "./feed-sink.ts";
 import {
   columnType,
   projectionName,
@@ -88,8 +94,8 @@ export class PostgresSink implements FeedSink {
       const moved: Array<{ batch: ObjectBatch; seq: number }> = [];
       const applied = batches.map((batch, i) => {
         let cursor = cursors[i]!;
-        for (const commit of batch.commits) {
-          if (commit.seq <= cursor) continue;
+        const { commits, gap } = commitsToApply(batch, cursor);
+        for (const commit of commits) {
           commit.changes.forEach((change, idx) => {
             statements.push(
               projectionSql(this.#projection(batch.className, change), batch.id, change),
@@ -99,7 +105,7 @@ export class PostgresSink implements FeedSink {
           cursor = commit.seq;
         }
         if (cursor !== cursors[i]) moved.push({ batch, seq: cursor });
-        return cursor;
+        return { applied: cursor, gap };
       });
       if (moved.length > 0) statements.push(this.#cursorsSql(moved));
       if (raw.length > 0) {
@@ -109,7 +115,7 @@ export class PostgresSink implements FeedSink {
       }
       statements.push("COMMIT");
       await client.query(statements.join(";\n"));
-      return applied.map((seq) => ({ applied: seq }));
+      return applied;
     } catch (error) {
       await client.query("ROLLBACK").catch((rollback: Error) => {
         broken = rollback;
@@ -128,8 +134,8 @@ export class PostgresSink implements FeedSink {
       const [start] = await this.#lockCursors(client, [batch]);
       let cursor = start!;
       let failure: BatchOutcome | undefined;
-      for (const commit of batch.commits) {
-        if (commit.seq <= cursor) continue;
+      const { commits, gap } = commitsToApply(batch, cursor);
+      for (const commit of commits) {
         await client.query("SAVEPOINT feed_commit");
         let table: string | undefined;
         try {
@@ -158,7 +164,7 @@ export class PostgresSink implements FeedSink {
       if (failure !== undefined && "failed" in failure) {
         return { failed: { ...failure.failed, applied: cursor } };
       }
-      return { applied: cursor };
+      return { applied: cursor, gap };
     } catch (error) {
       await client.query("ROLLBACK").catch((rollback: Error) => {
         broken = rollback;

@@ -29,6 +29,8 @@ export class ChangeCapture {
   #session: Session | undefined;
   /** The first sequence number this generation recorded: earlier ones were recorded before. */
   #firstSeq: number | undefined;
+  /** The newest sequence number of this generation whose commit is durable. */
+  #durableSeq: number | undefined;
   /** The next sequence number, read from `_cf_changes` at this generation's first capture. */
   #nextSeq: number | undefined;
   /** `_cf_changes` rows up to this seq were removed (or never shipped by this generation). */
@@ -84,15 +86,21 @@ export class ChangeCapture {
       .run(seq, at, changeset, JSON.stringify(columns));
     this.#trim(seq);
     const recorded: RecordedChanges = { seq, at, changeset, columns };
-    return () => this.#feed.committed(this.#namespace, this.#id, this.#name, [recorded]);
+    return () => {
+      this.#durableSeq = seq;
+      this.#feed.committed(this.#namespace, this.#id, this.#name, [recorded]);
+    };
   }
 
   /**
-   * Hands the feed the changes recorded before this generation's first capture (those of this
-   * generation reached it at their commit, or will once durable); returns how many.
+   * Hands the feed the changes recorded up to this generation's last durable commit (those
+   * recorded before it and not yet durable reach it once durable); returns how many.
    */
   replay(): number {
-    const before = this.#firstSeq ?? Number.POSITIVE_INFINITY;
+    const before =
+      this.#durableSeq !== undefined
+        ? this.#durableSeq + 1
+        : (this.#firstSeq ?? Number.POSITIVE_INFINITY);
     return replayRecordedChanges(
       this.#db,
       this.#feed,
