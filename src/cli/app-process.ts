@@ -26,12 +26,19 @@ export class AppProcess {
   async run(url: string): Promise<void> {
     await this.#end("SIGTERM");
     if (this.#stopping) return;
-    const storage = this.#options.storage;
+    const { storage, feed } = this.#options;
     const child = spawn(process.execPath, [...process.execArgv, MAIN, ...this.#args(url)], {
       // The IPC channel closes when this process dies, however it dies: the child then exits too.
       stdio: ["inherit", "inherit", "inherit", "ipc"],
-      // The storage URL goes by the environment, not argv, where `ps` would show its password.
-      env: storage === undefined ? process.env : { ...process.env, STEAD_STORAGE_URL: storage },
+      // The storage URL goes by the environment, not argv, where `ps` would show its password;
+      // so do the feed's sinks.
+      env: {
+        ...process.env,
+        ...(storage === undefined ? {} : { STEAD_STORAGE_URL: storage }),
+        ...(feed === undefined
+          ? {}
+          : { STEAD_FEED_CLASSES: feed.classes.join(","), STEAD_FEED_SINKS: feed.sinks.join(" ") }),
+      },
     });
     this.#child = child;
     child.on("exit", (code, signal) => {

@@ -5,6 +5,7 @@ import { AlarmScheduler } from "../core/alarms/alarm-scheduler.ts";
 import { systemClock } from "../core/clock.ts";
 import { captureConsole } from "../core/console-capture.ts";
 import { SteadError } from "../core/errors.ts";
+import type { ChangeFeed } from "../core/feed/change-feed.ts";
 import { installFetchGate } from "../core/gates/outgoing-fetch.ts";
 import { installWorkersGlobals } from "../core/globals/workers-globals.ts";
 import { NameCache } from "../core/ids/name-cache.ts";
@@ -19,6 +20,7 @@ import { withAppConfig } from "./app-config.ts";
 import { type AppEntry, loadAppEntry } from "./app-entry.ts";
 import { addBindings, resolveAssetOptions } from "./bindings.ts";
 import { ClusterNode } from "./cluster-node.ts";
+import { startFeed } from "./feed-setup.ts";
 import { buildControllers, deferBindings } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
 import { registerRuntimeAdmin } from "./runtime-admin.ts";
@@ -150,6 +152,11 @@ export async function createRuntimeWith(
     if (node !== undefined) undo.defer(() => node.abandon());
     const records = await prepareNamespaces(config, app.module, store.driver);
     const classes = internals.toolsOnly === true ? bareClasses(records) : app.module;
+    // Tools open a data directory to read it; a feed is a server's.
+    const feed =
+      config.feed === undefined || internals.toolsOnly === true
+        ? undefined
+        : await startFeed(config.feed, records, config.clock ?? systemClock, onError);
     const hosted = await hostObjects(
       config,
       app,
@@ -163,8 +170,18 @@ export async function createRuntimeWith(
       {
         alarmIndexChanged: () => scheduler?.changed(),
         onError,
+        ...(feed === undefined ? {} : { feedFor: (storageName) => feed.feedFor(storageName) }),
       },
     );
+    if (feed !== undefined) {
+      const dispose = hosted.dispose;
+      // The feed ships what the last commits recorded before its sinks close.
+      hosted.dispose = async () => {
+        await dispose();
+        await feed.close();
+      };
+      undo.defer(() => feed.close(0));
+    }
     hosting = hosted;
     undo.defer(() => hosted.dispose());
     await node?.listen(hosted.deliverForwarded);
@@ -199,7 +216,15 @@ export async function createRuntimeWith(
       node,
       removeScope,
     );
-    registerRuntimeAdmin(runtime, { config, records, store, hosted, scheduler });
+    registerRuntimeAdmin(runtime, { config, records, store, hosted, scheduler, feed });
+    if (feed !== undefined) {
+      feed.attach({
+        route: (storageName) => hosted.route(storageName),
+        listObjects: (storageName) => store.driver.listObjects(storageName),
+      });
+      // In the background: the runtime serves while earlier commits are shipped.
+      void feed.catchUp();
+    }
     undo.move();
     return runtime;
   } catch (error) {
@@ -220,7 +245,11 @@ async function hostObjects(
   exports: Record<string, unknown>,
   assets: ResolvedAssets | undefined,
   node: ClusterNode | undefined,
-  hooks: { alarmIndexChanged(): void; onError(error: unknown, context: string): void },
+  hooks: {
+    alarmIndexChanged(): void;
+    onError(error: unknown, context: string): void;
+    feedFor?: (storageName: string) => ChangeFeed | undefined;
+  },
 ): Promise<ObjectHosting> {
   const module = withRuntimeClasses(classes);
   const limits = { ...DEFAULT_LIMITS, ...config.objects };
@@ -251,6 +280,7 @@ async function hostObjects(
   for (const { binding, className } of classBindings(config)) {
     bindings[binding] = records.find((record) => record.className === className)!.storageName;
   }
+  const { feedFor: _feedFor, ...threadHooks } = hooks;
   return threadHosting(records, exported, new NameCache(nameCacheBytes), {
     shards: threads,
     cpuLimitMs: config.cpuLimitMs ?? DEFAULT_CPU_LIMIT_MS,
@@ -260,6 +290,7 @@ async function hostObjects(
       cwd: config.cwd ?? process.cwd(),
       dataDir: store.dataDir!,
       storage: config.storage,
+      feed: config.feed,
       // The process-wide bound (the driver's default derives it from the open-file limit).
       maxOpenDatabases: shareOf(
         maxOpenDatabases(config.maxOpenDatabases, openFileLimit()),
@@ -281,7 +312,7 @@ async function hostObjects(
       captureConsole: config.onConsole !== undefined,
       cluster: node?.shardData(),
     },
-    ...hooks,
+    ...threadHooks,
     ...(config.onConsole === undefined ? {} : { onConsole: config.onConsole }),
     onStuck: (error) => hooks.onError(error, "object threads"),
   });

@@ -20,6 +20,7 @@ import type { Migration } from "../core/migrations/migration.ts";
 import type { ObjectLimits } from "../core/object/object-class.ts";
 import type { StorageDriver } from "../core/storage/driver.ts";
 import { DataDirLock } from "../drivers/local/data-dir-lock.ts";
+import { type FeedOptions, feedSchema } from "../feed/feed-options.ts";
 import type { BuildKeys } from "../loader/build-options.ts";
 
 /** A cluster node's settings (`createRuntime({ cluster })`, `stead start --cluster`). */
@@ -134,6 +135,15 @@ export interface RuntimeOptions {
    * others once its lease expires. See docs/cluster.md.
    */
   cluster?: ClusterOptions;
+  /**
+   * A change feed out of the objects of `classes`: every commit's row changes and KV puts and
+   * deletes, recorded in the same transaction and shipped to each of `sinks` (PostgreSQL
+   * projections, NATS JetStream) exactly once. See docs/change-feed.md.
+   *
+   * @example
+   * feed: { classes: ["Cart"], sinks: ["postgres://app@127.0.0.1:5432/reports"] }
+   */
+  feed?: FeedOptions;
   /**
    * With the default local driver: the data directory's lock (one process at a time uses a data
    * directory). Omitted: the runtime takes it before writing anything and releases it on
@@ -332,6 +342,7 @@ const schema = z.object({
     })
     .strict()
     .optional(),
+  feed: feedSchema.optional(),
   dataDirLock: z
     .union([z.custom<DataDirLock>((v) => v instanceof DataDirLock), z.literal("held")], {
       error: 'must be a DataDirLock (DataDirLock.acquire(dataDir)) or "held"',
