@@ -135,6 +135,39 @@ describe("node journal replay", () => {
     );
   });
 
+  it("keeps a commit made on top of frames the last process never journaled through a power loss", async () => {
+    // The last process committed and was killed before journaling that commit: its frames are
+    // valid in the WAL (the page cache kept them) but in no journal and never synced.
+    using first = tempDataDir("stead-journal-unjournaled-");
+    const previous = new LocalDriver({ dataDir: first.path });
+    const handle = previous.openObject("Ns", OBJECTS[0]!);
+    handle.sqlite.exec("CREATE TABLE t (v INTEGER)");
+    await handle.flush();
+    handle.sqlite.exec("INSERT INTO t VALUES (1)");
+    using image = tempDataDir("stead-journal-unjournaled-image-");
+    cpSync(first.path, image.path, { recursive: true });
+    rmSync(join(image.path, "stead.pid"));
+    // As if its segment had been retired: the object's files hold what the journal forgot.
+    rmSync(join(image.path, "journal"), { recursive: true });
+    await previous.close();
+
+    // The next process sees that commit, and acknowledges one made on top of it.
+    const next = new LocalDriver({ dataDir: image.path });
+    const reopened = next.openObject("Ns", OBJECTS[0]!);
+    assert.deepEqual(stateOf(image.path, OBJECTS[0]!), [1]);
+    reopened.sqlite.exec("INSERT INTO t VALUES (2)");
+    await reopened.flush();
+    // Power loss: nothing of the WAL was synced by this process.
+    using lost = tempDataDir("stead-journal-unjournaled-lost-");
+    cpSync(image.path, lost.path, { recursive: true });
+    rmSync(join(lost.path, "stead.pid"));
+    rmSync(join(lost.path, "Ns", `${OBJECTS[0]}.sqlite-wal`));
+    await next.close();
+
+    await replayed(lost.path);
+    assert.deepEqual(stateOf(lost.path, OBJECTS[0]!), [1, 2], "the acknowledged commit survives");
+  });
+
   it("writes nothing back for an object whose namespace was deleted since", async () => {
     const { image, close } = await crashImage([[0, 1]]);
     try {

@@ -32,15 +32,23 @@ export class JournalSync implements CommitSync {
   #queued: Promise<void> | undefined;
 
   /**
-   * `key`: the object's database relative to the data directory. The frames the WAL already
-   * holds are durable (an earlier connection journaled them, a replay or a retirement synced the
-   * WAL): reading starts after them.
+   * Frames the WAL held when the object first opened in this process, journaled again: they may
+   * not be durable (a commit the last process made and never journaled before it was killed is
+   * still valid in the page cache), and later commits' frames follow them in the same WAL, so a
+   * commit acknowledged here must not depend on them surviving a power loss by chance. Every
+   * sync waits for this record too.
    */
+  readonly #opened: Promise<void> | undefined;
+
+  /** `key`: the object's database relative to the data directory. */
   constructor(journal: NodeJournal, key: string, readWal: ReadAt) {
     this.#journal = journal;
     this.#key = key;
     this.#readWal = readWal;
-    this.#reader.readCommittedFrames(readWal);
+    const frames = this.#reader.readCommittedFrames(readWal);
+    this.#opened = frames === undefined ? undefined : journal.append(key, frames);
+    // Observed by every sync; unobserved here, a failure must not be an unhandled rejection.
+    this.#opened?.catch(ignore);
   }
 
   get idle(): boolean {
@@ -70,7 +78,7 @@ export class JournalSync implements CommitSync {
     } catch (error) {
       return Promise.reject(error);
     }
-    const run = Promise.all([before?.(), durable]).then(ignore);
+    const run = Promise.all([before?.(), durable, this.#opened]).then(ignore);
     this.#inflight = run;
     const done = () => {
       if (this.#inflight === run) this.#inflight = undefined;

@@ -217,15 +217,20 @@ export class LocalDriver implements StorageDriver {
         throw fileSystemError(journalDir, this.dataDir, error);
       }
     }
-    this.#journal =
-      durability === "journal"
-        ? new NodeJournal({
-            dir: journalDir,
-            name: `${process.pid}-${threadId}-${journalsOpened++}`,
-            segmentBytes: options.journalSegmentBytes ?? DEFAULT_JOURNAL_SEGMENT_BYTES,
-            settle: (keys) => this.#settle(keys),
-          })
-        : undefined;
+    try {
+      this.#journal =
+        durability === "journal"
+          ? new NodeJournal({
+              dir: journalDir,
+              name: `${process.pid}-${threadId}-${journalsOpened++}`,
+              segmentBytes: options.journalSegmentBytes ?? DEFAULT_JOURNAL_SEGMENT_BYTES,
+              settle: (keys) => this.#settle(keys),
+            })
+          : undefined;
+    } catch (error) {
+      this.#ownLock?.release();
+      throw fileSystemError(journalDir, this.dataDir, error);
+    }
     const created = createdDir || !existsSync(controlPath);
     let control: DatabaseSync | undefined;
     try {
