@@ -31,7 +31,11 @@ export class AppProcess {
       // The IPC channel closes when this process dies, however it dies: the child then exits too.
       stdio: ["inherit", "inherit", "inherit", "ipc"],
       // The storage URL goes by the environment, not argv, where `ps` would show its password.
-      env: storage === undefined ? process.env : { ...process.env, STEAD_STORAGE_URL: storage },
+      env: {
+        ...process.env,
+        ...(storage === undefined ? {} : { STEAD_STORAGE_URL: storage }),
+        ...(this.#options.queues === undefined ? {} : { STEAD_QUEUES_URL: this.#options.queues }),
+      },
     });
     this.#child = child;
     child.on("exit", (code, signal) => {

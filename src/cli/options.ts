@@ -30,6 +30,8 @@ export interface ServerOptions {
   threads: number;
   /** A PostgreSQL URL where objects are durable; unset, the data directory is. */
   storage: string | undefined;
+  /** A NATS URL where queues live (`--queues`); unset, the data directory's queues.sqlite. */
+  queues: string | undefined;
   /** Days of object history kept for point-in-time recovery; unset, the default (30). */
   historyRetentionDays: number | undefined;
   /** This process as a cluster node (`--cluster`); its storage is the cluster's URL. */
@@ -75,6 +77,7 @@ export interface ServerFlags {
   env?: string;
   threads?: string;
   storage?: string;
+  queues?: string;
   historyRetentionDays?: string;
   prebuilt?: string;
   cluster?: string;
@@ -143,6 +146,15 @@ export function resolveServerOptions(
       `--storage / STEAD_STORAGE_URL must be a PostgreSQL URL, like postgres://user:password@127.0.0.1:5432/app (got "${storage.replace(/:[^:@/]*@/, ":***@")}").`,
     );
   }
+  const queues = flags.queues ?? env.STEAD_QUEUES_URL;
+  if (
+    queues !== undefined &&
+    !/^nats:\/\/[^\s/?]+(:\d+)?\/?(\?prefix=[A-Za-z0-9_-]{1,32})?$/.test(queues)
+  ) {
+    throw new UsageError(
+      `--queues / STEAD_QUEUES_URL must be a NATS URL, like nats://127.0.0.1:4222 (optionally ?prefix=NAME: letters, digits, _ and -), got "${queues.replace(/\/\/[^@/]*@/, "//***@")}".`,
+    );
+  }
   const threadsText = flags.threads ?? env.STEAD_THREADS;
   const threads = integer(
     threadsText ?? String(defaultThreads()),
@@ -165,6 +177,7 @@ export function resolveServerOptions(
     env: wranglerEnv,
     threads,
     storage,
+    queues,
     historyRetentionDays: days(
       flags.historyRetentionDays ?? env.STEAD_HISTORY_RETENTION_DAYS,
       "--history-retention-days / STEAD_HISTORY_RETENTION_DAYS",

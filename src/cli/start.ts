@@ -76,6 +76,7 @@ async function serveLocked(
         : { historyRetentionDays: options.historyRetentionDays }),
       threads: options.threads,
       ...(options.storage === undefined ? {} : { storage: options.storage }),
+      ...(options.queues === undefined ? {} : { queuesUrl: options.queues }),
       ...(options.cluster === undefined
         ? {}
         : {
