@@ -5,13 +5,12 @@ import { describe, it } from "node:test";
 import { writeFiles } from "../support/app-files.ts";
 import { deliveriesWhen, queuesConfig } from "../support/queues-app.ts";
 import { startStead } from "../support/stead-process.ts";
-import { skipUnless, testStore } from "../support/storage.ts";
+import { testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 describe("queues survive SIGKILL", () => {
   it("every message send acknowledged is delivered after a restart", {
-    skip: skipUnless("localFiles", "kills the process that holds <dataDir>/queues.sqlite"),
     timeout: 60_000,
   }, async () => {
     using store = testStore();
