@@ -150,8 +150,19 @@ export class NatsQueueStore implements QueueStore {
   ): Promise<LeasedMessage[]> {
     if (signal.aborted || this.#closing.signal.aborted) return [];
     const consumer = await this.#consumer(queue);
-    const first = await consumer.next({ expires: Math.max(1_000, waitMs) });
-    if (first === null) return [];
+    // One message, or none by the deadline; an abort (the consumer stopping) ends the pull.
+    // JetStream pulls last at least a second.
+    const pull = await consumer.fetch({ max_messages: 1, expires: Math.max(1_000, waitMs) });
+    const stop = () => pull.stop();
+    signal.addEventListener("abort", stop);
+    if (signal.aborted) stop();
+    let first: JsMsg | undefined;
+    try {
+      for await (const message of pull) first = message;
+    } finally {
+      signal.removeEventListener("abort", stop);
+    }
+    if (first === undefined) return [];
     const leased: NatsLeased[] = [leasedOf(first)];
     // What is already waiting comes in one pull (it arrives at once, so the pull ends early).
     const more = Math.min(max - 1, first.info.pending);
