@@ -1,6 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { availableParallelism, hostname } from "node:os";
 import { dirname, resolve } from "node:path";
+import { NATS_URL_PATTERN } from "../bindings/queues/index.ts";
 import { findConfigDirUpward } from "../config/index.ts";
 import type { LogFormat } from "./logger.ts";
 
@@ -147,10 +148,7 @@ export function resolveServerOptions(
     );
   }
   const queues = flags.queues ?? env.STEAD_QUEUES_URL;
-  if (
-    queues !== undefined &&
-    !/^nats:\/\/[^\s/?]+(:\d+)?\/?(\?prefix=[A-Za-z0-9_-]{1,32})?$/.test(queues)
-  ) {
+  if (queues !== undefined && !NATS_URL_PATTERN.test(queues)) {
     throw new UsageError(
       `--queues / STEAD_QUEUES_URL must be a NATS URL, like nats://127.0.0.1:4222 (optionally ?prefix=NAME: letters, digits, _ and -), got "${queues.replace(/\/\/[^@/]*@/, "//***@")}".`,
     );

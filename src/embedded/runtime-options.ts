@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { AssetsOptions } from "../bindings/assets/index.ts";
 import type { D1DatabaseOptions } from "../bindings/d1/index.ts";
-import type { QueuesOptions } from "../bindings/queues/index.ts";
+import { NATS_URL_PATTERN, type QueuesOptions } from "../bindings/queues/index.ts";
 import type { ServiceBindingOptions } from "../bindings/services/index.ts";
 import {
   assetsSchema,
@@ -305,7 +305,7 @@ const schema = z.object({
   queues: queuesOptionSchema.optional(),
   queuesUrl: z
     .string({ error: 'must be a NATS URL, like "nats://127.0.0.1:4222"' })
-    .regex(/^nats:\/\/[^\s/?]+(:\d+)?\/?(\?prefix=[A-Za-z0-9_-]{1,32})?$/, {
+    .regex(NATS_URL_PATTERN, {
       error:
         'must be a NATS URL, like "nats://127.0.0.1:4222" (optionally ?prefix=NAME: letters, digits, _ and -)',
     })

@@ -1,4 +1,9 @@
-export { type NatsQueueLocation, NatsQueueStore, parseNatsUrl } from "./nats-queue-store.ts";
+export {
+  NATS_URL_PATTERN,
+  type NatsQueueLocation,
+  NatsQueueStore,
+  parseNatsUrl,
+} from "./nats-queue-store.ts";
 export { MessageBatch, QueueMessage } from "./queue-batch.ts";
 export { type ConsumerSettings, QueueConsumer } from "./queue-consumer.ts";
 export { callQueue, hasQueueHandler } from "./queue-handler.ts";

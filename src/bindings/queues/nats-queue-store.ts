@@ -3,6 +3,7 @@ import {
   type Consumer,
   DeliverPolicy,
   type JetStreamClient,
+  JetStreamError,
   type JetStreamManager,
   type JsMsg,
   jetstream,
@@ -29,6 +30,12 @@ interface NatsLeased extends LeasedMessage {
   readonly [NATS_MSG]: JsMsg;
 }
 const NATS_MSG = Symbol("nats message");
+
+/**
+ * What `--queues`, `STEAD_QUEUES_URL` and `queuesUrl` accept: `nats://host[:port]`, optionally
+ * `?prefix=NAME` (letters, digits, `_` and `-`).
+ */
+export const NATS_URL_PATTERN = /^nats:\/\/[^\s/?:]+(:\d{1,5})?\/?(\?prefix=[A-Za-z0-9_-]{1,32})?$/;
 
 /** Where queues live in NATS: the server, and the stream and subjects named after `prefix`. */
 export interface NatsQueueLocation {
@@ -150,27 +157,62 @@ export class NatsQueueStore implements QueueStore {
   ): Promise<LeasedMessage[]> {
     if (signal.aborted || this.#closing.signal.aborted) return [];
     const consumer = await this.#consumer(queue);
-    // One message, or none by the deadline; an abort (the consumer stopping) ends the pull.
-    // JetStream pulls last at least a second.
-    const pull = await consumer.fetch({ max_messages: 1, expires: Math.max(1_000, waitMs) });
-    const stop = () => pull.stop();
-    signal.addEventListener("abort", stop);
-    if (signal.aborted) stop();
-    let first: JsMsg | undefined;
-    try {
-      for await (const message of pull) first = message;
-    } finally {
-      signal.removeEventListener("abort", stop);
-    }
+    if (waitMs < MIN_PULL_MS) return this.#receiveSoon(consumer, max, waitMs, signal);
+    const first = await pullOne(consumer, waitMs, signal);
     if (first === undefined) return [];
     const leased: NatsLeased[] = [leasedOf(first)];
     // What is already waiting comes in one pull (it arrives at once, so the pull ends early).
     const more = Math.min(max - 1, first.info.pending);
     if (more > 0) {
-      const batch = await consumer.fetch({ max_messages: more, expires: 1_000 });
-      for await (const message of batch) leased.push(leasedOf(message));
+      try {
+        const batch = await consumer.fetch({ max_messages: more, ...pullTimes(0) });
+        for await (const message of batch) leased.push(leasedOf(message));
+      } catch (error) {
+        if (!pullTimedOut(error)) throw error;
+      }
     }
     return leased;
+  }
+
+  /**
+   * `receive` for a wait shorter than a pull (a batch filling up): looks at the consumer's
+   * pending count every `POLL_MS` until the deadline, and pulls what is there. A pull cut short
+   * instead could leave a message delivered to no one until the ack wait passed.
+   */
+  async #receiveSoon(
+    consumer: Consumer,
+    max: number,
+    waitMs: number,
+    signal: AbortSignal,
+  ): Promise<LeasedMessage[]> {
+    const deadline = performance.now() + waitMs;
+    for (;;) {
+      const pending = (await consumer.info()).num_pending;
+      if (pending > 0) {
+        const leased: NatsLeased[] = [];
+        try {
+          const pull = await consumer.fetch({
+            max_messages: Math.min(max, pending),
+            ...pullTimes(0),
+          });
+          for await (const message of pull) leased.push(leasedOf(message));
+        } catch (error) {
+          if (!pullTimedOut(error)) throw error;
+        }
+        return leased;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0 || signal.aborted) return [];
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.min(left, POLL_MS));
+        signal.addEventListener("abort", done);
+      });
+    }
   }
 
   async extend(_queue: string, messages: readonly LeasedMessage[]): Promise<void> {
@@ -257,8 +299,8 @@ export class NatsQueueStore implements QueueStore {
     while (!this.#closing.signal.aborted) {
       try {
         const consumer = await this.#consumer(undefined);
-        const message = await consumer.next({ expires: MOVER_WAIT_MS });
-        if (message === null) continue;
+        const message = await pullOne(consumer, MOVER_WAIT_MS, this.#closing.signal);
+        if (message === undefined) continue;
         const left = Number(message.headers?.get(DUE) ?? 0) - Date.now();
         if (left > 0) {
           message.nak(left);
@@ -282,6 +324,53 @@ export class NatsQueueStore implements QueueStore {
       }
     }
   }
+}
+
+/**
+ * One message of `consumer`, or none after `waitMs` (at least `MIN_PULL_MS`); an abort of
+ * `signal` ends the pull early.
+ */
+async function pullOne(
+  consumer: Consumer,
+  waitMs: number,
+  signal: AbortSignal,
+): Promise<JsMsg | undefined> {
+  const pull = await consumer.fetch({ max_messages: 1, ...pullTimes(waitMs) });
+  const stop = () => pull.stop();
+  signal.addEventListener("abort", stop);
+  if (signal.aborted) stop();
+  let first: JsMsg | undefined;
+  try {
+    for await (const message of pull) first = message;
+  } catch (error) {
+    if (!pullTimedOut(error)) throw error;
+  } finally {
+    signal.removeEventListener("abort", stop);
+  }
+  return first;
+}
+
+/** How often a short `receive` looks at the consumer's pending count. */
+const POLL_MS = 50;
+
+/** Shortest pull: the client's heartbeats are at least 500 ms apart, and a pull lasts four. */
+const MIN_PULL_MS = 2_000;
+
+/**
+ * How long a pull waiting `waitMs` lasts, and the server's heartbeats in it: four per pull, so
+ * the client's watch (two missed heartbeats) never races the server's end of the pull.
+ */
+function pullTimes(waitMs: number): { expires: number; idle_heartbeat: number } {
+  const expires = Math.max(MIN_PULL_MS, waitMs);
+  return { expires, idle_heartbeat: Math.min(30_000, expires / 4) };
+}
+
+/**
+ * A pull that ended by the client's heartbeat watch instead of the server's expiry (an event loop
+ * busy for a second): it found nothing, which is not a failure.
+ */
+function pullTimedOut(error: unknown): boolean {
+  return error instanceof JetStreamError && /heartbeats missed/.test(error.message);
 }
 
 function leasedOf(message: JsMsg): NatsLeased {

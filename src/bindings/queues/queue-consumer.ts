@@ -14,8 +14,10 @@ export interface ConsumerSettings {
   readonly maxConcurrency: number;
 }
 
-/** How long an idle consumer waits in one `receive` (bounds how long `stop` may take). */
-const IDLE_WAIT_MS = 1_000;
+/** How long an idle consumer waits in one `receive` (it ends early when the consumer stops). */
+const IDLE_WAIT_MS = 5_000;
+/** How long a consumer whose store failed to receive waits before it tries again. */
+const RETRY_RECEIVE_MS = 1_000;
 /** How often the leases of a batch being handled are renewed. */
 const EXTEND_EVERY_MS = 15_000;
 
@@ -80,7 +82,7 @@ export class QueueConsumer {
           `Could not receive messages of queue ${this.#settings.queue}; trying again`,
           error,
         );
-        await new Promise((resolve) => setTimeout(resolve, IDLE_WAIT_MS));
+        await new Promise((resolve) => setTimeout(resolve, RETRY_RECEIVE_MS));
         continue;
       }
       if (batch.length === 0) continue;

@@ -20,6 +20,9 @@ function message(text: string, delayMs = 0, id = randomUUID().replaceAll("-", ""
 const text = (leased: readonly LeasedMessage[]) =>
   leased.map((m) => new TextDecoder().decode(m.body));
 
+/** A receive long enough to see messages coming back from a retry (see `QueueStore.receive`). */
+const LONG_WAIT_MS = 2_500;
+
 /** Receives until `count` messages came or `timeoutMs` passed. */
 async function receiveAll(
   store: QueueStore,
@@ -30,7 +33,7 @@ async function receiveAll(
   const got: LeasedMessage[] = [];
   const deadline = performance.now() + timeoutMs;
   while (got.length < count && performance.now() < deadline) {
-    got.push(...(await store.receive(queue, count - got.length, 1_000, never)));
+    got.push(...(await store.receive(queue, count - got.length, LONG_WAIT_MS, never)));
   }
   return got;
 }

@@ -42,7 +42,9 @@ export interface QueueStore {
    * Leases up to `max` messages of `queue` that are due, oldest first: no other `receive`
    * returns them until they are settled, or until the lease lapses (after a crash: the store is
    * reopened, or NATS's ack wait passes), when they are delivered again. Waits up to `waitMs`
-   * for a first message when none is due; resolves with none when `signal` aborts.
+   * for a first message when none is due; resolves with none when `signal` aborts. A store may
+   * hand messages that come back from `retry` only to a receive that waits 2 s or more (NATS
+   * sees those through a pull; a shorter wait looks at new messages only).
    */
   receive(
     queue: string,
