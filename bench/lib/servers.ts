@@ -53,6 +53,10 @@ export interface StartOptions {
   postgresUrl?: string;
   /** Stead: start its admin listener (`--admin-port`) with this token (STEAD_ADMIN_TOKEN). */
   adminToken?: string;
+  /** Stead: a change feed (STEAD_FEED_CLASSES, STEAD_FEED_SINKS). */
+  feed?: { classes: string[]; sinks: string[] };
+  /** Stead: object threads (`--threads`; default: the CLI's). */
+  threads?: number;
   readyTimeoutMs: number;
 }
 
@@ -111,14 +115,22 @@ export async function startServer(
         "2000",
         ...storageFlags,
         ...adminFlags,
+        ...(options.threads === undefined ? [] : ["--threads", String(options.threads)]),
       ],
       {
         logFile,
         confinement: options.confinement,
         cwd: REPO,
-        ...(options.adminToken === undefined
-          ? {}
-          : { env: { ...process.env, STEAD_ADMIN_TOKEN: options.adminToken } }),
+        env: {
+          ...process.env,
+          ...(options.adminToken === undefined ? {} : { STEAD_ADMIN_TOKEN: options.adminToken }),
+          ...(options.feed === undefined
+            ? {}
+            : {
+                STEAD_FEED_CLASSES: options.feed.classes.join(","),
+                STEAD_FEED_SINKS: options.feed.sinks.join(" "),
+              }),
+        },
       },
     );
   } else {

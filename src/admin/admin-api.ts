@@ -13,6 +13,7 @@ import type {
 import type { ImportSummary } from "../core/object/object-import.ts";
 import type { ObjectRecord } from "../core/object/object-record.ts";
 import type { DeadLetterRecord, NamespaceRecord } from "../core/storage/driver.ts";
+import type { FeedSinkStatus } from "../feed/feed-status.ts";
 import { recordProblem } from "./export-format.ts";
 import type { RuntimeAdmin } from "./runtime-admin.ts";
 
@@ -73,6 +74,11 @@ export interface ListOptions {
 }
 
 /** What the admin API does, whether it is reached over HTTP or used in-process by the CLI. */
+/** What `GET /api/v1/feed` answers: `FeedStatus` without its histograms. */
+export interface FeedStatusView {
+  sinks: Array<Omit<FeedSinkStatus, "commitToApplied">>;
+}
+
 export interface AdminOperations {
   namespaces(): Promise<NamespaceSummary[]>;
   list(className: string, options?: ListOptions): Promise<ObjectPage>;
@@ -91,6 +97,11 @@ export interface AdminOperations {
   ): Promise<AdminQueryResult>;
   delete(className: string, object: string): Promise<void>;
   deadLetters(): Promise<DeadLetterRecord[]>;
+  /**
+   * The change feed's state per sink: lag, what waits, failing objects with the change that
+   * failed. Absent, or undefined: the server runs no feed.
+   */
+  feed?(): Promise<FeedStatusView | undefined>;
   /** Sets the object's alarm to now and removes its dead letters; resolves to how many. */
   retryDeadLetters(className: string, object: string): Promise<number>;
   /** Removes the object's dead letters for good; resolves to how many. */
@@ -207,6 +218,12 @@ export class AdminApi implements AdminOperations {
 
   deadLetters(): Promise<DeadLetterRecord[]> {
     return this.#runtime.deadLetters();
+  }
+
+  async feed(): Promise<FeedStatusView | undefined> {
+    const status = this.#runtime.feed?.status();
+    if (status === undefined) return undefined;
+    return { sinks: status.sinks.map(({ commitToApplied: _, ...sink }) => sink) };
   }
 
   async retryDeadLetters(className: string, object: string): Promise<number> {

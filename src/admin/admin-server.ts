@@ -262,6 +262,21 @@ function routesOf(options: AdminServerOptions): Route[] {
     },
     {
       method: "GET",
+      pattern: /^\/api\/v1\/feed$/,
+      access: "read",
+      handle: async () => {
+        const status = await api.feed?.();
+        if (status === undefined) {
+          throw new SteadError(
+            "ADMIN_NOT_FOUND",
+            "This server runs no change feed; start it with --feed-classes and --feed.",
+          );
+        }
+        return status;
+      },
+    },
+    {
+      method: "GET",
       pattern: /^\/metrics$/,
       access: "read",
       handle: () => {

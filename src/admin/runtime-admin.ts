@@ -1,6 +1,15 @@
 import type { ObjectRoute } from "../core/object/namespace.ts";
 import type { DeadLetterRecord, NamespaceRecord } from "../core/storage/driver.ts";
+import type { FeedStatus } from "../feed/feed-status.ts";
 import type { MetricFamily } from "./metrics/metric-family.ts";
+
+/** The change feed of a runtime that has one (docs/change-feed.md). */
+export interface RuntimeFeed {
+  /** Each sink's lag, what waits, and failing objects (this thread's objects). */
+  status(): FeedStatus;
+  /** Resolves once the catch-up at start is done and nothing waits to be shipped. */
+  drained(): Promise<void>;
+}
 
 /**
  * What the admin API reaches of a running runtime: its namespaces, its objects (each through
@@ -12,6 +21,8 @@ import type { MetricFamily } from "./metrics/metric-family.ts";
 export interface RuntimeAdmin {
   /** Every namespace recorded in the data directory (or the cluster's database). */
   namespaces(): readonly NamespaceRecord[];
+  /** The change feed, when the runtime has one. */
+  feed?: RuntimeFeed;
   /** The ids of the objects stored in `storageName`, in no particular order. */
   listObjects(storageName: string): Promise<string[]>;
   /** Whether the object `id` of `storageName` is stored, without listing them all. */

@@ -26,15 +26,19 @@ export class AppProcess {
   async run(url: string): Promise<void> {
     await this.#end("SIGTERM");
     if (this.#stopping) return;
-    const storage = this.#options.storage;
+    const { storage, feed } = this.#options;
     const child = spawn(process.execPath, [...process.execArgv, MAIN, ...this.#args(url)], {
       // The IPC channel closes when this process dies, however it dies: the child then exits too.
       stdio: ["inherit", "inherit", "inherit", "ipc"],
-      // The storage URL goes by the environment, not argv, where `ps` would show its password.
+      // The storage URL goes by the environment, not argv, where `ps` would show its password;
+      // so do the feed's sinks and the queues' URL.
       env: {
         ...process.env,
         ...(storage === undefined ? {} : { STEAD_STORAGE_URL: storage }),
         ...(this.#options.queues === undefined ? {} : { STEAD_QUEUES_URL: this.#options.queues }),
+        ...(feed === undefined
+          ? {}
+          : { STEAD_FEED_CLASSES: feed.classes.join(","), STEAD_FEED_SINKS: feed.sinks.join(" ") }),
       },
     });
     this.#child = child;
@@ -84,6 +88,7 @@ export class AppProcess {
       ...(options.historyRetentionDays === undefined
         ? []
         : ["--history-retention-days", String(options.historyRetentionDays)]),
+      ...(options.durability === undefined ? [] : ["--durability", options.durability]),
       ...(options.maxConnections === undefined
         ? []
         : ["--max-connections", String(options.maxConnections)]),

@@ -48,6 +48,8 @@ Environment variables (flags win over them):
   STEAD_CLUSTER_LISTEN     host:port to listen on for other nodes (default: the advertised one)
   STEAD_CLUSTER_SECRET     shared by every node (16+ characters); required in a cluster
   STEAD_CLUSTER_LEASE_MS   how long a node's objects stay its own without a heartbeat (default 4000)
+  STEAD_FEED_CLASSES       classes whose commits the change feed ships (--feed-classes), e.g. "Cart,Order"
+  STEAD_FEED_SINKS         where to, space- or comma-separated postgres:// and nats:// URLs (--feed)
   STEAD_CONFIRM_DELETE     migration tags whose deleted_classes may delete data, e.g. "v3"`;
 
 function serverCommand(name: string, description: string, dev: boolean): Command {
@@ -96,6 +98,10 @@ function serverCommand(name: string, description: string, dev: boolean): Command
       "days each object's database history is kept for point-in-time recovery (0: none; default: 30)",
     )
     .option(
+      "--durability <mode>",
+      "how the local data directory makes commits durable: journal (one node journal, group commit across objects) or wal (an fdatasync of each object's WAL) (default: journal)",
+    )
+    .option(
       "--storage <url>",
       "keep objects durable in PostgreSQL (postgres://user:password@host:5432/db, ?schema=NAME; default schema stead): the data directory then holds only working copies, rebuilt when missing",
     )
@@ -110,6 +116,15 @@ function serverCommand(name: string, description: string, dev: boolean): Command
     .option(
       "--admin-host <host>",
       "where the admin API listens (default: 127.0.0.1; any other address needs STEAD_ADMIN_TOKEN)",
+    )
+    .option(
+      "--feed-classes <classes>",
+      "ship every commit of these Durable Object classes (comma-separated) to the --feed sinks: SQL row changes and KV puts and deletes (docs/change-feed.md)",
+    )
+    .option(
+      "--feed <url>",
+      "a change feed sink, repeatable: postgres://user@host:5432/db (?schema=, default stead_feed: a projection per object table) or nats://host:4222 (JetStream, ?prefix= default stead.feed, ?stream= default STEAD_FEED)",
+      (url: string, urls: string[] = []) => [...urls, url],
     )
     .option(
       "--threads <n>",

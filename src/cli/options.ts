@@ -35,15 +35,26 @@ export interface ServerOptions {
   queues: string | undefined;
   /** Days of object history kept for point-in-time recovery; unset, the default (30). */
   historyRetentionDays: number | undefined;
+  /** The local driver's durability mode and journal segment size; unset, the defaults. */
+  durability: "journal" | "wal" | undefined;
+  journalSegmentBytes: number | undefined;
   /** This process as a cluster node (`--cluster`); its storage is the cluster's URL. */
   cluster: ClusterFlags | undefined;
   /** The admin API's listener (`--admin-port`); unset, none. */
   admin: AdminFlags | undefined;
+  /** The change feed (`--feed-classes`, `--feed`); unset, none. */
+  feed: FeedFlags | undefined;
   /**
    * Set by `stead dev` for its app process: the URL of the bundle it built, imported as it is
    * (no build, no `build.command`).
    */
   prebuilt?: string | undefined;
+}
+
+/** The change feed's classes and sinks, from `--feed-classes`, `--feed` and `STEAD_FEED_*`. */
+export interface FeedFlags {
+  classes: string[];
+  sinks: string[];
 }
 
 /** A cluster node's settings, from `--cluster`, `--node-id`, `--advertise` and `STEAD_CLUSTER_*`. */
@@ -80,6 +91,7 @@ export interface ServerFlags {
   storage?: string;
   queues?: string;
   historyRetentionDays?: string;
+  durability?: string;
   prebuilt?: string;
   cluster?: string;
   nodeId?: string;
@@ -87,6 +99,8 @@ export interface ServerFlags {
   clusterListen?: string;
   adminPort?: string;
   adminHost?: string;
+  feedClasses?: string;
+  feed?: string[];
 }
 
 /** Thrown for bad flags or environment variables; the CLI prints the message alone. */
@@ -180,10 +194,71 @@ export function resolveServerOptions(
       flags.historyRetentionDays ?? env.STEAD_HISTORY_RETENTION_DAYS,
       "--history-retention-days / STEAD_HISTORY_RETENTION_DAYS",
     ),
+    ...durabilityFlags(flags, env, storage),
     ...(flags.prebuilt === undefined ? {} : { prebuilt: flags.prebuilt }),
     cluster: cluster?.node,
     admin: adminFlags(flags, env),
+    feed: feedFlags(flags, env),
   };
+}
+
+/** `--durability` / `STEAD_DURABILITY` and `STEAD_JOURNAL_SEGMENT_BYTES`, for the local driver. */
+function durabilityFlags(
+  flags: ServerFlags,
+  env: NodeJS.ProcessEnv,
+  storage: string | undefined,
+): Pick<ServerOptions, "durability" | "journalSegmentBytes"> {
+  const mode = flags.durability ?? env.STEAD_DURABILITY;
+  if (mode !== undefined && mode !== "journal" && mode !== "wal") {
+    throw new UsageError(
+      `--durability / STEAD_DURABILITY must be "journal" (one node journal, the default) or "wal" (an fdatasync per object WAL), got "${mode}".`,
+    );
+  }
+  if (storage !== undefined && flags.durability !== undefined) {
+    throw new UsageError(
+      "--durability applies to the local data directory; with --storage, PostgreSQL makes commits durable. Leave one of them out.",
+    );
+  }
+  const segmentText = env.STEAD_JOURNAL_SEGMENT_BYTES;
+  return {
+    durability: storage === undefined ? mode : undefined,
+    journalSegmentBytes:
+      segmentText === undefined || storage !== undefined
+        ? undefined
+        : integer(segmentText, "STEAD_JOURNAL_SEGMENT_BYTES", 65536, 2 ** 31),
+  };
+}
+
+/** `--feed-classes` and `--feed` (or STEAD_FEED_CLASSES and STEAD_FEED_SINKS), checked. */
+function feedFlags(flags: ServerFlags, env: NodeJS.ProcessEnv): FeedFlags | undefined {
+  const classesText = flags.feedClasses ?? env.STEAD_FEED_CLASSES;
+  const sinks =
+    flags.feed !== undefined && flags.feed.length > 0
+      ? flags.feed
+      : (env.STEAD_FEED_SINKS ?? "").split(/[\s,]+/).filter((sink) => sink !== "");
+  if (classesText === undefined && sinks.length === 0) return undefined;
+  const classes = (classesText ?? "")
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
+  if (classes.length === 0) {
+    throw new UsageError(
+      "--feed / STEAD_FEED_SINKS needs the classes whose changes to ship: --feed-classes / STEAD_FEED_CLASSES, e.g. --feed-classes Cart,Order.",
+    );
+  }
+  if (sinks.length === 0) {
+    throw new UsageError(
+      "--feed-classes / STEAD_FEED_CLASSES needs a sink: --feed postgres://user@host:5432/db or --feed nats://host:4222 (repeatable), or STEAD_FEED_SINKS.",
+    );
+  }
+  for (const sink of sinks) {
+    if (!/^(postgres(ql)?|nats):\/\//.test(sink)) {
+      throw new UsageError(
+        `--feed / STEAD_FEED_SINKS must be postgres://… or nats://… URLs (got "${sink.replace(/:[^:@/]*@/, ":***@")}").`,
+      );
+    }
+  }
+  return { classes, sinks };
 }
 
 /** Tokens shorter than this are refused: an admin token guards every object's data. */

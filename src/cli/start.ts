@@ -75,8 +75,13 @@ async function serveLocked(
         ? {}
         : { historyRetentionDays: options.historyRetentionDays }),
       threads: options.threads,
+      ...(options.durability === undefined ? {} : { durability: options.durability }),
+      ...(options.journalSegmentBytes === undefined
+        ? {}
+        : { journalSegmentBytes: options.journalSegmentBytes }),
       ...(options.storage === undefined ? {} : { storage: options.storage }),
       ...(options.queues === undefined ? {} : { queuesUrl: options.queues }),
+      ...(options.feed === undefined ? {} : { feed: options.feed }),
       ...(options.cluster === undefined
         ? {}
         : {
@@ -97,6 +102,7 @@ async function serveLocked(
           }),
       objects: { hibernateAfterMs: options.hibernateAfterMs },
       onConsole: (entry) => logger.app(entry),
+      onNotice: (message, fields) => logger.info(message, fields),
       onError: (error, context) => {
         logger.error(`error in ${context}`, {
           error: describeError(error),

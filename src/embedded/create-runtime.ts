@@ -6,6 +6,7 @@ import { AlarmScheduler } from "../core/alarms/alarm-scheduler.ts";
 import { systemClock } from "../core/clock.ts";
 import { captureConsole } from "../core/console-capture.ts";
 import { SteadError } from "../core/errors.ts";
+import type { ChangeFeed } from "../core/feed/change-feed.ts";
 import { installFetchGate } from "../core/gates/outgoing-fetch.ts";
 import { installWorkersGlobals } from "../core/globals/workers-globals.ts";
 import { NameCache } from "../core/ids/name-cache.ts";
@@ -20,6 +21,7 @@ import { withAppConfig } from "./app-config.ts";
 import { type AppEntry, loadAppEntry } from "./app-entry.ts";
 import { addBindings, resolveAssetOptions } from "./bindings.ts";
 import { ClusterNode } from "./cluster-node.ts";
+import { startFeed } from "./feed-setup.ts";
 import { buildControllers, deferBindings } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
 import { checkQueueHandler } from "./queues.ts";
@@ -37,7 +39,7 @@ import {
   classBindings,
   prepareNamespaces,
 } from "./runtime-setup.ts";
-import { historyOptions, openStore, type Store } from "./store.ts";
+import { durabilityOptions, historyOptions, openStore, type Store } from "./store.ts";
 import { fillWorkerExports } from "./worker-exports.ts";
 import { type Runtime, trackWaitUntil, workerContext, workerRuntime } from "./worker-runtime.ts";
 
@@ -161,6 +163,11 @@ export async function createRuntimeWith(
     if (node !== undefined) undo.defer(() => node.abandon());
     const records = await prepareNamespaces(config, app.module, store.driver);
     const classes = internals.toolsOnly === true ? bareClasses(records) : app.module;
+    // Tools open a data directory to read it; a feed is a server's.
+    const feed =
+      config.feed === undefined || internals.toolsOnly === true
+        ? undefined
+        : await startFeed(config.feed, records, config.clock ?? systemClock, onError);
     const hosted = await hostObjects(
       config,
       app,
@@ -174,8 +181,18 @@ export async function createRuntimeWith(
       {
         alarmIndexChanged: () => scheduler?.changed(),
         onError,
+        ...(feed === undefined ? {} : { feedFor: (storageName) => feed.feedFor(storageName) }),
       },
     );
+    if (feed !== undefined) {
+      const dispose = hosted.dispose;
+      // The feed ships what the last commits recorded before its sinks close.
+      hosted.dispose = async () => {
+        await dispose();
+        await feed.close();
+      };
+      undo.defer(() => feed.close(0));
+    }
     hosting = hosted;
     undo.defer(() => hosted.dispose());
     await node?.listen(hosted.deliverForwarded);
@@ -210,7 +227,15 @@ export async function createRuntimeWith(
       node,
       removeScope,
     );
-    registerRuntimeAdmin(runtime, { config, records, store, hosted, scheduler });
+    registerRuntimeAdmin(runtime, { config, records, store, hosted, scheduler, feed });
+    if (feed !== undefined) {
+      feed.attach({
+        route: (storageName) => hosted.route(storageName),
+        listObjects: (storageName) => store.driver.listObjects(storageName),
+      });
+      // In the background: the runtime serves while earlier commits are shipped.
+      void feed.catchUp();
+    }
     if (internals.toolsOnly !== true) {
       extra.queues.consume(
         (batch) => deliverBatch(app.module.default, batch, env, exports),
@@ -241,7 +266,11 @@ async function hostObjects(
   exports: Record<string, unknown>,
   assets: ResolvedAssets | undefined,
   node: ClusterNode | undefined,
-  hooks: { alarmIndexChanged(): void; onError(error: unknown, context: string): void },
+  hooks: {
+    alarmIndexChanged(): void;
+    onError(error: unknown, context: string): void;
+    feedFor?: (storageName: string) => ChangeFeed | undefined;
+  },
 ): Promise<ObjectHosting> {
   const module = withRuntimeClasses(classes);
   const limits = { ...DEFAULT_LIMITS, ...config.objects };
@@ -272,6 +301,7 @@ async function hostObjects(
   for (const { binding, className } of classBindings(config)) {
     bindings[binding] = records.find((record) => record.className === className)!.storageName;
   }
+  const { feedFor: _feedFor, ...threadHooks } = hooks;
   return threadHosting(records, exported, new NameCache(nameCacheBytes), {
     shards: threads,
     cpuLimitMs: config.cpuLimitMs ?? DEFAULT_CPU_LIMIT_MS,
@@ -281,12 +311,14 @@ async function hostObjects(
       cwd: config.cwd ?? process.cwd(),
       dataDir: store.dataDir!,
       storage: config.storage,
+      feed: config.feed,
       // The process-wide bound (the driver's default derives it from the open-file limit).
       maxOpenDatabases: shareOf(
         maxOpenDatabases(config.maxOpenDatabases, openFileLimit()),
         threads,
       ),
       historyRetentionMs: historyOptions(config).historyRetentionMs,
+      durability: durabilityOptions(config),
       compatibilityDate,
       compatibilityFlags: config.compatibilityFlags ?? [],
       vars: config.vars ?? {},
@@ -304,7 +336,7 @@ async function hostObjects(
       captureConsole: config.onConsole !== undefined,
       cluster: node?.shardData(),
     },
-    ...hooks,
+    ...threadHooks,
     ...(config.onConsole === undefined ? {} : { onConsole: config.onConsole }),
     onStuck: (error) => hooks.onError(error, "object threads"),
   });

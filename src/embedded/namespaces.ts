@@ -1,5 +1,6 @@
 import type { NamespaceMetricsSource } from "../admin/metrics/object-families.ts";
 import type { Clock } from "../core/clock.ts";
+import type { ChangeFeed } from "../core/feed/change-feed.ts";
 import type { NameCache } from "../core/ids/name-cache.ts";
 import { DeferredRoute } from "../core/object/deferred-route.ts";
 import { DurableObjectNamespace, NamespaceController } from "../core/object/namespace.ts";
@@ -29,6 +30,8 @@ export interface NamespaceSetup {
   onError(error: unknown, context: string): void;
   /** Reaches objects other cluster nodes hold (a cluster node only). */
   forwarder?: ObjectForwarder;
+  /** The change feed a namespace's commits are captured into, if its class is selected. */
+  feedFor?: (storageName: string) => ChangeFeed | undefined;
   /** Refuses events while the cluster node's lease has lapsed (a cluster node only). */
   refuse?: () => Error | Promise<Error | NodeAddress> | undefined;
 }
@@ -57,6 +60,7 @@ export function buildControllers(setup: NamespaceSetup): Map<string, NamespaceCo
         residency: setup.residency,
         names: setup.names,
         deleteAllDeletesAlarm: setup.compatibilityDate >= DELETE_ALL_DELETES_ALARM,
+        feed: setup.feedFor?.(record.storageName),
         alarmIndexChanged: setup.alarmIndexChanged,
         onError: setup.onError,
         ...(setup.forwarder === undefined ? {} : { forwarder: setup.forwarder }),

@@ -4,6 +4,7 @@
  * thread; calls to objects of other shards go back through it. See `threads/shard-pool.ts`.
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import { feedFamilies } from "../admin/metrics/feed-families.ts";
 import { objectFamilies } from "../admin/metrics/object-families.ts";
 import type { ResolvedAssets } from "../bindings/assets/index.ts";
 import { D1_CLASS_NAME } from "../bindings/d1/index.ts";
@@ -39,6 +40,7 @@ import {
 } from "../threads/shard-protocol.ts";
 import { fromWireError, toWireError } from "../threads/wire.ts";
 import { addBindings } from "./bindings.ts";
+import { startFeed } from "./feed-setup.ts";
 import { loadEntryModule } from "./module-loader.ts";
 import { buildControllers, deferBindings, metricsSources } from "./namespaces.ts";
 import { withRuntimeClasses } from "./runtime-classes.ts";
@@ -102,6 +104,14 @@ async function start(): Promise<void> {
   extra.open(data.dataDir);
   await extra.openQueues(data.dataDir);
   const driver = await openDriver();
+  const onError = (error: unknown, context: string) =>
+    port.postMessage({ t: "error", error: toWireError(error), context });
+  // This thread ships the commits of the objects it hosts; the main thread's catch-up reaches
+  // them through their routes.
+  const feed =
+    data.feed === undefined
+      ? undefined
+      : await startFeed(data.feed, data.namespaces, systemClock, onError);
   const routes = new Map<string, ObjectRoute>();
   const handles = new Handles({
     thread: data.shard,
@@ -134,8 +144,12 @@ async function start(): Promise<void> {
           ),
           refuse: () => (deadline!.serving ? undefined : leaseLapsed(cluster.node)),
         }),
-    onError: (error, context) =>
-      port.postMessage({ t: "error", error: toWireError(error), context }),
+    onError,
+    ...(feed === undefined ? {} : { feedFor: (storageName) => feed.feedFor(storageName) }),
+  });
+  feed?.attach({
+    route: (storageName) => controllers.get(storageName),
+    listObjects: (storageName) => driver.listObjects(storageName),
   });
   for (const [storageName, controller] of controllers) {
     routes.set(storageName, shardRoute(controller, sender));
@@ -191,7 +205,11 @@ async function start(): Promise<void> {
         calls.settle(message);
         return;
       case "metrics": {
-        const families = objectFamilies(metricsSources(data.namespaces, controllers));
+        const families = [
+          ...objectFamilies(metricsSources(data.namespaces, controllers)),
+          // This thread's sinks; the main thread sums them by sink (the lag: the largest).
+          ...(feed === undefined ? [] : feedFamilies(feed.status())),
+        ];
         port.postMessage({ t: "metrics", request: message.request, families });
         return;
       }
@@ -215,6 +233,7 @@ async function start(): Promise<void> {
     // Let commits scheduled for the end of this turn run before closing.
     await new Promise((resolve) => setImmediate(resolve));
     for (const controller of controllers.values()) controller.closeAll();
+    await feed?.close();
     await extra.close();
     await driver.close();
   }
@@ -256,6 +275,7 @@ async function openDriver(): Promise<StorageDriver> {
     ...(data.historyRetentionMs === undefined
       ? {}
       : { historyRetentionMs: data.historyRetentionMs }),
+    ...data.durability,
     sharedControl: true,
     lock: "held",
   });

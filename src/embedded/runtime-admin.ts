@@ -1,10 +1,12 @@
 // What Stead's admin API and tools reach of a runtime: its namespaces, its objects (through the
 // routes events take), its dead letters, snapshots and metrics.
 import { alarmFamilies } from "../admin/metrics/alarm-families.ts";
+import { feedFamilies } from "../admin/metrics/feed-families.ts";
 import type { RuntimeAdmin } from "../admin/runtime-admin.ts";
 import type { AlarmScheduler } from "../core/alarms/alarm-scheduler.ts";
 import { systemClock } from "../core/clock.ts";
 import type { NamespaceRecord } from "../core/storage/driver.ts";
+import type { NodeFeed } from "../feed/node-feed.ts";
 import type { ObjectHosting } from "./object-hosting.ts";
 import type { ResolvedRuntimeOptions } from "./runtime-options.ts";
 import type { Store } from "./store.ts";
@@ -27,11 +29,13 @@ export interface AdminParts {
   hosted: ObjectHosting;
   /** Undefined in a runtime opened for the tools (it delivers no alarms). */
   scheduler: AlarmScheduler | undefined;
+  /** The change feed, when the runtime has one. */
+  feed: NodeFeed | undefined;
 }
 
 /** Makes `runtimeAdmin(runtime)` answer for `runtime`. */
 export function registerRuntimeAdmin(runtime: Runtime, parts: AdminParts): void {
-  const { config, records, store, hosted, scheduler } = parts;
+  const { config, records, store, hosted, scheduler, feed } = parts;
   const { driver } = store;
   const snapshotObject = driver.snapshotObject?.bind(driver);
   admins.set(runtime, {
@@ -60,6 +64,9 @@ export function registerRuntimeAdmin(runtime: Runtime, parts: AdminParts): void 
       await alarms.shared?.flush();
     },
     ...(config.cluster === undefined ? {} : { node: config.cluster.nodeId }),
+    ...(feed === undefined
+      ? {}
+      : { feed: { status: () => feed.status(), drained: () => feed.drained() } }),
     metrics: async () => {
       const classOf = (storageName: string) =>
         records.find((record) => record.storageName === storageName)?.className ?? storageName;
@@ -67,7 +74,7 @@ export function registerRuntimeAdmin(runtime: Runtime, parts: AdminParts): void 
         hosted.objectMetrics(),
         alarmFamilies(scheduler!, classOf),
       ]);
-      return [...objects, alarms];
+      return [...objects, alarms, ...(feed === undefined ? [] : [feedFamilies(feed.status())])];
     },
   });
 }

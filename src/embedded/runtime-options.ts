@@ -22,6 +22,7 @@ import type { Migration } from "../core/migrations/migration.ts";
 import type { ObjectLimits } from "../core/object/object-class.ts";
 import type { StorageDriver } from "../core/storage/driver.ts";
 import { DataDirLock } from "../drivers/local/data-dir-lock.ts";
+import { type FeedOptions, feedSchema } from "../feed/feed-options.ts";
 import type { BuildKeys } from "../loader/build-options.ts";
 
 /** A cluster node's settings (`createRuntime({ cluster })`, `stead start --cluster`). */
@@ -151,6 +152,15 @@ export interface RuntimeOptions {
    */
   cluster?: ClusterOptions;
   /**
+   * A change feed out of the objects of `classes`: every commit's row changes and KV puts and
+   * deletes, recorded in the same transaction and shipped to each of `sinks` (PostgreSQL
+   * projections, NATS JetStream) exactly once. See docs/change-feed.md.
+   *
+   * @example
+   * feed: { classes: ["Cart"], sinks: ["postgres://app@127.0.0.1:5432/reports"] }
+   */
+  feed?: FeedOptions;
+  /**
    * With the default local driver: the data directory's lock (one process at a time uses a data
    * directory). Omitted: the runtime takes it before writing anything and releases it on
    * dispose; another process holding it fails with `DATA_DIR_LOCKED`. A `DataDirLock` you took
@@ -173,6 +183,20 @@ export interface RuntimeOptions {
    * then reject). The CLI fills it from `--history-retention-days` / `STEAD_HISTORY_RETENTION_DAYS`.
    */
   historyRetentionDays?: number;
+  /**
+   * With the local driver: how commits are made durable. `"journal"` (default): one node-level
+   * journal whose fdatasync acknowledges the commits of every object made meanwhile (group
+   * commit), replayed into the objects after a crash. `"wal"`: an fdatasync of each object's own
+   * WAL per commit. The CLI fills it from `--durability` / `STEAD_DURABILITY`. See
+   * docs/durability.md.
+   */
+  durability?: "journal" | "wal";
+  /**
+   * With the local driver's journal: the size in bytes past which a journal segment is retired
+   * (default 64 MiB). The journal holds about two segments, which bounds the replay after a
+   * crash. The CLI fills it from `STEAD_JOURNAL_SEGMENT_BYTES`.
+   */
+  journalSegmentBytes?: number;
   /**
    * Bytes of `idFromName()` names whose ids are kept, shared by all namespaces (default 8 MiB;
    * 0 turns the cache off). Least recently used names leave first; a name not cached costs two
@@ -225,6 +249,11 @@ export interface RuntimeOptions {
   driver?: StorageDriver;
   /** Receives errors nobody else sees (failed alarms, rejected `waitUntil` promises). */
   onError?: (error: unknown, context: string) => void;
+  /**
+   * Receives notices worth a log line that are not errors: after a crash, what replaying the
+   * local driver's journal took (`"journal replayed"`, with records, objects, bytes and ms).
+   */
+  onNotice?: (message: string, fields: Record<string, unknown>) => void;
   /**
    * Receives what the app writes through `console` (on every object thread too), with its level
    * and the object that wrote it, instead of the process's stdout/stderr. `stead start` logs it
@@ -337,6 +366,7 @@ const schema = z.object({
     })
     .strict()
     .optional(),
+  feed: feedSchema.optional(),
   dataDirLock: z
     .union([z.custom<DataDirLock>((v) => v instanceof DataDirLock), z.literal("held")], {
       error: 'must be a DataDirLock (DataDirLock.acquire(dataDir)) or "held"',
@@ -350,6 +380,12 @@ const schema = z.object({
   historyRetentionDays: z
     .number({ error: "must be a number of days, like 30 (0 keeps no history)" })
     .nonnegative({ error: "must be 0 or more days, like 30 (0 keeps no history)" })
+    .optional(),
+  durability: z.enum(["journal", "wal"], { error: 'must be "journal" or "wal"' }).optional(),
+  journalSegmentBytes: z
+    .number({ error: "must be a number of bytes, like 67108864" })
+    .int({ error: "must be a whole number of bytes, like 67108864" })
+    .min(65536, { error: "must be at least 65536 bytes (64 KiB)" })
     .optional(),
   nameCacheBytes: z
     .number({ error: "must be a number of bytes, like 8388608 (0 turns the cache off)" })
@@ -406,6 +442,7 @@ const schema = z.object({
     )
     .optional(),
   onError: z.function().optional(),
+  onNotice: z.function().optional(),
   onConsole: z.function().optional(),
 });
 

@@ -67,6 +67,16 @@ export async function openStore(config: ResolvedRuntimeOptions): Promise<Store> 
       ]),
     );
   }
+  const durability = config.durability ?? config.journalSegmentBytes;
+  if (durability !== undefined && (config.driver !== undefined || config.storage !== undefined)) {
+    const option = config.durability !== undefined ? "durability" : "journalSegmentBytes";
+    throw new SteadError(
+      "INVALID_CONFIG",
+      formatOptionProblems("createRuntime()", [
+        `${option}: applies to the default local driver only (${config.storage !== undefined ? "with storage, PostgreSQL makes commits durable" : `pass it to your driver instead, e.g. new LocalDriver({ dataDir, ${option} })`}).`,
+      ]),
+    );
+  }
   if (
     config.dataDirLock !== undefined &&
     (config.driver !== undefined || config.dataDir === undefined)
@@ -143,6 +153,19 @@ export async function openStore(config: ResolvedRuntimeOptions): Promise<Store> 
   };
 }
 
+/** The local driver's durability options: `durability` and `journalSegmentBytes`. */
+export function durabilityOptions(config: ResolvedRuntimeOptions): {
+  durability?: "journal" | "wal";
+  journalSegmentBytes?: number;
+} {
+  return {
+    ...(config.durability === undefined ? {} : { durability: config.durability }),
+    ...(config.journalSegmentBytes === undefined
+      ? {}
+      : { journalSegmentBytes: config.journalSegmentBytes }),
+  };
+}
+
 /** The local driver's history options from `historyRetentionDays` and the runtime's clock. */
 export function historyOptions(config: ResolvedRuntimeOptions): {
   historyRetentionMs?: number;
@@ -158,11 +181,13 @@ export function historyOptions(config: ResolvedRuntimeOptions): {
 
 /** The local driver on `dataDir`; a limit or lock it refuses is a configuration error. */
 function defaultDriver(dataDir: string, config: ResolvedRuntimeOptions): LocalDriver {
+  let driver: LocalDriver;
   try {
-    return new LocalDriver({
+    driver = new LocalDriver({
       dataDir,
       maxOpenDatabases: config.maxOpenDatabases,
       ...historyOptions(config),
+      ...durabilityOptions(config),
       lock: config.dataDirLock,
       sharedControl: (config.threads ?? 0) > 0,
     });
@@ -173,4 +198,14 @@ function defaultDriver(dataDir: string, config: ResolvedRuntimeOptions): LocalDr
       formatOptionProblems("createRuntime()", [error.message]),
     );
   }
+  const replay = driver.journalReplay;
+  if (replay !== undefined && replay.segments > 0) {
+    config.onNotice?.("journal replayed", {
+      records: replay.records,
+      objects: replay.objects,
+      bytes: replay.bytes,
+      ms: Math.round(replay.ms * 10) / 10,
+    });
+  }
+  return driver;
 }

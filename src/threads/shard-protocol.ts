@@ -91,9 +91,13 @@ export interface ShardData {
   dataDir: string;
   /** The PostgreSQL storage URL, when objects are stored there (`storage`); else the local driver. */
   storage: string | undefined;
+  /** The change feed's classes and sinks (`createRuntime({ feed })`): each thread ships its objects'. */
+  feed?: { classes: string[]; sinks: string[] } | undefined;
   maxOpenDatabases: number | undefined;
   /** History kept for point-in-time recovery, ms (undefined: the driver's default). */
   historyRetentionMs: number | undefined;
+  /** The local driver's `durability` and `journalSegmentBytes`. */
+  durability: { durability?: "journal" | "wal"; journalSegmentBytes?: number };
   compatibilityDate: string;
   /** `compatibility_flags` (queues pick their default content type by them). */
   compatibilityFlags: string[];

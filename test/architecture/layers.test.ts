@@ -26,11 +26,13 @@ const ALLOWED: Record<string, string[]> = {
   // The admin API: operator requests over a runtime's RuntimeAdmin, its listener and client,
   // and the web console's files; metrics: the runtime's counts through core, the HTTP front's
   // (HttpMetrics) from server.
-  admin: ["core", "server"],
+  admin: ["core", "server", "feed"],
   // assets, kv, ...: one folder per binding, built on core; a store is a seam of its folder.
   bindings: ["core"],
   // The `cloudflare:*` modules apps import: built on core.
   cloudflare: ["core"],
+  // The change feed: the shipper and its sinks (PostgreSQL, NATS), over core's capture seam.
+  feed: ["core"],
   embedded: [
     "core",
     "drivers",
@@ -41,6 +43,7 @@ const ALLOWED: Record<string, string[]> = {
     "loader",
     "bindings",
     "admin",
+    "feed",
   ],
   cli: [
     "core",
@@ -52,6 +55,7 @@ const ALLOWED: Record<string, string[]> = {
     "loader",
     "bindings",
     "admin",
+    "feed",
   ],
   // The package's entry points re-export the layers.
   ".": [

@@ -18,8 +18,16 @@ import { tempDataDir } from "../support/temp-dir.ts";
 const COUNTER = fileURLToPath(new URL("../../templates/counter", import.meta.url));
 
 /** Runs `requests` against a traced `stead start` on `dataDir`; returns the completed calls. */
-async function traced(dataDir: string, requests: (url: string) => Promise<void>): Promise<Call[]> {
-  await using stead = await startStead("start", [COUNTER, "--data-dir", dataDir]);
+async function traced(
+  dataDir: string,
+  requests: (url: string) => Promise<void>,
+  options: { args?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<Call[]> {
+  await using stead = await startStead(
+    "start",
+    [COUNTER, "--data-dir", dataDir, ...(options.args ?? [])],
+    options.env === undefined ? {} : { env: options.env },
+  );
   using logDir = tempDataDir("stead-strace-");
   const log = join(logDir.path, "strace.log");
   const strace = await attachStrace(stead.child.pid!, log);
@@ -41,13 +49,86 @@ describe("durability at the system-call level (strace)", {
     skipUnless("localFiles", "traces the fdatasync calls that make the data directory durable") ||
     missingStrace(),
 }, () => {
-  it("syncs what a write needs before its response, and the database file before a WAL restart", async () => {
+  it("journal: every response follows the journal sync after its record; a retired segment's objects were synced first", async () => {
+    using data = tempDataDir("stead-syscalls-");
+    // Segments of 64 KiB: a commit's record is a page and more, so a segment is retired every
+    // dozen commits or so, each after syncing the object's files.
+    const calls = await traced(
+      data.path,
+      async (url) => {
+        for (let n = 1; n <= 70; n++) await increment(url, n);
+      },
+      { env: { STEAD_JOURNAL_SEGMENT_BYTES: "65536" } },
+    );
+    const responses = calls.filter(isResponse);
+    assert.equal(responses.length, 70, "one response per request");
+    const journal = (c: Call) => /\/journal\/[^/]+\.journal$/.test(c.target);
+    const db = (c: Call) => /\/[0-9a-f]{64}\.sqlite$/.test(c.target);
+    const wal = (c: Call) => /\/[0-9a-f]{64}\.sqlite-wal$/.test(c.target);
+    const first = calls.indexOf(responses[0]!);
+    assert.ok(
+      calls.slice(0, first).some((c) => c.name === "fdatasync" && db(c)),
+      "new database file synced before the first response",
+    );
+
+    // Every response comes after a journal sync that followed the last write of records before
+    // it (requests come one at a time, so no later commit's records are written meanwhile).
+    let syncedSinceWrite = true;
+    let journalWrites = 0;
+    for (const [index, call] of calls.entries()) {
+      if (call.name === "pwritev" && journal(call)) {
+        journalWrites++;
+        syncedSinceWrite = false;
+      } else if (call.name === "fdatasync" && journal(call)) {
+        syncedSinceWrite = true;
+      } else if (responses.includes(call)) {
+        assert.ok(syncedSinceWrite, `response at call ${index} after an unsynced journal write`);
+      }
+    }
+    assert.ok(journalWrites >= 70, `${journalWrites} journal writes for 70 commits`);
+    // The WAL is never synced per commit: far fewer WAL syncs than commits.
+    const walSyncs = calls.filter((c) => c.name === "fdatasync" && wal(c)).length;
+    assert.ok(walSyncs < 35, `${walSyncs} WAL syncs for 70 commits`);
+
+    // Retirement: a segment's header is zeroed (a 32-byte write at 0) only after the object's
+    // WAL and database file were synced since that segment's last record.
+    const retirements = calls
+      .map((c, i) => ({ c, i }))
+      .filter(
+        ({ c }) =>
+          c.name === "pwrite64" &&
+          journal(c) &&
+          /, 32, 0\)?$/.test(c.args) &&
+          !c.args.includes("SteadJnl"),
+      );
+    assert.ok(retirements.length >= 2, `${retirements.length} segments retired`);
+    for (const { c, i } of retirements) {
+      const lastRecord = calls.findLastIndex(
+        (d, j) => j < i && d.target === c.target && d.name === "pwritev",
+      );
+      const between = calls.slice(lastRecord, i);
+      assert.ok(
+        between.some((d) => d.name === "fdatasync" && wal(d)),
+        "the WAL was synced before its segment was retired",
+      );
+      assert.ok(
+        between.some((d) => d.name === "fdatasync" && db(d)),
+        "the database file was synced before its segment was retired",
+      );
+    }
+  });
+
+  it("wal: syncs what a write needs before its response, and the database file before a WAL restart", async () => {
     using data = tempDataDir("stead-syscalls-");
     // The first increment creates the object; 70 in all pass the 64 commits after which its WAL
     // is checkpointed and restarts.
-    const calls = await traced(data.path, async (url) => {
-      for (let n = 1; n <= 70; n++) await increment(url, n);
-    });
+    const calls = await traced(
+      data.path,
+      async (url) => {
+        for (let n = 1; n <= 70; n++) await increment(url, n);
+      },
+      { args: ["--durability", "wal"] },
+    );
 
     const responses = calls.filter(isResponse);
     assert.equal(responses.length, 70, "one response per request");

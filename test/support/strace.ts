@@ -64,7 +64,7 @@ export async function attachStrace(pid: number, log: string): Promise<ChildProce
       "-s",
       "16",
       "-e",
-      "trace=fsync,fdatasync,pwrite64,write,writev",
+      "trace=fsync,fdatasync,pwrite64,pwritev,write,writev",
       "-o",
       log,
       "-p",

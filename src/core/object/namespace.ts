@@ -1,6 +1,7 @@
 import type { AlarmOutcome } from "../alarms/run-alarm.ts";
 import type { Clock } from "../clock.ts";
 import { SteadError } from "../errors.ts";
+import type { ChangeFeed } from "../feed/change-feed.ts";
 import { runOutsideObject, sendFromCurrent } from "../gates/context.ts";
 import type { NameCache } from "../ids/name-cache.ts";
 import { DurableObjectId, IdFactory } from "../ids/object-id.ts";
@@ -36,6 +37,8 @@ export interface NamespaceOptions {
   /** The runtime-wide cache of named ids. */
   names: NameCache;
   deleteAllDeletesAlarm: boolean;
+  /** Captures every commit of the class's objects for a change feed; absent: none is. */
+  feed?: ChangeFeed | undefined;
   alarmIndexChanged(): void;
   /** Receives errors nobody else sees (failed WebSocket event handlers). Default: stderr. */
   onError?: (error: unknown, context: string) => void;
@@ -86,6 +89,7 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
   readonly limits: ObjectLimits;
   readonly residency: Residency;
   readonly deleteAllDeletesAlarm: boolean;
+  readonly feed: ChangeFeed | undefined;
   readonly counters = new ObjectCounters();
   readonly #alarmIndexChanged: () => void;
   readonly #onError: (error: unknown, context: string) => void;
@@ -108,6 +112,7 @@ export class NamespaceController implements ObjectClass, ObjectRoute {
     this.limits = options.limits;
     this.residency = options.residency;
     this.deleteAllDeletesAlarm = options.deleteAllDeletesAlarm;
+    this.feed = options.feed;
     this.#alarmIndexChanged = options.alarmIndexChanged;
     this.#forwarder = options.forwarder;
     this.#placement =

@@ -26,7 +26,20 @@ export type AdminRequest =
    */
   | { op: "snapshot" }
   /** Puts an export's record into the object, in one transaction (`importRecord`). */
-  | { op: "import"; record: ObjectRecord; replace: boolean };
+  | { op: "import"; record: ObjectRecord; replace: boolean }
+  /**
+   * Hands the changes recorded in the object's `_cf_changes` to its class's change feed again
+   * (the feed's catch-up after a restart); answers how many (`FeedReplay`). Like a snapshot, an
+   * object not in memory is read without an instance.
+   */
+  | { op: "feed" };
+
+/** What `feed` answers. */
+export interface FeedReplay {
+  id: string;
+  /** Recorded commits handed to the feed. */
+  changes: number;
+}
 
 /** A copy of an object's database: the bytes of a SQLite database file. */
 export interface ObjectSnapshot {
@@ -101,6 +114,8 @@ export interface AdminTarget {
    * OBJECT_RESET, as on `ctx.abort()`.
    */
   restart(): void;
+  /** Hands the recorded changes to the class's change feed (`feed`). */
+  replayFeed(): FeedReplay;
 }
 
 /** Keys listed by `inspect`. */
@@ -129,6 +144,8 @@ export async function runAdmin(request: AdminRequest, target: AdminTarget): Prom
       target.restart();
       return summary;
     }
+    case "feed":
+      return target.replayFeed();
   }
 }
 

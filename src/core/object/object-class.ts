@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.ts";
+import type { ChangeFeed } from "../feed/change-feed.ts";
 import type { ObjectCounters } from "../metrics/object-counters.ts";
 import type { AlarmRecord, StorageDriver } from "../storage/driver.ts";
 import type { StorageBackend } from "../storage/kv-limits.ts";
@@ -49,6 +50,8 @@ export interface ObjectClass {
   readonly clock: Clock;
   readonly limits: ObjectLimits;
   readonly deleteAllDeletesAlarm: boolean;
+  /** Where the class's commits are captured to, when a change feed selected it. */
+  readonly feed: ChangeFeed | undefined;
   /** The alarm index changed; the scheduler should re-arm. */
   alarmIndexChanged(): void;
   /** The object left memory; forget the host. */

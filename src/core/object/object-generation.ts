@@ -1,5 +1,6 @@
 import { errorMessage } from "../error-text.ts";
 import { resetError, SteadError } from "../errors.ts";
+import { ChangeCapture } from "../feed/change-capture.ts";
 import {
   currentObject,
   type ObjectContext,
@@ -39,6 +40,8 @@ export interface Generation {
   readonly state: DurableObjectState;
   readonly storage: DurableObjectStorage;
   readonly tx: Transactions;
+  /** Records its commits for a change feed, when the class has one. */
+  readonly capture: ChangeCapture | undefined;
   readonly context: ObjectContext;
   broken: Error | undefined;
   /** Events started and not yet answered; a reset fails them at once instead of when they end. */
@@ -117,10 +120,34 @@ export function createGeneration(
       };
     },
   };
+  const capture =
+    cls.feed === undefined
+      ? undefined
+      : new ChangeCapture(
+          host.db,
+          cls.feed,
+          { namespace: cls.namespace, id: host.id.toString(), name: host.id.name },
+          () => cls.clock.now(),
+        );
   const tx = new Transactions(
     host.db,
     outputGate,
-    { beforeCommit: () => storageInternals(storage).beforeCommit() },
+    capture === undefined
+      ? { beforeCommit: () => storageInternals(storage).beforeCommit() }
+      : {
+          afterBegin: () => capture.begin(),
+          beforeCommit: () => {
+            const afterStorage = storageInternals(storage).beforeCommit();
+            // Last, so the changeset holds every write of the transaction.
+            const afterCapture = capture.beforeCommit();
+            if (afterStorage === undefined) return afterCapture;
+            if (afterCapture === undefined) return afterStorage;
+            return () => {
+              afterStorage();
+              afterCapture();
+            };
+          },
+        },
     (error) => host.reset(generation, error),
     cls.counters.commitSeconds,
   );
@@ -156,6 +183,7 @@ export function createGeneration(
     state,
     storage,
     tx,
+    capture,
     context,
     broken: undefined,
     started: new Set(),

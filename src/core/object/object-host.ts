@@ -1,6 +1,7 @@
 import { runAlarm } from "../alarms/run-alarm.ts";
 import type { TimerHandle } from "../clock.ts";
 import { overloadedError, resetError, SteadError } from "../errors.ts";
+import { replayRecordedChanges } from "../feed/change-capture.ts";
 import { runInObject } from "../gates/context.ts";
 import type { DurableObjectId } from "../ids/object-id.ts";
 import type { ObjectGauges } from "../metrics/object-counters.ts";
@@ -10,7 +11,7 @@ import { ObjectDatabase } from "../storage/object-database.ts";
 import { HibernatableWebSockets } from "../websocket/hibernatable-web-sockets.ts";
 import { CLOSE_CODES } from "../websocket/limits.ts";
 import { webSocketInternals } from "../websocket/web-socket.ts";
-import { copyDatabase, runAdmin } from "./object-admin.ts";
+import { copyDatabase, type FeedReplay, runAdmin } from "./object-admin.ts";
 import type { ObjectClass, ObjectEvent } from "./object-class.ts";
 import {
   createGeneration,
@@ -225,6 +226,16 @@ export class ObjectHost {
 
   #start(item: QueuedEvent): void {
     const { event } = item;
+    if (this.#generation === undefined && event.kind === "admin" && event.request.op === "feed") {
+      // As for a snapshot: an object at rest has nothing uncommitted, and no app code need run.
+      try {
+        item.resolve(this.#replayFeed(undefined));
+      } catch (error) {
+        item.reject(error);
+      }
+      if (this.#isIdle() && this.#sockets.size === 0) this.#evict();
+      return;
+    }
     if (
       this.#generation === undefined &&
       event.kind === "admin" &&
@@ -277,6 +288,22 @@ export class ObjectHost {
     }
   }
 
+  /** The `feed` admin request: the recorded changes to the class's feed again. */
+  #replayFeed(generation: Generation | undefined): FeedReplay {
+    const id = this.id.toString();
+    const feed = this.#class.feed;
+    if (feed === undefined) return { id, changes: 0 };
+    const changes =
+      generation?.capture !== undefined
+        ? generation.capture.replay()
+        : replayRecordedChanges(this.#db, feed, {
+            namespace: this.#class.namespace,
+            id,
+            name: this.id.name,
+          });
+    return { id, changes };
+  }
+
   #dispatch(generation: Generation, event: ObjectEvent, started: StartedEvent): unknown {
     const instance = generation.instance;
     switch (event.kind) {
@@ -317,6 +344,7 @@ export class ObjectHost {
           restart: () => {
             started.restart = true;
           },
+          replayFeed: () => this.#replayFeed(generation),
           write: (fn) => {
             generation.tx.beforeWrite();
             return generation.tx.savepoint(() => {

@@ -20,6 +20,8 @@ interface OpenTransaction {
 
 /** Work the storage layer does around a commit (keeping the alarm index in step). */
 export interface CommitHooks {
+  /** Runs right after BEGIN of the turn's transaction (a change feed attaches its session). */
+  afterBegin?(): void;
   /** Runs just before COMMIT; what it returns runs once the commit is durable. */
   beforeCommit(): (() => void) | undefined;
 }
@@ -192,6 +194,7 @@ export class Transactions {
     if (!tx) {
       this.#run("BEGIN");
       tx = { durable: deferred(), release: this.#db.hold(), gated: false };
+      this.#hooks.afterBegin?.();
       this.#open = tx;
       this.#lastDurable = tx.durable.promise;
       this.#schedule();

@@ -4,6 +4,8 @@ import type { DatabaseSync } from "node:sqlite";
 import type { DatabaseHandle, OpenObjectOptions } from "../../core/storage/driver.ts";
 import { LocalDatabaseHistory } from "./database-history.ts";
 import { databaseOpenError, fileSystemError } from "./file-errors.ts";
+import { type CommitSync, JournalSync } from "./journal-sync.ts";
+import type { NodeJournal } from "./node-journal.ts";
 import { type HistoryOptions, ObjectHistory } from "./object-history.ts";
 import type { OpenDatabase } from "./open-databases.ts";
 import { createPrivateFile } from "./private-files.ts";
@@ -44,6 +46,8 @@ export interface HandleOwner {
   readonly checkpointAfterCommits: number;
   /** What each object's history needs; undefined when history is off. */
   readonly historyOptions: HistoryOptions | undefined;
+  /** The node journal that makes commits durable; undefined: each WAL's own fdatasync does. */
+  readonly journal: NodeJournal | undefined;
   /** Runs before each object flush: the test hook, then the control database's sync. */
   beforeFlush(namespace: string, id: string): Promise<void>;
   /** Makes files created in `dir` so far durable (batched per directory). */
@@ -94,7 +98,15 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   /** The name to record when the database first opens; cleared once recorded. */
   #name: string | undefined;
   #db: DatabaseSync | undefined;
+  /** The WAL's descriptor, for reading frames (and syncing it, without the journal). */
   #wal: FileSync | undefined;
+  /** What makes commits durable: `#wal`, or the node journal. Set while connected. */
+  #commitSync: CommitSync | undefined;
+  /**
+   * The journal's reader of this object's WAL, kept across connections: a reconnect continues
+   * where it stopped (the WAL a close kept is the same WAL) instead of reading it all again.
+   */
+  #journalSync: JournalSync | undefined;
   /**
    * Set while the database file's sync after a checkpoint runs (its file descriptor is closed
    * after it, so an open object costs no extra descriptor between checkpoints).
@@ -174,7 +186,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   }
 
   flush(): Promise<void> {
-    const wal = this.#wal;
+    const wal = this.#commitSync;
     if (wal === undefined) return this.#lastFlush ?? Promise.resolve();
     // Right after COMMIT: when the transaction committed (its pages are read at the next capture).
     try {
@@ -277,6 +289,14 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     const wal = this.#wal!;
     const history = this.#history;
     let historyError: unknown;
+    const commitSync = this.#commitSync;
+    this.#commitSync = undefined;
+    try {
+      // What the close checkpoints into the database file must be in the journal first.
+      if (commitSync instanceof JournalSync) commitSync.captureRest();
+    } catch {
+      // Unreadable WAL: the close below fails the same way, and the WAL is kept for recovery.
+    }
     try {
       // The close checkpoints: the WAL's last transactions into history (written, not synced;
       // written now, on the event loop, so that they outlive a SIGKILL that follows).
@@ -348,6 +368,9 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     history.capture(this.#readWal);
     history.settleNow();
     syncFile(this.path);
+    // Replay must not write the WAL back over the restored file.
+    if (this.#commitSync instanceof JournalSync) this.#commitSync.reset();
+    this.#commitSync = undefined;
     this.#db = undefined;
     this.#holds = 0;
     this.#generation++;
@@ -368,7 +391,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
    */
   #checkpoint(): void {
     const db = this.#db;
-    const wal = this.#wal;
+    const wal = this.#commitSync;
     if (db === undefined || wal === undefined || this.#holds > 0 || db.isTransaction) return;
     const history = this.#history;
     try {
@@ -480,11 +503,24 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#flushed = false;
     this.#commits = 0;
     this.#walBusy = false;
-    this.#wal = new FileSync(`${this.path}-wal`, {
-      preallocate: true,
+    const journal = this.#driver.journal;
+    // Without the journal its syncs make commits durable; with it, it is only read.
+    const wal = new FileSync(`${this.path}-wal`, {
+      preallocate: journal === undefined,
       // A WAL checkpointed on time holds about one frame per commit (more for larger ones).
       usualSize: WAL_HEADER_BYTES + (this.#driver.checkpointAfterCommits + 8) * WAL_FRAME_BYTES,
     });
+    this.#wal = wal;
+    try {
+      this.#journalSync ??=
+        journal === undefined
+          ? undefined
+          : new JournalSync(journal, `${this.#namespace}/${this.#id}.sqlite`, this.#readWal);
+      this.#commitSync = this.#journalSync ?? wal;
+    } catch (error) {
+      this.disconnect();
+      throw databaseOpenError(`${this.path}-wal`, "object", this.#driver.dataDir, error);
+    }
     try {
       this.#history?.connected(this.#readWal);
     } catch (error) {

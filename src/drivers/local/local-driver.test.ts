@@ -176,7 +176,8 @@ describe("local driver: open databases", () => {
   });
 
   it("zero-fills room in the WAL, so commits overwrite, and a crash image still recovers", async () => {
-    await using t = tempDriver();
+    // The WAL's own syncs make commits durable (the journal never syncs a WAL per commit).
+    await using t = tempDriver({ durability: "wal" });
     const path = join(t.dataDir, "Ns", `${id(1)}.sqlite`);
     const handle = t.driver.openObject("Ns", id(1));
     handle.sqlite.exec("CREATE TABLE t (v)");
@@ -317,6 +318,8 @@ describe("local driver: checkpoints", () => {
     let inFileAt200 = -1;
     const written = deferred();
     await using t = tempDriver({
+      // Each WAL sync is what the next commit waits behind (the journal syncs on the next turn).
+      durability: "wal",
       checkpointAfterCommits: 1,
       // A microtask later: the sync has started by then, and not yet reached its fdatasync.
       beforeFlush: () =>

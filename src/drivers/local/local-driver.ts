@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
+import { threadId } from "node:worker_threads";
 import type {
   AlarmRecord,
   ControlStore,
@@ -12,12 +13,20 @@ import { LocalControlStore } from "./control-store.ts";
 import { type DataDirLock, takeDataDirLock } from "./data-dir-lock.ts";
 import { type HandleOwner, LocalDatabaseHandle } from "./database-handle.ts";
 import { assertWritableDir, databaseOpenError, fileSystemError } from "./file-errors.ts";
+import { type JournalReplay, replayJournal } from "./journal-replay.ts";
+import { NodeJournal } from "./node-journal.ts";
 import type { HistoryOptions } from "./object-history.ts";
 import { LocalObjectNames } from "./object-names.ts";
 import { OpenDatabases } from "./open-databases.ts";
 import { maxOpenDatabases, openFileLimit } from "./open-file-limit.ts";
 import { createPrivateFile, makePrivateDir } from "./private-files.ts";
-import { FileSync, openSqliteFile, syncDirectory, syncFile } from "./sqlite-file.ts";
+import {
+  FileSync,
+  openSqliteFile,
+  syncDirectory,
+  syncFile,
+  syncFileOffLoop,
+} from "./sqlite-file.ts";
 
 /** Options of the local driver. */
 export interface LocalDriverOptions {
@@ -63,6 +72,15 @@ export interface LocalDriverOptions {
    * docs/point-in-time.md.
    */
   historyRetentionMs?: number;
+  /**
+   * How commits are made durable. `"journal"` (the default): each commit's WAL frames are
+   * appended to one node-level journal, and one fdatasync of it acknowledges the commits of every
+   * object made meanwhile (group commit); a start after a crash replays it into the objects'
+   * WALs. `"wal"`: an fdatasync of each object's own WAL. See docs/durability.md.
+   */
+  durability?: "journal" | "wal";
+  /** The journal's segment size in bytes (default 64 MiB): it holds about two segments. */
+  journalSegmentBytes?: number;
   /** Epoch ms for history timestamps (the runtime's clock). Default `Date.now`. */
   now?: () => number;
   /**
@@ -70,6 +88,8 @@ export interface LocalDriverOptions {
    * throw to model a failed flush.
    */
   beforeFlush?: (object: { namespace: string; id: string }) => void | Promise<void>;
+  /** Test hook: runs after each journal record the start-up replay wrote back (1, 2, …). */
+  afterReplayedRecord?: (records: number) => void;
 }
 
 const OBJECT_FILE = /^([0-9a-f]{64})\.sqlite$/;
@@ -77,6 +97,12 @@ const OBJECT_ID = /^[0-9a-f]{64}$/;
 const CONTROL_FILE = "stead-control.sqlite";
 const NAMES_FILE = "stead-names.sqlite";
 const DEFAULT_CHECKPOINT_AFTER = 64;
+const JOURNAL_DIR = "journal";
+const DEFAULT_JOURNAL_SEGMENT_BYTES = 64 * 1024 * 1024;
+/** Locks whose data directory's journal was replayed (a lock shared by several drivers replays once). */
+const replayedUnder = new WeakSet<DataDirLock>();
+/** Journals this thread opened, numbering their files. */
+let journalsOpened = 0;
 /** Cloudflare keeps 30 days of history. */
 export const DEFAULT_HISTORY_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 
@@ -124,6 +150,10 @@ export class LocalDriver implements StorageDriver {
   readonly #dirSyncs = new Map<string, FileSync>();
   /** The lock this driver took itself, released on close. */
   readonly #ownLock: DataDirLock | undefined;
+  /** The node journal (`durability: "journal"`). */
+  readonly #journal: NodeJournal | undefined;
+  /** What the start-up replay of the journal did; undefined when this driver did not replay. */
+  readonly journalReplay: JournalReplay | undefined;
 
   constructor(options: LocalDriverOptions) {
     this.dataDir = options.dataDir;
@@ -149,10 +179,14 @@ export class LocalDriver implements StorageDriver {
             trimmedAt: new Map(),
             syncDirectory: (dir) => this.#syncDirectory(dir),
           };
+    const journal = () => this.#journal;
     this.#owner = {
       dataDir: this.dataDir,
       checkpointAfterCommits: this.#checkpointAfterCommits,
       historyOptions: this.#historyOptions,
+      get journal() {
+        return journal();
+      },
       beforeFlush: (namespace, id) => this.#beforeObjectFlush(namespace, id),
       syncDirectory: (dir) => this.#syncDirectory(dir),
       opening: (handle) => this.#open.opening(handle),
@@ -169,6 +203,29 @@ export class LocalDriver implements StorageDriver {
     const createdDir = createDataDir(this.dataDir);
     assertWritableDir(this.dataDir, this.dataDir);
     this.#ownLock = takeDataDirLock(this.dataDir, options.lock);
+    const durability = options.durability ?? "journal";
+    const journalDir = join(this.dataDir, JOURNAL_DIR);
+    // The previous process's journal goes into the objects' WALs before anything opens them.
+    // Only the driver that took the lock replays (threads' drivers come after it).
+    const lock = options.lock === undefined ? this.#ownLock : options.lock;
+    if (lock !== "held" && lock !== undefined && !replayedUnder.has(lock)) {
+      replayedUnder.add(lock);
+      try {
+        this.journalReplay = replayJournal(this.dataDir, journalDir, options.afterReplayedRecord);
+      } catch (error) {
+        this.#ownLock?.release();
+        throw fileSystemError(journalDir, this.dataDir, error);
+      }
+    }
+    this.#journal =
+      durability === "journal"
+        ? new NodeJournal({
+            dir: journalDir,
+            name: `${process.pid}-${threadId}-${journalsOpened++}`,
+            segmentBytes: options.journalSegmentBytes ?? DEFAULT_JOURNAL_SEGMENT_BYTES,
+            settle: (keys) => this.#settle(keys),
+          })
+        : undefined;
     const created = createdDir || !existsSync(controlPath);
     let control: DatabaseSync | undefined;
     try {
@@ -205,6 +262,11 @@ export class LocalDriver implements StorageDriver {
       syncFile(`${controlPath}-wal`);
       syncDirectory(this.dataDir);
     }
+  }
+
+  /** The node journal's counters (syncs, records, bytes, retired segments); undefined without it. */
+  get journalStats(): NodeJournal["stats"] | undefined {
+    return this.#journal?.stats;
   }
 
   /** Object databases open now (at most `maxOpenDatabases`, unless all of them are in use). */
@@ -329,6 +391,9 @@ export class LocalDriver implements StorageDriver {
       if (this.#finishing === 0) resolve();
       else this.#finished.push(resolve);
     });
+    // Every object's files are durable now (each close synced its database file): the journal
+    // holds nothing a start would need.
+    await this.#journal?.close().catch(() => {});
     if (this.#controlDirty) await this.#controlWal.sync().catch(() => {});
     this.#controlWal.close();
     this.#names.close();
@@ -343,6 +408,28 @@ export class LocalDriver implements StorageDriver {
       this.#controlDirty = false;
       await this.#controlWal.sync();
     }
+  }
+
+  /**
+   * Makes the objects' own files hold everything committed to them so far, durably, so the
+   * journal can forget their records: their WAL (the latest frames), a WAL a close kept aside,
+   * and the database file (what checkpoints and closes wrote). Two at a time on the thread pool,
+   * beside the journal's own syncs.
+   */
+  async #settle(keys: readonly string[]): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < keys.length) {
+        const path = join(this.dataDir, keys[next++]!);
+        for (const file of [`${path}-wal`, `${path}-wal.closing`, path]) {
+          await syncFileOffLoop(file).catch((error: NodeJS.ErrnoException) => {
+            // Gone: recycled by a close after its sync, or its namespace deleted.
+            if (error.code !== "ENOENT") throw error;
+          });
+        }
+      }
+    };
+    await Promise.all([worker(), worker()]);
   }
 
   /** Makes everything committed to the control database so far durable. */

@@ -39,7 +39,24 @@ const FRAME_HEADER_SIZE = 24;
 const MAGIC_LITTLE = 0x377f0682;
 const MAGIC_BIG = 0x377f0683;
 
+/** Raw committed frames of one WAL, as `WalReader.readCommittedFrames` returns them. */
+export interface WalFrames {
+  /** The WAL's 32-byte header (its salts and checksum seed the frames' checksums). */
+  readonly header: Buffer;
+  /** 0-based index of the first frame in the WAL. */
+  readonly firstFrame: number;
+  readonly frameCount: number;
+  /** `frameCount` frames of a 24-byte header and a page each, the last a commit frame. */
+  readonly frames: Buffer;
+  readonly pageSize: number;
+}
+
+/** A commit frame a resume point says was returned before. */
+const SEEN = Symbol("seen");
+
 interface WalHeader {
+  /** The header as read. */
+  readonly bytes: Buffer;
   readonly bigEndian: boolean;
   readonly pageSize: number;
   readonly salt1: number;
@@ -83,8 +100,62 @@ export class WalReader {
 
   /** Transactions committed since the last call, oldest first. */
   readCommitted(readAt: ReadAt): WalTransaction[] {
+    const transactions: WalTransaction[] = [];
+    let pages = new Map<number, Buffer>();
+    this.#read(readAt, (bytes, commit) => {
+      pages.set(bytes.readUInt32BE(0), bytes.subarray(FRAME_HEADER_SIZE));
+      if (commit === undefined) return;
+      if (commit !== SEEN)
+        transactions.push({ pages, dbSize: bytes.readUInt32BE(4), position: commit });
+      pages = new Map();
+    });
+    return transactions;
+  }
+
+  /**
+   * The raw frames committed since the last call (headers and pages, exactly as SQLite wrote
+   * them), with the WAL header they belong to: what a log needs to write the WAL back byte for
+   * byte (the local driver's node journal). Undefined when nothing was committed. Like
+   * `readCommitted`, verifies every frame and stops at the last valid commit frame.
+   */
+  readCommittedFrames(readAt: ReadAt): WalFrames | undefined {
+    let first = -1;
+    let frames: Buffer[] = [];
+    let pending: Buffer[] = [];
+    let last = 0;
+    const header = this.#read(readAt, (bytes, commit, frame) => {
+      if (commit === SEEN) {
+        pending = [];
+        return;
+      }
+      if (first < 0) first = frame - 1;
+      pending.push(bytes);
+      if (commit === undefined) return;
+      frames = frames.concat(pending);
+      pending = [];
+      last = frame;
+    });
+    if (header === undefined || frames.length === 0) return undefined;
+    return {
+      header: header.bytes,
+      firstFrame: first,
+      frameCount: last - first,
+      frames: frames.length === 1 ? frames[0]! : Buffer.concat(frames),
+      pageSize: header.pageSize,
+    };
+  }
+
+  /**
+   * Visits every valid frame after the last commit returned, in order, with its commit position
+   * when it is a commit frame (`SEEN` for one a resume point says was returned before the
+   * reopen). Advances past the last commit frame. Returns the WAL's header.
+   */
+  #read(
+    readAt: ReadAt,
+    visit: (bytes: Buffer, commit: WalPosition | typeof SEEN | undefined, frame: number) => void,
+  ): WalHeader | undefined {
     const header = parseHeader(readAt(WAL_HEADER_SIZE, 0));
-    if (header === undefined) return [];
+    if (header === undefined) return undefined;
     const current = this.#header;
     if (current === undefined || current.salt1 !== header.salt1 || current.salt2 !== header.salt2) {
       // A new WAL (or the first read): start at its first frame, or where a resume says.
@@ -95,9 +166,8 @@ export class WalReader {
     const resume = this.#resume;
     this.#resume = undefined;
     const frameSize = FRAME_HEADER_SIZE + header.pageSize;
-    const transactions: WalTransaction[] = [];
-    let pages = new Map<number, Buffer>();
     let frame = this.#frame;
+    const start = frame;
     let checksum = this.#checksum;
     // Frames are contiguous: read many per call (one system call, not one per frame). Each chunk
     // is a new buffer, so page images are views into it rather than copies.
@@ -108,16 +178,15 @@ export class WalReader {
         if (bytes.readUInt32BE(8) !== header.salt1 || bytes.readUInt32BE(12) !== header.salt2)
           break;
         const next = walChecksum(bytes.subarray(0, 8), header.bigEndian, checksum);
-        const page = bytes.subarray(FRAME_HEADER_SIZE);
-        walChecksum(page, header.bigEndian, next, next);
+        walChecksum(bytes.subarray(FRAME_HEADER_SIZE), header.bigEndian, next, next);
         if (next[0] !== bytes.readUInt32BE(16) || next[1] !== bytes.readUInt32BE(20)) break;
         valid++;
         checksum = next;
         frame++;
-        pages.set(bytes.readUInt32BE(0), page);
-        const dbSize = bytes.readUInt32BE(4);
-        if (dbSize === 0) continue;
-        const position = { salt1: header.salt1, salt2: header.salt2, frame };
+        if (bytes.readUInt32BE(4) === 0) {
+          visit(bytes, undefined, frame);
+          continue;
+        }
         this.#frame = frame;
         this.#checksum = checksum;
         // Frames up to a resume point were returned before the reopen: skip them.
@@ -126,15 +195,17 @@ export class WalReader {
           resume.salt1 === header.salt1 &&
           resume.salt2 === header.salt2 &&
           frame <= resume.frame;
-        if (!seen) transactions.push({ pages, dbSize, position });
-        pages = new Map();
+        visit(bytes, seen ? SEEN : { salt1: header.salt1, salt2: header.salt2, frame }, frame);
       }
       if (valid * frameSize < chunk.length || chunk.length === 0) break;
     }
-    return transactions;
+    // The next read starts at what this one found and one frame more (which usually ends it):
+    // reading right after each commit, a chunk of 16 frames would be 64 KiB for one new page.
+    this.#chunkFrames = Math.min(Math.max(frame - start + 1, 2), 16);
+    return header;
   }
 
-  /** Frames per read, at first (doubling while the WAL goes on). */
+  /** Frames of the first read of the next call (doubling while the WAL goes on). */
   #chunkFrames = 16;
 }
 
@@ -231,6 +302,7 @@ function parseHeader(bytes: Buffer): WalHeader | undefined {
   const sum = walChecksum(bytes.subarray(0, 24), bigEndian, [0, 0]);
   if (sum[0] !== bytes.readUInt32BE(24) || sum[1] !== bytes.readUInt32BE(28)) return undefined;
   return {
+    bytes,
     bigEndian,
     pageSize: bytes.readUInt32BE(8) || 65536,
     salt1: bytes.readUInt32BE(16),

@@ -1,0 +1,163 @@
+// `node bench/feed.ts [--seconds n] [--connections n] [--threads n] [--rounds n] [--postgres url]`:
+// the change feed's cost. w2 (KV increment over 1,000 objects) on `stead start`, with the feed
+// off and then on (class Counter into PostgreSQL), alternating for --rounds; prints throughput of
+// each and the feed's lag, commit to row visible in PostgreSQL, measured from outside: during the
+// load a probe increments an object of its own and polls the projection until the new value is
+// there. Also the server's own commit-to-applied histogram (stead_feed_commit_to_applied_seconds).
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { runAutocannon } from "./lib/http-load.ts";
+import { installCleanupHandlers } from "./lib/processes.ts";
+import { type RunningServer, startServer } from "./lib/servers.ts";
+import { loadBenchApp } from "./lib/workerd-config.ts";
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "10" },
+    connections: { type: "string", default: "32" },
+    threads: { type: "string", default: "0" },
+    rounds: { type: "string", default: "2" },
+    postgres: { type: "string", default: "postgres://postgres@127.0.0.1:5432/test" },
+    /** Ship to this sink instead (e.g. an unreachable one, to measure capture alone). */
+    sink: { type: "string" },
+  },
+});
+const SECONDS = Number(values.seconds);
+const CONNECTIONS = Number(values.connections);
+const THREADS = Number(values.threads);
+const ROUNDS = Number(values.rounds);
+const TOKEN = randomBytes(24).toString("base64url");
+const app = loadBenchApp(join(import.meta.dirname, "app"));
+installCleanupHandlers();
+
+interface Round {
+  feed: boolean;
+  perSecond: number;
+  p99Ms: number | undefined;
+  lagMs: number[];
+  histogram?: { p50: number; p99: number; count: number };
+}
+
+async function round(feed: boolean): Promise<Round> {
+  const schema = `bench_feed_${randomBytes(4).toString("hex")}`;
+  const sink = new URL(values.postgres!);
+  sink.searchParams.set("schema", schema);
+  const server = await startServer("stead", {
+    app,
+    confinement: { cpus: undefined },
+    adminToken: TOKEN,
+    threads: THREADS,
+    readyTimeoutMs: 30_000,
+    ...(feed ? { feed: { classes: ["Counter"], sinks: [values.sink ?? sink.href] } } : {}),
+  });
+  const db = new pg.Pool({ connectionString: values.postgres!, max: 2 });
+  try {
+    const load = {
+      url: server.url,
+      connections: CONNECTIONS,
+      path: () => `/w2/${Math.floor(Math.random() * 1000)}`,
+      luaPath: "",
+      capMs: (SECONDS + 30) * 1000,
+    };
+    let next = 0;
+    await runAutocannon({ ...load, path: () => `/w2/${next++ % 1000}`, amount: 1000 });
+    await runAutocannon({ ...load, seconds: 2 });
+    let stop = false;
+    const probing =
+      feed && values.sink === undefined
+        ? probe(server, db, schema, () => stop)
+        : Promise.resolve([]);
+    const result = await runAutocannon({ ...load, seconds: SECONDS });
+    stop = true;
+    const lagMs = await probing;
+    return {
+      feed,
+      perSecond: result.perSecond,
+      p99Ms: result.p99Ms,
+      lagMs,
+      ...(feed ? { histogram: await histogram(server) } : {}),
+    };
+  } finally {
+    await server.stop();
+    if (feed) await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
+    await db.end();
+  }
+}
+
+/** Commit-to-visible lag samples: increment the probe object, poll until PostgreSQL shows it. */
+async function probe(
+  server: RunningServer,
+  db: pg.Pool,
+  schema: string,
+  stopped: () => boolean,
+): Promise<number[]> {
+  const samples: number[] = [];
+  while (!stopped()) {
+    const response = await fetch(`${server.url}/w2/probe`);
+    const answered = performance.now();
+    const value = Number(await response.text());
+    for (;;) {
+      const { rows } = await db
+        .query(
+          `SELECT kv.value FROM "${schema}".feed_cursors c JOIN "${schema}"."Counter__kv" kv ON kv.object_id = c.object_id WHERE c.object_name = 'spread-probe' AND kv.key = 'value'`,
+        )
+        .catch(() => ({ rows: [] as Array<{ value: number }> }));
+      if (rows.length > 0 && Number(rows[0]!.value) >= value) break;
+      if (performance.now() - answered > 30_000) throw new Error("the probe never showed up");
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    samples.push(performance.now() - answered);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return samples;
+}
+
+/** p50 and p99 from the server's commit-to-applied histogram (bucket upper bounds). */
+async function histogram(
+  server: RunningServer,
+): Promise<{ p50: number; p99: number; count: number }> {
+  const text = await (
+    await fetch(`${server.adminUrl}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
+  ).text();
+  const buckets = [
+    ...text.matchAll(
+      /stead_feed_commit_to_applied_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\S+)/g,
+    ),
+  ].map((m) => ({
+    le: m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]),
+    n: Number(m[2]),
+  }));
+  const count = buckets.at(-1)?.n ?? 0;
+  const at = (q: number) => buckets.find((b) => b.n >= q * count)?.le ?? Number.NaN;
+  return { p50: at(0.5) * 1000, p99: at(0.99) * 1000, count };
+}
+
+function percentile(samples: number[], q: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+const rounds: Round[] = [];
+for (let i = 0; i < ROUNDS; i++) {
+  for (const feed of [false, true]) {
+    const r = await round(feed);
+    rounds.push(r);
+    console.log(
+      `round ${i + 1} feed ${feed ? "on " : "off"}: ${r.perSecond.toFixed(0)} req/s, p99 ${r.p99Ms?.toFixed(1)} ms` +
+        (feed
+          ? `; lag p50 ${percentile(r.lagMs, 0.5).toFixed(1)} ms, p99 ${percentile(r.lagMs, 0.99).toFixed(1)} ms, max ${Math.max(...r.lagMs).toFixed(1)} ms (${r.lagMs.length} probes); server histogram p50 <= ${r.histogram!.p50} ms, p99 <= ${r.histogram!.p99} ms over ${r.histogram!.count} commits`
+          : ""),
+    );
+  }
+}
+const mean = (feed: boolean) => {
+  const of = rounds.filter((r) => r.feed === feed);
+  return of.reduce((sum, r) => sum + r.perSecond, 0) / of.length;
+};
+const lag = rounds.filter((r) => r.feed).flatMap((r) => r.lagMs);
+console.log(
+  `\nw2, ${CONNECTIONS} connections, ${SECONDS} s x ${ROUNDS}, --threads ${THREADS}: feed off ${mean(false).toFixed(0)} req/s, feed on ${mean(true).toFixed(0)} req/s (${((mean(true) / mean(false) - 1) * 100).toFixed(1)}%); feed lag commit->visible in PostgreSQL p50 ${percentile(lag, 0.5).toFixed(1)} ms, p99 ${percentile(lag, 0.99).toFixed(1)} ms (${lag.length} probes)`,
+);
+process.exit(0);
