@@ -31,10 +31,11 @@ export class AppProcess {
       // The IPC channel closes when this process dies, however it dies: the child then exits too.
       stdio: ["inherit", "inherit", "inherit", "ipc"],
       // The storage URL goes by the environment, not argv, where `ps` would show its password;
-      // so do the feed's sinks.
+      // so do the feed's sinks and the queues' URL.
       env: {
         ...process.env,
         ...(storage === undefined ? {} : { STEAD_STORAGE_URL: storage }),
+        ...(this.#options.queues === undefined ? {} : { STEAD_QUEUES_URL: this.#options.queues }),
         ...(feed === undefined
           ? {}
           : { STEAD_FEED_CLASSES: feed.classes.join(","), STEAD_FEED_SINKS: feed.sinks.join(" ") }),

@@ -106,6 +106,10 @@ function serverCommand(name: string, description: string, dev: boolean): Command
       "keep objects durable in PostgreSQL (postgres://user:password@host:5432/db, ?schema=NAME; default schema stead): the data directory then holds only working copies, rebuilt when missing",
     )
     .option(
+      "--queues <url>",
+      "keep queues in NATS JetStream (nats://host:4222, ?prefix=NAME; default prefix stead) instead of <data-dir>/queues.sqlite",
+    )
+    .option(
       "--admin-port <port>",
       "serve the admin API (stead objects, dead letters, /metrics) on this port (0: any free one); off by default",
     )

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { availableParallelism, hostname } from "node:os";
 import { dirname, resolve } from "node:path";
+import { NATS_URL_PATTERN } from "../bindings/queues/index.ts";
 import { findConfigDirUpward } from "../config/index.ts";
 import type { LogFormat } from "./logger.ts";
 
@@ -30,6 +31,8 @@ export interface ServerOptions {
   threads: number;
   /** A PostgreSQL URL where objects are durable; unset, the data directory is. */
   storage: string | undefined;
+  /** A NATS URL where queues live (`--queues`); unset, the data directory's queues.sqlite. */
+  queues: string | undefined;
   /** Days of object history kept for point-in-time recovery; unset, the default (30). */
   historyRetentionDays: number | undefined;
   /** The local driver's durability mode and journal segment size; unset, the defaults. */
@@ -86,6 +89,7 @@ export interface ServerFlags {
   env?: string;
   threads?: string;
   storage?: string;
+  queues?: string;
   historyRetentionDays?: string;
   durability?: string;
   prebuilt?: string;
@@ -157,6 +161,12 @@ export function resolveServerOptions(
       `--storage / STEAD_STORAGE_URL must be a PostgreSQL URL, like postgres://user:password@127.0.0.1:5432/app (got "${storage.replace(/:[^:@/]*@/, ":***@")}").`,
     );
   }
+  const queues = flags.queues ?? env.STEAD_QUEUES_URL;
+  if (queues !== undefined && !NATS_URL_PATTERN.test(queues)) {
+    throw new UsageError(
+      `--queues / STEAD_QUEUES_URL must be a NATS URL, like nats://127.0.0.1:4222 (optionally ?prefix=NAME: letters, digits, _ and -), got "${queues.replace(/\/\/[^@/]*@/, "//***@")}".`,
+    );
+  }
   const threadsText = flags.threads ?? env.STEAD_THREADS;
   const threads = integer(
     threadsText ?? String(defaultThreads()),
@@ -179,6 +189,7 @@ export function resolveServerOptions(
     env: wranglerEnv,
     threads,
     storage,
+    queues,
     historyRetentionDays: days(
       flags.historyRetentionDays ?? env.STEAD_HISTORY_RETENTION_DAYS,
       "--history-retention-days / STEAD_HISTORY_RETENTION_DAYS",

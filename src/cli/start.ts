@@ -80,6 +80,7 @@ async function serveLocked(
         ? {}
         : { journalSegmentBytes: options.journalSegmentBytes }),
       ...(options.storage === undefined ? {} : { storage: options.storage }),
+      ...(options.queues === undefined ? {} : { queuesUrl: options.queues }),
       ...(options.feed === undefined ? {} : { feed: options.feed }),
       ...(options.cluster === undefined
         ? {}

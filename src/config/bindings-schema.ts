@@ -104,3 +104,97 @@ export const kvNamespaceSchema = z
     id: z.string().min(1).optional(),
   })
   .loose();
+
+const queueName = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9-]{0,62}$/,
+    "must be a queue name of 1-63 lowercase letters, digits and hyphens, like my-queue",
+  );
+
+/** Whole seconds from 0 to 12 hours, as Queues' delays are. */
+const delaySeconds = z
+  .number({ error: "must be a number of seconds, like 30" })
+  .int({ error: "must be a whole number of seconds, like 30" })
+  .min(0, { error: "must be 0 or more seconds" })
+  .max(43_200, { error: "must be at most 43200 seconds (12 hours)" });
+
+function wholeNumber(min: number, max: number, example: string) {
+  const error = `must be a whole number from ${min} to ${max}, like ${example}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
+const producerShape = {
+  queue: queueName,
+  binding: bindingName,
+  delivery_delay: delaySeconds.optional(),
+};
+
+const consumerShape = {
+  queue: queueName,
+  max_batch_size: wholeNumber(1, 100, "10").optional(),
+  max_batch_timeout: z
+    .number({ error: "must be a number of seconds from 0 to 60, like 5" })
+    .min(0, { error: "must be a number of seconds from 0 to 60, like 5" })
+    .max(60, { error: "must be a number of seconds from 0 to 60, like 5" })
+    .optional(),
+  max_retries: wholeNumber(0, 100, "3").optional(),
+  dead_letter_queue: queueName.optional(),
+  retry_delay: delaySeconds.optional(),
+  max_concurrency: wholeNumber(1, 250, "10").optional(),
+  type: z
+    .literal("worker", {
+      error:
+        'must be "worker": Stead delivers to the Worker\'s queue() handler and has no HTTP pull consumers',
+    })
+    .optional(),
+};
+
+/** Checks that go across entries: one consumer per queue, no queue its own dead-letter queue. */
+function checkConsumers(
+  consumers: readonly { queue: string; dead_letter_queue?: string | undefined }[] | undefined,
+  ctx: z.RefinementCtx,
+): void {
+  const seen = new Map<string, number>();
+  (consumers ?? []).forEach(({ queue, dead_letter_queue }, index) => {
+    const first = seen.get(queue);
+    if (first !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["consumers", index, "queue"],
+        message: `queue "${queue}" already has a consumer (consumers[${first}]); a queue has one consumer`,
+      });
+    }
+    seen.set(queue, index);
+    if (dead_letter_queue === queue) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["consumers", index, "dead_letter_queue"],
+        message: "must name another queue than the one consumed",
+      });
+    }
+  });
+}
+
+/**
+ * The `queues` key (https://developers.cloudflare.com/queues/configuration/configure-queues/):
+ * `producers` (`queue`, `binding`, `delivery_delay`) and `consumers` (`queue`, `max_batch_size`,
+ * `max_batch_timeout`, `max_retries`, `dead_letter_queue`, `retry_delay`, `max_concurrency`).
+ * Other keys are accepted and ignored, as wrangler only warns on them.
+ */
+export const queuesSchema = z
+  .object({
+    producers: z.array(z.object(producerShape).loose()).optional(),
+    consumers: z.array(z.object(consumerShape).loose()).optional(),
+  })
+  .loose()
+  .superRefine((queues, ctx) => checkConsumers(queues.consumers, ctx));
+
+/** `createRuntime()`'s `queues` option: the same keys, and no others. */
+export const queuesOptionSchema = z
+  .object({
+    producers: z.array(z.object(producerShape).strict()).optional(),
+    consumers: z.array(z.object(consumerShape).strict()).optional(),
+  })
+  .strict()
+  .superRefine((queues, ctx) => checkConsumers(queues.consumers, ctx));

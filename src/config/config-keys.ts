@@ -130,9 +130,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   ),
   key(
     "queues",
-    "unsupported",
-    "Producers are undefined in `env`, and the Worker's `queue` handler is never called.",
-    ["producers", "[]", "binding"],
+    "supported",
+    "`producers` (`queue`, `binding`, `delivery_delay`) and `consumers` (`queue`, `max_batch_size`, `max_batch_timeout`, `max_retries`, `dead_letter_queue`, `retry_delay`, `max_concurrency`) for this Worker's `queue` handler: messages in `<dataDir>/queues.sqlite`, or in NATS JetStream with `--queues`. A consumer handles one batch at a time unless `max_concurrency` says more (Cloudflare scales up by backlog); HTTP pull consumers (`type: http_pull`) stop startup. See docs/bindings.md.",
   ),
   key("workflows", "unsupported", BINDING_LATER, ["[]", "binding"]),
   key("analytics_engine_datasets", "unsupported", BINDING_LATER, ["[]", "binding"]),

@@ -60,6 +60,22 @@ export interface AppRuntimeOptions {
   d1_databases?: AppD1Database[];
   /** `services` that name this Worker: binding, entrypoint, props. */
   services?: AppService[];
+  /** `queues`: producers and consumers, as `createRuntime()`'s `queues` option. */
+  queues?: AppQueues;
+}
+
+/** The config's `queues` key, as `createRuntime()` takes it (the keys Stead reads). */
+export interface AppQueues {
+  producers?: { queue: string; binding: string; delivery_delay?: number }[];
+  consumers?: {
+    queue: string;
+    max_batch_size?: number;
+    max_batch_timeout?: number;
+    max_retries?: number;
+    dead_letter_queue?: string;
+    retry_delay?: number;
+    max_concurrency?: number;
+  }[];
 }
 
 /** The config's `assets` key, as `createRuntime()`'s `assets` option. */
@@ -169,7 +185,7 @@ export interface AppConfig {
  * needed when `options.main` names the entry, nor for an app of static assets only), `compatibility_date`, `compatibility_flags`,
  * `vars`, `durable_objects.bindings` (`name`, `class_name`; a `script_name` naming another
  * Worker is not supported), `assets` (inherited by environments; its directory must exist),
- * `kv_namespaces`, `r2_buckets`, `d1_databases`, `services` (to this Worker's own entrypoints), `migrations`, the build keys (`rules`, `define`, `alias`,
+ * `kv_namespaces`, `r2_buckets`, `d1_databases`, `queues`, `services` (to this Worker's own entrypoints), `migrations`, the build keys (`rules`, `define`, `alias`,
  * `tsconfig`, `jsx_factory`, `jsx_fragment`, `minify`, `keep_names`), `build` (a custom build
  * command, as `customBuild`), and `env.<name>` with `options.env` (`main`, `compatibility_date`,
  * `compatibility_flags`, `migrations`, `name`, `build` and
@@ -301,6 +317,7 @@ export async function loadAppConfig(
     binding: entry.binding,
     migrations_dir: resolve(configDir, entry.migrations_dir ?? "migrations"),
   }));
+  const queues = queuesFrom(selected.queues);
   const services = (selected.services ?? []).map((entry, index) => {
     if (entry.service !== name) {
       throw new SteadError(
@@ -321,6 +338,7 @@ export async function loadAppConfig(
     ...services.map(({ binding }) => ({ name: binding, key: "services" })),
     ...r2Buckets.map(({ binding }) => ({ name: binding, key: "r2_buckets" })),
     ...d1Databases.map(({ binding }) => ({ name: binding, key: "d1_databases" })),
+    ...(queues?.producers ?? []).map(({ binding }) => ({ name: binding, key: "queues.producers" })),
     ...(assets?.binding === undefined ? [] : [{ name: assets.binding, key: "assets.binding" }]),
   ]);
 
@@ -365,6 +383,7 @@ export async function loadAppConfig(
     ...(services.length === 0 ? {} : { services }),
     ...(r2Buckets.length === 0 ? {} : { r2_buckets: r2Buckets }),
     ...(d1Databases.length === 0 ? {} : { d1_databases: d1Databases }),
+    ...(queues === undefined ? {} : { queues }),
   };
   return deepFreeze({
     configPath,
@@ -407,6 +426,32 @@ function assetsFrom(
     ...(key.not_found_handling === undefined ? {} : { not_found_handling: key.not_found_handling }),
     ...(key.html_handling === undefined ? {} : { html_handling: key.html_handling }),
     ...(key.run_worker_first === undefined ? {} : { run_worker_first: key.run_worker_first }),
+  };
+}
+
+/** The `queues` key with only the keys Stead reads (`createRuntime()` refuses others). */
+function queuesFrom(key: WranglerEnvironment["queues"]): AppQueues | undefined {
+  if (key === undefined) return undefined;
+  const producers = (key.producers ?? []).map((entry) => ({
+    queue: entry.queue,
+    binding: entry.binding,
+    ...definedOnly({ delivery_delay: entry.delivery_delay }),
+  }));
+  const consumers = (key.consumers ?? []).map((entry) => ({
+    queue: entry.queue,
+    ...definedOnly({
+      max_batch_size: entry.max_batch_size,
+      max_batch_timeout: entry.max_batch_timeout,
+      max_retries: entry.max_retries,
+      dead_letter_queue: entry.dead_letter_queue,
+      retry_delay: entry.retry_delay,
+      max_concurrency: entry.max_concurrency,
+    }),
+  }));
+  if (producers.length + consumers.length === 0) return undefined;
+  return {
+    ...(producers.length === 0 ? {} : { producers }),
+    ...(consumers.length === 0 ? {} : { consumers }),
   };
 }
 

@@ -3,6 +3,7 @@ import {
   assetsSchema,
   d1DatabaseSchema,
   kvNamespaceSchema,
+  queuesSchema,
   r2BucketSchema,
   serviceSchema,
 } from "./bindings-schema.ts";
@@ -47,6 +48,7 @@ const workerFields = {
   services: z.array(serviceSchema).optional(),
   r2_buckets: z.array(r2BucketSchema).optional(),
   d1_databases: z.array(d1DatabaseSchema).optional(),
+  queues: queuesSchema.optional(),
   // How the app is bundled (see docs/configuration.md, "How apps are built").
   rules: z.array(moduleRuleSchema).optional(),
   define: defineSchema.optional(),
@@ -101,7 +103,7 @@ const workerFields = {
 /**
  * The part of a wrangler config Stead reads: `name`, `main`, `compatibility_date`,
  * `compatibility_flags`, `vars`, `durable_objects.bindings`, `assets`, `kv_namespaces`,
- * `r2_buckets`, `d1_databases`, `services`, `limits.cpu_ms`, `migrations`, the
+ * `r2_buckets`, `d1_databases`, `queues`, `services`, `limits.cpu_ms`, `migrations`, the
  * build keys (`rules`, `define`, `tsconfig`, `jsx_factory`, `jsx_fragment`, `minify`,
  * `keep_names`, `build`, and `alias` at the top level only), and the same keys under `env.<name>`. Every
  * other key (routes, observability, ...) is accepted and ignored.

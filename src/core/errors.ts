@@ -60,6 +60,8 @@ export type SteadErrorCode =
   | "OBJECT_FENCED"
   /** The storage backend (PostgreSQL) could not be reached or did not answer. */
   | "STORAGE_UNAVAILABLE"
+  /** The queues' store (NATS JetStream, `--queues`) could not be reached or set up. */
+  | "QUEUE_UNAVAILABLE"
   /** Another cluster node holds the object, and the call could not be forwarded to it. */
   | "OBJECT_ELSEWHERE"
   /** This cluster node could not renew its lease in time, so it serves no object until it can. */
@@ -126,6 +128,7 @@ export const HTTP_STATUS: Readonly<Record<SteadErrorCode, number>> = {
   DATABASE_OPEN_FAILED: 500,
   OBJECT_FENCED: 503,
   STORAGE_UNAVAILABLE: 503,
+  QUEUE_UNAVAILABLE: 503,
   OBJECT_ELSEWHERE: 503,
   NODE_NOT_SERVING: 503,
   CLUSTER_UNAUTHORIZED: 401,

@@ -22,6 +22,7 @@ import { DeferredRoute } from "../core/object/deferred-route.ts";
 import { DurableObjectNamespace, type ObjectRoute } from "../core/object/namespace.ts";
 import { DeferredKvStore } from "./deferred-kv-store.ts";
 import { openKvStore } from "./kv-file.ts";
+import { type QueuesSetup, RuntimeQueues } from "./queues.ts";
 import { openR2Store } from "./r2-files.ts";
 
 /** What the bindings of one thread are made from. */
@@ -35,6 +36,8 @@ export interface BindingsSetup {
   readonly sweepR2: boolean;
   /** Service bindings to this Worker's own entrypoints (`services`). */
   readonly services: readonly ServiceBindingOptions[];
+  /** Queue producers (and, on the main thread, consumers). */
+  readonly queues: QueuesSetup;
   readonly clock: Clock;
   /** Problems in `_headers` / `_redirects`, for the operator. */
   warn(message: string): void;
@@ -56,9 +59,13 @@ export interface RuntimeBindings {
   hostD1(route: ObjectRoute | undefined): void;
   /** The data directory is held: KV and R2 calls reach their files in it from now on. */
   open(dataDir: string): void;
+  /** The queues (producers in `env`, consumers once started), opened by `openQueues`. */
+  readonly queues: RuntimeQueues;
+  /** Opens the queues' store (in `dataDir`, or NATS): sends reach it from now on. */
+  openQueues(dataDir: string): Promise<void>;
   /** The runtime did not start: KV calls fail with `error`. */
   fail(error: unknown): void;
-  /** Closes the KV store (after the objects that may use it are closed). */
+  /** Closes the KV store and the queues (after the objects that may use them are closed). */
   close(): Promise<void>;
 }
 
@@ -92,6 +99,7 @@ export function addBindings(env: Record<string, unknown>, setup: BindingsSetup):
     );
     return route;
   });
+  const queues = new RuntimeQueues(env, setup.queues);
   let loaded:
     | { module: Record<string, unknown>; newContext: ServiceTarget["newContext"] }
     | undefined;
@@ -128,11 +136,15 @@ export function addBindings(env: Record<string, unknown>, setup: BindingsSetup):
         throw error;
       }
     },
+    queues,
+    openQueues: (dataDir) => queues.open(dataDir),
     fail: (error) => {
       store?.fail(error);
       r2?.reject(error);
+      queues.fail(error);
     },
     close: async () => {
+      await queues.close();
       await store?.close();
       if (r2?.settled === true) await (await r2.promise).close();
     },

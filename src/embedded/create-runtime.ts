@@ -1,5 +1,6 @@
 import type { ResolvedAssets } from "../bindings/assets/index.ts";
 import { D1_CLASS_NAME } from "../bindings/d1/index.ts";
+import { callQueue, type MessageBatch } from "../bindings/queues/index.ts";
 import { serviceEntrypointProblems } from "../bindings/services/index.ts";
 import { AlarmScheduler } from "../core/alarms/alarm-scheduler.ts";
 import { systemClock } from "../core/clock.ts";
@@ -23,6 +24,7 @@ import { ClusterNode } from "./cluster-node.ts";
 import { startFeed } from "./feed-setup.ts";
 import { buildControllers, deferBindings } from "./namespaces.ts";
 import { localHosting, type ObjectHosting, threadHosting } from "./object-hosting.ts";
+import { checkQueueHandler } from "./queues.ts";
 import { registerRuntimeAdmin } from "./runtime-admin.ts";
 import { bareClasses, withRuntimeClasses } from "./runtime-classes.ts";
 import {
@@ -108,6 +110,13 @@ export async function createRuntimeWith(
     r2Buckets: config.r2_buckets ?? [],
     d1Databases: config.d1_databases ?? [],
     sweepR2: true,
+    queues: {
+      options: config.queues,
+      url: config.queuesUrl,
+      compatibilityDate,
+      compatibilityFlags: config.compatibilityFlags ?? [],
+      consumerSide: true,
+    },
     clock: config.clock ?? systemClock,
     warn: (message) => onError(new Error(message), "assets"),
   });
@@ -134,11 +143,13 @@ export async function createRuntimeWith(
         formatOptionProblems(config.configPath ?? "createRuntime()", serviceProblems),
       );
     }
+    checkQueueHandler(config.queues, app.module.default, config.configPath ?? "createRuntime()");
     extra.serve(app.module, (props) => workerContext(waitUntil.track, exports, props));
     const store = await openStore(config);
     undo.defer(() => store.abort());
     extra.open(store.dataDir!);
     undo.defer(() => extra.close());
+    await extra.openQueues(store.dataDir!);
     const node =
       store.cluster === undefined
         ? undefined
@@ -225,6 +236,16 @@ export async function createRuntimeWith(
       // In the background: the runtime serves while earlier commits are shipped.
       void feed.catchUp();
     }
+    if (internals.toolsOnly !== true) {
+      extra.queues.consume(
+        (batch) => deliverBatch(app.module.default, batch, env, exports),
+        (message, error) =>
+          onError(
+            error === undefined ? new Error(message) : new Error(message, { cause: error }),
+            "queues",
+          ),
+      );
+    }
     undo.move();
     return runtime;
   } catch (error) {
@@ -299,9 +320,12 @@ async function hostObjects(
       historyRetentionMs: historyOptions(config).historyRetentionMs,
       durability: durabilityOptions(config),
       compatibilityDate,
+      compatibilityFlags: config.compatibilityFlags ?? [],
       vars: config.vars ?? {},
       bindings,
       assets,
+      queues: { producers: config.queues?.producers ?? [] },
+      queuesUrl: config.queuesUrl,
       kvNamespaces: config.kv_namespaces ?? [],
       services: config.services ?? [],
       r2Buckets: config.r2_buckets ?? [],
@@ -352,6 +376,26 @@ async function startAlarms(
   );
   await scheduler.start();
   return scheduler;
+}
+
+/**
+ * Runs the Worker's `queue` handler with one batch, as an event of its own: its `ctx.waitUntil`
+ * promises are waited for before the batch's messages are settled, as workerd does.
+ */
+async function deliverBatch(
+  entrypoint: unknown,
+  batch: MessageBatch,
+  env: Record<string, unknown>,
+  exports: Record<string, unknown>,
+): Promise<void> {
+  const pending: Promise<unknown>[] = [];
+  const waitUntil = (promise: Promise<unknown>) => void pending.push(promise);
+  const ctx = workerContext(waitUntil, exports);
+  try {
+    await runInScope({ env, exports, waitUntil }, () => callQueue(entrypoint, batch, env, ctx));
+  } finally {
+    await Promise.allSettled(pending);
+  }
 }
 
 function defaultOnError(error: unknown, context: string): void {

@@ -86,6 +86,13 @@ async function start(): Promise<void> {
     d1Databases: data.d1Databases,
     // The main thread removed what a crash left before any thread started.
     sweepR2: false,
+    queues: {
+      options: data.queues,
+      url: data.queuesUrl,
+      compatibilityDate: data.compatibilityDate,
+      compatibilityFlags: data.compatibilityFlags,
+      consumerSide: false,
+    },
     clock: systemClock,
     // The main thread reports problems in _headers and _redirects once.
     warn: () => {},
@@ -95,6 +102,7 @@ async function start(): Promise<void> {
   addRuntimeScope(scope);
   const module = await runInScope(scope, () => loadEntryModule(data.main, data.cwd));
   extra.open(data.dataDir);
+  await extra.openQueues(data.dataDir);
   const driver = await openDriver();
   const onError = (error: unknown, context: string) =>
     port.postMessage({ t: "error", error: toWireError(error), context });

@@ -1,11 +1,13 @@
 import { z } from "zod";
 import type { AssetsOptions } from "../bindings/assets/index.ts";
 import type { D1DatabaseOptions } from "../bindings/d1/index.ts";
+import { NATS_URL_PATTERN, type QueuesOptions } from "../bindings/queues/index.ts";
 import type { ServiceBindingOptions } from "../bindings/services/index.ts";
 import {
   assetsSchema,
   d1DatabaseSchema,
   kvNamespaceSchema,
+  queuesOptionSchema,
   r2BucketSchema,
   serviceSchema,
 } from "../config/bindings-schema.ts";
@@ -118,6 +120,20 @@ export interface RuntimeOptions {
    * `service` (the Worker's name) is accepted and not used: Stead runs one Worker.
    */
   services?: ServiceBindingOptions[];
+  /**
+   * Queues, as the wrangler config's `queues` key lists them: each `producers` entry puts a
+   * producer in `env[binding]` (`send`, `sendBatch`), each `consumers` entry delivers a queue's
+   * messages to the Worker's `queue(batch, env, ctx)` handler in batches, with retries and a
+   * dead-letter queue. Messages live in `<dataDir>/queues.sqlite`, or in NATS with `queuesUrl`.
+   * See docs/bindings.md.
+   */
+  queues?: QueuesOptions;
+  /**
+   * Keep queues in NATS JetStream instead of the data directory: `nats://host:port`, optionally
+   * `?prefix=NAME` (default "stead": stream `STEAD_QUEUES`, subjects `stead.queue.<name>`).
+   * `stead start --queues` / `STEAD_QUEUES_URL` set it.
+   */
+  queuesUrl?: string;
   /** Where object databases live. Omitted: a temporary directory removed on dispose. */
   dataDir?: string;
   /**
@@ -315,6 +331,14 @@ const schema = z.object({
   services: z.array(serviceSchema.strict()).optional(),
   r2_buckets: z.array(r2BucketSchema.strict()).optional(),
   d1_databases: z.array(d1DatabaseSchema.strict()).optional(),
+  queues: queuesOptionSchema.optional(),
+  queuesUrl: z
+    .string({ error: 'must be a NATS URL, like "nats://127.0.0.1:4222"' })
+    .regex(NATS_URL_PATTERN, {
+      error:
+        'must be a NATS URL, like "nats://127.0.0.1:4222" (optionally ?prefix=NAME: letters, digits, _ and -)',
+    })
+    .optional(),
   dataDir: z.string().min(1).optional(),
   storage: z
     .string({ error: 'must be a PostgreSQL URL, like "postgres://user@127.0.0.1:5432/app"' })

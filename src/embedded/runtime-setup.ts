@@ -45,6 +45,10 @@ export function checkBindingOptions(config: ResolvedRuntimeOptions): void {
       name: binding,
       option: "d1_databases",
     })),
+    ...(config.queues?.producers ?? []).map(({ binding }) => ({
+      name: binding,
+      option: "queues.producers",
+    })),
     ...(config.assets?.binding === undefined
       ? []
       : [{ name: config.assets.binding, option: "assets.binding" }]),
@@ -54,6 +58,12 @@ export function checkBindingOptions(config: ResolvedRuntimeOptions): void {
     if ((config.r2_buckets ?? []).length > 0) {
       problems.push(
         "r2_buckets: R2 objects live in <dataDir>/r2.sqlite and <dataDir>/r2-blobs; with a driver, give dataDir too",
+      );
+    }
+    const { producers = [], consumers = [] } = config.queues ?? {};
+    if (producers.length + consumers.length > 0 && config.queuesUrl === undefined) {
+      problems.push(
+        "queues: queues live in <dataDir>/queues.sqlite; with a driver, give dataDir too (or queuesUrl)",
       );
     }
     if ((config.kv_namespaces ?? []).length > 0) {

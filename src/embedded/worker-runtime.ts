@@ -106,6 +106,8 @@ export function workerRuntime(
       if (disposed) return;
       disposed = true;
       scheduler?.stop();
+      // Batches being handled finish (and are settled) while objects still answer.
+      await bindings.queues.stopConsumers();
       await waitUntil.settled();
       // A cluster node lets queued events finish, then hands its objects to the next asker.
       await node?.handOver(hosting, performance.now() + HAND_OVER_MS);

@@ -99,11 +99,17 @@ export interface ShardData {
   /** The local driver's `durability` and `journalSegmentBytes`. */
   durability: { durability?: "journal" | "wal"; journalSegmentBytes?: number };
   compatibilityDate: string;
+  /** `compatibility_flags` (queues pick their default content type by them). */
+  compatibilityFlags: string[];
   vars: Record<string, unknown>;
   /** Binding name -> storage name, for the env. */
   bindings: Record<string, string>;
   /** The app's static assets (`ResolvedAssets` of bindings/assets), for its binding. */
   assets: object | undefined;
+  /** Queue producers (`queues.producers`): this thread sends; the main thread consumes. */
+  queues: { producers: { queue: string; binding: string; delivery_delay?: number }[] };
+  /** `queuesUrl`: queues in NATS instead of `<dataDir>/queues.sqlite`. */
+  queuesUrl: string | undefined;
   /** KV namespace bindings, opened on this thread on `<dataDir>/kv.sqlite`. */
   kvNamespaces: { binding: string; id?: string }[];
   /** R2 bucket bindings, opened on this thread on `<dataDir>/r2.sqlite` and `r2-blobs/`. */

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -7,84 +6,16 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { startStead } from "../support/stead-process.ts";
 import { skipUnless } from "../support/storage.ts";
+import {
+  attachStrace,
+  type Call,
+  isResponse,
+  missingStrace,
+  parseCalls,
+} from "../support/strace.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
-import { waitFor } from "../support/wait-for.ts";
 
 const COUNTER = fileURLToPath(new URL("../../templates/counter", import.meta.url));
-
-/** Why the suite cannot run here, if it cannot. */
-function missingStrace(): string | undefined {
-  try {
-    execFileSync("strace", ["-V"], { stdio: "ignore" });
-  } catch {
-    return "strace is not installed (Debian package strace)";
-  }
-  // Yama: 1 lets only a parent (or root) trace a process, 3 lets no one attach.
-  let scope = 0;
-  try {
-    scope = Number(readFileSync("/proc/sys/kernel/yama/ptrace_scope", "utf8"));
-  } catch {
-    // No Yama: attaching is allowed.
-  }
-  if (scope === 3 || (scope > 0 && process.getuid?.() !== 0)) {
-    return `ptrace_scope ${scope} does not let strace attach to the server`;
-  }
-  return undefined;
-}
-
-/** One completed system call, in the order the calls returned. */
-interface Call {
-  name: string;
-  /** The path or socket description strace -y printed for the first argument. */
-  target: string;
-  /** The raw arguments, as strace printed them. */
-  args: string;
-}
-
-/** Parses `strace -f -y` output into completed calls, pairing "unfinished" with "resumed". */
-function parseCalls(text: string): Call[] {
-  const calls: Call[] = [];
-  const pending = new Map<string, { name: string; target: string; args: string }>();
-  for (const line of text.split("\n")) {
-    const started =
-      /^(\d+)\s+(\w+)\((\d+<([^>]*)>)?(.*?)(?: <unfinished \.\.\.>|\) += (-?\d+).*)$/.exec(line);
-    const resumed = /^(\d+)\s+<\.\.\. (\w+) resumed>.*\) += (-?\d+)/.exec(line);
-    if (resumed) {
-      const call = pending.get(resumed[1]!);
-      pending.delete(resumed[1]!);
-      if (call && Number(resumed[3]) >= 0) calls.push(call);
-    } else if (started) {
-      const call = { name: started[2]!, target: started[4] ?? "", args: started[5] ?? "" };
-      if (line.endsWith("<unfinished ...>")) pending.set(started[1]!, call);
-      else if (Number(started[6]) >= 0) calls.push(call);
-    }
-  }
-  return calls;
-}
-
-/** Attaches strace to every thread of `pid`; resolves once it is attached. */
-async function attachStrace(pid: number, log: string): Promise<ChildProcess> {
-  const strace = spawn(
-    "strace",
-    [
-      "-f",
-      "-y",
-      "-s",
-      "16",
-      "-e",
-      "trace=fsync,fdatasync,pwrite64,pwritev,write,writev",
-      "-o",
-      log,
-      "-p",
-      String(pid),
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  let stderr = "";
-  strace.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  await waitFor(() => stderr.includes("attached"), "strace to attach");
-  return strace;
-}
 
 /** Runs `requests` against a traced `stead start` on `dataDir`; returns the completed calls. */
 async function traced(
@@ -106,11 +37,6 @@ async function traced(
   const calls = parseCalls(readFileSync(log, "utf8"));
   assert.deepEqual(await stead.stop(), { code: 0, signal: null });
   return calls;
-}
-
-/** A response's first bytes on a socket (one writev with its body, or a write of its own). */
-function isResponse(call: Call): boolean {
-  return (call.name === "writev" || call.name === "write") && call.args.includes("HTTP/1.1");
 }
 
 async function increment(url: string, expected: number): Promise<void> {

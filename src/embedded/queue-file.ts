@@ -1,0 +1,33 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { SqliteQueueStore } from "../bindings/queues/index.ts";
+import { createPrivateFile } from "../drivers/local/private-files.ts";
+import { FileSync, openSqliteFile, syncDirectory } from "../drivers/local/sqlite-file.ts";
+
+/** The file every queue of a data directory lives in (without `--queues`). */
+export const QUEUES_FILE = "queues.sqlite";
+
+/**
+ * Opens `<dataDir>/queues.sqlite` (created 0600, as every file of a data directory) for this
+ * thread's queues. Object threads open it too, to send (normal locking: a write waits briefly
+ * for another thread's). A send resolves once its commit is durable: the WAL is fdatasynced off
+ * the event loop, syncs issued together shared. `consumerSide`: this thread delivers messages,
+ * and no delivery is in flight yet, so leases a crash left are cleared.
+ */
+export function openQueueFile(dataDir: string, consumerSide: boolean): SqliteQueueStore {
+  const path = join(dataDir, QUEUES_FILE);
+  const created = !existsSync(path) && createPrivateFile(path);
+  const db = openSqliteFile(path, { shared: true });
+  const wal = new FileSync(`${path}-wal`);
+  if (created) syncDirectory(dataDir);
+  return new SqliteQueueStore(
+    db,
+    () => wal.sync(),
+    async () => {
+      await wal.sync().catch(() => {});
+      wal.close();
+      db.close();
+    },
+    { clearLeases: consumerSide },
+  );
+}
