@@ -88,11 +88,13 @@ const SPARE_SEGMENTS = 2;
  * The journal is a chain of segment files. Records go to the newest; one that grows past
  * `segmentBytes` is retired: the driver settles every object with records in it (their own files
  * made durable), then the segment is invalidated (header zeroed and synced) and kept for reuse.
- * So the journal holds about two segments, and replay reads at most that much.
+ * At most `MAX_RETIRING` segments settle at once, so the journal, and a replay, stay within about
+ * three segments.
  *
- * Syncs run one at a time on the thread pool. Records appended while one runs wait for the next,
- * which starts on the event loop's next turn (so every commit of the turn shares it). Writes are
- * synchronous (page cache only) and come just before the sync that covers them.
+ * A sync starts on the event loop's next turn after a record is appended (so every commit of
+ * the turn shares it), at most `MAX_SYNCS` at a time on the thread pool; records appended while
+ * they run wait for the next. Writes are synchronous (page cache only) and come just before the
+ * sync that covers them.
  */
 export class NodeJournal {
   readonly #options: NodeJournalOptions;
