@@ -5,6 +5,7 @@
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { feedFamilies } from "../admin/metrics/feed-families.ts";
+import { journalFamilies } from "../admin/metrics/journal-families.ts";
 import { objectFamilies } from "../admin/metrics/object-families.ts";
 import type { ResolvedAssets } from "../bindings/assets/index.ts";
 import { D1_CLASS_NAME } from "../bindings/d1/index.ts";
@@ -209,6 +210,7 @@ async function start(): Promise<void> {
           ...objectFamilies(metricsSources(data.namespaces, controllers)),
           // This thread's sinks; the main thread sums them by sink (the lag: the largest).
           ...(feed === undefined ? [] : feedFamilies(feed.status())),
+          ...journalFamilies(driver.journalStats?.()),
         ];
         port.postMessage({ t: "metrics", request: message.request, families });
         return;

@@ -2,6 +2,7 @@
 // routes events take), its dead letters, snapshots and metrics.
 import { alarmFamilies } from "../admin/metrics/alarm-families.ts";
 import { feedFamilies } from "../admin/metrics/feed-families.ts";
+import { journalFamilies } from "../admin/metrics/journal-families.ts";
 import type { RuntimeAdmin } from "../admin/runtime-admin.ts";
 import type { AlarmScheduler } from "../core/alarms/alarm-scheduler.ts";
 import { systemClock } from "../core/clock.ts";
@@ -74,7 +75,12 @@ export function registerRuntimeAdmin(runtime: Runtime, parts: AdminParts): void 
         hosted.objectMetrics(),
         alarmFamilies(scheduler!, classOf),
       ]);
-      return [...objects, alarms, ...(feed === undefined ? [] : [feedFamilies(feed.status())])];
+      return [
+        ...objects,
+        alarms,
+        ...(feed === undefined ? [] : [feedFamilies(feed.status())]),
+        journalFamilies(driver.journalStats?.()),
+      ];
     },
   });
 }

@@ -136,6 +136,13 @@ for (const threads of [0, 2]) {
       assert.equal(before.get("stead_alarms_dead_letters"), 0);
       assert.equal(typeof before.get("stead_alarms_due"), "number");
       assert.equal(before.get("stead_alarms_running"), 0);
+      // The node journal acknowledged the commits; a clean start replayed nothing.
+      assert.ok((before.get("stead_journal_syncs_total") ?? 0) >= 1);
+      assert.ok(
+        (before.get("stead_journal_records_total") ?? 0) >=
+          (before.get("stead_journal_syncs_total") ?? 0),
+      );
+      assert.equal(before.get("stead_journal_replay_seconds"), 0);
       assert.ok((before.get("process_resident_memory_bytes") ?? 0) > 0);
 
       // Every metric is documented with its type, and the dashboard uses no other.

@@ -62,10 +62,31 @@ export interface StorageDriver {
   readonly alarms: AlarmIndex;
   /** The node-level record of namespaces and applied migrations. */
   readonly control: ControlStore;
+  /**
+   * Counters of the driver's durability log, for metrics (a capability: absent when the driver
+   * keeps none, e.g. the local driver with `durability: "wal"`).
+   */
+  journalStats?(): JournalStats | undefined;
   /** The cluster's record of its nodes, when several nodes share this storage (a capability). */
   readonly cluster?: ClusterStore | undefined;
   /** Flushes and closes everything. Handles must not be used afterwards. */
   close(): Promise<void>;
+}
+
+/** What `StorageDriver.journalStats` reports. Counters count since the driver opened. */
+export interface JournalStats {
+  /** fdatasyncs of the journal, each acknowledging every commit appended before it. */
+  syncs: number;
+  /** Records appended (one per object per sync, covering its commits since the last). */
+  records: number;
+  /** Bytes of records written. */
+  bytes: number;
+  /** Bytes the journal holds now (what a replay after a crash now would read, at most). */
+  size: number;
+  /** Segments retired after their objects' own files were synced. */
+  retiredSegments: number;
+  /** The replay at this start, when this driver replayed a journal a crash left: its duration, ms. */
+  replayMs: number | undefined;
 }
 
 /** What `openObject` is told besides the object's namespace and id. */

@@ -5,6 +5,7 @@ import { threadId } from "node:worker_threads";
 import type {
   AlarmRecord,
   ControlStore,
+  JournalStats,
   OpenObjectOptions,
   StorageDriver,
 } from "../../core/storage/driver.ts";
@@ -269,9 +270,19 @@ export class LocalDriver implements StorageDriver {
     }
   }
 
-  /** The node journal's counters (syncs, records, bytes, retired segments); undefined without it. */
-  get journalStats(): NodeJournal["stats"] | undefined {
-    return this.#journal?.stats;
+  journalStats(): JournalStats | undefined {
+    const journal = this.#journal;
+    if (journal === undefined) return undefined;
+    const { syncs, records, bytes, retired } = journal.stats;
+    const replay = this.journalReplay;
+    return {
+      syncs,
+      records,
+      bytes,
+      size: journal.size,
+      retiredSegments: retired,
+      replayMs: replay !== undefined && replay.segments > 0 ? replay.ms : undefined,
+    };
   }
 
   /** Object databases open now (at most `maxOpenDatabases`, unless all of them are in use). */
