@@ -1,7 +1,6 @@
 import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
-import { threadId } from "node:worker_threads";
 import type {
   AlarmRecord,
   ControlStore,
@@ -10,100 +9,29 @@ import type {
   StorageDriver,
 } from "../../core/storage/driver.ts";
 import { LocalAlarmIndex } from "./alarm-index.ts";
+import { type CloseFinish, CloseQueue } from "./close-queue.ts";
 import { LocalControlStore } from "./control-store.ts";
 import { type DataDirLock, takeDataDirLock } from "./data-dir-lock.ts";
 import { type HandleOwner, LocalDatabaseHandle } from "./database-handle.ts";
+import { openDriverJournal } from "./driver-journal.ts";
 import { assertWritableDir, databaseOpenError, fileSystemError } from "./file-errors.ts";
-import { type JournalReplay, replayJournal } from "./journal-replay.ts";
-import { NodeJournal } from "./node-journal.ts";
+import type { JournalReplay } from "./journal-replay.ts";
+import type { LocalDriverOptions } from "./local-driver-options.ts";
+import type { NodeJournal } from "./node-journal.ts";
 import type { HistoryOptions } from "./object-history.ts";
 import { LocalObjectNames } from "./object-names.ts";
 import { OpenDatabases } from "./open-databases.ts";
 import { maxOpenDatabases, openFileLimit } from "./open-file-limit.ts";
 import { createPrivateFile, makePrivateDir } from "./private-files.ts";
-import {
-  FileSync,
-  openSqliteFile,
-  syncDirectory,
-  syncFile,
-  syncFileOffLoop,
-} from "./sqlite-file.ts";
+import { FileSync, openSqliteFile, syncDirectory, syncFile } from "./sqlite-file.ts";
 
-/** Options of the local driver. */
-export interface LocalDriverOptions {
-  /**
-   * Directory holding one folder per namespace, one SQLite file per object. Created with mode
-   * 0700, and the files in it 0600, whatever the umask.
-   */
-  dataDir: string;
-  /**
-   * The data-directory lock (see `DataDirLock`): one process at a time uses a data directory.
-   * Omitted: the driver takes it, before writing anything, and releases it on `close` (another
-   * process holding it is `DATA_DIR_LOCKED`). A `DataDirLock` the caller acquired for this
-   * directory: the driver uses the directory under it and leaves releasing it to the caller.
-   * `"held"`: this process holds it already (for a driver on a worker thread, where the lock
-   * object cannot go); checked against the recorded holder's pid.
-   */
-  lock?: DataDirLock | "held";
-  /**
-   * Object databases open at once (each costs about 190 KB of memory and three file
-   * descriptors). Default 2,000, or fewer where half the process's open-file limit would not hold
-   * them; a value needing more than three quarters of that limit is refused. Objects opened once
-   * are closed soon; past the limit, the least recently used idle connections close. Either way
-   * they reopen on their next use. See `OpenDatabases` and `maxOpenDatabases`.
-   */
-  maxOpenDatabases?: number;
-  /**
-   * Commits after which an object's connection checkpoints its WAL, once the WAL is quiet
-   * (default 64; at 16 times that, a WAL that is never quiet is checkpointed anyway). See
-   * `LocalDatabaseHandle`.
-   */
-  checkpointAfterCommits?: number;
-  /**
-   * Other drivers in this process use the same data directory at once (object threads: one
-   * driver per thread, each with its own objects). The control database is then opened in
-   * SQLite's normal locking mode, so every driver reads and writes the alarm index; each makes
-   * its own index writes durable before its next object flush.
-   */
-  sharedControl?: boolean;
-  /**
-   * Point-in-time recovery: keep every committed state of each object for this long (ms), so
-   * `getBookmarkForTime` and `onNextSessionRestoreBookmark` can go back to it. Default 30 days,
-   * as on Cloudflare; 0 keeps no history (the PITR calls then reject). See
-   * docs/point-in-time.md.
-   */
-  historyRetentionMs?: number;
-  /**
-   * How commits are made durable. `"journal"` (the default): each commit's WAL frames are
-   * appended to one node-level journal, and one fdatasync of it acknowledges the commits of every
-   * object made meanwhile (group commit); a start after a crash replays it into the objects'
-   * WALs. `"wal"`: an fdatasync of each object's own WAL. See docs/durability.md.
-   */
-  durability?: "journal" | "wal";
-  /** The journal's segment size in bytes (default 64 MiB): it holds about two segments. */
-  journalSegmentBytes?: number;
-  /** Epoch ms for history timestamps (the runtime's clock). Default `Date.now`. */
-  now?: () => number;
-  /**
-   * Test hook: runs before each durability flush of an object. Delay it to model a slow disk;
-   * throw to model a failed flush.
-   */
-  beforeFlush?: (object: { namespace: string; id: string }) => void | Promise<void>;
-  /** Test hook: runs after each journal record the start-up replay wrote back (1, 2, …). */
-  afterReplayedRecord?: (records: number) => void;
-}
+export type { LocalDriverOptions } from "./local-driver-options.ts";
 
 const OBJECT_FILE = /^([0-9a-f]{64})\.sqlite$/;
 const OBJECT_ID = /^[0-9a-f]{64}$/;
 const CONTROL_FILE = "stead-control.sqlite";
 const NAMES_FILE = "stead-names.sqlite";
 const DEFAULT_CHECKPOINT_AFTER = 64;
-const JOURNAL_DIR = "journal";
-const DEFAULT_JOURNAL_SEGMENT_BYTES = 64 * 1024 * 1024;
-/** Locks whose data directory's journal was replayed (a lock shared by several drivers replays once). */
-const replayedUnder = new WeakSet<DataDirLock>();
-/** Journals this thread opened, numbering their files. */
-let journalsOpened = 0;
 /** Cloudflare keeps 30 days of history. */
 export const DEFAULT_HISTORY_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 
@@ -137,16 +65,8 @@ export class LocalDriver implements StorageDriver {
   readonly #handles = new Map<string, LocalDatabaseHandle>();
   /** Handles with an open connection, and which of them to close next. */
   readonly #open: OpenDatabases<LocalDatabaseHandle>;
-  /** The rest of closes (see `closeSqliteFile`) waiting to run, oldest first. */
-  readonly #finishes: Array<() => Promise<void>> = [];
-  /** Of those, how many are running now. */
-  #finishing = 0;
-  /** Called when no close is waiting or running. */
-  readonly #finished: Array<() => void> = [];
-  /** Closes so far, numbering them. */
-  #closes = 0;
-  /** Database path -> its latest close still finishing, unless reopened since. */
-  readonly #lastClose = new Map<string, number>();
+  /** The rest of closes (see `closeSqliteFile`), run one at a time while serving. */
+  readonly #closing = new CloseQueue();
   readonly #knownDirs = new Set<string>();
   readonly #dirSyncs = new Map<string, FileSync>();
   /** The lock this driver took itself, released on close. */
@@ -192,7 +112,7 @@ export class LocalDriver implements StorageDriver {
       syncDirectory: (dir) => this.#syncDirectory(dir),
       opening: (handle) => this.#open.opening(handle),
       disconnected: (handle, finish) => this.#disconnected(handle, finish),
-      reopening: (path) => this.#lastClose.delete(path),
+      reopening: (path) => this.#closing.reopening(path),
       named: (namespace, id, name) => this.#names.record(namespace, id, name),
       release: (handle) => this.#release(handle),
     };
@@ -204,33 +124,19 @@ export class LocalDriver implements StorageDriver {
     const createdDir = createDataDir(this.dataDir);
     assertWritableDir(this.dataDir, this.dataDir);
     this.#ownLock = takeDataDirLock(this.dataDir, options.lock);
-    const durability = options.durability ?? "journal";
-    const journalDir = join(this.dataDir, JOURNAL_DIR);
-    // The previous process's journal goes into the objects' WALs before anything opens them.
-    // Only the driver that took the lock replays (threads' drivers come after it).
-    const lock = options.lock === undefined ? this.#ownLock : options.lock;
-    if (lock !== "held" && lock !== undefined && !replayedUnder.has(lock)) {
-      replayedUnder.add(lock);
-      try {
-        this.journalReplay = replayJournal(this.dataDir, journalDir, options.afterReplayedRecord);
-      } catch (error) {
-        this.#ownLock?.release();
-        throw fileSystemError(journalDir, this.dataDir, error);
-      }
-    }
     try {
-      this.#journal =
-        durability === "journal"
-          ? new NodeJournal({
-              dir: journalDir,
-              name: `${process.pid}-${threadId}-${journalsOpened++}`,
-              segmentBytes: options.journalSegmentBytes ?? DEFAULT_JOURNAL_SEGMENT_BYTES,
-              settle: (keys) => this.#settle(keys),
-            })
-          : undefined;
+      const { journal, replay } = openDriverJournal({
+        dataDir: this.dataDir,
+        lock: options.lock ?? this.#ownLock!,
+        durability: options.durability ?? "journal",
+        segmentBytes: options.journalSegmentBytes,
+        afterReplayedRecord: options.afterReplayedRecord,
+      });
+      this.#journal = journal;
+      this.journalReplay = replay;
     } catch (error) {
       this.#ownLock?.release();
-      throw fileSystemError(journalDir, this.dataDir, error);
+      throw error;
     }
     const created = createdDir || !existsSync(controlPath);
     let control: DatabaseSync | undefined;
@@ -402,11 +308,7 @@ export class LocalDriver implements StorageDriver {
     await Promise.allSettled(handles.map((h) => h.pendingFlush()));
     for (const handle of handles) handle.disconnect();
     // Nothing competes for the thread pool any more: finish the closes several at a time.
-    this.#runFinishes();
-    await new Promise<void>((resolve) => {
-      if (this.#finishing === 0) resolve();
-      else this.#finished.push(resolve);
-    });
+    await this.#closing.drain();
     // Every object's files are durable now (each close synced its database file): the journal
     // holds nothing a start would need.
     await this.#journal?.close().catch(() => {});
@@ -426,28 +328,6 @@ export class LocalDriver implements StorageDriver {
     }
   }
 
-  /**
-   * Makes the objects' own files hold everything committed to them so far, durably, so the
-   * journal can forget their records: their WAL (the latest frames), a WAL a close kept aside,
-   * and the database file (what checkpoints and closes wrote). Two at a time on the thread pool,
-   * beside the journal's own syncs.
-   */
-  async #settle(keys: readonly string[]): Promise<void> {
-    let next = 0;
-    const worker = async () => {
-      while (next < keys.length) {
-        const path = join(this.dataDir, keys[next++]!);
-        for (const file of [`${path}-wal`, `${path}-wal.closing`, path]) {
-          await syncFileOffLoop(file).catch((error: NodeJS.ErrnoException) => {
-            // Gone: recycled by a close after its sync, or its namespace deleted.
-            if (error.code !== "ENOENT") throw error;
-          });
-        }
-      }
-    };
-    await Promise.all([worker(), worker()]);
-  }
-
   /** Makes everything committed to the control database so far durable. */
   #syncControl(): Promise<void> {
     this.#controlDirty = false;
@@ -463,37 +343,9 @@ export class LocalDriver implements StorageDriver {
     return sync.sync();
   }
 
-  #disconnected(
-    handle: LocalDatabaseHandle,
-    finish?: (stillClosed: () => boolean) => Promise<void>,
-  ): void {
+  #disconnected(handle: LocalDatabaseHandle, finish?: CloseFinish): void {
     this.#open.closed(handle);
-    if (finish === undefined) return;
-    const path = handle.path;
-    const close = ++this.#closes;
-    this.#lastClose.set(path, close);
-    const stillClosed = () => this.#lastClose.get(path) === close;
-    this.#finishes.push(async () => {
-      await finish(stillClosed);
-      if (stillClosed()) this.#lastClose.delete(path);
-    });
-    this.#runFinishes();
-  }
-
-  /** Runs waiting closes: one at a time while serving, four at a time once closing. */
-  #runFinishes(): void {
-    const limit = this.#closed ? 4 : 1;
-    while (this.#finishing < limit && this.#finishes.length > 0) {
-      const run = this.#finishes.shift()!;
-      this.#finishing++;
-      // Never rejects (`closeSqliteFile`); settle the same way if it somehow did.
-      const done = () => {
-        this.#finishing--;
-        this.#runFinishes();
-        if (this.#finishing === 0) for (const resolve of this.#finished.splice(0)) resolve();
-      };
-      run().then(done, done);
-    }
+    if (finish !== undefined) this.#closing.closed(handle.path, finish);
   }
 
   #release(handle: LocalDatabaseHandle): void {
