@@ -132,6 +132,20 @@ describe("Response with a string body (kept as a string until read)", () => {
     assert.equal(typeof (Response.prototype as { textStream?: unknown }).textStream, has);
   });
 
+  it("keeps its members working on Node's own responses, and adds no statics", async () => {
+    const proto = Response.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+    assert.equal(await proto.text!.call(new NativeResponse("node")), "node");
+    assert.equal(Reflect.get(Response.prototype, "bodyUsed", new NativeResponse("x")), false);
+    const copy = proto.clone!.call(new NativeResponse("twice")) as globalThis.Response;
+    assert.equal(await copy.text(), "twice");
+    const statics = (cls: object) =>
+      Object.getOwnPropertyNames(cls).filter((n) => !["length", "name", "prototype"].includes(n));
+    assert.deepEqual(
+      statics(Response).filter((n) => !statics(NativeResponse).includes(n)),
+      [],
+    );
+  });
+
   it("overrides every body member of Node's Response", () => {
     const body = Object.getOwnPropertyNames(NativeResponse.prototype).filter(
       (name) =>

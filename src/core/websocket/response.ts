@@ -25,6 +25,12 @@ class JsonText {
 /** The body of a response that `takeBodyText` took: sent, so it reads as used. */
 const TAKEN = Symbol("taken");
 
+// Set by Response's static block (they reach its private fields): see `takeBodyText`, and the
+// Node Response holding a string body once it was asked for (`#held`; undefined for a response
+// whose body is Node's own).
+let takeText: (response: globalThis.Response) => string | undefined;
+let heldOf: (response: Response) => globalThis.Response | undefined;
+
 /**
  * The global `Response` in Stead: Node's, plus Cloudflare's `webSocket`, so a Worker can answer
  * an upgrade with `new Response(null, { status: 101, webSocket: client })`. Everything else is
@@ -122,7 +128,7 @@ export class Response extends NativeResponse {
   }
 
   override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
-    return this.#held()?.body ?? super.body;
+    return heldOf(this)?.body ?? super.body;
   }
 
   override get bodyUsed(): boolean {
@@ -132,27 +138,27 @@ export class Response extends NativeResponse {
   }
 
   override arrayBuffer(): Promise<ArrayBuffer> {
-    return this.#held()?.arrayBuffer() ?? super.arrayBuffer();
+    return heldOf(this)?.arrayBuffer() ?? super.arrayBuffer();
   }
 
   override bytes(): Promise<Uint8Array<ArrayBuffer>> {
-    return this.#held()?.bytes() ?? super.bytes();
+    return heldOf(this)?.bytes() ?? super.bytes();
   }
 
   override text(): Promise<string> {
-    return this.#held()?.text() ?? super.text();
+    return heldOf(this)?.text() ?? super.text();
   }
 
   override json(): Promise<unknown> {
-    return this.#held()?.json() ?? super.json();
+    return heldOf(this)?.json() ?? super.json();
   }
 
   override blob(): Promise<Blob> {
-    return this.#typed()?.blob() ?? super.blob();
+    return typedOf(this)?.blob() ?? super.blob();
   }
 
   override formData(): Promise<FormData> {
-    return this.#typed()?.formData() ?? super.formData();
+    return typedOf(this)?.formData() ?? super.formData();
   }
 
   override clone(): globalThis.Response {
@@ -163,7 +169,7 @@ export class Response extends NativeResponse {
         copy.#text = this.#text;
         return copy;
       }
-      const branch = this.#held()!.clone(); // throws Node's error when the body was used
+      const branch = heldOf(this)!.clone(); // throws Node's error when the body was used
       return new Response(branch.body, this);
     }
     if (!(#webSocket in this) || this.#webSocket === null) return super.clone();
@@ -191,30 +197,29 @@ export class Response extends NativeResponse {
     return this.#inner;
   }
 
-  /** `#held()` for the members whose result depends on this response's Content-Type. */
-  #typed(): globalThis.Response | undefined {
-    const held = this.#held();
-    if (held === undefined || held.bodyUsed || held.body?.locked === true) return held;
-    const type = super.headers.get("content-type");
-    return new NativeResponse(
-      held.body,
-      type === null ? undefined : { headers: { "content-type": type } },
-    );
+  static {
+    // Module-private doors to the private fields: statics would be visible on the global.
+    takeText = (response) => {
+      if (!(#text in response)) return undefined;
+      const text = response.#text;
+      if (typeof text !== "string" || response.#inner !== undefined) return undefined;
+      response.#text = TAKEN;
+      return text;
+    };
+    // Guarded: Node's body members work on any Node Response, so these must too.
+    heldOf = (response) => (#text in response ? response.#held() : undefined);
   }
+}
 
-  /** Node's `textStream()` (when it has one) over `#held()`; see below. */
-  static textStream(response: Response, args: unknown[]): unknown {
-    return Reflect.apply(NATIVE_TEXT_STREAM as Function, response.#held() ?? response, args);
-  }
-
-  /** See `takeBodyText`. */
-  static takeText(response: globalThis.Response): string | undefined {
-    if (!(#text in response)) return undefined;
-    const text = response.#text;
-    if (typeof text !== "string" || response.#inner !== undefined) return undefined;
-    response.#text = TAKEN;
-    return text;
-  }
+/** `heldOf` for the members whose result depends on the response's Content-Type. */
+function typedOf(response: Response): globalThis.Response | undefined {
+  const held = heldOf(response);
+  if (held === undefined || held.bodyUsed || held.body?.locked === true) return held;
+  const type = response.headers.get("content-type");
+  return new NativeResponse(
+    held.body,
+    type === null ? undefined : { headers: { "content-type": type } },
+  );
 }
 
 // Node 26's Response has `textStream()`, a body member too; older ones do not, and then neither
@@ -224,7 +229,7 @@ const NATIVE_TEXT_STREAM = (NativeResponse.prototype as unknown as Record<string
 if (typeof NATIVE_TEXT_STREAM === "function") {
   Object.defineProperty(Response.prototype, "textStream", {
     value: function textStream(this: Response, ...args: unknown[]) {
-      return Response.textStream(this, args);
+      return Reflect.apply(NATIVE_TEXT_STREAM, heldOf(this) ?? this, args);
     },
     writable: true,
     configurable: true,
@@ -237,7 +242,7 @@ if (typeof NATIVE_TEXT_STREAM === "function") {
  * read. Undefined otherwise: send `response.body`.
  */
 export function takeBodyText(response: globalThis.Response): string | undefined {
-  return Response.takeText(response);
+  return takeText(response);
 }
 
 /**
