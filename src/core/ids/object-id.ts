@@ -64,7 +64,7 @@ export class DurableObjectId {
       id.#checkedJurisdiction = jurisdiction;
     };
     checkedJurisdiction = (id, root) =>
-      id.#checkedBy === root ? id.#checkedJurisdiction : UNCHECKED;
+      #checkedBy in id && id.#checkedBy === root ? id.#checkedJurisdiction : UNCHECKED;
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
