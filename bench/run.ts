@@ -1,7 +1,8 @@
 // `npm run bench [-- options]`: the benchmark app on Stead and on workerd (and with
-// `--storage postgres` on Stead+PG, Stead storing in PostgreSQL), one workload and one server at
-// a time, with the same load generators; prints one table, writes bench/results/<date>.json and
-// appends an entry to bench/RESULTS.md. `--help` for options.
+// `--storage postgres` on Stead+PG, Stead storing in PostgreSQL), beside a raw `node:http` server
+// answering the same URLs (the ceiling), one workload and one server at a time, with the same
+// load generators; prints one table, writes bench/results/<date>.json and appends an entry to
+// bench/RESULTS.md. `--help` for options.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -54,6 +55,7 @@ import {
   RUNTIMES,
   type RunningServer,
   type RuntimeName,
+  servesWorkload,
   startServer,
 } from "./lib/servers.ts";
 import { loadBenchApp } from "./lib/workerd-config.ts";
@@ -65,13 +67,16 @@ const ADMIN_TOKEN = randomBytes(24).toString("base64url");
 
 const HELP = `Usage: npm run bench [-- options]
 
-Runs the benchmark app (bench/app) on Stead and on workerd, one server at a time, and compares.
+Runs the benchmark app (bench/app) on Stead and on workerd, one server at a time, and compares,
+beside node:http: a raw node:http server answering each URL with a fixed body of the same size
+(bench/node/hello-server.ts; not for w5), the ceiling of Node's HTTP on the server's core.
 With --storage postgres, also on Stead+PG: Stead with its objects stored in PostgreSQL.
 
 Options:
   --quick                 short runs (0.5 s warm-up, 2 s per workload, 300 cold objects): < 1 min
   --only <w1,w2,...>      run only these workloads (w1..w8)
-  --runtimes <list>       from stead, stead-pg (Stead+PG) and workerd (default stead,workerd)
+  --runtimes <list>       from stead, stead-pg (Stead+PG), workerd and node (node:http)
+                          (default stead,workerd,node)
   --storage <postgres>    "postgres" (${DEFAULT_POSTGRES_URL}) or a postgres:// URL:
                           Stead+PG stores in a fresh schema there per server (--threads 0), and
                           its PostgreSQL WAL bytes per write are reported. Means --runtimes
@@ -227,7 +232,7 @@ function parseSettings(): Settings {
     ? [storage === undefined ? "stead" : "stead-pg"]
     : storage === undefined
       ? DEFAULT_RUNTIMES
-      : RUNTIMES;
+      : ["stead", "stead-pg", "workerd"];
   const runtimes = (values.runtimes?.split(",").map((r) => r.trim()) ?? defaultRuntimes).map(
     (r) => {
       if (!RUNTIMES.includes(r as RuntimeName)) {
@@ -594,8 +599,10 @@ async function main(): Promise<void> {
   const measurements: Measurement[] = [];
   for (const workload of settings.workloads) {
     for (const runtime of settings.runtimes) {
+      if (!servesWorkload(runtime, workload.kind)) continue;
+      const stead = runtime === "stead" || runtime === "stead-pg";
       const profileDir =
-        settings.cpuProf && runtime !== "workerd"
+        settings.cpuProf && stead
           ? join(profileRoot, runtime === "stead" ? workload.id : `${workload.id}-${runtime}`)
           : undefined;
       let measurement: Measurement;
@@ -609,7 +616,7 @@ async function main(): Promise<void> {
           cpuProfileDir: profileDir,
           readyTimeoutMs: 30_000,
           ...(settings.postgresUrl === undefined ? {} : { postgresUrl: settings.postgresUrl }),
-          ...(settings.scrapeMetrics && runtime !== "workerd" ? { adminToken: ADMIN_TOKEN } : {}),
+          ...(settings.scrapeMetrics && stead ? { adminToken: ADMIN_TOKEN } : {}),
         });
         measurement = await measure(workload, server, settings, scratch, measuredWindow);
         measurement.peakRssBytes = peakRss(server.pid);

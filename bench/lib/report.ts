@@ -58,7 +58,12 @@ export interface RunReport {
   measurements: Measurement[];
 }
 
-const LETTERS: Record<RuntimeName, string> = { stead: "S", "stead-pg": "P", workerd: "W" };
+const LETTERS: Record<RuntimeName, string> = {
+  stead: "S",
+  "stead-pg": "P",
+  workerd: "W",
+  node: "N",
+};
 
 /** Headings and cells of the table; the first two columns are left-aligned. */
 interface Table {
@@ -67,14 +72,16 @@ interface Table {
 }
 
 /**
- * One row per workload. Rates and ratios to workerd per runtime, then "S | P | W" groups (Stead,
- * Stead+PG, workerd; only the runtimes that ran). With Stead+PG, also its PostgreSQL backends'
- * CPU and the WAL bytes per acknowledged write. Without it, the columns of earlier entries.
+ * One row per workload. Rates, ratios of Stead's runtimes to workerd and to node:http (the raw
+ * `node:http` server, the ceiling), then "S | P | W | N" groups (Stead, Stead+PG, workerd,
+ * node:http; only the runtimes that ran). With Stead+PG, also its PostgreSQL backends' CPU and
+ * the WAL bytes per acknowledged write. Without those, the columns of earlier entries.
  */
 function table(report: RunReport): Table {
   const present = RUNTIMES.filter((r) => report.measurements.some((m) => m.runtime === r));
-  const others = present.filter((r) => r !== "workerd");
+  const others = present.filter((r) => r === "stead" || r === "stead-pg");
   const hasWorkerd = present.includes("workerd");
+  const hasNode = present.includes("node");
   const hasPg = present.includes("stead-pg");
   const letters = present.map((r) => LETTERS[r]).join(" | ");
   const headings = [
@@ -82,6 +89,7 @@ function table(report: RunReport): Table {
     "unit",
     ...present.map((r) => RUNTIME_LABELS[r]),
     ...(hasWorkerd ? others.map((r) => `${RUNTIME_LABELS[r]}/workerd`) : []),
+    ...(hasNode ? others.map((r) => `${RUNTIME_LABELS[r]}/node:http`) : []),
     `p50 ms ${letters}`,
     `p99 ms ${letters}`,
     ...(hasWorkerd && present.includes("stead") ? ["p99 S/W"] : []),
@@ -102,6 +110,7 @@ function table(report: RunReport): Table {
       found.find((m) => m !== undefined)?.unit ?? "",
       ...found.map(rate),
       ...(hasWorkerd ? others.map((r) => ratio(find(r)?.perSecond, w?.perSecond)) : []),
+      ...(hasNode ? others.map((r) => ratio(find(r)?.perSecond, find("node")?.perSecond)) : []),
       group((m) => ms(m.p50Ms)),
       group((m) => ms(m.p99Ms)),
       ...(hasWorkerd && present.includes("stead") ? [ratio(find("stead")?.p99Ms, w?.p99Ms)] : []),
@@ -184,14 +193,27 @@ export function postgresNotes(report: RunReport): string[] {
   return lines;
 }
 
-/** The results as an aligned plain-text table (with Stead+PG's notes under it). */
+/** A line under the table when node:http ran: what it is. */
+function nodeNotes(report: RunReport): string[] {
+  if (!report.measurements.some((m) => m.runtime === "node")) return [];
+  return [
+    "node:http (N): a raw `node:http` server (`bench/node/hello-server.ts`, pinned as the others) answering each URL with a fixed body of the size Stead's answer has, no storage and no objects: the ceiling of Node's HTTP on this core. Not run for w5 (WebSocket).",
+  ];
+}
+
+/** Lines under the table: node:http's and Stead+PG's notes. */
+function notesOf(report: RunReport): string[] {
+  return [...nodeNotes(report), ...postgresNotes(report)];
+}
+
+/** The results as an aligned plain-text table (with the notes under it). */
 export function formatTable(report: RunReport): string {
   const { headings, rows } = table(report);
   const all = [headings, ...rows];
   const widths = headings.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
   const line = (row: string[]) =>
     row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
-  const notes = postgresNotes(report);
+  const notes = notesOf(report);
   return [
     line(headings),
     widths.map((w) => "-".repeat(w)).join("  "),
@@ -245,7 +267,7 @@ export function appendResults(report: RunReport, file: string, jsonPath: string)
       );
     }
   }
-  const notes = postgresNotes(report);
+  const notes = notesOf(report);
   const entry = [
     "",
     `## ${date} — ${report.mode === "quick" ? "quick run (--quick)" : "full run"}`,

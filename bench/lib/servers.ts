@@ -1,6 +1,6 @@
 // Starting and stopping the servers under test: `stead start` (local disk, or PostgreSQL storage
-// in a fresh schema) and `workerd serve`, each a real child process on 127.0.0.1 with its own
-// temporary data directory.
+// in a fresh schema), `workerd serve`, and the raw `node:http` server of the bench's own (the
+// ceiling), each a real child process on 127.0.0.1 with its own temporary directory.
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -17,16 +17,25 @@ import {
 } from "./processes.ts";
 import { type BenchApp, workerdBinary, writeWorkerdConfig } from "./workerd-config.ts";
 
-export type RuntimeName = "stead" | "stead-pg" | "workerd";
-export const RUNTIMES: readonly RuntimeName[] = ["stead", "stead-pg", "workerd"];
+export type RuntimeName = "stead" | "stead-pg" | "workerd" | "node";
+export const RUNTIMES: readonly RuntimeName[] = ["stead", "stead-pg", "workerd", "node"];
 /** What `npm run bench` compares without `--runtimes` or `--storage`. */
-export const DEFAULT_RUNTIMES: readonly RuntimeName[] = ["stead", "workerd"];
+export const DEFAULT_RUNTIMES: readonly RuntimeName[] = ["stead", "workerd", "node"];
 /** How output names each runtime. */
 export const RUNTIME_LABELS: Record<RuntimeName, string> = {
   stead: "Stead",
   "stead-pg": "Stead+PG",
   workerd: "workerd",
+  node: "node:http",
 };
+
+/**
+ * The runtimes that serve the bench app; `node` is the raw `node:http` server
+ * (`bench/node/hello-server.ts`): fixed bodies over HTTP only, so no WebSocket workload (w5).
+ */
+export function servesWorkload(runtime: RuntimeName, kind: "http" | "fanout" | "cold"): boolean {
+  return runtime !== "node" || kind !== "fanout";
+}
 
 /** A server under test, listening and answering. */
 export interface RunningServer {
@@ -61,6 +70,7 @@ export interface StartOptions {
 }
 
 const STEAD_CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const HELLO_SERVER = fileURLToPath(new URL("../node/hello-server.ts", import.meta.url));
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
 export async function startServer(
@@ -132,6 +142,12 @@ export async function startServer(
               }),
         },
       },
+    );
+  } else if (runtime === "node") {
+    child = startChild(
+      process.execPath,
+      [HELLO_SERVER, "--port", String(port), "--host", "127.0.0.1"],
+      { logFile, confinement: options.confinement, cwd: dir },
     );
   } else {
     mkdirSync(join(dir, "do"));

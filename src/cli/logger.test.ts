@@ -8,6 +8,14 @@ describe("request log lines", () => {
     const records: RequestLogRecord[] = [
       { requestId: "a1", method: "GET", path: "/w4", status: 200, durationMs: 1.234, bytes: 35 },
       {
+        requestId: "b2",
+        method: "GET",
+        path: "/a\tb\u007f~ !",
+        status: 200,
+        durationMs: 1,
+        bytes: 0,
+      },
+      {
         requestId: 'x"y',
         method: "POST",
         path: '/q?a="b"&c=\\d',

@@ -117,7 +117,15 @@ function prettyLogger(): Logger {
 export function requestLine(record: RequestLogRecord): string {
   const { requestId, method, path, status, durationMs, bytes, aborted, error } = record;
   const level = status >= 500 ? "error" : "info";
-  return `{"time":"${isoNow()}","level":"${level}","msg":"request","requestId":${JSON.stringify(requestId)},"method":${JSON.stringify(method)},"path":${JSON.stringify(path)},"status":${status},"durationMs":${durationMs},"bytes":${bytes}${aborted ? ',"aborted":true' : ""}${error === undefined ? "" : `,"error":${JSON.stringify(error)}`}}\n`;
+  return `{"time":"${isoNow()}","level":"${level}","msg":"request","requestId":${jsonString(requestId)},"method":${jsonString(method)},"path":${jsonString(path)},"status":${status},"durationMs":${durationMs},"bytes":${bytes}${aborted ? ',"aborted":true' : ""}${error === undefined ? "" : `,"error":${JSON.stringify(error)}`}}\n`;
+}
+
+/** Printable ASCII other than `"` and `\`: JSON writes such a string as it is, in quotes. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** `JSON.stringify(text)`, without its call for the usual id, method and path. */
+function jsonString(text: string): string {
+  return PLAIN.test(text) ? `"${text}"` : JSON.stringify(text);
 }
 
 let isoMs = Number.NaN;

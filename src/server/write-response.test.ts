@@ -106,6 +106,27 @@ describe("responses", () => {
     assert.equal(none.body.length, 0);
   });
 
+  it("sends a string body as its UTF-8 bytes, untouched, touched or cloned", async () => {
+    await using h = await startHttp();
+    const bytes = Buffer.from("héllo \u{1F600}");
+    for (const kind of ["plain", "touched", "clone"]) {
+      const res = await request(`${h.url}/text-kinds?kind=${kind}`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body, bytes, kind);
+      assert.equal(res.headers["content-length"], String(bytes.byteLength), kind);
+      assert.equal(res.headers["content-type"], "text/plain;charset=UTF-8", kind);
+      assert.equal(res.headers["x-kind"], kind);
+      assert.equal((await h.record(`/text-kinds?kind=${kind}`)).bytes, bytes.byteLength);
+    }
+    const json = await request(`${h.url}/text-kinds?kind=json`);
+    assert.equal(json.status, 201);
+    assert.equal(json.headers["content-type"], "application/json");
+    assert.deepEqual(JSON.parse(json.body.toString()), { text: "héllo \u{1F600}" });
+    const head = await request(`${h.url}/text-kinds?kind=plain`, { method: "HEAD" });
+    assert.equal(head.headers["content-length"], String(bytes.byteLength));
+    assert.equal(head.body.length, 0);
+  });
+
   it("sends a streamed body's first chunk before the rest exists", async () => {
     const worker = await httpWorker();
     await using h = await startHttp();

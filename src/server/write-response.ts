@@ -1,5 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { encodedBodyOf } from "../core/encoded-body.ts";
+import { takeBodyText } from "../core/websocket/response.ts";
 import { contentEncoder } from "./content-encoding.ts";
 import { bodyFailedReply, sendReply } from "./error-reply.ts";
 
@@ -50,6 +51,21 @@ export async function writeResponse(
     headers.push(name, value);
   }
   if (options.close) headers.push("connection", "close");
+
+  // A string body nothing has read (`new Response("text")`, `Response.json(value)`): its UTF-8
+  // bytes, as its stream would give them, leave with the headers in one write. No stream is made.
+  const text = encoding === undefined ? takeBodyText(response) : undefined;
+  if (text !== undefined) {
+    const bytes = Buffer.from(text);
+    if (!hasLength) headers.push("content-length", String(bytes.byteLength));
+    writeHead(res, response, headers);
+    if (options.head) res.end();
+    else {
+      progress.bytes = bytes.byteLength;
+      res.end(bytes);
+    }
+    return;
+  }
 
   let body: ReadableStream<Uint8Array> | null = response.body;
   if (body === null || response.status === 204 || response.status === 304) {

@@ -16,6 +16,8 @@ interface Entry {
 export class NameCache {
   readonly #maxBytes: number;
   readonly #entries = new Map<string, Entry>();
+  /** The last of `#entries` (most recently used): a hot name's lookups leave it where it is. */
+  #newest: string | undefined;
   #bytes = 0;
 
   /** `maxBytes` bounds the names and ids held; 0 turns the cache off. */
@@ -32,9 +34,10 @@ export class NameCache {
   get(scope: object, name: string): string | undefined {
     const entry = this.#entries.get(name);
     const hex = entry?.ids.get(scope);
-    if (hex !== undefined) {
+    if (hex !== undefined && name !== this.#newest) {
       this.#entries.delete(name);
       this.#entries.set(name, entry!);
+      this.#newest = name;
     }
     return hex;
   }
@@ -57,9 +60,11 @@ export class NameCache {
     }
     entry.ids.set(scope, hex);
     this.#entries.set(name, entry);
+    this.#newest = name;
     for (const [oldest, old] of this.#entries) {
       if (this.#bytes <= this.#maxBytes) break;
       this.#entries.delete(oldest);
+      if (oldest === this.#newest) this.#newest = undefined;
       this.#bytes -= old.bytes;
     }
   }

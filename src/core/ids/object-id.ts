@@ -9,6 +9,16 @@ export const JURISDICTIONS: readonly string[] = ["eu", "fedramp", "fedramp-high"
 /** Default bound of the runtime's name cache (`createRuntime({ nameCacheBytes })`). */
 export const DEFAULT_NAME_CACHE_BYTES = 8 * 1024 * 1024;
 
+/** Records that `id` passed `root`'s check, in `jurisdiction` (undefined: none). */
+// Set by DurableObjectId's static block: they reach its private fields.
+let markChecked: (id: DurableObjectId, root: IdRoot, jurisdiction: string | undefined) => void;
+/** The jurisdiction `root`'s check found for `id`, or UNCHECKED when `root` did not check it. */
+let checkedJurisdiction: (
+  id: DurableObjectId,
+  root: IdRoot,
+) => string | undefined | typeof UNCHECKED;
+const UNCHECKED = Symbol("unchecked");
+
 /**
  * A Durable Object id: 32 bytes shown as 64 lowercase hex digits. The first 16 bytes are either
  * an HMAC of the name or random; the last 16 are a MAC binding the id to its namespace and its
@@ -16,6 +26,12 @@ export const DEFAULT_NAME_CACHE_BYTES = 8 * 1024 * 1024;
  */
 export class DurableObjectId {
   readonly #hex: string;
+  /**
+   * The namespace (its `IdRoot`) whose MAC this id passed, and the jurisdiction the check found:
+   * a field rather than a WeakMap entry per id, since every `idFromName` makes an id.
+   */
+  #checkedBy: IdRoot | undefined;
+  #checkedJurisdiction: string | undefined;
   /** The name given to `idFromName`, or undefined for unique and parsed ids. */
   readonly name: string | undefined;
   /** The jurisdiction the id was made in (`ns.jurisdiction("eu")`), or undefined. */
@@ -42,6 +58,15 @@ export class DurableObjectId {
     return this.#hex;
   }
 
+  static {
+    markChecked = (id, root, jurisdiction) => {
+      id.#checkedBy = root;
+      id.#checkedJurisdiction = jurisdiction;
+    };
+    checkedJurisdiction = (id, root) =>
+      #checkedBy in id && id.#checkedBy === root ? id.#checkedJurisdiction : UNCHECKED;
+  }
+
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     const name = this.name === undefined ? "" : `, name=${JSON.stringify(this.name)}`;
     const where = this.jurisdiction === undefined ? "" : `, jurisdiction=${this.jurisdiction}`;
@@ -53,8 +78,6 @@ export class DurableObjectId {
 export interface IdRoot {
   readonly key: Buffer;
   readonly names: NameCache;
-  /** The jurisdiction of every id made or checked here (undefined: none). */
-  readonly valid: WeakMap<DurableObjectId, string | undefined>;
   /** Factories of the jurisdictions used so far, made once each. */
   readonly jurisdictions: Map<string, IdFactory>;
 }
@@ -86,7 +109,6 @@ export class IdFactory {
       : {
           key: createHash("sha256").update(uniqueKey).digest(),
           names,
-          valid: new WeakMap(),
           jurisdictions: new Map(),
         };
     this.jurisdiction = jurisdiction;
@@ -179,10 +201,10 @@ export class IdFactory {
   }
 
   #jurisdictionOfId(id: DurableObjectId): string | undefined | typeof INVALID {
-    const valid = this.#root.valid;
-    if (valid.has(id)) return valid.get(id);
+    const checked = checkedJurisdiction(id, this.#root);
+    if (checked !== UNCHECKED) return checked;
     const jurisdiction = this.#jurisdictionOf(id.toString());
-    if (jurisdiction !== INVALID) valid.set(id, jurisdiction);
+    if (jurisdiction !== INVALID) markChecked(id, this.#root, jurisdiction);
     return jurisdiction;
   }
 
@@ -199,7 +221,7 @@ export class IdFactory {
   }
 
   #remember(id: DurableObjectId): DurableObjectId {
-    this.#root.valid.set(id, id.jurisdiction);
+    markChecked(id, this.#root, id.jurisdiction);
     return id;
   }
 

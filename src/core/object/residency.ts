@@ -13,6 +13,8 @@ export class Residency {
   readonly #max: number;
   /** Resident objects, least recently active first. */
   readonly #resident = new Set<ObjectHost>();
+  /** The last of `#resident`: a hot object's events skip moving it to where it already is. */
+  #latest: ObjectHost | undefined;
 
   constructor(maxActive: number) {
     this.#max = maxActive;
@@ -25,6 +27,8 @@ export class Residency {
 
   /** Call when an object starts an event: it becomes the most recently active. */
   active(host: ObjectHost): void {
+    if (host === this.#latest && this.#resident.size <= this.#max) return;
+    this.#latest = host;
     this.#resident.delete(host);
     this.#resident.add(host);
     if (this.#resident.size > this.#max) this.#shed();
@@ -32,6 +36,7 @@ export class Residency {
 
   /** Call when an object left memory (evicted, hibernated, closed). */
   left(host: ObjectHost): void {
+    if (host === this.#latest) this.#latest = undefined;
     this.#resident.delete(host);
   }
 

@@ -11,6 +11,7 @@ import { DefaultDeserializer, DefaultSerializer } from "node:v8";
 import { dataCloneError, unsupportedTypeError } from "./data-clone-error.ts";
 import { constructorName, decodeHost, type HostRecord } from "./host-objects.ts";
 import { type HostPlaceholder, holdsHostObject, substituteHosts } from "./host-substitution.ts";
+import { NOT_PRIMITIVE, primitiveBytes, primitiveOf } from "./primitive-bytes.ts";
 
 /**
  * Added to a platform object's tag where V8 writes a host object. Node writes its own host
@@ -86,6 +87,8 @@ class ValueDeserializer extends DefaultDeserializer {
  * serialize, with workerd's message.
  */
 export function serializeValue(value: unknown): Buffer {
+  const primitive = primitiveBytes(value);
+  if (primitive !== undefined) return primitive;
   let placeholders: Map<object, HostPlaceholder> | undefined;
   if (typeof value === "object" && value !== null && holdsHostObject(value)) {
     placeholders = new Map();
@@ -99,6 +102,8 @@ export function serializeValue(value: unknown): Buffer {
 
 /** A fresh copy of the value `bytes` were written from. */
 export function deserializeValue(bytes: Uint8Array): unknown {
+  const primitive = primitiveOf(bytes);
+  if (primitive !== NOT_PRIMITIVE) return primitive;
   const deserializer = new ValueDeserializer(bytes);
   deserializer.readHeader();
   return deserializer.readValue();
