@@ -301,8 +301,12 @@ function parseHeader(bytes: Buffer): WalHeader | undefined {
   const bigEndian = magic === MAGIC_BIG;
   const sum = walChecksum(bytes.subarray(0, 24), bigEndian, [0, 0]);
   if (sum[0] !== bytes.readUInt32BE(24) || sum[1] !== bytes.readUInt32BE(28)) return undefined;
+  // A copy of its own: the read is a view of a slab Buffer's pool shares (64 KiB in Node 26),
+  // which a reader keeping the header for the WAL's life would pin, per object.
+  const own = Buffer.allocUnsafeSlow(WAL_HEADER_SIZE);
+  bytes.copy(own, 0, 0, WAL_HEADER_SIZE);
   return {
-    bytes,
+    bytes: own,
     bigEndian,
     pageSize: bytes.readUInt32BE(8) || 65536,
     salt1: bytes.readUInt32BE(16),
