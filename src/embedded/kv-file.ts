@@ -1,8 +1,5 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { SqliteKvStore } from "../bindings/kv/index.ts";
-import { createPrivateFile } from "../drivers/local/private-files.ts";
-import { FileSync, openSqliteFile, syncDirectory } from "../drivers/local/sqlite-file.ts";
+import { openSharedSqliteFile } from "../drivers/local/shared-sqlite-file.ts";
 
 /** The file every KV namespace of a data directory lives in. */
 export const KV_FILE = "kv.sqlite";
@@ -14,18 +11,6 @@ export const KV_FILE = "kv.sqlite";
  * durable: the WAL is fdatasynced off the event loop, syncs issued together shared.
  */
 export function openKvStore(dataDir: string): SqliteKvStore {
-  const path = join(dataDir, KV_FILE);
-  const created = !existsSync(path) && createPrivateFile(path);
-  const db = openSqliteFile(path, { shared: true });
-  const wal = new FileSync(`${path}-wal`);
-  if (created) syncDirectory(dataDir);
-  return new SqliteKvStore(
-    db,
-    () => wal.sync(),
-    async () => {
-      await wal.sync().catch(() => {});
-      wal.close();
-      db.close();
-    },
-  );
+  const file = openSharedSqliteFile(dataDir, KV_FILE);
+  return new SqliteKvStore(file.db, file.sync, file.close);
 }

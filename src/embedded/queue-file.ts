@@ -1,8 +1,5 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { SqliteQueueStore } from "../bindings/queues/index.ts";
-import { createPrivateFile } from "../drivers/local/private-files.ts";
-import { FileSync, openSqliteFile, syncDirectory } from "../drivers/local/sqlite-file.ts";
+import { openSharedSqliteFile } from "../drivers/local/shared-sqlite-file.ts";
 
 /** The file every queue of a data directory lives in (without `--queues`). */
 export const QUEUES_FILE = "queues.sqlite";
@@ -15,19 +12,6 @@ export const QUEUES_FILE = "queues.sqlite";
  * and no delivery is in flight yet, so leases a crash left are cleared.
  */
 export function openQueueFile(dataDir: string, consumerSide: boolean): SqliteQueueStore {
-  const path = join(dataDir, QUEUES_FILE);
-  const created = !existsSync(path) && createPrivateFile(path);
-  const db = openSqliteFile(path, { shared: true });
-  const wal = new FileSync(`${path}-wal`);
-  if (created) syncDirectory(dataDir);
-  return new SqliteQueueStore(
-    db,
-    () => wal.sync(),
-    async () => {
-      await wal.sync().catch(() => {});
-      wal.close();
-      db.close();
-    },
-    { clearLeases: consumerSide },
-  );
+  const file = openSharedSqliteFile(dataDir, QUEUES_FILE);
+  return new SqliteQueueStore(file.db, file.sync, file.close, { clearLeases: consumerSide });
 }

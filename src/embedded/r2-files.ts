@@ -1,8 +1,8 @@
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { BlobFiles, FileR2Store } from "../bindings/r2/index.ts";
-import { createPrivateFile, makePrivateDir } from "../drivers/local/private-files.ts";
-import { FileSync, openSqliteFile, syncDirectory } from "../drivers/local/sqlite-file.ts";
+import { makePrivateDir } from "../drivers/local/private-files.ts";
+import { openSharedSqliteFile } from "../drivers/local/shared-sqlite-file.ts";
+import { syncDirectory } from "../drivers/local/sqlite-file.ts";
 
 /** The database every R2 bucket's metadata lives in, and the directory of their bytes. */
 export const R2_FILE = "r2.sqlite";
@@ -15,23 +15,10 @@ export const R2_BLOBS = "r2-blobs";
  * the WAL is fdatasynced, off the event loop.
  */
 export function openR2Store(dataDir: string, sweep: boolean): FileR2Store {
-  const path = join(dataDir, R2_FILE);
   const blobs = join(dataDir, R2_BLOBS);
-  const created = !existsSync(path) && createPrivateFile(path);
-  const madeDir = makePrivateDir(blobs) !== undefined;
-  if (created || madeDir) syncDirectory(dataDir);
-  const db = openSqliteFile(path, { shared: true });
-  const wal = new FileSync(`${path}-wal`);
-  const store = new FileR2Store(
-    db,
-    new BlobFiles(blobs),
-    () => wal.sync(),
-    async () => {
-      await wal.sync().catch(() => {});
-      wal.close();
-      db.close();
-    },
-  );
+  if (makePrivateDir(blobs) !== undefined) syncDirectory(dataDir);
+  const file = openSharedSqliteFile(dataDir, R2_FILE);
+  const store = new FileR2Store(file.db, new BlobFiles(blobs), file.sync, file.close);
   if (sweep) store.sweep();
   return store;
 }

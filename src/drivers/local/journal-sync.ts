@@ -1,5 +1,6 @@
 import { type ReadAt, WalReader } from "../sqlite-wal/wal-frames.ts";
 import type { NodeJournal } from "./node-journal.ts";
+import { SerialSyncs } from "./serial-syncs.ts";
 
 /**
  * How a handle makes its commits durable: the WAL's own `FileSync`, or `JournalSync` through the
@@ -28,8 +29,7 @@ export class JournalSync implements CommitSync {
   readonly #key: string;
   readonly #readWal: ReadAt;
   readonly #reader = new WalReader();
-  #inflight: Promise<void> | undefined;
-  #queued: Promise<void> | undefined;
+  readonly #syncs = new SerialSyncs();
 
   /**
    * Frames the WAL held when the object first opened in this process, journaled again: they may
@@ -52,7 +52,7 @@ export class JournalSync implements CommitSync {
   }
 
   get idle(): boolean {
-    return this.#inflight === undefined && this.#queued === undefined;
+    return this.#syncs.idle;
   }
 
   /**
@@ -60,31 +60,11 @@ export class JournalSync implements CommitSync {
    * the next one, which reads their frames when it starts (one record for all of them).
    */
   sync(before?: () => void | Promise<void>): Promise<void> {
-    if (this.#queued) return this.#queued;
-    if (!this.#inflight) return this.#start(before);
-    const queued = this.#inflight.then(ignore, ignore).then(() => {
-      this.#queued = undefined;
-      return this.#start(before);
-    });
-    this.#queued = queued;
-    return queued;
-  }
-
-  #start(before: (() => void | Promise<void>) | undefined): Promise<void> {
-    let durable: Promise<void> | undefined;
-    try {
+    return this.#syncs.request(() => {
       const frames = this.#reader.readCommittedFrames(this.#readWal);
-      if (frames !== undefined) durable = this.#journal.append(this.#key, frames);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const run = Promise.all([before?.(), durable, this.#opened]).then(ignore);
-    this.#inflight = run;
-    const done = () => {
-      if (this.#inflight === run) this.#inflight = undefined;
-    };
-    run.then(done, done);
-    return run;
+      const durable = frames === undefined ? undefined : this.#journal.append(this.#key, frames);
+      return Promise.all([before?.(), durable, this.#opened]).then(ignore);
+    });
   }
 
   syncNow(): void {

@@ -15,6 +15,7 @@ import {
 import { open } from "node:fs/promises";
 import { DatabaseSync } from "node:sqlite";
 import { readAt } from "./read-at.ts";
+import { SerialSyncs } from "./serial-syncs.ts";
 
 /**
  * Opens a SQLite file the way every Stead database is opened. WAL with EXCLUSIVE locking, which
@@ -204,8 +205,7 @@ export class FileSync {
   /** How far the file is known to be written (its size after the last zero-fill). */
   #allocated = 0;
   #fd: number | undefined;
-  #inflight: Promise<void> | undefined;
-  #queued: Promise<void> | undefined;
+  readonly #syncs = new SerialSyncs();
   #closing = false;
 
   /**
@@ -227,15 +227,7 @@ export class FileSync {
 
   /** Resolves once everything written to the WAL before the call is on disk; in call order. */
   sync(before?: () => void | Promise<void>): Promise<void> {
-    // A sync that has not started yet covers this call too: that is the group commit.
-    if (this.#queued) return this.#queued;
-    if (!this.#inflight) return this.#start(before);
-    const queued = this.#inflight.then(ignore, ignore).then(() => {
-      this.#queued = undefined;
-      return this.#start(before);
-    });
-    this.#queued = queued;
-    return queued;
+    return this.#syncs.request(() => this.#run(before));
   }
 
   #open(): number {
@@ -244,7 +236,7 @@ export class FileSync {
 
   /** No sync is running or waiting: everything written before the last one started is durable. */
   get idle(): boolean {
-    return this.#inflight === undefined && this.#queued === undefined;
+    return this.#syncs.idle;
   }
 
   /**
@@ -314,19 +306,9 @@ export class FileSync {
     if (fd === undefined) return;
     this.#fd = undefined;
     const done = () => closeSync(fd);
-    const pending = this.#queued ?? this.#inflight;
+    const pending = this.#syncs.last;
     if (pending) pending.then(done, done);
     else done();
-  }
-
-  #start(before: (() => void | Promise<void>) | undefined): Promise<void> {
-    const run = this.#run(before);
-    this.#inflight = run;
-    const done = () => {
-      if (this.#inflight === run) this.#inflight = undefined;
-    };
-    run.then(done, done);
-    return run;
   }
 
   async #run(before: (() => void | Promise<void>) | undefined): Promise<void> {
@@ -340,8 +322,6 @@ export class FileSync {
     });
   }
 }
-
-function ignore(): void {}
 
 /** Past this size a WAL is not extended; SQLite's `journal_size_limit` (see `openSqliteFile`). */
 const MAX_PREALLOCATION = 4 * 1024 * 1024;
