@@ -1,11 +1,26 @@
 import type { DatabaseSync, Session } from "node:sqlite";
 import type { ObjectDatabase } from "../storage/object-database.ts";
 import type { ChangeFeed, RecordedChanges } from "./change-feed.ts";
-import { decodeChangeset } from "./changeset-decoder.ts";
+import { changesetTables } from "./changeset-decoder.ts";
 
 /** The hidden table of an object's captured commits (see docs/change-feed.md). */
 const CREATE_TABLE =
   "CREATE TABLE IF NOT EXISTS _cf_changes (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, changeset BLOB NOT NULL, columns TEXT NOT NULL)";
+
+/**
+ * KV's table is the runtime's own, its columns fixed (`object-database.ts`; the app cannot alter
+ * `_cf_*`): a commit that changed only KV needs no look at the schema.
+ */
+const KV_ONLY_COLUMNS: Record<string, string[]> = Object.freeze({
+  _cf_KV: Object.freeze(["key", "value"]) as string[],
+});
+const KV_ONLY_COLUMNS_JSON = JSON.stringify(KV_ONLY_COLUMNS);
+
+/**
+ * Applied rows are removed once this many have piled up, not at every commit: one DELETE per
+ * batch rather than a statement per commit, for a few more rows (a page or two) kept meanwhile.
+ */
+const TRIM_BATCH = 32;
 
 /** Whether changes to `table` go into the feed: the app's tables and KV, not the runtime's own. */
 export function isFedTable(table: string): boolean {
@@ -73,17 +88,17 @@ export class ChangeCapture {
       session.close();
     }
     if (changeset.length === 0) return undefined;
-    const tables = new Set<string>();
-    for (const change of decodeChangeset(changeset)) {
-      if (isFedTable(change.table)) tables.add(change.table);
-    }
-    if (tables.size === 0) return undefined;
-    const columns = this.#columnsOf(tables);
+    // Only the table names here: the shipper decodes the values, off the commit path.
+    const tables = changesetTables(changeset).filter(isFedTable);
+    if (tables.length === 0) return undefined;
+    this.#ensureTable();
+    const kvOnly = tables.length === 1 && tables[0] === "_cf_KV";
+    const columns = kvOnly ? KV_ONLY_COLUMNS : this.#columnsOf(tables);
     const seq = this.#takeSeq();
     const at = this.#now();
     this.#db
       .statement("INSERT INTO _cf_changes (seq, at, changeset, columns) VALUES (?, ?, ?, ?)")
-      .run(seq, at, changeset, JSON.stringify(columns));
+      .run(seq, at, changeset, kvOnly ? KV_ONLY_COLUMNS_JSON : JSON.stringify(columns));
     this.#trim(seq);
     const recorded: RecordedChanges = { seq, at, changeset, columns };
     return () => {
@@ -130,26 +145,31 @@ export class ChangeCapture {
     return this.#nextSeq++;
   }
 
-  /** Removes rows every sink applied, always keeping the newest (it carries the sequence). */
+  /**
+   * Removes rows every sink applied, always keeping the newest (it carries the sequence), once
+   * `TRIM_BATCH` of them are removable.
+   */
   #trim(newest: number): void {
     const shipped = Math.min(this.#feed.shipped(this.#namespace, this.#id), newest - 1);
-    if (shipped <= this.#trimmed) return;
+    if (shipped - this.#trimmed < TRIM_BATCH) return;
     this.#db.statement("DELETE FROM _cf_changes WHERE seq <= ?").run(shipped);
     this.#trimmed = shipped;
   }
 
-  /** Column names of `tables` on the live connection, cached until the schema changes. */
-  #columnsOf(tables: Set<string>): Record<string, string[]> {
+  /** Makes `_cf_changes` on a connection not seen yet (a new generation, a reopened one). */
+  #ensureTable(): void {
     const db = this.#db.sqlite;
+    if (this.#schema?.db === db) return;
+    this.#db.exec(CREATE_TABLE);
+    this.#schema = { db, version: -1, columns: new Map() };
+  }
+
+  /** Column names of `tables` on the live connection, cached until the schema changes. */
+  #columnsOf(tables: readonly string[]): Record<string, string[]> {
     const { schema_version: version } = this.#db.statement("PRAGMA schema_version").get() as {
       schema_version: bigint;
     };
-    let schema = this.#schema;
-    if (schema === undefined || schema.db !== db) {
-      this.#db.exec(CREATE_TABLE);
-      schema = { db, version: -1, columns: new Map() };
-      this.#schema = schema;
-    }
+    const schema = this.#schema!;
     if (schema.version !== Number(version)) {
       schema.version = Number(version);
       schema.columns.clear();
