@@ -3,7 +3,7 @@ import { HistogramCounts, LATENCY_BUCKETS } from "../core/metrics/histogram-coun
 import { decodeCommit, type FeedCommit } from "./feed-changes.ts";
 import type { ApplyFailure, BatchOutcome, FeedSink, ObjectBatch } from "./feed-sink.ts";
 import { type ObjectQueue, type SinkState, sinkStatus } from "./feed-sink-state.ts";
-import type { FeedStatus, ObjectFeedError } from "./feed-status.ts";
+import type { FeedStatus } from "./feed-status.ts";
 
 /** Objects in one `FeedSink.apply` call. */
 const OBJECTS_PER_APPLY = 256;
