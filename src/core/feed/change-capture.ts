@@ -2,6 +2,7 @@ import type { DatabaseSync, Session } from "node:sqlite";
 import type { ObjectDatabase } from "../storage/object-database.ts";
 import type { ChangeFeed, RecordedChanges } from "./change-feed.ts";
 import { changesetTables } from "./changeset-decoder.ts";
+import { joinBytes, KvChangeLog } from "./kv-change-log.ts";
 
 /** The hidden table of an object's captured commits (see docs/change-feed.md). */
 const CREATE_TABLE =
@@ -28,8 +29,9 @@ export function isFedTable(table: string): boolean {
 }
 
 /**
- * Captures one object generation's commits for a change feed: a session extension session is
- * attached at BEGIN of each write transaction; just before COMMIT its changeset, if it touched
+ * Captures one object generation's commits for a change feed: the KV store's puts and deletes
+ * are logged as it makes them, and a session extension session is attached before the first
+ * other write of a transaction (the app's SQL); just before COMMIT their changeset, if it touched
  * the app's tables or KV, is written to `_cf_changes` with the object's next sequence number in
  * that same transaction, so a recorded change exists exactly when its commit does. Once the
  * commit is durable the feed gets it. Rows every sink applied are removed by later commits.
@@ -42,6 +44,8 @@ export class ChangeCapture {
   readonly #name: string | undefined;
   readonly #now: () => number;
   #session: Session | undefined;
+  /** The transaction's KV changes while no session is attached. */
+  readonly #kv = new KvChangeLog();
   /** The first sequence number this generation recorded: earlier ones were recorded before. */
   #firstSeq: number | undefined;
   /** The newest sequence number of this generation whose commit is durable. */
@@ -70,7 +74,32 @@ export class ChangeCapture {
   /** Call right after BEGIN of a write transaction. */
   begin(): void {
     this.#closeSession();
-    this.#session = this.#db.sqlite.createSession();
+    this.#kv.clear();
+  }
+
+  /**
+   * Call before a write that is not the KV store's (the app's SQL, an operator's write): from
+   * then on a session records the transaction's changes, KV included. A transaction that only
+   * writes KV never attaches one (`KvChangeLog` holds its changes).
+   */
+  beforeSqlWrite(): void {
+    this.#session ??= this.#db.sqlite.createSession();
+  }
+
+  /** Call after the KV store put (`value`: the serialized bytes) or deleted a row of `key`. */
+  kvWritten(key: string, value: Uint8Array | undefined): void {
+    // With a session attached it records KV as well.
+    if (this.#session === undefined) this.#kv.record(key, value);
+  }
+
+  /** Call when the savepoint at `depth` opens. */
+  savepointOpened(depth: number): void {
+    this.#kv.savepointOpened(depth);
+  }
+
+  /** Call when the savepoint at `depth` is rolled back. */
+  savepointRolledBack(depth: number): void {
+    this.#kv.savepointRolledBack(depth);
   }
 
   /**
@@ -80,14 +109,19 @@ export class ChangeCapture {
   beforeCommit(): (() => void) | undefined {
     const session = this.#session;
     this.#session = undefined;
-    if (session === undefined) return undefined;
-    let changeset: Uint8Array;
+    let changeset: Uint8Array | undefined;
     try {
-      changeset = session.changeset();
+      changeset = session?.changeset();
     } finally {
-      session.close();
+      session?.close();
     }
-    if (changeset.length === 0) return undefined;
+    // KV written before a session was attached first, then the session's (KV after it, net).
+    if (!this.#kv.empty) {
+      const kv = this.#kv.encode();
+      changeset = changeset === undefined ? kv : joinBytes([kv, changeset]);
+    }
+    this.#kv.clear();
+    if (changeset === undefined || changeset.length === 0) return undefined;
     // Only the table names here: the shipper decodes the values, off the commit path.
     const tables = changesetTables(changeset).filter(isFedTable);
     if (tables.length === 0) return undefined;
