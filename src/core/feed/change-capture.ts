@@ -184,6 +184,8 @@ export class ChangeCapture {
    * `TRIM_BATCH` of them are removable.
    */
   #trim(newest: number): void {
+    // Not enough rows yet whatever the sinks applied: spares asking the feed at every commit.
+    if (newest - 1 - this.#trimmed < TRIM_BATCH) return;
     const shipped = Math.min(this.#feed.shipped(this.#namespace, this.#id), newest - 1);
     if (shipped - this.#trimmed < TRIM_BATCH) return;
     this.#db.statement("DELETE FROM _cf_changes WHERE seq <= ?").run(shipped);
