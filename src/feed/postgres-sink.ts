@@ -194,22 +194,20 @@ export class PostgresSink implements FeedSink {
   }
 
   /**
-   * Opens the transaction and locks the objects' cursor rows (made at 0 when new), in one round
-   * trip: new rows are inserted (ON CONFLICT DO NOTHING waits for a concurrent insert of the same
-   * row), then every row is locked and read in key order (FOR UPDATE locks in the sorted order,
-   * so two shippers never deadlock). Unlike an upsert that "updates" a row to itself, this writes
-   * no new row version per object and call.
+   * Opens the transaction and locks the objects' cursor rows (made at 0 when new) in one
+   * statement: an upsert that changes nothing still locks its row and returns it.
    */
   async #lockCursors(client: pg.PoolClient, batches: readonly ObjectBatch[]): Promise<number[]> {
-    const keys = batches
+    const rows = batches
       .map((batch) => ({ key: `${batch.className}/${batch.id}`, batch }))
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-      .map(({ batch }) => `${pg.escapeLiteral(batch.className)}, ${pg.escapeLiteral(batch.id)}`);
-    const rows = keys.map((key) => `(${key}, 0)`);
+      .map(
+        ({ batch }) => `(${pg.escapeLiteral(batch.className)}, ${pg.escapeLiteral(batch.id)}, 0)`,
+      );
     const results = (await client.query(
       `BEGIN;
-INSERT INTO ${this.#tables.cursors} (class, object_id, seq) VALUES ${rows.join(", ")} ON CONFLICT (class, object_id) DO NOTHING;
-SELECT class, object_id, seq FROM ${this.#tables.cursors} WHERE (class, object_id) IN (${keys.map((key) => `(${key})`).join(", ")}) ORDER BY class, object_id FOR UPDATE`,
+INSERT INTO ${this.#tables.cursors} AS c (class, object_id, seq) VALUES ${rows.join(", ")}
+ON CONFLICT (class, object_id) DO UPDATE SET seq = c.seq RETURNING class, object_id, seq`,
     )) as unknown as pg.QueryResult[];
     const found = results.at(-1)!.rows as Array<{ class: string; object_id: string; seq: string }>;
     const seqs = new Map(found.map((row) => [`${row.class}/${row.object_id}`, Number(row.seq)]));
