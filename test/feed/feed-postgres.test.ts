@@ -144,5 +144,12 @@ describe("change feed into PostgreSQL", () => {
       { a: 6, c: 4, d: 2, e: 1, g: 1 },
       "the object holds what the projection shows",
     );
+    await cart.deleteAll();
+    await feed.drained();
+    assert.deepEqual(
+      await pg.query(`SELECT key FROM "${pg.schema}"."Cart__kv" WHERE object_id = $1`, [id]),
+      [],
+      "deleteAll() feeds a delete of every key",
+    );
   });
 });
