@@ -39,6 +39,8 @@ export interface SinkState {
   applies: number;
   /** Armed while the next apply waits for more objects (`LINGER_MS`). */
   linger: NodeJS.Timeout | undefined;
+  /** When the last apply call started (`performance.now()`). */
+  lastStart: number;
   appliedCommits: number;
   /** Seconds from commit to applied in the sink, per commit. */
   readonly lag: HistogramCounts;
