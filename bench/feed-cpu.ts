@@ -1,5 +1,5 @@
 // `node --conditions=stead-source --import ./src/register.ts bench/feed-cpu.ts [--commits n]
-// [--rounds n] [--postgres url]`: the change feed's CPU per commit, in-process (no HTTP, no load
+// [--rounds n] [--threads n] [--postgres url]`: the change feed's CPU per commit, in-process (no HTTP, no load
 // generator competing for the cores): the bench app's Counter incremented over 1,000 objects, 32
 // calls in flight, with the feed off and then on into PostgreSQL, alternating for --rounds. Prints
 // per run the process's CPU per commit (process.cpuUsage: every thread), and PostgreSQL's feed
@@ -18,6 +18,8 @@ const { values } = parseArgs({
   options: {
     commits: { type: "string", default: "20000" },
     rounds: { type: "string", default: "3" },
+    /** Object threads (`createRuntime({ threads })`); 0: objects on this thread. */
+    threads: { type: "string", default: "0" },
     postgres: { type: "string", default: "postgres://postgres@127.0.0.1:5432/test" },
   },
 });
@@ -42,6 +44,7 @@ async function run(feed: boolean): Promise<Run> {
     main: new URL("./app/src/index.ts", import.meta.url),
     durableObjects: { COUNTER: "Counter" },
     dataDir,
+    threads: Number(values.threads),
     ...(feed ? { feed: { classes: ["Counter"], sinks: [sink.href] } } : {}),
   });
   try {
@@ -116,6 +119,6 @@ const median = (feed: boolean, of: (r: Run) => number) => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 console.log(
-  `\n${COMMITS} commits over ${OBJECTS} objects, ${IN_FLIGHT} in flight, medians of ${values.rounds}: feed off ${median(false, (r) => r.cpuUs).toFixed(0)} µs/commit, feed on ${median(true, (r) => r.cpuUs).toFixed(0)} µs/commit + PostgreSQL ${median(true, (r) => r.postgresCpuUs).toFixed(0)} µs/commit; ${median(false, (r) => r.perSecond).toFixed(0)} vs ${median(true, (r) => r.perSecond).toFixed(0)} commits/s`,
+  `\n${COMMITS} commits over ${OBJECTS} objects, ${IN_FLIGHT} in flight, --threads ${values.threads}, medians of ${values.rounds}: feed off ${median(false, (r) => r.cpuUs).toFixed(0)} µs/commit, feed on ${median(true, (r) => r.cpuUs).toFixed(0)} µs/commit + PostgreSQL ${median(true, (r) => r.postgresCpuUs).toFixed(0)} µs/commit; ${median(false, (r) => r.perSecond).toFixed(0)} vs ${median(true, (r) => r.perSecond).toFixed(0)} commits/s`,
 );
 process.exit(0);
