@@ -3,13 +3,15 @@
 // off and then on (class Counter into PostgreSQL), alternating for --rounds; prints throughput of
 // each and the feed's lag, commit to row visible in PostgreSQL, measured from outside: during the
 // load a probe increments an object of its own and polls the projection until the new value is
-// there. Also the server's own commit-to-applied histogram (stead_feed_commit_to_applied_seconds).
+// there. Also the server's own commit-to-applied histogram (stead_feed_commit_to_applied_seconds),
+// and CPU per request (each one commit) of the server and of PostgreSQL's feed connections
+// (application_name stead-feed, this machine's PostgreSQL): steadier than req/s on a busy machine.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { runAutocannon } from "./lib/http-load.ts";
-import { installCleanupHandlers } from "./lib/processes.ts";
+import { cpuSeconds, installCleanupHandlers } from "./lib/processes.ts";
 import { type RunningServer, startServer } from "./lib/servers.ts";
 import { loadBenchApp } from "./lib/workerd-config.ts";
 
@@ -20,6 +22,8 @@ const { values } = parseArgs({
     threads: { type: "string", default: "0" },
     rounds: { type: "string", default: "2" },
     postgres: { type: "string", default: "postgres://postgres@127.0.0.1:5432/test" },
+    /** Write the server's V8 CPU profiles under this directory (`off-<round>/`, `on-<round>/`). */
+    "cpu-prof": { type: "string" },
     /** Ship to this sink instead (e.g. an unreachable one, to measure capture alone). */
     sink: { type: "string" },
   },
@@ -38,9 +42,12 @@ interface Round {
   p99Ms: number | undefined;
   lagMs: number[];
   histogram?: { p50: number; p99: number; count: number };
+  /** CPU µs per request of the server, and of PostgreSQL's feed connections. */
+  serverCpuUs: number;
+  postgresCpuUs: number;
 }
 
-async function round(feed: boolean): Promise<Round> {
+async function round(feed: boolean, index: number): Promise<Round> {
   const schema = `bench_feed_${randomBytes(4).toString("hex")}`;
   const sink = new URL(values.postgres!);
   sink.searchParams.set("schema", schema);
@@ -50,6 +57,9 @@ async function round(feed: boolean): Promise<Round> {
     adminToken: TOKEN,
     threads: THREADS,
     readyTimeoutMs: 30_000,
+    ...(values["cpu-prof"] === undefined
+      ? {}
+      : { cpuProfileDir: join(values["cpu-prof"], `${feed ? "on" : "off"}-${index + 1}`) }),
     ...(feed ? { feed: { classes: ["Counter"], sinks: [values.sink ?? sink.href] } } : {}),
   });
   const db = new pg.Pool({ connectionString: values.postgres!, max: 2 });
@@ -69,7 +79,14 @@ async function round(feed: boolean): Promise<Round> {
       feed && values.sink === undefined
         ? probe(server, db, schema, () => stop)
         : Promise.resolve([]);
+    const serverCpu = cpuSeconds(server.pid) ?? Number.NaN;
+    const feedBackends = feed ? await postgresFeedCpu(db) : new Map<number, number>();
     const result = await runAutocannon({ ...load, seconds: SECONDS });
+    const serverCpuUs = (((cpuSeconds(server.pid) ?? Number.NaN) - serverCpu) * 1e6) / result.ok;
+    let postgresCpu = 0;
+    for (const [pid, seconds] of await postgresFeedCpu(db)) {
+      postgresCpu += seconds - (feedBackends.get(pid) ?? 0);
+    }
     stop = true;
     const lagMs = await probing;
     return {
@@ -77,6 +94,8 @@ async function round(feed: boolean): Promise<Round> {
       perSecond: result.perSecond,
       p99Ms: result.p99Ms,
       lagMs,
+      serverCpuUs,
+      postgresCpuUs: (postgresCpu * 1e6) / result.ok,
       ...(feed ? { histogram: await histogram(server) } : {}),
     };
   } finally {
@@ -114,6 +133,19 @@ async function probe(
   return samples;
 }
 
+/** CPU seconds so far of each PostgreSQL backend serving a feed (same machine: /proc). */
+async function postgresFeedCpu(db: pg.Pool): Promise<Map<number, number>> {
+  const { rows } = await db.query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_activity WHERE application_name = 'stead-feed'",
+  );
+  const cpu = new Map<number, number>();
+  for (const { pid } of rows) {
+    const seconds = cpuSeconds(pid);
+    if (seconds !== undefined) cpu.set(pid, seconds);
+  }
+  return cpu;
+}
+
 /** p50 and p99 from the server's commit-to-applied histogram (bucket upper bounds). */
 async function histogram(
   server: RunningServer,
@@ -142,22 +174,29 @@ function percentile(samples: number[], q: number): number {
 const rounds: Round[] = [];
 for (let i = 0; i < ROUNDS; i++) {
   for (const feed of [false, true]) {
-    const r = await round(feed);
+    const r = await round(feed, i);
     rounds.push(r);
     console.log(
-      `round ${i + 1} feed ${feed ? "on " : "off"}: ${r.perSecond.toFixed(0)} req/s, p99 ${r.p99Ms?.toFixed(1)} ms` +
+      `round ${i + 1} feed ${feed ? "on " : "off"}: ${r.perSecond.toFixed(0)} req/s, p99 ${r.p99Ms?.toFixed(1)} ms, server CPU ${r.serverCpuUs.toFixed(0)} µs/commit` +
+        (feed ? ` + PostgreSQL feed CPU ${r.postgresCpuUs.toFixed(0)} µs/commit` : "") +
         (feed
           ? `; lag p50 ${percentile(r.lagMs, 0.5).toFixed(1)} ms, p99 ${percentile(r.lagMs, 0.99).toFixed(1)} ms, max ${Math.max(...r.lagMs).toFixed(1)} ms (${r.lagMs.length} probes); server histogram p50 <= ${r.histogram!.p50} ms, p99 <= ${r.histogram!.p99} ms over ${r.histogram!.count} commits`
           : ""),
     );
   }
 }
-const mean = (feed: boolean) => {
-  const of = rounds.filter((r) => r.feed === feed);
-  return of.reduce((sum, r) => sum + r.perSecond, 0) / of.length;
+/** Medians over the rounds: one slow round on a shared machine moves a mean too much. */
+const median = (feed: boolean, of: (r: Round) => number) => {
+  const sorted = rounds
+    .filter((r) => r.feed === feed)
+    .map(of)
+    .sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
+const mean = (feed: boolean) => median(feed, (r) => r.perSecond);
 const lag = rounds.filter((r) => r.feed).flatMap((r) => r.lagMs);
 console.log(
-  `\nw2, ${CONNECTIONS} connections, ${SECONDS} s x ${ROUNDS}, --threads ${THREADS}: feed off ${mean(false).toFixed(0)} req/s, feed on ${mean(true).toFixed(0)} req/s (${((mean(true) / mean(false) - 1) * 100).toFixed(1)}%); feed lag commit->visible in PostgreSQL p50 ${percentile(lag, 0.5).toFixed(1)} ms, p99 ${percentile(lag, 0.99).toFixed(1)} ms (${lag.length} probes)`,
+  `\nw2, ${CONNECTIONS} connections, ${SECONDS} s x ${ROUNDS}, --threads ${THREADS}: feed off ${mean(false).toFixed(0)} req/s, feed on ${mean(true).toFixed(0)} req/s (${((mean(true) / mean(false) - 1) * 100).toFixed(1)}%), medians; server CPU ${median(false, (r) => r.serverCpuUs).toFixed(0)} vs ${median(true, (r) => r.serverCpuUs).toFixed(0)} µs/commit, PostgreSQL feed CPU ${median(true, (r) => r.postgresCpuUs).toFixed(0)} µs/commit; feed lag commit->visible in PostgreSQL p50 ${percentile(lag, 0.5).toFixed(1)} ms, p99 ${percentile(lag, 0.99).toFixed(1)} ms (${lag.length} probes)`,
 );
 process.exit(0);

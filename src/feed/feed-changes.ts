@@ -40,6 +40,20 @@ export function decodeCommit(recorded: RecordedChanges): FeedCommit {
   const changes: FeedChange[] = [];
   for (const change of decodeChangeset(recorded.changeset)) {
     if (!isFedTable(change.table)) continue;
+    if (change.table === "_cf_KV") {
+      const key = String((change.old ?? change.new)![0]);
+      if (change.op === "delete") changes.push({ kind: "kv", op: "delete", key });
+      else {
+        const bytes = change.new![1];
+        changes.push({
+          kind: "kv",
+          op: "put",
+          key,
+          value: bytes instanceof Uint8Array ? deserializeValue(bytes) : bytes,
+        });
+      }
+      continue;
+    }
     const columns = recorded.columns[change.table] ?? [];
     const name = (i: number) => columns[i] ?? `column${i + 1}`;
     const keyOf = (record: ChangesetValue[]) => {
@@ -58,20 +72,6 @@ export function decodeCommit(recorded: RecordedChanges): FeedCommit {
     };
     const before = change.old;
     const after = change.new;
-    if (change.table === "_cf_KV") {
-      const key = String((before ?? after)![0]);
-      if (change.op === "delete") changes.push({ kind: "kv", op: "delete", key });
-      else {
-        const bytes = after![1];
-        changes.push({
-          kind: "kv",
-          op: "put",
-          key,
-          value: bytes instanceof Uint8Array ? deserializeValue(bytes) : bytes,
-        });
-      }
-      continue;
-    }
     if (change.op === "insert") {
       changes.push({
         kind: "row",

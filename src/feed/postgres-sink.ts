@@ -7,6 +7,7 @@ import {
   type ObjectBatch,
   redactUrl,
 } from "./feed-sink.ts";
+import { batchProjectionSql, type ObjectChange } from "./postgres-batch-sql.ts";
 import {
   columnType,
   projectionName,
@@ -83,13 +84,16 @@ export class PostgresSink implements FeedSink {
     await this.#pool.end();
   }
 
-  /** Every object of the call in one transaction: two round trips. */
+  /**
+   * Every object of the call in one transaction of two round trips, its changes in a few
+   * statements (`batchProjectionSql`).
+   */
   async #applyTogether(batches: readonly ObjectBatch[]): Promise<BatchOutcome[]> {
     const client = await this.#connect();
     let broken: Error | undefined;
     try {
       const cursors = await this.#lockCursors(client, batches);
-      const statements: string[] = [];
+      const changes: ObjectChange[] = [];
       const raw: string[] = [];
       const moved: Array<{ batch: ObjectBatch; seq: number }> = [];
       const applied = batches.map((batch, i) => {
@@ -97,9 +101,7 @@ export class PostgresSink implements FeedSink {
         const { commits, gap } = commitsToApply(batch, cursor);
         for (const commit of commits) {
           commit.changes.forEach((change, idx) => {
-            statements.push(
-              projectionSql(this.#projection(batch.className, change), batch.id, change),
-            );
+            changes.push({ className: batch.className, id: batch.id, change });
             raw.push(rawChangeRow(batch.className, batch.id, commit.seq, idx, commit.at, change));
           });
           cursor = commit.seq;
@@ -107,6 +109,9 @@ export class PostgresSink implements FeedSink {
         if (cursor !== cursors[i]) moved.push({ batch, seq: cursor });
         return { applied: cursor, gap };
       });
+      const statements = batchProjectionSql(changes, (className, change) =>
+        this.#projection(className, change),
+      );
       if (moved.length > 0) statements.push(this.#cursorsSql(moved));
       if (raw.length > 0) {
         statements.push(

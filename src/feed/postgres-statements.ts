@@ -58,7 +58,7 @@ export function literal(value: SqlValue): string {
   return pg.escapeLiteral(value.replaceAll("\0", ""));
 }
 
-function jsonLiteral(value: unknown): string {
+export function jsonLiteral(value: unknown): string {
   return `${pg.escapeLiteral(JSON.stringify(toJson(value)) ?? "null")}::jsonb`;
 }
 

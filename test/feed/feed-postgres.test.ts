@@ -102,4 +102,54 @@ describe("change feed into PostgreSQL", () => {
     );
     assert.deepEqual(feed.status().sinks[0]!.failingObjects, 0);
   });
+
+  it("feeds KV written with and without SQL in a transaction, and nothing rolled back", async () => {
+    await using pg = await feedSchema();
+    const { rt, carts, feed } = await feedRuntime(pg.url);
+    await using _ = rt;
+    const cart = carts.getByName("mixed");
+    await cart.mixed();
+    await feed.drained();
+    const id = cart.id.toString();
+    const kv = await pg.query<{ key: string; value: number }>(
+      `SELECT key, value FROM "${pg.schema}"."Cart__kv" WHERE object_id = $1 ORDER BY key`,
+      [id],
+    );
+    assert.deepEqual(
+      kv.map((row) => `${row.key}=${row.value}`),
+      ["a=6", "c=4", "d=2", "e=1", "g=1"],
+    );
+    assert.deepEqual(await pg.query(`SELECT id, v FROM "${pg.schema}"."Cart_t"`), [
+      { id: "1", v: "x" },
+    ]);
+    const changes = await pg.query<{ seq: string; kind: string; op: string; key: unknown }>(
+      `SELECT seq, kind, op, key FROM "${pg.schema}".feed_changes WHERE object_id = $1 ORDER BY seq, idx`,
+      [id],
+    );
+    const described = changes.map(
+      (row) => `${row.seq} ${row.kind} ${row.op} ${JSON.stringify(row.key)}`,
+    );
+    // Commit 1: each key's last write. Commit 2: KV before the SQL, then the session's changes
+    // (KV after it included). The rolled-back transaction made no commit.
+    assert.deepEqual(described.slice(0, 2), ['1 kv put "c"', '1 kv put "a"']);
+    assert.equal(described[2], '2 kv put "d"');
+    assert.deepEqual(described.slice(3, 6).sort(), [
+      '2 kv put "d"',
+      '2 kv put "e"',
+      '2 row insert {"id":1}',
+    ]);
+    assert.deepEqual(described.slice(6), ['3 kv put "g"']);
+    assert.deepEqual(
+      await cart.kv(),
+      { a: 6, c: 4, d: 2, e: 1, g: 1 },
+      "the object holds what the projection shows",
+    );
+    await cart.deleteAll();
+    await feed.drained();
+    assert.deepEqual(
+      await pg.query(`SELECT key FROM "${pg.schema}"."Cart__kv" WHERE object_id = $1`, [id]),
+      [],
+      "deleteAll() feeds a delete of every key",
+    );
+  });
 });

@@ -1,11 +1,27 @@
 import type { DatabaseSync, Session } from "node:sqlite";
 import type { ObjectDatabase } from "../storage/object-database.ts";
 import type { ChangeFeed, RecordedChanges } from "./change-feed.ts";
-import { decodeChangeset } from "./changeset-decoder.ts";
+import { changesetTables } from "./changeset-decoder.ts";
+import { joinBytes, KvChangeLog } from "./kv-change-log.ts";
 
 /** The hidden table of an object's captured commits (see docs/change-feed.md). */
 const CREATE_TABLE =
   "CREATE TABLE IF NOT EXISTS _cf_changes (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, changeset BLOB NOT NULL, columns TEXT NOT NULL)";
+
+/**
+ * KV's table is the runtime's own, its columns fixed (`object-database.ts`; the app cannot alter
+ * `_cf_*`): a commit that changed only KV needs no look at the schema.
+ */
+const KV_ONLY_COLUMNS: Record<string, string[]> = Object.freeze({
+  _cf_KV: Object.freeze(["key", "value"]) as string[],
+});
+const KV_ONLY_COLUMNS_JSON = JSON.stringify(KV_ONLY_COLUMNS);
+
+/**
+ * Applied rows are removed once this many have piled up, not at every commit: one DELETE per
+ * batch rather than a statement per commit, for a few more rows (a page or two) kept meanwhile.
+ */
+const TRIM_BATCH = 32;
 
 /** Whether changes to `table` go into the feed: the app's tables and KV, not the runtime's own. */
 export function isFedTable(table: string): boolean {
@@ -13,8 +29,9 @@ export function isFedTable(table: string): boolean {
 }
 
 /**
- * Captures one object generation's commits for a change feed: a session extension session is
- * attached at BEGIN of each write transaction; just before COMMIT its changeset, if it touched
+ * Captures one object generation's commits for a change feed: the KV store's puts and deletes
+ * are logged as it makes them, and a session extension session is attached before the first
+ * other write of a transaction (the app's SQL); just before COMMIT their changeset, if it touched
  * the app's tables or KV, is written to `_cf_changes` with the object's next sequence number in
  * that same transaction, so a recorded change exists exactly when its commit does. Once the
  * commit is durable the feed gets it. Rows every sink applied are removed by later commits.
@@ -27,6 +44,8 @@ export class ChangeCapture {
   readonly #name: string | undefined;
   readonly #now: () => number;
   #session: Session | undefined;
+  /** The transaction's KV changes while no session is attached. */
+  readonly #kv = new KvChangeLog();
   /** The first sequence number this generation recorded: earlier ones were recorded before. */
   #firstSeq: number | undefined;
   /** The newest sequence number of this generation whose commit is durable. */
@@ -55,7 +74,32 @@ export class ChangeCapture {
   /** Call right after BEGIN of a write transaction. */
   begin(): void {
     this.#closeSession();
-    this.#session = this.#db.sqlite.createSession();
+    this.#kv.clear();
+  }
+
+  /**
+   * Call before a write that is not the KV store's (the app's SQL, an operator's write): from
+   * then on a session records the transaction's changes, KV included. A transaction that only
+   * writes KV never attaches one (`KvChangeLog` holds its changes).
+   */
+  beforeSqlWrite(): void {
+    this.#session ??= this.#db.sqlite.createSession();
+  }
+
+  /** Call after the KV store put (`value`: the serialized bytes) or deleted a row of `key`. */
+  kvWritten(key: string, value: Uint8Array | undefined): void {
+    // With a session attached it records KV as well.
+    if (this.#session === undefined) this.#kv.record(key, value);
+  }
+
+  /** Call when the savepoint at `depth` opens. */
+  savepointOpened(depth: number): void {
+    this.#kv.savepointOpened(depth);
+  }
+
+  /** Call when the savepoint at `depth` is rolled back. */
+  savepointRolledBack(depth: number): void {
+    this.#kv.savepointRolledBack(depth);
   }
 
   /**
@@ -65,25 +109,30 @@ export class ChangeCapture {
   beforeCommit(): (() => void) | undefined {
     const session = this.#session;
     this.#session = undefined;
-    if (session === undefined) return undefined;
-    let changeset: Uint8Array;
+    let changeset: Uint8Array | undefined;
     try {
-      changeset = session.changeset();
+      changeset = session?.changeset();
     } finally {
-      session.close();
+      session?.close();
     }
-    if (changeset.length === 0) return undefined;
-    const tables = new Set<string>();
-    for (const change of decodeChangeset(changeset)) {
-      if (isFedTable(change.table)) tables.add(change.table);
+    // KV written before a session was attached first, then the session's (KV after it, net).
+    if (!this.#kv.empty) {
+      const kv = this.#kv.encode();
+      changeset = changeset === undefined ? kv : joinBytes([kv, changeset]);
     }
-    if (tables.size === 0) return undefined;
-    const columns = this.#columnsOf(tables);
+    this.#kv.clear();
+    if (changeset === undefined || changeset.length === 0) return undefined;
+    // Only the table names here: the shipper decodes the values, off the commit path.
+    const tables = changesetTables(changeset).filter(isFedTable);
+    if (tables.length === 0) return undefined;
+    this.#ensureTable();
+    const kvOnly = tables.length === 1 && tables[0] === "_cf_KV";
+    const columns = kvOnly ? KV_ONLY_COLUMNS : this.#columnsOf(tables);
     const seq = this.#takeSeq();
     const at = this.#now();
     this.#db
       .statement("INSERT INTO _cf_changes (seq, at, changeset, columns) VALUES (?, ?, ?, ?)")
-      .run(seq, at, changeset, JSON.stringify(columns));
+      .run(seq, at, changeset, kvOnly ? KV_ONLY_COLUMNS_JSON : JSON.stringify(columns));
     this.#trim(seq);
     const recorded: RecordedChanges = { seq, at, changeset, columns };
     return () => {
@@ -130,26 +179,33 @@ export class ChangeCapture {
     return this.#nextSeq++;
   }
 
-  /** Removes rows every sink applied, always keeping the newest (it carries the sequence). */
+  /**
+   * Removes rows every sink applied, always keeping the newest (it carries the sequence), once
+   * `TRIM_BATCH` of them are removable.
+   */
   #trim(newest: number): void {
+    // Not enough rows yet whatever the sinks applied: spares asking the feed at every commit.
+    if (newest - 1 - this.#trimmed < TRIM_BATCH) return;
     const shipped = Math.min(this.#feed.shipped(this.#namespace, this.#id), newest - 1);
-    if (shipped <= this.#trimmed) return;
+    if (shipped - this.#trimmed < TRIM_BATCH) return;
     this.#db.statement("DELETE FROM _cf_changes WHERE seq <= ?").run(shipped);
     this.#trimmed = shipped;
   }
 
-  /** Column names of `tables` on the live connection, cached until the schema changes. */
-  #columnsOf(tables: Set<string>): Record<string, string[]> {
+  /** Makes `_cf_changes` on a connection not seen yet (a new generation, a reopened one). */
+  #ensureTable(): void {
     const db = this.#db.sqlite;
+    if (this.#schema?.db === db) return;
+    this.#db.exec(CREATE_TABLE);
+    this.#schema = { db, version: -1, columns: new Map() };
+  }
+
+  /** Column names of `tables` on the live connection, cached until the schema changes. */
+  #columnsOf(tables: readonly string[]): Record<string, string[]> {
     const { schema_version: version } = this.#db.statement("PRAGMA schema_version").get() as {
       schema_version: bigint;
     };
-    let schema = this.#schema;
-    if (schema === undefined || schema.db !== db) {
-      this.#db.exec(CREATE_TABLE);
-      schema = { db, version: -1, columns: new Map() };
-      this.#schema = schema;
-    }
+    const schema = this.#schema!;
     if (schema.version !== Number(version)) {
       schema.version = Number(version);
       schema.columns.clear();

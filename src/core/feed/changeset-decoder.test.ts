@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
-import { decodeChangeset } from "./changeset-decoder.ts";
+import { changesetTables, decodeChangeset } from "./changeset-decoder.ts";
 
 describe("decodeChangeset", () => {
   it("reads SQLite's changesets: inserts, updates with only what changed, deletes, every type", () => {
@@ -17,8 +17,14 @@ describe("decodeChangeset", () => {
       DELETE FROM t WHERE a = 1;
       INSERT INTO k VALUES ('big', 9007199254740993);
       INSERT INTO nokey VALUES (1);`);
-    const changes = decodeChangeset(session.changeset());
+    const changeset = session.changeset();
     session.close();
+    const changes = decodeChangeset(changeset);
+    assert.deepEqual(
+      changesetTables(changeset),
+      [...new Set(changes.map((change) => change.table))],
+      "the table names, read without the values, are the decoded ones",
+    );
     const byOp = (op: string, table = "t") =>
       changes.find((change) => change.op === op && change.table === table)!;
     assert.equal(changes.length, 4, "the table without a primary key is not recorded");
@@ -33,5 +39,10 @@ describe("decodeChangeset", () => {
   it("refuses bytes that are not a changeset", () => {
     assert.throws(() => decodeChangeset(new Uint8Array([0x12, 0])), RangeError);
     assert.throws(() => decodeChangeset(new Uint8Array([0x54, 2, 1])), RangeError);
+    assert.throws(() => changesetTables(new Uint8Array([0x12, 0])), RangeError);
+    assert.throws(
+      () => changesetTables(new Uint8Array([0x54, 1, 1, 0x61, 0, 18, 0, 3, 9])),
+      RangeError,
+    );
   });
 });

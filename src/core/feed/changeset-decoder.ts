@@ -72,6 +72,34 @@ export function decodeChangeset(bytes: Uint8Array): RowChange[] {
   return changes;
 }
 
+/**
+ * The names of the tables a changeset touches, in its order, without decoding any value: what
+ * the commit path needs (whether the app's tables or KV changed, and whose columns to record);
+ * the shipper decodes the rest. Throws a RangeError on bytes that are not a changeset.
+ */
+export function changesetTables(bytes: Uint8Array): string[] {
+  const reader = new Reader(bytes);
+  const tables: string[] = [];
+  let columns = -1;
+  while (!reader.done) {
+    const op = reader.byte();
+    if (op === 0x54 /* 'T' */) {
+      columns = reader.varint();
+      reader.offset += columns;
+      tables.push(reader.cstring());
+      continue;
+    }
+    if (columns < 0) throw new RangeError("Changeset: a change before any table header.");
+    reader.byte(); // indirect
+    if (op !== OP_INSERT && op !== OP_DELETE && op !== OP_UPDATE) {
+      throw new RangeError(`Changeset: unknown operation ${op} at byte ${reader.offset - 2}.`);
+    }
+    const values = op === OP_UPDATE ? columns * 2 : columns;
+    for (let i = 0; i < values; i++) reader.skipValue();
+  }
+  return tables;
+}
+
 class Reader {
   readonly #bytes: Uint8Array;
   readonly #view: DataView;
@@ -133,6 +161,16 @@ class Reader {
         return null;
       default:
         throw new RangeError(`Changeset: unknown value type ${type} at byte ${this.offset - 1}.`);
+    }
+  }
+
+  /** Steps over one value (as `value` reads it) without making it. */
+  skipValue(): void {
+    const type = this.byte();
+    if (type === 1 || type === 2) this.#take(8);
+    else if (type === 3 || type === 4) this.#take(this.varint());
+    else if (type !== 0 && type !== 5) {
+      throw new RangeError(`Changeset: unknown value type ${type} at byte ${this.offset - 1}.`);
     }
   }
 

@@ -136,6 +136,10 @@ export function createGeneration(
       ? { beforeCommit: () => storageInternals(storage).beforeCommit() }
       : {
           afterBegin: () => capture.begin(),
+          beforeSqlWrite: () => capture.beforeSqlWrite(),
+          kvWritten: (key, value) => capture.kvWritten(key, value),
+          savepointOpened: (depth) => capture.savepointOpened(depth),
+          savepointRolledBack: (depth) => capture.savepointRolledBack(depth),
           beforeCommit: () => {
             const afterStorage = storageInternals(storage).beforeCommit();
             // Last, so the changeset holds every write of the transaction.

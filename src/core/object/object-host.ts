@@ -346,7 +346,7 @@ export class ObjectHost {
           },
           replayFeed: () => this.#replayFeed(generation),
           write: (fn) => {
-            generation.tx.beforeWrite();
+            generation.tx.beforeSqlWrite();
             return generation.tx.savepoint(() => {
               try {
                 return fn();

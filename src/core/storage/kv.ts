@@ -76,6 +76,7 @@ export class KvStore {
     const bytes = encodeValue(key, value, this.#backend);
     this.#tx.beforeWrite(unconfirmed);
     this.#write(() => this.#upsert().run(key, bytes));
+    this.#tx.kvWritten(key as string, bytes);
   }
 
   /** Stores several values atomically; entries whose value is undefined are skipped. */
@@ -91,7 +92,10 @@ export class KvStore {
     const upsert = this.#upsert();
     this.#write(() =>
       this.#tx.savepoint(() => {
-        for (const [key, bytes] of encoded) upsert.run(key, bytes);
+        for (const [key, bytes] of encoded) {
+          upsert.run(key, bytes);
+          this.#tx.kvWritten(key, bytes);
+        }
       }),
     );
   }
@@ -100,7 +104,9 @@ export class KvStore {
   delete(key: unknown, unconfirmed = false): boolean {
     checkKey(key, this.#backend);
     this.#tx.beforeWrite(unconfirmed);
-    return this.#db.statement("DELETE FROM _cf_KV WHERE key = ?").run(key).changes > 0;
+    const deleted = this.#db.statement("DELETE FROM _cf_KV WHERE key = ?").run(key).changes > 0;
+    if (deleted) this.#tx.kvWritten(key as string, undefined);
+    return deleted;
   }
 
   /** Deletes several keys; the number that existed. */
@@ -110,7 +116,11 @@ export class KvStore {
     this.#tx.beforeWrite(unconfirmed);
     const remove = this.#db.statement("DELETE FROM _cf_KV WHERE key = ?");
     let deleted = 0;
-    for (const key of new Set(keys)) deleted += Number(remove.run(key).changes);
+    for (const key of new Set(keys)) {
+      const removed = Number(remove.run(key).changes);
+      if (removed > 0) this.#tx.kvWritten(key as string, undefined);
+      deleted += removed;
+    }
     return deleted;
   }
 
@@ -135,7 +145,11 @@ export class KvStore {
   /** Deletes every KV entry (the caller deletes the rest of the database). */
   clear(): void {
     this.#tx.beforeWrite();
+    const keys = this.#tx.tracksKv
+      ? (this.#db.statement("SELECT key FROM _cf_KV").all() as Array<{ key: string }>)
+      : [];
     this.#db.statement("DELETE FROM _cf_KV").run();
+    for (const { key } of keys) this.#tx.kvWritten(key, undefined);
   }
 
   /** Runs a write; an error that rolled back the turn's transaction breaks the object. */

@@ -167,7 +167,7 @@ export class SqlStorage {
     prepared.active?.[CLOSE](
       "SQL cursor was closed because the same statement was executed again. To read two cursors of one query at once, make their query texts differ (for example with a comment).",
     );
-    if (prepared.writes) this.#tx.beforeWrite();
+    if (prepared.writes) this.#tx.beforeSqlWrite();
     const authorizer = this.#db.authorizer;
     authorizer.userMode = true;
     try {

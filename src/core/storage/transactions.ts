@@ -10,6 +10,9 @@ import { isCriticalSqliteError, sqlError } from "./sql-errors.ts";
 export const CRITICAL_COMMIT_MESSAGE =
   "Cannot commit transaction due to an earlier SQL critical error";
 
+/** Savepoint names: the prefix and the depth. */
+const SAVEPOINT_PREFIX = "_cf_savepoint_";
+
 interface OpenTransaction {
   readonly durable: Deferred<void>;
   /** Keeps the connection open until COMMIT or ROLLBACK. */
@@ -20,8 +23,19 @@ interface OpenTransaction {
 
 /** Work the storage layer does around a commit (keeping the alarm index in step). */
 export interface CommitHooks {
-  /** Runs right after BEGIN of the turn's transaction (a change feed attaches its session). */
+  /** Runs right after BEGIN of the turn's transaction. */
   afterBegin?(): void;
+  /**
+   * Runs before each write that is not the KV store's (the app's SQL, an operator's write), in
+   * the transaction: a change feed attaches its session at the first.
+   */
+  beforeSqlWrite?(): void;
+  /** Runs after the KV store put (`value`: serialized) or deleted a row (a change feed logs it). */
+  kvWritten?(key: string, value: Uint8Array | undefined): void;
+  /** Runs after SAVEPOINT opens the savepoint at `depth` (0: the outermost). */
+  savepointOpened?(depth: number): void;
+  /** Runs after ROLLBACK TO undid the savepoint at `depth`. */
+  savepointRolledBack?(depth: number): void;
   /** Runs just before COMMIT; what it returns runs once the commit is durable. */
   beforeCommit(): (() => void) | undefined;
 }
@@ -89,6 +103,22 @@ export class Transactions {
     }
   }
 
+  /** Call instead of `beforeWrite` before a write that is not the KV store's (see CommitHooks). */
+  beforeSqlWrite(): void {
+    this.beforeWrite();
+    this.#hooks.beforeSqlWrite?.();
+  }
+
+  /** Whether the KV store should report its writes (`kvWritten`): a change feed logs them. */
+  get tracksKv(): boolean {
+    return this.#hooks.kvWritten !== undefined;
+  }
+
+  /** Call after the KV store put (`value`: serialized) or deleted a row of `key`. */
+  kvWritten(key: string, value: Uint8Array | undefined): void {
+    this.#hooks.kvWritten?.(key, value);
+  }
+
   /** Runs `fn` in a nested savepoint: released on return, rolled back (and rethrown) on throw. */
   savepoint<T>(fn: () => T): T {
     const name = this.begin();
@@ -116,8 +146,10 @@ export class Transactions {
   begin(): string {
     this.check();
     this.#ensureOpen();
-    const name = `_cf_savepoint_${this.#depth++}`;
+    const depth = this.#depth++;
+    const name = `${SAVEPOINT_PREFIX}${depth}`;
     this.#run(`SAVEPOINT ${name}`);
+    this.#hooks.savepointOpened?.(depth);
     return name;
   }
 
@@ -128,7 +160,10 @@ export class Transactions {
   end(name: string, commit: boolean): void {
     if (commit && this.#critical) throw new Error(CRITICAL_COMMIT_MESSAGE);
     if (this.#broken) return;
-    if (!commit) this.#run(`ROLLBACK TO ${name}`);
+    if (!commit) {
+      this.#run(`ROLLBACK TO ${name}`);
+      this.#hooks.savepointRolledBack?.(Number(name.slice(SAVEPOINT_PREFIX.length)));
+    }
     this.#run(`RELEASE ${name}`);
     this.#depth--;
     if (this.#depth === 0) this.#schedule();

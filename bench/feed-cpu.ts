@@ -1,0 +1,124 @@
+// `node --conditions=stead-source --import ./src/register.ts bench/feed-cpu.ts [--commits n]
+// [--rounds n] [--threads n] [--postgres url]`: the change feed's CPU per commit, in-process (no HTTP, no load
+// generator competing for the cores): the bench app's Counter incremented over 1,000 objects, 32
+// calls in flight, with the feed off and then on into PostgreSQL, alternating for --rounds. Prints
+// per run the process's CPU per commit (process.cpuUsage: every thread), and PostgreSQL's feed
+// connections' CPU per commit (/proc of the backends named stead-feed, same machine).
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { createRuntime } from "stead";
+import { runtimeAdmin } from "../src/embedded/runtime-admin.ts";
+import { cpuSeconds } from "./lib/processes.ts";
+
+const { values } = parseArgs({
+  options: {
+    commits: { type: "string", default: "20000" },
+    rounds: { type: "string", default: "3" },
+    /** Object threads (`createRuntime({ threads })`); 0: objects on this thread. */
+    threads: { type: "string", default: "0" },
+    postgres: { type: "string", default: "postgres://postgres@127.0.0.1:5432/test" },
+  },
+});
+const COMMITS = Number(values.commits);
+const OBJECTS = 1_000;
+const IN_FLIGHT = 32;
+
+interface Run {
+  feed: boolean;
+  perSecond: number;
+  cpuUs: number;
+  postgresCpuUs: number;
+}
+
+async function run(feed: boolean): Promise<Run> {
+  const dataDir = mkdtempSync(join(tmpdir(), "stead-feed-cpu-"));
+  const schema = `bench_feed_cpu_${randomBytes(4).toString("hex")}`;
+  const sink = new URL(values.postgres!);
+  sink.searchParams.set("schema", schema);
+  const db = new pg.Pool({ connectionString: values.postgres!, max: 1 });
+  const rt = await createRuntime({
+    main: new URL("./app/src/index.ts", import.meta.url),
+    durableObjects: { COUNTER: "Counter" },
+    dataDir,
+    threads: Number(values.threads),
+    ...(feed ? { feed: { classes: ["Counter"], sinks: [sink.href] } } : {}),
+  });
+  try {
+    const counters = rt.env.COUNTER as {
+      getByName(name: string): { increment(): Promise<number> };
+    };
+    const stubs = Array.from({ length: OBJECTS }, (_, i) => counters.getByName(`o${i}`));
+    const increments = async (count: number) => {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: IN_FLIGHT }, async () => {
+          while (next < count) await stubs[next++ % OBJECTS]!.increment();
+        }),
+      );
+    };
+    await increments(2 * OBJECTS);
+    if (feed) await runtimeAdmin(rt).feed!.drained();
+    const backends = await feedBackendCpu(db);
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    await increments(COMMITS);
+    if (feed) await runtimeAdmin(rt).feed!.drained();
+    const seconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpu);
+    let postgresCpu = 0;
+    for (const [pid, cpuNow] of await feedBackendCpu(db)) {
+      postgresCpu += cpuNow - (backends.get(pid) ?? 0);
+    }
+    return {
+      feed,
+      perSecond: COMMITS / seconds,
+      cpuUs: (used.user + used.system) / COMMITS,
+      postgresCpuUs: (postgresCpu * 1e6) / COMMITS,
+    };
+  } finally {
+    await rt.dispose();
+    rmSync(dataDir, { recursive: true, force: true });
+    if (feed) await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
+    await db.end();
+  }
+}
+
+/** CPU seconds so far of each PostgreSQL backend serving a feed (same machine: /proc). */
+async function feedBackendCpu(db: pg.Pool): Promise<Map<number, number>> {
+  const { rows } = await db.query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_activity WHERE application_name = 'stead-feed'",
+  );
+  const cpu = new Map<number, number>();
+  for (const { pid } of rows) {
+    const seconds = cpuSeconds(pid);
+    if (seconds !== undefined) cpu.set(pid, seconds);
+  }
+  return cpu;
+}
+
+const runs: Run[] = [];
+for (let i = 0; i < Number(values.rounds); i++) {
+  for (const feed of [false, true]) {
+    const r = await run(feed);
+    runs.push(r);
+    console.log(
+      `round ${i + 1} feed ${feed ? "on " : "off"}: ${r.perSecond.toFixed(0)} commits/s, CPU ${r.cpuUs.toFixed(0)} µs/commit${feed ? ` + PostgreSQL feed CPU ${r.postgresCpuUs.toFixed(0)} µs/commit` : ""}`,
+    );
+  }
+}
+const median = (feed: boolean, of: (r: Run) => number) => {
+  const sorted = runs
+    .filter((r) => r.feed === feed)
+    .map(of)
+    .sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+console.log(
+  `\n${COMMITS} commits over ${OBJECTS} objects, ${IN_FLIGHT} in flight, --threads ${values.threads}, medians of ${values.rounds}: feed off ${median(false, (r) => r.cpuUs).toFixed(0)} µs/commit, feed on ${median(true, (r) => r.cpuUs).toFixed(0)} µs/commit + PostgreSQL ${median(true, (r) => r.postgresCpuUs).toFixed(0)} µs/commit; ${median(false, (r) => r.perSecond).toFixed(0)} vs ${median(true, (r) => r.perSecond).toFixed(0)} commits/s`,
+);
+process.exit(0);
