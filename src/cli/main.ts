@@ -42,6 +42,9 @@ Environment variables (flags win over them):
   STEAD_THREADS            object threads (0: objects on the main thread; default: one per core)
   STEAD_STORAGE_URL        PostgreSQL URL where objects are durable (default: the data directory)
   STEAD_HISTORY_RETENTION_DAYS  days of object history kept for point-in-time recovery (0: none)
+  STEAD_DURABILITY         "journal" (one node journal, group commit; default) or "wal" (--durability)
+  STEAD_JOURNAL_SEGMENT_BYTES  size past which a journal segment is retired (default 67108864)
+  STEAD_QUEUES_URL         NATS URL where queues live (--queues; default: the data directory)
   STEAD_CLUSTER_URL        PostgreSQL URL of the cluster this node joins (stead start --cluster)
   STEAD_CLUSTER_NODE_ID    this node's id in the cluster (default: the host name)
   STEAD_CLUSTER_ADVERTISE  host:port other nodes reach this one at; it listens there for them
