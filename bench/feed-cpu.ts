@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { createRuntime } from "stead";
 import { runtimeAdmin } from "../src/embedded/runtime-admin.ts";
-import { cpuSeconds } from "./lib/processes.ts";
+import { feedBackendCpu, feedBackendCpuSince } from "./lib/feed-backends.ts";
 
 const { values } = parseArgs({
   options: {
@@ -69,10 +69,7 @@ async function run(feed: boolean): Promise<Run> {
     if (feed) await runtimeAdmin(rt).feed!.drained();
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
-    let postgresCpu = 0;
-    for (const [pid, cpuNow] of await feedBackendCpu(db)) {
-      postgresCpu += cpuNow - (backends.get(pid) ?? 0);
-    }
+    const postgresCpu = await feedBackendCpuSince(db, backends);
     return {
       feed,
       perSecond: COMMITS / seconds,
@@ -85,19 +82,6 @@ async function run(feed: boolean): Promise<Run> {
     if (feed) await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
     await db.end();
   }
-}
-
-/** CPU seconds so far of each PostgreSQL backend serving a feed (same machine: /proc). */
-async function feedBackendCpu(db: pg.Pool): Promise<Map<number, number>> {
-  const { rows } = await db.query<{ pid: number }>(
-    "SELECT pid FROM pg_stat_activity WHERE application_name = 'stead-feed'",
-  );
-  const cpu = new Map<number, number>();
-  for (const { pid } of rows) {
-    const seconds = cpuSeconds(pid);
-    if (seconds !== undefined) cpu.set(pid, seconds);
-  }
-  return cpu;
 }
 
 const runs: Run[] = [];

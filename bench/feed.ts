@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
+import { feedBackendCpu, feedBackendCpuSince } from "./lib/feed-backends.ts";
 import { runAutocannon } from "./lib/http-load.ts";
 import { cpuSeconds, installCleanupHandlers } from "./lib/processes.ts";
 import { type RunningServer, startServer } from "./lib/servers.ts";
@@ -80,13 +81,10 @@ async function round(feed: boolean, index: number): Promise<Round> {
         ? probe(server, db, schema, () => stop)
         : Promise.resolve([]);
     const serverCpu = cpuSeconds(server.pid) ?? Number.NaN;
-    const feedBackends = feed ? await postgresFeedCpu(db) : new Map<number, number>();
+    const feedBackends = feed ? await feedBackendCpu(db) : new Map<number, number>();
     const result = await runAutocannon({ ...load, seconds: SECONDS });
     const serverCpuUs = (((cpuSeconds(server.pid) ?? Number.NaN) - serverCpu) * 1e6) / result.ok;
-    let postgresCpu = 0;
-    for (const [pid, seconds] of await postgresFeedCpu(db)) {
-      postgresCpu += seconds - (feedBackends.get(pid) ?? 0);
-    }
+    const postgresCpu = await feedBackendCpuSince(db, feedBackends);
     stop = true;
     const lagMs = await probing;
     return {
@@ -131,19 +129,6 @@ async function probe(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return samples;
-}
-
-/** CPU seconds so far of each PostgreSQL backend serving a feed (same machine: /proc). */
-async function postgresFeedCpu(db: pg.Pool): Promise<Map<number, number>> {
-  const { rows } = await db.query<{ pid: number }>(
-    "SELECT pid FROM pg_stat_activity WHERE application_name = 'stead-feed'",
-  );
-  const cpu = new Map<number, number>();
-  for (const { pid } of rows) {
-    const seconds = cpuSeconds(pid);
-    if (seconds !== undefined) cpu.set(pid, seconds);
-  }
-  return cpu;
 }
 
 /** p50 and p99 from the server's commit-to-applied histogram (bucket upper bounds). */
