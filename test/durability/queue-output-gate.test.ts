@@ -8,6 +8,21 @@ import { Flushes, LIMIT, NEEDS_FLUSH_HOOKS } from "../support/durability-harness
 import { isPending } from "../support/event-loop.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 
+/** The queues app on the local driver, its object flushes held or failed through `flushes`. */
+function queueRuntime(dataDir: string, flushes: Flushes) {
+  return createRuntime({
+    main: QUEUES_WORKER,
+    durableObjects: { INBOX: "Inbox", WRITER: "Writer" },
+    driver: new LocalDriver({ dataDir, beforeFlush: flushes.hook }),
+    dataDir,
+    queues: {
+      producers: [{ queue: "jobs", binding: "JOBS" }],
+      consumers: [{ queue: "jobs", max_batch_size: 1, max_batch_timeout: 0 }],
+    },
+    onError: () => {},
+  });
+}
+
 describe("queue sends and the output gate", NEEDS_FLUSH_HOOKS, () => {
   it(
     "a message sent after a write reaches the queue only once the write is durable",
@@ -15,17 +30,7 @@ describe("queue sends and the output gate", NEEDS_FLUSH_HOOKS, () => {
     async () => {
       using dir = tempDataDir("stead-queue-gate-");
       const flushes = new Flushes();
-      await using rt = await createRuntime({
-        main: QUEUES_WORKER,
-        durableObjects: { INBOX: "Inbox", WRITER: "Writer" },
-        driver: new LocalDriver({ dataDir: dir.path, beforeFlush: flushes.hook }),
-        dataDir: dir.path,
-        queues: {
-          producers: [{ queue: "jobs", binding: "JOBS" }],
-          consumers: [{ queue: "jobs", max_batch_size: 1, max_batch_timeout: 0 }],
-        },
-        onError: () => {},
-      });
+      await using rt = await queueRuntime(dir.path, flushes);
       const writer = rt.env.WRITER.idFromName("w").toString();
       flushes.hold(writer);
       const sent = rt.env.WRITER.getByName("w").writeAndSend("v1");
@@ -52,17 +57,7 @@ describe("queue sends and the output gate", NEEDS_FLUSH_HOOKS, () => {
     async () => {
       using dir = tempDataDir("stead-queue-gate-");
       const flushes = new Flushes();
-      await using rt = await createRuntime({
-        main: QUEUES_WORKER,
-        durableObjects: { INBOX: "Inbox", WRITER: "Writer" },
-        driver: new LocalDriver({ dataDir: dir.path, beforeFlush: flushes.hook }),
-        dataDir: dir.path,
-        queues: {
-          producers: [{ queue: "jobs", binding: "JOBS" }],
-          consumers: [{ queue: "jobs", max_batch_size: 1, max_batch_timeout: 0 }],
-        },
-        onError: () => {},
-      });
+      await using rt = await queueRuntime(dir.path, flushes);
       const writer = rt.env.WRITER.idFromName("w").toString();
       flushes.fail(writer);
       await assert.rejects(rt.env.WRITER.getByName("w").writeAndSend("lost"));
