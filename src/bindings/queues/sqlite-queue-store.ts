@@ -1,4 +1,5 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { immediateTransaction } from "../../core/storage/immediate-transaction.ts";
 import type { LeasedMessage, NewMessage, QueueContentType, QueueStore } from "./queue-store.ts";
 
 const SCHEMA = `
@@ -201,14 +202,6 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   #transaction<T>(fn: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = fn();
-      this.#db.exec("COMMIT");
-      return result;
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    }
+    return immediateTransaction(this.#db, fn);
   }
 }

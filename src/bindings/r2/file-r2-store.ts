@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { immediateTransaction } from "../../core/storage/immediate-transaction.ts";
 import { type BlobFiles, type BlobSegment, newBlobId } from "./blob-files.ts";
 import type { ConditionTarget } from "./r2-conditional.ts";
 import { R2Failure } from "./r2-errors.ts";
@@ -388,15 +389,7 @@ export class FileR2Store implements R2Store {
 
   /** Runs `fn` in one write transaction (waiting for another thread's), rolled back if it throws. */
   #transaction<T>(fn: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = fn();
-      this.#db.exec("COMMIT");
-      return result;
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    }
+    return immediateTransaction(this.#db, fn);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { ControlChange, ControlStore, NamespaceRecord } from "../../core/storage/driver.ts";
+import { immediateTransaction } from "../../core/storage/immediate-transaction.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS namespaces (
@@ -54,18 +55,13 @@ export class LocalControlStore implements ControlStore {
   }
 
   async commit(change: ControlChange): Promise<void> {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
+    immediateTransaction(this.#db, () => {
       for (const className of change.remove ?? []) this.#remove.run(className);
       for (const r of change.put ?? []) {
         this.#put.run(r.className, r.storageName, r.uniqueKey, r.backend);
       }
       if (change.migrationTag !== undefined) this.#addTag.run(change.migrationTag);
-      this.#db.exec("COMMIT");
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    }
+    });
     await this.#makeDurable();
   }
 }
