@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { brotliCompressSync } from "node:zlib";
 import { type AssetsOptions, createRuntime } from "stead";
 import { writeFiles } from "../support/app-files.ts";
+import { collectGarbage, openFilesUnder } from "../support/open-files.ts";
 import { skipUnless, storageOptions } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 import { eventually } from "../support/wait-for.ts";
@@ -228,6 +229,22 @@ describe("static assets (assets)", () => {
     const changed = await s.get("/big.txt", { headers: { "If-None-Match": etag } });
     assert.equal(changed.status, 200);
     assert.equal(await changed.text(), "changed");
+  });
+
+  it("closes the file of a body dropped unread or half read, without ending the process", async () => {
+    await using s = await site({});
+    // In a function of its own, so that no frame of the test's keeps the last body.
+    const dropBodies = async () => {
+      for (let i = 0; i < 20; i++) {
+        const response = await s.get("/big.txt");
+        if (i % 2 === 0) await response.body!.getReader().read();
+      }
+    };
+    await dropBodies();
+    await eventually("the dropped bodies' files are closed", async () => {
+      await collectGarbage();
+      return openFilesUnder(s.dir) === 0 ? true : undefined;
+    });
   });
 
   it("marks compressible responses for br or gzip, which the HTTP server then encodes", async () => {

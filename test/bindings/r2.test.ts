@@ -10,8 +10,10 @@ import {
   type R2ObjectBody,
 } from "stead";
 import { r2Objects } from "stead/testing";
+import { collectGarbage, openFilesUnder } from "../support/open-files.ts";
 import { skipUnless, storageOptions, testStore } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
+import { eventually } from "../support/wait-for.ts";
 
 const WORKER = new URL("../fixtures/r2-worker.ts", import.meta.url);
 const R2 = [{ binding: "BUCKET", bucket_name: "uploads" }];
@@ -301,6 +303,26 @@ describe("R2 buckets (r2_buckets)", () => {
     });
     assert.deepEqual((await bucket.list()).objects, []);
     assert.deepEqual(readdirSync(join(rt.dataDir!, "r2-blobs")), []);
+  });
+
+  it("closes the file of a body dropped unread or half read", async () => {
+    const { rt, bucket } = await r2Runtime();
+    await using _ = rt;
+    await bucket.put("big", new Uint8Array(3 * MiB).fill(7));
+    const blobs = join(rt.dataDir!, "r2-blobs");
+    // In a function of its own, so that no frame of the test's keeps the last body.
+    const dropBodies = async () => {
+      for (let i = 0; i < 20; i++) {
+        const object = await bucket.get("big");
+        if (i % 2 === 0) await object!.body.getReader().read();
+      }
+    };
+    await dropBodies();
+    await eventually("the dropped bodies' files are closed", async () => {
+      await collectGarbage();
+      return openFilesUnder(blobs) === 0 ? true : undefined;
+    });
+    assert.equal((await (await bucket.get("big"))!.arrayBuffer()).byteLength, 3 * MiB);
   });
 
   it("keeps path-like keys inside the data directory", async () => {

@@ -1,4 +1,10 @@
-import { open, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
+import {
+  closeDescriptor,
+  closeWhenDropped,
+  openDescriptor,
+  readDescriptor,
+} from "../file-descriptors.ts";
 
 /** Files up to this size are read whole; larger ones stream. */
 const READ_WHOLE_BYTES = 64 * 1024;
@@ -7,7 +13,7 @@ const CHUNK_BYTES = 64 * 1024;
 /**
  * The bytes `start` to `end` (inclusive) of the file at `path`, as a body. A small file is read
  * at once; a larger one streams in 64 KiB chunks from a descriptor opened on the first read and
- * closed at the end or on cancel, so a body nobody reads holds no descriptor.
+ * closed at the end, on cancel, or when the body is garbage collected half read.
  */
 export async function fileBody(
   path: string,
@@ -20,40 +26,51 @@ export async function fileBody(
       const whole = await readFile(path);
       return whole.byteLength === length ? whole : whole.subarray(0, length);
     }
-    const handle = await open(path, "r");
+    const fd = await openDescriptor(path, "r");
     try {
       const buffer = Buffer.alloc(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, start);
+      const bytesRead = await readDescriptor(fd, buffer, 0, length, start);
       return buffer.subarray(0, bytesRead);
     } finally {
-      await handle.close();
+      await closeDescriptor(fd);
     }
   }
-  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  let fd: number | undefined;
+  let forget = () => {};
   let position = start;
-  const close = async () => {
-    const opened = handle;
-    handle = undefined;
-    await opened?.close();
+  const release = async () => {
+    const opened = fd;
+    fd = undefined;
+    if (opened === undefined) return;
+    forget();
+    await closeDescriptor(opened);
   };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        handle ??= await open(path, "r");
-        const want = Math.min(CHUNK_BYTES, end + 1 - position);
-        const buffer = Buffer.allocUnsafe(want);
-        const { bytesRead } = await handle.read(buffer, 0, want, position);
-        position += bytesRead;
-        if (bytesRead > 0) controller.enqueue(buffer.subarray(0, bytesRead));
-        if (bytesRead === 0 || position > end) {
-          await close();
-          controller.close();
+  const stream: ReadableStream<Uint8Array> = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          if (fd === undefined) {
+            fd = await openDescriptor(path, "r");
+            forget = closeWhenDropped(stream, fd);
+          }
+          const want = Math.min(CHUNK_BYTES, end + 1 - position);
+          const buffer = Buffer.allocUnsafe(want);
+          const bytesRead = await readDescriptor(fd, buffer, 0, want, position);
+          position += bytesRead;
+          if (bytesRead > 0) controller.enqueue(buffer.subarray(0, bytesRead));
+          if (bytesRead === 0 || position > end) {
+            await release();
+            controller.close();
+          }
+        } catch (error) {
+          await release().catch(() => {});
+          controller.error(error);
         }
-      } catch (error) {
-        await close().catch(() => {});
-        controller.error(error);
-      }
+      },
+      cancel: release,
     },
-    cancel: close,
-  });
+    // Nothing is read, and no descriptor opened, before somebody asks for the body.
+    { highWaterMark: 0 },
+  );
+  return stream;
 }

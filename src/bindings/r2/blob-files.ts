@@ -1,15 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
-import {
-  close as closeCallback,
-  open as openCallback,
-  openSync,
-  read as readCallback,
-  readdirSync,
-  unlinkSync,
-} from "node:fs";
+import { openSync, readdirSync, unlinkSync } from "node:fs";
 import { type FileHandle, open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import {
+  closeDescriptor,
+  closeWhenDropped,
+  openDescriptor,
+  readDescriptor,
+} from "../file-descriptors.ts";
 import type { WrittenBlob } from "./r2-store.ts";
 
 /** Bytes read from a blob file per chunk of an object's stream. */
@@ -112,15 +110,16 @@ export class BlobFiles {
       index++;
     }
     let remaining = length;
-    // The first file is opened now, so the stream reads the version just looked up even if a
-    // later put removes its file (an open descriptor keeps the bytes).
-    let fd: number | undefined =
-      remaining > 0 ? openSync(this.path(segments[index]!.id), "r") : undefined;
+    let fd: number | undefined;
+    let forget = () => {};
     const closeCurrent = async () => {
-      if (fd !== undefined) await closeFd(fd).catch(() => {});
+      const opened = fd;
       fd = undefined;
+      if (opened === undefined) return;
+      forget();
+      await closeDescriptor(opened).catch(() => {});
     };
-    return new ReadableStream<Uint8Array>({
+    const stream: ReadableStream<Uint8Array> = new ReadableStream<Uint8Array>({
       type: "bytes",
       pull: async (controller) => {
         if (remaining === 0) {
@@ -129,11 +128,20 @@ export class BlobFiles {
           return;
         }
         const segment = segments[index]!;
-        fd ??= await openFd(this.path(segment.id), "r");
         const want = Math.min(READ_CHUNK, remaining, segment.size - position);
         const buffer = new Uint8Array(want);
-        const bytesRead = await readFd(fd, buffer, 0, want, position);
-        if (bytesRead === 0) throw new Error(`R2 blob ${segment.id} is shorter than recorded`);
+        let bytesRead: number;
+        try {
+          if (fd === undefined) {
+            fd = await openDescriptor(this.path(segment.id), "r");
+            forget = closeWhenDropped(stream, fd);
+          }
+          bytesRead = await readDescriptor(fd, buffer, 0, want, position);
+          if (bytesRead === 0) throw new Error(`R2 blob ${segment.id} is shorter than recorded`);
+        } catch (error) {
+          await closeCurrent();
+          throw error;
+        }
         position += bytesRead;
         remaining -= bytesRead;
         controller.enqueue(buffer.subarray(0, bytesRead));
@@ -145,6 +153,13 @@ export class BlobFiles {
       },
       cancel: () => closeCurrent(),
     });
+    // The first file is opened now, so the stream reads the version just looked up even if a
+    // later put removes its file (an open descriptor keeps the bytes).
+    if (remaining > 0) {
+      fd = openSync(this.path(segments[index]!.id), "r");
+      forget = closeWhenDropped(stream, fd);
+    }
+    return stream;
   }
 
   async #syncDirectory(): Promise<void> {
@@ -156,22 +171,6 @@ export class BlobFiles {
     }
   }
 }
-
-const openFd = promisify(openCallback);
-function readFd(
-  fd: number,
-  buffer: Uint8Array,
-  offset: number,
-  length: number,
-  position: number,
-): Promise<number> {
-  return new Promise((resolve, reject) =>
-    readCallback(fd, buffer, offset, length, position, (error, bytesRead) =>
-      error === null ? resolve(bytesRead) : reject(error),
-    ),
-  );
-}
-const closeFd = promisify(closeCallback);
 
 async function writeAll(file: FileHandle, chunk: Uint8Array): Promise<void> {
   let written = 0;
