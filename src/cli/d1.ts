@@ -104,7 +104,12 @@ async function databaseOf(
   flags: D1Flags,
 ): Promise<AppD1Database> {
   const location = resolveServerOptions(dir, flags, { dev: false });
-  const config = await loadAppConfig(location.dir, { env: location.env, main: location.main });
+  // As `wrangler d1 migrations`: the user's own config, never a build's generated one.
+  const config = await loadAppConfig(location.dir, {
+    env: location.env,
+    main: location.main,
+    followRedirect: false,
+  });
   const databases = config.runtimeOptions.d1_databases ?? [];
   const database = databases.find((entry) => entry.binding === binding);
   if (database === undefined) {

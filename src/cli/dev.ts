@@ -2,7 +2,12 @@ import { once } from "node:events";
 import { type FSWatcher, watch } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { dirname, join, relative } from "node:path";
-import { type AppConfig, CONFIG_FILE_NAMES, loadAppConfig } from "../config/index.ts";
+import {
+  type AppConfig,
+  CONFIG_FILE_NAMES,
+  DEPLOY_CONFIG_PATH,
+  loadAppConfig,
+} from "../config/index.ts";
 import { describeError } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
 import {
@@ -189,6 +194,7 @@ class DevSession {
       this.#config = undefined;
       this.#configFiles = [
         ...CONFIG_FILE_NAMES.map((name) => join(options.dir, name)),
+        join(options.dir, DEPLOY_CONFIG_PATH),
         ...this.#devVarsFiles(options.dir),
       ];
       this.#watch(this.#inputs);
@@ -197,7 +203,9 @@ class DevSession {
     }
     const configDir = dirname(config.configPath);
     this.#configFiles = [
-      ...CONFIG_FILE_NAMES.map((name) => join(configDir, name)),
+      ...CONFIG_FILE_NAMES.map((name) => join(options.dir, name)),
+      join(options.dir, DEPLOY_CONFIG_PATH),
+      config.configPath,
       ...this.#devVarsFiles(configDir),
     ];
     await this.#builder?.dispose();

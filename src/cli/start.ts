@@ -59,6 +59,11 @@ async function serveLocked(
     env: options.env,
     main: options.main,
   });
+  if (config.redirectedFrom !== undefined) {
+    logger.info(
+      `Reading ${config.configPath}, the config the app's build generated (named by ${config.redirectedFrom}), as wrangler deploy does`,
+    );
+  }
   for (const warning of config.warnings) logger.warn(warning);
   // `stead dev` runs the command itself, before it builds the bundle its app process imports.
   if (config.customBuild !== undefined && options.prebuilt === undefined) {

@@ -39,6 +39,8 @@ function key(
 }
 
 const BINDING_LATER = "The binding is not provided yet.";
+const GENERATED =
+  "Bookkeeping wrangler writes into the configs builds generate (`.wrangler/deploy/config.json`).";
 
 /** Every top-level key wrangler documents (https://developers.cloudflare.com/workers/wrangler/configuration/). */
 export const CONFIG_KEYS: readonly ConfigKey[] = [
@@ -94,8 +96,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   key("preserve_file_names", "deploy-only", "Names of uploaded module files."),
   key(
     "no_bundle",
-    "unsupported",
-    "Stead always bundles the entry with esbuild; the app is built as if `no_bundle` were false.",
+    "partial",
+    "Stead always bundles the entry with esbuild: an entry a build already bundled (as the Cloudflare Vite plugin's output, which sets `no_bundle`) is bundled again, which keeps its behaviour.",
   ),
   key(
     "triggers",
@@ -149,6 +151,17 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   key("worker_loaders", "unsupported", BINDING_LATER, ["[]", "binding"]),
   key("vpc_services", "unsupported", BINDING_LATER, ["[]", "binding"]),
   key("version_metadata", "unsupported", BINDING_LATER, ["binding"]),
+  key("ai_search", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("ai_search_namespaces", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("agent_memory", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("artifacts", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("flagship", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("vpc_networks", "unsupported", BINDING_LATER, ["[]", "binding"]),
+  key("analytics", "unsupported", BINDING_LATER, ["binding"]),
+  key("media", "unsupported", BINDING_LATER, ["binding"]),
+  key("stream", "unsupported", BINDING_LATER, ["binding"]),
+  key("websearch", "unsupported", BINDING_LATER, ["binding"]),
+  key("unsafe_hello_world", "unsupported", BINDING_LATER, ["[]", "binding"]),
   key(
     "containers",
     "unsupported",
@@ -202,6 +215,11 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   key("cloudchamber", "deploy-only", "Deployment."),
   key("secrets", "deploy-only", "Declares required secrets; give them with `.dev.vars` or `vars`."),
   key("$schema", "deploy-only", "Editor schema."),
+  key("configPath", "deploy-only", GENERATED),
+  key("userConfigPath", "deploy-only", GENERATED),
+  key("topLevelName", "deploy-only", GENERATED),
+  key("definedEnvironments", "deploy-only", GENERATED),
+  key("targetEnvironment", "deploy-only", GENERATED),
 ];
 
 const BY_KEY = new Map(CONFIG_KEYS.map((entry) => [entry.key, entry]));
@@ -224,6 +242,8 @@ export function unhandledKeyWarnings(
   const warnings: string[] = [];
   for (const [name, value] of Object.entries(section)) {
     if (prefix === "" && name === "env") continue;
+    // Generated configs spell out every key, mostly empty (`workflows: []`, `triggers: {}`).
+    if (isEmpty(value)) continue;
     const entry = BY_KEY.get(name);
     if (entry === undefined) {
       warnings.push(
@@ -245,6 +265,14 @@ export function unhandledKeyWarnings(
     );
   }
   return warnings;
+}
+
+/** Null, false, `[]`, `{}`, or an object of such values (`{ crons: [] }`): says nothing. */
+function isEmpty(value: unknown): boolean {
+  if (value === null || value === undefined || value === false) return true;
+  if (Array.isArray(value)) return value.length === 0;
+  if (typeof value === "object") return Object.values(value).every(isEmpty);
+  return false;
 }
 
 function bindingNames(value: unknown, path: readonly string[]): string[] {

@@ -1,6 +1,7 @@
 export { type DevVars, readDevVars } from "./dev-vars.ts";
 export {
   CONFIG_FILE_NAMES,
+  DEPLOY_CONFIG_PATH,
   type FoundConfigFile,
   findConfigDirUpward,
   findConfigFile,

@@ -2,7 +2,7 @@
 // messages that name the file and the option path, environments, .dev.vars and the delete
 // confirmation variable.
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { tempDataDir } from "../../test/support/temp-dir.ts";
@@ -132,16 +132,69 @@ describe("loadAppConfig: formats", () => {
     });
   }
 
-  it("prefers wrangler.jsonc, then wrangler.json, then wrangler.toml, and says which", async () => {
+  it("prefers wrangler.json, then wrangler.jsonc, then wrangler.toml, as wrangler does", async () => {
     using a = app({ "wrangler.toml": TOML, "wrangler.json": JSONC, "wrangler.jsonc": JSONC });
     const config = await loadAppConfig(a.dir);
-    assert.equal(config.configPath, join(a.dir, "wrangler.jsonc"));
+    assert.equal(config.configPath, join(a.dir, "wrangler.json"));
+    assert.equal(config.redirectedFrom, undefined);
     assert.deepEqual(config.ignoredConfigPaths, [
-      join(a.dir, "wrangler.json"),
+      join(a.dir, "wrangler.jsonc"),
       join(a.dir, "wrangler.toml"),
     ]);
-    using b = app({ "wrangler.toml": TOML, "wrangler.json": JSONC });
-    assert.equal((await loadAppConfig(b.dir)).configPath, join(b.dir, "wrangler.json"));
+    using b = app({ "wrangler.toml": TOML, "wrangler.jsonc": JSONC });
+    assert.equal((await loadAppConfig(b.dir)).configPath, join(b.dir, "wrangler.jsonc"));
+  });
+
+  it("reads the config a build generated when .wrangler/deploy/config.json names it", async () => {
+    using a = app({ "wrangler.jsonc": JSONC });
+    const generated = join(a.dir, "dist", "chat");
+    mkdirSync(join(generated, "src"), { recursive: true });
+    writeFileSync(join(generated, "src", "index.ts"), "export default {};\n");
+    writeFileSync(
+      join(generated, "wrangler.json"),
+      JSON.stringify({
+        name: "chat-built",
+        main: "src/index.ts",
+        configPath: join(a.dir, "wrangler.jsonc"),
+        userConfigPath: join(a.dir, "wrangler.jsonc"),
+        topLevelName: "chat-built",
+        definedEnvironments: [],
+        workflows: [],
+        triggers: {},
+        unsafe: { bindings: [] },
+        ai_search_namespaces: [],
+        no_bundle: false,
+      }),
+    );
+    const deployConfig = join(a.dir, ".wrangler", "deploy", "config.json");
+    mkdirSync(join(a.dir, ".wrangler", "deploy"), { recursive: true });
+    writeFileSync(deployConfig, JSON.stringify({ configPath: "../../dist/chat/wrangler.json" }));
+    // Older than the user's config: the build ran after the last edit.
+    utimesSync(join(generated, "wrangler.json"), new Date(), new Date(Date.now() + 60_000));
+    const config = await loadAppConfig(a.dir);
+    assert.equal(config.configPath, join(generated, "wrangler.json"));
+    assert.equal(config.redirectedFrom, deployConfig);
+    assert.equal(config.name, "chat-built");
+    assert.equal(config.runtimeOptions.main, join(generated, "src", "index.ts"));
+    // Wrangler's bookkeeping and empty keys say nothing.
+    assert.deepEqual(config.warnings, []);
+    // `stead d1 migrations` reads the user's own config, as wrangler d1 does.
+    const own = await loadAppConfig(a.dir, { followRedirect: false });
+    assert.equal(own.configPath, join(a.dir, "wrangler.jsonc"));
+    // A user config edited after the build: the generated one is stale, and that is said.
+    utimesSync(join(generated, "wrangler.json"), new Date(), new Date(Date.now() - 60_000));
+    const stale = await loadAppConfig(a.dir);
+    assert.deepEqual(stale.warnings, [
+      `${join(a.dir, "wrangler.jsonc")} changed after the build wrote ${join(generated, "wrangler.json")}, which is the config read (named by ${deployConfig}). Run the app's build again, or delete that file to read ${join(a.dir, "wrangler.jsonc")}.`,
+    ]);
+    // A redirect to nothing, or without configPath, names the file and the fix.
+    writeFileSync(deployConfig, JSON.stringify({ configPath: "../../dist/gone/wrangler.json" }));
+    await assertFails(a.dir, "CONFIG_NOT_FOUND", [
+      `${deployConfig}: configPath names ${join(a.dir, "dist", "gone", "wrangler.json")}, which does not exist.`,
+      "Run the app's build again",
+    ]);
+    writeFileSync(deployConfig, "{}");
+    await assertFails(a.dir, "INVALID_CONFIG", [`${deployConfig}: configPath: expected the path`]);
   });
 
   it("a directory without a config, or no directory, is CONFIG_NOT_FOUND", async () => {
@@ -365,7 +418,7 @@ describe("loadAppConfig: keys Stead does not handle are named, one line each", (
         "hyperdrive": [{ "binding": "CACHE", "id": "a" }, { "binding": "SESSIONS", "id": "b" }],
         "triggers": { "crons": ["* * * * *"] },
         "ai": { "binding": "AI" },
-        "durable_objectz": {},
+        "durable_objectz": { "bindings": [{ "name": "ROOM", "class_name": "Room" }] },
         "env": { "staging": { "vectorize": [{ "binding": "INDEX", "index_name": "u" }] } }
       }`,
     });

@@ -7,7 +7,7 @@ import type { Migration } from "../core/migrations/migration.ts";
 import type { moduleRuleSchema } from "./build-schema.ts";
 import { unhandledKeyWarnings } from "./config-keys.ts";
 import { readDevVars } from "./dev-vars.ts";
-import { findConfigFile } from "./find-config-file.ts";
+import { type FoundConfigFile, findConfigFile } from "./find-config-file.ts";
 import { formatIssues, formatPath } from "./format-issues.ts";
 import { parseConfigText } from "./parse-config-text.ts";
 import {
@@ -152,12 +152,25 @@ export interface LoadAppConfigOptions {
   dev?: boolean;
   /** Where `STEAD_*` variables are read from (default `process.env`). */
   processEnv?: Record<string, string | undefined>;
+  /**
+   * Read the config a build generated when `.wrangler/deploy/config.json` names one, as
+   * wrangler's `deploy` and `dev` do (default true; `wrangler d1 migrations` does not).
+   */
+  followRedirect?: boolean;
 }
 
 /** An app's configuration, resolved and frozen. */
 export interface AppConfig {
-  /** The config file read: the first of wrangler.jsonc, wrangler.json, wrangler.toml present. */
+  /**
+   * The config file read: the first of wrangler.json, wrangler.jsonc, wrangler.toml present, or
+   * the config a build generated (`redirectedFrom`).
+   */
   readonly configPath: string;
+  /**
+   * Set when `configPath` is the config a build generated: the `.wrangler/deploy/config.json`
+   * that named it (wrangler's config redirect). `stead start` says so when it starts.
+   */
+  readonly redirectedFrom: string | undefined;
   /** Config files also present in the directory but not read (configPath wins). */
   readonly ignoredConfigPaths: readonly string[];
   /** The Worker's `name` (with `-<env>` appended under an environment, unless it sets its own). */
@@ -178,8 +191,9 @@ export interface AppConfig {
 }
 
 /**
- * Reads and validates the app's wrangler config (`wrangler.jsonc`, `wrangler.json` or
- * `wrangler.toml`, in that order of preference) and resolves it into `createRuntime` options.
+ * Reads and validates the app's wrangler config (`wrangler.json`, `wrangler.jsonc` or
+ * `wrangler.toml`, in wrangler's order of preference; or the config a build generated, when
+ * `.wrangler/deploy/config.json` names one) and resolves it into `createRuntime` options.
  *
  * Keys read: `name`, `main` (resolved from the config's directory; the file must exist; not
  * needed when `options.main` names the entry, nor for an app of static assets only), `compatibility_date`, `compatibility_flags`,
@@ -204,7 +218,7 @@ export async function loadAppConfig(
   dir: string,
   options: LoadAppConfigOptions = {},
 ): Promise<AppConfig> {
-  const found = findConfigFile(dir);
+  const found = findConfigFile(dir, { followRedirect: options.followRedirect ?? true });
   const configPath = found.path;
   const parsed = parseConfigText(configPath, readFileSync(configPath, "utf8"));
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
@@ -388,12 +402,14 @@ export async function loadAppConfig(
   return deepFreeze({
     configPath,
     ignoredConfigPaths: found.ignored,
+    redirectedFrom: found.redirect?.deployConfig,
     name,
     env: options.env,
     secretNames: Object.keys(devVars?.values ?? {}),
     runtimeOptions,
     customBuild: customBuildFrom(customBuildKey, configDir),
     warnings: [
+      ...staleRedirectWarnings(found),
       ...unhandledKeyWarnings(configPath, parsed as Record<string, unknown>),
       ...(options.env === undefined
         ? []
@@ -404,6 +420,18 @@ export async function loadAppConfig(
           )),
     ],
   });
+}
+
+/**
+ * A generated config older than the user's: the user changed their config after the build that
+ * wrote it, and what they changed is not what runs.
+ */
+function staleRedirectWarnings(found: FoundConfigFile): string[] {
+  const user = found.redirect?.userConfig;
+  if (user === undefined || statSync(user).mtimeMs <= statSync(found.path).mtimeMs) return [];
+  return [
+    `${user} changed after the build wrote ${found.path}, which is the config read (named by ${found.redirect!.deployConfig}). Run the app's build again, or delete that file to read ${user}.`,
+  ];
 }
 
 /** The `assets` key with its directory resolved from the config's directory, which must exist. */

@@ -75,6 +75,56 @@ describe("stead start: building apps", () => {
     assert.equal(stead.stderr(), "", "nothing on stderr (MODULE_TYPELESS_PACKAGE_JSON or else)");
   });
 
+  it("serves what a Vite-style build generated, named by .wrangler/deploy/config.json", async () => {
+    using app = tempDataDir("stead-app-");
+    // The user's config, whose assets directory the build does not fill.
+    mkdirSync(join(app.path, "public"));
+    writeFileSync(
+      join(app.path, "wrangler.jsonc"),
+      '{ "name": "site", "main": "src/index.ts", "assets": { "directory": "public" } }',
+    );
+    // What the build wrote: the server bundle and its config beside the client files.
+    const server = join(app.path, "dist", "site");
+    mkdirSync(server, { recursive: true });
+    mkdirSync(join(app.path, "dist", "client"));
+    writeFileSync(join(app.path, "dist", "client", "index.html"), "<h1>built page</h1>");
+    writeFileSync(
+      join(server, "index.js"),
+      'export default { fetch: () => new Response("from the built worker") };\n',
+    );
+    writeFileSync(
+      join(server, "wrangler.json"),
+      JSON.stringify({
+        name: "site",
+        main: "index.js",
+        assets: { directory: "../client" },
+        configPath: join(app.path, "wrangler.jsonc"),
+        userConfigPath: join(app.path, "wrangler.jsonc"),
+        topLevelName: "site",
+        definedEnvironments: [],
+        triggers: {},
+        workflows: [],
+        no_bundle: true,
+      }),
+    );
+    mkdirSync(join(app.path, ".wrangler", "deploy"), { recursive: true });
+    writeFileSync(
+      join(app.path, ".wrangler", "deploy", "config.json"),
+      JSON.stringify({ configPath: "../../dist/site/wrangler.json" }),
+    );
+    using store = testStore();
+    await using stead = await startStead("start", [app.path, "--threads", "0"], { store });
+    assert.match(await get(`${stead.url}/`), /built page/);
+    assert.equal(await get(`${stead.url}/api`), "from the built worker");
+    // The server's own files are not assets.
+    assert.equal(await get(`${stead.url}/site/wrangler.json`), "from the built worker");
+    assert.ok(
+      stead.logs.some((log) => String(log.msg).includes("the config the app's build generated")),
+    );
+    // Wrangler's bookkeeping keys and the empty ones it writes say nothing.
+    assert.doesNotMatch(stead.stderr(), /not a wrangler config key|is not supported by Stead/);
+  });
+
   it("fails to start on a build error, showing where and the imports that led there", async () => {
     using app = tempDataDir("stead-app-");
     mkdirSync(join(app.path, "src"));
