@@ -82,6 +82,7 @@ export class AppProcess {
       String(Math.min(options.shutdownTimeoutMs, 5000)),
       "--hibernate-after",
       String(options.hibernateAfterMs),
+      ...(options.cfLocationHeaders ? ["--cf-location-headers"] : []),
       ...(options.maxOpenDatabases === undefined
         ? []
         : ["--max-open-databases", String(options.maxOpenDatabases)]),

@@ -38,6 +38,7 @@ Environment variables (flags win over them):
   STEAD_ADMIN_TOKEN        bearer token of the admin API, read-write (16+ characters)
   STEAD_ADMIN_READ_TOKEN   bearer token of the admin API that only reads
   STEAD_MAX_CONNECTIONS    connections held open at once; more are answered 503
+  STEAD_CF_LOCATION_HEADERS  1: request.cf's location from a proxy's CF-IPCountry, CF-IPCity, ... headers
   STEAD_ENV                the wrangler environment ([env.<name>]) to use
   STEAD_THREADS            object threads (0: objects on the main thread; default: one per core)
   STEAD_STORAGE_URL        PostgreSQL URL where objects are durable (default: the data directory)
@@ -95,6 +96,10 @@ function serverCommand(name: string, description: string, dev: boolean): Command
     .option(
       "--max-connections <n>",
       "connections held open at once, WebSockets included; more are answered 503 and closed (default: a quarter of ulimit -n, less if the databases leave less)",
+    )
+    .option(
+      "--cf-location-headers",
+      "fill request.cf's country, city, latitude, longitude, region, timezone and colo from the visitor location headers a proxy in front sets (CF-IPCountry, CF-IPCity, CF-IPLatitude, ..., CF-Ray), as Cloudflare's proxy sends them; only behind a proxy that sets or removes them",
     )
     .option(
       "--history-retention-days <days>",

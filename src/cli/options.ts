@@ -21,6 +21,8 @@ export interface ServerOptions {
   dev: boolean;
   /** Idle time before an object holding only hibernatable WebSockets hibernates (ms). */
   hibernateAfterMs: number;
+  /** `request.cf`'s location from a trusted proxy's visitor location headers. */
+  cfLocationHeaders: boolean;
   /** Object databases open at once before the least recently used idle ones close. */
   maxOpenDatabases: number | undefined;
   /** Connections open at once; unset, derived from the open-file limit (`maxConnections`). */
@@ -84,6 +86,7 @@ export interface ServerFlags {
   logFormat?: string;
   shutdownTimeout?: string;
   hibernateAfter?: string;
+  cfLocationHeaders?: boolean;
   maxOpenDatabases?: string;
   maxConnections?: string;
   env?: string;
@@ -141,6 +144,9 @@ export function resolveServerOptions(
     1,
     3_600_000,
   );
+  const cfLocationHeaders =
+    flags.cfLocationHeaders ??
+    boolean(env.STEAD_CF_LOCATION_HEADERS, "--cf-location-headers / STEAD_CF_LOCATION_HEADERS");
   // Unset, the driver picks it (2,000, or fewer under a low open-file limit).
   const maxOpenText = flags.maxOpenDatabases ?? env.STEAD_MAX_OPEN_DATABASES;
   const maxOpenDatabases =
@@ -183,6 +189,7 @@ export function resolveServerOptions(
     logFormat,
     shutdownTimeoutMs,
     hibernateAfterMs,
+    cfLocationHeaders,
     maxOpenDatabases,
     maxConnections,
     dev: mode.dev,
@@ -396,4 +403,12 @@ function days(text: string | undefined, name: string): number | undefined {
     );
   }
   return value;
+}
+
+/** An on/off variable: 1/true/yes or 0/false/no (any case); unset is off. */
+function boolean(text: string | undefined, name: string): boolean {
+  if (text === undefined || text === "") return false;
+  if (/^(1|true|yes)$/i.test(text)) return true;
+  if (/^(0|false|no)$/i.test(text)) return false;
+  throw new UsageError(`${name} must be 1 or 0 (true or false), got "${text}".`);
 }

@@ -130,10 +130,12 @@ async function serveLocked(
       log: (record) => logger.request(record),
       warn: (message) => logger.warn(message),
       cfOverrideHeader: options.dev,
+      cfLocationHeaders: options.cfLocationHeaders,
       upgrade: (request, socket, head, closing) =>
         handleWebSocketUpgrade(runtime, request, socket, head, {
           closing,
           cfOverrideHeader: options.dev,
+          cfLocationHeaders: options.cfLocationHeaders,
           onError: (error) => logger.error("WebSocket upgrade failed", { error: String(error) }),
           log: (record) => logger.request(record),
           onClose: ({ requestId, path, code, durationMs }) =>

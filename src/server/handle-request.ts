@@ -22,7 +22,7 @@ import {
   type RequestBody,
   readRequestBody,
 } from "./request-body.ts";
-import { requestCf } from "./request-cf.ts";
+import { type RequestCfSources, requestCf } from "./request-cf.ts";
 import { protocolProblem } from "./request-checks.ts";
 import { requestIdOf } from "./request-id.ts";
 import type { RequestLogSink } from "./request-log.ts";
@@ -46,8 +46,8 @@ export interface RequestContext {
   readonly connections: Connections;
   /** True when upgrade requests go to an upgrade hook rather than here. */
   readonly webSockets: boolean;
-  /** Honour the `X-Stead-Cf` header (`stead dev`). */
-  readonly cfOverride: boolean;
+  /** Where `request.cf`'s fields may come from besides the connection. */
+  readonly cf: RequestCfSources;
 }
 
 /**
@@ -156,7 +156,7 @@ export function handleRequest(ctx: RequestContext, req: IncomingMessage, res: Se
   }
   let cf: Record<string, unknown>;
   try {
-    cf = requestCf(req, ctx.cfOverride);
+    cf = requestCf(req, ctx.cf);
   } catch (error) {
     progress.error = (error as Error).message;
     reply(badRequestReply((error as Error).message));

@@ -76,6 +76,14 @@ export interface ServeOptions {
    * could set it. Default false.
    */
   cfOverrideHeader?: boolean;
+  /**
+   * Take `request.cf`'s location fields (`country`, `city`, `latitude`, `longitude`, `region`,
+   * `timezone`, ..., and `colo`) from the visitor location headers a proxy in front sets
+   * (`CF-IPCountry`, `CF-IPCity`, `CF-IPLatitude`, ..., `CF-Ray`), as Cloudflare's proxy sends
+   * them to an origin. Only when every request comes through such a proxy: a client reaching the
+   * server directly could choose its own location. Default false.
+   */
+  cfLocationHeaders?: boolean;
 }
 
 /**
@@ -109,6 +117,7 @@ const schema = z
     warn: z.function().optional(),
     upgrade: z.function().optional(),
     cfOverrideHeader: z.boolean().optional(),
+    cfLocationHeaders: z.boolean().optional(),
   })
   .strict();
 
@@ -135,6 +144,7 @@ export function resolveServeOptions(options: ServeOptions): ResolvedServeOptions
     warn: options.warn ?? warnOnStderr,
     upgrade: options.upgrade,
     cfOverrideHeader: options.cfOverrideHeader ?? false,
+    cfLocationHeaders: options.cfLocationHeaders ?? false,
   });
 }
 

@@ -101,7 +101,7 @@ export async function serve(
     warnings,
     connections,
     webSockets: upgrade !== undefined,
-    cfOverride: resolved.cfOverrideHeader,
+    cf: { override: resolved.cfOverrideHeader, locationHeaders: resolved.cfLocationHeaders },
   };
   server.on("request", (req, res) => handleRequest(context, req, res));
   // "Expect: 100-continue": invite the body only if it may be sent; handleRequest answers 413

@@ -23,6 +23,8 @@ export interface WebSocketUpgradeOptions {
   closing?: AbortSignal;
   /** Merge the `X-Stead-Cf` header into `request.cf` (`stead dev` only). Default false. */
   cfOverrideHeader?: boolean;
+  /** Location fields of `request.cf` from a trusted proxy's headers (`ServeOptions`). Default false. */
+  cfLocationHeaders?: boolean;
   /**
    * Receives the upgrade request's record once it is answered: status 101 when the handshake
    * completed (its duration is the time to the handshake), or the status answered instead.
@@ -74,7 +76,10 @@ export async function handleWebSocketUpgrade(
   }
   let cf: Record<string, unknown>;
   try {
-    cf = requestCf(nodeRequest, options.cfOverrideHeader === true);
+    cf = requestCf(nodeRequest, {
+      override: options.cfOverrideHeader === true,
+      locationHeaders: options.cfLocationHeaders === true,
+    });
   } catch (error) {
     socket.end(rawReply(badRequestReply((error as Error).message)));
     return;
