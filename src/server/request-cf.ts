@@ -46,7 +46,10 @@ export interface RequestCfSources {
  * the fields of the `X-Stead-Cf` header are merged in; a header that is not a JSON object throws
  * a TypeError saying so.
  */
-export function requestCf(req: IncomingMessage, sources: RequestCfSources): Record<string, unknown> {
+export function requestCf(
+  req: IncomingMessage,
+  sources: RequestCfSources,
+): Record<string, unknown> {
   const cf: Record<string, unknown> = {
     httpProtocol: `HTTP/${req.httpVersion}`,
     clientAcceptEncoding: req.headers["accept-encoding"] ?? "",
