@@ -34,6 +34,12 @@ export type {
   R2Range,
   R2UploadedPart,
 } from "./bindings/r2/index.ts";
+export type {
+  RateLimit,
+  RateLimitBindingOptions,
+  RateLimitOptions,
+  RateLimitOutcome,
+} from "./bindings/ratelimit/index.ts";
 export type { ServiceBindingOptions } from "./bindings/services/index.ts";
 export {
   type AppConfig,

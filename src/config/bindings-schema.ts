@@ -198,3 +198,86 @@ export const queuesOptionSchema = z
   })
   .strict()
   .superRefine((queues, ctx) => checkConsumers(queues.consumers, ctx));
+
+const namespaceId = 'must be a whole number as a string, like "1001"';
+const positiveLimit = "must be a positive whole number of calls per period, like 100";
+
+const ratelimitFields = {
+  name: bindingName,
+  namespace_id: z
+    .union([z.string(), z.number()], {
+      error: (issue) =>
+        issue.input === undefined
+          ? `is required: the counters' id, ${namespaceId.slice("must be ".length)}`
+          : `${namespaceId}; got ${JSON.stringify(issue.input)}`,
+    })
+    .refine(
+      (id) => (typeof id === "string" ? /^\d+$/.test(id) : Number.isSafeInteger(id) && id >= 0),
+      { error: (issue) => `${namespaceId}; got ${JSON.stringify(issue.input)}` },
+    ),
+};
+
+const simpleShape = {
+  limit: z
+    .number({ error: positiveLimit })
+    .refine((limit) => Number.isSafeInteger(limit) && limit > 0, {
+      error: (issue) => `${positiveLimit}; got ${issue.input}`,
+    }),
+  period: z.union([z.literal(10), z.literal(60)], {
+    error: (issue) =>
+      `must be 10 or 60 (seconds), the periods Cloudflare allows; got ${JSON.stringify(issue.input)}`,
+  }),
+};
+
+/**
+ * One `ratelimits` entry (https://developers.cloudflare.com/workers/runtime-apis/bindings/rate-limit/):
+ * `name`, `namespace_id` and `simple` (`limit`, `period`). Other keys are accepted and ignored.
+ */
+export const ratelimitSchema = z
+  .object({ ...ratelimitFields, simple: z.object(simpleShape).loose() })
+  .loose();
+
+/** `createRuntime()`'s `ratelimits` entries: the same keys, and no others. */
+export const ratelimitOptionSchema = z
+  .object({ ...ratelimitFields, simple: z.object(simpleShape).strict() })
+  .strict();
+
+/** An entry of `unsafe.bindings` that is a Rate Limiting binding (the form before `ratelimits`). */
+export function isUnsafeRatelimit(entry: unknown): boolean {
+  return (
+    typeof entry === "object" &&
+    entry !== null &&
+    (entry as { type?: unknown }).type === "ratelimit"
+  );
+}
+
+/**
+ * The `unsafe` key: its `bindings` of `type` "ratelimit" are checked as `ratelimits` entries
+ * (`unsafeRatelimits` reads them); other bindings and keys are accepted and ignored (a startup
+ * warning names them).
+ */
+export const unsafeSchema = z
+  .object({
+    bindings: z
+      .array(z.unknown())
+      .superRefine((entries, ctx) => {
+        entries.forEach((entry, index) => {
+          if (!isUnsafeRatelimit(entry)) return;
+          const result = ratelimitSchema.safeParse(entry, { reportInput: true });
+          for (const issue of result.error?.issues ?? []) {
+            ctx.addIssue({ ...issue, path: [index, ...issue.path] } as never);
+          }
+        });
+      })
+      .optional(),
+  })
+  .loose();
+
+/** The Rate Limiting bindings of `unsafe.bindings` (already checked by `unsafeSchema`). */
+export function unsafeRatelimits(
+  unsafe: z.infer<typeof unsafeSchema> | undefined,
+): z.infer<typeof ratelimitSchema>[] {
+  return (unsafe?.bindings ?? [])
+    .filter(isUnsafeRatelimit)
+    .map((entry) => ratelimitSchema.parse(entry));
+}

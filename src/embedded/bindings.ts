@@ -11,6 +11,11 @@ import { D1Database, type D1DatabaseOptions, databaseKey } from "../bindings/d1/
 import { KVNamespace } from "../bindings/kv/index.ts";
 import { R2Bucket, type R2Store } from "../bindings/r2/index.ts";
 import {
+  RateLimit,
+  type RateLimitBindingOptions,
+  RateLimitCounters,
+} from "../bindings/ratelimit/index.ts";
+import {
   type ServiceBindingOptions,
   type ServiceTarget,
   serviceBinding,
@@ -36,6 +41,8 @@ export interface BindingsSetup {
   readonly sweepR2: boolean;
   /** Service bindings to this Worker's own entrypoints (`services`). */
   readonly services: readonly ServiceBindingOptions[];
+  /** Rate Limiting bindings (`ratelimits`), counted on this thread. */
+  readonly ratelimits: readonly RateLimitBindingOptions[];
   /** Queue producers (and, on the main thread, consumers). */
   readonly queues: QueuesSetup;
   readonly clock: Clock;
@@ -43,7 +50,10 @@ export interface BindingsSetup {
   warn(message: string): void;
 }
 
-/** The bindings of `env` beside vars and Durable Object namespaces: assets, KV, R2, D1, services. */
+/**
+ * The bindings of `env` beside vars and Durable Object namespaces: assets, KV, R2, D1, services,
+ * queues, rate limits.
+ */
 export interface RuntimeBindings {
   /** The asset server, when the app has assets: `fetch` goes through its routing first. */
   readonly assets: AssetServer | undefined;
@@ -99,6 +109,14 @@ export function addBindings(env: Record<string, unknown>, setup: BindingsSetup):
     );
     return route;
   });
+  // One set of counters per thread: bindings of one namespace_id share them.
+  const counters = setup.ratelimits.length === 0 ? undefined : new RateLimitCounters();
+  for (const options of setup.ratelimits) {
+    env[options.name] = new RateLimit(options, {
+      counters: counters!,
+      now: () => setup.clock.now(),
+    });
+  }
   const queues = new RuntimeQueues(env, setup.queues);
   let loaded:
     | { module: Record<string, unknown>; newContext: ServiceTarget["newContext"] }

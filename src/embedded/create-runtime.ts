@@ -109,6 +109,7 @@ export async function createRuntimeWith(
     services: config.services ?? [],
     r2Buckets: config.r2_buckets ?? [],
     d1Databases: config.d1_databases ?? [],
+    ratelimits: config.ratelimits ?? [],
     sweepR2: true,
     queues: {
       options: config.queues,
@@ -330,6 +331,7 @@ async function hostObjects(
       services: config.services ?? [],
       r2Buckets: config.r2_buckets ?? [],
       d1Databases: config.d1_databases ?? [],
+      ratelimits: config.ratelimits ?? [],
       namespaces: records.filter((record) => exported(record.className)),
       limits: { ...limits, maxActive: Math.max(1, Math.ceil(limits.maxActive / threads)) },
       nameCacheBytes: Math.floor(nameCacheBytes / (threads + 1)),

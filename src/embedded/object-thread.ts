@@ -85,6 +85,7 @@ async function start(): Promise<void> {
     services: data.services,
     r2Buckets: data.r2Buckets,
     d1Databases: data.d1Databases,
+    ratelimits: data.ratelimits,
     // The main thread removed what a crash left before any thread started.
     sweepR2: false,
     queues: {

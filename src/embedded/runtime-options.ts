@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { AssetsOptions } from "../bindings/assets/index.ts";
 import type { D1DatabaseOptions } from "../bindings/d1/index.ts";
 import { NATS_URL_PATTERN, type QueuesOptions } from "../bindings/queues/index.ts";
+import type { RateLimitBindingOptions } from "../bindings/ratelimit/index.ts";
 import type { ServiceBindingOptions } from "../bindings/services/index.ts";
 import {
   assetsSchema,
@@ -9,6 +10,7 @@ import {
   kvNamespaceSchema,
   queuesOptionSchema,
   r2BucketSchema,
+  ratelimitOptionSchema,
   serviceSchema,
 } from "../config/bindings-schema.ts";
 import { aliasSchema, defineSchema, moduleRuleSchema } from "../config/build-schema.ts";
@@ -128,6 +130,17 @@ export interface RuntimeOptions {
    * See docs/bindings.md.
    */
   queues?: QueuesOptions;
+  /**
+   * Rate Limiting bindings, as the wrangler config's `ratelimits` key lists them: `env[name]`
+   * has `limit({ key })`, which resolves `{ success: false }` once `key` has made `simple.limit`
+   * calls in the current window of `simple.period` (10 or 60) seconds. Bindings with the same
+   * `namespace_id` share their counters. Counters live in memory, one set per thread, on the
+   * runtime's `clock`. See docs/bindings.md.
+   *
+   * @example
+   * ratelimits: [{ name: "MY_RATE_LIMITER", namespace_id: "1001", simple: { limit: 100, period: 60 } }]
+   */
+  ratelimits?: RateLimitBindingOptions[];
   /**
    * Keep queues in NATS JetStream instead of the data directory: `nats://host:port`, optionally
    * `?prefix=NAME` (default "stead": stream `STEAD_QUEUES`, subjects `stead.queue.<name>`).
@@ -332,6 +345,7 @@ const schema = z.object({
   r2_buckets: z.array(r2BucketSchema.strict()).optional(),
   d1_databases: z.array(d1DatabaseSchema.strict()).optional(),
   queues: queuesOptionSchema.optional(),
+  ratelimits: z.array(ratelimitOptionSchema).optional(),
   queuesUrl: z
     .string({ error: 'must be a NATS URL, like "nats://127.0.0.1:4222"' })
     .regex(NATS_URL_PATTERN, {

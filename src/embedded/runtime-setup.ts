@@ -1,6 +1,7 @@
 // What createRuntime() settles before anything runs: options that cannot go together, and the
 // namespaces the data directory records once the configured migrations are applied.
 import { D1_CLASS_NAME } from "../bindings/d1/index.ts";
+import type { RateLimitBindingOptions } from "../bindings/ratelimit/index.ts";
 import { SteadError } from "../core/errors.ts";
 import { formatOptionProblems } from "../core/invalid-options.ts";
 import { applyMigrationPlan } from "../core/migrations/apply-migrations.ts";
@@ -49,10 +50,12 @@ export function checkBindingOptions(config: ResolvedRuntimeOptions): void {
       name: binding,
       option: "queues.producers",
     })),
+    ...(config.ratelimits ?? []).map(({ name }) => ({ name, option: "ratelimits" })),
     ...(config.assets?.binding === undefined
       ? []
       : [{ name: config.assets.binding, option: "assets.binding" }]),
   ]);
+  problems.push(...sharedNamespaceProblems(config.ratelimits ?? []));
   // KV and R2 keep their files in the data directory, which a custom driver does not name.
   if (config.driver !== undefined && config.dataDir === undefined) {
     if ((config.r2_buckets ?? []).length > 0) {
@@ -75,6 +78,30 @@ export function checkBindingOptions(config: ResolvedRuntimeOptions): void {
   if (problems.length > 0) {
     throw new SteadError("INVALID_CONFIG", formatOptionProblems("createRuntime()", problems));
   }
+}
+
+/**
+ * Rate Limiting bindings of one `namespace_id` share their counters, which count in windows of
+ * one length: their periods must agree.
+ */
+function sharedNamespaceProblems(ratelimits: readonly RateLimitBindingOptions[]): string[] {
+  const first = new Map<string, number>();
+  const problems: string[] = [];
+  ratelimits.forEach(({ namespace_id, simple }, index) => {
+    const id = String(namespace_id);
+    const earlier = first.get(id);
+    if (earlier === undefined) {
+      first.set(id, index);
+      return;
+    }
+    const period = ratelimits[earlier]!.simple.period;
+    if (simple.period !== period) {
+      problems.push(
+        `ratelimits[${index}].simple.period: ${simple.period} differs from the period ${period} of ratelimits[${earlier}], which has the same namespace_id "${id}"; bindings of one namespace share their counters, so give them one period, or another namespace_id`,
+      );
+    }
+  });
+  return problems;
 }
 
 export function classBindings(config: ResolvedRuntimeOptions): ClassBinding[] {

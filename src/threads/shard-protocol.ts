@@ -116,6 +116,12 @@ export interface ShardData {
   r2Buckets: { binding: string; bucket_name?: string }[];
   /** D1 database bindings; their databases are objects of the D1 class's namespace. */
   d1Databases: { binding: string; database_name?: string; database_id?: string }[];
+  /** Rate Limiting bindings (`ratelimits`): this thread keeps its own counters. */
+  ratelimits: {
+    name: string;
+    namespace_id: string | number;
+    simple: { limit: number; period: 10 | 60 };
+  }[];
   /** Service bindings to the Worker's own entrypoints (`services`), props structured-cloned. */
   services: { binding: string; entrypoint?: string; props?: unknown }[];
   namespaces: ShardNamespace[];
