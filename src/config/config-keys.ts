@@ -1,3 +1,5 @@
+import { isUnsafeRatelimit } from "./bindings-schema.ts";
+
 /**
  * Every key of a wrangler config and what Stead does with it. One table feeds the startup
  * warnings (`unhandledKeyWarnings`) and is checked against docs/compatibility.md by a test, so
@@ -25,6 +27,12 @@ export interface ConfigKey {
    * property names, `[]` standing for "each element".
    */
   readonly bindings?: readonly string[];
+  /**
+   * For a partial key whose value may also hold what Stead does not provide: `part` keeps that
+   * part of the value (empty when there is none), warned about at startup as an unsupported key
+   * is, with `note` saying what is provided.
+   */
+  readonly unhandled?: { readonly part: (value: unknown) => unknown; readonly note: string };
 }
 
 function key(
@@ -32,10 +40,23 @@ function key(
   support: KeySupport,
   note: string,
   bindings?: readonly string[],
+  unhandled?: ConfigKey["unhandled"],
 ): ConfigKey {
-  return bindings === undefined
-    ? { key: name, support, note }
-    : { key: name, support, note, bindings };
+  return {
+    key: name,
+    support,
+    note,
+    ...(bindings === undefined ? {} : { bindings }),
+    ...(unhandled === undefined ? {} : { unhandled }),
+  };
+}
+
+/** `unsafe` without the Rate Limiting bindings Stead provides. */
+function unsafeUnhandled(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  const { bindings, ...rest } = value as { bindings?: unknown };
+  if (!Array.isArray(bindings)) return value;
+  return { ...rest, bindings: bindings.filter((entry) => !isUnsafeRatelimit(entry)) };
 }
 
 const BINDING_LATER = "The binding is not provided yet.";
@@ -147,7 +168,11 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   key("dispatch_namespaces", "unsupported", BINDING_LATER, ["[]", "binding"]),
   key("pipelines", "unsupported", BINDING_LATER, ["[]", "binding"]),
   key("secrets_store_secrets", "unsupported", BINDING_LATER, ["[]", "binding"]),
-  key("ratelimits", "unsupported", BINDING_LATER, ["[]", "name"]),
+  key(
+    "ratelimits",
+    "partial",
+    "`name`, `namespace_id` (bindings with the same id share their counters) and `simple` (`limit`, `period` of 10 or 60): `limit({ key })` counts in fixed windows, in memory, on each thread apart (the Worker's handlers on the main thread, each object thread for its objects) and from zero after a restart, as Cloudflare counts per location. See docs/bindings.md.",
+  ),
   key("worker_loaders", "unsupported", BINDING_LATER, ["[]", "binding"]),
   key("vpc_services", "unsupported", BINDING_LATER, ["[]", "binding"]),
   key("version_metadata", "unsupported", BINDING_LATER, ["binding"]),
@@ -188,7 +213,16 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     "unsupported",
     'Legacy polyfills are not injected; use `compatibility_flags: ["nodejs_compat"]`.',
   ),
-  key("unsafe", "unsupported", "Unsafe bindings and metadata are ignored."),
+  key(
+    "unsafe",
+    "partial",
+    "`bindings` of `type` `ratelimit` are Rate Limiting bindings, read as `ratelimits` entries; other unsafe bindings are undefined and `metadata` is ignored, which a startup warning says.",
+    ["bindings", "[]", "name"],
+    {
+      part: unsafeUnhandled,
+      note: 'only its bindings of type "ratelimit" are provided; other bindings and metadata are ignored',
+    },
+  ),
   key("tail_consumers", "unsupported", "Tail Workers are not called."),
   key("streaming_tail_consumers", "unsupported", "Tail Workers are not called."),
   key(
@@ -251,17 +285,21 @@ export function unhandledKeyWarnings(
       );
       continue;
     }
-    if (entry.support !== "unsupported") continue;
-    const names = entry.bindings === undefined ? [] : bindingNames(value, entry.bindings);
+    const unhandled = entry.unhandled === undefined ? value : entry.unhandled.part(value);
+    if (entry.support !== "unsupported" && (entry.unhandled === undefined || isEmpty(unhandled))) {
+      continue;
+    }
+    const names = entry.bindings === undefined ? [] : bindingNames(unhandled, entry.bindings);
     const undefinedNames =
       names.length === 0
         ? []
         : [`${names.map((binding) => `env.${binding}`).join(", ")} will be undefined`];
-    const note = entry.note.replace(/\.$/, "");
+    const note = (entry.unhandled?.note ?? entry.note).replace(/\.$/, "");
     const notes =
       names.length === 0 ? [note] : entry.note === BINDING_LATER ? [] : [lowerFirst(note)];
+    const support = entry.support === "partial" ? "only partly supported" : "not supported";
     warnings.push(
-      `${configPath}: ${prefix}${name} is not supported by Stead: ${[...undefinedNames, ...notes].join("; ")}. See docs/compatibility.md#config-keys`,
+      `${configPath}: ${prefix}${name} is ${support} by Stead: ${[...undefinedNames, ...notes].join("; ")}. See docs/compatibility.md#config-keys`,
     );
   }
   return warnings;

@@ -618,3 +618,92 @@ describe("loadAppConfig: assets and kv_namespaces", () => {
     ]);
   });
 });
+
+describe("loadAppConfig: ratelimits, and unsafe.bindings of type ratelimit", () => {
+  it("reads both forms as Rate Limiting bindings, and warns only of the unsafe bindings it does not provide", async () => {
+    using a = app({
+      "wrangler.jsonc": `{
+        "name": "api", "main": "src/index.ts",
+        "ratelimits": [{ "name": "MY_RATE_LIMITER", "namespace_id": "1001", "simple": { "limit": 100, "period": 60 } }],
+        "unsafe": { "bindings": [
+          { "name": "OLD_LIMITER", "type": "ratelimit", "namespace_id": "1002", "simple": { "limit": 5, "period": 10 } },
+          { "name": "FOO", "type": "some_internal_binding" },
+          { "name": "BAR", "type": "param", "param": "x" }
+        ] },
+        "env": { "quiet": { "unsafe": { "bindings": [
+          { "name": "ONLY", "type": "ratelimit", "namespace_id": "7", "simple": { "limit": 1, "period": 60 } }
+        ] } } }
+      }`,
+    });
+    const config = await loadAppConfig(a.dir);
+    assert.deepEqual(config.runtimeOptions.ratelimits, [
+      { name: "MY_RATE_LIMITER", namespace_id: "1001", simple: { limit: 100, period: 60 } },
+      { name: "OLD_LIMITER", namespace_id: "1002", simple: { limit: 5, period: 10 } },
+    ]);
+    assert.deepEqual(config.warnings, [
+      `${config.configPath}: unsafe is only partly supported by Stead: env.FOO, env.BAR will be undefined; only its bindings of type "ratelimit" are provided; other bindings and metadata are ignored. See docs/compatibility.md#config-keys`,
+    ]);
+    // Environments do not inherit bindings; one with only ratelimit bindings warns of nothing
+    // but the top level's unsafe key.
+    const quiet = await loadAppConfig(a.dir, { env: "quiet" });
+    assert.deepEqual(quiet.runtimeOptions.ratelimits, [
+      { name: "ONLY", namespace_id: "7", simple: { limit: 1, period: 60 } },
+    ]);
+    assert.equal(quiet.warnings.length, 1);
+    assert.doesNotMatch(quiet.warnings.join("\n"), /env\.quiet\.unsafe/);
+
+    using b = app({
+      "wrangler.json": JSON.stringify({
+        main: "src/index.ts",
+        unsafe: {
+          bindings: [
+            { name: "L", type: "ratelimit", namespace_id: "1", simple: { limit: 1, period: 10 } },
+          ],
+        },
+      }),
+    });
+    assert.deepEqual((await loadAppConfig(b.dir)).warnings, []);
+    using c = app({
+      "wrangler.json": JSON.stringify({ main: "src/index.ts", unsafe: { metadata: { a: 1 } } }),
+    });
+    assert.deepEqual((await loadAppConfig(c.dir)).warnings, [
+      `${join(c.dir, "wrangler.json")}: unsafe is only partly supported by Stead: only its bindings of type "ratelimit" are provided; other bindings and metadata are ignored. See docs/compatibility.md#config-keys`,
+    ]);
+  });
+
+  it("refuses bad values with the file and the path, in either form", async () => {
+    using a = app({
+      "wrangler.jsonc": `{
+        "main": "src/index.ts",
+        "ratelimits": [
+          { "name": "A", "namespace_id": "1001", "simple": { "limit": 100, "period": 30 } },
+          { "name": "B", "namespace_id": "x", "simple": { "limit": 1.5, "period": 60 } },
+          { "name": "C", "namespace_id": "3" }
+        ],
+        "unsafe": { "bindings": [
+          { "name": "D", "type": "ratelimit", "namespace_id": "4", "simple": { "limit": -1, "period": 60 } }
+        ] }
+      }`,
+    });
+    const message = await assertFails(a.dir, "INVALID_CONFIG", [
+      "wrangler.jsonc: ratelimits[0].simple.period: must be 10 or 60 (seconds), the periods Cloudflare allows; got 30",
+      'wrangler.jsonc: ratelimits[1].namespace_id: must be a whole number as a string, like "1001"; got "x"',
+      "wrangler.jsonc: ratelimits[1].simple.limit: must be a positive whole number of calls per period, like 100; got 1.5",
+      "wrangler.jsonc: ratelimits[2].simple: is required",
+      "wrangler.jsonc: unsafe.bindings[0].simple.limit: must be a positive whole number of calls per period, like 100; got -1",
+    ]);
+    assert.equal(message.split("\n").length, 5, message);
+    using b = app({
+      "wrangler.jsonc": `{
+        "main": "src/index.ts",
+        "kv_namespaces": [{ "binding": "LIMITER" }],
+        "unsafe": { "bindings": [
+          { "name": "LIMITER", "type": "ratelimit", "namespace_id": "4", "simple": { "limit": 1, "period": 60 } }
+        ] }
+      }`,
+    });
+    await assertFails(b.dir, "INVALID_CONFIG", [
+      "unsafe.bindings: the binding name LIMITER is also used by kv_namespaces",
+    ]);
+  });
+});

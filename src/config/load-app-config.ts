@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { z } from "zod";
 import { SteadError } from "../core/errors.ts";
 import type { Migration } from "../core/migrations/migration.ts";
+import { unsafeRatelimits } from "./bindings-schema.ts";
 import type { moduleRuleSchema } from "./build-schema.ts";
 import { unhandledKeyWarnings } from "./config-keys.ts";
 import { readDevVars } from "./dev-vars.ts";
@@ -62,6 +63,15 @@ export interface AppRuntimeOptions {
   services?: AppService[];
   /** `queues`: producers and consumers, as `createRuntime()`'s `queues` option. */
   queues?: AppQueues;
+  /** `ratelimits`, then the Rate Limiting bindings of `unsafe.bindings`. */
+  ratelimits?: AppRatelimit[];
+}
+
+/** One Rate Limiting binding (`ratelimits`, or `unsafe.bindings` of type "ratelimit"). */
+export interface AppRatelimit {
+  name: string;
+  namespace_id: string | number;
+  simple: { limit: number; period: 10 | 60 };
 }
 
 /** The config's `queues` key, as `createRuntime()` takes it (the keys Stead reads). */
@@ -199,7 +209,8 @@ export interface AppConfig {
  * needed when `options.main` names the entry, nor for an app of static assets only), `compatibility_date`, `compatibility_flags`,
  * `vars`, `durable_objects.bindings` (`name`, `class_name`; a `script_name` naming another
  * Worker is not supported), `assets` (inherited by environments; its directory must exist),
- * `kv_namespaces`, `r2_buckets`, `d1_databases`, `queues`, `services` (to this Worker's own entrypoints), `migrations`, the build keys (`rules`, `define`, `alias`,
+ * `kv_namespaces`, `r2_buckets`, `d1_databases`, `queues`, `services` (to this Worker's own
+ * entrypoints), `ratelimits` (and `unsafe.bindings` of type "ratelimit"), `migrations`, the build keys (`rules`, `define`, `alias`,
  * `tsconfig`, `jsx_factory`, `jsx_fragment`, `minify`, `keep_names`), `build` (a custom build
  * command, as `customBuild`), and `env.<name>` with `options.env` (`main`, `compatibility_date`,
  * `compatibility_flags`, `migrations`, `name`, `build` and
@@ -332,6 +343,13 @@ export async function loadAppConfig(
     migrations_dir: resolve(configDir, entry.migrations_dir ?? "migrations"),
   }));
   const queues = queuesFrom(selected.queues);
+  const ratelimits = [
+    ...(selected.ratelimits ?? []).map((entry) => ({ entry, key: "ratelimits" })),
+    ...unsafeRatelimits(selected.unsafe).map((entry) => ({ entry, key: "unsafe.bindings" })),
+  ].map(({ entry: { name, namespace_id, simple }, key }) => ({
+    key,
+    binding: { name, namespace_id, simple: { limit: simple.limit, period: simple.period } },
+  }));
   const services = (selected.services ?? []).map((entry, index) => {
     if (entry.service !== name) {
       throw new SteadError(
@@ -353,6 +371,7 @@ export async function loadAppConfig(
     ...r2Buckets.map(({ binding }) => ({ name: binding, key: "r2_buckets" })),
     ...d1Databases.map(({ binding }) => ({ name: binding, key: "d1_databases" })),
     ...(queues?.producers ?? []).map(({ binding }) => ({ name: binding, key: "queues.producers" })),
+    ...ratelimits.map(({ binding, key }) => ({ name: binding.name, key })),
     ...(assets?.binding === undefined ? [] : [{ name: assets.binding, key: "assets.binding" }]),
   ]);
 
@@ -398,6 +417,7 @@ export async function loadAppConfig(
     ...(r2Buckets.length === 0 ? {} : { r2_buckets: r2Buckets }),
     ...(d1Databases.length === 0 ? {} : { d1_databases: d1Databases }),
     ...(queues === undefined ? {} : { queues }),
+    ...(ratelimits.length === 0 ? {} : { ratelimits: ratelimits.map(({ binding }) => binding) }),
   };
   return deepFreeze({
     configPath,

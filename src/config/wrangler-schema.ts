@@ -5,7 +5,9 @@ import {
   kvNamespaceSchema,
   queuesSchema,
   r2BucketSchema,
+  ratelimitSchema,
   serviceSchema,
+  unsafeSchema,
 } from "./bindings-schema.ts";
 import { aliasSchema, customBuildSchema, defineSchema, moduleRuleSchema } from "./build-schema.ts";
 import { cpuLimitSchema } from "./cpu-limit-schema.ts";
@@ -49,6 +51,8 @@ const workerFields = {
   r2_buckets: z.array(r2BucketSchema).optional(),
   d1_databases: z.array(d1DatabaseSchema).optional(),
   queues: queuesSchema.optional(),
+  ratelimits: z.array(ratelimitSchema).optional(),
+  unsafe: unsafeSchema.optional(),
   // How the app is bundled (see docs/configuration.md, "How apps are built").
   rules: z.array(moduleRuleSchema).optional(),
   define: defineSchema.optional(),
@@ -103,7 +107,8 @@ const workerFields = {
 /**
  * The part of a wrangler config Stead reads: `name`, `main`, `compatibility_date`,
  * `compatibility_flags`, `vars`, `durable_objects.bindings`, `assets`, `kv_namespaces`,
- * `r2_buckets`, `d1_databases`, `queues`, `services`, `limits.cpu_ms`, `migrations`, the
+ * `r2_buckets`, `d1_databases`, `queues`, `services`, `ratelimits` (and the Rate Limiting
+ * bindings of `unsafe.bindings`), `limits.cpu_ms`, `migrations`, the
  * build keys (`rules`, `define`, `tsconfig`, `jsx_factory`, `jsx_fragment`, `minify`,
  * `keep_names`, `build`, and `alias` at the top level only), and the same keys under `env.<name>`. Every
  * other key (routes, observability, ...) is accepted and ignored.
