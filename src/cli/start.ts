@@ -1,6 +1,7 @@
 import { loadAppConfig } from "../config/index.ts";
 import { describeError } from "../core/error-text.ts";
 import { SteadError } from "../core/errors.ts";
+import { catchUncaughtErrors } from "../core/uncaught-errors.ts";
 import { DataDirLock } from "../drivers/local/data-dir-lock.ts";
 import { openFileLimit } from "../drivers/local/open-file-limit.ts";
 import { exposureWarning } from "../drivers/local/private-files.ts";
@@ -242,6 +243,18 @@ export async function startCommand(options: ServerOptions): Promise<void> {
       },
     );
   };
+  // An app's stray error (a throw in a timer, a rejection nobody handles) is logged with its
+  // object, as workerd logs it, and serving goes on; any other ends the process, gracefully.
+  catchUncaughtErrors({
+    app: (entry) => logger.app(entry),
+    own: (error, origin) => {
+      logger.error(`Stead stopped: ${origin} outside any object or request`, {
+        error: describeError(error),
+      });
+      if (running === undefined) exit(1);
+      else stop(origin, 1);
+    },
+  });
   running = await runServer(options, logger, () => {
     stuck = true;
     logger.error(

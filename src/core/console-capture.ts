@@ -33,16 +33,8 @@ export function captureConsole(sink: (entry: ConsoleEntry) => void): () => void 
   for (const [method, level] of Object.entries(LEVELS)) {
     saved.set(method, target[method]);
     target[method] = (...args: unknown[]) => {
-      const object = currentObject()?.object;
       const text = method === "trace" ? `Trace: ${format(...args)}\n${traceOf()}` : format(...args);
-      const entry: ConsoleEntry = { level, text };
-      if (object !== undefined) entry.object = object;
-      else {
-        // Only the Worker's own lines name a request: an object's event may run in the async
-        // context of whichever request woke its queue, so there it could name the wrong one.
-        const requestId = currentRequestId();
-        if (requestId !== undefined) entry.requestId = requestId;
-      }
+      const entry = consoleEntry(level, text);
       try {
         sink(entry);
       } catch {
@@ -53,6 +45,20 @@ export function captureConsole(sink: (entry: ConsoleEntry) => void): () => void 
   return () => {
     for (const [method, fn] of saved) target[method] = fn;
   };
+}
+
+/** A line of `text` at `level`, naming the object or request whose code is running now. */
+export function consoleEntry(level: ConsoleEntry["level"], text: string): ConsoleEntry {
+  const entry: ConsoleEntry = { level, text };
+  const object = currentObject()?.object;
+  if (object !== undefined) entry.object = object;
+  else {
+    // Only the Worker's own lines name a request: an object's event may run in the async
+    // context of whichever request woke its queue, so there it could name the wrong one.
+    const requestId = currentRequestId();
+    if (requestId !== undefined) entry.requestId = requestId;
+  }
+  return entry;
 }
 
 function traceOf(): string {

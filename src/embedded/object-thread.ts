@@ -27,6 +27,7 @@ import {
 } from "../core/object/namespace.ts";
 import { Residency } from "../core/object/residency.ts";
 import type { StorageDriver } from "../core/storage/driver.ts";
+import { catchUncaughtErrors } from "../core/uncaught-errors.ts";
 import { addRuntimeScope, runInScope, type WorkerScope } from "../core/worker-scope.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { PostgresDriver } from "../drivers/postgres/postgres-driver.ts";
@@ -60,6 +61,23 @@ const beat = new BigInt64Array(data.heartbeat);
 const heartbeat = () => Atomics.store(beat, 0, nowUs());
 heartbeat();
 setInterval(heartbeat, HEARTBEAT_MS).unref();
+
+// An object's stray error is logged as workerd logs it, and the thread's other objects go on;
+// any other ends the thread, which the main thread starts again (its objects are reset).
+catchUncaughtErrors({
+  app: (entry) =>
+    data.captureConsole
+      ? port.postMessage({ t: "console", entry })
+      : process.stderr.write(`${entry.text}\n`),
+  own: (error) => {
+    port.postMessage({
+      t: "error",
+      error: toWireError(error),
+      context: `object thread ${data.shard}`,
+    });
+    process.exit(1);
+  },
+});
 
 try {
   await start();
