@@ -17,7 +17,10 @@ const routePattern = z
 export const assetsSchema = z
   .object({
     directory: z
-      .string({ error: 'is required: the folder of static files, like "./public"' })
+      .string({
+        error:
+          'is required: the folder of static files, like "./public" (with the Cloudflare Vite plugin, the config its build generates names it: run the build first)',
+      })
       .min(1),
     binding: bindingName.optional(),
     not_found_handling: z

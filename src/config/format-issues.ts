@@ -29,7 +29,9 @@ function describe(issue: z.core.$ZodIssue): string {
   const input = (issue as { input?: unknown }).input;
   switch (issue.code) {
     case "invalid_type":
-      if (input === undefined) return "is required";
+      // A schema's own text for a missing key ("is required: the folder of …") says more.
+      if (input === undefined)
+        return issue.message.startsWith("is required") ? issue.message : "is required";
       return `expected ${article(issue.expected)}, got ${show(input)}`;
     case "unrecognized_keys": {
       const keys = issue.keys.map((k) => `"${k}"`).join(", ");

@@ -610,6 +610,13 @@ describe("loadAppConfig: assets and kv_namespaces", () => {
       'assets.html_handling: must be "auto-trailing-slash"',
       'assets.run_worker_first[0]: must be a path pattern starting with "/" (or "!/" to exclude), like "/api/*", got "api/*"',
     ]);
+    // As the agents SDK's examples write it: the Vite plugin's build fills in the directory.
+    using noDirectory = app({
+      "wrangler.jsonc": `{ "main": "src/index.ts", "assets": { "binding": "ASSETS" } }`,
+    });
+    await assertFails(noDirectory.dir, "INVALID_CONFIG", [
+      'assets.directory: is required: the folder of static files, like "./public" (with the Cloudflare Vite plugin, the config its build generates names it: run the build first)',
+    ]);
     using c = app({
       "wrangler.jsonc": `{ "main": "src/index.ts", "assets": { "directory": ".", "binding": "KV" }, "kv_namespaces": [{ "binding": "KV" }] }`,
     });
