@@ -247,7 +247,11 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   key("logfwdr", "deploy-only", "Deployment."),
   key("legacy_env", "deploy-only", "Deployment naming of environments."),
   key("cloudchamber", "deploy-only", "Deployment."),
-  key("secrets", "deploy-only", "Declares required secrets; give them with `.dev.vars` or `vars`."),
+  key(
+    "secrets",
+    "supported",
+    "`required` lists the secrets the Worker needs: exactly those are read, from `.dev.vars` in `stead dev` and from the process's environment in `stead start` (how a deployed copy gets them); any that is set nowhere is named at startup. See docs/configuration.md#secrets.",
+  ),
   key("$schema", "deploy-only", "Editor schema."),
   key("configPath", "deploy-only", GENERATED),
   key("userConfigPath", "deploy-only", GENERATED),

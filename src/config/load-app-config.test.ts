@@ -400,6 +400,35 @@ describe("loadAppConfig: environments, .dev.vars, delete confirmation", () => {
     assert.deepEqual(staging.runtimeOptions.vars, { LEVEL: "staging", TOKEN: "staging-token" });
   });
 
+  it("secrets.required: exactly those names, from .dev.vars in dev and the environment otherwise", async () => {
+    using a = app({
+      "wrangler.jsonc": `{ "main": "src/index.ts", "vars": { "LEVEL": "top" },
+        "secrets": { "required": ["API_KEY", "DB_PASSWORD"] } }`,
+      ".dev.vars": 'API_KEY="from-dev-vars"\nOTHER=left-out\n',
+    });
+    const file = join(a.dir, "wrangler.jsonc");
+    const dev = await loadAppConfig(a.dir, { dev: true, processEnv: { DB_PASSWORD: "pw" } });
+    assert.deepEqual(dev.runtimeOptions.vars, {
+      LEVEL: "top",
+      API_KEY: "from-dev-vars",
+      DB_PASSWORD: "pw",
+    });
+    assert.deepEqual([...dev.secretNames].sort(), ["API_KEY", "DB_PASSWORD"]);
+    assert.deepEqual(dev.warnings, []);
+    // stead start: the environment only, and what is missing is named with the fix.
+    const start = await loadAppConfig(a.dir, { processEnv: { API_KEY: "from-env", PATH: "/bin" } });
+    assert.deepEqual(start.runtimeOptions.vars, { LEVEL: "top", API_KEY: "from-env" });
+    assert.deepEqual(start.warnings, [
+      `${file}: secrets.required: DB_PASSWORD is not set, so env.DB_PASSWORD will be undefined. Set them in the environment of stead start (API_KEY=… stead start, systemd Environment=, docker run -e).`,
+    ]);
+    using bad = app({
+      "wrangler.jsonc": `{ "main": "src/index.ts", "secrets": { "required": ["API-KEY"] } }`,
+    });
+    await assertFails(bad.dir, "INVALID_CONFIG", [
+      "secrets.required[0]: must be a variable name, like API_KEY",
+    ]);
+  });
+
   it("STEAD_CONFIRM_DELETE lists the migration tags whose deletions are confirmed", async () => {
     using a = app({ "wrangler.jsonc": WITH_ENVS });
     const none = await loadAppConfig(a.dir, { processEnv: {} });

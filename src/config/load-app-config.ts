@@ -4,10 +4,10 @@ import { fileURLToPath } from "node:url";
 import type { z } from "zod";
 import { SteadError } from "../core/errors.ts";
 import type { Migration } from "../core/migrations/migration.ts";
+import { readAppSecrets } from "./app-secrets.ts";
 import { unsafeRatelimits } from "./bindings-schema.ts";
 import type { moduleRuleSchema } from "./build-schema.ts";
 import { unhandledKeyWarnings } from "./config-keys.ts";
-import { readDevVars } from "./dev-vars.ts";
 import { type FoundConfigFile, findConfigFile } from "./find-config-file.ts";
 import { formatIssues, formatPath } from "./format-issues.ts";
 import { parseConfigText } from "./parse-config-text.ts";
@@ -375,11 +375,14 @@ export async function loadAppConfig(
     ...(assets?.binding === undefined ? [] : [{ name: assets.binding, key: "assets.binding" }]),
   ]);
 
-  const vars: Record<string, unknown> = { ...selected.vars };
-  const devVars = options.dev === true ? readDevVars(configDir, options.env) : undefined;
-  if (devVars !== undefined) Object.assign(vars, devVars.values);
-
   const processEnv = options.processEnv ?? process.env;
+  const secrets = readAppSecrets(selected.secrets?.required, configDir, {
+    dev: options.dev === true,
+    env: options.env,
+    processEnv,
+  });
+  const vars: Record<string, unknown> = { ...selected.vars, ...secrets.values };
+
   const confirm = processEnv.STEAD_CONFIRM_DELETE;
   const confirmDeletions = (confirm ?? "")
     .split(",")
@@ -425,11 +428,12 @@ export async function loadAppConfig(
     redirectedFrom: found.redirect?.deployConfig,
     name,
     env: options.env,
-    secretNames: Object.keys(devVars?.values ?? {}),
+    secretNames: Object.keys(secrets.values),
     runtimeOptions,
     customBuild: customBuildFrom(customBuildKey, configDir),
     warnings: [
       ...staleRedirectWarnings(found),
+      ...secrets.warnings.map((warning) => `${configPath}: ${envPath}${warning}`),
       ...unhandledKeyWarnings(configPath, parsed as Record<string, unknown>),
       ...(options.env === undefined
         ? []

@@ -44,6 +44,15 @@ const workerFields = {
     .optional(),
   compatibility_flags: z.array(z.string().min(1)).optional(),
   vars: z.record(z.string(), z.unknown()).optional(),
+  secrets: z
+    .object({
+      required: z
+        .array(
+          z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name, like API_KEY"),
+        )
+        .optional(),
+    })
+    .optional(),
   durable_objects: durableObjects.optional(),
   assets: assetsSchema.optional(),
   kv_namespaces: z.array(kvNamespaceSchema).optional(),

@@ -125,6 +125,29 @@ describe("stead start: building apps", () => {
     assert.doesNotMatch(stead.stderr(), /not a wrangler config key|is not supported by Stead/);
   });
 
+  it("gives the Worker the secrets its config requires from the environment", async () => {
+    using app = tempDataDir("stead-app-");
+    writeFileSync(
+      join(app.path, "wrangler.jsonc"),
+      '{ "main": "index.js", "secrets": { "required": ["API_KEY", "DB_PASSWORD"] } }',
+    );
+    writeFileSync(join(app.path, "package.json"), '{ "type": "module" }');
+    writeFileSync(
+      join(app.path, "index.js"),
+      "export default { fetch: (_, env) => Response.json([env.API_KEY ?? null, env.DB_PASSWORD ?? null, env.PATH ?? null]) };\n",
+    );
+    using store = testStore();
+    await using stead = await startStead("start", [app.path, "--threads", "0"], {
+      store,
+      env: { API_KEY: "k-123" },
+    });
+    assert.deepEqual(JSON.parse(await get(`${stead.url}/`)), ["k-123", null, null]);
+    assert.match(
+      stead.stderr(),
+      /secrets\.required: DB_PASSWORD is not set, so env\.DB_PASSWORD will be undefined/,
+    );
+  });
+
   it("fails to start on a build error, showing where and the imports that led there", async () => {
     using app = tempDataDir("stead-app-");
     mkdirSync(join(app.path, "src"));
