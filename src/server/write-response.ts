@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import { bodyLength } from "../core/body-length.ts";
 import { encodedBodyOf } from "../core/encoded-body.ts";
 import { takeBodyText } from "../core/websocket/response.ts";
 import { contentEncoder } from "./content-encoding.ts";
@@ -94,6 +95,13 @@ export async function writeResponse(
     body = body.pipeThrough(encoder);
     if (hasLength) removeHeader(headers, "content-length");
     hasLength = false;
+  }
+
+  // A body whose length is known (a FixedLengthStream's, an R2 object's) is framed by it.
+  const declared = hasLength ? undefined : bodyLength(body);
+  if (declared !== undefined) {
+    headers.push("content-length", String(declared));
+    hasLength = true;
   }
 
   const reader = body.getReader();

@@ -83,6 +83,11 @@ describe("Workers globals", () => {
     const overridden = await (await fetch(`${dev.address.url}/cf`, { headers })).json();
     assert.equal(overridden.country, "DE");
     assert.equal(overridden.httpProtocol, "HTTP/1.1");
+    // A FixedLengthStream's body leaves with its declared length, not chunked.
+    const fixed = await fetch(`${plain.address.url}/fixed-length`);
+    assert.equal(fixed.headers.get("content-length"), "6");
+    assert.equal(fixed.headers.get("transfer-encoding"), null);
+    assert.equal(await fixed.text(), "abcdef");
     const bad = await fetch(`${dev.address.url}/cf`, { headers: { "x-stead-cf": "DE" } });
     assert.equal(bad.status, 400);
     assert.match(await bad.text(), /x-stead-cf header must be a JSON object/);

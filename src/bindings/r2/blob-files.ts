@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { openSync, readdirSync, unlinkSync } from "node:fs";
 import { type FileHandle, open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { setBodyLength } from "../../core/body-length.ts";
 import {
   closeDescriptor,
   closeWhenDropped,
@@ -159,6 +160,7 @@ export class BlobFiles {
       fd = openSync(this.path(segments[index]!.id), "r");
       forget = closeWhenDropped(stream, fd);
     }
+    setBodyLength(stream, length);
     return stream;
   }
 

@@ -1,8 +1,9 @@
 /**
  * Workers' byte streams: `IdentityTransformStream` passes bytes through unchanged, and
  * `FixedLengthStream` does the same but insists on an exact byte count (on Cloudflare a body
- * made from one gets a `Content-Length`).
+ * made from one gets a `Content-Length`, and here too: `body-length.ts`).
  */
+import { setBodyLength } from "../body-length.ts";
 
 function bytesOf(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
@@ -57,5 +58,6 @@ export class FixedLengthStream extends TransformStream<ArrayBufferView | ArrayBu
       { highWaterMark: options?.highWaterMark ?? 0 },
     );
     this.expectedLength = expected;
+    setBodyLength(this.readable, expected);
   }
 }
