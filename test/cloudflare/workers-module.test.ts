@@ -42,7 +42,7 @@ describe("Workers globals", () => {
     client.close();
   });
 
-  it("has scheduler, a never-hitting caches, the Workers byte streams and a named HTMLRewriter", async () => {
+  it("has scheduler, a never-hitting caches, the Workers byte streams and HTMLRewriter", async () => {
     await using rt = await createRuntime({ main: PLAIN, ...storageOptions() });
     assert.deepEqual(await (await rt.fetch("http://x/more-globals")).json(), {
       hit: "miss",
@@ -50,8 +50,18 @@ describe("Workers globals", () => {
       identity: true,
       fixed: "abc",
       shortClose: "FixedLengthStream did not see all expected bytes before close().",
-      rewriter: "API_UNSUPPORTED",
+      rewriter: "function",
     });
+  });
+
+  it("runs a Worker's HTMLRewriter unchanged: async handlers, the document end, streamed", async () => {
+    await using rt = await createRuntime({ main: PLAIN, ...storageOptions() });
+    const res = await rt.fetch("http://x/rewrite");
+    assert.equal(res.headers.get("content-type"), "text/html");
+    assert.equal(
+      await res.text(),
+      '<html><body><a href="https://example.com/a">a</a></body></html><!-- rewritten -->',
+    );
   });
 
   it("keeps Node's client WebSocket behind `new WebSocket(url)`", async () => {

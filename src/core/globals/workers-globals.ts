@@ -13,7 +13,7 @@ const slots = globalThis as unknown as Record<PropertyKey, unknown>;
  * `WebSocket`, `WebSocketPair`, `WebSocketRequestResponsePair`, the `Response` that takes
  * `webSocket`, `navigator` (`userAgent` "Cloudflare-Workers"), `scheduler`, `caches` (a cache that
  * never hits, as on a workers.dev route), `IdentityTransformStream`, `FixedLengthStream`, and an
- * `HTMLRewriter` that throws when built. Call it before loading an
+ * `HTMLRewriter` (lol-html as WebAssembly). Call it before loading an
  * app's code, on every thread that runs some; idempotent.
  *
  * Node's own classes stay reachable where Stead needs them: `NativeResponse` and
