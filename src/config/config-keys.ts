@@ -250,7 +250,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   key(
     "secrets",
     "supported",
-    "`required` lists the secrets the Worker needs: exactly those are read, from `.dev.vars` in `stead dev` and from the process's environment in `stead start` (how a deployed copy gets them); any that is set nowhere is named at startup. See docs/configuration.md#secrets.",
+    "`required` lists the secrets the Worker needs: exactly those are read, from `.dev.vars` in `stead dev` and from the process's environment in `stead start` (how a deployed copy gets them); any that is set nowhere is named at startup. See docs/configuration.md (Secrets).",
   ),
   key("$schema", "deploy-only", "Editor schema."),
   key("configPath", "deploy-only", GENERATED),

@@ -58,7 +58,7 @@ describe("stray errors under stead start", () => {
       const logged = appErrors()
         .map(({ level, msg, object }) => ({
           level,
-          first: String(msg).split("\n")[0],
+          first: String(msg).split("\n")[0] ?? "",
           object: object?.name,
         }))
         .sort((a, b) => a.first.localeCompare(b.first));
