@@ -63,6 +63,11 @@ test("counts, and the object's storage is reachable from the test", async () => 
     assert.equal(await stub.increment(), 1);
     assert.equal(await stub.increment(), 2);
     assert.equal(await runInDurableObject(stub, (_, ctx) => ctx.storage.get("n")), 2);
+    // The Workers globals come with the package, HTMLRewriter's WebAssembly included.
+    const page = new HTMLRewriter()
+      .on("b", { element: (b) => b.setInnerContent("installed") })
+      .transform(new Response("<b>?</b>"));
+    assert.equal(await page.text(), "<b>installed</b>");
   } finally {
     await rt.dispose();
   }
