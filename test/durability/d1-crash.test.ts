@@ -151,6 +151,11 @@ describe("D1 survives SIGKILL", () => {
       `${workload.acked.size} acknowledged batches checked over ${RUNS} kills; ${killedInFlight} kills with a batch in flight, ${committedUnacked} of those batches stored unacknowledged`,
     );
     assert.ok(workload.acked.size > 0, "some batches were acknowledged");
-    assert.ok(killedInFlight >= RUNS / 2, "most kills did not land while a batch was in flight");
+    // How many kills land mid-batch depends on the machine's load (7 to 16 of 16 seen): a
+    // quarter still shows the kills reach inside batches, without failing a loaded CI run.
+    assert.ok(
+      killedInFlight >= RUNS / 4,
+      `only ${killedInFlight} of ${RUNS} kills landed while a batch was in flight`,
+    );
   });
 });
