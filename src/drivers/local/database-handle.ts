@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import type { DatabaseHandle, OpenObjectOptions } from "../../core/storage/driver.ts";
+import { closeWithHistory } from "./close-with-history.ts";
 import { LocalDatabaseHistory } from "./database-history.ts";
 import { databaseOpenError, fileSystemError } from "./file-errors.ts";
 import { type CommitSync, JournalSync } from "./journal-sync.ts";
@@ -27,13 +28,6 @@ import {
  * as SQLite's own automatic checkpoint would (it comes after 1,000 pages).
  */
 const FORCE_FACTOR = 16;
-
-/**
- * A close whose WAL holds at most this many bytes of frames keeps it aside instead of syncing
- * history (see `disconnect`): a cold object's close then costs no history sync. The WAL grows
- * across such closes (it restarts only after a checkpoint), so a larger one is settled.
- */
-const LAZY_CLOSE_BYTES = 64 * 1024;
 
 /**
  * What a handle needs from the driver that owns it: shared settings, and the calls by which the
@@ -308,50 +302,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#wal = undefined;
     wal.openNow();
     wal.close();
-    let finish = closeSqliteFile(db, this.path);
-    // A small WAL of a cold object the open-database budget closes: its records are left
-    // unsynced and the kept WAL is not recycled, so the next open puts it back (SQLite replays
-    // frames the file already holds) and history syncs them before the WAL restarts. A crash
-    // before then recaptures from the kept WAL whatever history lost.
-    const lazy =
-      history !== undefined &&
-      historyError === undefined &&
-      finish !== undefined &&
-      evicted &&
-      !history.durable &&
-      history.capturedWalBytes <= LAZY_CLOSE_BYTES;
-    if (history !== undefined && historyError !== undefined) {
-      // History could not take the WAL's last frames: keep the WAL aside (never recycle it), so
-      // the next open puts it back (`recoverKeptWal`) and history captures them then.
-      finish = undefined;
-      history.release();
-    } else if (history !== undefined) {
-      if (finish === undefined) {
-        if (!history.durable) history.settleNow();
-        history.release();
-      } else if (lazy) {
-        const rest = finish;
-        history.release();
-        finish = (stillClosed) => rest(stillClosed, false);
-      } else {
-        const rest = finish;
-        // The kept WAL is recycled only once history holds its frames durably.
-        finish = async (stillClosed) => {
-          await history.settle().catch(ignore);
-          if (!history.durable) {
-            history.release();
-            return;
-          }
-          try {
-            history.trimIfDue();
-          } catch {
-            // Trimming only saves space; tried again on a later checkpoint or close.
-          }
-          history.release();
-          await rest(stillClosed);
-        };
-      }
-    }
+    const finish = closeWithHistory(closeSqliteFile(db, this.path), history, historyError, evicted);
     this.#driver.disconnected(this, finish);
     this.#onClose?.();
   }
