@@ -4,6 +4,7 @@ import type {
   HTMLRewriter as LolHtmlRewriter,
 } from "html-rewriter-wasm";
 import { newLolHtml } from "./lol-html.ts";
+import { chunkBytes } from "./transform-streams.ts";
 
 /** The handlers one transform registers, in the order the app registered them. */
 export interface RewriteHandlers {
@@ -86,11 +87,8 @@ export function rewrittenBody(
 }
 
 function toBytes(chunk: unknown): Uint8Array {
-  if (chunk instanceof Uint8Array) return chunk;
-  if (ArrayBuffer.isView(chunk)) {
-    return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  }
-  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+  const bytes = chunkBytes(chunk);
+  if (bytes !== undefined) return bytes;
   throw new TypeError(
     `HTMLRewriter can only transform a body of bytes, but the body gave a ${typeof chunk} chunk. Build the Response from a string, bytes or a stream of Uint8Array.`,
   );

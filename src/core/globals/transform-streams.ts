@@ -5,12 +5,19 @@
  */
 import { setBodyLength } from "../body-length.ts";
 
-function bytesOf(chunk: unknown): Uint8Array {
+/** A byte chunk's bytes (no copy), or undefined for a chunk that is not bytes. */
+export function chunkBytes(chunk: unknown): Uint8Array | undefined {
   if (chunk instanceof Uint8Array) return chunk;
   if (ArrayBuffer.isView(chunk)) {
     return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   }
   if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+  return undefined;
+}
+
+function bytesOf(chunk: unknown): Uint8Array {
+  const bytes = chunkBytes(chunk);
+  if (bytes !== undefined) return bytes;
   throw new TypeError(
     "This TransformStream is being used as a byte stream, but received an object of non-ArrayBuffer/ArrayBufferView type on its writable side.",
   );
