@@ -58,7 +58,8 @@ export async function writeBackup(
   }
   progress.start(work.length);
   const counts = new Map<string, number>();
-  const dirs = new Set<string>();
+  /** Each class directory, made once: workers writing into it wait for the one making it. */
+  const dirs = new Map<string, Promise<unknown>>();
   let next = 0;
   const worker = async () => {
     while (next < work.length) {
@@ -73,10 +74,12 @@ export async function writeBackup(
       }
       const path = objectPath(storageName, id);
       const dir = dirname(join(dest, path));
-      if (!dirs.has(dir)) {
-        dirs.add(dir);
-        await mkdir(dir, { recursive: true, mode: 0o700 });
+      let made = dirs.get(dir);
+      if (made === undefined) {
+        made = mkdir(dir, { recursive: true, mode: 0o700 });
+        dirs.set(dir, made);
       }
+      await made;
       await writeSynced(join(dest, path), database);
       files[path] = { bytes: database.byteLength, sha256: sha256(database) };
       counts.set(storageName, (counts.get(storageName) ?? 0) + 1);
@@ -84,7 +87,7 @@ export async function writeBackup(
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker));
-  for (const dir of [...dirs, join(dest, OBJECTS_DIR), dest]) await syncDirectory(dir);
+  for (const dir of [...dirs.keys(), join(dest, OBJECTS_DIR), dest]) await syncDirectory(dir);
 
   const sorted = Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1)));
   const manifest: BackupManifest = {
