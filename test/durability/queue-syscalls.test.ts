@@ -1,15 +1,13 @@
 // A queue send is acknowledged only after the WAL of <dataDir>/queues.sqlite is fdatasynced past
 // its insert: every response to a send follows a sync of that WAL after the last write to it.
 import assert from "node:assert/strict";
-import { once } from "node:events";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { writeFiles } from "../support/app-files.ts";
 import { queuesConfig } from "../support/queues-app.ts";
 import { startStead } from "../support/stead-process.ts";
 import { skipUnless } from "../support/storage.ts";
-import { attachStrace, isResponse, missingStrace, parseCalls } from "../support/strace.ts";
+import { attachStrace, isResponse, missingStrace, stopStrace } from "../support/strace.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 
 describe("queue sends at the system-call level (strace)", {
@@ -41,9 +39,7 @@ describe("queue sends at the system-call level (strace)", {
         assert.equal(await response.text(), "sent");
       }),
     );
-    strace.kill("SIGINT");
-    await once(strace, "exit");
-    const calls = parseCalls(readFileSync(log, "utf8"));
+    const calls = await stopStrace(strace, log, 30);
 
     const wal = (target: string) => target.endsWith("/queues.sqlite-wal");
     const responses = calls.filter(isResponse);

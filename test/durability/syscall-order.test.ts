@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { once } from "node:events";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -11,15 +10,19 @@ import {
   type Call,
   isResponse,
   missingStrace,
-  parseCalls,
+  stopStrace,
 } from "../support/strace.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 
 const COUNTER = fileURLToPath(new URL("../../templates/counter", import.meta.url));
 
-/** Runs `requests` against a traced `stead start` on `dataDir`; returns the completed calls. */
+/**
+ * Runs `requests` (answered by `responses` responses) against a traced `stead start` on
+ * `dataDir`; returns the completed calls.
+ */
 async function traced(
   dataDir: string,
+  responses: number,
   requests: (url: string) => Promise<void>,
   options: { args?: string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<Call[]> {
@@ -32,9 +35,7 @@ async function traced(
   const log = join(logDir.path, "strace.log");
   const strace = await attachStrace(stead.child.pid!, log);
   await requests(stead.url);
-  strace.kill("SIGINT");
-  await once(strace, "exit");
-  const calls = parseCalls(readFileSync(log, "utf8"));
+  const calls = await stopStrace(strace, log, responses);
   assert.deepEqual(await stead.stop(), { code: 0, signal: null });
   return calls;
 }
@@ -55,6 +56,7 @@ describe("durability at the system-call level (strace)", {
     // dozen commits or so, each after syncing the object's files.
     const calls = await traced(
       data.path,
+      70,
       async (url) => {
         for (let n = 1; n <= 70; n++) await increment(url, n);
       },
@@ -124,6 +126,7 @@ describe("durability at the system-call level (strace)", {
     // is checkpointed and restarts.
     const calls = await traced(
       data.path,
+      70,
       async (url) => {
         for (let n = 1; n <= 70; n++) await increment(url, n);
       },
@@ -189,13 +192,13 @@ describe("durability at the system-call level (strace)", {
 
   it("syncs the directory of a WAL that SQLite had to create (another program deleted it)", async () => {
     using data = tempDataDir("stead-syscalls-");
-    await traced(data.path, (url) => increment(url, 1));
+    await traced(data.path, 1, (url) => increment(url, 1));
     // A clean stop leaves the database file whole; an SQLite program that opens and closes it
     // (a backup, the sqlite3 shell) deletes the WAL.
     const dir = join(data.path, "Counter");
     const [file] = readdirSync(dir).filter((name) => name.endsWith(".sqlite"));
     rmSync(join(dir, `${file}-wal`));
-    const calls = await traced(data.path, (url) => increment(url, 2));
+    const calls = await traced(data.path, 1, (url) => increment(url, 2));
     const response = calls.findIndex(isResponse);
     assert.ok(
       calls

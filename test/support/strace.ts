@@ -1,8 +1,9 @@
 // System calls of a running server, as strace sees them: for the tests that check what is synced
 // before a response leaves (test/durability/syscall-order.test.ts, queue-syscalls.test.ts).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
-import { waitFor } from "./wait-for.ts";
+import { eventually, waitFor } from "./wait-for.ts";
 
 /** Why the suite cannot run here, if it cannot. */
 export function missingStrace(): string | undefined {
@@ -76,6 +77,25 @@ export async function attachStrace(pid: number, log: string): Promise<ChildProce
   strace.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   await waitFor(() => stderr.includes("attached"), "strace to attach");
   return strace;
+}
+
+/**
+ * Stops `strace` once its log shows `responses` responses, and returns the calls it traced. A
+ * client can read a response before strace has logged the write that sent it (the tracee is
+ * still stopped at the call's exit), so stopping strace as soon as the client has its answers can
+ * lose the last call.
+ */
+export async function stopStrace(
+  strace: ChildProcess,
+  log: string,
+  responses: number,
+): Promise<Call[]> {
+  await eventually(`strace to log ${responses} responses`, () =>
+    parseCalls(readFileSync(log, "utf8")).filter(isResponse).length >= responses ? true : undefined,
+  );
+  strace.kill("SIGINT");
+  await once(strace, "exit");
+  return parseCalls(readFileSync(log, "utf8"));
 }
 
 /** A response's first bytes on a socket (one writev with its body, or a write of its own). */
