@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
 import { deserialize } from "node:v8";
-import { createRuntime } from "../../src/index.ts";
+import { runtimeAdmin } from "../../src/embedded/runtime-admin.ts";
+import { createRuntime, LocalDriver, type Runtime } from "../../src/index.ts";
 import { skipUnless } from "../support/storage.ts";
 import { tempDataDir } from "../support/temp-dir.ts";
 
@@ -22,6 +23,19 @@ function countInDatabaseFile(file: string): number {
   } finally {
     db.close();
   }
+}
+
+/** How many commits the objects of `className` made, from the runtime's metrics. */
+async function commitsOf(rt: Runtime, className: string): Promise<number> {
+  const families = (await runtimeAdmin(rt).metrics!()).flat();
+  const family = families.find((f) => f.name === "stead_storage_commit_duration_seconds");
+  const count = family?.values.find(
+    (s) =>
+      s.metricName === "stead_storage_commit_duration_seconds_count" &&
+      s.labels.class === className,
+  );
+  assert.ok(count !== undefined, "a commit histogram for the class");
+  return count.value;
 }
 
 describe("WAL checkpoints", () => {
@@ -45,5 +59,44 @@ describe("WAL checkpoints", () => {
     // Checkpoints come after 64 commits, once the WAL is quiet (each call here awaits its own).
     const inFile = countInDatabaseFile(file);
     assert.ok(inFile >= 300 - 64, `the database file alone holds count ${inFile}`);
+  });
+
+  it("coalesce a busy object's writes into one commit per flush, and still checkpoint its WAL", {
+    skip: skipUnless("localFiles", "reads the size of the -wal file and the database file alone"),
+  }, async () => {
+    using dir = tempDataDir("stead-checkpoints-");
+    // A checkpoint due every 4 commits: with writes coming during every flush, no moment is ever
+    // quiet while the callers run, so the WAL stays short only if checkpoints come anyway.
+    await using rt = await createRuntime({
+      main: COUNTER_WORKER,
+      durableObjects: { COUNTER: "Counter" },
+      driver: new LocalDriver({ dataDir: dir.path, checkpointAfterCommits: 4 }),
+    });
+    const stub = rt.env.COUNTER.getByName("busy");
+    const callers = 32;
+    const each = 30;
+    const seen = (
+      await Promise.all(
+        Array.from({ length: callers }, async () => {
+          const values: number[] = [];
+          for (let n = 0; n < each; n++) values.push(await stub.increment());
+          return values;
+        }),
+      )
+    ).flat();
+    const total = callers * each;
+    // Every increment saw its own count: coalescing never merged two of them into one value.
+    assert.deepEqual(
+      seen.sort((a, b) => a - b),
+      Array.from({ length: total }, (_, n) => n + 1),
+    );
+    const commits = await commitsOf(rt, "Counter");
+    assert.ok(commits < total / 4, `${commits} commits for ${total} increments`);
+    // Without checkpoints the WAL would hold a 4 KiB frame per commit.
+    assert.ok(commits >= 30, `${commits} commits: too few to tell a short WAL from a long one`);
+    const file = join(dir.path, "Counter", `${stub.id.toString()}.sqlite`);
+    const wal = statSync(`${file}-wal`).size;
+    assert.ok(wal < 25 * 4120, `WAL of ${wal} bytes after ${commits} commits`);
+    assert.equal(await stub.count(), total);
   });
 });

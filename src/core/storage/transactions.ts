@@ -48,6 +48,12 @@ export interface CommitHooks {
  * intervening await — and the rest of the turn — commit atomically. Explicit transactions are
  * savepoints inside it and postpone the commit until they end. Once committed, the driver makes
  * it durable; the output gate waits for that, and a failure breaks this generation.
+ *
+ * While a commit is being made durable, the next one waits: the writes of every turn meanwhile
+ * join one transaction, committed when the flush before it settles (as workerd's storage cache
+ * coalesces the writes made during a flush into the next). A busy object thus commits once per
+ * flush: fewer, larger commits, and no output waits longer than the flush it would have queued
+ * behind anyway. `commitImplicit` does not wait.
  */
 export class Transactions {
   readonly #db: ObjectDatabase;
@@ -59,6 +65,8 @@ export class Transactions {
   #open: OpenTransaction | undefined;
   #depth = 0;
   #scheduled = false;
+  /** Commits whose flush has not settled yet. */
+  #flushing = 0;
   #lastDurable: Promise<void> | undefined;
   #broken: Error | undefined;
   /** The SQLite error that rolled back the transaction and broke this generation, if any. */
@@ -139,7 +147,7 @@ export class Transactions {
    */
   commitImplicit(): void {
     this.check();
-    if (this.#depth === 0 && this.#open !== undefined) this.#commit();
+    if (this.#depth === 0 && this.#open !== undefined) this.#commitNow();
   }
 
   /** Opens a savepoint for an explicit transaction; the turn's commit waits until `end`. */
@@ -247,6 +255,12 @@ export class Transactions {
 
   readonly #commit = (): void => {
     this.#scheduled = false;
+    // The last commit is still being made durable: this one waits for it (its flush schedules
+    // this again) and takes every write made meanwhile.
+    if (this.#flushing === 0) this.#commitNow();
+  };
+
+  #commitNow(): void {
     const tx = this.#open;
     if (!tx || this.#depth > 0 || this.#broken) return;
     this.#open = undefined;
@@ -267,13 +281,17 @@ export class Transactions {
       this.#onFailure(error);
       return;
     }
+    this.#flushing++;
     this.#db.flush().then(
       () => {
+        this.#flushing--;
+        if (this.#open !== undefined) this.#schedule();
         this.#commitSeconds?.observe((performance.now() - started) / 1000);
         afterDurable?.();
         tx.durable.resolve();
       },
       (cause: unknown) => {
+        this.#flushing--;
         const error = new SteadError(
           "STORAGE_FLUSH_FAILED",
           `Durable Object storage write could not be made durable, so the object was reset: ${errorMessage(cause)}`,
@@ -284,5 +302,5 @@ export class Transactions {
         this.#onFailure(error);
       },
     );
-  };
+  }
 }

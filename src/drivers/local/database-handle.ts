@@ -115,6 +115,11 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   /** The last checkpoint attempt found the WAL busy: flushes leave history to the background. */
   #walBusy = false;
   /**
+   * The last checkpoint attempt found a transaction open: a busy object's writes join the next
+   * commit while a flush runs (`Transactions`), so there is no quiet moment to wait for.
+   */
+  #checkpointBlocked = false;
+  /**
    * The database file or its WAL is new (SQLite creates them on open): their directory entries,
    * and the database file's first page, are not yet known durable.
    */
@@ -226,7 +231,12 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       flush = Promise.all([sync, this.#settleHistory().catch(ignore)]).then(ignore);
     }
     this.#lastFlush = flush;
-    if (due && !this.#checkpointArmed) {
+    if (due && this.#checkpointBlocked) {
+      // Writes came during every flush since the WAL was due: checkpoint right after this
+      // commit, making it durable here first (one sync on the event loop per checkpoint).
+      this.#checkpointBlocked = false;
+      this.#checkpoint(true);
+    } else if (due && !this.#checkpointArmed) {
       this.#checkpointArmed = true;
       const generation = this.#generation;
       const settled = () => {
@@ -337,16 +347,21 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
 
   /**
    * Runs when a flush that found the WAL due for a checkpoint finished. Checkpoints when every
-   * committed frame is durable: no commit came since that flush's sync started, or (a busy WAL
-   * long overdue) after syncing the WAL here. Never inside a transaction or under a cursor.
+   * committed frame is durable: no commit came since that flush's sync started, or (`force`, or
+   * a busy WAL long overdue) after syncing the WAL here. Never inside a transaction or under a
+   * cursor: the next flush tries again, forced (`#checkpointBlocked`).
    */
-  #checkpoint(): void {
+  #checkpoint(force = false): void {
     const db = this.#db;
     const wal = this.#commitSync;
-    if (db === undefined || wal === undefined || this.#holds > 0 || db.isTransaction) return;
+    if (db === undefined || wal === undefined) return;
+    if (this.#holds > 0 || db.isTransaction) {
+      this.#checkpointBlocked = true;
+      return;
+    }
     const history = this.#history;
     try {
-      const forced = this.#commits >= FORCE_FACTOR * this.#driver.checkpointAfterCommits;
+      const forced = force || this.#commits >= FORCE_FACTOR * this.#driver.checkpointAfterCommits;
       this.#walBusy = !wal.idle;
       if (!wal.idle) {
         if (!forced) return;
@@ -454,6 +469,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#flushed = false;
     this.#commits = 0;
     this.#walBusy = false;
+    this.#checkpointBlocked = false;
     const journal = this.#driver.journal;
     // Without the journal its syncs make commits durable; with it, it is only read.
     const wal = new FileSync(`${this.path}-wal`, {
