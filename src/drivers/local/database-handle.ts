@@ -214,8 +214,12 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     });
     let flush = sync;
     const due = ++this.#commits >= this.#driver.checkpointAfterCommits;
+    // Writes came during every flush since the WAL was due (a busy object's commits, see
+    // `Transactions`): it is checkpointed right after this commit, made durable here first.
+    const checkpointNow = due && this.#checkpointBlocked;
     if (
       due &&
+      !checkpointNow &&
       quiet &&
       !this.#checkpointArmed &&
       !this.#walBusy &&
@@ -231,9 +235,8 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       flush = Promise.all([sync, this.#settleHistory().catch(ignore)]).then(ignore);
     }
     this.#lastFlush = flush;
-    if (due && this.#checkpointBlocked) {
-      // Writes came during every flush since the WAL was due: checkpoint right after this
-      // commit, making it durable here first (one sync on the event loop per checkpoint).
+    if (checkpointNow) {
+      // One sync on the event loop per checkpoint.
       this.#checkpointBlocked = false;
       this.#checkpoint(true);
     } else if (due && !this.#checkpointArmed) {
