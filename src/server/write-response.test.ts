@@ -127,6 +127,24 @@ describe("responses", () => {
     assert.equal(head.body.length, 0);
   });
 
+  it("sends a bytes body as the bytes it had when made, untouched, touched or cloned", async () => {
+    await using h = await startHttp();
+    const whole = Buffer.from("<bytes \u{1F600}>");
+    for (const kind of ["plain", "touched", "clone", "part"]) {
+      const bytes = kind === "part" ? whole.subarray(1, whole.length - 1) : whole;
+      const res = await request(`${h.url}/bytes-kinds?kind=${kind}`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body, bytes, kind);
+      assert.equal(res.headers["content-length"], String(bytes.byteLength), kind);
+      assert.equal(res.headers["content-type"], undefined, kind);
+      assert.equal(res.headers["x-kind"], kind);
+      assert.equal((await h.record(`/bytes-kinds?kind=${kind}`)).bytes, bytes.byteLength);
+    }
+    const head = await request(`${h.url}/bytes-kinds?kind=plain`, { method: "HEAD" });
+    assert.equal(head.headers["content-length"], String(whole.byteLength));
+    assert.equal(head.body.length, 0);
+  });
+
   it("sends a streamed body's first chunk before the rest exists", async () => {
     const worker = await httpWorker();
     await using h = await startHttp();

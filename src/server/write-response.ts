@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 import { bodyLength } from "../core/body-length.ts";
 import { encodedBodyOf } from "../core/encoded-body.ts";
-import { takeBodyText } from "../core/websocket/response.ts";
+import { takeBody } from "../core/websocket/response.ts";
 import { contentEncoder } from "./content-encoding.ts";
 import { bodyFailedReply, sendReply } from "./error-reply.ts";
 
@@ -53,11 +53,15 @@ export async function writeResponse(
   }
   if (options.close) headers.push("connection", "close");
 
-  // A string body nothing has read (`new Response("text")`, `Response.json(value)`): its UTF-8
-  // bytes, as its stream would give them, leave with the headers in one write. No stream is made.
-  const text = encoding === undefined ? takeBodyText(response) : undefined;
-  if (text !== undefined) {
-    const bytes = Buffer.from(text);
+  // A string or bytes body nothing has read (`new Response("text")`, `Response.json(value)`, a
+  // static asset): its bytes (a string's UTF-8, as its stream would give them) leave with the
+  // headers in one write. No stream is made.
+  const held = encoding === undefined ? takeBody(response) : undefined;
+  if (held !== undefined) {
+    const bytes =
+      typeof held === "string"
+        ? Buffer.from(held)
+        : Buffer.from(held.buffer, held.byteOffset, held.byteLength);
     if (!hasLength) headers.push("content-length", String(bytes.byteLength));
     writeHead(res, response, headers);
     if (options.head) res.end();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { NativeResponse, Response, takeBodyText } from "./response.ts";
+import { NativeResponse, Response, takeBody } from "./response.ts";
 
 type AnyResponse = globalThis.Response;
 type Make = (body?: BodyInit | null, init?: ResponseInit) => AnyResponse;
@@ -193,11 +193,85 @@ describe("Response.json", () => {
   });
 });
 
-describe("takeBodyText", () => {
+describe("Response with a bytes body (kept as a copy of the bytes until read)", () => {
+  const bodies = (): [string, BodyInit][] => {
+    const buffer = new TextEncoder().encode(TEXT).buffer;
+    return [
+      ["ArrayBuffer", buffer],
+      ["Uint8Array", new Uint8Array(buffer)],
+      ["a view of part of a buffer", new Uint8Array(buffer, 2, 9)],
+      ["DataView", new DataView(buffer, 1, 6)],
+      ["Float64Array", new Float64Array([1.5, -2])],
+    ];
+  };
+
+  it("reads, reports use, clones and gives one stream as Node's Response does", async () => {
+    for (const [, body] of bodies()) {
+      for (const read of ["text", "arrayBuffer", "bytes", "blob"] as const) {
+        await same(async (make) => {
+          const response = make(body);
+          const before = response.bodyUsed;
+          const value = await response[read]();
+          return [
+            before,
+            response.bodyUsed,
+            await outcome(() => value),
+            await outcome(() => response[read]()),
+          ];
+        });
+      }
+      await same(async (make) => {
+        const response = make(body, { status: 202, headers: { "x-a": "1" } });
+        const copy = response.clone();
+        return [copy.status, [...copy.headers], await copy.bytes(), await response.bytes()];
+      });
+      await same(async (make) => {
+        const response = make(body);
+        const stream = response.body!;
+        assert.equal(response.body, stream);
+        return [[...response.headers], await new Response(stream).bytes(), response.bodyUsed];
+      });
+      await same((make) => make(body, { status: 204 }));
+    }
+  });
+
+  it("is the bytes the body had when the Response was made", async () => {
+    for (const make of [stead, native]) {
+      const bytes = new Uint8Array([1, 2, 3]);
+      const response = make(bytes);
+      bytes[0] = 9;
+      assert.deepEqual([...(await response.bytes())], [1, 2, 3]);
+    }
+  });
+
+  it("leaves shared, resizable and detached buffers to Node", async () => {
+    await same((make) =>
+      make(new Uint8Array(new SharedArrayBuffer(4)) as unknown as BodyInit).bytes(),
+    );
+    await same((make) => make(new ArrayBuffer(4, { maxByteLength: 8 })).bytes());
+    await same((make) => {
+      const buffer = new ArrayBuffer(4);
+      buffer.transfer();
+      return make(buffer).bytes();
+    });
+  });
+});
+
+describe("takeBody", () => {
+  it("takes an untouched bytes body once, as the response's own copy", async () => {
+    const given = new Uint8Array([1, 2, 3, 4]).subarray(1);
+    const response = new Response(given);
+    const taken = takeBody(response) as Uint8Array;
+    assert.deepEqual([...taken], [2, 3, 4]);
+    assert.notEqual(taken.buffer, given.buffer);
+    assert.equal(takeBody(response), undefined);
+    assert.equal(response.bodyUsed, true);
+  });
+
   it("takes an untouched string body once; the response then reads as used", async () => {
     const response = Response.json({ a: 1 });
-    assert.equal(takeBodyText(response), '{"a":1}');
-    assert.equal(takeBodyText(response), undefined);
+    assert.equal(takeBody(response), '{"a":1}');
+    assert.equal(takeBody(response), undefined);
     assert.equal(response.bodyUsed, true);
     await assert.rejects(response.text(), {
       name: "TypeError",
@@ -205,12 +279,15 @@ describe("takeBodyText", () => {
     });
   });
 
-  it("leaves a body that was asked for, or that is not a string, to its stream", () => {
+  it("leaves a body that was asked for, or that is neither a string nor bytes, to its stream", () => {
     const asked = new Response("x");
     void asked.body;
-    assert.equal(takeBodyText(asked), undefined);
-    assert.equal(takeBodyText(new Response(new Uint8Array([1]))), undefined);
-    assert.equal(takeBodyText(new NativeResponse("x")), undefined);
-    assert.equal(takeBodyText(new Response("x").clone()), "x");
+    assert.equal(takeBody(asked), undefined);
+    const read = new Response(new Uint8Array([1]));
+    void read.bytes();
+    assert.equal(takeBody(read), undefined);
+    assert.equal(takeBody(new Response(new Blob(["x"]))), undefined);
+    assert.equal(takeBody(new NativeResponse("x")), undefined);
+    assert.equal(takeBody(new Response("x").clone()), "x");
   });
 });

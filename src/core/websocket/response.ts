@@ -22,13 +22,16 @@ class JsonText {
   }
 }
 
-/** The body of a response that `takeBodyText` took: sent, so it reads as used. */
+/** The body of a response that `takeBody` took: sent, so it reads as used. */
 const TAKEN = Symbol("taken");
 
-// Set by Response's static block (they reach its private fields): see `takeBodyText`, and the
-// Node Response holding a string body once it was asked for (`#held`; undefined for a response
-// whose body is Node's own).
-let takeText: (response: globalThis.Response) => string | undefined;
+/** A body kept as it was given until something reads it: text, or a copy of the bytes. */
+type HeldBody = string | Uint8Array<ArrayBuffer>;
+
+// Set by Response's static block (they reach its private fields): see `takeBody`, and the
+// Node Response holding a string or bytes body once it was asked for (`#held`; undefined for a
+// response whose body is Node's own).
+let takeHeld: (response: globalThis.Response) => HeldBody | undefined;
 let heldOf: (response: Response) => globalThis.Response | undefined;
 
 /**
@@ -38,15 +41,16 @@ let heldOf: (response: Response) => globalThis.Response | undefined;
  * `fetch()` and `Response.error()`, are instances of this class too).
  *
  * A string body (`new Response("text")`, `Response.json(value)`) is kept as the string until
- * something reads the body: Node builds a ReadableStream for every body when the Response is
- * made, which was a tenth of the CPU of a small request. The body's members (`body`, `text()`,
- * `clone()`...) make that stream on first use, so they behave exactly as Node's; the HTTP
- * server sends the string itself (`takeBodyText`) when nothing touched the body.
+ * something reads the body, and a bytes body (an `ArrayBuffer` or a view of one) as a copy of its
+ * bytes (the copy Node makes too): Node builds a ReadableStream for every body when the Response
+ * is made, which was a tenth of the CPU of a small request. The body's members (`body`,
+ * `text()`, `clone()`...) make that stream on first use, so they behave exactly as Node's; the
+ * HTTP server sends the string or bytes itself (`takeBody`) when nothing touched the body.
  */
 export class Response extends NativeResponse {
   readonly #webSocket: WebSocket | null;
-  /** The string body not yet made into a stream, or `TAKEN` once sent without one. */
-  #text: string | typeof TAKEN | undefined;
+  /** The body not yet made into a stream, or `TAKEN` once sent without one. */
+  #text: HeldBody | typeof TAKEN | undefined;
   /** Node's Response holding the body once it was asked for (this one was made without one). */
   #inner: globalThis.Response | undefined;
 
@@ -67,6 +71,14 @@ export class Response extends NativeResponse {
         this.#text = json ? body.text : body;
         const headers = super.headers;
         if (!headers.has("content-type")) headers.set("content-type", json ? JSON_TYPE : TEXT_TYPE);
+        return;
+      }
+      const bytes = plainBytes(body);
+      if (bytes !== undefined && mayHaveBody(status)) {
+        super(null, init);
+        this.#webSocket = null;
+        // Copied now, as Node copies: a later change to the caller's buffer is not the body's.
+        this.#text = bytes.slice();
         return;
       }
       super(body, init);
@@ -199,12 +211,12 @@ export class Response extends NativeResponse {
 
   static {
     // Module-private doors to the private fields: statics would be visible on the global.
-    takeText = (response) => {
+    takeHeld = (response) => {
       if (!(#text in response)) return undefined;
-      const text = response.#text;
-      if (typeof text !== "string" || response.#inner !== undefined) return undefined;
+      const held = response.#text;
+      if (held === undefined || held === TAKEN || response.#inner !== undefined) return undefined;
       response.#text = TAKEN;
-      return text;
+      return held;
     };
     // Guarded: Node's body members work on any Node Response, so these must too.
     heldOf = (response) => (#text in response ? response.#held() : undefined);
@@ -237,12 +249,24 @@ if (typeof NATIVE_TEXT_STREAM === "function") {
 }
 
 /**
- * The string body of `response`, taken for sending, when it was made with one that nothing has
- * read or asked for since; the response's body then reads as used, as if its stream had been
- * read. Undefined otherwise: send `response.body`.
+ * The string or bytes body of `response`, taken for sending, when it was made with one that
+ * nothing has read or asked for since; the response's body then reads as used, as if its stream
+ * had been read. Undefined otherwise: send `response.body`. The bytes are the response's own
+ * copy: the caller may keep them.
  */
-export function takeBodyText(response: globalThis.Response): string | undefined {
-  return takeText(response);
+export function takeBody(response: globalThis.Response): HeldBody | undefined {
+  return takeHeld(response);
+}
+
+/**
+ * The bytes of a body that is an `ArrayBuffer` or a view of one (not shared, resizable or
+ * detached: Node's own rules for those stay Node's), as a view; undefined for any other body.
+ */
+function plainBytes(body: unknown): Uint8Array<ArrayBuffer> | undefined {
+  const view = ArrayBuffer.isView(body);
+  const buffer = view ? body.buffer : body;
+  if (!(buffer instanceof ArrayBuffer) || buffer.resizable || buffer.detached) return undefined;
+  return view ? new Uint8Array(buffer, body.byteOffset, body.byteLength) : new Uint8Array(buffer);
 }
 
 /**
