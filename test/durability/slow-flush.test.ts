@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ManualClock } from "../../src/index.ts";
 import { LIMIT, NEEDS_FLUSH_HOOKS, startWithFlushes } from "../support/durability-harness.ts";
 import { isPending, turn } from "../support/event-loop.ts";
 
@@ -56,6 +57,28 @@ describe("a slow flush", NEEDS_FLUSH_HOOKS, () => {
     assert.equal(t.flushes.count(id), 2, "queued commits were not made durable together");
     for (let i = 0; i <= 10; i++) assert.equal(await a.get(`k${i}`), i);
   });
+  it(
+    "commits the writes waiting behind it when the object leaves memory meanwhile",
+    LIMIT,
+    async () => {
+      const clock = new ManualClock();
+      await using t = await startWithFlushes({ clock, objects: { idleTimeoutMs: 1_000 } });
+      const a = t.env.STORE.getByName("a");
+      const id = t.idOf("a");
+      t.flushes.hold(id);
+      // An unconfirmed write holds no output: the flush it commits in is its own business.
+      await a.putUnconfirmed("first", 1);
+      await t.flushes.started(id, 1);
+      // This one waits for the held flush to commit (it joins the next commit, not this one),
+      // and its event ends at once: nothing keeps the object in memory.
+      await a.putUnconfirmed("second", 2);
+      await clock.advance(1_000);
+      t.flushes.release(id);
+      // A new instance reads what the evicted one wrote: nothing waiting was rolled back.
+      assert.equal(await a.get("first"), 1);
+      assert.equal(await a.get("second"), 2);
+    },
+  );
 });
 
 describe("a failed flush", NEEDS_FLUSH_HOOKS, () => {

@@ -158,6 +158,7 @@ export class ObjectHost {
     this.#cancelIdle();
     this.#evicted = true;
     this.#closeSockets(this.#generation, CLOSE_CODES.serviceRestart, "Stead runtime shut down");
+    this.#generation?.tx.commitBeforeClose();
     this.#generation = undefined;
     this.#db.close();
     this.#class.residency.left(this);
@@ -484,6 +485,7 @@ export class ObjectHost {
   /** Drops the instance; its hibernatable sockets stay open and the next event constructs anew. */
   #hibernate(): void {
     if (this.#generation === undefined || this.#generation.standardSockets.size > 0) return;
+    this.#generation.tx.commitBeforeClose();
     this.#generation = undefined;
     this.#db.close();
     this.#class.residency.left(this);
@@ -510,6 +512,7 @@ export class ObjectHost {
     this.#evicted = true;
     // A host whose instance already left (hibernated, then its last socket closed) evicts none.
     if (this.#generation !== undefined) this.#class.counters.evictions++;
+    this.#generation?.tx.commitBeforeClose();
     this.#generation = undefined;
     this.#db.close();
     this.#class.residency.left(this);

@@ -150,6 +150,15 @@ export class Transactions {
     if (this.#depth === 0 && this.#open !== undefined) this.#commitNow();
   }
 
+  /**
+   * Commits writes still waiting for the flush before them (see the class doc): call before the
+   * connection closes with this generation intact (the object leaves memory), so the close makes
+   * them durable rather than rolling them back.
+   */
+  commitBeforeClose(): void {
+    if (this.#broken === undefined && this.#depth === 0) this.#commitNow();
+  }
+
   /** Opens a savepoint for an explicit transaction; the turn's commit waits until `end`. */
   begin(): string {
     this.check();
