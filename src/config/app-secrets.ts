@@ -36,9 +36,10 @@ export function readAppSecrets(
     else values[name] = value;
   }
   if (missing.length === 0) return { values, warnings: [] };
+  const them = missing.length === 1 ? "it" : "them";
   const where = options.dev
-    ? "Add them to .dev.vars, or set them in the environment of stead dev"
-    : "Set them in the environment of stead start (API_KEY=… stead start, systemd Environment=, docker run -e)";
+    ? `Add ${them} to .dev.vars, or set ${them} in the environment of stead dev`
+    : `Set ${them} in the environment of stead start (${missing[0]}=… stead start, systemd Environment=, docker run -e)`;
   return {
     values,
     warnings: [

@@ -419,7 +419,7 @@ describe("loadAppConfig: environments, .dev.vars, delete confirmation", () => {
     const start = await loadAppConfig(a.dir, { processEnv: { API_KEY: "from-env", PATH: "/bin" } });
     assert.deepEqual(start.runtimeOptions.vars, { LEVEL: "top", API_KEY: "from-env" });
     assert.deepEqual(start.warnings, [
-      `${file}: secrets.required: DB_PASSWORD is not set, so env.DB_PASSWORD will be undefined. Set them in the environment of stead start (API_KEY=… stead start, systemd Environment=, docker run -e).`,
+      `${file}: secrets.required: DB_PASSWORD is not set, so env.DB_PASSWORD will be undefined. Set it in the environment of stead start (DB_PASSWORD=… stead start, systemd Environment=, docker run -e).`,
     ]);
     using bad = app({
       "wrangler.jsonc": `{ "main": "src/index.ts", "secrets": { "required": ["API-KEY"] } }`,
