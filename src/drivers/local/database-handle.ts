@@ -11,7 +11,6 @@ import { type HistoryOptions, ObjectHistory } from "./object-history.ts";
 import type { OpenDatabase } from "./open-databases.ts";
 import { createPrivateFile } from "./private-files.ts";
 import {
-  checkpointSqliteFile,
   closeSqliteFile,
   FileSync,
   openSqliteFile,
@@ -21,13 +20,7 @@ import {
   WAL_FRAME_BYTES,
   WAL_HEADER_BYTES,
 } from "./sqlite-file.ts";
-
-/**
- * A connection so busy that its WAL is never quiet checkpoints anyway after this many times
- * `checkpointAfterCommits` commits (1,024 by default), syncing the WAL on the event loop first,
- * as SQLite's own automatic checkpoint would (it comes after 1,000 pages).
- */
-const FORCE_FACTOR = 16;
+import { WalCheckpoints } from "./wal-checkpoints.ts";
 
 /**
  * What a handle needs from the driver that owns it: shared settings, and the calls by which the
@@ -65,20 +58,11 @@ export interface HandleOwner {
 }
 
 /**
- * One object's database file: its connection (opened on use, closed when the driver says), the
- * WAL syncer that makes commits durable, and the connection's checkpoints.
+ * One object's database file: its connection (opened on use, closed when the driver says), what
+ * makes its commits durable, and the connection's checkpoints (`WalCheckpoints`).
  *
- * SQLite itself never syncs (see `openSqliteFile`). Commits are made durable by an fdatasync of
- * the WAL on the thread pool (`flush`). Checkpoints are this class's. After the driver's
- * `checkpointAfterCommits` commits, the connection checkpoints at its next quiet moment: a WAL
- * sync finished and nothing was committed meanwhile, so every frame in the WAL is durable. That
- * keeps the WAL short: it restarts from its first frame, and commits overwrite blocks the file
- * already has. A checkpoint writes the database file at `synchronous=OFF`, and is
- * followed by an fdatasync of the database file on the thread pool. Until that sync finishes,
- * the connection must not write: SQLite's next commit restarts the WAL over frames the database
- * file may not durably hold yet. So a use of the connection in that window (rare: a quiet object
- * is not used again within the sync's fraction of a millisecond) first finishes the sync on the
- * event loop.
+ * SQLite itself never syncs (see `openSqliteFile`). Commits are made durable by the node journal
+ * (`JournalSync`) or by an fdatasync of the WAL on the thread pool (`FileSync`), through `flush`.
  */
 export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   readonly key: string;
@@ -101,24 +85,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
    * where it stopped (the WAL a close kept is the same WAL) instead of reading it all again.
    */
   #journalSync: JournalSync | undefined;
-  /**
-   * Set while the database file's sync after a checkpoint runs (its file descriptor is closed
-   * after it, so an open object costs no extra descriptor between checkpoints).
-   */
-  #dbSync: FileSync | undefined;
-  /** Commits of this connection since its last checkpoint. */
-  #commits = 0;
-  /** A flush is set to try a checkpoint when it finishes. */
-  #checkpointArmed = false;
-  /** History is being made durable so that a checkpoint can follow (`#settleHistory`). */
-  #historySettling = false;
-  /** The last checkpoint attempt found the WAL busy: flushes leave history to the background. */
-  #walBusy = false;
-  /**
-   * The last checkpoint attempt found a transaction open: a busy object's writes join the next
-   * commit while a flush runs (`Transactions`), so there is no quiet moment to wait for.
-   */
-  #checkpointBlocked = false;
+  readonly #checkpoints: WalCheckpoints;
   /**
    * The database file or its WAL is new (SQLite creates them on open): their directory entries,
    * and the database file's first page, are not yet known durable.
@@ -153,19 +120,26 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     const options = driver.historyOptions;
     this.#history = options ? new ObjectHistory(path, options) : undefined;
     this.history = this.#history ? new LocalDatabaseHistory(this, this.#history) : undefined;
+    this.#checkpoints = new WalCheckpoints({
+      path,
+      afterCommits: driver.checkpointAfterCommits,
+      history: this.#history,
+      readWal: this.#readWal,
+      connection: () => ({ db: this.#db, commitSync: this.#commitSync, held: this.#holds > 0 }),
+    });
   }
 
   get sqlite(): DatabaseSync {
     const db = this.#db;
     if (db === undefined) return this.#connect();
     this.used = true;
-    if (this.#dbSync !== undefined) this.#finishCheckpoint();
+    if (this.#checkpoints.syncing) this.#checkpoints.finishSync();
     return db;
   }
 
   /** @internal A checkpoint's sync of the database file is still running. */
   get checkpointSyncing(): boolean {
-    return this.#dbSync !== undefined;
+    return this.#checkpoints.syncing;
   }
 
   /** True while a transaction or a cursor needs this connection to stay open. */
@@ -212,45 +186,8 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // opened, so a power loss that left a never-synced file empty would lose the WAL's frames.
       if (created) await Promise.all([this.#driver.syncDirectory(dir), syncFileOffLoop(this.path)]);
     });
-    let flush = sync;
-    const due = ++this.#commits >= this.#driver.checkpointAfterCommits;
-    // Writes came during every flush since the WAL was due (a busy object's commits, see
-    // `Transactions`): it is checkpointed right after this commit, made durable here first.
-    const checkpointNow = due && this.#checkpointBlocked;
-    if (
-      due &&
-      !checkpointNow &&
-      quiet &&
-      !this.#checkpointArmed &&
-      !this.#walBusy &&
-      this.#history !== undefined &&
-      !this.#historySettling
-    ) {
-      // The WAL is due for a checkpoint, which needs history to hold its frames durably. When
-      // commits come one at a time, the flush that arms it waits for that too (alongside the
-      // WAL's sync, not after it), so a caller that waits for each commit finds the WAL quiet
-      // and history durable when it ends. Under load more commits follow before the checkpoint
-      // anyway: history is then written by the checkpoint and synced beside the database file
-      // (`#checkpoint`), one history sync per checkpoint rather than two.
-      flush = Promise.all([sync, this.#settleHistory().catch(ignore)]).then(ignore);
-    }
+    const flush = this.#checkpoints.afterCommit(sync, quiet);
     this.#lastFlush = flush;
-    if (checkpointNow) {
-      // One sync on the event loop per checkpoint.
-      this.#checkpointBlocked = false;
-      this.#checkpoint(true);
-    } else if (due && !this.#checkpointArmed) {
-      this.#checkpointArmed = true;
-      const generation = this.#generation;
-      const settled = () => {
-        this.#checkpointArmed = false;
-        if (generation === this.#generation) this.#checkpoint();
-      };
-      // A failed flush resets the object, which closes the connection: no checkpoint then.
-      flush.then(settled, () => {
-        this.#checkpointArmed = false;
-      });
-    }
     // Opening the WAL to sync it can fail for want of descriptors: say so, and what to do.
     return flush.catch((error: unknown) => {
       throw fileSystemError(`${this.path}-wal`, this.#driver.dataDir, error);
@@ -289,9 +226,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#holds = 0;
     this.#generation++;
     this.used = false;
-    // The close syncs the database file before it lets go of the WAL (`closeSqliteFile`).
-    this.#dbSync?.close();
-    this.#dbSync = undefined;
+    this.#checkpoints.disconnected();
     // Flushes already requested must reach the WAL's data even after the close unlinks it.
     const wal = this.#wal!;
     const history = this.#history;
@@ -338,116 +273,13 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#db = undefined;
     this.#holds = 0;
     this.#generation++;
-    this.#dbSync?.close();
-    this.#dbSync = undefined;
+    this.#checkpoints.disconnected();
     this.#wal?.close();
     this.#wal = undefined;
     db.close();
     this.#driver.disconnected(this);
     this.#onClose?.();
     history.restore(position);
-  }
-
-  /**
-   * Runs when a flush that found the WAL due for a checkpoint finished. Checkpoints when every
-   * committed frame is durable: no commit came since that flush's sync started, or (`force`, or
-   * a busy WAL long overdue) after syncing the WAL here. Never inside a transaction or under a
-   * cursor: the next flush tries again, forced (`#checkpointBlocked`).
-   */
-  #checkpoint(force = false): void {
-    const db = this.#db;
-    const wal = this.#commitSync;
-    if (db === undefined || wal === undefined) return;
-    if (this.#holds > 0 || db.isTransaction) {
-      this.#checkpointBlocked = true;
-      return;
-    }
-    const history = this.#history;
-    try {
-      const forced = force || this.#commits >= FORCE_FACTOR * this.#driver.checkpointAfterCommits;
-      this.#walBusy = !wal.idle;
-      if (!wal.idle) {
-        if (!forced) return;
-        wal.syncNow();
-      }
-      // History takes the WAL's frames now (written, page cache only); its sync joins the
-      // database file's below. Both must finish before the connection writes again, as that
-      // write restarts the WAL (`#finishCheckpoint`): until then the WAL keeps every frame.
-      history?.capture(this.#readWal);
-      history?.writePending();
-      checkpointSqliteFile(db);
-    } catch {
-      // A failed checkpoint leaves the WAL as it was (it does not restart), so nothing is lost:
-      // the next flush tries again. A failing disk shows in the flushes, which reset the object.
-      return;
-    }
-    this.#commits = 0;
-    this.#walBusy = false;
-    const dbSync = new FileSync(this.path);
-    this.#dbSync = dbSync;
-    const historySync = history?.durable === false ? history.settle() : undefined;
-    const generation = this.#generation;
-    // On failure it stays set: the next use retries the syncs and reports their error.
-    Promise.all([dbSync.sync(), historySync]).then(() => {
-      if (this.#dbSync === dbSync) this.#dbSync = undefined;
-      dbSync.close();
-      if (generation === this.#generation) this.#trimHistory();
-    }, ignore);
-  }
-
-  /** Background retention trimming, bounded to once per interval per object (`trimIfDue`). */
-  #trimHistory(): void {
-    const history = this.#history;
-    if (history === undefined || !history.durable) return;
-    try {
-      history.trimIfDue();
-    } catch {
-      // Trimming only saves space; a failure leaves history longer, never wrong. Tried later.
-    }
-  }
-
-  /**
-   * Makes the history captured so far durable off the event loop, one settle at a time, then
-   * tries the checkpoint again if the WAL is due for one. Commits that come meanwhile stay in the
-   * WAL; a later settle covers them.
-   */
-  #settleHistory(): Promise<void> {
-    const history = this.#history!;
-    try {
-      history.capture(this.#readWal);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    this.#historySettling = true;
-    const generation = this.#generation;
-    const settled = history.settle();
-    settled.then(
-      () => {
-        this.#historySettling = false;
-        if (generation !== this.#generation) return;
-        this.#trimHistory();
-        if (this.#checkpointArmed) return;
-        if (this.#commits >= this.#driver.checkpointAfterCommits) this.#checkpoint();
-      },
-      () => {
-        // A failing disk shows in the next flushes; the WAL keeps every frame until then.
-        this.#historySettling = false;
-      },
-    );
-    return settled;
-  }
-
-  /**
-   * The connection is about to be used while its checkpoint's syncs run (the database file's,
-   * and history's when the checkpoint wrote records): finish them here.
-   */
-  #finishCheckpoint(): void {
-    const dbSync = this.#dbSync!;
-    dbSync.syncNow();
-    this.#history?.settleNow();
-    this.#trimHistory();
-    this.#dbSync = undefined;
-    dbSync.close();
   }
 
   #connect(): DatabaseSync {
@@ -470,9 +302,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     }
     this.#db = db;
     this.#flushed = false;
-    this.#commits = 0;
-    this.#walBusy = false;
-    this.#checkpointBlocked = false;
+    this.#checkpoints.connected();
     const journal = this.#driver.journal;
     // Without the journal its syncs make commits durable; with it, it is only read.
     const wal = new FileSync(`${this.path}-wal`, {
@@ -507,5 +337,3 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     return db;
   }
 }
-
-function ignore(): void {}
