@@ -50,7 +50,7 @@ let heldOf: (response: Response) => globalThis.Response | undefined;
 export class Response extends NativeResponse {
   readonly #webSocket: WebSocket | null;
   /** The body not yet made into a stream, or `TAKEN` once sent without one. */
-  #text: HeldBody | typeof TAKEN | undefined;
+  #kept: HeldBody | typeof TAKEN | undefined;
   /** Node's Response holding the body once it was asked for (this one was made without one). */
   #inner: globalThis.Response | undefined;
 
@@ -68,7 +68,7 @@ export class Response extends NativeResponse {
         // Node's own checks of `init` run as they would; only the body waits.
         super(null, init);
         this.#webSocket = null;
-        this.#text = json ? body.text : body;
+        this.#kept = json ? body.text : body;
         const headers = super.headers;
         if (!headers.has("content-type")) headers.set("content-type", json ? JSON_TYPE : TEXT_TYPE);
         return;
@@ -78,7 +78,7 @@ export class Response extends NativeResponse {
         super(null, init);
         this.#webSocket = null;
         // Copied now, as Node copies: a later change to the caller's buffer is not the body's.
-        this.#text = bytes.slice();
+        this.#kept = bytes.slice();
         return;
       }
       super(body, init);
@@ -144,8 +144,8 @@ export class Response extends NativeResponse {
   }
 
   override get bodyUsed(): boolean {
-    if (!(#text in this) || this.#text === undefined) return super.bodyUsed;
-    if (this.#text === TAKEN) return true;
+    if (!(#kept in this) || this.#kept === undefined) return super.bodyUsed;
+    if (this.#kept === TAKEN) return true;
     return this.#inner?.bodyUsed ?? false;
   }
 
@@ -174,11 +174,11 @@ export class Response extends NativeResponse {
   }
 
   override clone(): globalThis.Response {
-    if (#text in this && this.#text !== undefined) {
-      if (this.#text !== TAKEN && this.#inner === undefined) {
-        // Nothing read the body yet: the copy keeps the string too.
+    if (#kept in this && this.#kept !== undefined) {
+      if (this.#kept !== TAKEN && this.#inner === undefined) {
+        // Nothing read the body yet: the copy keeps the string or bytes too (never changed).
         const copy = new Response(null, this);
-        copy.#text = this.#text;
+        copy.#kept = this.#kept;
         return copy;
       }
       const branch = heldOf(this)!.clone(); // throws Node's error when the body was used
@@ -194,17 +194,17 @@ export class Response extends NativeResponse {
   }
 
   /**
-   * The Node Response that holds this one's string body as a stream, made on first use; undefined
-   * when the body is Node's own (not a string, or a response Node made).
+   * The Node Response that holds this one's string or bytes body as a stream, made on first use;
+   * undefined when the body is Node's own (any other body, or a response Node made).
    */
   #held(): globalThis.Response | undefined {
-    if (!(#text in this) || this.#text === undefined) return undefined;
+    if (!(#kept in this) || this.#kept === undefined) return undefined;
     if (this.#inner === undefined) {
-      if (this.#text === TAKEN) {
+      if (this.#kept === TAKEN) {
         // Sent by the server already: a body that reads as used, as the stream it was is.
         this.#inner = new NativeResponse("");
         this.#inner.arrayBuffer().catch(() => {});
-      } else this.#inner = new NativeResponse(this.#text);
+      } else this.#inner = new NativeResponse(this.#kept);
     }
     return this.#inner;
   }
@@ -212,14 +212,14 @@ export class Response extends NativeResponse {
   static {
     // Module-private doors to the private fields: statics would be visible on the global.
     takeHeld = (response) => {
-      if (!(#text in response)) return undefined;
-      const held = response.#text;
+      if (!(#kept in response)) return undefined;
+      const held = response.#kept;
       if (held === undefined || held === TAKEN || response.#inner !== undefined) return undefined;
-      response.#text = TAKEN;
+      response.#kept = TAKEN;
       return held;
     };
     // Guarded: Node's body members work on any Node Response, so these must too.
-    heldOf = (response) => (#text in response ? response.#held() : undefined);
+    heldOf = (response) => (#kept in response ? response.#held() : undefined);
   }
 }
 
