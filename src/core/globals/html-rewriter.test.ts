@@ -148,10 +148,71 @@ describe("HTMLRewriter", () => {
     );
   });
 
-  it("refuses a Response as content with an error that says what to do", async () => {
+  it("inserts a Response or a ReadableStream as content, in order with the token's other content", async () => {
+    const stream = (...parts: string[]) =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const part of parts) controller.enqueue(new TextEncoder().encode(part));
+          controller.close();
+        },
+      });
+    const out = await new HTMLRewriter()
+      .on("p", {
+        element(p) {
+          p.before("<a>", { html: true });
+          p.prepend(new Response("<b>") as never, { html: true });
+          p.append("<c>");
+          p.append(stream("<d", ">é") as never, { html: true });
+          p.onEndTag((end) => void end.after(new Response("<e>") as never));
+        },
+      })
+      .onDocument({
+        async end(end) {
+          await Promise.resolve();
+          end.append(stream("<!-- ", "end -->") as never, { html: true });
+        },
+      })
+      .transform(new Response("<p>x</p>"))
+      .text();
+    assert.equal(out, "<a><p><b>x&lt;c&gt;<d>é</p>&lt;e&gt;<!-- end -->");
+  });
+
+  it("calls a handler object's methods on the object, as Cloudflare does", async () => {
+    class Tagger {
+      readonly tag = "t";
+      element(element: { setAttribute(name: string, value: string): void }) {
+        element.setAttribute("data-tag", this.tag);
+      }
+    }
+    assert.equal(
+      await new HTMLRewriter()
+        .on("p", new Tagger() as HTMLRewriterElementContentHandlers)
+        .transform(new Response("<p>x</p>"))
+        .text(),
+      '<p data-tag="t">x</p>',
+    );
+  });
+
+  it("refuses content that is not a string, Response or stream, and a Response already read", async () => {
+    await assert.rejects(rewrite("<p>x</p>", "p", { element: (p) => void p.append(42 as never) }), {
+      name: "TypeError",
+      message: /takes a string, a Response or a ReadableStream/,
+    });
+    const used = new Response("y");
+    await used.text();
     await assert.rejects(
-      rewrite("<p>x</p>", "p", { element: (p) => void p.append(new Response("y") as never) }),
-      { code: "API_UNSUPPORTED", message: /await response\.text\(\)/ },
+      rewrite("<p>x</p>", "p", { element: (p) => void p.append(used as never) }),
+      { name: "TypeError", message: /already read/ },
+    );
+    // A stream that fails errors the body, as a handler's error does.
+    const failing = new ReadableStream({
+      pull(controller) {
+        controller.error(new Error("source gone"));
+      },
+    });
+    await assert.rejects(
+      rewrite("<p>x</p>", "p", { element: (p) => void p.append(failing as never) }),
+      /source gone/,
     );
   });
 

@@ -3,7 +3,7 @@ import type {
   ElementHandlers as LolHtmlElementHandlers,
   HTMLRewriter as LolHtmlRewriter,
 } from "html-rewriter-wasm";
-import { newLolHtml } from "./lol-html.ts";
+import { lolHtmlHandlers, newLolHtml } from "./lol-html.ts";
 import { chunkBytes } from "./transform-streams.ts";
 
 /** The handlers one transform registers, in the order the app registered them. */
@@ -37,8 +37,12 @@ export function rewrittenBody(
       produced = true;
       controller?.enqueue(chunk.slice());
     });
-    for (const [selector, elementHandlers] of handlers.elements) made.on(selector, elementHandlers);
-    for (const documentHandlers of handlers.documents) made.onDocument(documentHandlers);
+    for (const [selector, elementHandlers] of handlers.elements) {
+      made.on(selector, lolHtmlHandlers(elementHandlers));
+    }
+    for (const documentHandlers of handlers.documents) {
+      made.onDocument(lolHtmlHandlers(documentHandlers));
+    }
     return made;
   };
 
