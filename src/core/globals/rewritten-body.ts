@@ -3,7 +3,8 @@ import type {
   ElementHandlers as LolHtmlElementHandlers,
   HTMLRewriter as LolHtmlRewriter,
 } from "html-rewriter-wasm";
-import { lolHtmlHandlers, newLolHtml } from "./lol-html.ts";
+import { newLolHtml } from "./lol-html.ts";
+import { lolHtmlHandlers } from "./streamed-content.ts";
 import { chunkBytes } from "./transform-streams.ts";
 
 /** The handlers one transform registers, in the order the app registered them. */
