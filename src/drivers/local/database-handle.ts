@@ -20,6 +20,7 @@ import {
   WAL_FRAME_BYTES,
   WAL_HEADER_BYTES,
 } from "./sqlite-file.ts";
+import { SharedWalReads } from "./shared-wal-reads.ts";
 import { WalCheckpoints } from "./wal-checkpoints.ts";
 
 /**
@@ -100,8 +101,11 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   /** The object's history, when the driver keeps one (point-in-time recovery). */
   readonly #history: ObjectHistory | undefined;
   readonly history: LocalDatabaseHistory | undefined;
-  readonly #readWal = (length: number, position: number): Buffer =>
-    this.#wal?.readAt(length, position) ?? Buffer.alloc(0);
+  /** The WAL, read through `FileSync` (the handle's descriptor), shared by a flush's readers. */
+  readonly #walReads = new SharedWalReads(
+    (length, position) => this.#wal?.readAt(length, position) ?? Buffer.alloc(0),
+  );
+  readonly #readWal = this.#walReads.readAt;
 
   constructor(
     driver: HandleOwner,
@@ -159,6 +163,11 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   }
 
   flush(): Promise<void> {
+    // History's scan and the journal's capture (when its sync starts now) read the same new frames.
+    return this.#walReads.during(() => this.#flush());
+  }
+
+  #flush(): Promise<void> {
     const wal = this.#commitSync;
     if (wal === undefined) return this.#lastFlush ?? Promise.resolve();
     // Right after COMMIT: when the transaction committed (its pages are read at the next capture).
