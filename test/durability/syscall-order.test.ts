@@ -93,7 +93,9 @@ describe("durability at the system-call level (strace)", {
     assert.ok(walSyncs < 35, `${walSyncs} WAL syncs for 70 commits`);
 
     // Retirement: a segment's header is zeroed (a 32-byte write at 0) only after the object's
-    // WAL and database file were synced since that segment's last record.
+    // WAL was synced since that segment's last record, and its database file since its last
+    // write (a checkpoint's or the new file's); a database file with no write since its last sync
+    // is left alone.
     const retirements = calls
       .map((c, i) => ({ c, i }))
       .filter(
@@ -113,11 +115,19 @@ describe("durability at the system-call level (strace)", {
         between.some((d) => d.name === "fdatasync" && wal(d)),
         "the WAL was synced before its segment was retired",
       );
+      const lastDbWrite = calls.findLastIndex((d, j) => j < i && d.name === "pwrite64" && db(d));
       assert.ok(
-        between.some((d) => d.name === "fdatasync" && db(d)),
-        "the database file was synced before its segment was retired",
+        calls.slice(lastDbWrite, i).some((d) => d.name === "fdatasync" && db(d)),
+        "the database file was synced after its last write, before its segment was retired",
       );
     }
+    const dbWrites = calls.filter((c) => c.name === "pwrite64" && db(c)).length;
+    assert.ok(dbWrites > 0, "a checkpoint wrote the database file");
+    const dbSyncs = calls.filter((c) => c.name === "fdatasync" && db(c)).length;
+    assert.ok(
+      dbSyncs < retirements.length,
+      `${dbSyncs} database file syncs for ${retirements.length} retired segments: clean files are not synced again`,
+    );
   });
 
   it("wal: syncs what a write needs before its response, and the database file before a WAL restart", async () => {

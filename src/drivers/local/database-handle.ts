@@ -21,6 +21,7 @@ import {
   WAL_HEADER_BYTES,
 } from "./sqlite-file.ts";
 import { SharedWalReads } from "./shared-wal-reads.ts";
+import type { UnsyncedFiles } from "./unsynced-files.ts";
 import { WalCheckpoints } from "./wal-checkpoints.ts";
 
 /**
@@ -36,6 +37,8 @@ export interface HandleOwner {
   readonly historyOptions: HistoryOptions | undefined;
   /** The node journal that makes commits durable; undefined: each WAL's own fdatasync does. */
   readonly journal: NodeJournal | undefined;
+  /** Database files written and not yet synced (what the journal must sync to forget them). */
+  readonly unsynced: UnsyncedFiles;
   /** Runs before each object flush: the test hook, then the control database's sync. */
   beforeFlush(namespace: string, id: string): Promise<void>;
   /** Makes files created in `dir` so far durable (batched per directory). */
@@ -92,6 +95,8 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
    * and the database file's first page, are not yet known durable.
    */
   #created = false;
+  /** Clears the created file's entry in `unsynced` once its first flush synced it. */
+  #createdSynced: (() => void) | undefined;
   /** The connection has flushed once (see `OpenDatabase.used`). */
   #flushed = false;
   #holds = 0;
@@ -129,6 +134,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       afterCommits: driver.checkpointAfterCommits,
       history: this.#history,
       readWal: this.#readWal,
+      unsynced: driver.unsynced,
       connection: () => ({ db: this.#db, commitSync: this.#commitSync, held: this.#holds > 0 }),
     });
   }
@@ -177,7 +183,9 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       return Promise.reject(fileSystemError(`${this.path}-wal`, this.#driver.dataDir, error));
     }
     const created = this.#created;
+    const createdSynced = this.#createdSynced;
     this.#created = false;
+    this.#createdSynced = undefined;
     if (!this.#flushed) {
       this.#flushed = true;
       // The connection's first event is over: a use from now on is a use again (`OpenDatabase`).
@@ -193,7 +201,12 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // New files: their directory entries, and the database file's first page, must be durable
       // with the first commit. SQLite deletes the WAL of a database file that is empty when
       // opened, so a power loss that left a never-synced file empty would lose the WAL's frames.
-      if (created) await Promise.all([this.#driver.syncDirectory(dir), syncFileOffLoop(this.path)]);
+      if (created) {
+        await Promise.all([
+          this.#driver.syncDirectory(dir),
+          syncFileOffLoop(this.path).then(createdSynced),
+        ]);
+      }
     });
     const flush = this.#checkpoints.afterCommit(sync, quiet);
     this.#lastFlush = flush;
@@ -259,7 +272,14 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
     this.#wal = undefined;
     wal.openNow();
     wal.close();
-    const finish = closeWithHistory(closeSqliteFile(db, this.path), history, historyError, evicted);
+    // The close checkpoints into the database file: unsynced until the rest of the close syncs it.
+    const synced = this.#driver.unsynced.written(this.path);
+    const finish = closeWithHistory(
+      closeSqliteFile(db, this.path, synced),
+      history,
+      historyError,
+      evicted,
+    );
     this.#driver.disconnected(this, finish);
     this.#onClose?.();
   }
@@ -302,6 +322,8 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // closed by another SQLite program: SQLite creates it now.
       const fresh = !existsSync(this.path);
       if (!this.#created) this.#created = fresh || !existsSync(`${this.path}-wal`);
+      // SQLite writes a new file's first page (and a WAL's first open may): synced at the first flush.
+      if (this.#created) this.#createdSynced ??= this.#driver.unsynced.written(this.path);
       // Created here, not by SQLite, for its mode (0600, and its WAL's with it).
       if (fresh) createPrivateFile(this.path);
       db = openSqliteFile(this.path, { ownSyncs: true, doubleQuotedStrings: true });

@@ -1,10 +1,12 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { threadId } from "node:worker_threads";
 import type { DataDirLock } from "./data-dir-lock.ts";
 import { fileSystemError } from "./file-errors.ts";
 import { type JournalReplay, replayJournal } from "./journal-replay.ts";
 import { NodeJournal } from "./node-journal.ts";
-import { syncFileOffLoop } from "./sqlite-file.ts";
+import { KEPT_WAL, syncFileOffLoop } from "./sqlite-file.ts";
+import type { UnsyncedFiles } from "./unsynced-files.ts";
 
 const JOURNAL_DIR = "journal";
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -21,6 +23,8 @@ export interface DriverJournalOptions {
   /** Whether this driver journals its commits, or syncs each WAL. */
   durability: "journal" | "wal";
   segmentBytes: number | undefined;
+  /** Database files written and not yet synced: the others need no sync to settle. */
+  unsynced: UnsyncedFiles;
   /** Test hook: runs after each record the replay wrote back. */
   afterReplayedRecord: ((records: number) => void) | undefined;
 }
@@ -49,7 +53,7 @@ export function openDriverJournal(options: DriverJournalOptions): {
             dir,
             name: `${process.pid}-${threadId}-${journalsOpened++}`,
             segmentBytes: options.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
-            settle: (keys) => settleObjectFiles(dataDir, keys),
+            settle: (keys) => settleObjectFiles(dataDir, keys, options.unsynced),
           })
         : undefined;
     return { journal, replay };
@@ -64,12 +68,21 @@ export function openDriverJournal(options: DriverJournalOptions): {
  * and the database file (what checkpoints and closes wrote). Two at a time on the thread pool,
  * beside the journal's own syncs.
  */
-async function settleObjectFiles(dataDir: string, keys: readonly string[]): Promise<void> {
+async function settleObjectFiles(
+  dataDir: string,
+  keys: readonly string[],
+  unsynced: UnsyncedFiles,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < keys.length) {
       const path = join(dataDir, keys[next++]!);
-      for (const file of [`${path}-wal`, `${path}-wal.closing`, path]) {
+      for (const file of [`${path}-wal`, `${path}${KEPT_WAL}`, path]) {
+        // Rarely there (a close still syncing): a stat is cheaper than a failed open.
+        if (file.endsWith(KEPT_WAL) && !existsSync(file)) continue;
+        // Checked after the WAL's sync: a checkpoint after the check leaves the frames it copies
+        // in the (now durable) WAL until its own sync of the database file is done.
+        if (file === path && !unsynced.has(path)) continue;
         await syncFileOffLoop(file).catch((error: NodeJS.ErrnoException) => {
           // Gone: recycled by a close after its sync, or its namespace deleted.
           if (error.code !== "ENOENT") throw error;

@@ -24,6 +24,7 @@ import { OpenDatabases } from "./open-databases.ts";
 import { maxOpenDatabases, openFileLimit } from "./open-file-limit.ts";
 import { createPrivateFile, makePrivateDir } from "./private-files.ts";
 import { FileSync, openSqliteFile, syncDirectory, syncFile } from "./sqlite-file.ts";
+import { UnsyncedFiles } from "./unsynced-files.ts";
 
 export type { LocalDriverOptions } from "./local-driver-options.ts";
 
@@ -101,10 +102,12 @@ export class LocalDriver implements StorageDriver {
             syncDirectory: (dir) => this.#syncDirectory(dir),
           };
     const journal = () => this.#journal;
+    const unsynced = new UnsyncedFiles();
     this.#owner = {
       dataDir: this.dataDir,
       checkpointAfterCommits: this.#checkpointAfterCommits,
       historyOptions: this.#historyOptions,
+      unsynced,
       get journal() {
         return journal();
       },
@@ -130,6 +133,7 @@ export class LocalDriver implements StorageDriver {
         lock: options.lock ?? this.#ownLock!,
         durability: options.durability ?? "journal",
         segmentBytes: options.journalSegmentBytes,
+        unsynced,
         afterReplayedRecord: options.afterReplayedRecord,
       });
       this.#journal = journal;

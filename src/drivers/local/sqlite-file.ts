@@ -6,13 +6,13 @@ import {
   fstatSync,
   fsyncSync,
   linkSync,
+  open,
   openSync,
   renameSync,
   statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { open } from "node:fs/promises";
 import { DatabaseSync } from "node:sqlite";
 import { readAt } from "./read-at.ts";
 import { SerialSyncs } from "./serial-syncs.ts";
@@ -74,7 +74,7 @@ export function checkpointSqliteFile(db: DatabaseSync): void {
 }
 
 /** Suffix of a WAL kept under a second name while its database is closed off the event loop. */
-const KEPT_WAL = "-wal.closing";
+export const KEPT_WAL = "-wal.closing";
 
 /**
  * Closes a connection without an fsync on the event loop. SQLite checkpoints the WAL into the
@@ -92,11 +92,13 @@ const KEPT_WAL = "-wal.closing";
  * the database stayed closed since this close: if it was reopened meanwhile, the reopen took the
  * kept WAL back (`recoverKeptWal`) and it is not this close's to touch. `recycle` false keeps the
  * WAL aside after the sync, for a caller that still needs its frames at the next open. Never rejects: a failure
- * leaves the kept WAL for recovery.
+ * leaves the kept WAL for recovery. `synced` is called once the database file is durable (at
+ * once when the close synced it or wrote nothing; never when its sync failed).
  */
 export function closeSqliteFile(
   db: DatabaseSync,
   path: string,
+  synced: () => void = () => {},
 ): ((stillClosed: () => boolean, recycle?: boolean) => Promise<void>) | undefined {
   const kept = `${path}${KEPT_WAL}`;
   // Closing rolls an open transaction back anyway; the pragmas below are refused inside one.
@@ -117,6 +119,7 @@ export function closeSqliteFile(
     } finally {
       db.close();
     }
+    synced();
     return undefined;
   }
   try {
@@ -124,7 +127,7 @@ export function closeSqliteFile(
   } finally {
     db.close();
   }
-  return (stillClosed, recycle = true) => syncThenRecycle(path, kept, stillClosed, recycle);
+  return (stillClosed, recycle = true) => syncThenRecycle(path, kept, stillClosed, recycle, synced);
 }
 
 async function syncThenRecycle(
@@ -132,9 +135,11 @@ async function syncThenRecycle(
   kept: string,
   stillClosed: () => boolean,
   recycle: boolean,
+  synced: () => void,
 ): Promise<void> {
   try {
     await syncFileOffLoop(path);
+    synced();
     // Kept for the next open, which puts it back (`recoverKeptWal`): its frames are needed then.
     if (!recycle) return;
     // Synchronous from here: no reopen can come between the check and the rename.
@@ -163,14 +168,21 @@ export const WAL_FRAME_BYTES = 24 + 4096;
 /** A zeroed WAL header: SQLite reads the file as holding no valid frame. */
 const WAL_HEADER_ZEROS = Buffer.alloc(WAL_HEADER_BYTES);
 
-/** fdatasyncs `path` on the thread pool. */
-export async function syncFileOffLoop(path: string): Promise<void> {
-  const file = await open(path, "r");
-  try {
-    await file.datasync();
-  } finally {
-    await file.close();
-  }
+/**
+ * fdatasyncs `path` on the thread pool (the open too; the close, which does no I/O, here).
+ * Callbacks rather than a `FileHandle`: this runs for every object a journal segment retires.
+ */
+export function syncFileOffLoop(path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    open(path, "r", (error, fd) => {
+      if (error !== null) return reject(error);
+      fdatasync(fd, (error) => {
+        closeSync(fd);
+        if (error === null) resolve();
+        else reject(error);
+      });
+    });
+  });
 }
 
 /**

@@ -3,6 +3,7 @@ import type { ReadAt } from "../sqlite-wal/wal-frames.ts";
 import type { CommitSync } from "./journal-sync.ts";
 import type { ObjectHistory } from "./object-history.ts";
 import { checkpointSqliteFile, FileSync } from "./sqlite-file.ts";
+import type { UnsyncedFiles } from "./unsynced-files.ts";
 
 /**
  * A connection so busy that its WAL is never quiet checkpoints anyway after this many times
@@ -29,6 +30,8 @@ export interface WalCheckpointsOptions {
   /** The object's history, when kept: it must hold the WAL's frames before a checkpoint. */
   readonly history: ObjectHistory | undefined;
   readonly readWal: ReadAt;
+  /** Where a checkpoint's write to the database file is noted until its sync. */
+  readonly unsynced: UnsyncedFiles;
   /** The connection as it is now. */
   readonly connection: () => CheckpointedConnection;
 }
@@ -175,6 +178,7 @@ export class WalCheckpoints {
       return;
     }
     const { history, readWal, path } = this.#options;
+    let synced: () => void;
     try {
       const forced = force || this.#commits >= FORCE_FACTOR * this.#options.afterCommits;
       this.#walBusy = !wal.idle;
@@ -187,6 +191,7 @@ export class WalCheckpoints {
       // write restarts the WAL (`finishSync`): until then the WAL keeps every frame.
       history?.capture(readWal);
       history?.writePending();
+      synced = this.#options.unsynced.written(path);
       checkpointSqliteFile(db);
     } catch {
       // A failed checkpoint leaves the WAL as it was (it does not restart), so nothing is lost:
@@ -200,7 +205,9 @@ export class WalCheckpoints {
     const historySync = history?.durable === false ? history.settle() : undefined;
     const generation = this.#generation;
     // On failure it stays set: the next use retries the syncs and reports their error.
-    Promise.all([dbSync.sync(), historySync]).then(() => {
+    const durable = dbSync.sync();
+    durable.then(synced, ignore);
+    Promise.all([durable, historySync]).then(() => {
       if (this.#dbSync === dbSync) this.#dbSync = undefined;
       dbSync.close();
       if (generation === this.#generation) this.#trimHistory();
