@@ -10,6 +10,7 @@ import type { NodeJournal } from "./node-journal.ts";
 import { type HistoryOptions, ObjectHistory } from "./object-history.ts";
 import type { OpenDatabase } from "./open-databases.ts";
 import { createPrivateFile } from "./private-files.ts";
+import { SharedWalReads } from "./shared-wal-reads.ts";
 import {
   closeSqliteFile,
   FileSync,
@@ -20,7 +21,6 @@ import {
   WAL_FRAME_BYTES,
   WAL_HEADER_BYTES,
 } from "./sqlite-file.ts";
-import { SharedWalReads } from "./shared-wal-reads.ts";
 import type { UnsyncedFiles } from "./unsynced-files.ts";
 import { WalCheckpoints } from "./wal-checkpoints.ts";
 
