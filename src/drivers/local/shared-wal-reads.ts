@@ -3,11 +3,11 @@ import type { ReadAt } from "../sqlite-wal/wal-frames.ts";
 /** The WAL header's size: the first read of every reader. */
 const HEADER_BYTES = 32;
 /**
- * The least a shared read of frames takes: a few 4 KiB frames, so that one system call covers what
- * history's commit scan (the new frames' headers) and the journal's capture (the new frames and
- * the next header) each ask for after a commit of a page or two.
+ * What a shared read of frames takes beyond what was asked: one frame of a 4 KiB page. History's
+ * commit scan asks for as many frames as the last commit wrote (and the next frame's header), the
+ * journal's capture for one frame more, so one system call serves both.
  */
-const CHUNK_BYTES = 16 * 1024;
+const EXTRA_BYTES = 24 + 4096;
 
 /**
  * An object's WAL read once for several readers while it cannot change. Right after a COMMIT,
@@ -45,7 +45,7 @@ export class SharedWalReads {
         if (start <= chunk.bytes.length) return chunk.bytes.subarray(start, end);
       }
     }
-    const asked = Math.max(length, CHUNK_BYTES);
+    const asked = length + EXTRA_BYTES;
     const bytes = this.#read(asked, position);
     this.#chunk = { position, bytes, asked };
     return bytes.subarray(0, length);
