@@ -5,7 +5,7 @@ import { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
 import { tempDataDir } from "../../../test/support/temp-dir.ts";
 import { readAt } from "../local/read-at.ts";
-import { WalCommitScanner, type WalPosition, WalReader } from "./wal-frames.ts";
+import { WalCommitScanner, type WalPosition, WalReader, walChecksum } from "./wal-frames.ts";
 
 describe("WAL frames", () => {
   it("finds every commit, of one frame or hundreds, as the reader returns them", () => {
@@ -53,6 +53,32 @@ describe("WAL frames", () => {
       assert.equal(transactions.length, 3, "the commits after the WAL restarted");
     } finally {
       db.close();
+    }
+  });
+});
+
+describe("walChecksum", () => {
+  /** SQLite's definition, word by word in the given byte order. */
+  function reference(data: Buffer, bigEndian: boolean, seed: [number, number]): [number, number] {
+    let [s0, s1] = seed;
+    for (let i = 0; i < data.length; i += 8) {
+      const a = bigEndian ? data.readUInt32BE(i) : data.readUInt32LE(i);
+      const b = bigEndian ? data.readUInt32BE(i + 4) : data.readUInt32LE(i + 4);
+      s0 = (s0 + a + s1) >>> 0;
+      s1 = (s1 + b + s0) >>> 0;
+    }
+    return [s0, s1];
+  }
+
+  it("sums a page in either byte order, aligned or not, as SQLite defines it", () => {
+    const bytes = Buffer.alloc(4096 + 8);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 131 + 7) & 0xff;
+    for (const offset of [0, 4, 2, 1]) {
+      const page = bytes.subarray(offset, offset + 4096);
+      for (const bigEndian of [false, true]) {
+        const seed: [number, number] = [0xfffffff0, 12345];
+        assert.deepEqual(walChecksum(page, bigEndian, seed), reference(page, bigEndian, seed));
+      }
     }
   });
 });

@@ -13,6 +13,8 @@
  * same way on recovery, so what this reader accepts is exactly what SQLite replays.
  */
 
+import { endianness } from "node:os";
+
 /** One committed transaction: the last image of each page it wrote, and the database size after. */
 export interface WalTransaction {
   /** Page number (1-based) -> page image; each page once, its last image in the transaction. */
@@ -315,6 +317,8 @@ function parseHeader(bytes: Buffer): WalHeader | undefined {
   };
 }
 
+const NATIVE_BIG_ENDIAN = endianness() === "BE";
+
 /**
  * SQLite's WAL checksum over `data` (a multiple of 8 bytes), continuing from `seed`; the words
  * are read in the byte order the WAL's magic names. Writes into `out` when given.
@@ -327,11 +331,21 @@ export function walChecksum(
 ): [number, number] {
   let s0 = seed[0];
   let s1 = seed[1];
-  const words = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const little = !bigEndian;
-  for (let i = 0; i < data.byteLength; i += 8) {
-    s0 = (s0 + words.getUint32(i, little) + s1) >>> 0;
-    s1 = (s1 + words.getUint32(i + 4, little) + s0) >>> 0;
+  if (bigEndian === NATIVE_BIG_ENDIAN && data.byteOffset % 4 === 0) {
+    // The WAL's byte order is this machine's (as SQLite writes it here): whole words, about
+    // twice as fast as a DataView over a page.
+    const words = new Uint32Array(data.buffer, data.byteOffset, data.byteLength >>> 2);
+    for (let i = 0; i < words.length; i += 2) {
+      s0 = (s0 + words[i]! + s1) >>> 0;
+      s1 = (s1 + words[i + 1]! + s0) >>> 0;
+    }
+  } else {
+    const words = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const little = !bigEndian;
+    for (let i = 0; i < data.byteLength; i += 8) {
+      s0 = (s0 + words.getUint32(i, little) + s1) >>> 0;
+      s1 = (s1 + words.getUint32(i + 4, little) + s0) >>> 0;
+    }
   }
   out[0] = s0;
   out[1] = s1;
