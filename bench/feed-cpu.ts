@@ -1,5 +1,5 @@
 // `node --conditions=stead-source --import ./src/register.ts bench/feed-cpu.ts [--commits n]
-// [--rounds n] [--threads n] [--postgres url]`: the change feed's CPU per commit, in-process (no HTTP, no load
+// [--rounds n] [--threads n] [--postgres url] [--only off|on]`: the change feed's CPU per commit, in-process (no HTTP, no load
 // generator competing for the cores): the bench app's Counter incremented over 1,000 objects, 32
 // calls in flight, with the feed off and then on into PostgreSQL, alternating for --rounds. Prints
 // per run the process's CPU per commit (process.cpuUsage: every thread), and PostgreSQL's feed
@@ -21,8 +21,15 @@ const { values } = parseArgs({
     /** Object threads (`createRuntime({ threads })`); 0: objects on this thread. */
     threads: { type: "string", default: "0" },
     postgres: { type: "string", default: "postgres://postgres@127.0.0.1:5432/test" },
+    /** `off` or `on`: run only that side (the commit path alone, or the feed alone). */
+    only: { type: "string" },
   },
 });
+if (values.only !== undefined && values.only !== "off" && values.only !== "on") {
+  console.error(`--only takes off or on, not ${values.only}`);
+  process.exit(2);
+}
+const SIDES = values.only === undefined ? [false, true] : [values.only === "on"];
 const COMMITS = Number(values.commits);
 const OBJECTS = 1_000;
 const IN_FLIGHT = 32;
@@ -86,7 +93,7 @@ async function run(feed: boolean): Promise<Run> {
 
 const runs: Run[] = [];
 for (let i = 0; i < Number(values.rounds); i++) {
-  for (const feed of [false, true]) {
+  for (const feed of SIDES) {
     const r = await run(feed);
     runs.push(r);
     console.log(
@@ -102,7 +109,12 @@ const median = (feed: boolean, of: (r: Run) => number) => {
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
+const sides = SIDES.map((feed) =>
+  feed
+    ? `feed on ${median(true, (r) => r.cpuUs).toFixed(0)} µs/commit + PostgreSQL ${median(true, (r) => r.postgresCpuUs).toFixed(0)} µs/commit, ${median(true, (r) => r.perSecond).toFixed(0)} commits/s`
+    : `feed off ${median(false, (r) => r.cpuUs).toFixed(0)} µs/commit, ${median(false, (r) => r.perSecond).toFixed(0)} commits/s`,
+);
 console.log(
-  `\n${COMMITS} commits over ${OBJECTS} objects, ${IN_FLIGHT} in flight, --threads ${values.threads}, medians of ${values.rounds}: feed off ${median(false, (r) => r.cpuUs).toFixed(0)} µs/commit, feed on ${median(true, (r) => r.cpuUs).toFixed(0)} µs/commit + PostgreSQL ${median(true, (r) => r.postgresCpuUs).toFixed(0)} µs/commit; ${median(false, (r) => r.perSecond).toFixed(0)} vs ${median(true, (r) => r.perSecond).toFixed(0)} commits/s`,
+  `\n${COMMITS} commits over ${OBJECTS} objects, ${IN_FLIGHT} in flight, --threads ${values.threads}, medians of ${values.rounds}: ${sides.join("; ")}`,
 );
 process.exit(0);
