@@ -91,12 +91,11 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
   #journalSync: JournalSync | undefined;
   readonly #checkpoints: WalCheckpoints;
   /**
-   * The database file or its WAL is new (SQLite creates them on open): their directory entries,
-   * and the database file's first page, are not yet known durable.
+   * Set while the database file or its WAL is new (SQLite creates them on open): their directory
+   * entries, and the database file's first page, are not yet known durable. The first flush syncs
+   * them, then calls it to clear the file's entry in `unsynced`.
    */
-  #created = false;
-  /** Clears the created file's entry in `unsynced` once its first flush synced it. */
-  #createdSynced: (() => void) | undefined;
+  #created: (() => void) | undefined;
   /** The connection has flushed once (see `OpenDatabase.used`). */
   #flushed = false;
   #holds = 0;
@@ -183,9 +182,7 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       return Promise.reject(fileSystemError(`${this.path}-wal`, this.#driver.dataDir, error));
     }
     const created = this.#created;
-    const createdSynced = this.#createdSynced;
-    this.#created = false;
-    this.#createdSynced = undefined;
+    this.#created = undefined;
     if (!this.#flushed) {
       this.#flushed = true;
       // The connection's first event is over: a use from now on is a use again (`OpenDatabase`).
@@ -201,10 +198,10 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // New files: their directory entries, and the database file's first page, must be durable
       // with the first commit. SQLite deletes the WAL of a database file that is empty when
       // opened, so a power loss that left a never-synced file empty would lose the WAL's frames.
-      if (created) {
+      if (created !== undefined) {
         await Promise.all([
           this.#driver.syncDirectory(dir),
-          syncFileOffLoop(this.path).then(createdSynced),
+          syncFileOffLoop(this.path).then(created),
         ]);
       }
     });
@@ -321,9 +318,10 @@ export class LocalDatabaseHandle implements DatabaseHandle, OpenDatabase {
       // synced. A WAL is missing after a close that could not keep it aside, or a database
       // closed by another SQLite program: SQLite creates it now.
       const fresh = !existsSync(this.path);
-      if (!this.#created) this.#created = fresh || !existsSync(`${this.path}-wal`);
       // SQLite writes a new file's first page (and a WAL's first open may): synced at the first flush.
-      if (this.#created) this.#createdSynced ??= this.#driver.unsynced.written(this.path);
+      if (this.#created === undefined && (fresh || !existsSync(`${this.path}-wal`))) {
+        this.#created = this.#driver.unsynced.written(this.path);
+      }
       // Created here, not by SQLite, for its mode (0600, and its WAL's with it).
       if (fresh) createPrivateFile(this.path);
       db = openSqliteFile(this.path, { ownSyncs: true, doubleQuotedStrings: true });

@@ -65,8 +65,8 @@ export function openDriverJournal(options: DriverJournalOptions): {
 /**
  * Makes the objects' own files hold everything committed to them so far, durably, so the
  * journal can forget their records: their WAL (the latest frames), a WAL a close kept aside,
- * and the database file (what checkpoints and closes wrote). Two at a time on the thread pool,
- * beside the journal's own syncs.
+ * and the database file if anything wrote it since its last sync (`UnsyncedFiles`). Two at a
+ * time on the thread pool, beside the journal's own syncs.
  */
 async function settleObjectFiles(
   dataDir: string,
@@ -77,18 +77,24 @@ async function settleObjectFiles(
   const worker = async () => {
     while (next < keys.length) {
       const path = join(dataDir, keys[next++]!);
-      for (const file of [`${path}-wal`, `${path}${KEPT_WAL}`, path]) {
-        // Rarely there (a close still syncing): a stat is cheaper than a failed open.
-        if (file.endsWith(KEPT_WAL) && !existsSync(file)) continue;
-        // Checked after the WAL's sync: a checkpoint after the check leaves the frames it copies
-        // in the (now durable) WAL until its own sync of the database file is done.
-        if (file === path && !unsynced.has(path)) continue;
-        await syncFileOffLoop(file).catch((error: NodeJS.ErrnoException) => {
-          // Gone: recycled by a close after its sync, or its namespace deleted.
-          if (error.code !== "ENOENT") throw error;
-        });
-      }
+      await syncIfThere(`${path}-wal`);
+      // Rarely there (a close still syncing): a stat is cheaper than a failed open.
+      const kept = `${path}${KEPT_WAL}`;
+      if (existsSync(kept)) await syncIfThere(kept);
+      // Checked after the WAL's sync: a checkpoint after the check leaves the frames it copies
+      // in the (now durable) WAL until its own sync of the database file is done.
+      if (unsynced.has(path)) await syncIfThere(path);
     }
   };
   await Promise.all([worker(), worker()]);
+}
+
+/**
+ * `syncFileOffLoop`, where a file gone meanwhile needs nothing (recycled by a close after its
+ * sync, or its namespace deleted).
+ */
+function syncIfThere(path: string): Promise<void> {
+  return syncFileOffLoop(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== "ENOENT") throw error;
+  });
 }
