@@ -1,11 +1,12 @@
 // `node --conditions=stead-source --import ./src/register.ts bench/feed-cpu.ts [--commits n]
-// [--rounds n] [--threads n] [--postgres url] [--only off|on]`: the change feed's CPU per commit, in-process (no HTTP, no load
+// [--rounds n] [--threads n] [--postgres url] [--only off|on] [--cpu-prof dir]`: the change feed's CPU per commit, in-process (no HTTP, no load
 // generator competing for the cores): the bench app's Counter incremented over 1,000 objects, 32
 // calls in flight, with the feed off and then on into PostgreSQL, alternating for --rounds. Prints
 // per run the process's CPU per commit (process.cpuUsage: every thread), and PostgreSQL's feed
 // connections' CPU per commit (/proc of the backends named stead-feed, same machine).
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -23,6 +24,11 @@ const { values } = parseArgs({
     postgres: { type: "string", default: "postgres://postgres@127.0.0.1:5432/test" },
     /** `off` or `on`: run only that side (the commit path alone, or the feed alone). */
     only: { type: "string" },
+    /**
+     * Write a V8 CPU profile of this thread's measured window (not the objects' creation) per
+     * run under this directory (`bench/profile.ts` summarizes it).
+     */
+    "cpu-prof": { type: "string" },
   },
 });
 if (values.only !== undefined && values.only !== "off" && values.only !== "on") {
@@ -70,12 +76,27 @@ async function run(feed: boolean): Promise<Run> {
     await increments(2 * OBJECTS);
     if (feed) await runtimeAdmin(rt).feed!.drained();
     const backends = await feedBackendCpu(db);
+    const profiler = values["cpu-prof"] === undefined ? undefined : new Session();
+    if (profiler !== undefined) {
+      profiler.connect();
+      await profiler.post("Profiler.enable");
+      await profiler.post("Profiler.start");
+    }
     const cpu = process.cpuUsage();
     const started = performance.now();
     await increments(COMMITS);
     if (feed) await runtimeAdmin(rt).feed!.drained();
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
+    if (profiler !== undefined) {
+      const { profile } = await profiler.post("Profiler.stop");
+      profiler.disconnect();
+      const dir = values["cpu-prof"]!;
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `feed-${feed ? "on" : "off"}-${++profiles}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      console.log(`CPU profile of the measured window: ${file}`);
+    }
     const postgresCpu = await feedBackendCpuSince(db, backends);
     return {
       feed,
@@ -91,6 +112,7 @@ async function run(feed: boolean): Promise<Run> {
   }
 }
 
+let profiles = 0;
 const runs: Run[] = [];
 for (let i = 0; i < Number(values.rounds); i++) {
   for (const feed of SIDES) {

@@ -7,12 +7,14 @@
 // and CPU per request (each one commit) of the server and of PostgreSQL's feed connections
 // (application_name stead-feed, this machine's PostgreSQL): steadier than req/s on a busy machine.
 import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { feedBackendCpu, feedBackendCpuSince } from "./lib/feed-backends.ts";
 import { runAutocannon } from "./lib/http-load.ts";
 import { cpuSeconds, installCleanupHandlers } from "./lib/processes.ts";
+import { monotonicUs, type TimeWindow } from "./lib/profile-summary.ts";
 import { type RunningServer, startServer } from "./lib/servers.ts";
 import { loadBenchApp } from "./lib/workerd-config.ts";
 
@@ -52,15 +54,18 @@ async function round(feed: boolean, index: number): Promise<Round> {
   const schema = `bench_feed_${randomBytes(4).toString("hex")}`;
   const sink = new URL(values.postgres!);
   sink.searchParams.set("schema", schema);
+  const profileDir =
+    values["cpu-prof"] === undefined
+      ? undefined
+      : join(values["cpu-prof"], `${feed ? "on" : "off"}-${index + 1}`);
+  let window: TimeWindow | undefined;
   const server = await startServer("stead", {
     app,
     confinement: { cpus: undefined },
     adminToken: TOKEN,
     threads: THREADS,
     readyTimeoutMs: 30_000,
-    ...(values["cpu-prof"] === undefined
-      ? {}
-      : { cpuProfileDir: join(values["cpu-prof"], `${feed ? "on" : "off"}-${index + 1}`) }),
+    ...(profileDir === undefined ? {} : { cpuProfileDir: profileDir }),
     ...(feed ? { feed: { classes: ["Counter"], sinks: [values.sink ?? sink.href] } } : {}),
   });
   const db = new pg.Pool({ connectionString: values.postgres!, max: 2 });
@@ -82,7 +87,9 @@ async function round(feed: boolean, index: number): Promise<Round> {
         : Promise.resolve([]);
     const serverCpu = cpuSeconds(server.pid) ?? Number.NaN;
     const feedBackends = feed ? await feedBackendCpu(db) : new Map<number, number>();
+    window = { startUs: monotonicUs(), endUs: 0 };
     const result = await runAutocannon({ ...load, seconds: SECONDS });
+    window.endUs = monotonicUs();
     const serverCpuUs = (((cpuSeconds(server.pid) ?? Number.NaN) - serverCpu) * 1e6) / result.ok;
     const postgresCpu = await feedBackendCpuSince(db, feedBackends);
     stop = true;
@@ -98,6 +105,10 @@ async function round(feed: boolean, index: number): Promise<Round> {
     };
   } finally {
     await server.stop();
+    if (profileDir !== undefined && window !== undefined) {
+      // bench/profile.ts reads this to summarize the measured window only.
+      writeFileSync(join(profileDir, "window.json"), `${JSON.stringify(window)}\n`);
+    }
     if (feed) await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
     await db.end();
   }

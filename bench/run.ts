@@ -39,7 +39,12 @@ import {
   removeTempDir,
   which,
 } from "./lib/processes.ts";
-import { formatProfileSummary, summarizeProfile, type TimeWindow } from "./lib/profile-summary.ts";
+import {
+  formatProfileSummary,
+  monotonicUs,
+  summarizeProfile,
+  type TimeWindow,
+} from "./lib/profile-summary.ts";
 import {
   appendResults,
   DISTURBED,
@@ -290,11 +295,6 @@ function pinSelf(settings: Settings): void {
 /** CPU seconds of the load generator: this process plus its waited-for children (wrk). */
 function loadCpuSeconds(): number {
   return cpuSeconds("self", true) ?? 0;
-}
-
-/** CLOCK_MONOTONIC in microseconds: the clock V8's CPU profiles are stamped with. */
-function monotonicUs(): number {
-  return Number(process.hrtime.bigint() / 1000n);
 }
 
 /** Measures one workload on one running server; sets `measuredWindow` to the measured span. */

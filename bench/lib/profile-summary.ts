@@ -42,6 +42,11 @@ export interface TimeWindow {
   endUs: number;
 }
 
+/** CLOCK_MONOTONIC in microseconds: the clock V8's CPU profiles are stamped with. */
+export function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
 /** Summarizes the samples of the profile at `path`, only those inside `window` if given. */
 export function summarizeProfile(path: string, window?: TimeWindow): ProfileSummary {
   const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile;

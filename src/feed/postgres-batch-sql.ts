@@ -1,6 +1,14 @@
 import pg from "pg";
 import type { FeedChange, KvChange, RowChange } from "./feed-changes.ts";
-import { jsonLiteral, literal, projectionSql, q } from "./postgres-statements.ts";
+import {
+  columns,
+  jsonText,
+  literal,
+  projectionSql,
+  q,
+  type SinkTables,
+  type Statement,
+} from "./postgres-statements.ts";
 
 /** One object's change, in the order the apply call meets it. */
 export interface ObjectChange {
@@ -15,8 +23,9 @@ export interface ObjectChange {
  * parses and plans a handful per apply call rather than one per change:
  *
  * - KV: only the last put or delete of each (object, key) counts (a KV projection row is the
- *   whole value), so per KV table one multi-row upsert of the last puts and one DELETE of the
- *   last deletes.
+ *   whole value), so per KV table one upsert of the last puts and one DELETE of the last
+ *   deletes, each a prepared statement taking its rows as arrays (PostgreSQL plans it once per
+ *   connection; a multi-row VALUES of literals is parsed and planned again every time).
  * - SQL rows: consecutive inserts (same table, same columns) go in one multi-row upsert, and
  *   consecutive deletes (same table) in one DELETE, as long as no row repeats within it (an
  *   upsert may not touch a row twice); an update, or a row met again, starts a new statement.
@@ -27,8 +36,8 @@ export interface ObjectChange {
 export function batchProjectionSql(
   changes: Iterable<ObjectChange>,
   projection: (className: string, change: FeedChange) => string,
-): string[] {
-  const statements: string[] = [];
+): Array<string | Statement> {
+  const statements: Array<string | Statement> = [];
   const kv = new Map<string, Map<string, { id: string; change: KvChange }>>();
   let group: RowGroup | undefined;
   const close = () => {
@@ -57,28 +66,72 @@ export function batchProjectionSql(
     }
   }
   close();
-  for (const [table, entries] of kv) statements.push(...kvSql(table, [...entries.values()]));
+  for (const [table, entries] of kv) {
+    statements.push(...kvStatements(table, [...entries.values()]));
+  }
   return statements;
 }
 
-function kvSql(table: string, entries: Array<{ id: string; change: KvChange }>): string[] {
-  const puts: string[] = [];
-  const deletes: string[] = [];
-  for (const { id, change } of entries) {
-    const row = `${pg.escapeLiteral(id)}, ${pg.escapeLiteral(change.key)}`;
-    if (change.op === "delete") deletes.push(`(${row})`);
-    else puts.push(`(${row}, ${jsonLiteral(change.value)})`);
-  }
-  const statements: string[] = [];
+function kvStatements(
+  table: string,
+  entries: Array<{ id: string; change: KvChange }>,
+): Statement[] {
+  const puts = entries.filter(({ change }) => change.op === "put");
+  const deletes = entries.filter(({ change }) => change.op === "delete");
+  const statements: Statement[] = [];
   if (puts.length > 0) {
-    statements.push(
-      `INSERT INTO ${table} (object_id, key, value) VALUES ${puts.join(", ")} ON CONFLICT (object_id, key) DO UPDATE SET value = EXCLUDED.value`,
-    );
+    statements.push({
+      text: `INSERT INTO ${table} (object_id, key, value) SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) ON CONFLICT (object_id, key) DO UPDATE SET value = EXCLUDED.value`,
+      values: columns(puts, [(e) => e.id, (e) => e.change.key, (e) => jsonText(e.change.value)]),
+    });
   }
   if (deletes.length > 0) {
-    statements.push(`DELETE FROM ${table} WHERE (object_id, key) IN (${deletes.join(", ")})`);
+    statements.push({
+      text: `DELETE FROM ${table} AS t USING unnest($1::text[], $2::text[]) AS d (object_id, key) WHERE t.object_id = d.object_id AND t.key = d.key`,
+      values: columns(deletes, [(e) => e.id, (e) => e.change.key]),
+    });
   }
   return statements;
+}
+
+/** One change as the raw change table records it. */
+export interface RawChange {
+  className: string;
+  id: string;
+  seq: number;
+  /** The change's place in its commit. */
+  idx: number;
+  /** When the commit was made, epoch ms. */
+  at: number;
+  change: FeedChange;
+}
+
+/** Records `rows` in the raw change table, once each whatever is delivered again. */
+export function rawChangesStatement(tables: SinkTables, rows: readonly RawChange[]): Statement {
+  return {
+    text: `INSERT INTO ${tables.changes} (class, object_id, seq, idx, at, kind, "table", op, key, "values")
+SELECT class, object_id, seq, idx, to_timestamp(at / 1000), kind, tbl, op, key, vals
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::float8[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::jsonb[])
+  AS r (class, object_id, seq, idx, at, kind, tbl, op, key, vals)
+ON CONFLICT DO NOTHING`,
+    values: columns(rows, [
+      (r) => r.className,
+      (r) => r.id,
+      (r) => r.seq,
+      (r) => r.idx,
+      (r) => r.at,
+      (r) => r.change.kind,
+      (r) => (r.change.kind === "row" ? r.change.table : null),
+      (r) => r.change.op,
+      (r) => jsonText(r.change.key),
+      (r) => {
+        const { change } = r;
+        if (change.kind === "row")
+          return change.values === undefined ? null : jsonText(change.values);
+        return change.op === "put" ? jsonText(change.value) : null;
+      },
+    ]),
+  };
 }
 
 /** Consecutive inserts or deletes of one table that one statement applies together. */

@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { FeedChange } from "./feed-changes.ts";
+import type { FeedChange, FeedCommit } from "./feed-changes.ts";
 import {
   type BatchOutcome,
   commitsToApply,
@@ -7,14 +7,26 @@ import {
   type ObjectBatch,
   redactUrl,
 } from "./feed-sink.ts";
-import { batchProjectionSql, type ObjectChange } from "./postgres-batch-sql.ts";
+import {
+  batchProjectionSql,
+  type ObjectChange,
+  type RawChange,
+  rawChangesStatement,
+} from "./postgres-batch-sql.ts";
+import {
+  type CursorMove,
+  keyOf,
+  lockCursorsStatement,
+  moveCursorsStatement,
+  setCursorsStatement,
+} from "./postgres-cursors.ts";
 import {
   columnType,
   projectionName,
   projectionSql,
   q,
-  rawChangeRow,
   type SinkTables,
+  type Statement,
   setUpSql,
   sinkTables,
 } from "./postgres-statements.ts";
@@ -40,6 +52,13 @@ export class PostgresSink implements FeedSink {
   readonly #known = new Map<string, Set<string>>();
   /** DDL runs one at a time. */
   #ddl: Promise<unknown> = Promise.resolve();
+  /**
+   * Each object's cursor as this sink last committed it. Only a guess (another node may have
+   * moved it since): the next apply moves it on only if it is still there.
+   */
+  readonly #cursors = new Map<string, number>();
+  /** The name each parameterized statement is prepared under, by its text. */
+  readonly #statementNames = new Map<string, string>();
 
   /** `url`: a PostgreSQL connection URL; `?schema=` picks the schema (default `stead_feed`). */
   constructor(url: string) {
@@ -85,43 +104,70 @@ export class PostgresSink implements FeedSink {
   }
 
   /**
-   * Every object of the call in one transaction of two round trips, its changes in a few
-   * statements (`batchProjectionSql`).
+   * Every object of the call in one transaction. The cursors this sink last saw move first, each
+   * only if still there (`moveCursorsStatement`); objects it has not seen, and any whose cursor
+   * moved elsewhere, are locked and read, and their commits planned again from there. Then the
+   * changes, in a few statements (`batchProjectionSql`, `rawChangesStatement`), and COMMIT.
    */
   async #applyTogether(batches: readonly ObjectBatch[]): Promise<BatchOutcome[]> {
     const client = await this.#connect();
     let broken: Error | undefined;
+    const plans = batches.map((batch) => ({ batch, ...this.#plan(batch) }));
     try {
-      const cursors = await this.#lockCursors(client, batches);
+      await client.query("BEGIN");
+      const optimistic = plans.filter((plan) => plan.known && plan.to !== plan.from);
+      const unsure = new Set(plans.filter((plan) => !plan.known));
+      const moves: CursorMove[] = [];
+      if (optimistic.length > 0) {
+        const { rows } = await this.#run<{ class: string; object_id: string }>(
+          client,
+          moveCursorsStatement(this.#tables, optimistic),
+        );
+        const moved = new Set(
+          rows.map((row) => keyOf({ className: row.class, id: row.object_id })),
+        );
+        for (const plan of optimistic) if (!moved.has(keyOf(plan.batch))) unsure.add(plan);
+      }
+      if (unsure.size > 0) {
+        // Locked now: plan again from what is there, and move them unconditionally.
+        const found = await this.#lockCursors(
+          client,
+          [...unsure].map((plan) => plan.batch),
+        );
+        for (const plan of unsure) {
+          Object.assign(plan, this.#plan(plan.batch, found.get(keyOf(plan.batch)) ?? 0));
+          if (plan.to !== plan.from) moves.push(plan);
+        }
+      }
       const changes: ObjectChange[] = [];
-      const raw: string[] = [];
-      const moved: Array<{ batch: ObjectBatch; seq: number }> = [];
-      const applied = batches.map((batch, i) => {
-        let cursor = cursors[i]!;
-        const { commits, gap } = commitsToApply(batch, cursor);
+      const raw: RawChange[] = [];
+      for (const { batch, commits } of plans) {
         for (const commit of commits) {
           commit.changes.forEach((change, idx) => {
             changes.push({ className: batch.className, id: batch.id, change });
-            raw.push(rawChangeRow(batch.className, batch.id, commit.seq, idx, commit.at, change));
+            raw.push({
+              className: batch.className,
+              id: batch.id,
+              seq: commit.seq,
+              idx,
+              at: commit.at,
+              change,
+            });
           });
-          cursor = commit.seq;
         }
-        if (cursor !== cursors[i]) moved.push({ batch, seq: cursor });
-        return { applied: cursor, gap };
-      });
+      }
       const statements = batchProjectionSql(changes, (className, change) =>
         this.#projection(className, change),
       );
-      if (moved.length > 0) statements.push(this.#cursorsSql(moved));
-      if (raw.length > 0) {
-        statements.push(
-          `INSERT INTO ${this.#tables.changes} (class, object_id, seq, idx, at, kind, "table", op, key, "values") VALUES ${raw.join(", ")} ON CONFLICT DO NOTHING`,
-        );
-      }
-      statements.push("COMMIT");
-      await client.query(statements.join(";\n"));
-      return applied;
+      if (moves.length > 0) statements.push(setCursorsStatement(this.#tables, moves));
+      if (raw.length > 0) statements.push(rawChangesStatement(this.#tables, raw));
+      for (const statement of statements) await this.#run(client, statement);
+      await client.query("COMMIT");
+      for (const plan of plans) this.#cursors.set(keyOf(plan.batch), plan.to);
+      return plans.map((plan) => ({ applied: plan.to, gap: plan.gap }));
     } catch (error) {
+      // Whether it committed is unknown: the cursors are read again next time.
+      for (const plan of plans) this.#cursors.delete(keyOf(plan.batch));
       await client.query("ROLLBACK").catch((rollback: Error) => {
         broken = rollback;
       });
@@ -131,13 +177,29 @@ export class PostgresSink implements FeedSink {
     }
   }
 
+  /**
+   * What applying `batch` does from `cursor` (default: the cursor this sink last saw, if any):
+   * the commits, and where the cursor goes.
+   */
+  #plan(
+    batch: ObjectBatch,
+    cursor = this.#cursors.get(keyOf(batch)),
+  ): { known: boolean; from: number; to: number; commits: FeedCommit[]; gap: boolean } {
+    const from = cursor ?? 0;
+    const { commits, gap } = commitsToApply(batch, from);
+    return { known: cursor !== undefined, from, to: commits.at(-1)?.seq ?? from, commits, gap };
+  }
+
   /** One object, each commit in a savepoint: applies those before a refused change. */
   async #applyLocating(batch: ObjectBatch): Promise<BatchOutcome> {
     const client = await this.#connect();
     let broken: Error | undefined;
+    const key = keyOf(batch);
+    this.#cursors.delete(key);
     try {
-      const [start] = await this.#lockCursors(client, [batch]);
-      let cursor = start!;
+      await client.query("BEGIN");
+      const start = (await this.#lockCursors(client, [batch])).get(key) ?? 0;
+      let cursor = start;
       let failure: BatchOutcome | undefined;
       const { commits, gap } = commitsToApply(batch, cursor);
       for (const commit of commits) {
@@ -149,8 +211,18 @@ export class PostgresSink implements FeedSink {
             await client.query(
               projectionSql(this.#projection(batch.className, change), batch.id, change),
             );
-            await client.query(
-              `INSERT INTO ${this.#tables.changes} (class, object_id, seq, idx, at, kind, "table", op, key, "values") VALUES ${rawChangeRow(batch.className, batch.id, commit.seq, idx, commit.at, change)} ON CONFLICT DO NOTHING`,
+            await this.#run(
+              client,
+              rawChangesStatement(this.#tables, [
+                {
+                  className: batch.className,
+                  id: batch.id,
+                  seq: commit.seq,
+                  idx,
+                  at: commit.at,
+                  change,
+                },
+              ]),
             );
           }
           await client.query("RELEASE feed_commit");
@@ -164,8 +236,14 @@ export class PostgresSink implements FeedSink {
           break;
         }
       }
-      if (cursor !== start) await client.query(this.#cursorsSql([{ batch, seq: cursor }]));
+      if (cursor !== start) {
+        await this.#run(
+          client,
+          setCursorsStatement(this.#tables, [{ batch, from: start, to: cursor }]),
+        );
+      }
       await client.query("COMMIT");
+      this.#cursors.set(key, cursor);
       if (failure !== undefined && "failed" in failure) {
         return { failed: { ...failure.failed, applied: cursor } };
       }
@@ -193,36 +271,32 @@ export class PostgresSink implements FeedSink {
     return client;
   }
 
-  /**
-   * Opens the transaction and locks the objects' cursor rows (made at 0 when new) in one
-   * statement: an upsert that changes nothing still locks its row and returns it.
-   */
-  async #lockCursors(client: pg.PoolClient, batches: readonly ObjectBatch[]): Promise<number[]> {
-    const rows = batches
-      .map((batch) => ({ key: `${batch.className}/${batch.id}`, batch }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-      .map(
-        ({ batch }) => `(${pg.escapeLiteral(batch.className)}, ${pg.escapeLiteral(batch.id)}, 0)`,
-      );
-    const results = (await client.query(
-      `BEGIN;
-INSERT INTO ${this.#tables.cursors} AS c (class, object_id, seq) VALUES ${rows.join(", ")}
-ON CONFLICT (class, object_id) DO UPDATE SET seq = c.seq RETURNING class, object_id, seq`,
-    )) as unknown as pg.QueryResult[];
-    const found = results.at(-1)!.rows as Array<{ class: string; object_id: string; seq: string }>;
-    const seqs = new Map(found.map((row) => [`${row.class}/${row.object_id}`, Number(row.seq)]));
-    return batches.map((batch) => seqs.get(`${batch.className}/${batch.id}`) ?? 0);
+  /** Locks the objects' cursor rows (`lockCursorsStatement`) and returns them by key. */
+  async #lockCursors(
+    client: pg.PoolClient,
+    batches: readonly ObjectBatch[],
+  ): Promise<Map<string, number>> {
+    const { rows } = await this.#run<{ class: string; object_id: string; seq: string }>(
+      client,
+      lockCursorsStatement(this.#tables, batches),
+    );
+    return new Map(
+      rows.map((row) => [keyOf({ className: row.class, id: row.object_id }), Number(row.seq)]),
+    );
   }
 
-  /** Moves the cursors of the objects in `moved` (one statement for them all). */
-  #cursorsSql(moved: Array<{ batch: ObjectBatch; seq: number }>): string {
-    const values = moved.map(
-      ({ batch, seq }) =>
-        `(${pg.escapeLiteral(batch.className)}, ${pg.escapeLiteral(batch.id)}, ${seq}::bigint, ${
-          batch.name === undefined ? "NULL" : pg.escapeLiteral(batch.name)
-        })`,
-    );
-    return `UPDATE ${this.#tables.cursors} AS c SET seq = v.seq, object_name = coalesce(v.name, c.object_name), updated_at = now() FROM (VALUES ${values.join(", ")}) AS v (class, object_id, seq, name) WHERE c.class = v.class AND c.object_id = v.object_id`;
+  /** Runs a statement: a parameterized one as a statement prepared once per connection. */
+  #run<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    client: pg.PoolClient,
+    statement: string | Statement,
+  ): Promise<pg.QueryResult<R>> {
+    if (typeof statement === "string") return client.query<R>(statement);
+    let name = this.#statementNames.get(statement.text);
+    if (name === undefined) {
+      name = `stead_feed_${this.#statementNames.size + 1}`;
+      this.#statementNames.set(statement.text, name);
+    }
+    return client.query<R>({ name, text: statement.text, values: statement.values });
   }
 
   #projection(className: string, change: FeedChange): string {

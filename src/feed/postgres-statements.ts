@@ -13,6 +13,20 @@ export function sinkTables(schema: string): SinkTables {
   return { schema: q, cursors: `${q}.feed_cursors`, changes: `${q}.feed_changes` };
 }
 
+/** A parameterized statement: the sink prepares each distinct text once per connection. */
+export interface Statement {
+  text: string;
+  values: unknown[];
+}
+
+/** One array parameter per column: what `unnest` turns back into rows. */
+export function columns<T>(
+  rows: readonly T[],
+  of: ReadonlyArray<(row: T) => unknown>,
+): unknown[][] {
+  return of.map((column) => rows.map(column));
+}
+
 /** The sink's own tables: the cursor per object, and every change as it came. */
 export function setUpSql(tables: SinkTables): string {
   return `
@@ -59,7 +73,12 @@ export function literal(value: SqlValue): string {
 }
 
 export function jsonLiteral(value: unknown): string {
-  return `${pg.escapeLiteral(JSON.stringify(toJson(value)) ?? "null")}::jsonb`;
+  return `${pg.escapeLiteral(jsonText(value))}::jsonb`;
+}
+
+/** A feed value as JSON text (`toJson`), for a jsonb column or parameter. */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(toJson(value)) ?? "null";
 }
 
 /** The statement that applies one change to its projection table (`table`: schema-qualified). */
@@ -94,23 +113,6 @@ export function projectionSql(table: string, objectId: string, change: FeedChang
   return `INSERT INTO ${table} (object_id, ${columns.map(q).join(", ")}) VALUES (${id}, ${columns
     .map((column) => literal(values[column]!))
     .join(", ")}) ${conflict}`;
-}
-
-/** One row of the raw change table. */
-export function rawChangeRow(
-  className: string,
-  objectId: string,
-  seq: number,
-  idx: number,
-  at: number,
-  change: FeedChange,
-): string {
-  const key = change.kind === "kv" ? change.key : change.key;
-  const values =
-    change.kind === "kv" ? (change.op === "put" ? change.value : undefined) : change.values;
-  return `(${pg.escapeLiteral(className)}, ${pg.escapeLiteral(objectId)}, ${seq}, ${idx}, to_timestamp(${at / 1000}), '${change.kind}', ${
-    change.kind === "row" ? pg.escapeLiteral(change.table) : "NULL"
-  }, '${change.op}', ${jsonLiteral(key)}, ${values === undefined ? "NULL" : jsonLiteral(values)})`;
 }
 
 /** A quoted identifier. */

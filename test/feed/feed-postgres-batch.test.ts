@@ -91,4 +91,48 @@ describe("change feed into PostgreSQL, many commits per call", () => {
       await sink.close();
     }
   });
+
+  it("applies a commit once when another sink moved the object's cursor since this one saw it", async () => {
+    await using pg = await feedSchema();
+    // Two sinks on one schema: two nodes, or a node and the restart that took its objects over.
+    const first = new PostgresSink(pg.url);
+    const second = new PostgresSink(pg.url);
+    const counter = (upTo: number) => ({
+      className: "Cart",
+      id: A,
+      name: "a",
+      contiguous: true,
+      commits: commits(...Array.from({ length: upTo }, (_, i) => [put("n", i + 1)])),
+    });
+    const only = (batch: ReturnType<typeof counter>, from: number) => ({
+      ...batch,
+      commits: batch.commits.filter((commit) => commit.seq >= from),
+    });
+    try {
+      assert.deepEqual(await first.apply([counter(3)]), [{ applied: 3, gap: false }]);
+      assert.deepEqual(await second.apply([counter(5)]), [{ applied: 5, gap: false }]);
+      // The first sink last saw 3: commit 4 again must not take the value (or the cursor) back.
+      assert.deepEqual(await first.apply([only(counter(4), 4)]), [{ applied: 5, gap: false }]);
+      assert.deepEqual(await pg.query(`SELECT value FROM "${pg.schema}"."Cart__kv"`), [
+        { value: 5 },
+      ]);
+      assert.deepEqual(await first.apply([only(counter(6), 4)]), [{ applied: 6, gap: false }]);
+      const kv = await pg.query<{ value: number }>(`SELECT value FROM "${pg.schema}"."Cart__kv"`);
+      assert.deepEqual(kv, [{ value: 6 }]);
+      const raw = await pg.query<{ seq: string; n: string }>(
+        `SELECT seq, count(*) AS n FROM "${pg.schema}".feed_changes GROUP BY seq ORDER BY seq`,
+      );
+      assert.deepEqual(
+        raw.map((row) => [Number(row.seq), Number(row.n)]),
+        [1, 2, 3, 4, 5, 6].map((seq) => [seq, 1]),
+      );
+      const [cursor] = await pg.query<{ seq: string }>(
+        `SELECT seq FROM "${pg.schema}".feed_cursors`,
+      );
+      assert.equal(Number(cursor!.seq), 6);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
 });
