@@ -1,9 +1,11 @@
 // `node --conditions=stead-source --import ./src/register.ts bench/feed-cpu.ts [--commits n]
-// [--rounds n] [--threads n] [--postgres url] [--only off|on] [--cpu-prof dir]`: the change feed's CPU per commit, in-process (no HTTP, no load
-// generator competing for the cores): the bench app's Counter incremented over 1,000 objects, 32
-// calls in flight, with the feed off and then on into PostgreSQL, alternating for --rounds. Prints
-// per run the process's CPU per commit (process.cpuUsage: every thread), and PostgreSQL's feed
-// connections' CPU per commit (/proc of the backends named stead-feed, same machine).
+// [--rounds n] [--threads n] [--postgres url] [--only off|on] [--cpu-prof dir]`: the change
+// feed's CPU per commit, in-process (no HTTP, no load generator competing for the cores): the
+// bench app's Counter incremented over 1,000 objects, 32 calls in flight, with the feed off and
+// then on into PostgreSQL, alternating for --rounds. Prints per run the process's CPU per commit
+// (process.cpuUsage: every thread), PostgreSQL's feed connections' CPU per commit (/proc of the
+// backends named stead-feed, same machine), and the whole machine's (/proc/stat: with the
+// kernel's writeback and journal threads, and all of PostgreSQL).
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
@@ -14,6 +16,7 @@ import pg from "pg";
 import { createRuntime } from "stead";
 import { runtimeAdmin } from "../src/embedded/runtime-admin.ts";
 import { feedBackendCpu, feedBackendCpuSince } from "./lib/feed-backends.ts";
+import { machineCpuSeconds } from "./lib/processes.ts";
 
 const { values } = parseArgs({
   options: {
@@ -45,6 +48,8 @@ interface Run {
   perSecond: number;
   cpuUs: number;
   postgresCpuUs: number;
+  /** The whole machine's busy CPU per commit: PostgreSQL's and the kernel's threads too. */
+  machineCpuUs: number;
 }
 
 async function run(feed: boolean): Promise<Run> {
@@ -83,11 +88,13 @@ async function run(feed: boolean): Promise<Run> {
       await profiler.post("Profiler.start");
     }
     const cpu = process.cpuUsage();
+    const machine = machineCpuSeconds().busy;
     const started = performance.now();
     await increments(COMMITS);
     if (feed) await runtimeAdmin(rt).feed!.drained();
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
+    const machineUsed = machineCpuSeconds().busy - machine;
     if (profiler !== undefined) {
       const { profile } = await profiler.post("Profiler.stop");
       profiler.disconnect();
@@ -103,6 +110,7 @@ async function run(feed: boolean): Promise<Run> {
       perSecond: COMMITS / seconds,
       cpuUs: (used.user + used.system) / COMMITS,
       postgresCpuUs: (postgresCpu * 1e6) / COMMITS,
+      machineCpuUs: (machineUsed * 1e6) / COMMITS,
     };
   } finally {
     await rt.dispose();
@@ -119,7 +127,7 @@ for (let i = 0; i < Number(values.rounds); i++) {
     const r = await run(feed);
     runs.push(r);
     console.log(
-      `round ${i + 1} feed ${feed ? "on " : "off"}: ${r.perSecond.toFixed(0)} commits/s, CPU ${r.cpuUs.toFixed(0)} µs/commit${feed ? ` + PostgreSQL feed CPU ${r.postgresCpuUs.toFixed(0)} µs/commit` : ""}`,
+      `round ${i + 1} feed ${feed ? "on " : "off"}: ${r.perSecond.toFixed(0)} commits/s, CPU ${r.cpuUs.toFixed(0)} µs/commit${feed ? ` + PostgreSQL feed CPU ${r.postgresCpuUs.toFixed(0)} µs/commit` : ""}; machine ${r.machineCpuUs.toFixed(0)} µs/commit`,
     );
   }
 }
@@ -133,8 +141,8 @@ const median = (feed: boolean, of: (r: Run) => number) => {
 };
 const sides = SIDES.map((feed) =>
   feed
-    ? `feed on ${median(true, (r) => r.cpuUs).toFixed(0)} µs/commit + PostgreSQL ${median(true, (r) => r.postgresCpuUs).toFixed(0)} µs/commit, ${median(true, (r) => r.perSecond).toFixed(0)} commits/s`
-    : `feed off ${median(false, (r) => r.cpuUs).toFixed(0)} µs/commit, ${median(false, (r) => r.perSecond).toFixed(0)} commits/s`,
+    ? `feed on ${median(true, (r) => r.cpuUs).toFixed(0)} µs/commit + PostgreSQL ${median(true, (r) => r.postgresCpuUs).toFixed(0)} µs/commit (machine ${median(true, (r) => r.machineCpuUs).toFixed(0)}), ${median(true, (r) => r.perSecond).toFixed(0)} commits/s`
+    : `feed off ${median(false, (r) => r.cpuUs).toFixed(0)} µs/commit (machine ${median(false, (r) => r.machineCpuUs).toFixed(0)}), ${median(false, (r) => r.perSecond).toFixed(0)} commits/s`,
 );
 console.log(
   `\n${COMMITS} commits over ${OBJECTS} objects, ${IN_FLIGHT} in flight, --threads ${values.threads}, medians of ${values.rounds}: ${sides.join("; ")}`,

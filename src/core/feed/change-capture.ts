@@ -16,6 +16,7 @@ const KV_ONLY_COLUMNS: Record<string, string[]> = Object.freeze({
   _cf_KV: Object.freeze(["key", "value"]) as string[],
 });
 const KV_ONLY_COLUMNS_JSON = JSON.stringify(KV_ONLY_COLUMNS);
+const KV_ONLY_TABLES: readonly string[] = Object.freeze(["_cf_KV"]);
 
 /**
  * Applied rows are removed once this many have piled up, not at every commit: one DELETE per
@@ -122,8 +123,10 @@ export class ChangeCapture {
     }
     this.#kv.clear();
     if (changeset === undefined || changeset.length === 0) return undefined;
-    // Only the table names here: the shipper decodes the values, off the commit path.
-    const tables = changesetTables(changeset).filter(isFedTable);
+    // Only the table names here: the shipper decodes the values, off the commit path. With no
+    // session, the changeset is KV's alone, as `KvChangeLog` wrote it.
+    const tables =
+      session === undefined ? KV_ONLY_TABLES : changesetTables(changeset).filter(isFedTable);
     if (tables.length === 0) return undefined;
     this.#ensureTable();
     const kvOnly = tables.length === 1 && tables[0] === "_cf_KV";

@@ -7,8 +7,10 @@ describe("KvChangeLog", () => {
   it("encodes each key's last put or delete as a _cf_KV changeset section", () => {
     const log = new KvChangeLog();
     const long = new Uint8Array(300).fill(7);
+    const longer = new Uint8Array(20_000).fill(9);
     log.record("a", Uint8Array.of(1));
     log.record("b", long);
+    log.record("c".repeat(200), longer);
     log.record("a", undefined);
     log.record("é", Uint8Array.of(2));
     const bytes = log.encode();
@@ -17,6 +19,7 @@ describe("KvChangeLog", () => {
       decodeChangeset(bytes).map((change) => [change.op, change.old, change.new]),
       [
         ["insert", undefined, ["b", long]],
+        ["insert", undefined, ["c".repeat(200), longer]],
         ["delete", ["a", null], undefined],
         ["insert", undefined, ["é", Uint8Array.of(2)]],
       ],

@@ -48,18 +48,36 @@ export class KvChangeLog {
       last.delete(key);
       last.set(key, value);
     }
-    const parts: Uint8Array[] = [TABLE_HEADER];
+    // Sized first, then written into one buffer: this runs in every KV-only commit.
+    const keys: Uint8Array[] = [];
+    let length = TABLE_HEADER.length;
     for (const [key, value] of last) {
       const keyBytes = encoder.encode(key);
-      parts.push(
-        Uint8Array.of(value === undefined ? OP_DELETE : OP_INSERT, 0, TYPE_TEXT),
-        varint(keyBytes.length),
-        keyBytes,
-      );
-      if (value === undefined) parts.push(Uint8Array.of(TYPE_NULL));
-      else parts.push(Uint8Array.of(TYPE_BLOB), varint(value.length), value);
+      keys.push(keyBytes);
+      length += 3 + varintLength(keyBytes.length) + keyBytes.length;
+      length += value === undefined ? 1 : 1 + varintLength(value.length) + value.length;
     }
-    return joinBytes(parts);
+    const out = new Uint8Array(length);
+    out.set(TABLE_HEADER);
+    let at = TABLE_HEADER.length;
+    let i = 0;
+    for (const value of last.values()) {
+      const keyBytes = keys[i++]!;
+      out[at++] = value === undefined ? OP_DELETE : OP_INSERT;
+      out[at++] = 0;
+      out[at++] = TYPE_TEXT;
+      at = writeVarint(out, at, keyBytes.length);
+      out.set(keyBytes, at);
+      at += keyBytes.length;
+      if (value === undefined) out[at++] = TYPE_NULL;
+      else {
+        out[at++] = TYPE_BLOB;
+        at = writeVarint(out, at, value.length);
+        out.set(value, at);
+        at += value.length;
+      }
+    }
+    return out;
   }
 }
 
@@ -85,11 +103,21 @@ export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
   return joined;
 }
 
-/** SQLite's varint (big-endian, 7 bits per byte, high bit on all but the last): lengths only. */
-function varint(value: number): Uint8Array {
-  const bytes = [value & 0x7f];
-  for (let rest = Math.floor(value / 128); rest > 0; rest = Math.floor(rest / 128)) {
-    bytes.unshift((rest & 0x7f) | 0x80);
+/** The bytes of SQLite's varint (big-endian, 7 bits per byte, high bit on all but the last). */
+function varintLength(value: number): number {
+  let bytes = 1;
+  for (let rest = Math.floor(value / 128); rest > 0; rest = Math.floor(rest / 128)) bytes++;
+  return bytes;
+}
+
+/** Writes `value` as SQLite's varint at `at` (lengths only); returns the offset past it. */
+function writeVarint(out: Uint8Array, at: number, value: number): number {
+  const end = at + varintLength(value);
+  let rest = value;
+  out[end - 1] = rest & 0x7f;
+  for (let i = end - 2; i >= at; i--) {
+    rest = Math.floor(rest / 128);
+    out[i] = (rest & 0x7f) | 0x80;
   }
-  return Uint8Array.from(bytes);
+  return end;
 }
