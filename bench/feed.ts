@@ -1,4 +1,4 @@
-// `node bench/feed.ts [--seconds n] [--connections n] [--threads n] [--rounds n] [--postgres url]`:
+// `node bench/feed.ts [--seconds n] [--connections n] [--threads n] [--rounds n] [--postgres url] [--pin]`:
 // the change feed's cost. w2 (KV increment over 1,000 objects) on `stead start`, with the feed
 // off and then on (class Counter into PostgreSQL), alternating for --rounds; prints throughput of
 // each and the feed's lag, commit to row visible in PostgreSQL, measured from outside: during the
@@ -6,14 +6,16 @@
 // there. Also the server's own commit-to-applied histogram (stead_feed_commit_to_applied_seconds),
 // and CPU per request (each one commit) of the server and of PostgreSQL's feed connections
 // (application_name stead-feed, this machine's PostgreSQL): steadier than req/s on a busy machine.
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { feedBackendCpu, feedBackendCpuSince } from "./lib/feed-backends.ts";
 import { runAutocannon } from "./lib/http-load.ts";
-import { cpuSeconds, installCleanupHandlers } from "./lib/processes.ts";
+import { cpuSeconds, installCleanupHandlers, machineCpuSeconds } from "./lib/processes.ts";
 import { monotonicUs, type TimeWindow } from "./lib/profile-summary.ts";
 import { type RunningServer, startServer } from "./lib/servers.ts";
 import { loadBenchApp } from "./lib/workerd-config.ts";
@@ -29,6 +31,12 @@ const { values } = parseArgs({
     "cpu-prof": { type: "string" },
     /** Ship to this sink instead (e.g. an unreachable one, to measure capture alone). */
     sink: { type: "string" },
+    /**
+     * Pin as `bench/run.ts` does: the server to CPU 0, this process and its children (the load
+     * generator) to CPU 1, and PostgreSQL's feed connections to CPU 1 as well (the rest of
+     * PostgreSQL is not pinned). Default: nothing pinned, all share the cores.
+     */
+    pin: { type: "boolean", default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -38,6 +46,8 @@ const ROUNDS = Number(values.rounds);
 const TOKEN = randomBytes(24).toString("base64url");
 const app = loadBenchApp(join(import.meta.dirname, "app"));
 installCleanupHandlers();
+if (values.pin)
+  execFileSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)], { stdio: "ignore" });
 
 interface Round {
   feed: boolean;
@@ -47,6 +57,8 @@ interface Round {
   histogram?: { p50: number; p99: number; count: number };
   /** CPU µs per request of the server, and of PostgreSQL's feed connections. */
   serverCpuUs: number;
+  /** Share of the machine's CPU time the hypervisor took during the run (steal). */
+  steal: number;
   postgresCpuUs: number;
 }
 
@@ -61,7 +73,7 @@ async function round(feed: boolean, index: number): Promise<Round> {
   let window: TimeWindow | undefined;
   const server = await startServer("stead", {
     app,
-    confinement: { cpus: undefined },
+    confinement: { cpus: values.pin ? "0" : undefined },
     adminToken: TOKEN,
     threads: THREADS,
     readyTimeoutMs: 30_000,
@@ -86,10 +98,21 @@ async function round(feed: boolean, index: number): Promise<Round> {
         ? probe(server, db, schema, () => stop)
         : Promise.resolve([]);
     const serverCpu = cpuSeconds(server.pid) ?? Number.NaN;
+    const machine = machineCpuSeconds();
     const feedBackends = feed ? await feedBackendCpu(db) : new Map<number, number>();
+    if (values.pin) {
+      // PostgreSQL's feed connections stay off the server's core, as a database on its own
+      // machine would: what is measured is the server's share of the feed.
+      for (const pid of feedBackends.keys()) {
+        execFileSync("taskset", ["-a", "-p", "-c", "1", String(pid)], { stdio: "ignore" });
+      }
+    }
     window = { startUs: monotonicUs(), endUs: 0 };
     const result = await runAutocannon({ ...load, seconds: SECONDS });
     window.endUs = monotonicUs();
+    const steal =
+      (machineCpuSeconds().steal - machine.steal) /
+      (((window.endUs - window.startUs) / 1e6) * availableParallelism());
     const serverCpuUs = (((cpuSeconds(server.pid) ?? Number.NaN) - serverCpu) * 1e6) / result.ok;
     const postgresCpu = await feedBackendCpuSince(db, feedBackends);
     stop = true;
@@ -100,6 +123,7 @@ async function round(feed: boolean, index: number): Promise<Round> {
       p99Ms: result.p99Ms,
       lagMs,
       serverCpuUs,
+      steal,
       postgresCpuUs: (postgresCpu * 1e6) / result.ok,
       ...(feed ? { histogram: await histogram(server) } : {}),
     };
@@ -173,7 +197,7 @@ for (let i = 0; i < ROUNDS; i++) {
     const r = await round(feed, i);
     rounds.push(r);
     console.log(
-      `round ${i + 1} feed ${feed ? "on " : "off"}: ${r.perSecond.toFixed(0)} req/s, p99 ${r.p99Ms?.toFixed(1)} ms, server CPU ${r.serverCpuUs.toFixed(0)} µs/commit` +
+      `round ${i + 1} feed ${feed ? "on " : "off"}: ${r.perSecond.toFixed(0)} req/s, p99 ${r.p99Ms?.toFixed(1)} ms, server CPU ${r.serverCpuUs.toFixed(0)} µs/commit, steal ${(r.steal * 100).toFixed(0)}%` +
         (feed ? ` + PostgreSQL feed CPU ${r.postgresCpuUs.toFixed(0)} µs/commit` : "") +
         (feed
           ? `; lag p50 ${percentile(r.lagMs, 0.5).toFixed(1)} ms, p99 ${percentile(r.lagMs, 0.99).toFixed(1)} ms, max ${Math.max(...r.lagMs).toFixed(1)} ms (${r.lagMs.length} probes); server histogram p50 <= ${r.histogram!.p50} ms, p99 <= ${r.histogram!.p99} ms over ${r.histogram!.count} commits`
@@ -193,6 +217,6 @@ const median = (feed: boolean, of: (r: Round) => number) => {
 const mean = (feed: boolean) => median(feed, (r) => r.perSecond);
 const lag = rounds.filter((r) => r.feed).flatMap((r) => r.lagMs);
 console.log(
-  `\nw2, ${CONNECTIONS} connections, ${SECONDS} s x ${ROUNDS}, --threads ${THREADS}: feed off ${mean(false).toFixed(0)} req/s, feed on ${mean(true).toFixed(0)} req/s (${((mean(true) / mean(false) - 1) * 100).toFixed(1)}%), medians; server CPU ${median(false, (r) => r.serverCpuUs).toFixed(0)} vs ${median(true, (r) => r.serverCpuUs).toFixed(0)} µs/commit, PostgreSQL feed CPU ${median(true, (r) => r.postgresCpuUs).toFixed(0)} µs/commit; feed lag commit->visible in PostgreSQL p50 ${percentile(lag, 0.5).toFixed(1)} ms, p99 ${percentile(lag, 0.99).toFixed(1)} ms (${lag.length} probes)`,
+  `\nw2, ${CONNECTIONS} connections, ${SECONDS} s x ${ROUNDS}, --threads ${THREADS}${values.pin ? ", server pinned to CPU 0, load and PostgreSQL's feed connections to CPU 1" : ", nothing pinned"}: feed off ${mean(false).toFixed(0)} req/s, feed on ${mean(true).toFixed(0)} req/s (${((mean(true) / mean(false) - 1) * 100).toFixed(1)}%), medians; server CPU ${median(false, (r) => r.serverCpuUs).toFixed(0)} vs ${median(true, (r) => r.serverCpuUs).toFixed(0)} µs/commit, PostgreSQL feed CPU ${median(true, (r) => r.postgresCpuUs).toFixed(0)} µs/commit; feed lag commit->visible in PostgreSQL p50 ${percentile(lag, 0.5).toFixed(1)} ms, p99 ${percentile(lag, 0.99).toFixed(1)} ms (${lag.length} probes)`,
 );
 process.exit(0);

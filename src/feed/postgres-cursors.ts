@@ -14,15 +14,16 @@ export interface CursorMove {
  * only if it is still there: an object whose cursor someone else moved meanwhile (another node,
  * a restart's catch-up) is left as it was and not returned; the caller reads it
  * (`lockCursorsStatement`) and plans again. One write per object and no separate lock: the
- * UPDATE locks the rows it moves until the transaction ends.
+ * UPDATE locks the rows it moves until the transaction ends (in key order, as the lock does).
  */
 export function moveCursorsStatement(tables: SinkTables, moves: readonly CursorMove[]): Statement {
+  const sorted = [...moves].sort((a, b) => compare(keyOf(a.batch), keyOf(b.batch)));
   return {
     text: `UPDATE ${tables.cursors} AS c SET seq = v.seq, object_name = coalesce(v.name, c.object_name), updated_at = now()
 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[]) AS v (class, object_id, expected, seq, name)
 WHERE c.class = v.class AND c.object_id = v.object_id AND c.seq = v.expected
 RETURNING c.class, c.object_id`,
-    values: columns(moves, [
+    values: columns(sorted, [
       (m) => m.batch.className,
       (m) => m.batch.id,
       (m) => m.from,
