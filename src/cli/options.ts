@@ -232,7 +232,7 @@ function durabilityFlags(
     journalSegmentBytes:
       segmentText === undefined || storage !== undefined
         ? undefined
-        : integer(segmentText, "STEAD_JOURNAL_SEGMENT_BYTES", 65536, 2 ** 31),
+        : integer(segmentText, "STEAD_JOURNAL_SEGMENT_BYTES", 4096, 2 ** 31),
   };
 }
 

@@ -399,7 +399,7 @@ const schema = z.object({
   journalSegmentBytes: z
     .number({ error: "must be a number of bytes, like 67108864" })
     .int({ error: "must be a whole number of bytes, like 67108864" })
-    .min(65536, { error: "must be at least 65536 bytes (64 KiB)" })
+    .min(4096, { error: "must be at least 4096 bytes (4 KiB)" })
     .optional(),
   nameCacheBytes: z
     .number({ error: "must be a number of bytes, like 8388608 (0 turns the cache off)" })

@@ -57,15 +57,15 @@ describe("durability at the system-call level (strace)", {
 }, () => {
   it("journal: every response follows the journal sync after its record; a retired segment's objects were synced first", async () => {
     using data = tempDataDir("stead-syscalls-");
-    // Segments of 64 KiB: a commit's record is a page and more, so a segment is retired every
-    // dozen commits or so, each after syncing the object's files.
+    // Segments of 4 KiB: a commit's record is a packed page (a hundred bytes or two), so a
+    // segment is retired every twenty commits or so, each after syncing the object's files.
     const calls = await traced(
       data.path,
       70,
       async (url) => {
         for (let n = 1; n <= 70; n++) await increment(url, n);
       },
-      { env: { STEAD_JOURNAL_SEGMENT_BYTES: "65536" } },
+      { env: { STEAD_JOURNAL_SEGMENT_BYTES: "4096" } },
     );
     const responses = calls.filter(isResponse);
     assert.equal(responses.length, 70, "one response per request");

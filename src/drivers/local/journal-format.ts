@@ -1,5 +1,6 @@
 import { crc32 } from "node:zlib";
 import type { WalFrames } from "../sqlite-wal/wal-frames.ts";
+import { packFrames, unpackFrames } from "./frame-packing.ts";
 
 /**
  * The node journal's file format (see `NodeJournal`). A segment file is a 32-byte header, then
@@ -10,12 +11,17 @@ import type { WalFrames } from "../sqlite-wal/wal-frames.ts";
  * record  length u32 (of the whole record) | crc32 u32 (salt, then the bytes after this field)
  *         | kind u8 | 0 u8 | key length u16 | key (UTF-8: "<namespace>/<id>.sqlite")
  *         | kind "frames": WAL header (32 bytes) | first frame u32 | frame count u32 | page size u32 | frames
+ *         | kind "packed frames": the same, the frames packed (`frame-packing.ts`)
  *         | kind "reset": nothing more
  * ```
  *
  * All integers big-endian. The salt is new each time a segment file is (re)started, and every
  * record's checksum covers it, so records left over from the file's earlier use never read as
  * valid; nor do zeros. A reader stops at the first record that is not valid: a torn tail.
+ *
+ * Packed frames (kind 3) came with Stead's version of 2026-12-07: an older version stops at the
+ * first one as at a torn tail, so go back to one only after a clean stop (which leaves no
+ * journal to replay).
  */
 
 export const SEGMENT_HEADER_BYTES = 32;
@@ -24,12 +30,25 @@ const VERSION = 1;
 const RECORD_PREFIX_BYTES = 8;
 const KIND_FRAMES = 1;
 const KIND_RESET = 2;
+const KIND_PACKED_FRAMES = 3;
 /** A record longer than this is not one (a WAL holds at most 1,000s of frames between flushes). */
 const MAX_RECORD_BYTES = 1 << 30;
 
 export interface SegmentHeader {
   readonly salt: number;
   readonly sequence: bigint;
+}
+
+/** An object's newly committed frames, ready to be journaled: packed when that is smaller. */
+export interface JournalFrames {
+  readonly frames: WalFrames;
+  /** `frames.frames` packed (`packFrames`), or undefined: recorded as they are. */
+  readonly packed: Buffer | undefined;
+}
+
+/** Packs `frames` for the journal (once per commit, before its length is needed). */
+export function journalFrames(frames: WalFrames): JournalFrames {
+  return { frames, packed: packFrames(frames.frames, frames.frameCount, frames.pageSize) };
 }
 
 /** One record as read back. `frames` is absent for a reset. */
@@ -58,17 +77,19 @@ export function decodeSegmentHeader(bytes: Buffer): SegmentHeader | undefined {
 }
 
 /** The encoded length of a record (`frames` undefined: a reset). */
-export function recordLength(key: string, frames: WalFrames | undefined): number {
+export function recordLength(key: string, frames: JournalFrames | undefined): number {
   const head = RECORD_PREFIX_BYTES + 4 + Buffer.byteLength(key, "utf8");
-  return frames === undefined ? head : head + 44 + frames.frames.length;
+  if (frames === undefined) return head;
+  return head + 44 + (frames.packed ?? frames.frames.frames).length;
 }
 
 /** A record of an object's newly committed WAL frames. */
-export function encodeFramesRecord(salt: number, key: string, frames: WalFrames): Buffer[] {
+export function encodeFramesRecord(salt: number, key: string, journal: JournalFrames): Buffer[] {
+  const { frames, packed } = journal;
   const keyBytes = Buffer.from(key, "utf8");
   const head = Buffer.alloc(RECORD_PREFIX_BYTES + 4 + keyBytes.length + 32 + 12);
   let at = RECORD_PREFIX_BYTES;
-  head.writeUInt8(KIND_FRAMES, at);
+  head.writeUInt8(packed === undefined ? KIND_FRAMES : KIND_PACKED_FRAMES, at);
   head.writeUInt16BE(keyBytes.length, at + 2);
   at += 4;
   keyBytes.copy(head, at);
@@ -78,7 +99,7 @@ export function encodeFramesRecord(salt: number, key: string, frames: WalFrames)
   head.writeUInt32BE(frames.firstFrame, at);
   head.writeUInt32BE(frames.frameCount, at + 4);
   head.writeUInt32BE(frames.pageSize, at + 8);
-  return seal(salt, [head, frames.frames]);
+  return seal(salt, [head, packed ?? frames.frames]);
 }
 
 /** A record saying the object's WAL was removed here (a point-in-time restore replaced its file). */
@@ -137,7 +158,7 @@ function decodeBody(body: Buffer): JournalRecord | undefined {
   if (4 + keyLength > body.length) return undefined;
   const key = body.toString("utf8", 4, 4 + keyLength);
   if (kind === KIND_RESET) return { key };
-  if (kind !== KIND_FRAMES) return undefined;
+  if (kind !== KIND_FRAMES && kind !== KIND_PACKED_FRAMES) return undefined;
   let at = 4 + keyLength;
   if (at + 44 > body.length) return undefined;
   const header = body.subarray(at, at + 32);
@@ -146,7 +167,10 @@ function decodeBody(body: Buffer): JournalRecord | undefined {
   const frameCount = body.readUInt32BE(at + 4);
   const pageSize = body.readUInt32BE(at + 8);
   at += 12;
-  const frames = body.subarray(at);
-  if (frames.length !== frameCount * (24 + pageSize)) return undefined;
+  const frames =
+    kind === KIND_FRAMES
+      ? body.subarray(at)
+      : unpackFrames(body.subarray(at), frameCount, pageSize);
+  if (frames === undefined || frames.length !== frameCount * (24 + pageSize)) return undefined;
   return { key, frames: { header, firstFrame, frameCount, frames, pageSize } };
 }

@@ -16,6 +16,8 @@ import {
   encodeFramesRecord,
   encodeResetRecord,
   encodeSegmentHeader,
+  type JournalFrames,
+  journalFrames,
   recordLength,
   SEGMENT_HEADER_BYTES,
 } from "./journal-format.ts";
@@ -54,7 +56,7 @@ interface Segment {
 
 /** A batch of appended records waiting for the sync that will cover them. */
 interface Batch {
-  readonly records: Array<{ key: string; frames: WalFrames | undefined }>;
+  readonly records: Array<{ key: string; frames: JournalFrames | undefined }>;
   bytes: number;
   readonly keys: Set<string>;
   readonly done: Promise<void>;
@@ -137,7 +139,7 @@ export class NodeJournal {
 
   /** Appends one object's newly committed frames; resolves once the record is durable. */
   append(key: string, frames: WalFrames): Promise<void> {
-    return this.#add(key, frames);
+    return this.#add(key, journalFrames(frames));
   }
 
   /**
@@ -190,7 +192,7 @@ export class NodeJournal {
     syncDirectory(this.#options.dir);
   }
 
-  #add(key: string, frames: WalFrames | undefined): Promise<void> {
+  #add(key: string, frames: JournalFrames | undefined): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(new Error("The node journal is closed."));
     let batch = this.#batch;
