@@ -161,8 +161,8 @@ export class PostgresSink implements FeedSink {
       );
       if (moves.length > 0) statements.push(setCursorsStatement(this.#tables, moves));
       if (raw.length > 0) statements.push(rawChangesStatement(this.#tables, raw));
-      for (const statement of statements) await this.#run(client, statement);
-      await client.query("COMMIT");
+      statements.push("COMMIT");
+      await this.#runAll(client, statements);
       for (const plan of plans) this.#cursors.set(keyOf(plan.batch), plan.to);
       return plans.map((plan) => ({ applied: plan.to, gap: plan.gap }));
     } catch (error) {
@@ -283,6 +283,27 @@ export class PostgresSink implements FeedSink {
     return new Map(
       rows.map((row) => [keyOf({ className: row.class, id: row.object_id }), Number(row.seq)]),
     );
+  }
+
+  /**
+   * Runs statements in order: consecutive plain ones as one simple query (one round trip for an
+   * object table's many updates), each parameterized one on its own.
+   */
+  async #runAll(
+    client: pg.PoolClient,
+    statements: ReadonlyArray<string | Statement>,
+  ): Promise<void> {
+    let text: string[] = [];
+    for (const statement of statements) {
+      if (typeof statement === "string") {
+        text.push(statement);
+        continue;
+      }
+      if (text.length > 0) await client.query(text.join(";\n"));
+      text = [];
+      await this.#run(client, statement);
+    }
+    if (text.length > 0) await client.query(text.join(";\n"));
   }
 
   /** Runs a statement: a parameterized one as a statement prepared once per connection. */

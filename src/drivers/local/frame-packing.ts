@@ -95,6 +95,9 @@ export function unpackFrames(
   count: number,
   pageSize: number,
 ): Buffer | undefined {
+  // SQLite's page sizes; and no more frames than the packed bytes could describe.
+  if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return undefined;
+  if (count * (FRAME_HEADER_BYTES + 2) > packed.length) return undefined;
   const frames = Buffer.alloc(count * (FRAME_HEADER_BYTES + pageSize));
   const view = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
   let at = 0;
