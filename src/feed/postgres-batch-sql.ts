@@ -106,6 +106,16 @@ export interface RawChange {
   change: FeedChange;
 }
 
+/** The raw change row of `batch`'s `commit`'s change at `idx`. */
+export function rawChange(
+  batch: { className: string; id: string },
+  commit: { seq: number; at: number },
+  idx: number,
+  change: FeedChange,
+): RawChange {
+  return { className: batch.className, id: batch.id, seq: commit.seq, idx, at: commit.at, change };
+}
+
 /** Records `rows` in the raw change table, once each whatever is delivered again. */
 export function rawChangesStatement(tables: SinkTables, rows: readonly RawChange[]): Statement {
   return {

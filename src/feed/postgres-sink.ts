@@ -11,6 +11,7 @@ import {
   batchProjectionSql,
   type ObjectChange,
   type RawChange,
+  rawChange,
   rawChangesStatement,
 } from "./postgres-batch-sql.ts";
 import {
@@ -145,14 +146,7 @@ export class PostgresSink implements FeedSink {
         for (const commit of commits) {
           commit.changes.forEach((change, idx) => {
             changes.push({ className: batch.className, id: batch.id, change });
-            raw.push({
-              className: batch.className,
-              id: batch.id,
-              seq: commit.seq,
-              idx,
-              at: commit.at,
-              change,
-            });
+            raw.push(rawChange(batch, commit, idx, change));
           });
         }
       }
@@ -213,16 +207,7 @@ export class PostgresSink implements FeedSink {
             );
             await this.#run(
               client,
-              rawChangesStatement(this.#tables, [
-                {
-                  className: batch.className,
-                  id: batch.id,
-                  seq: commit.seq,
-                  idx,
-                  at: commit.at,
-                  change,
-                },
-              ]),
+              rawChangesStatement(this.#tables, [rawChange(batch, commit, idx, change)]),
             );
           }
           await client.query("RELEASE feed_commit");
