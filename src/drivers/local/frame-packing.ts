@@ -29,10 +29,13 @@ export function packFrames(
   pageSize: number,
 ): Buffer | undefined {
   const raw = count * (FRAME_HEADER_BYTES + pageSize);
-  if (frames.length !== raw)
+  if (frames.length !== raw) {
     throw new RangeError(
       `${count} frames of ${pageSize} bytes are ${raw} bytes, not ${frames.length}`,
     );
+  }
+  // Words cover the page only if its size is a multiple of 4 (SQLite's always are).
+  if (pageSize % 4 !== 0) return undefined;
   // Packed into a buffer kept for the next commit; only what it holds is copied out.
   if (packing.length < raw) packing = Buffer.allocUnsafe(Math.max(raw, packing.length * 2));
   const out = packing;
