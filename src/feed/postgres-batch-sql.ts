@@ -5,6 +5,7 @@ import {
   jsonText,
   literal,
   projectionSql,
+  putValueJson,
   q,
   type SinkTables,
   type Statement,
@@ -82,7 +83,7 @@ function kvStatements(
   if (puts.length > 0) {
     statements.push({
       text: `INSERT INTO ${table} (object_id, key, value) SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) ON CONFLICT (object_id, key) DO UPDATE SET value = EXCLUDED.value`,
-      values: columns(puts, [(e) => e.id, (e) => e.change.key, (e) => jsonText(e.change.value)]),
+      values: columns(puts, [(e) => e.id, (e) => e.change.key, (e) => putValueJson(e.change)]),
     });
   }
   if (deletes.length > 0) {
@@ -138,7 +139,7 @@ ON CONFLICT DO NOTHING`,
         const { change } = r;
         if (change.kind === "row")
           return change.values === undefined ? null : jsonText(change.values);
-        return change.op === "put" ? jsonText(change.value) : null;
+        return change.op === "put" ? putValueJson(change) : null;
       },
     ]),
   };

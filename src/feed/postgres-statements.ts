@@ -1,5 +1,5 @@
 import pg from "pg";
-import { type FeedChange, type SqlValue, toJson } from "./feed-changes.ts";
+import { type FeedChange, type KvChange, type SqlValue, toJson } from "./feed-changes.ts";
 
 /** The tables of a PostgreSQL sink: names quoted and qualified by its schema. */
 export interface SinkTables {
@@ -80,6 +80,20 @@ export function jsonLiteral(value: unknown): string {
 export function jsonText(value: unknown): string {
   return JSON.stringify(toJson(value)) ?? "null";
 }
+
+/**
+ * A KV put's value as JSON text, made once per change: an apply call needs it for the KV
+ * projection and again for the raw change row.
+ */
+export function putValueJson(change: KvChange): string {
+  let text = putValueTexts.get(change);
+  if (text === undefined) {
+    text = jsonText(change.value);
+    putValueTexts.set(change, text);
+  }
+  return text;
+}
+const putValueTexts = new WeakMap<KvChange, string>();
 
 /** The statement that applies one change to its projection table (`table`: schema-qualified). */
 export function projectionSql(table: string, objectId: string, change: FeedChange): string {
