@@ -150,13 +150,20 @@ describe("stead start --cluster", { skip: oncePerCheck() }, () => {
       // that took a stopping node out of rotation would).
       const acked = Array.from({ length: OBJECTS }, () => [] as string[]);
       const failures: string[] = [];
+      // Appends sent to each node and not answered yet: the balancer lets them finish before
+      // the node is stopped (connection draining). A connection idle when SIGTERM arrives is
+      // closed, and an append written onto it at that instant could not be answered.
+      const inFlight = [0, 0, 0];
       let running = true;
       let sent = 0;
       const client = async (o: number) => {
         for (let n = 0; running; n++) {
           const choices = [0, 1, 2].filter((i) => up[i]);
-          const node = nodes[choices[(o + n) % choices.length]!]!;
-          const served = await append(node, `o${o}`, String(n));
+          const chosen = choices[(o + n) % choices.length]!;
+          inFlight[chosen]!++;
+          const served = await append(nodes[chosen]!, `o${o}`, String(n)).finally(
+            () => inFlight[chosen]!--,
+          );
           sent++;
           if (served === undefined) {
             failures.push(lastFailure());
@@ -175,6 +182,7 @@ describe("stead start --cluster", { skip: oncePerCheck() }, () => {
           const before = sent;
           await waitFor(() => sent >= before + 50, "load before the restart", 30_000);
           up[i] = false;
+          await waitFor(() => inFlight[i] === 0, `appends sent to n${i} answered`, 30_000);
           assert.deepEqual(await nodes[i]!.stop("SIGTERM"), { code: 0, signal: null });
           nodes[i] = await startNode(`n${i}`, schema.url, dirs[i]!.path);
           up[i] = true;

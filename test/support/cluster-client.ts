@@ -28,7 +28,9 @@ export async function append(
     }
     return (await response.json()) as Served;
   } catch (error) {
-    last = String(error);
+    // fetch() says only "fetch failed"; the reason (refused, reset, closed) is its cause.
+    const cause = (error as Error).cause;
+    last = cause === undefined ? String(error) : `${String(error)}: ${String(cause)}`;
     return undefined;
   }
 }

@@ -157,7 +157,13 @@ export async function startStead(
         timeout,
       );
     }),
-  ]).finally(() => clearTimeout(timer));
+  ])
+    .catch((error: unknown) => {
+      // A process that did not serve in time must not outlive the test (and keep it running).
+      if (child.exitCode === null && child.signalCode === null) signal("SIGKILL");
+      throw error;
+    })
+    .finally(() => clearTimeout(timer));
   const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
   const stop = async (name: NodeJS.Signals = "SIGTERM") => {
     if (child.exitCode === null && child.signalCode === null) signal(name);
