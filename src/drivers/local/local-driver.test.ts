@@ -18,6 +18,7 @@ import type { DatabaseHandle } from "../../core/storage/driver.ts";
 import { storageDriverConformance } from "../../testing/storage-driver.case.ts";
 import type { LocalDatabaseHandle } from "./database-handle.ts";
 import { LocalDriver, type LocalDriverOptions } from "./local-driver.ts";
+import { OBJECT_PAGE_SIZE, WAL_FRAME_BYTES, WAL_HEADER_BYTES } from "./sqlite-file.ts";
 
 storageDriverConformance("local", async () => {
   const dir = tempDataDir("stead-local-driver-");
@@ -142,6 +143,26 @@ describe("local driver: open databases", () => {
     handle.close();
     assert.equal(t.driver.openDatabases, 0);
     assert.deepEqual(values(t.driver.openObject("Ns", id(1))), ["a"]);
+  });
+
+  it("makes a new object's database with 1 KiB pages, and keeps an older file's 4 KiB", async () => {
+    await using t = tempDriver();
+    const pageSize = (handle: DatabaseHandle) =>
+      (handle.sqlite.prepare("PRAGMA page_size").get() as { page_size: number }).page_size;
+    const fresh = t.driver.openObject("Ns", id(1));
+    fresh.sqlite.exec("CREATE TABLE t (v); INSERT INTO t VALUES ('new');");
+    await fresh.flush();
+    assert.equal(pageSize(fresh), OBJECT_PAGE_SIZE);
+    // An object file as Stead made them before: SQLite's default page size.
+    mkdirSync(join(t.dataDir, "Ns"), { recursive: true });
+    const older = new DatabaseSync(join(t.dataDir, "Ns", `${id(2)}.sqlite`));
+    older.exec("PRAGMA journal_mode = WAL; CREATE TABLE t (v); INSERT INTO t VALUES ('old');");
+    older.close();
+    const reopened = t.driver.openObject("Ns", id(2));
+    reopened.sqlite.exec("INSERT INTO t VALUES ('written since');");
+    await reopened.flush();
+    assert.equal(pageSize(reopened), 4096);
+    assert.deepEqual(values(reopened), ["old", "written since"]);
   });
 
   it("replays the WAL a close kept aside when the checkpoint it made was lost", async () => {
@@ -287,9 +308,13 @@ describe("local driver: checkpoints", () => {
       handle.sqlite.exec(`INSERT INTO t VALUES (${n})`);
       await handle.flush();
     }
-    // About 32 + 8 frames of 4,120 bytes; doubling from 132 KiB would have made it 270 KB.
-    assert.ok(walSize(t) <= 32 + 40 * 4120, `WAL of ${walSize(t)} bytes`);
-    assert.ok(walSize(t) > 128 * 1024, `WAL of ${walSize(t)} bytes, extended up to there`);
+    // About 32 + 8 frames of a 1 KiB page; doubling would have gone past it.
+    const usual = WAL_HEADER_BYTES + 40 * WAL_FRAME_BYTES;
+    assert.ok(walSize(t) <= usual, `WAL of ${walSize(t)} bytes`);
+    assert.ok(
+      walSize(t) > 32 * WAL_FRAME_BYTES,
+      `WAL of ${walSize(t)} bytes, extended up to there`,
+    );
   });
 
   it("finishes the database file's sync before the connection is used after a checkpoint", async () => {
