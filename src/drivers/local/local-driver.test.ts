@@ -145,26 +145,6 @@ describe("local driver: open databases", () => {
     assert.deepEqual(values(t.driver.openObject("Ns", id(1))), ["a"]);
   });
 
-  it("makes a new object's database with 1 KiB pages, and keeps an older file's 4 KiB", async () => {
-    await using t = tempDriver();
-    const pageSize = (handle: DatabaseHandle) =>
-      (handle.sqlite.prepare("PRAGMA page_size").get() as { page_size: number }).page_size;
-    const fresh = t.driver.openObject("Ns", id(1));
-    fresh.sqlite.exec("CREATE TABLE t (v); INSERT INTO t VALUES ('new');");
-    await fresh.flush();
-    assert.equal(pageSize(fresh), OBJECT_PAGE_SIZE);
-    // An object file as Stead made them before: SQLite's default page size.
-    mkdirSync(join(t.dataDir, "Ns"), { recursive: true });
-    const older = new DatabaseSync(join(t.dataDir, "Ns", `${id(2)}.sqlite`));
-    older.exec("PRAGMA journal_mode = WAL; CREATE TABLE t (v); INSERT INTO t VALUES ('old');");
-    older.close();
-    const reopened = t.driver.openObject("Ns", id(2));
-    reopened.sqlite.exec("INSERT INTO t VALUES ('written since');");
-    await reopened.flush();
-    assert.equal(pageSize(reopened), 4096);
-    assert.deepEqual(values(reopened), ["old", "written since"]);
-  });
-
   it("replays the WAL a close kept aside when the checkpoint it made was lost", async () => {
     await using t = tempDriver();
     const path = join(t.dataDir, "Ns", `${id(1)}.sqlite`);
@@ -250,6 +230,28 @@ describe("local driver: open databases", () => {
       () => new LocalDriver({ dataDir: tmpdir(), maxOpenDatabases: 0 }),
       /maxOpenDatabases must be a positive integer, got 0/,
     );
+  });
+});
+
+describe("local driver: page size", () => {
+  it("makes a new object's database with 1 KiB pages, and keeps an older file's 4 KiB", async () => {
+    await using t = tempDriver();
+    const pageSize = (handle: DatabaseHandle) =>
+      (handle.sqlite.prepare("PRAGMA page_size").get() as { page_size: number }).page_size;
+    const fresh = t.driver.openObject("Ns", id(1));
+    fresh.sqlite.exec("CREATE TABLE t (v); INSERT INTO t VALUES ('new');");
+    await fresh.flush();
+    assert.equal(pageSize(fresh), OBJECT_PAGE_SIZE);
+    // An object file as Stead made them before: SQLite's default page size.
+    mkdirSync(join(t.dataDir, "Ns"), { recursive: true });
+    const older = new DatabaseSync(join(t.dataDir, "Ns", `${id(2)}.sqlite`));
+    older.exec("PRAGMA journal_mode = WAL; CREATE TABLE t (v); INSERT INTO t VALUES ('old');");
+    older.close();
+    const reopened = t.driver.openObject("Ns", id(2));
+    reopened.sqlite.exec("INSERT INTO t VALUES ('written since');");
+    await reopened.flush();
+    assert.equal(pageSize(reopened), 4096);
+    assert.deepEqual(values(reopened), ["old", "written since"]);
   });
 });
 
